@@ -1,0 +1,147 @@
+//! The command line, in Docker's words and flags (DESIGN.md §1). Only the
+//! shape lives here; meaning is given by `plan.rs`.
+
+use clap::{ArgAction, Parser};
+
+pub const USAGE: &str = "Usage: rrun [run] [OPTIONS] ROOTFS [COMMAND [ARG...]]";
+
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "rrun",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    override_usage = "rrun [run] [OPTIONS] ROOTFS [COMMAND [ARG...]]",
+    about = "Run a command in new Linux namespaces on a root filesystem directory"
+)]
+pub struct RunArgs {
+    /// Set environment variables (K=V, or K to copy it from rrun's environment)
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (K=V a line, # comments)
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User to run as: UID[:GID] or NAME[:GROUP] from the rootfs's /etc/passwd
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// Container host name (default: the first 12 hex digits of its id)
+    #[arg(short = 'h', long = "hostname", value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Keep STDIN open (pass rrun's standard input to the container)
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Run a tiny init as PID 1 that forwards signals and reaps zombies
+    #[arg(long = "init")]
+    pub init: bool,
+    /// Remove the container when it exits (a foreground run leaves nothing behind anyway)
+    #[arg(long = "rm")]
+    pub rm: bool,
+    /// Network mode: none or host
+    #[arg(long = "net", alias = "network", value_name = "MODE")]
+    pub net: Option<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Bind mount a host directory or file: SRC:DST[:ro]
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
+    pub volume: Vec<String>,
+    /// Mount the root filesystem read-only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Mount a tmpfs: DST[:size=…,mode=…]
+    #[arg(long = "tmpfs", value_name = "DST[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Print this help
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The root filesystem directory
+    #[arg(value_name = "ROOTFS")]
+    pub rootfs: String,
+    /// The command and its arguments (default /bin/sh)
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+/// What went wrong on the command line, already worded for the user.
+#[derive(Debug)]
+pub enum CliError {
+    /// --help: print to stdout, exit 0.
+    Help(String),
+    /// Anything else: print to stderr with the usage line, exit 125.
+    Usage(String),
+}
+
+pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
+    let argv = std::iter::once("rrun".to_string()).chain(args.iter().cloned());
+    RunArgs::try_parse_from(argv).map_err(|e| {
+        use clap::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Help(e.to_string()),
+            ErrorKind::UnknownArgument => {
+                let flag = e
+                    .get(clap::error::ContextKind::InvalidArg)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                CliError::Usage(format!("unknown flag: {flag}"))
+            }
+            ErrorKind::MissingRequiredArgument => CliError::Usage(
+                "\"rrun run\" requires at least 1 argument: the rootfs directory".into(),
+            ),
+            _ => {
+                let msg = e.to_string();
+                let first = msg
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                CliError::Usage(first)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &[&str]) -> Result<RunArgs, CliError> {
+        parse_run(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn command_after_rootfs_keeps_its_flags() {
+        let a = p(&["-it", "-e", "A=1", "./r", "/bin/sh", "-c", "echo -h --rm"]).unwrap();
+        assert!(a.interactive && a.tty && !a.rm);
+        assert_eq!(a.rootfs, "./r");
+        assert_eq!(a.command, ["/bin/sh", "-c", "echo -h --rm"]);
+        let a = p(&["./r", "ls", "-la"]).unwrap();
+        assert_eq!(a.command, ["ls", "-la"]);
+        let a = p(&["-h", "box", "--net=host", "r"]).unwrap();
+        assert_eq!(a.hostname.as_deref(), Some("box"));
+        assert_eq!(a.net.as_deref(), Some("host"));
+    }
+
+    #[test]
+    fn errors() {
+        match p(&["--frobnicate", "r"]) {
+            Err(CliError::Usage(m)) => assert_eq!(m, "unknown flag: --frobnicate"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(p(&[]), Err(CliError::Usage(_))));
+        assert!(matches!(p(&["-e"]), Err(CliError::Usage(_))));
+        assert!(matches!(p(&["--help"]), Err(CliError::Help(_))));
+    }
+}

@@ -1,0 +1,350 @@
+//! The container process, from clone to execve: waits for the monitor's
+//! go, sets up the namespaces it was cloned into (loopback, hostname,
+//! filesystem), its stdio, identity and capabilities, then execs the
+//! command (or the init). Every failure is sent to the monitor over the
+//! sync socket as one message and ends the process; nothing here returns.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::RawFd;
+
+use super::proto::{self, Msg};
+use crate::crash;
+use crate::mount::{self, MountPlan};
+use crate::sys;
+
+/// What the container process needs, prepared by the monitor before the
+/// clone (no allocation-heavy work or file reads happen after it that the
+/// monitor could have done).
+pub struct ChildConfig {
+    pub mounts: MountPlan,
+    pub hostname: String,
+    pub own_netns: bool,
+    pub tty: Option<libc::winsize>,
+    pub interactive: bool,
+    pub workdir: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub caps: u64,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    /// Where PATH lookups happen (the container's PATH).
+    pub path: String,
+    /// A sealed memfd copy of rrun to run as the init, with --init.
+    pub init_fd: Option<RawFd>,
+}
+
+fn fail(sock: RawFd, code: i32, msg: String) -> ! {
+    proto::send(sock, &Msg::Error { code, msg });
+    // SAFETY: ending the child without running any of the parent's exit
+    // handlers or destructors.
+    unsafe { libc::_exit(code) }
+}
+
+fn io_fail(sock: RawFd, what: &str, e: io::Error) -> ! {
+    fail(sock, 125, format!("{what}: {}", sys::errno_text(&e)))
+}
+
+/// Bring the loopback interface of a new network namespace up.
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a plain socket and SIOC[GS]IFFLAGS ioctls on a zeroed ifreq
+    // whose name we fill with "lo".
+    unsafe {
+        let s = sys::cvt(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        let r = (|| {
+            sys::cvt(libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr))?;
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            sys::cvt(libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr))
+        })();
+        libc::close(s);
+        r.map(|_| ())
+    }
+}
+
+/// Open a pty pair on the container's own devpts, make it our controlling
+/// terminal and stdio, and hand the master to the monitor.
+fn setup_tty(sock: RawFd, ws: &libc::winsize) -> io::Result<()> {
+    // SAFETY: standard pty calls on fds we own; TIOCGPTPEER opens the peer
+    // of the master by fd, never by a path in the container.
+    unsafe {
+        let master = sys::cvt(libc::open(
+            c"/dev/ptmx".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        ))?;
+        let unlock: libc::c_int = 0;
+        sys::cvt(libc::ioctl(master, libc::TIOCSPTLCK, &unlock))?;
+        const TIOCGPTPEER: libc::c_ulong = 0x5441;
+        let slave = sys::cvt(libc::ioctl(
+            master,
+            TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY,
+        ))?;
+        sys::cvt(libc::ioctl(slave, libc::TIOCSWINSZ, ws))?;
+        sys::cvt(libc::setsid())?;
+        sys::cvt(libc::ioctl(slave, libc::TIOCSCTTY, 0))?;
+        for fd in 0..3 {
+            sys::cvt(libc::dup2(slave, fd))?;
+        }
+        if slave > 2 {
+            libc::close(slave);
+        }
+        proto::send_fd(sock, master)?;
+        libc::close(master);
+    }
+    Ok(())
+}
+
+fn set_identity(cfg: &ChildConfig) -> io::Result<()> {
+    // Bounding set first: dropping needs CAP_SETPCAP, which setuid may take.
+    let last = sys::cap_last_cap();
+    for cap in 0..=last {
+        if cfg.caps & (1u64 << cap) == 0 {
+            // SAFETY: PR_CAPBSET_DROP with a capability number.
+            let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+            if r != 0 {
+                let e = io::Error::last_os_error();
+                // A capability this kernel does not know is simply absent.
+                if e.raw_os_error() != Some(libc::EINVAL) {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    // SAFETY: plain credential syscalls on the calling process.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
+        if libc::setgroups(cfg.groups.len(), cfg.groups.as_ptr()) != 0 {
+            let e = io::Error::last_os_error();
+            // A single-id user namespace denies setgroups; there are no
+            // other groups to set then anyway.
+            if e.raw_os_error() != Some(libc::EPERM) {
+                return Err(e);
+            }
+        }
+        sys::cvt(libc::setresgid(cfg.gid, cfg.gid, cfg.gid))?;
+        sys::cvt(libc::setresuid(cfg.uid, cfg.uid, cfg.uid))?;
+    }
+    // Root keeps the set; any other user starts with none in effect, as in
+    // Docker. Inheritable stays empty (CVE-2022-24769).
+    let set = if cfg.uid == 0 { cfg.caps } else { 0 };
+    sys::capset(set, set, 0)?;
+    // SAFETY: prctl with constant arguments.
+    sys::cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    Ok(())
+}
+
+/// The container process. `sock` is its end of the sync socket.
+pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
+    // SAFETY: signal and prctl calls on ourselves only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    match proto::recv(sock) {
+        Ok(Some(Msg::Go)) => {}
+        // The monitor is gone or confused: nothing to report to.
+        _ => {
+            // SAFETY: ending the child at once.
+            unsafe { libc::_exit(125) }
+        }
+    }
+    crash::point("child-setup");
+    if cfg.own_netns
+        && let Err(e) = loopback_up()
+    {
+        io_fail(sock, "bringing up the loopback interface", e);
+    }
+    // SAFETY: sethostname with a valid buffer and its length.
+    if unsafe {
+        libc::sethostname(
+            cfg.hostname.as_ptr() as *const libc::c_char,
+            cfg.hostname.len(),
+        )
+    } != 0
+    {
+        io_fail(sock, "setting the hostname", io::Error::last_os_error());
+    }
+    if let Err(e) = mount::setup(&cfg.mounts) {
+        fail(sock, 125, e.to_string());
+    }
+    crash::point("child-mounted");
+
+    match &cfg.tty {
+        Some(ws) => {
+            if let Err(e) = setup_tty(sock, ws) {
+                io_fail(sock, "setting up the terminal", e);
+            }
+        }
+        None => {
+            // A session of its own: the container cannot reach the caller's
+            // terminal as its controlling one (TIOCSTI).
+            // SAFETY: setsid and dup2 on our own fds.
+            unsafe {
+                libc::setsid();
+                if !cfg.interactive {
+                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                    if null < 0 || libc::dup2(null, 0) < 0 {
+                        io_fail(sock, "opening /dev/null", io::Error::last_os_error());
+                    }
+                    libc::close(null);
+                }
+            }
+        }
+    }
+
+    let wd = match sys::cstr(&cfg.workdir) {
+        Ok(w) => w,
+        Err(e) => io_fail(sock, "working directory", e),
+    };
+    // SAFETY: chdir with a valid C string.
+    if unsafe { libc::chdir(wd.as_ptr()) } != 0 {
+        let e = io::Error::last_os_error();
+        fail(
+            sock,
+            125,
+            format!("working directory {}: {}", cfg.workdir, sys::errno_text(&e)),
+        );
+    }
+    if let Err(e) = set_identity(cfg) {
+        io_fail(sock, "setting the user and capabilities", e);
+    }
+    // The credential change cleared the parent-death signal; set it again
+    // and make sure the monitor did not die before it took effect.
+    // SAFETY: prctl on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if proto::peer_gone(sock) {
+        // SAFETY: ending the child at once.
+        unsafe { libc::_exit(125) }
+    }
+    crash::point("child-before-exec");
+
+    // Only 0-2 reach the command: everything else closes on exec.
+    sys::cloexec_from(3);
+    match cfg.init_fd {
+        Some(init) => exec_init(cfg, sock, init),
+        None => {
+            proto::send(sock, &Msg::Exec);
+            exec_command(&cfg.argv, &cfg.env, &cfg.path, sock)
+        }
+    }
+}
+
+fn exec_init(cfg: &ChildConfig, sock: RawFd, init: RawFd) -> ! {
+    // The init inherits the socket to report the command's exec errors.
+    if let Err(e) = sys::set_cloexec(sock, false) {
+        io_fail(sock, "passing the sync socket to the init", e);
+    }
+    // Neither a number nor the container's PATH (validated: no NUL) can
+    // hold a NUL byte.
+    let mut argv: Vec<CString> = vec![
+        c"rrun-init".into(),
+        CString::new(sock.to_string()).unwrap_or_default(),
+        CString::new(cfg.path.as_bytes()).unwrap_or_default(),
+    ];
+    argv.extend(cfg.argv.iter().cloned());
+    let argvp = ptrs(&argv);
+    let envp = ptrs(&cfg.env);
+    proto::send(sock, &Msg::Exec);
+    // SAFETY: argv/envp are NULL-terminated arrays of valid C strings that
+    // outlive the call; AT_EMPTY_PATH execs the memfd itself.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            init,
+            c"".as_ptr(),
+            argvp.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    io_fail(sock, "starting the init", io::Error::last_os_error())
+}
+
+fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
+    v.iter()
+        .map(|c| c.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// Find the program as Go's exec.LookPath does and exec it; report the
+/// failure with Docker's words and exit codes (127 not found, 126 not
+/// executable). Shared by the plain container process and the init's child.
+pub fn exec_command(argv: &[CString], env: &[CString], path: &str, sock: RawFd) -> ! {
+    let Some(prog) = argv.first() else {
+        fail(sock, 125, "no command given".into())
+    };
+    let name = prog.to_string_lossy().into_owned();
+    let argvp = ptrs(argv);
+    let envp = ptrs(env);
+    let try_exec = |p: &CString| -> io::Error {
+        // SAFETY: valid NULL-terminated arrays of C strings.
+        unsafe { libc::execve(p.as_ptr(), argvp.as_ptr(), envp.as_ptr()) };
+        io::Error::last_os_error()
+    };
+    if name.contains('/') {
+        let e = try_exec(prog);
+        let (code, why) = match e.raw_os_error() {
+            Some(libc::ENOENT) => (127, format!("stat {name}: no such file or directory")),
+            Some(libc::ENOTDIR) => (127, format!("stat {name}: not a directory")),
+            _ => (126, sys::errno_text(&e)),
+        };
+        fail(sock, code, format!("exec: {name:?}: {why}"));
+    }
+    let mut denied = None;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let Ok(full) = CString::new(format!("{dir}/{name}")) else {
+            continue;
+        };
+        let e = try_exec(&full);
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
+            Some(libc::EACCES) | Some(libc::EPERM) => {
+                // SAFETY: stat into a zeroed buffer with a valid C string.
+                let is_file = unsafe {
+                    let mut st: libc::stat = std::mem::zeroed();
+                    libc::stat(full.as_ptr(), &mut st) == 0
+                        && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+                };
+                if is_file && denied.is_none() {
+                    denied = Some(e);
+                }
+            }
+            _ => fail(
+                sock,
+                126,
+                format!("exec: {name:?}: {}", sys::errno_text(&e)),
+            ),
+        }
+    }
+    match denied {
+        Some(e) => fail(
+            sock,
+            126,
+            format!("exec: {name:?}: {}", sys::errno_text(&e)),
+        ),
+        None => fail(
+            sock,
+            127,
+            format!("exec: {name:?}: executable file not found in $PATH"),
+        ),
+    }
+}

@@ -1,0 +1,117 @@
+//! --init: a tiny pid 1 that starts the command, forwards every signal it
+//! can catch to it, reaps orphans, and exits with the command's status.
+//! It runs from a sealed memfd copy of rrun (see `sealed_self`), so
+//! /proc/1/exe inside the container never leads to the host's binary
+//! (runc CVE-2019-5736), and it is not dumpable.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::child;
+use crate::sys;
+
+/// A sealed, close-on-exec memfd holding a copy of the running binary.
+pub fn sealed_self() -> io::Result<OwnedFd> {
+    const MFD_CLOEXEC: libc::c_uint = 1;
+    const MFD_ALLOW_SEALING: libc::c_uint = 2;
+    // SAFETY: memfd_create with a valid name returns a new fd.
+    let fd = sys::cvt(unsafe {
+        libc::memfd_create(c"rrun-init".as_ptr(), MFD_CLOEXEC | MFD_ALLOW_SEALING)
+    })?;
+    // SAFETY: fd is new and ours.
+    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut src = fs::File::open("/proc/self/exe")?;
+    let mut dst = fs::File::from(memfd.try_clone()?);
+    io::copy(&mut src, &mut dst)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on our memfd.
+    sys::cvt(unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    Ok(memfd)
+}
+
+/// The init's main: argv is ["rrun-init", SOCK, PATH, COMMAND...].
+pub fn main(args: &[String]) -> ! {
+    // SAFETY: prctl and signal mask calls on ourselves.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    }
+    let sock: RawFd = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(-1);
+    let path = args.get(2).cloned().unwrap_or_default();
+    let argv: Vec<CString> = args
+        .iter()
+        .skip(3)
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut b = k.into_encoded_bytes();
+            b.push(b'=');
+            b.extend(v.into_encoded_bytes());
+            CString::new(b).ok()
+        })
+        .collect();
+    // Block everything: blocked signals are delivered to a pid 1 even when
+    // it has no handler (an unhandled one would be dropped), and sigwait
+    // takes them in turn.
+    // SAFETY: signal set manipulation on a zeroed set.
+    let all = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+        all
+    };
+    // SAFETY: single-threaded; the child only execs or exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        // SAFETY: exiting.
+        unsafe { libc::_exit(125) }
+    }
+    if pid == 0 {
+        // SAFETY: restoring the default mask in the child before exec; the
+        // socket is made close-on-exec so a successful exec closes it.
+        unsafe {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        }
+        let _ = sys::set_cloexec(sock, true);
+        child::exec_command(&argv, &env, &path, sock);
+    }
+    // SAFETY: closing our copy of the socket; the monitor then sees EOF
+    // once the command has exec'd.
+    unsafe { libc::close(sock) };
+    loop {
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waiting for a blocked signal into a valid siginfo.
+        let sig = unsafe { libc::sigwaitinfo(&all, &mut info) };
+        if sig < 0 {
+            continue;
+        }
+        if sig == libc::SIGCHLD {
+            loop {
+                let mut status = 0;
+                // SAFETY: reaping any child without blocking.
+                let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+                if r <= 0 {
+                    break;
+                }
+                if r == pid {
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else if libc::WIFSIGNALED(status) {
+                        128 + libc::WTERMSIG(status)
+                    } else {
+                        125
+                    };
+                    // SAFETY: exiting pid 1 ends the namespace's other processes.
+                    unsafe { libc::_exit(code) }
+                }
+            }
+        } else {
+            // SAFETY: forwarding a signal to our child.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+}

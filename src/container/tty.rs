@@ -1,0 +1,220 @@
+//! The monitor's foreground loop: forwards signals to the container,
+//! relays the pty (-t) between the caller's terminal and the container,
+//! keeps the window size in step, and returns the wait status. Also the
+//! caller's terminal mode, restored on every way out.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use crate::sys;
+
+pub fn is_tty(fd: RawFd) -> bool {
+    // SAFETY: isatty only queries the fd.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// The caller's window size, from whichever of stdin/stdout is a terminal.
+pub fn winsize() -> Option<libc::winsize> {
+    for fd in [0, 1, 2] {
+        // SAFETY: TIOCGWINSZ fills a winsize for a terminal fd.
+        unsafe {
+            let mut ws: libc::winsize = std::mem::zeroed();
+            if libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_row > 0 {
+                return Some(ws);
+            }
+        }
+    }
+    None
+}
+
+/// The caller's terminal in raw mode; the old mode comes back on drop.
+pub struct RawMode {
+    fd: RawFd,
+    saved: libc::termios,
+}
+
+impl RawMode {
+    pub fn enter(fd: RawFd) -> Option<RawMode> {
+        // SAFETY: termios calls on a terminal fd with valid buffers.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(fd, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            libc::cfmakeraw(&mut raw);
+            if libc::tcsetattr(fd, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            Some(RawMode { fd, saved })
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: restoring the mode saved from the same fd.
+        unsafe { libc::tcsetattr(self.fd, libc::TCSADRAIN, &self.saved) };
+    }
+}
+
+pub struct Relay<'a> {
+    pub pid: libc::pid_t,
+    pub pidfd: &'a OwnedFd,
+    pub sfd: &'a OwnedFd,
+    pub master: Option<&'a OwnedFd>,
+    pub stdin: bool,
+    pub forwarded: &'a [libc::c_int],
+}
+
+fn read_some(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn send_signal(pidfd: &OwnedFd, sig: libc::c_int) {
+    // SAFETY: pidfd_send_signal to the process the pidfd names; a pidfd
+    // cannot be reused for another process.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+}
+
+/// Copy everything the container still has written to the pty.
+fn drain(master: RawFd, buf: &mut [u8]) {
+    // SAFETY: switching our own fd to non-blocking.
+    unsafe {
+        let fl = libc::fcntl(master, libc::F_GETFL);
+        libc::fcntl(master, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+    while let Ok(n) = read_some(master, buf) {
+        if n == 0 || sys::write_all(1, &buf[..n]).is_err() {
+            break;
+        }
+    }
+}
+
+/// Run until the container process exits; returns its wait status.
+pub fn relay(r: Relay) -> i32 {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut master = r.master.map(|m| m.as_raw_fd());
+    let mut stdin_open = r.stdin && master.is_some();
+    loop {
+        let mut fds = vec![
+            libc::pollfd {
+                fd: r.sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: r.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        if let Some(m) = master {
+            fds.push(libc::pollfd {
+                fd: m,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        if stdin_open {
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // SAFETY: fds is a valid array of pollfd of the length given.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            continue;
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            loop {
+                // SAFETY: signalfd_siginfo is plain data; read fills it.
+                let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+                let sz = std::mem::size_of::<libc::signalfd_siginfo>();
+                // SAFETY: reading one record into si.
+                let got = unsafe {
+                    libc::read(
+                        r.sfd.as_raw_fd(),
+                        &mut si as *mut _ as *mut libc::c_void,
+                        sz,
+                    )
+                };
+                if got != sz as isize {
+                    break;
+                }
+                let sig = si.ssi_signo as libc::c_int;
+                if sig == libc::SIGWINCH && master.is_some() {
+                    // The kernel signals the container's foreground group
+                    // when the pty's size changes.
+                    if let (Some(ws), Some(m)) = (winsize(), master) {
+                        // SAFETY: TIOCSWINSZ with a valid winsize.
+                        unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
+                    }
+                } else if r.forwarded.contains(&sig) {
+                    send_signal(r.pidfd, sig);
+                }
+            }
+        }
+        let mut idx = 2;
+        if let Some(m) = master {
+            let re = fds[idx].revents;
+            idx += 1;
+            if re & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                match read_some(m, &mut buf) {
+                    Ok(n) if n > 0 => {
+                        let _ = sys::write_all(1, &buf[..n]);
+                    }
+                    // EIO: every slave fd is closed.
+                    _ => master = None,
+                }
+            }
+        }
+        if stdin_open {
+            let re = fds[idx].revents;
+            if re & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                match (read_some(0, &mut buf), master) {
+                    (Ok(n), Some(m)) if n > 0 => {
+                        let _ = sys::write_all(m, &buf[..n]);
+                    }
+                    (_, Some(m)) => {
+                        // End of input: the terminal's end-of-file character.
+                        let _ = sys::write_all(m, &[4]);
+                        stdin_open = false;
+                    }
+                    _ => stdin_open = false,
+                }
+            }
+        }
+        if fds[1].revents & libc::POLLIN != 0 {
+            let mut status = 0;
+            // SAFETY: reaping our own child, which has exited.
+            let w = unsafe { libc::waitpid(r.pid, &mut status, 0) };
+            if w == r.pid {
+                if let Some(m) = master {
+                    drain(m, &mut buf);
+                }
+                return status;
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Pure generators of the files rrun bind-mounts over the rootfs's own:
+//! /etc/hosts, /etc/hostname and /etc/resolv.conf, in Docker's formats
+//! (../shared/REFERENCE.md). The caller reads the host's files and passes
+//! their text in; nothing here touches the filesystem.
+
+use std::net::IpAddr;
+
+/// Docker's fixed block at the top of every container's /etc/hosts.
+pub const DEFAULT_HOSTS: &str = "127.0.0.1\tlocalhost\n\
+::1\tlocalhost ip6-localhost ip6-loopback\n\
+fe00::0\tip6-localnet\n\
+ff00::0\tip6-mcastprefix\n\
+ff02::1\tip6-allnodes\n\
+ff02::2\tip6-allrouters\n";
+
+/// A line the container's /etc/hosts carries besides the default block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLine {
+    pub ip: IpAddr,
+    pub names: Vec<String>,
+}
+
+/// The container's /etc/hosts: the default block, then `extra` lines (links,
+/// --add-host), then the container's own line. Without an address of its
+/// own (no network, or none yet) the hostname maps to 127.0.0.1 so that
+/// `hostname -i` and lookups of the own name still answer.
+pub fn hosts_file(hostname: &str, own_ip: Option<IpAddr>, extra: &[HostLine]) -> String {
+    let mut s = String::from(DEFAULT_HOSTS);
+    for l in extra {
+        s.push_str(&format!("{}\t{}\n", l.ip, l.names.join(" ")));
+    }
+    let ip = own_ip
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    s.push_str(&format!("{ip}\t{hostname}\n"));
+    s
+}
+
+pub fn hostname_file(hostname: &str) -> String {
+    format!("{hostname}\n")
+}
+
+/// What a resolv.conf says, in the parts rrun looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolv {
+    pub nameservers: Vec<String>,
+    pub search: Vec<String>,
+    pub options: Vec<String>,
+}
+
+pub fn parse_resolv(text: &str) -> Resolv {
+    let mut r = Resolv::default();
+    for line in text.lines() {
+        let line = line.split(['#', ';']).next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {
+                if let Some(ns) = words.next() {
+                    r.nameservers.push(ns.to_string());
+                }
+            }
+            // As libc: the last search or domain line wins.
+            Some("search") | Some("domain") => r.search = words.map(str::to_string).collect(),
+            Some("options") => r.options.extend(words.map(str::to_string)),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// True when `ns` names a loopback address (or is not an address at all,
+/// which the container could not use either).
+fn is_loopback_ns(ns: &str) -> bool {
+    // A scoped IPv6 address (fe80::1%eth0) names an interface of the host.
+    let bare = ns.split('%').next().unwrap_or(ns);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback() || ns.contains('%'),
+        Err(_) => true,
+    }
+}
+
+/// Docker's fallback when the host leaves the container no nameserver.
+pub const DEFAULT_DNS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
+
+/// The container's resolv.conf. `host` is the host's file; when the caller
+/// shares the host's network it is used as it is; otherwise loopback
+/// nameservers (a 127.0.0.53 stub is not reachable from another network
+/// namespace) are dropped, and if none is left Docker's defaults are used.
+/// `dns` and `dns_search` (--dns, --dns-search) replace the host's values.
+pub fn resolv_file(host: &Resolv, host_net: bool, dns: &[String], dns_search: &[String]) -> String {
+    let nameservers: Vec<String> = if !dns.is_empty() {
+        dns.to_vec()
+    } else if host_net {
+        host.nameservers.clone()
+    } else {
+        let kept: Vec<String> = host
+            .nameservers
+            .iter()
+            .filter(|n| !is_loopback_ns(n))
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            DEFAULT_DNS.iter().map(|s| s.to_string()).collect()
+        } else {
+            kept
+        }
+    };
+    let search = if dns_search.is_empty() {
+        &host.search
+    } else {
+        dns_search
+    };
+    let mut s = String::new();
+    // "--dns-search ." means: no search domains at all.
+    let search: Vec<&String> = search.iter().filter(|d| d.as_str() != ".").collect();
+    if !search.is_empty() {
+        s.push_str("search ");
+        s.push_str(
+            &search
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        s.push('\n');
+    }
+    for ns in &nameservers {
+        s.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !host.options.is_empty() {
+        s.push_str(&format!("options {}\n", host.options.join(" ")));
+    }
+    s
+}
+
+/// Whether the host's resolv.conf only points at systemd-resolved's stub, in
+/// which case its upstream file is the one to read.
+pub fn is_resolved_stub(host: &Resolv) -> bool {
+    !host.nameservers.is_empty() && host.nameservers.iter().all(|n| n == "127.0.0.53")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_default() {
+        let h = hosts_file("abc", None, &[]);
+        assert!(h.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
+        assert!(h.ends_with("ff02::2\tip6-allrouters\n127.0.0.1\tabc\n"));
+    }
+
+    #[test]
+    fn hosts_reference() {
+        let db = HostLine {
+            ip: "172.17.0.2".parse().unwrap(),
+            names: vec!["db".into(), "82a3cb6f3db1".into()],
+        };
+        let h = hosts_file("myhost", Some("172.17.0.4".parse().unwrap()), &[db]);
+        let want = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n172.17.0.2\tdb 82a3cb6f3db1\n172.17.0.4\tmyhost\n";
+        assert_eq!(h, want);
+    }
+
+    #[test]
+    fn resolv_parse_and_filter() {
+        let host = parse_resolv(
+            "# comment\nnameserver 127.0.0.53\nnameserver 10.0.0.2 # x\nnameserver ::1\nnameserver fe80::1%eth0\nsearch a.example b.example\noptions edns0 trust-ad\n",
+        );
+        assert_eq!(host.nameservers.len(), 4);
+        let r = resolv_file(&host, false, &[], &[]);
+        assert_eq!(
+            r,
+            "search a.example b.example\nnameserver 10.0.0.2\noptions edns0 trust-ad\n"
+        );
+        let hostnet = resolv_file(&host, true, &[], &[]);
+        assert!(hostnet.contains("nameserver 127.0.0.53\n"));
+    }
+
+    #[test]
+    fn resolv_defaults_and_flags() {
+        let host = parse_resolv("nameserver 127.0.0.53\n");
+        assert!(is_resolved_stub(&host));
+        assert_eq!(
+            resolv_file(&host, false, &[], &[]),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        let r = resolv_file(&host, false, &["10.1.2.3".into()], &["example.com".into()]);
+        assert_eq!(r, "search example.com\nnameserver 10.1.2.3\n");
+        let r = resolv_file(
+            &parse_resolv("search x\nnameserver 1.1.1.1"),
+            false,
+            &[],
+            &[".".into()],
+        );
+        assert_eq!(r, "nameserver 1.1.1.1\n");
+    }
+}

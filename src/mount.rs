@@ -1,0 +1,659 @@
+//! The container's filesystem: a private bind of the rootfs with /proc,
+//! /sys, a minimal /dev, the generated /etc files, volumes and tmpfs mounts,
+//! runc's masked and read-only paths, then pivot_root with the old root
+//! detached. Runs in the container process, in its new mount namespace,
+//! before exec.
+//!
+//! Every path inside the rootfs is resolved by file descriptor with
+//! openat2(RESOLVE_IN_ROOT), and mounts go through /proc/self/fd/N, so a
+//! symlink in the rootfs can never send a mount or a new file outside it.
+//! The rootfs is used in place: rrun creates a missing mount point only
+//! where the caller may write, and otherwise lays a tmpfs-backed overlay
+//! over the nearest existing directory (the kernel allows it in a user
+//! namespace with `userxattr`) so that the rootfs itself is never touched.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use crate::spec::Tmpfs;
+use crate::sys::{self, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, fd_path};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    #[error("{what}: {source}")]
+    Step {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{path} does not exist in the rootfs and cannot be created there ({reason}); create it with: mkdir -p {fix} (or touch it, for a file)"
+    )]
+    Missing {
+        path: String,
+        reason: String,
+        fix: String,
+    },
+}
+
+fn step(what: impl Into<String>) -> impl FnOnce(io::Error) -> MountError {
+    let what = what.into();
+    move |source| MountError::Step { what, source }
+}
+
+/// What kind of object a mount point must be.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+/// A bind mount from the host.
+#[derive(Debug, Clone)]
+pub struct Bind {
+    pub src: PathBuf,
+    pub dst: String,
+    pub readonly: bool,
+    pub kind: Kind,
+}
+
+/// Everything the filesystem setup needs, decided before the clone.
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    pub rootfs: PathBuf,
+    pub readonly: bool,
+    /// Running in a user namespace: overlays need `userxattr`.
+    pub rootless: bool,
+    /// The container has a network namespace of its own, so sysfs can be
+    /// mounted; otherwise (rootless --net=host) the host's /sys is bound.
+    pub own_netns: bool,
+    /// Whether gid 5 (tty) exists in the user namespace, for devpts.
+    pub tty_gid: bool,
+    /// The generated /etc files: (path in the container, file in the state dir).
+    pub etc: Vec<(String, PathBuf)>,
+    pub binds: Vec<Bind>,
+    pub tmpfs: Vec<Tmpfs>,
+    /// The working directory, made if missing (as Docker does).
+    pub workdir: Option<String>,
+}
+
+/// runc's default masked paths: files get /dev/null over them, directories
+/// an empty read-only tmpfs.
+const MASKED: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// runc's default read-only paths.
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The device nodes bound from the host (rootless cannot mknod).
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+fn resolve(root: &OwnedFd, path: &str) -> io::Result<OwnedFd> {
+    sys::openat2(
+        root.as_raw_fd(),
+        path,
+        libc::O_PATH,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+fn is_dir(fd: &OwnedFd) -> bool {
+    // SAFETY: fstat fills a stat buffer for a valid fd.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd.as_raw_fd(), &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFDIR
+    }
+}
+
+fn perm_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)
+    )
+}
+
+/// Create the one component `name` below `parent` (never following a
+/// symlink in its place: mkdirat and O_EXCL do not).
+fn create_in(parent: &OwnedFd, name: &str, kind: Kind) -> io::Result<()> {
+    let c = sys::cstr(name)?;
+    // SAFETY: parent is a valid directory fd and c a valid C string.
+    let r = unsafe {
+        match kind {
+            Kind::Dir => libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o755),
+            Kind::File => {
+                let fd = libc::openat(
+                    parent.as_raw_fd(),
+                    c.as_ptr(),
+                    libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_WRONLY
+                        | libc::O_NOFOLLOW
+                        | libc::O_CLOEXEC,
+                    0o644,
+                );
+                if fd >= 0 {
+                    libc::close(fd);
+                    0
+                } else {
+                    -1
+                }
+            }
+        }
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn components(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect()
+}
+
+struct Fs<'a> {
+    plan: &'a MountPlan,
+    root: OwnedFd,
+    /// Overlays laid over read-only directories, to be made read-only too
+    /// with --read-only.
+    overlays: Vec<String>,
+}
+
+impl Fs<'_> {
+    /// Make sure `path` exists in the rootfs as `kind`, creating what is
+    /// missing; where the rootfs cannot be written, lay an overlay over the
+    /// nearest existing directory and create it there.
+    fn ensure(&mut self, path: &str, kind: Kind) -> Result<(), MountError> {
+        match resolve(&self.root, path) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(step(format!("resolving {path} in the rootfs"))(e)),
+        }
+        let parts = components(path);
+        let mut tried_overlay = false;
+        loop {
+            match self.create_path(&parts, kind) {
+                Ok(()) => return Ok(()),
+                Err((at, e)) if perm_error(&e) && !tried_overlay => {
+                    tried_overlay = true;
+                    let dir = format!("/{}", parts[..at].join("/"));
+                    self.overlay(&dir).map_err(|oe| MountError::Missing {
+                        path: path.to_string(),
+                        reason: format!(
+                            "{}; an overlay over {dir} failed too: {}",
+                            sys::errno_text(&e),
+                            sys::errno_text(&oe)
+                        ),
+                        fix: self
+                            .plan
+                            .rootfs
+                            .join(path.trim_start_matches('/'))
+                            .display()
+                            .to_string(),
+                    })?;
+                }
+                Err((_, e)) => {
+                    return Err(MountError::Missing {
+                        path: path.to_string(),
+                        reason: sys::errno_text(&e),
+                        fix: self
+                            .plan
+                            .rootfs
+                            .join(path.trim_start_matches('/'))
+                            .display()
+                            .to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Create each missing component of `parts`; on failure return the
+    /// index of the component that could not be made.
+    fn create_path(&self, parts: &[&str], kind: Kind) -> Result<(), (usize, io::Error)> {
+        for i in 0..parts.len() {
+            let prefix = format!("/{}", parts[..=i].join("/"));
+            match resolve(&self.root, &prefix) {
+                Ok(_) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err((i, e)),
+            }
+            let parent =
+                resolve(&self.root, &format!("/{}", parts[..i].join("/"))).map_err(|e| (i, e))?;
+            let k = if i + 1 == parts.len() {
+                kind
+            } else {
+                Kind::Dir
+            };
+            create_in(&parent, parts[i], k).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// Lay an overlay with a tmpfs upper layer over `dir`, so that entries
+    /// can be added to it without writing the rootfs.
+    fn overlay(&mut self, dir: &str) -> io::Result<()> {
+        let lower = resolve(&self.root, dir)?;
+        let scratch = detached_tmpfs()?;
+        for d in ["upper", "work"] {
+            create_in(&scratch, d, Kind::Dir)?;
+        }
+        let upper = sys::openat2(scratch.as_raw_fd(), "upper", libc::O_PATH, 0)?;
+        let work = sys::openat2(scratch.as_raw_fd(), "work", libc::O_PATH, 0)?;
+        let mut data = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            fd_path(&lower),
+            fd_path(&upper),
+            fd_path(&work)
+        );
+        if self.plan.rootless {
+            data.push_str(",userxattr");
+        }
+        sys::mount(
+            Some("overlay"),
+            &fd_path(&lower),
+            Some("overlay"),
+            0,
+            Some(&data),
+        )?;
+        self.overlays.push(dir.to_string());
+        Ok(())
+    }
+}
+
+/// A tmpfs that is mounted nowhere (fsopen/fsmount): scratch space for an
+/// overlay's upper layer, gone when the overlay goes.
+fn detached_tmpfs() -> io::Result<OwnedFd> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: fsopen takes a C string and flags and returns a new fd.
+    let fs = sys::cvt_l(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), 1u32) })?;
+    // SAFETY: fs is the fd just returned; we own it.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
+    sys::cvt_l(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: fsmount on a created fs context returns a new mount fd.
+    let m = sys::cvt_l(unsafe {
+        libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, 0u32)
+    })?;
+    // SAFETY: m is a new fd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
+}
+
+/// Set up the container's filesystem and pivot into it. On return the
+/// process's root and cwd are the container's "/".
+pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
+    // Nothing done here may propagate back to the host.
+    sys::mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .map_err(step("making the mount namespace private"))?;
+    let rootfs = plan
+        .rootfs
+        .to_str()
+        .ok_or_else(|| step("rootfs path")(io::Error::from_raw_os_error(libc::EINVAL)))?;
+    sys::mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(step(format!("binding the rootfs {rootfs}")))?;
+    let root = sys::open(Path::new(rootfs), libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(step(format!("opening the rootfs {rootfs}")))?;
+    let mut fs = Fs {
+        plan,
+        root,
+        overlays: Vec::new(),
+    };
+    // The host's /dev/null, for masking, before anything is mounted over.
+    let devnull =
+        sys::open(Path::new("/dev/null"), libc::O_PATH).map_err(step("opening /dev/null"))?;
+
+    // First every mount point, then the mounts: an overlay laid to make a
+    // mount point would hide mounts made below it earlier.
+    for d in ["/proc", "/sys", "/dev"] {
+        fs.ensure(d, Kind::Dir)?;
+    }
+    for (dst, _) in &plan.etc {
+        fs.ensure(dst, Kind::File)?;
+    }
+    for b in &plan.binds {
+        fs.ensure(&b.dst, b.kind)?;
+    }
+    for t in &plan.tmpfs {
+        fs.ensure(&t.dst, Kind::Dir)?;
+    }
+    if let Some(w) = &plan.workdir {
+        fs.ensure(w, Kind::Dir)?;
+    }
+
+    if plan.readonly {
+        // Before anything is mounted on it, so that only the rootfs and the
+        // overlays laid on it become read-only.
+        set_readonly(&fs.root, false).map_err(step("making the rootfs read-only"))?;
+        for o in &fs.overlays {
+            let fd = resolve(&fs.root, o).map_err(step(format!("resolving {o}")))?;
+            set_readonly(&fd, false).map_err(step(format!("making {o} read-only")))?;
+        }
+    }
+
+    mount_proc(&fs)?;
+    mount_sys(&fs)?;
+    mount_dev(&fs)?;
+
+    for (dst, src) in &plan.etc {
+        bind(&fs, src, dst, false, false)?;
+    }
+    for b in &plan.binds {
+        bind(&fs, &b.src, &b.dst, b.readonly, true)?;
+    }
+    for t in &plan.tmpfs {
+        let target = resolve(&fs.root, &t.dst).map_err(step(format!("resolving {}", t.dst)))?;
+        let mut flags = 0;
+        if t.readonly {
+            flags |= libc::MS_RDONLY;
+        }
+        if t.noexec {
+            flags |= libc::MS_NOEXEC;
+        }
+        if t.nosuid {
+            flags |= libc::MS_NOSUID;
+        }
+        if t.nodev {
+            flags |= libc::MS_NODEV;
+        }
+        let data = if t.data.is_empty() {
+            None
+        } else {
+            Some(t.data.as_str())
+        };
+        sys::mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), flags, data)
+            .map_err(step(format!("mounting a tmpfs on {}", t.dst)))?;
+    }
+
+    mask_paths(&fs, &devnull)?;
+    pivot(&fs)
+}
+
+fn set_readonly(fd: &OwnedFd, recursive: bool) -> io::Result<()> {
+    if recursive {
+        return sys::mount_setattr_rec(fd, sys::MOUNT_ATTR_RDONLY);
+    }
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: sys::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a valid mount_attr of the size passed; empty path with
+    // AT_EMPTY_PATH names the mount of `fd`.
+    sys::cvt_l(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+fn mount_proc(fs: &Fs) -> Result<(), MountError> {
+    let t = resolve(&fs.root, "/proc").map_err(step("resolving /proc"))?;
+    sys::mount(
+        Some("proc"),
+        &fd_path(&t),
+        Some("proc"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        None,
+    )
+    .map_err(step("mounting /proc"))
+}
+
+fn mount_sys(fs: &Fs) -> Result<(), MountError> {
+    let t = resolve(&fs.root, "/sys").map_err(step("resolving /sys"))?;
+    if fs.plan.own_netns || !fs.plan.rootless {
+        sys::mount(
+            Some("sysfs"),
+            &fd_path(&t),
+            Some("sysfs"),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+            None,
+        )
+        .map_err(step("mounting /sys"))
+    } else {
+        // A user namespace may mount sysfs only for a network namespace it
+        // owns; with the host's network, bind the host's /sys read-only.
+        sys::mount(
+            Some("/sys"),
+            &fd_path(&t),
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(step("binding the host's /sys"))?;
+        let t = resolve(&fs.root, "/sys").map_err(step("resolving /sys"))?;
+        set_readonly(&t, true).map_err(step("making /sys read-only"))
+    }
+}
+
+fn mount_dev(fs: &Fs) -> Result<(), MountError> {
+    let t = resolve(&fs.root, "/dev").map_err(step("resolving /dev"))?;
+    sys::mount(
+        Some("tmpfs"),
+        &fd_path(&t),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )
+    .map_err(step("mounting a tmpfs on /dev"))?;
+    let dev = resolve(&fs.root, "/dev").map_err(step("resolving /dev"))?;
+    for name in DEVICES {
+        create_in(&dev, name, Kind::File).map_err(step(format!("creating /dev/{name}")))?;
+        let target = sys::openat2(
+            dev.as_raw_fd(),
+            name,
+            libc::O_PATH,
+            sys::RESOLVE_NO_SYMLINKS,
+        )
+        .map_err(step(format!("opening /dev/{name}")))?;
+        sys::mount(
+            Some(&format!("/dev/{name}")),
+            &fd_path(&target),
+            None,
+            libc::MS_BIND,
+            None,
+        )
+        .map_err(step(format!("binding /dev/{name}")))?;
+    }
+    for d in ["pts", "shm", "mqueue"] {
+        create_in(&dev, d, Kind::Dir).map_err(step(format!("creating /dev/{d}")))?;
+    }
+    let pts = sys::openat2(
+        dev.as_raw_fd(),
+        "pts",
+        libc::O_PATH,
+        sys::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(step("opening /dev/pts"))?;
+    let mut opts = String::from("newinstance,ptmxmode=0666,mode=0620");
+    if fs.plan.tty_gid {
+        opts.push_str(",gid=5");
+    }
+    sys::mount(
+        Some("devpts"),
+        &fd_path(&pts),
+        Some("devpts"),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        Some(&opts),
+    )
+    .map_err(step("mounting /dev/pts"))?;
+    let shm = sys::openat2(
+        dev.as_raw_fd(),
+        "shm",
+        libc::O_PATH,
+        sys::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(step("opening /dev/shm"))?;
+    sys::mount(
+        Some("shm"),
+        &fd_path(&shm),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(step("mounting /dev/shm"))?;
+    let mq = sys::openat2(
+        dev.as_raw_fd(),
+        "mqueue",
+        libc::O_PATH,
+        sys::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(step("opening /dev/mqueue"))?;
+    // POSIX message queues are a nicety; a kernel without them still runs.
+    let _ = sys::mount(
+        Some("mqueue"),
+        &fd_path(&mq),
+        Some("mqueue"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        None,
+    );
+    for (name, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+    ] {
+        let n = sys::cstr(name).map_err(step("symlink name"))?;
+        let t = sys::cstr(target).map_err(step("symlink target"))?;
+        // SAFETY: valid C strings and a directory fd.
+        sys::cvt(unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), n.as_ptr()) })
+            .map_err(step(format!("creating /dev/{name}")))?;
+    }
+    Ok(())
+}
+
+fn bind(fs: &Fs, src: &Path, dst: &str, readonly: bool, recursive: bool) -> Result<(), MountError> {
+    let s = sys::open(src, libc::O_PATH).map_err(step(format!("opening {}", src.display())))?;
+    let t = resolve(&fs.root, dst).map_err(step(format!("resolving {dst}")))?;
+    if is_dir(&s) != is_dir(&t) {
+        return Err(step(format!("binding {} on {dst}", src.display()))(
+            io::Error::from_raw_os_error(if is_dir(&s) {
+                libc::ENOTDIR
+            } else {
+                libc::EISDIR
+            }),
+        ));
+    }
+    let mut flags = libc::MS_BIND;
+    if recursive {
+        flags |= libc::MS_REC;
+    }
+    sys::mount(Some(&fd_path(&s)), &fd_path(&t), None, flags, None)
+        .map_err(step(format!("binding {} on {dst}", src.display())))?;
+    if readonly {
+        let t = resolve(&fs.root, dst).map_err(step(format!("resolving {dst}")))?;
+        set_readonly(&t, recursive).map_err(step(format!("making {dst} read-only")))?;
+    }
+    Ok(())
+}
+
+fn mask_paths(fs: &Fs, devnull: &OwnedFd) -> Result<(), MountError> {
+    for p in MASKED {
+        let t = match resolve(&fs.root, p) {
+            Ok(t) => t,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(step(format!("resolving {p}"))(e)),
+        };
+        let r = if is_dir(&t) {
+            sys::mount(
+                Some("tmpfs"),
+                &fd_path(&t),
+                Some("tmpfs"),
+                libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                Some("size=0"),
+            )
+        } else {
+            sys::mount(
+                Some(&fd_path(devnull)),
+                &fd_path(&t),
+                None,
+                libc::MS_BIND,
+                None,
+            )
+        };
+        r.map_err(step(format!("masking {p}")))?;
+    }
+    for p in READONLY {
+        let t = match resolve(&fs.root, p) {
+            Ok(t) => t,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(step(format!("resolving {p}"))(e)),
+        };
+        sys::mount(
+            Some(&fd_path(&t)),
+            &fd_path(&t),
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(step(format!("binding {p}")))?;
+        let t = resolve(&fs.root, p).map_err(step(format!("resolving {p}")))?;
+        set_readonly(&t, true).map_err(step(format!("making {p} read-only")))?;
+    }
+    Ok(())
+}
+
+fn pivot(fs: &Fs) -> Result<(), MountError> {
+    // SAFETY: fchdir on a directory fd (O_PATH directories are allowed).
+    sys::cvt(unsafe { libc::fchdir(fs.root.as_raw_fd()) }).map_err(step("entering the rootfs"))?;
+    // pivot_root(".", ".") stacks the old root under the new one; detaching
+    // it then leaves only the container's tree.
+    sys::pivot_root(".", ".").map_err(step("pivot_root"))?;
+    sys::umount2(".", libc::MNT_DETACH).map_err(step("detaching the old root"))?;
+    // SAFETY: chdir with a valid C string.
+    sys::cvt(unsafe { libc::chdir(c"/".as_ptr()) }).map_err(step("chdir /"))?;
+    Ok(())
+}

@@ -1,0 +1,357 @@
+//! User namespaces for rootless runs: one per user (per state directory),
+//! made on first need and held open by a small holder process whose pid and
+//! start time are kept in `holder.json` (DESIGN.md §2). Every rootless
+//! container joins it with setns before making its own namespaces, so that
+//! all of a user's containers, and later its network, share one user
+//! namespace. Its uid/gid maps: 0 → the caller, and with newuidmap/
+//! newgidmap and ranges in /etc/subuid and /etc/subgid, 1..N → that range.
+
+use std::fs;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::crash;
+use crate::state::{self, State};
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NsError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("making the user namespace holder: {0}")]
+    Fork(#[source] io::Error),
+    #[error("writing the uid/gid map of the user namespace: {0}")]
+    Map(#[source] io::Error),
+    #[error("joining the user namespace of holder {0}: {1}")]
+    Join(libc::pid_t, #[source] io::Error),
+    #[error("recording the holder: {0}")]
+    Record(#[source] io::Error),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: libc::pid_t,
+    pub start_time: u64,
+}
+
+/// A uid or gid map: (inside, outside, count) triples.
+pub type IdMap = Vec<(u32, u32, u32)>;
+
+/// Parse /proc/PID/uid_map text.
+pub fn parse_id_map(text: &str) -> IdMap {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.len() == 3).then(|| (f[0], f[1], f[2]))
+        })
+        .collect()
+}
+
+pub fn id_mapped(map: &IdMap, id: u32) -> bool {
+    map.iter()
+        .any(|&(inside, _, count)| id >= inside && (id - inside) < count)
+}
+
+/// The user namespace a rootless container runs in, joined.
+pub struct UserNs {
+    pub uid_map: IdMap,
+    pub gid_map: IdMap,
+}
+
+/// Explain why a user namespace could not be made, with the fix.
+fn userns_advice(e: &io::Error) -> String {
+    let read = |p: &str| fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return "cannot create a user namespace: AppArmor restricts unprivileged user namespaces on this system; \
+                allow them with: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+            .into();
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return "cannot create a user namespace: unprivileged user namespaces are disabled; \
+                enable them with: sudo sysctl -w kernel.unprivileged_userns_clone=1"
+            .into();
+    }
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return "cannot create a user namespace: user.max_user_namespaces is 0; \
+                raise it with: sudo sysctl -w user.max_user_namespaces=15000"
+            .into();
+    }
+    format!(
+        "cannot create a user namespace ({}); rootless rrun needs unprivileged user namespaces \
+         (check kernel.unprivileged_userns_clone and user.max_user_namespaces)",
+        sys::errno_text(e)
+    )
+}
+
+/// The caller's user name from the host's /etc/passwd (for /etc/subuid,
+/// which may name the user instead of the uid).
+fn host_user_name(uid: u32) -> Option<String> {
+    let text = fs::read_to_string("/etc/passwd").ok()?;
+    crate::spec::parse_passwd(&text)
+        .into_iter()
+        .find(|p| p.uid == uid)
+        .map(|p| p.name)
+}
+
+/// The caller's first subordinate range in /etc/subuid or /etc/subgid.
+pub fn sub_range(file: &str, id: u32, name: Option<&str>) -> Option<(u32, u32)> {
+    let text = fs::read_to_string(file).ok()?;
+    parse_sub_range(&text, id, name)
+}
+
+pub fn parse_sub_range(text: &str, id: u32, name: Option<&str>) -> Option<(u32, u32)> {
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.trim().split(':').collect();
+        if f.len() != 3 {
+            return None;
+        }
+        let who = f[0];
+        if who == id.to_string() || Some(who) == name {
+            let start = f[1].parse().ok()?;
+            let count: u32 = f[2].parse().ok()?;
+            (count > 0).then_some((start, count))
+        } else {
+            None
+        }
+    })
+}
+
+fn which(prog: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin:/usr/sbin:/sbin".into());
+    std::env::split_paths(&path)
+        .chain(["/usr/bin".into(), "/bin".into()])
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+}
+
+/// Write the maps of the holder's fresh user namespace.
+fn write_maps(pid: libc::pid_t, uid: u32, gid: u32) -> io::Result<()> {
+    let name = host_user_name(uid);
+    let tool = |tool: &str, file: &str, id: u32| -> bool {
+        let (Some(bin), Some((start, count))) = (which(tool), sub_range(file, id, name.as_deref()))
+        else {
+            return false;
+        };
+        Command::new(bin)
+            .args([
+                pid.to_string(),
+                "0".into(),
+                id.to_string(),
+                "1".into(),
+                "1".into(),
+                start.to_string(),
+                count.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !tool("newuidmap", "/etc/subuid", uid) {
+        fs::write(format!("/proc/{pid}/uid_map"), format!("0 {uid} 1\n"))?;
+    }
+    if !tool("newgidmap", "/etc/subgid", gid) {
+        // An unprivileged writer must give up setgroups first.
+        let _ = fs::write(format!("/proc/{pid}/setgroups"), "deny");
+        fs::write(format!("/proc/{pid}/gid_map"), format!("0 {gid} 1\n"))?;
+    }
+    Ok(())
+}
+
+fn read_holder(st: &State) -> Option<Holder> {
+    let text = fs::read(st.root.join("holder.json")).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Open the holder's user namespace, checking that the pid is still the
+/// holder after the open (so a reused pid cannot slip in).
+fn open_holder_ns(h: &Holder) -> Option<OwnedFd> {
+    if !sys::alive(h.pid, h.start_time) {
+        return None;
+    }
+    let fd = sys::open(
+        Path::new(&format!("/proc/{}/ns/user", h.pid)),
+        libc::O_RDONLY,
+    )
+    .ok()?;
+    sys::alive(h.pid, h.start_time).then_some(fd)
+}
+
+/// Fork the holder: a child that leaves rrun's session and stdio, makes a
+/// user namespace and then only waits. Returns once its maps are written.
+fn spawn_holder(st: &State) -> Result<Holder, NsError> {
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let mut to_child = [0 as RawFd; 2];
+    let mut to_parent = [0 as RawFd; 2];
+    // SAFETY: pipe2 fills the arrays with two new fds each.
+    sys::cvt(unsafe { libc::pipe2(to_child.as_mut_ptr(), libc::O_CLOEXEC) })
+        .map_err(NsError::Fork)?;
+    // SAFETY: as above; the fds are wrapped right away.
+    sys::cvt(unsafe { libc::pipe2(to_parent.as_mut_ptr(), libc::O_CLOEXEC) })
+        .map_err(NsError::Fork)?;
+    // SAFETY: the fds were just made and are owned here alone.
+    let (c_read, c_write, p_read, p_write) = unsafe {
+        (
+            OwnedFd::from_raw_fd(to_child[0]),
+            OwnedFd::from_raw_fd(to_child[1]),
+            OwnedFd::from_raw_fd(to_parent[0]),
+            OwnedFd::from_raw_fd(to_parent[1]),
+        )
+    };
+    // SAFETY: rrun is single-threaded here; the child only makes syscalls
+    // and never returns into the caller's code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(NsError::Fork(io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: closing our copies of the parent's ends, so that the
+        // holder sees EOF if the parent dies before it is done.
+        unsafe {
+            libc::close(c_write.as_raw_fd());
+            libc::close(p_read.as_raw_fd());
+        }
+        holder_main(c_read.as_raw_fd(), p_write.as_raw_fd());
+    }
+    drop(c_read);
+    drop(p_write);
+    crash::point("holder-forked");
+    let mut p_read = fs::File::from(p_read);
+    let mut buf = [0u8; 4];
+    let n = p_read.read(&mut buf).unwrap_or(0);
+    if n != 4 {
+        return Err(NsError::Fork(io::Error::other(
+            "the holder died while starting",
+        )));
+    }
+    let status = i32::from_ne_bytes(buf);
+    if status != 0 {
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        return Err(NsError::Unavailable(userns_advice(
+            &io::Error::from_raw_os_error(status),
+        )));
+    }
+    if let Err(e) = write_maps(pid, uid, gid) {
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(NsError::Map(e));
+    }
+    crash::point("holder-mapped");
+    let start_time = sys::start_time(pid)
+        .ok_or_else(|| NsError::Fork(io::Error::other("the holder died while starting")))?;
+    let h = Holder { pid, start_time };
+    let data = serde_json::to_vec(&h).map_err(|e| NsError::Record(io::Error::other(e)))?;
+    state::write_atomic(&st.root.join("holder.json"), &data, 0o600).map_err(NsError::Record)?;
+    // Let it go on: it waits for nothing more from us.
+    let _ = sys::write_all(c_write.as_raw_fd(), b"m");
+    Ok(h)
+}
+
+/// The holder process. Never returns.
+fn holder_main(from_parent: RawFd, to_parent: RawFd) -> ! {
+    // SAFETY: all calls below are plain syscalls on our own process; we are
+    // the only thread of a freshly forked child.
+    unsafe {
+        libc::setsid();
+        let r = libc::unshare(libc::CLONE_NEWUSER);
+        let status: i32 = if r == 0 { 0 } else { *libc::__errno_location() };
+        let b = status.to_ne_bytes();
+        libc::write(to_parent, b.as_ptr() as *const libc::c_void, 4);
+        if status != 0 {
+            libc::_exit(1);
+        }
+        // Wait for the maps, so nothing joins a namespace without them.
+        let mut c = 0u8;
+        if libc::read(from_parent, &mut c as *mut u8 as *mut libc::c_void, 1) != 1 {
+            // rrun died before recording us: nobody would ever find us.
+            libc::_exit(1);
+        }
+        // Hold no file of the caller's: a pipe kept open here would keep a
+        // shell script waiting for rrun's output forever.
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::chdir(c"/".as_ptr());
+        libc::prctl(libc::PR_SET_NAME, c"rrun-holder".as_ptr());
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        loop {
+            libc::pause();
+        }
+    }
+}
+
+/// Join the calling user's user namespace, making it (and its holder) if
+/// none is alive. Must be called while single-threaded.
+pub fn join_user_ns(st: &State) -> Result<UserNs, NsError> {
+    let lock = st.lock()?;
+    let fd = match read_holder(st).as_ref().and_then(open_holder_ns) {
+        Some(fd) => fd,
+        None => {
+            let h = spawn_holder(st)?;
+            open_holder_ns(&h).ok_or_else(|| {
+                NsError::Join(h.pid, io::Error::other("the holder died while starting"))
+            })?
+        }
+    };
+    drop(lock);
+    // SAFETY: setns on an fd naming a user namespace; we are single-threaded,
+    // as the kernel requires for joining a user namespace.
+    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(NsError::Join(read_holder(st).map_or(0, |h| h.pid), e));
+    }
+    let uid_map = parse_id_map(&fs::read_to_string("/proc/self/uid_map").unwrap_or_default());
+    let gid_map = parse_id_map(&fs::read_to_string("/proc/self/gid_map").unwrap_or_default());
+    Ok(UserNs { uid_map, gid_map })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps() {
+        let m =
+            parse_id_map("         0       1001          1\n         1     100000      65536\n");
+        assert_eq!(m, vec![(0, 1001, 1), (1, 100000, 65536)]);
+        assert!(id_mapped(&m, 0));
+        assert!(id_mapped(&m, 1000));
+        assert!(id_mapped(&m, 65536));
+        assert!(!id_mapped(&m, 65537));
+        let single = parse_id_map("0 1001 1");
+        assert!(!id_mapped(&single, 1));
+    }
+
+    #[test]
+    fn subuid() {
+        let t = "alice:100000:65536\n1001:200000:1000\nbob:1:0\n";
+        assert_eq!(parse_sub_range(t, 5, Some("alice")), Some((100000, 65536)));
+        assert_eq!(parse_sub_range(t, 1001, None), Some((200000, 1000)));
+        assert_eq!(parse_sub_range(t, 7, Some("bob")), None);
+        assert_eq!(parse_sub_range(t, 7, Some("carol")), None);
+    }
+}
