@@ -55,8 +55,10 @@ fn run(args: &[String]) -> Result<i32, Error> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.first().map(String::as_str) == Some("rrun-init") {
-        container::init::main(&args);
+    match args.first().map(String::as_str) {
+        Some("rrun-init") => container::init::main(&args),
+        Some("rrun-holder") => ns::holder_main(&args),
+        _ => {}
     }
     crash::init();
     match run(&args[1..]) {

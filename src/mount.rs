@@ -182,52 +182,72 @@ struct Fs<'a> {
 }
 
 impl Fs<'_> {
-    /// Make sure `path` exists in the rootfs as `kind`, creating what is
-    /// missing; where the rootfs cannot be written, lay an overlay over the
-    /// nearest existing directory and create it there.
-    fn ensure(&mut self, path: &str, kind: Kind) -> Result<(), MountError> {
-        match resolve(&self.root, path) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(step(format!("resolving {path} in the rootfs"))(e)),
-        }
-        let parts = components(path);
-        let mut tried_overlay = false;
-        loop {
+    /// Make sure every target exists in the rootfs, creating what is
+    /// missing. Where the rootfs cannot be written, lay overlays over the
+    /// nearest existing directories and create the targets there. The
+    /// overlays are chosen all at once, none below another: an overlay hides
+    /// whatever is mounted below its directory, an earlier overlay too.
+    fn ensure_all(&mut self, targets: &[(&str, Kind)]) -> Result<(), MountError> {
+        let missing = |path: &str, reason: String| MountError::Missing {
+            path: path.to_string(),
+            reason,
+            fix: self
+                .plan
+                .rootfs
+                .join(path.trim_start_matches('/'))
+                .display()
+                .to_string(),
+        };
+        let mut failed: Vec<(&str, Kind, String, io::Error)> = Vec::new();
+        for &(path, kind) in targets {
+            match resolve(&self.root, path) {
+                Ok(_) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(step(format!("resolving {path} in the rootfs"))(e)),
+            }
+            let parts = components(path);
             match self.create_path(&parts, kind) {
-                Ok(()) => return Ok(()),
-                Err((at, e)) if perm_error(&e) && !tried_overlay => {
-                    tried_overlay = true;
-                    let dir = format!("/{}", parts[..at].join("/"));
-                    self.overlay(&dir).map_err(|oe| MountError::Missing {
-                        path: path.to_string(),
-                        reason: format!(
-                            "{}; an overlay over {dir} failed too: {}",
-                            sys::errno_text(&e),
-                            sys::errno_text(&oe)
-                        ),
-                        fix: self
-                            .plan
-                            .rootfs
-                            .join(path.trim_start_matches('/'))
-                            .display()
-                            .to_string(),
-                    })?;
+                Ok(()) => {}
+                Err((at, e)) if perm_error(&e) => {
+                    failed.push((path, kind, format!("/{}", parts[..at].join("/")), e))
                 }
-                Err((_, e)) => {
-                    return Err(MountError::Missing {
-                        path: path.to_string(),
-                        reason: sys::errno_text(&e),
-                        fix: self
-                            .plan
-                            .rootfs
-                            .join(path.trim_start_matches('/'))
-                            .display()
-                            .to_string(),
-                    });
-                }
+                Err((_, e)) => return Err(missing(path, sys::errno_text(&e))),
             }
         }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        // Ancestors first: a deeper overlay then stacks on the merged view
+        // of a shallower one instead of being hidden by it. Each lies
+        // directly on the directory where an entry must be added, so that
+        // adding it never copies up a directory owned by an id outside the
+        // user namespace (which the kernel refuses).
+        let mut tops: Vec<String> = failed.iter().map(|f| f.2.clone()).collect();
+        tops.sort_by(|a, b| (components(a).len(), a).cmp(&(components(b).len(), b)));
+        tops.dedup();
+        let under =
+            |dir: &str, top: &str| top == "/" || dir == top || dir.starts_with(&format!("{top}/"));
+        for top in &tops {
+            if let Err(oe) = self.overlay(top) {
+                let (path, _, _, e) = failed
+                    .iter()
+                    .find(|(_, _, d, _)| under(d, top))
+                    .unwrap_or(&failed[0]);
+                return Err(missing(
+                    path,
+                    format!(
+                        "{}; an overlay over {top} failed too: {}",
+                        sys::errno_text(e),
+                        sys::errno_text(&oe)
+                    ),
+                ));
+            }
+        }
+        for (path, kind, _, _) in &failed {
+            self.create_path(&components(path), *kind)
+                .map_err(|(_, e)| missing(path, sys::errno_text(&e)))?;
+        }
+        Ok(())
     }
 
     /// Create each missing component of `parts`; on failure return the
@@ -278,6 +298,11 @@ impl Fs<'_> {
             0,
             Some(&data),
         )?;
+        if components(dir).is_empty() {
+            // Our fd names the mount below the overlay; resolving from it
+            // would not see the overlay at all.
+            self.root = sys::open(&self.plan.rootfs, libc::O_PATH | libc::O_DIRECTORY)?;
+        }
         self.overlays.push(dir.to_string());
         Ok(())
     }
@@ -342,21 +367,18 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
 
     // First every mount point, then the mounts: an overlay laid to make a
     // mount point would hide mounts made below it earlier.
-    for d in ["/proc", "/sys", "/dev"] {
-        fs.ensure(d, Kind::Dir)?;
-    }
-    for (dst, _) in &plan.etc {
-        fs.ensure(dst, Kind::File)?;
-    }
-    for b in &plan.binds {
-        fs.ensure(&b.dst, b.kind)?;
-    }
-    for t in &plan.tmpfs {
-        fs.ensure(&t.dst, Kind::Dir)?;
-    }
+    let mut targets: Vec<(&str, Kind)> = vec![
+        ("/proc", Kind::Dir),
+        ("/sys", Kind::Dir),
+        ("/dev", Kind::Dir),
+    ];
+    targets.extend(plan.etc.iter().map(|(dst, _)| (dst.as_str(), Kind::File)));
+    targets.extend(plan.binds.iter().map(|b| (b.dst.as_str(), b.kind)));
+    targets.extend(plan.tmpfs.iter().map(|t| (t.dst.as_str(), Kind::Dir)));
     if let Some(w) = &plan.workdir {
-        fs.ensure(w, Kind::Dir)?;
+        targets.push((w.as_str(), Kind::Dir));
     }
+    fs.ensure_all(&targets)?;
 
     if plan.readonly {
         // Before anything is mounted on it, so that only the rootfs and the

@@ -209,21 +209,45 @@ fn spawn_holder(st: &State) -> Result<Holder, NsError> {
             OwnedFd::from_raw_fd(to_parent[1]),
         )
     };
+    // The holder lives on for long; it runs from a sealed copy of rrun so
+    // that it never keeps the installed binary busy (ETXTBSY on upgrade).
+    let image = crate::container::init::sealed_self().map_err(NsError::Fork)?;
     // SAFETY: rrun is single-threaded here; the child only makes syscalls
-    // and never returns into the caller's code.
+    // and execs or exits, never returning into the caller's code.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(NsError::Fork(io::Error::last_os_error()));
     }
     if pid == 0 {
-        // SAFETY: closing our copies of the parent's ends, so that the
-        // holder sees EOF if the parent dies before it is done.
+        // SAFETY: closing our copies of the parent's ends (so that the
+        // holder sees EOF if the parent dies before it is done), then
+        // exec'ing the copy with the two pipe ends it keeps.
         unsafe {
             libc::close(c_write.as_raw_fd());
             libc::close(p_read.as_raw_fd());
+            let _ = sys::set_cloexec(c_read.as_raw_fd(), false);
+            let _ = sys::set_cloexec(p_write.as_raw_fd(), false);
+            let a = std::ffi::CString::new(c_read.as_raw_fd().to_string()).unwrap_or_default();
+            let b = std::ffi::CString::new(p_write.as_raw_fd().to_string()).unwrap_or_default();
+            let argv = [
+                c"rrun-holder".as_ptr(),
+                a.as_ptr(),
+                b.as_ptr(),
+                std::ptr::null(),
+            ];
+            let envp = [std::ptr::null::<libc::c_char>()];
+            libc::syscall(
+                libc::SYS_execveat,
+                image.as_raw_fd(),
+                c"".as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+            libc::_exit(127);
         }
-        holder_main(c_read.as_raw_fd(), p_write.as_raw_fd());
     }
+    drop(image);
     drop(c_read);
     drop(p_write);
     crash::point("holder-forked");
@@ -262,8 +286,11 @@ fn spawn_holder(st: &State) -> Result<Holder, NsError> {
     Ok(h)
 }
 
-/// The holder process. Never returns.
-fn holder_main(from_parent: RawFd, to_parent: RawFd) -> ! {
+/// The holder process, exec'd as ["rrun-holder", FROM_PARENT, TO_PARENT].
+/// Never returns.
+pub fn holder_main(args: &[String]) -> ! {
+    let fd = |i: usize| -> RawFd { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(-1) };
+    let (from_parent, to_parent) = (fd(1), fd(2));
     // SAFETY: all calls below are plain syscalls on our own process; we are
     // the only thread of a freshly forked child.
     unsafe {
