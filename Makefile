@@ -1,0 +1,61 @@
+# rrun — build, test rootfs, demo and benchmark.
+#
+#   make            release build, copied to target/release/rrun
+#   make rootfs     busybox-static rootfs in target/rootfs (scripts/mkrootfs.sh);
+#                   rebuilt when the script or /bin/busybox changes (make -B rootfs
+#                   forces it)
+#   make test       cargo test on that rootfs (environment passed through)
+#   make demo       scripts/demo.sh
+#   make bench-start  start-up time and memory against bwrap and unshare
+#   make lint       rustfmt and clippy
+#   make clean
+
+CARGO   ?= cargo
+# Host triple: .cargo/config.toml builds for it explicitly (static binary), so
+# cargo's output lands in target/$(TARGET)/.
+TARGET  := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+BUSYBOX := /bin/busybox
+ROOTFS  := target/rootfs
+
+.PHONY: all build rootfs test demo bench-start clean lint
+
+all: build
+
+build:
+	$(CARGO) build --release
+	@test -n "$(TARGET)" || { echo "make: cannot tell the host triple (is rustc on PATH?)" >&2; exit 1; }
+	mkdir -p target/release
+	cp -f target/$(TARGET)/release/rrun target/release/rrun.tmp
+	mv -f target/release/rrun.tmp target/release/rrun
+
+rootfs: $(ROOTFS)
+
+# A file target, so a rootfs that tests or a demo are using is not pulled away
+# from under them on every make invocation.
+$(ROOTFS): scripts/mkrootfs.sh $(wildcard $(BUSYBOX))
+	@if ! BUSYBOX=$(BUSYBOX) bash scripts/mkrootfs.sh --check; then \
+	    if [ "$$(id -u)" -ne 0 ]; then \
+	        echo "make: no static busybox at $(BUSYBOX); install Debian's busybox-static package (as root: apt-get install busybox-static)" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "make: installing busybox-static"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y busybox-static || \
+	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y busybox-static; } || exit 1; \
+	fi
+	BUSYBOX=$(BUSYBOX) bash scripts/mkrootfs.sh $@
+
+test: rootfs
+	$(CARGO) test --no-fail-fast
+
+demo: build rootfs
+	bash scripts/demo.sh
+
+bench-start: build rootfs
+	bash bench/start.sh
+
+lint:
+	$(CARGO) fmt --check && $(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	rm -rf $(ROOTFS) target/.rootfs.tmp.* target/.rootfs.old.*
+	$(CARGO) clean
