@@ -153,6 +153,9 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     // SAFETY: signal and prctl calls on ourselves only.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // Until exec this process is rrun's image inside the container's pid
+        // namespace: keep /proc/1/exe and ptrace out of reach.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
