@@ -29,6 +29,12 @@ pub struct RunArgs {
     /// Container host name (default: the first 12 hex digits of its id)
     #[arg(short = 'h', long = "hostname", value_name = "NAME")]
     pub hostname: Option<String>,
+    /// Run in the background and print the container ID
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Assign a name to the container
+    #[arg(long = "name", value_name = "NAME")]
+    pub name: Option<String>,
     /// Keep STDIN open (pass rrun's standard input to the container)
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
@@ -38,7 +44,7 @@ pub struct RunArgs {
     /// Run a tiny init as PID 1 that forwards signals and reaps zombies
     #[arg(long = "init")]
     pub init: bool,
-    /// Remove the container when it exits (a foreground run leaves nothing behind anyway)
+    /// Remove the container when it exits
     #[arg(long = "rm")]
     pub rm: bool,
     /// Network mode: none or host
@@ -74,6 +80,170 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
+/// `rrun ps`
+#[derive(Parser, Debug)]
+#[command(name = "rrun ps", disable_help_flag = true)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Format output using a Go template
+    #[arg(long = "format", value_name = "TEMPLATE")]
+    pub format: Option<String>,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `rrun logs`
+#[derive(Parser, Debug)]
+#[command(name = "rrun logs", disable_help_flag = true)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short = 'f', long = "follow")]
+    pub follow: bool,
+    /// Show timestamps
+    #[arg(short = 't', long = "timestamps")]
+    pub timestamps: bool,
+    /// Number of lines to show from the end of the logs ("all" or a number)
+    #[arg(short = 'n', long = "tail", value_name = "N", default_value = "all")]
+    pub tail: String,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    pub container: String,
+}
+
+/// `rrun inspect`
+#[derive(Parser, Debug)]
+#[command(name = "rrun inspect", disable_help_flag = true)]
+pub struct InspectArgs {
+    /// Format output using a Go template
+    #[arg(short = 'f', long = "format", value_name = "TEMPLATE")]
+    pub format: Option<String>,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rrun exec`
+#[derive(Parser, Debug)]
+#[command(name = "rrun exec", disable_help_flag = true)]
+pub struct ExecArgs {
+    /// Keep STDIN open
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User to run as: UID[:GID] or NAME[:GROUP]
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    pub container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `rrun stop`
+#[derive(Parser, Debug)]
+#[command(name = "rrun stop", disable_help_flag = true)]
+pub struct StopArgs {
+    /// Seconds to wait for the container to stop before killing it
+    #[arg(short = 't', long = "time", value_name = "SECS", default_value_t = 10)]
+    pub time: u32,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rrun kill`
+#[derive(Parser, Debug)]
+#[command(name = "rrun kill", disable_help_flag = true)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(
+        short = 's',
+        long = "signal",
+        value_name = "SIGNAL",
+        default_value = "KILL"
+    )]
+    pub signal: String,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rrun rm`
+#[derive(Parser, Debug)]
+#[command(name = "rrun rm", disable_help_flag = true)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rrun wait`
+#[derive(Parser, Debug)]
+#[command(name = "rrun wait", disable_help_flag = true)]
+pub struct WaitArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Parse a subcommand's arguments with Docker's error shapes.
+pub fn parse_sub<T: Parser>(cmd: &str, args: &[String]) -> Result<T, CliError> {
+    let argv = std::iter::once(format!("rrun {cmd}")).chain(args.iter().cloned());
+    T::try_parse_from(argv).map_err(|e| clap_error(e, &format!("rrun {cmd}")))
+}
+
+fn clap_error(e: clap::Error, cmd: &str) -> CliError {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Help(e.to_string()),
+        ErrorKind::UnknownArgument => {
+            let flag = e
+                .get(clap::error::ContextKind::InvalidArg)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            CliError::Usage(format!("unknown flag: {flag}"))
+        }
+        ErrorKind::MissingRequiredArgument => {
+            CliError::Usage(format!("\"{cmd}\" requires more arguments"))
+        }
+        _ => {
+            let msg = e.to_string();
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            CliError::Usage(first)
+        }
+    }
+}
+
 /// What went wrong on the command line, already worded for the user.
 #[derive(Debug)]
 pub enum CliError {
@@ -85,31 +255,11 @@ pub enum CliError {
 
 pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
     let argv = std::iter::once("rrun".to_string()).chain(args.iter().cloned());
-    RunArgs::try_parse_from(argv).map_err(|e| {
-        use clap::error::ErrorKind;
-        match e.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Help(e.to_string()),
-            ErrorKind::UnknownArgument => {
-                let flag = e
-                    .get(clap::error::ContextKind::InvalidArg)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
-                CliError::Usage(format!("unknown flag: {flag}"))
-            }
-            ErrorKind::MissingRequiredArgument => CliError::Usage(
-                "\"rrun run\" requires at least 1 argument: the rootfs directory".into(),
-            ),
-            _ => {
-                let msg = e.to_string();
-                let first = msg
-                    .lines()
-                    .next()
-                    .unwrap_or("invalid arguments")
-                    .trim_start_matches("error: ")
-                    .to_string();
-                CliError::Usage(first)
-            }
-        }
+    RunArgs::try_parse_from(argv).map_err(|e| match e.kind() {
+        clap::error::ErrorKind::MissingRequiredArgument => CliError::Usage(
+            "\"rrun run\" requires at least 1 argument: the rootfs directory".into(),
+        ),
+        _ => clap_error(e, "rrun run"),
     })
 }
 

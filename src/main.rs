@@ -3,15 +3,19 @@
 //! turned into one `rrun: …` line and an exit code here, and nowhere else.
 
 mod cli;
+mod commands;
 mod container;
 mod crash;
 mod hosts;
+mod inspect;
 mod mount;
+mod names;
 mod ns;
 mod plan;
 mod spec;
 mod state;
 mod sys;
+mod template;
 
 use std::process::exit;
 
@@ -24,29 +28,59 @@ enum Error {
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Run(#[from] container::RunError),
+    #[error(transparent)]
+    Cmd(#[from] commands::CmdError),
 }
 
 impl Error {
     fn exit_code(&self) -> i32 {
         match self {
             Error::Run(e) => e.exit_code(),
+            Error::Cmd(e) => e.exit_code(),
             _ => 125,
         }
     }
 }
 
-fn run(args: &[String]) -> Result<i32, Error> {
-    let args = match args.first().map(String::as_str) {
-        Some("run") => &args[1..],
-        _ => args,
+fn usage(e: cli::CliError, usage: &str) -> Result<i32, Error> {
+    match e {
+        cli::CliError::Help(h) => {
+            print!("{h}");
+            Ok(0)
+        }
+        cli::CliError::Usage(m) => Err(Error::Usage(format!("{m}\n{usage}"))),
+    }
+}
+
+macro_rules! sub {
+    ($args:expr, $name:literal, $ty:ty, $f:expr) => {
+        match cli::parse_sub::<$ty>($name, $args) {
+            Ok(a) => Ok($f(&a)?),
+            Err(e) => usage(e, concat!("See 'rrun ", $name, " --help'.")),
+        }
     };
+}
+
+fn run(args: &[String]) -> Result<i32, Error> {
+    let (cmd, rest) = match args.first() {
+        Some(c) => (c.as_str(), &args[1..]),
+        None => ("run", args),
+    };
+    match cmd {
+        "ps" => return sub!(rest, "ps", cli::PsArgs, commands::ps),
+        "logs" => return sub!(rest, "logs", cli::LogsArgs, commands::logs),
+        "inspect" => return sub!(rest, "inspect", cli::InspectArgs, commands::inspect),
+        "stop" => return sub!(rest, "stop", cli::StopArgs, commands::stop),
+        "kill" => return sub!(rest, "kill", cli::KillArgs, commands::kill),
+        "wait" => return sub!(rest, "wait", cli::WaitArgs, commands::wait),
+        "rm" => return sub!(rest, "rm", cli::RmArgs, commands::rm),
+        "exec" => return sub!(rest, "exec", cli::ExecArgs, container::exec::exec),
+        _ => {}
+    }
+    let args = if cmd == "run" { rest } else { args };
     let parsed = match cli::parse_run(args) {
         Ok(a) => a,
-        Err(cli::CliError::Help(h)) => {
-            print!("{h}");
-            return Ok(0);
-        }
-        Err(cli::CliError::Usage(m)) => return Err(Error::Usage(format!("{m}\n{}", cli::USAGE))),
+        Err(e) => return usage(e, cli::USAGE),
     };
     crash::point("parsed");
     let plan = plan::build(&parsed)?;
@@ -64,7 +98,12 @@ fn main() {
     match run(&args[1..]) {
         Ok(code) => exit(code),
         Err(e) => {
-            eprintln!("rrun: {e}");
+            let msg = e.to_string();
+            // Commands that act on several containers report each failure
+            // as it happens; what is left is only the exit code.
+            if !msg.is_empty() {
+                eprintln!("rrun: {msg}");
+            }
             exit(e.exit_code());
         }
     }

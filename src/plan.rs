@@ -39,10 +39,25 @@ pub enum NetMode {
     Host,
 }
 
+impl NetMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetMode::None => "none",
+            NetMode::Host => "host",
+        }
+    }
+}
+
 /// A validated `rrun run`.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
     pub id: String,
+    /// --name, validated; None: a generated one is picked at creation.
+    pub name: Option<String>,
+    pub detach: bool,
+    pub rm: bool,
+    /// The rootfs as the user wrote it (for ps), and resolved.
+    pub rootfs_arg: String,
     pub rootfs: PathBuf,
     pub argv: Vec<String>,
     pub env: Vec<EnvVar>,
@@ -54,6 +69,11 @@ pub struct RunPlan {
     pub init: bool,
     pub net: NetMode,
     pub caps: u64,
+    pub user_spec: String,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub volume_specs: Vec<String>,
+    pub tmpfs_specs: Vec<String>,
     pub volumes: Vec<(Volume, Kind)>,
     pub read_only: bool,
     pub tmpfs: Vec<Tmpfs>,
@@ -104,6 +124,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         ));
     }
 
+    let name = a.name.as_deref().map(spec::validate_name).transpose()?;
     let id =
         sys::random_hex64().map_err(|e| PlanError::Random(format!("reading random bytes: {e}")))?;
 
@@ -226,7 +247,16 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
 
     Ok(RunPlan {
         id,
+        name,
+        detach: a.detach,
+        rm: a.rm,
+        rootfs_arg: a.rootfs.clone(),
         rootfs,
+        user_spec: a.user.clone().unwrap_or_default(),
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        volume_specs: a.volume.clone(),
+        tmpfs_specs: a.tmpfs.clone(),
         argv,
         env,
         workdir,

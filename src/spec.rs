@@ -38,6 +38,10 @@ pub enum SpecError {
     BadTmpfs(String, String),
     #[error("unknown capability {0:?}")]
     BadCap(String),
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    BadName(String),
+    #[error("Invalid container name ({0}): at most 128 characters are allowed")]
+    LongName(String),
     #[error("invalid mount destination {0:?}: {1}")]
     BadDest(String, &'static str),
 }
@@ -326,6 +330,21 @@ pub fn validate_hostname(s: &str) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// A container name: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters.
+/// A leading '/' is accepted and dropped, as Docker does.
+pub fn validate_name(raw: &str) -> Result<String, SpecError> {
+    let n = raw.strip_prefix('/').unwrap_or(raw);
+    let mut chars = n.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        return Err(SpecError::BadName(raw.to_string()));
+    }
+    if n.len() > 128 {
+        return Err(SpecError::LongName(raw.to_string()));
+    }
+    Ok(n.to_string())
 }
 
 /// A path inside the container: absolute, normalised, never climbing out
@@ -738,6 +757,27 @@ mod tests {
         ] {
             assert!(validate_hostname(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(validate_name("db").unwrap(), "db");
+        assert_eq!(validate_name("/web.1_a-b").unwrap(), "web.1_a-b");
+        for bad in ["", "bad name", "-x", "_x", ".x", "a/b", "a\nb", "é", "a#"] {
+            assert!(
+                matches!(validate_name(bad), Err(SpecError::BadName(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            validate_name(&"a".repeat(129)),
+            Err(SpecError::LongName(_))
+        ));
+        assert!(validate_name(&"a".repeat(128)).is_ok());
+        assert_eq!(
+            validate_name("bad name").unwrap_err().to_string(),
+            "Invalid container name (bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        );
     }
 
     #[test]

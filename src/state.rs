@@ -1,14 +1,18 @@
-//! The state directory (DESIGN.md §4): where it is, its lock, and the
-//! per-container directories with their generated /etc files.
+//! The state directory (DESIGN.md §4): where it is, its lock, container
+//! records and the names that point at them.
 //!
 //! Layout (under `$RRUN_ROOT`, /run/rrun for root, `$XDG_RUNTIME_DIR/rrun`,
 //! or a private /tmp/rrun-UID):
 //!   lock                          flock for short critical sections
 //!   holder.json                   the rootless user-namespace holder
-//!   containers/<id>/state.json    who runs it (monitor pid + start time)
-//!   containers/<id>/{hosts,hostname,resolv.conf}
-//! A container directory is assembled under `containers/.new-<id>` and
-//! renamed into place, so a reader never sees one without its state.json.
+//!   containers/<id>/config.json   what was asked (written once)
+//!   containers/<id>/state.json    monitor and process (pid + start time), status, exit
+//!   containers/<id>/{hosts,hostname,resolv.conf,log.jsonl}
+//!   names/<name> -> <id>          symlink(2): creating one fails if it exists
+//! A container directory is assembled under `containers/.new-<pid>-<start>-<id>`
+//! and renamed into place, so a reader never sees one without its files.
+//! State files are replaced by rename; a record whose monitor is gone reads
+//! as exited ("state never lies"), and `rm` removes it.
 
 use std::fs;
 use std::io::{self, Write};
@@ -36,6 +40,26 @@ pub enum StateError {
     Lock(PathBuf, #[source] io::Error),
     #[error("writing {0}: {1}")]
     Write(PathBuf, #[source] io::Error),
+    #[error(
+        "the container name \"/{0}\" is already in use by container {1}; remove it first with rrun rm {0}"
+    )]
+    NameInUse(String, String),
+    #[error("No such container: {0}")]
+    NoSuch(String),
+    #[error("multiple containers match {0:?}: {1}; use more of the id")]
+    Ambiguous(String, String),
+    #[error("container {0}: {1}")]
+    Corrupt(String, String),
+}
+
+impl StateError {
+    /// Docker's exit code for the command that met this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StateError::NoSuch(_) | StateError::Ambiguous(..) | StateError::Corrupt(..) => 1,
+            _ => 125,
+        }
+    }
 }
 
 /// Where the state directory is, by DESIGN.md §4's rules.
@@ -57,6 +81,138 @@ pub fn root_path() -> PathBuf {
     PathBuf::from(format!("/tmp/rrun-{uid}"))
 }
 
+/// What was asked for a container: written once, when it is created.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Config {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub rootfs: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub hostname: String,
+    pub user: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub caps: u64,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub workdir: String,
+    pub tty: bool,
+    pub interactive: bool,
+    pub init: bool,
+    pub auto_remove: bool,
+    pub detach: bool,
+    pub net: String,
+    pub binds: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub read_only: bool,
+    pub rootless: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// How a container is doing, as its monitor last recorded it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunState {
+    pub status: Status,
+    pub monitor_pid: libc::pid_t,
+    pub monitor_start: u64,
+    #[serde(default)]
+    pub pid: libc::pid_t,
+    #[serde(default)]
+    pub pid_start: u64,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: String,
+    #[serde(default)]
+    pub error: String,
+}
+
+/// Go's zero time, which Docker prints for times that have not happened.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// A container as read from its directory.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub state: RunState,
+}
+
+impl Record {
+    pub fn read(dir: &Path) -> Result<Record, String> {
+        let rd = |f: &str| -> Result<Vec<u8>, String> {
+            fs::read(dir.join(f)).map_err(|e| format!("reading {f}: {}", sys::errno_text(&e)))
+        };
+        let config: Config = serde_json::from_slice(&rd("config.json")?)
+            .map_err(|e| format!("config.json is corrupt: {e}"))?;
+        let state: RunState = serde_json::from_slice(&rd("state.json")?)
+            .map_err(|e| format!("state.json is corrupt: {e}"))?;
+        let mut r = Record {
+            dir: dir.to_path_buf(),
+            config,
+            state,
+        };
+        r.settle();
+        Ok(r)
+    }
+
+    /// Make the record tell the truth: a container whose monitor is gone,
+    /// or whose process is no longer the one that started, has exited,
+    /// whatever the file says. A monitor killed with its container left no
+    /// exit code: 137, as for SIGKILL.
+    fn settle(&mut self) {
+        let s = &mut self.state;
+        if s.status == Status::Exited {
+            return;
+        }
+        let monitor_alive = sys::alive(s.monitor_pid, s.monitor_start);
+        let process_alive = s.pid == 0 || sys::alive(s.pid, s.pid_start);
+        if !monitor_alive || (s.status == Status::Running && !process_alive) {
+            s.status = Status::Exited;
+            s.exit_code = 137;
+            if s.finished_at.is_empty() {
+                s.finished_at = fs::metadata(self.dir.join("state.json"))
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| rfc3339(d.as_secs() as i64, d.subsec_nanos()))
+                    .unwrap_or_default();
+            }
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    pub fn running(&self) -> bool {
+        self.state.status == Status::Running
+    }
+}
+
 /// The opened state directory.
 pub struct State {
     pub root: PathBuf,
@@ -69,14 +225,11 @@ impl State {
         let root = root_path();
         let err = |e| StateError::Dir(root.clone(), e);
         let private_tmp = root.starts_with("/tmp") && std::env::var_os("RRUN_ROOT").is_none();
-        match fs::DirBuilder::new()
+        fs::DirBuilder::new()
             .mode(0o700)
             .recursive(true)
             .create(&root)
-        {
-            Ok(()) => {}
-            Err(e) => return Err(err(e)),
-        }
+            .map_err(err)?;
         let md = fs::symlink_metadata(&root).map_err(err)?;
         // SAFETY: geteuid cannot fail.
         let me = unsafe { libc::geteuid() };
@@ -91,17 +244,23 @@ impl State {
                 return Err(StateError::Open(root, md.mode() & 0o7777));
             }
         }
-        let c = root.join("containers");
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(&c)
-            .map_err(|e| StateError::Dir(c.clone(), e))?;
+        for sub in ["containers", "names"] {
+            let c = root.join(sub);
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(&c)
+                .map_err(|e| StateError::Dir(c.clone(), e))?;
+        }
         Ok(State { root })
     }
 
     pub fn containers(&self) -> PathBuf {
         self.root.join("containers")
+    }
+
+    pub fn names(&self) -> PathBuf {
+        self.root.join("names")
     }
 
     /// Take the state directory's lock until the guard drops.
@@ -130,71 +289,170 @@ impl State {
         Ok(Lock { _fd: fd })
     }
 
-    /// Remove the directories of containers whose monitor died without
-    /// cleaning up (killed, crashed). Best effort: a directory we cannot
-    /// read or remove is left for the next call.
+    /// Every readable record, newest first, and the directories that could
+    /// not be read with why.
+    pub fn list(&self) -> (Vec<Record>, Vec<(String, String)>) {
+        let mut ok = Vec::new();
+        let mut bad = Vec::new();
+        let Ok(rd) = fs::read_dir(self.containers()) else {
+            return (ok, bad);
+        };
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            match Record::read(&ent.path()) {
+                Ok(r) => ok.push(r),
+                Err(e) => bad.push((name, e)),
+            }
+        }
+        ok.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+        (ok, bad)
+    }
+
+    /// Find a container by full id, name, or unique id prefix.
+    pub fn find(&self, key: &str) -> Result<Record, StateError> {
+        let none = || StateError::NoSuch(key.to_string());
+        if key.is_empty() || key.contains('/') || key.starts_with('.') {
+            return Err(none());
+        }
+        let direct = self.containers().join(key);
+        if key.len() == 64 && direct.is_dir() {
+            return Record::read(&direct).map_err(|e| StateError::Corrupt(key.into(), e));
+        }
+        if let Ok(id) = fs::read_link(self.names().join(key)) {
+            let dir = self.containers().join(&id);
+            if dir.is_dir() {
+                return Record::read(&dir).map_err(|e| StateError::Corrupt(key.into(), e));
+            }
+        }
+        let mut hits = Vec::new();
+        if key.chars().all(|c| c.is_ascii_hexdigit())
+            && let Ok(rd) = fs::read_dir(self.containers())
+        {
+            for ent in rd.flatten() {
+                let n = ent.file_name().to_string_lossy().into_owned();
+                if n.starts_with(key) {
+                    hits.push(n);
+                }
+            }
+        }
+        match hits.len() {
+            0 => Err(none()),
+            1 => Record::read(&self.containers().join(&hits[0]))
+                .map_err(|e| StateError::Corrupt(key.into(), e)),
+            _ => Err(StateError::Ambiguous(
+                key.to_string(),
+                hits.iter()
+                    .map(|h| &h[..12.min(h.len())])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+
+    /// Take `name` for `id`. symlink(2) fails if the name exists, so of
+    /// racing starts exactly one wins. A name whose container is gone (its
+    /// start crashed before the record was made) is reclaimed under the
+    /// lock, after looking again.
+    pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), StateError> {
+        let link = self.names().join(name);
+        let try_link = || std::os::unix::fs::symlink(id, &link);
+        match try_link() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Write(link, e));
+            }
+            Err(_) => {}
+        }
+        let _lock = self.lock()?;
+        let owner = fs::read_link(&link)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let owner_dir = self.containers().join(&owner);
+        let pending = self.pending_owner_alive(&owner);
+        if owner.is_empty() || owner_dir.is_dir() || pending {
+            return Err(StateError::NameInUse(name.to_string(), owner));
+        }
+        let _ = fs::remove_file(&link);
+        try_link().map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => StateError::NameInUse(name.to_string(), owner),
+            _ => StateError::Write(link.clone(), e),
+        })
+    }
+
+    /// Whether a live rrun is still assembling the directory of `id`.
+    fn pending_owner_alive(&self, id: &str) -> bool {
+        let Ok(rd) = fs::read_dir(self.containers()) else {
+            return false;
+        };
+        rd.flatten().any(|ent| {
+            let n = ent.file_name().to_string_lossy().into_owned();
+            parse_pending(&n)
+                .is_some_and(|(pid, start, pid_id)| pid_id == id && sys::alive(pid, start))
+        })
+    }
+
+    /// Give `name` up, if it still points at `id`.
+    pub fn release_name(&self, name: &str, id: &str) {
+        let link = self.names().join(name);
+        if fs::read_link(&link).is_ok_and(|p| p.as_os_str() == id) {
+            let _ = fs::remove_file(&link);
+        }
+    }
+
+    /// Remove a container's record and name.
+    pub fn remove(&self, r: &Record) -> io::Result<()> {
+        self.release_name(&r.config.name, r.id());
+        fs::remove_dir_all(&r.dir)
+    }
+
+    /// Reclaim what crashed runs left: half-made directories whose maker
+    /// is dead, records of --rm containers whose monitor is gone, and names
+    /// pointing at no container. Best effort.
     pub fn sweep(&self) {
         let Ok(rd) = fs::read_dir(self.containers()) else {
             return;
         };
         for ent in rd.flatten() {
             let path = ent.path();
-            let name = ent.file_name();
-            let name = name.to_string_lossy();
-            let owner = if let Some(rest) = name.strip_prefix(".new-") {
-                // .new-<pid>-<start>-<id>
-                let mut it = rest.splitn(3, '-');
-                match (
-                    it.next().and_then(|p| p.parse().ok()),
-                    it.next().and_then(|s| s.parse().ok()),
-                ) {
-                    (Some(pid), Some(start)) => Some((pid, start)),
-                    _ => None,
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if let Some((pid, start, id)) = parse_pending(&name) {
+                if !sys::alive(pid, start) {
+                    let _ = fs::remove_dir_all(&path);
+                    if let Ok(names) = fs::read_dir(self.names()) {
+                        for n in names.flatten() {
+                            if fs::read_link(n.path()).is_ok_and(|p| p.as_os_str() == id.as_str()) {
+                                let _ = fs::remove_file(n.path());
+                            }
+                        }
+                    }
                 }
-            } else {
-                ContainerState::read(&path)
-                    .ok()
-                    .map(|s| (s.monitor_pid, s.monitor_start))
-            };
-            let dead = match owner {
-                Some((pid, start)) => !sys::alive(pid, start),
-                // Unreadable state: only reclaim it once it is clearly old,
-                // so that a directory being written is never taken away.
-                None => ent
-                    .metadata()
-                    .ok()
-                    .and_then(|m| m.modified().ok())
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age.as_secs() > 60),
-            };
-            if dead {
-                let _ = fs::remove_dir_all(&path);
+                continue;
+            }
+            if let Ok(r) = Record::read(&path)
+                && r.config.auto_remove
+                && r.state.status == Status::Exited
+                && !sys::alive(r.state.monitor_pid, r.state.monitor_start)
+            {
+                let _ = self.remove(&r);
             }
         }
     }
 }
 
+/// `.new-<pid>-<start>-<id>` → (pid, start, id).
+fn parse_pending(name: &str) -> Option<(libc::pid_t, u64, String)> {
+    let rest = name.strip_prefix(".new-")?;
+    let mut it = rest.splitn(3, '-');
+    let pid = it.next()?.parse().ok()?;
+    let start = it.next()?.parse().ok()?;
+    Some((pid, start, it.next()?.to_string()))
+}
+
 pub struct Lock {
     _fd: OwnedFd,
-}
-
-/// What state.json records of a running container.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ContainerState {
-    pub id: String,
-    pub monitor_pid: libc::pid_t,
-    pub monitor_start: u64,
-    #[serde(default)]
-    pub pid: libc::pid_t,
-    pub rootfs: String,
-    pub created: String,
-}
-
-impl ContainerState {
-    pub fn read(dir: &Path) -> io::Result<ContainerState> {
-        let text = fs::read(dir.join("state.json"))?;
-        serde_json::from_slice(&text).map_err(io::Error::other)
-    }
 }
 
 /// Write `data` to `path` through a temp file and a rename: a reader sees
@@ -215,16 +473,22 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     })
 }
 
-/// A container's directory, removed when dropped unless kept.
+pub fn write_json<T: Serialize>(path: &Path, v: &T) -> io::Result<()> {
+    let data = serde_json::to_vec_pretty(v).map_err(io::Error::other)?;
+    write_atomic(path, &data, 0o600)
+}
+
+/// A container's directory while its monitor owns it: removed on drop
+/// unless the container is to be kept (no --rm).
 pub struct ContainerDir {
     pub path: PathBuf,
-    keep: bool,
+    pub keep: bool,
 }
 
 /// The files a container directory starts with.
 pub struct NewContainer<'a> {
-    pub id: &'a str,
-    pub state: &'a ContainerState,
+    pub config: &'a Config,
+    pub state: &'a RunState,
     pub hosts: &'a str,
     pub hostname: &'a str,
     pub resolv: &'a str,
@@ -234,11 +498,12 @@ impl ContainerDir {
     /// Assemble the directory under a temporary name that says who is making
     /// it, then rename it into place.
     pub fn create(st: &State, c: &NewContainer) -> Result<ContainerDir, StateError> {
+        let id = &c.config.id;
         let tmp = st.containers().join(format!(
             ".new-{}-{}-{}",
-            c.state.monitor_pid, c.state.monitor_start, c.id
+            c.state.monitor_pid, c.state.monitor_start, id
         ));
-        let fin = st.containers().join(c.id);
+        let fin = st.containers().join(id);
         let werr = |p: &Path, e| StateError::Write(p.to_path_buf(), e);
         fs::DirBuilder::new()
             .mode(0o711)
@@ -259,11 +524,16 @@ impl ContainerDir {
             fs::write(&p, text).map_err(|e| werr(&p, e))?;
             fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).map_err(|e| werr(&p, e))?;
         }
-        let state =
-            serde_json::to_vec_pretty(c.state).map_err(|e| werr(&tmp, io::Error::other(e)))?;
-        let sp = tmp.join("state.json");
-        write_atomic(&sp, &state, 0o600).map_err(|e| werr(&sp, e))?;
-        fs::rename(&tmp, &fin).map_err(|e| werr(&fin, e))?;
+        write_json(&tmp.join("config.json"), c.config).map_err(|e| werr(&tmp, e))?;
+        write_json(&tmp.join("state.json"), c.state).map_err(|e| werr(&tmp, e))?;
+        // The name is taken only once the directory that claims it exists
+        // (under its temporary name), so that a racing start never mistakes
+        // a name being taken for a stale one.
+        st.reserve_name(&c.config.name, id)?;
+        if let Err(e) = fs::rename(&tmp, &fin) {
+            st.release_name(&c.config.name, id);
+            return Err(werr(&fin, e));
+        }
         std::mem::forget(guard);
         Ok(ContainerDir {
             path: fin,
@@ -275,10 +545,8 @@ impl ContainerDir {
         self.path.join(name)
     }
 
-    /// Update state.json in place (atomically).
-    pub fn write_state(&self, s: &ContainerState) -> io::Result<()> {
-        let data = serde_json::to_vec_pretty(s).map_err(io::Error::other)?;
-        write_atomic(&self.path.join("state.json"), &data, 0o600)
+    pub fn write_state(&self, s: &RunState) -> io::Result<()> {
+        write_json(&self.path.join("state.json"), s)
     }
 }
 
@@ -316,6 +584,32 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{nanos:09}Z")
 }
 
+/// Seconds since the epoch of an RFC 3339 time as `rfc3339` writes it.
+pub fn parse_rfc3339(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = s
+        .get(19..)
+        .and_then(|f| f.strip_prefix('.'))
+        .map(|f| f.trim_end_matches('Z'))
+        .and_then(|f| format!("0.{f}").parse::<f64>().ok())
+        .unwrap_or(0.0);
+    // Days-from-civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86400 + h * 3600 + mi * 60 + se) as f64 + frac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +622,23 @@ mod tests {
             rfc3339(1_795_927_510, 123),
             "2026-11-29T04:45:10.000000123Z"
         );
+        for t in [0i64, 951_782_400, 1_795_927_510, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&rfc3339(t, 0)), Some(t as f64));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-29T04:45:10.5Z"),
+            Some(1_795_927_510.5)
+        );
+        assert_eq!(parse_rfc3339("garbage"), None);
+    }
+
+    #[test]
+    fn pending_names() {
+        assert_eq!(
+            parse_pending(".new-12-34-abc"),
+            Some((12, 34, "abc".to_string()))
+        );
+        assert_eq!(parse_pending("abc"), None);
+        assert_eq!(parse_pending(".new-x-1-a"), None);
     }
 }

@@ -13,6 +13,21 @@ use crate::crash;
 use crate::mount::{self, MountPlan};
 use crate::sys;
 
+/// The container's standard streams.
+pub enum Stdio {
+    /// The caller's stdout and stderr; stdin too with -i, else /dev/null.
+    Inherit { interactive: bool },
+    /// A pty from the container's own devpts, of this size; the master goes
+    /// to the monitor.
+    Tty(libc::winsize),
+    /// Pipes to the monitor (-d); stdin is /dev/null unless given.
+    Pipes {
+        stdin: Option<RawFd>,
+        stdout: RawFd,
+        stderr: RawFd,
+    },
+}
+
 /// What the container process needs, prepared by the monitor before the
 /// clone (no allocation-heavy work or file reads happen after it that the
 /// monitor could have done).
@@ -20,8 +35,7 @@ pub struct ChildConfig {
     pub mounts: MountPlan,
     pub hostname: String,
     pub own_netns: bool,
-    pub tty: Option<libc::winsize>,
-    pub interactive: bool,
+    pub stdio: Stdio,
     pub workdir: String,
     pub uid: u32,
     pub gid: u32,
@@ -103,11 +117,55 @@ fn setup_tty(sock: RawFd, ws: &libc::winsize) -> io::Result<()> {
     Ok(())
 }
 
-fn set_identity(cfg: &ChildConfig) -> io::Result<()> {
+pub fn setup_stdio(sock: RawFd, stdio: &Stdio) -> io::Result<()> {
+    match stdio {
+        Stdio::Tty(ws) => setup_tty(sock, ws),
+        other => {
+            // A session of its own: the container cannot reach the caller's
+            // terminal as its controlling one (TIOCSTI).
+            // SAFETY: setsid, open and dup2 on our own fds.
+            unsafe {
+                libc::setsid();
+                let null = || {
+                    sys::cvt(libc::open(
+                        c"/dev/null".as_ptr(),
+                        libc::O_RDWR | libc::O_CLOEXEC,
+                    ))
+                };
+                match other {
+                    Stdio::Inherit { interactive: false } => {
+                        let n = null()?;
+                        sys::cvt(libc::dup2(n, 0))?;
+                        libc::close(n);
+                    }
+                    Stdio::Pipes {
+                        stdin,
+                        stdout,
+                        stderr,
+                    } => {
+                        let input = match stdin {
+                            Some(fd) => *fd,
+                            None => null()?,
+                        };
+                        sys::cvt(libc::dup2(input, 0))?;
+                        sys::cvt(libc::dup2(*stdout, 1))?;
+                        sys::cvt(libc::dup2(*stderr, 2))?;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Drop to the container's user and capabilities: bounding set, groups,
+/// ids, then the effective set; no_new_privs last. Shared with exec.
+pub fn set_identity(uid: u32, gid: u32, groups: &[u32], caps: u64) -> io::Result<()> {
     // Bounding set first: dropping needs CAP_SETPCAP, which setuid may take.
     let last = sys::cap_last_cap();
     for cap in 0..=last {
-        if cfg.caps & (1u64 << cap) == 0 {
+        if caps & (1u64 << cap) == 0 {
             // SAFETY: PR_CAPBSET_DROP with a capability number.
             let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
             if r != 0 {
@@ -128,7 +186,7 @@ fn set_identity(cfg: &ChildConfig) -> io::Result<()> {
             0,
             0,
         );
-        if libc::setgroups(cfg.groups.len(), cfg.groups.as_ptr()) != 0 {
+        if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
             let e = io::Error::last_os_error();
             // A single-id user namespace denies setgroups; there are no
             // other groups to set then anyway.
@@ -136,12 +194,12 @@ fn set_identity(cfg: &ChildConfig) -> io::Result<()> {
                 return Err(e);
             }
         }
-        sys::cvt(libc::setresgid(cfg.gid, cfg.gid, cfg.gid))?;
-        sys::cvt(libc::setresuid(cfg.uid, cfg.uid, cfg.uid))?;
+        sys::cvt(libc::setresgid(gid, gid, gid))?;
+        sys::cvt(libc::setresuid(uid, uid, uid))?;
     }
     // Root keeps the set; any other user starts with none in effect, as in
     // Docker. Inheritable stays empty (CVE-2022-24769).
-    let set = if cfg.uid == 0 { cfg.caps } else { 0 };
+    let set = if uid == 0 { caps } else { 0 };
     sys::capset(set, set, 0)?;
     // SAFETY: prctl with constant arguments.
     sys::cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
@@ -189,27 +247,8 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     }
     crash::point("child-mounted");
 
-    match &cfg.tty {
-        Some(ws) => {
-            if let Err(e) = setup_tty(sock, ws) {
-                io_fail(sock, "setting up the terminal", e);
-            }
-        }
-        None => {
-            // A session of its own: the container cannot reach the caller's
-            // terminal as its controlling one (TIOCSTI).
-            // SAFETY: setsid and dup2 on our own fds.
-            unsafe {
-                libc::setsid();
-                if !cfg.interactive {
-                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
-                    if null < 0 || libc::dup2(null, 0) < 0 {
-                        io_fail(sock, "opening /dev/null", io::Error::last_os_error());
-                    }
-                    libc::close(null);
-                }
-            }
-        }
+    if let Err(e) = setup_stdio(sock, &cfg.stdio) {
+        io_fail(sock, "setting up the standard streams", e);
     }
 
     let wd = match sys::cstr(&cfg.workdir) {
@@ -225,7 +264,7 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
             format!("working directory {}: {}", cfg.workdir, sys::errno_text(&e)),
         );
     }
-    if let Err(e) = set_identity(cfg) {
+    if let Err(e) = set_identity(cfg.uid, cfg.gid, &cfg.groups, cfg.caps) {
         io_fail(sock, "setting the user and capabilities", e);
     }
     // The credential change cleared the parent-death signal; set it again

@@ -1,12 +1,16 @@
-//! A container's life in the foreground: the monitor (this process) makes
-//! the state directory entry, joins the user's namespace when rootless,
-//! clones the container process into new namespaces, relays signals and
-//! the terminal, and tears everything down when the command exits.
+//! A container's life: the monitor makes the state directory entry (and
+//! takes the name), clones the container process into new namespaces,
+//! relays signals and the terminal or the log, records the exit, and tears
+//! everything down. In the foreground the monitor is the rrun process the
+//! user started; with -d it is a child that leaves the caller's session and
+//! reports back once the command has really started (DESIGN.md §3).
 
 pub mod child;
+pub mod exec;
 pub mod init;
+pub mod log;
 pub mod proto;
-mod tty;
+pub mod tty;
 
 use std::ffi::CString;
 use std::io;
@@ -17,7 +21,7 @@ use crate::crash;
 use crate::mount::{Bind, MountPlan};
 use crate::ns::{self, NsError};
 use crate::plan::{NetMode, RunPlan};
-use crate::state::{self, ContainerDir, ContainerState, NewContainer, State, StateError};
+use crate::state::{self, Config, ContainerDir, NewContainer, RunState, State, StateError, Status};
 use crate::sys;
 use child::ChildConfig;
 use proto::Msg;
@@ -45,12 +49,15 @@ pub enum RunError {
     Start { code: i32, msg: String },
     #[error("the container process died while starting ({0})")]
     Died(String),
+    #[error("the container's monitor died while starting it")]
+    MonitorDied,
 }
 
 impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::Start { code, .. } => *code,
+            RunError::State(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -68,7 +75,7 @@ fn describe(status: i32) -> String {
     }
 }
 
-fn exit_code(status: i32) -> i32 {
+pub(crate) fn exit_code(status: i32) -> i32 {
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else if libc::WIFSIGNALED(status) {
@@ -79,7 +86,7 @@ fn exit_code(status: i32) -> i32 {
 }
 
 /// The signals a foreground run passes on to the container.
-const FORWARDED: &[libc::c_int] = &[
+pub(crate) const FORWARDED: &[libc::c_int] = &[
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
@@ -118,7 +125,54 @@ fn map_text(m: &ns::IdMap) -> String {
         .join(", ")
 }
 
-/// Run a container in the foreground and return its exit code.
+/// What runs the container's standard streams.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Foreground,
+    Detached,
+}
+
+fn random_u32() -> u32 {
+    sys::random_hex64()
+        .ok()
+        .and_then(|h| u32::from_str_radix(&h[..8], 16).ok())
+        .unwrap_or_else(std::process::id)
+}
+
+fn config_of(plan: &RunPlan, name: String, rootless: bool) -> Config {
+    let mut argv = plan.argv.iter().cloned();
+    Config {
+        id: plan.id.clone(),
+        name,
+        created: state::now_rfc3339(),
+        rootfs: plan.rootfs_arg.clone(),
+        path: argv.next().unwrap_or_default(),
+        args: argv.collect(),
+        env: plan.env.iter().map(|e| e.to_string()).collect(),
+        hostname: plan.hostname.clone(),
+        user: plan.user_spec.clone(),
+        uid: plan.user.uid,
+        gid: plan.user.gid,
+        groups: plan.user.groups.clone(),
+        caps: plan.caps,
+        cap_add: plan.cap_add.clone(),
+        cap_drop: plan.cap_drop.clone(),
+        workdir: plan.workdir.clone(),
+        tty: plan.tty,
+        interactive: plan.interactive,
+        init: plan.init,
+        auto_remove: plan.rm,
+        detach: plan.detach,
+        net: plan.net.name().into(),
+        binds: plan.volume_specs.clone(),
+        tmpfs: plan.tmpfs_specs.clone(),
+        read_only: plan.read_only,
+        rootless,
+    }
+}
+
+/// Run a container; returns the exit code for rrun (the command's in the
+/// foreground, 0 once a detached container has started).
 pub fn run(plan: RunPlan) -> Result<i32, RunError> {
     let st = State::open()?;
     st.sweep();
@@ -146,56 +200,353 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         }
         tty_gid = ns::id_mapped(&userns.gid_map, 5);
     }
-
-    let me = std::process::id() as libc::pid_t;
-    let cstate = ContainerState {
-        id: plan.id.clone(),
-        monitor_pid: me,
-        monitor_start: sys::start_time(me).unwrap_or(0),
-        pid: 0,
-        rootfs: plan.rootfs.display().to_string(),
-        created: state::now_rfc3339(),
-    };
-    let dir = ContainerDir::create(
-        &st,
-        &NewContainer {
-            id: &plan.id,
-            state: &cstate,
-            hosts: &plan.hosts_file,
-            hostname: &plan.hostname_file,
-            resolv: &plan.resolv_file,
-        },
-    )?;
+    if plan.detach {
+        return detach(&st, &plan, rootless, tty_gid);
+    }
+    let (dir, rs) = create(&st, &plan, rootless)?;
     crash::point("state-created");
-    let code = run_in(&plan, &dir, cstate, rootless, tty_gid);
+    let code = start_and_supervise(
+        &st,
+        &plan,
+        dir,
+        rs,
+        rootless,
+        tty_gid,
+        Mode::Foreground,
+        None,
+    );
     crash::point("teardown");
-    drop(dir);
     code
 }
 
-fn run_in(
+/// Make the container's directory and take its name.
+fn create(
+    st: &State,
     plan: &RunPlan,
-    dir: &ContainerDir,
-    mut cstate: ContainerState,
+    rootless: bool,
+) -> Result<(ContainerDir, RunState), RunError> {
+    let me = std::process::id() as libc::pid_t;
+    let rs = RunState {
+        status: Status::Created,
+        monitor_pid: me,
+        monitor_start: sys::start_time(me).unwrap_or(0),
+        pid: 0,
+        pid_start: 0,
+        exit_code: 0,
+        started_at: String::new(),
+        finished_at: String::new(),
+        error: String::new(),
+    };
+    let mut tries = 0;
+    loop {
+        let name = match &plan.name {
+            Some(n) => n.clone(),
+            None => crate::names::generate(random_u32(), random_u32()),
+        };
+        let config = config_of(plan, name, rootless);
+        match ContainerDir::create(
+            st,
+            &NewContainer {
+                config: &config,
+                state: &rs,
+                hosts: &plan.hosts_file,
+                hostname: &plan.hostname_file,
+                resolv: &plan.resolv_file,
+            },
+        ) {
+            Ok(dir) => return Ok((dir, rs)),
+            Err(StateError::NameInUse(..)) if plan.name.is_none() && tries < 20 => tries += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// -d: fork the monitor, which leaves our session and stdio, and wait for
+/// its word that the command started (or why it did not).
+fn detach(st: &State, plan: &RunPlan, rootless: bool, tty_gid: bool) -> Result<i32, RunError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills fds with two new descriptors.
+    sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })
+        .map_err(setup("creating the report pipe"))?;
+    // SAFETY: both fds are new and owned here alone.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: single-threaded; the child runs the monitor and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(setup("starting the monitor")(io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(r);
+        // SAFETY: leaving the caller's session; stdio to /dev/null so that
+        // nothing of the caller's (a pipe a script waits on) is kept open.
+        unsafe {
+            libc::setsid();
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 {
+                libc::dup2(null, 0);
+                libc::dup2(null, 1);
+                libc::dup2(null, 2);
+                if null > 2 {
+                    libc::close(null);
+                }
+            }
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::prctl(libc::PR_SET_NAME, c"rrun-monitor".as_ptr());
+        }
+        let report = |msg: &[u8]| {
+            let _ = sys::write_all(w.as_raw_fd(), msg);
+        };
+        let code = match create(st, plan, rootless) {
+            Err(e) => {
+                report(format!("E{}:{e}", e.exit_code()).as_bytes());
+                e.exit_code()
+            }
+            Ok((dir, rs)) => {
+                crash::point("state-created");
+                match start_and_supervise(
+                    st,
+                    plan,
+                    dir,
+                    rs,
+                    rootless,
+                    tty_gid,
+                    Mode::Detached,
+                    Some(&w),
+                ) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        report(format!("E{}:{e}", e.exit_code()).as_bytes());
+                        e.exit_code()
+                    }
+                }
+            }
+        };
+        crash::point("teardown");
+        // SAFETY: ending the monitor without running the caller's handlers.
+        unsafe { libc::_exit(code) }
+    }
+    drop(w);
+    let mut buf = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    if let Some(id) = text.strip_prefix('S') {
+        println!("{id}");
+        return Ok(0);
+    }
+    if let Some(rest) = text.strip_prefix('E')
+        && let Some((code, msg)) = rest.split_once(':')
+    {
+        return Err(RunError::Start {
+            code: code.parse().unwrap_or(125),
+            msg: msg.to_string(),
+        });
+    }
+    Err(RunError::MonitorDied)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_and_supervise(
+    st: &State,
+    plan: &RunPlan,
+    mut dir: ContainerDir,
+    mut rs: RunState,
     rootless: bool,
     tty_gid: bool,
+    mode: Mode,
+    report: Option<&OwnedFd>,
 ) -> Result<i32, RunError> {
+    let name = crate::state::Record::read(&dir.path)
+        .map(|r| r.config.name)
+        .unwrap_or_default();
+    let started = match start(plan, &dir, &mut rs, rootless, tty_gid, mode) {
+        Ok(s) => s,
+        Err(e) => {
+            st.release_name(&name, &plan.id);
+            return Err(e);
+        }
+    };
+    // From here the container exists for good (until rm, or --rm).
+    dir.keep = true;
+    rs.status = Status::Running;
+    rs.started_at = state::now_rfc3339();
+    let _ = dir.write_state(&rs);
+    if let Some(w) = report {
+        let _ = sys::write_all(w.as_raw_fd(), format!("S{}", plan.id).as_bytes());
+        // SAFETY: closing the report pipe so the waiting CLI returns now.
+        unsafe { libc::close(w.as_raw_fd()) };
+    }
+    crash::point("started");
+
+    let stdin_tty = tty::is_tty(0);
+    let _raw = match (
+        &started.master,
+        mode == Mode::Foreground && plan.interactive && stdin_tty,
+    ) {
+        (Some(_), true) => tty::RawMode::enter(0),
+        _ => None,
+    };
+    let mut sources = Vec::new();
+    if let Some(m) = &started.master {
+        sources.push((m.as_raw_fd(), tty::Stream::Stdout));
+    }
+    if let Some((o, e)) = &started.pipes {
+        sources.push((o.as_raw_fd(), tty::Stream::Stdout));
+        sources.push((e.as_raw_fd(), tty::Stream::Stderr));
+    }
+    let mut terminal = tty::Terminal;
+    let mut logsink;
+    let sink: &mut dyn tty::Sink = match mode {
+        Mode::Foreground => &mut terminal,
+        Mode::Detached => {
+            logsink = log::LogSink::open(&dir.file("log.jsonl"))
+                .map_err(setup("opening the container's log"))?;
+            &mut logsink
+        }
+    };
+    let status = tty::relay(tty::Relay {
+        pid: started.pid,
+        pidfd: &started.pidfd,
+        sfd: &started.sfd,
+        sources,
+        master: started.master.as_ref().map(|m| m.as_raw_fd()),
+        stdin: mode == Mode::Foreground && plan.interactive,
+        sink,
+        forwarded: FORWARDED,
+    });
+    drop(_raw);
+    drop(started);
+    crash::point("exited");
+    let code = exit_code(status);
+    rs.status = Status::Exited;
+    rs.exit_code = code;
+    rs.finished_at = state::now_rfc3339();
+    if plan.rm {
+        st.release_name(&name, &plan.id);
+        dir.keep = false;
+    } else {
+        let _ = dir.write_state(&rs);
+    }
+    Ok(code)
+}
+
+fn reap(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    status
+}
+
+/// Read the child's reports until its end of the sync socket closes: the
+/// pty master if any, then Exec and end-of-file on success. The child is
+/// reaped on failure.
+pub(crate) fn await_exec(sock: &OwnedFd, pid: libc::pid_t) -> Result<Option<OwnedFd>, RunError> {
+    let mut master = None;
+    let mut exec_seen = false;
+    loop {
+        match proto::recv(sock.as_raw_fd()) {
+            Ok(Some(Msg::Tty(fd))) => master = Some(fd),
+            Ok(Some(Msg::Exec)) => exec_seen = true,
+            Ok(Some(Msg::Error { code, msg })) => {
+                reap(pid);
+                return Err(RunError::Start { code, msg });
+            }
+            Ok(Some(Msg::Go)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                // SAFETY: killing our own child, which has not been reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                reap(pid);
+                return Err(setup("waiting for the container to start")(e));
+            }
+        }
+    }
+    if !exec_seen {
+        return Err(RunError::Died(describe(reap(pid))));
+    }
+    Ok(master)
+}
+
+/// Block the forwarded signals (and SIGCHLD) and return a signalfd for
+/// them; children unblock them before exec.
+pub(crate) fn signal_fd() -> Result<OwnedFd, RunError> {
+    let mut fwd = FORWARDED.to_vec();
+    fwd.push(libc::SIGCHLD);
+    let mask = signal_set(&fwd);
+    // SAFETY: blocking signals for this single-threaded process.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut()) };
+    // SAFETY: a new signalfd for the blocked set.
+    let sfd =
+        sys::cvt(unsafe { libc::signalfd(-1, &mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })
+            .map_err(setup("creating a signalfd"))?;
+    // SAFETY: sfd is new and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(sfd) })
+}
+
+/// A container process that has exec'd its command.
+struct Started {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    sfd: OwnedFd,
+    master: Option<OwnedFd>,
+    /// The read ends of the container's stdout and stderr (-d without -t).
+    pipes: Option<(OwnedFd, OwnedFd)>,
+    /// The write end of a detached -i container's stdin, held open.
+    _stdin: Option<OwnedFd>,
+    _sock: OwnedFd,
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills fds with two new descriptors.
+    sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: both fds are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn start(
+    plan: &RunPlan,
+    dir: &ContainerDir,
+    rs: &mut RunState,
+    rootless: bool,
+    tty_gid: bool,
+    mode: Mode,
+) -> Result<Started, RunError> {
     let own_netns = plan.net != NetMode::Host;
     let init_fd = if plan.init {
         Some(init::sealed_self().map_err(RunError::InitCopy)?)
     } else {
         None
     };
-    let stdin_tty = tty::is_tty(0);
-    let winsize = if plan.tty {
-        Some(tty::winsize().unwrap_or(libc::winsize {
+    let mut out_pipes = None;
+    let mut in_pipe = None;
+    let stdio = if plan.tty {
+        let ws = match mode {
+            Mode::Foreground => tty::winsize(),
+            Mode::Detached => None,
+        };
+        child::Stdio::Tty(ws.unwrap_or(libc::winsize {
             ws_row: 24,
             ws_col: 80,
             ws_xpixel: 0,
             ws_ypixel: 0,
         }))
+    } else if mode == Mode::Detached {
+        let (or, ow) = pipe().map_err(setup("creating the output pipes"))?;
+        let (er, ew) = pipe().map_err(setup("creating the output pipes"))?;
+        if plan.interactive {
+            in_pipe = Some(pipe().map_err(setup("creating the input pipe"))?);
+        }
+        let s = child::Stdio::Pipes {
+            stdin: in_pipe.as_ref().map(|(r, _)| r.as_raw_fd()),
+            stdout: ow.as_raw_fd(),
+            stderr: ew.as_raw_fd(),
+        };
+        out_pipes = Some(((or, ow), (er, ew)));
+        s
     } else {
-        None
+        child::Stdio::Inherit {
+            interactive: plan.interactive,
+        }
     };
     let path = plan
         .env
@@ -229,8 +580,7 @@ fn run_in(
         },
         hostname: plan.hostname.clone(),
         own_netns,
-        tty: winsize,
-        interactive: plan.interactive,
+        stdio,
         workdir: plan.workdir.clone(),
         uid: plan.user.uid,
         gid: plan.user.gid,
@@ -243,17 +593,7 @@ fn run_in(
     };
 
     // Signals wait in a signalfd from here on; the child unblocks them.
-    let mut fwd = FORWARDED.to_vec();
-    fwd.push(libc::SIGCHLD);
-    let mask = signal_set(&fwd);
-    // SAFETY: blocking signals for this single-threaded process.
-    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut()) };
-    // SAFETY: a new signalfd for the blocked set.
-    let sfd =
-        sys::cvt(unsafe { libc::signalfd(-1, &mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })
-            .map_err(setup("creating a signalfd"))?;
-    // SAFETY: sfd is new and ours.
-    let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+    let sfd = signal_fd()?;
 
     let (mine, theirs) = proto::pair().map_err(setup("creating the sync socket"))?;
     let mut flags =
@@ -288,65 +628,30 @@ fn run_in(
     let pid = pid as libc::pid_t;
     drop(theirs);
     drop(init_fd);
+    // Keep only our ends of the stdio pipes.
+    let pipes = out_pipes.map(|((or, _ow), (er, _ew))| (or, er));
+    let stdin_w = in_pipe.map(|(_r, w)| w);
     let pidfd = sys::pidfd_open(pid);
     crash::point("cloned");
-    cstate.pid = pid;
-    let reap = |pid| {
-        let mut status = 0;
-        // SAFETY: waiting for our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        status
-    };
-    let kill_reap = |pid| {
+    rs.pid = pid;
+    rs.pid_start = sys::start_time(pid).unwrap_or(0);
+    if let Err(e) = dir.write_state(rs) {
         // SAFETY: killing our own child, which has not been reaped.
         unsafe { libc::kill(pid, libc::SIGKILL) };
-        reap(pid)
-    };
-    if let Err(e) = dir.write_state(&cstate) {
-        kill_reap(pid);
+        reap(pid);
         return Err(setup("recording the container's state")(e));
     }
     proto::send(mine.as_raw_fd(), &Msg::Go);
 
-    let mut master = None;
-    let mut exec_seen = false;
-    loop {
-        match proto::recv(mine.as_raw_fd()) {
-            Ok(Some(Msg::Tty(fd))) => master = Some(fd),
-            Ok(Some(Msg::Exec)) => exec_seen = true,
-            Ok(Some(Msg::Error { code, msg })) => {
-                reap(pid);
-                return Err(RunError::Start { code, msg });
-            }
-            Ok(Some(Msg::Go)) => {}
-            Ok(None) => break,
-            Err(e) => {
-                kill_reap(pid);
-                return Err(setup("waiting for the container to start")(e));
-            }
-        }
-    }
-    if !exec_seen {
-        let status = reap(pid);
-        return Err(RunError::Died(describe(status)));
-    }
-    crash::point("started");
-
+    let master = await_exec(&mine, pid)?;
     let pidfd = pidfd.map_err(setup("watching the container process"))?;
-    let _raw = match (&master, plan.interactive && stdin_tty) {
-        (Some(_), true) => tty::RawMode::enter(0),
-        _ => None,
-    };
-    let status = tty::relay(tty::Relay {
+    Ok(Started {
         pid,
-        pidfd: &pidfd,
-        sfd: &sfd,
-        master: master.as_ref(),
-        stdin: plan.interactive,
-        forwarded: FORWARDED,
-    });
-    drop(_raw);
-    drop(mine);
-    crash::point("exited");
-    Ok(exit_code(status))
+        pidfd,
+        sfd,
+        master,
+        pipes,
+        _stdin: stdin_w,
+        _sock: mine,
+    })
 }

@@ -58,12 +58,53 @@ impl Drop for RawMode {
     }
 }
 
+/// Which of the container's output streams bytes came from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Where the container's output goes: the caller's stdout/stderr in the
+/// foreground, the log with -d.
+pub trait Sink {
+    fn write(&mut self, stream: Stream, data: &[u8]);
+    /// End of a stream: flush any partial line.
+    fn close(&mut self, stream: Stream);
+}
+
+/// The caller's own stdout and stderr.
+pub struct Terminal;
+
+impl Sink for Terminal {
+    fn write(&mut self, stream: Stream, data: &[u8]) {
+        let fd = if stream == Stream::Stdout { 1 } else { 2 };
+        let _ = sys::write_all(fd, data);
+    }
+    fn close(&mut self, _: Stream) {}
+}
+
 pub struct Relay<'a> {
     pub pid: libc::pid_t,
     pub pidfd: &'a OwnedFd,
     pub sfd: &'a OwnedFd,
-    pub master: Option<&'a OwnedFd>,
+    /// The container's output: the pty master, or stdout/stderr pipes.
+    pub sources: Vec<(RawFd, Stream)>,
+    /// The pty master, to write the caller's stdin to (-it) and to set the
+    /// window size on.
+    pub master: Option<RawFd>,
+    /// Relay fd 0 into the master.
     pub stdin: bool,
+    pub sink: &'a mut dyn Sink,
     pub forwarded: &'a [libc::c_int],
 }
 
@@ -95,25 +136,27 @@ fn send_signal(pidfd: &OwnedFd, sig: libc::c_int) {
     };
 }
 
-/// Copy everything the container still has written to the pty.
-fn drain(master: RawFd, buf: &mut [u8]) {
+/// Copy everything the container still has written.
+fn drain(fd: RawFd, stream: Stream, buf: &mut [u8], sink: &mut dyn Sink) {
     // SAFETY: switching our own fd to non-blocking.
     unsafe {
-        let fl = libc::fcntl(master, libc::F_GETFL);
-        libc::fcntl(master, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
     }
-    while let Ok(n) = read_some(master, buf) {
-        if n == 0 || sys::write_all(1, &buf[..n]).is_err() {
+    while let Ok(n) = read_some(fd, buf) {
+        if n == 0 {
             break;
         }
+        sink.write(stream, &buf[..n]);
     }
+    sink.close(stream);
 }
 
 /// Run until the container process exits; returns its wait status.
 pub fn relay(r: Relay) -> i32 {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut master = r.master.map(|m| m.as_raw_fd());
-    let mut stdin_open = r.stdin && master.is_some();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut sources = r.sources.clone();
+    let mut stdin_open = r.stdin && r.master.is_some();
     loop {
         let mut fds = vec![
             libc::pollfd {
@@ -127,9 +170,9 @@ pub fn relay(r: Relay) -> i32 {
                 revents: 0,
             },
         ];
-        if let Some(m) = master {
+        for (fd, _) in &sources {
             fds.push(libc::pollfd {
-                fd: m,
+                fd: *fd,
                 events: libc::POLLIN,
                 revents: 0,
             });
@@ -163,10 +206,10 @@ pub fn relay(r: Relay) -> i32 {
                     break;
                 }
                 let sig = si.ssi_signo as libc::c_int;
-                if sig == libc::SIGWINCH && master.is_some() {
+                if sig == libc::SIGWINCH && r.master.is_some() {
                     // The kernel signals the container's foreground group
                     // when the pty's size changes.
-                    if let (Some(ws), Some(m)) = (winsize(), master) {
+                    if let (Some(ws), Some(m)) = (winsize(), r.master) {
                         // SAFETY: TIOCSWINSZ with a valid winsize.
                         unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
                     }
@@ -175,24 +218,24 @@ pub fn relay(r: Relay) -> i32 {
                 }
             }
         }
-        let mut idx = 2;
-        if let Some(m) = master {
-            let re = fds[idx].revents;
-            idx += 1;
+        let mut closed = Vec::new();
+        for (i, (fd, stream)) in sources.iter().enumerate() {
+            let re = fds[2 + i].revents;
             if re & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-                match read_some(m, &mut buf) {
-                    Ok(n) if n > 0 => {
-                        let _ = sys::write_all(1, &buf[..n]);
+                match read_some(*fd, &mut buf) {
+                    Ok(n) if n > 0 => r.sink.write(*stream, &buf[..n]),
+                    // EOF, or EIO from a pty whose slaves are all closed.
+                    _ => {
+                        r.sink.close(*stream);
+                        closed.push(*fd);
                     }
-                    // EIO: every slave fd is closed.
-                    _ => master = None,
                 }
             }
         }
         if stdin_open {
-            let re = fds[idx].revents;
+            let re = fds[2 + sources.len()].revents;
             if re & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-                match (read_some(0, &mut buf), master) {
+                match (read_some(0, &mut buf), r.master) {
                     (Ok(n), Some(m)) if n > 0 => {
                         let _ = sys::write_all(m, &buf[..n]);
                     }
@@ -205,13 +248,14 @@ pub fn relay(r: Relay) -> i32 {
                 }
             }
         }
+        sources.retain(|(fd, _)| !closed.contains(fd));
         if fds[1].revents & libc::POLLIN != 0 {
             let mut status = 0;
             // SAFETY: reaping our own child, which has exited.
             let w = unsafe { libc::waitpid(r.pid, &mut status, 0) };
             if w == r.pid {
-                if let Some(m) = master {
-                    drain(m, &mut buf);
+                for (fd, stream) in &sources {
+                    drain(*fd, *stream, &mut buf, r.sink);
                 }
                 return status;
             }

@@ -1,0 +1,480 @@
+//! The commands that look at or act on existing containers: ps, logs,
+//! inspect, stop, kill, wait, rm. Each resolves its arguments through the
+//! state directory (full id, unique prefix or name) and reports per
+//! container, as Docker does: one failing argument does not stop the rest,
+//! and the exit code says whether any failed.
+
+use std::fs;
+use std::io::{self, BufRead, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::cli;
+use crate::container::log;
+use crate::inspect;
+use crate::state::{Record, State, StateError, Status};
+use crate::sys;
+use crate::template::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("template parsing error: {0}")]
+    Template(String),
+    #[error("{msg}")]
+    Failed { code: i32, msg: String },
+    /// Errors already printed, one a container; only the exit code is left.
+    #[error("")]
+    Reported(i32),
+}
+
+impl CmdError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CmdError::State(e) => e.exit_code(),
+            CmdError::Template(_) => 1,
+            CmdError::Failed { code, .. } | CmdError::Reported(code) => *code,
+        }
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn template(src: &str) -> Result<Template, CmdError> {
+    Template::parse(src).map_err(|e| CmdError::Template(e.to_string()))
+}
+
+/// Run `f` on each named container; print errors as they come.
+fn each(
+    st: &State,
+    names: &[String],
+    mut f: impl FnMut(&State, &str, Record) -> Result<(), CmdError>,
+) -> Result<(), CmdError> {
+    let mut failed = 0;
+    for n in names {
+        let r = st.find(n).map_err(CmdError::from).and_then(|r| f(st, n, r));
+        if let Err(e) = r {
+            failed = failed.max(e.exit_code());
+            eprintln!("rrun: {e}");
+        }
+    }
+    if failed != 0 {
+        Err(CmdError::Reported(failed))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    let (records, bad) = st.list();
+    for (id, why) in &bad {
+        eprintln!("rrun: skipping container {id}: {why}");
+    }
+    let t = now();
+    let shown: Vec<&Record> = records.iter().filter(|r| a.all || r.running()).collect();
+    let mut out = String::new();
+    if a.quiet {
+        for r in shown {
+            let id = r.id();
+            out.push_str(if a.no_trunc {
+                id
+            } else {
+                &id[..12.min(id.len())]
+            });
+            out.push('\n');
+        }
+    } else if let Some(f) = &a.format {
+        let tpl = template(f)?;
+        for r in shown {
+            let line = tpl
+                .render(&inspect::ps_fields(r, t, a.no_trunc))
+                .map_err(|e| CmdError::Template(e.to_string()))?;
+            out.push_str(&line);
+            out.push('\n');
+        }
+    } else {
+        let mut rows = vec![inspect::PS_HEADER.iter().map(|s| s.to_string()).collect()];
+        rows.extend(shown.iter().map(|r| inspect::ps_row(r, t, a.no_trunc)));
+        out = inspect::table(&rows);
+    }
+    let _ = io::stdout().write_all(out.as_bytes());
+    Ok(0)
+}
+
+pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    let tpl = a.format.as_deref().map(template).transpose()?;
+    let mut objects = Vec::new();
+    let mut out = String::new();
+    let r = each(&st, &a.containers, |_, _, r| {
+        let v = inspect::inspect(&r);
+        match &tpl {
+            Some(t) => {
+                let s = t
+                    .render(&v)
+                    .map_err(|e| CmdError::Template(e.to_string()))?;
+                out.push_str(&s);
+                out.push('\n');
+            }
+            None => objects.push(v),
+        }
+        Ok(())
+    });
+    if tpl.is_none() {
+        let mut buf = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+        serde::Serialize::serialize(&objects, &mut ser).map_err(|e| CmdError::Failed {
+            code: 1,
+            msg: e.to_string(),
+        })?;
+        out = String::from_utf8_lossy(&buf).into_owned();
+        out.push('\n');
+    }
+    let _ = io::stdout().write_all(out.as_bytes());
+    r.map(|_| 0)
+}
+
+/// Follow a process by pidfd, if it is still the one that started at
+/// `start`.
+fn watch(pid: libc::pid_t, start: u64) -> Option<OwnedFd> {
+    let fd = sys::pidfd_open(pid).ok()?;
+    sys::alive(pid, start).then_some(fd)
+}
+
+/// Wait until the pidfd's process exits, or the deadline passes.
+fn wait_exit(fd: &OwnedFd, deadline: Option<Instant>) -> bool {
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    0
+                } else {
+                    left.as_millis().min(i32::MAX as u128) as i32
+                }
+            }
+        };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r > 0 {
+            return true;
+        }
+        if r == 0 {
+            return false;
+        }
+    }
+}
+
+fn signal(fd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: pidfd_send_signal to the process the pidfd names.
+    sys::cvt_l(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Wait for the monitor to record the exit (it exits right after).
+fn wait_monitor(r: &Record, limit: Duration) {
+    if let Some(m) = watch(r.state.monitor_pid, r.state.monitor_start) {
+        wait_exit(&m, Some(Instant::now() + limit));
+    }
+}
+
+pub fn stop(a: &cli::StopArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    each(&st, &a.containers, |_, arg, r| {
+        if r.running()
+            && let Some(p) = watch(r.state.pid, r.state.pid_start)
+        {
+            let _ = signal(&p, libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(a.time as u64);
+            if !wait_exit(&p, Some(deadline)) {
+                let _ = signal(&p, libc::SIGKILL);
+                wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
+            }
+            wait_monitor(&r, Duration::from_secs(10));
+        }
+        println!("{arg}");
+        Ok(())
+    })
+    .map(|_| 0)
+}
+
+/// A signal by name (HUP, SIGHUP, hup) or number.
+pub fn parse_signal(s: &str) -> Option<libc::c_int> {
+    if let Ok(n) = s.parse::<libc::c_int>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let table: &[(&str, libc::c_int)] = &[
+        ("HUP", libc::SIGHUP),
+        ("INT", libc::SIGINT),
+        ("QUIT", libc::SIGQUIT),
+        ("ILL", libc::SIGILL),
+        ("TRAP", libc::SIGTRAP),
+        ("ABRT", libc::SIGABRT),
+        ("IOT", libc::SIGIOT),
+        ("BUS", libc::SIGBUS),
+        ("FPE", libc::SIGFPE),
+        ("KILL", libc::SIGKILL),
+        ("USR1", libc::SIGUSR1),
+        ("SEGV", libc::SIGSEGV),
+        ("USR2", libc::SIGUSR2),
+        ("PIPE", libc::SIGPIPE),
+        ("ALRM", libc::SIGALRM),
+        ("TERM", libc::SIGTERM),
+        ("STKFLT", libc::SIGSTKFLT),
+        ("CHLD", libc::SIGCHLD),
+        ("CONT", libc::SIGCONT),
+        ("STOP", libc::SIGSTOP),
+        ("TSTP", libc::SIGTSTP),
+        ("TTIN", libc::SIGTTIN),
+        ("TTOU", libc::SIGTTOU),
+        ("URG", libc::SIGURG),
+        ("XCPU", libc::SIGXCPU),
+        ("XFSZ", libc::SIGXFSZ),
+        ("VTALRM", libc::SIGVTALRM),
+        ("PROF", libc::SIGPROF),
+        ("WINCH", libc::SIGWINCH),
+        ("IO", libc::SIGIO),
+        ("PWR", libc::SIGPWR),
+        ("SYS", libc::SIGSYS),
+    ];
+    table.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+pub fn kill(a: &cli::KillArgs) -> Result<i32, CmdError> {
+    let sig = parse_signal(&a.signal).ok_or_else(|| CmdError::Failed {
+        code: 1,
+        msg: format!("invalid signal: {}", a.signal),
+    })?;
+    let st = State::open()?;
+    each(&st, &a.containers, |_, arg, r| {
+        let not_running = || CmdError::Failed {
+            code: 1,
+            msg: format!(
+                "cannot kill container {arg}: container {} is not running",
+                r.id()
+            ),
+        };
+        if !r.running() {
+            return Err(not_running());
+        }
+        let p = watch(r.state.pid, r.state.pid_start).ok_or_else(not_running)?;
+        signal(&p, sig).map_err(|e| CmdError::Failed {
+            code: 1,
+            msg: format!("cannot kill container {arg}: {}", sys::errno_text(&e)),
+        })?;
+        println!("{arg}");
+        Ok(())
+    })
+    .map(|_| 0)
+}
+
+pub fn wait(a: &cli::WaitArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    each(&st, &a.containers, |st, arg, r| {
+        if r.state.status != Status::Exited
+            && let Some(m) = watch(r.state.monitor_pid, r.state.monitor_start)
+        {
+            wait_exit(&m, None);
+        }
+        // Re-read: the monitor recorded the exit (or --rm removed it, in
+        // which case the last known code stands).
+        let code = st
+            .find(r.id())
+            .map(|r| r.state.exit_code)
+            .unwrap_or(r.state.exit_code);
+        let _ = arg;
+        println!("{code}");
+        Ok(())
+    })
+    .map(|_| 0)
+}
+
+pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    each(&st, &a.containers, |st, arg, r| {
+        if r.running() {
+            if !a.force {
+                return Err(CmdError::Failed {
+                    code: 1,
+                    msg: format!(
+                        "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                        r.id()
+                    ),
+                });
+            }
+            if let Some(p) = watch(r.state.pid, r.state.pid_start) {
+                let _ = signal(&p, libc::SIGKILL);
+                wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
+            }
+            wait_monitor(&r, Duration::from_secs(10));
+        }
+        match st.remove(&r) {
+            Ok(()) => {}
+            // --rm got there first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(CmdError::Failed {
+                    code: 1,
+                    msg: format!("removing container {arg}: {}", sys::errno_text(&e)),
+                });
+            }
+        }
+        println!("{arg}");
+        Ok(())
+    })
+    .map(|_| 0)
+}
+
+/// --tail: "all" or a count.
+fn parse_tail(s: &str) -> Result<Option<usize>, CmdError> {
+    if s == "all" {
+        return Ok(None);
+    }
+    s.parse::<usize>().map(Some).map_err(|_| CmdError::Failed {
+        code: 125,
+        msg: format!("invalid value for --tail: {s:?}: use a number or \"all\""),
+    })
+}
+
+fn print_entry(e: &log::Entry, timestamps: bool) {
+    let mut s = String::new();
+    if timestamps {
+        s.push_str(&e.t);
+        s.push(' ');
+    }
+    s.push_str(&e.line);
+    let _ = if e.stream == "stderr" {
+        io::stderr().write_all(s.as_bytes())
+    } else {
+        io::stdout().write_all(s.as_bytes())
+    };
+}
+
+pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
+    let tail = parse_tail(&a.tail)?;
+    let st = State::open()?;
+    let r = st.find(&a.container)?;
+    let path = r.dir.join("log.jsonl");
+    let file = match fs::File::open(&path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(CmdError::Failed {
+                code: 1,
+                msg: format!(
+                    "reading the log of {}: {}",
+                    a.container,
+                    sys::errno_text(&e)
+                ),
+            });
+        }
+    };
+    let mut reader = file.map(io::BufReader::new);
+    let mut pending = String::new();
+    let mut lines = Vec::new();
+    if let Some(rd) = reader.as_mut() {
+        read_complete_lines(rd, &mut pending, &mut lines);
+    }
+    let entries: Vec<log::Entry> = lines.iter().filter_map(|l| log::parse(l)).collect();
+    let skip = tail.map_or(0, |n| entries.len().saturating_sub(n));
+    for e in &entries[skip..] {
+        print_entry(e, a.timestamps);
+    }
+    let _ = io::stdout().flush();
+    if !a.follow || !r.running() {
+        return Ok(0);
+    }
+    let Some(monitor) = watch(r.state.monitor_pid, r.state.monitor_start) else {
+        return Ok(0);
+    };
+    // Follow: wake on the monitor's exit or every 100 ms to read what was
+    // appended; the monitor's exit is the truth about the end.
+    let reader = match reader.as_mut() {
+        Some(r) => r,
+        None => {
+            let f = fs::File::open(&path).map_err(|e| CmdError::Failed {
+                code: 1,
+                msg: format!("reading the log: {}", sys::errno_text(&e)),
+            })?;
+            reader = Some(io::BufReader::new(f));
+            reader.as_mut().ok_or(CmdError::Reported(1))?
+        }
+    };
+    loop {
+        let done = wait_exit(&monitor, Some(Instant::now() + Duration::from_millis(100)));
+        let mut lines = Vec::new();
+        read_complete_lines(reader, &mut pending, &mut lines);
+        for l in &lines {
+            if let Some(e) = log::parse(l) {
+                print_entry(&e, a.timestamps);
+            }
+        }
+        let _ = io::stdout().flush();
+        if done {
+            return Ok(0);
+        }
+    }
+}
+
+/// Append every complete line available to `out`, keeping a partial last
+/// line (a write in progress) in `pending`.
+fn read_complete_lines(rd: &mut impl BufRead, pending: &mut String, out: &mut Vec<String>) {
+    loop {
+        let mut buf = String::new();
+        match rd.read_line(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                pending.push_str(&buf);
+                if pending.ends_with('\n') {
+                    out.push(std::mem::take(pending));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("HUP"), Some(libc::SIGHUP));
+        assert_eq!(parse_signal("sigterm"), Some(libc::SIGTERM));
+        assert_eq!(parse_signal("9"), Some(9));
+        assert_eq!(parse_signal("0"), None);
+        assert_eq!(parse_signal("NOPE"), None);
+    }
+
+    #[test]
+    fn tails() {
+        assert_eq!(parse_tail("all").ok(), Some(None));
+        assert_eq!(parse_tail("20").ok(), Some(Some(20)));
+        assert!(parse_tail("x").is_err());
+        assert!(parse_tail("-1").is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! What `inspect` and `ps` show of a container record, in Docker's shapes
+//! (../shared/REFERENCE.md): the inspect JSON, ps's columns, human
+//! durations and tab-aligned tables. Pure: the caller passes the record and
+//! the current time.
+
+use serde_json::{Value, json};
+
+use crate::state::{Record, Status, ZERO_TIME, parse_rfc3339};
+
+fn or_zero(t: &str) -> &str {
+    if t.is_empty() { ZERO_TIME } else { t }
+}
+
+fn list_or_null(v: &[String]) -> Value {
+    if v.is_empty() { Value::Null } else { json!(v) }
+}
+
+/// The inspect object of one container, shaped like Docker's.
+pub fn inspect(r: &Record) -> Value {
+    let c = &r.config;
+    let s = &r.state;
+    let running = s.status == Status::Running;
+    let file = |f: &str| r.dir.join(f).display().to_string();
+    let mut cmd = vec![c.path.clone()];
+    cmd.extend(c.args.iter().cloned());
+    let tmpfs: serde_json::Map<String, Value> = c
+        .tmpfs
+        .iter()
+        .map(|t| {
+            let (d, o) = t.split_once(':').unwrap_or((t, ""));
+            (d.to_string(), json!(o))
+        })
+        .collect();
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": s.status.name(),
+            "Running": running,
+            "Paused": false,
+            "Restarting": false,
+            "OOMKilled": false,
+            "Dead": false,
+            "Pid": if running { s.pid } else { 0 },
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": or_zero(&s.started_at),
+            "FinishedAt": or_zero(&s.finished_at),
+        },
+        "ResolvConfPath": file("resolv.conf"),
+        "HostnamePath": file("hostname"),
+        "HostsPath": file("hosts"),
+        "LogPath": if c.detach { file("log.jsonl") } else { String::new() },
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": "",
+        "Platform": "linux",
+        "HostConfig": {
+            "Binds": list_or_null(&c.binds),
+            "NetworkMode": c.net,
+            "PortBindings": {},
+            "AutoRemove": c.auto_remove,
+            "CapAdd": list_or_null(&c.cap_add),
+            "CapDrop": list_or_null(&c.cap_drop),
+            "Dns": [],
+            "DnsSearch": [],
+            "Links": Value::Null,
+            "ReadonlyRootfs": c.read_only,
+            "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
+            "Init": c.init,
+        },
+        "Config": {
+            "Hostname": c.hostname,
+            "Domainname": "",
+            "User": c.user,
+            "AttachStdin": c.interactive && !c.detach,
+            "AttachStdout": !c.detach,
+            "AttachStderr": !c.detach,
+            "ExposedPorts": Value::Null,
+            "Tty": c.tty,
+            "OpenStdin": c.interactive,
+            "StdinOnce": c.interactive && !c.detach,
+            "Env": c.env,
+            "Cmd": cmd,
+            "Image": c.rootfs,
+            "WorkingDir": if c.workdir == "/" { "" } else { c.workdir.as_str() },
+            "Entrypoint": Value::Null,
+        },
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "SandboxKey": if running { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
+            "Ports": {},
+            "Gateway": "",
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "MacAddress": "",
+            "Networks": {},
+        },
+        "Rootfs": c.rootfs,
+    })
+}
+
+/// Go-units' HumanDuration, as Docker's ps prints ages.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    let (m, h) = (s / 60, s / 3600);
+    if secs < 1.0 {
+        "Less than a second".into()
+    } else if s == 1 {
+        "1 second".into()
+    } else if s < 60 {
+        format!("{s} seconds")
+    } else if m == 1 {
+        "About a minute".into()
+    } else if m < 60 {
+        format!("{m} minutes")
+    } else if h == 1 {
+        "About an hour".into()
+    } else if h < 48 {
+        format!("{h} hours")
+    } else if h < 24 * 7 * 2 {
+        format!("{} days", h / 24)
+    } else if h < 24 * 30 * 2 {
+        format!("{} weeks", h / 24 / 7)
+    } else if h < 24 * 365 * 2 {
+        format!("{} months", h / 24 / 30)
+    } else {
+        format!("{} years", h / 24 / 365)
+    }
+}
+
+fn ago(t: &str, now: f64) -> String {
+    match parse_rfc3339(t) {
+        Some(t) => human_duration(now - t),
+        None => "Less than a second".into(),
+    }
+}
+
+/// ps's STATUS: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created".
+pub fn status_text(r: &Record, now: f64) -> String {
+    let s = &r.state;
+    match s.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", ago(or_zero(&s.started_at), now)),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            s.exit_code,
+            ago(or_zero(&s.finished_at), now)
+        ),
+    }
+}
+
+/// Docker's TruncateWithEllipsis.
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(n - 1).collect();
+    t.push('…');
+    t
+}
+
+/// The command as ps shows it: quoted, cut to 20 characters unless asked.
+pub fn command_text(r: &Record, no_trunc: bool) -> String {
+    let mut cmd = r.config.path.clone();
+    for a in &r.config.args {
+        cmd.push(' ');
+        cmd.push_str(a);
+    }
+    let cmd = if no_trunc { cmd } else { truncate(&cmd, 20) };
+    format!("{cmd:?}")
+}
+
+/// The values `ps --format` templates see, with Docker's names.
+pub fn ps_fields(r: &Record, now: f64, no_trunc: bool) -> Value {
+    let id = if no_trunc {
+        r.config.id.clone()
+    } else {
+        r.config.id.chars().take(12).collect()
+    };
+    json!({
+        "ID": id,
+        "Image": r.config.rootfs,
+        "Rootfs": r.config.rootfs,
+        "Command": command_text(r, no_trunc),
+        "CreatedAt": r.config.created,
+        "RunningFor": format!("{} ago", ago(&r.config.created, now)),
+        "Status": status_text(r, now),
+        "State": r.state.status.name(),
+        "Ports": "",
+        "Names": r.config.name,
+    })
+}
+
+/// ps's table rows (without the header).
+pub fn ps_row(r: &Record, now: f64, no_trunc: bool) -> Vec<String> {
+    let f = ps_fields(r, now, no_trunc);
+    [
+        "ID",
+        "Rootfs",
+        "Command",
+        "RunningFor",
+        "Status",
+        "Ports",
+        "Names",
+    ]
+    .iter()
+    .map(|k| f[*k].as_str().unwrap_or_default().to_string())
+    .collect()
+}
+
+pub const PS_HEADER: [&str; 7] = [
+    "CONTAINER ID",
+    "ROOTFS",
+    "COMMAND",
+    "CREATED",
+    "STATUS",
+    "PORTS",
+    "NAMES",
+];
+
+/// Align columns as Go's tabwriter does for docker ps (padding 3, the last
+/// column unpadded).
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut width = vec![0usize; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            line.push_str(c);
+            if i + 1 < r.len() {
+                let pad = width[i] + 3 - c.chars().count();
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Config, RunState};
+
+    fn rec(status: Status) -> Record {
+        Record {
+            dir: "/run/rrun/containers/x".into(),
+            config: Config {
+                id: "532f73b69b54".to_string() + &"0".repeat(52),
+                name: "web".into(),
+                created: "2026-11-29T05:00:00.000000000Z".into(),
+                rootfs: "bb".into(),
+                path: "httpd".into(),
+                args: vec!["-f".into(), "-p".into(), "5000".into()],
+                workdir: "/".into(),
+                net: "none".into(),
+                ..Default::default()
+            },
+            state: RunState {
+                status,
+                monitor_pid: 1,
+                monitor_start: 1,
+                pid: 11443,
+                pid_start: 1,
+                exit_code: 3,
+                started_at: "2026-11-29T05:00:01.000000000Z".into(),
+                finished_at: "2026-11-29T05:00:03.000000000Z".into(),
+                error: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(0.2), "Less than a second");
+        assert_eq!(human_duration(1.0), "1 second");
+        assert_eq!(human_duration(59.0), "59 seconds");
+        assert_eq!(human_duration(60.0), "About a minute");
+        assert_eq!(human_duration(300.0), "5 minutes");
+        assert_eq!(human_duration(3600.0), "About an hour");
+        assert_eq!(human_duration(7200.0), "2 hours");
+        assert_eq!(human_duration(3.0 * 86400.0), "3 days");
+        assert_eq!(human_duration(20.0 * 86400.0), "2 weeks");
+        assert_eq!(human_duration(90.0 * 86400.0), "3 months");
+        assert_eq!(human_duration(800.0 * 86400.0), "2 years");
+    }
+
+    #[test]
+    fn ps_columns() {
+        let now = parse_rfc3339("2026-11-29T05:05:01Z").unwrap_or(0.0);
+        let r = rec(Status::Running);
+        assert_eq!(
+            ps_row(&r, now, false),
+            [
+                "532f73b69b54",
+                "bb",
+                "\"httpd -f -p 5000\"",
+                "5 minutes ago",
+                "Up 5 minutes",
+                "",
+                "web"
+            ]
+        );
+        let e = rec(Status::Exited);
+        assert_eq!(status_text(&e, now), "Exited (3) 4 minutes ago");
+        let mut long = rec(Status::Created);
+        long.config.args = vec!["a-very-long-argument-list".into()];
+        assert_eq!(command_text(&long, false), "\"httpd a-very-long-a…\"");
+        assert_eq!(
+            command_text(&long, true),
+            "\"httpd a-very-long-argument-list\""
+        );
+        assert_eq!(status_text(&long, now), "Created");
+    }
+
+    #[test]
+    fn tables() {
+        let t = table(&[
+            vec!["CONTAINER ID".into(), "NAMES".into()],
+            vec!["532f73b69b54".into(), "web".into()],
+        ]);
+        assert_eq!(t, "CONTAINER ID   NAMES\n532f73b69b54   web\n");
+    }
+
+    #[test]
+    fn inspect_shape() {
+        let v = inspect(&rec(Status::Running));
+        assert_eq!(v["Name"], "/web");
+        assert_eq!(v["State"]["Pid"], 11443);
+        assert_eq!(v["State"]["Running"], true);
+        assert_eq!(v["Config"]["Cmd"], json!(["httpd", "-f", "-p", "5000"]));
+        assert_eq!(v["HostConfig"]["NetworkMode"], "none");
+        let keys: Vec<&String> = v
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys[..4], ["Id", "Created", "Path", "Args"]);
+        let x = inspect(&rec(Status::Exited));
+        assert_eq!(x["State"]["Pid"], 0);
+        assert_eq!(x["State"]["Status"], "exited");
+    }
+}
