@@ -68,29 +68,47 @@ echo "state for this demo only: RRUN_ROOT=$RRUN_ROOT"
 
 say "A process in fresh namespaces: pid 1 of its own pid namespace," \
     "root inside, with a hostname of its own."
-step "rrun $R /bin/sh -c 'echo pid=\$\$; id; hostname'"
+step "rrun --rm $R /bin/sh -c 'echo pid=\$\$; id; hostname'"
 
 say "-i keeps stdin open, so the container can read from a pipe."
-step "echo hi | rrun -i $R cat"
+step "echo hi | rrun --rm -i $R cat"
 
 say "-e sets environment variables, -h the hostname (as docker run does)."
-step "rrun -e PG_VERSION=9.3 -h db $R env"
+step "rrun --rm -e PG_VERSION=9.3 -h db $R env"
 
 say "--read-only mounts the rootfs read-only; --tmpfs gives a writable /tmp."
-step "rrun --read-only --tmpfs /tmp $R sh -c 'touch /x || echo read-only; touch /tmp/y && echo tmpfs ok'"
+step "rrun --rm --read-only --tmpfs /tmp $R sh -c 'touch /x || echo read-only; touch /tmp/y && echo tmpfs ok'"
 
 say "-v HOST:CONTAINER[:ro] bind-mounts a host directory."
-step "rrun -v \"\$PWD/scripts:/app:ro\" $R ls /app"
+step "rrun --rm -v \"\$PWD/scripts:/app:ro\" $R ls /app"
+
+say "The source document's db container: named, in the background (-d)," \
+    "with its environment. rrun prints its id once it has started."
+step "rrun -d --name db -e PG_VERSION=9.3 $R httpd -f -p 5432"
+step "rrun -d --name web $R sh -c 'echo \"* Running on http://0.0.0.0:5000/\"; exec httpd -f -p 5000'"
+
+say "ps lists them; inspect -f takes a Go template, as docker inspect does."
+step "rrun ps"
+step "rrun inspect -f '{{.Name}} {{.State.Status}} {{.Config.Hostname}}' web db"
+
+say "logs shows what a detached container printed."
+step "rrun logs web"
+
+say "exec runs another command inside a running container."
+step "rrun exec db sh -c 'echo \$PG_VERSION; ps'"
+
+say "rm -f stops and removes them; the runs above used --rm, so ps -a lists nothing."
+step "rrun rm -f web db"
+step "rrun ps -a"
 
 # ---------------------------------------------------------------------------
-# LATER ISSUES EXTEND THIS DEMO (DESIGN.md §9) once networking and -d land:
+# LATER ISSUES EXTEND THIS DEMO (DESIGN.md §9) once networking lands:
 # the source document's linked web+db scenario —
 #   rrun --name db -d -e PG_VERSION=9.3 --expose 5432 ROOTFS <server on 5432>
 #   rrun --name web -d -P --link db:db ROOTFS <page on 5000>
 #   rrun ps ; rrun port web 5000
 #   rrun --rm --link db:db ROOTFS sh -c 'env | grep ^DB_; cat /etc/hosts'
 #   a request from the host to the published port of web
-#   rrun rm -f web db
 # ---------------------------------------------------------------------------
 
 echo

@@ -315,7 +315,23 @@ pub fn wait(a: &cli::WaitArgs) -> Result<i32, CmdError> {
 
 pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
-    each(&st, &a.containers, |st, arg, r| {
+    // A record that cannot be read is still removed with -f.
+    let mut rest = Vec::new();
+    let mut failed = 0;
+    for n in &a.containers {
+        match st.find(n) {
+            Err(StateError::Corrupt(_, why)) => {
+                if a.force && st.remove_corrupt(n).unwrap_or(false) {
+                    println!("{n}");
+                } else {
+                    eprintln!("rrun: container {n}: {why}; remove it with rrun rm -f {n}");
+                    failed = 1;
+                }
+            }
+            _ => rest.push(n.clone()),
+        }
+    }
+    let r = each(&st, &rest, |st, arg, r| {
         if r.running() {
             if !a.force {
                 return Err(CmdError::Failed {
@@ -345,8 +361,12 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
         }
         println!("{arg}");
         Ok(())
-    })
-    .map(|_| 0)
+    });
+    match (r, failed) {
+        (Err(e), _) => Err(e),
+        (Ok(()), 0) => Ok(0),
+        (Ok(()), f) => Err(CmdError::Reported(f)),
+    }
 }
 
 /// --tail: "all" or a count.

@@ -352,6 +352,38 @@ impl State {
         }
     }
 
+    /// Remove a container directory that cannot be read, and the names
+    /// that point at it (rm -f of a corrupt record).
+    pub fn remove_corrupt(&self, key: &str) -> io::Result<bool> {
+        let id = if self.containers().join(key).is_dir() {
+            key.to_string()
+        } else if let Ok(id) = fs::read_link(self.names().join(key)) {
+            id.to_string_lossy().into_owned()
+        } else {
+            let hits: Vec<String> = fs::read_dir(self.containers())?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.') && n.starts_with(key))
+                .collect();
+            match hits.as_slice() {
+                [one] => one.clone(),
+                _ => return Ok(false),
+            }
+        };
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            return Ok(false);
+        }
+        fs::remove_dir_all(self.containers().join(&id))?;
+        if let Ok(names) = fs::read_dir(self.names()) {
+            for n in names.flatten() {
+                if fs::read_link(n.path()).is_ok_and(|p| p.as_os_str() == id.as_str()) {
+                    let _ = fs::remove_file(n.path());
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Take `name` for `id`. symlink(2) fails if the name exists, so of
     /// racing starts exactly one wins. A name whose container is gone (its
     /// start crashed before the record was made) is reclaimed under the

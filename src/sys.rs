@@ -209,9 +209,21 @@ pub fn start_time(pid: libc::pid_t) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Whether `pid` is still the process that started at `start`.
+/// Whether `pid` is still the process that started at `start`, and not a
+/// zombie (a killed process keeps its /proc entry until it is reaped).
 pub fn alive(pid: libc::pid_t, start: u64) -> bool {
-    pid > 0 && start_time(pid) == Some(start)
+    if pid <= 0 {
+        return false;
+    }
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else {
+        return false;
+    };
+    let mut f = rest.split_whitespace();
+    let state = f.next().unwrap_or("X");
+    state != "Z" && state != "X" && f.nth(18).and_then(|t| t.parse().ok()) == Some(start)
 }
 
 /// 64 random hex digits, from the kernel's CSPRNG.
