@@ -47,9 +47,51 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long = "rm")]
     pub rm: bool,
-    /// Network mode: none or host
+    /// Network mode: bridge, none, host or container:NAME
     #[arg(long = "net", alias = "network", value_name = "MODE")]
     pub net: Option<String>,
+    /// Publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to free ports of the host
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports: PORT[-PORT][/PROTO]
+    #[arg(long = "expose", value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Add a link to another container: NAME[:ALIAS]
+    #[arg(long = "link", value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Add a custom host-to-IP mapping: NAME:IP
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+    /// Network setting: use this existing bridge (default: rrun0, made by rrun)
+    #[arg(short = 'b', long = "bridge", value_name = "BRIDGE")]
+    pub bridge: Option<String>,
+    /// Network setting: the bridge's address and subnet, e.g. 192.168.5.1/24
+    #[arg(long = "bip", value_name = "CIDR")]
+    pub bip: Option<String>,
+    /// Network setting: the MTU of the bridge and the containers' interfaces
+    #[arg(long = "mtu", value_name = "BYTES")]
+    pub mtu: Option<String>,
+    /// Network setting: allow traffic between containers (true|false)
+    #[arg(long = "icc", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub icc: Option<String>,
+    /// Network setting: the default host address of published ports
+    #[arg(long = "ip", value_name = "IP")]
+    pub ip: Option<String>,
+    /// Network setting: turn on net.ipv4.ip_forward (true|false)
+    #[arg(long = "ip-forward", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub ip_forward: Option<String>,
+    /// Network setting: install kernel NAT rules with nftables (true|false)
+    #[arg(long = "iptables", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub iptables: Option<String>,
     /// Add Linux capabilities
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,

@@ -139,9 +139,153 @@ pub fn is_resolved_stub(host: &Resolv) -> bool {
     !host.nameservers.is_empty() && host.nameservers.iter().all(|n| n == "127.0.0.53")
 }
 
+/// The environment `--link TARGET:ALIAS` gives the linking container, as
+/// Docker's links code writes it (REFERENCE.md): `ALIAS_NAME`, `ALIAS_PORT`
+/// for the first port, four variables a port, `_START`/`_END` for runs of
+/// consecutive ports, and `ALIAS_ENV_K` for the target's own -e variables
+/// except HOME and PATH.
+#[allow(dead_code)] // used once links land
+pub fn link_env(
+    alias: &str,
+    linker: &str,
+    target_ip: IpAddr,
+    exposed: &[crate::ports::Exposed],
+    target_env: &[(String, String)],
+) -> Vec<(String, String)> {
+    let prefix = alias.to_uppercase().replace('-', "_");
+    let mut out = vec![(format!("{prefix}_NAME"), format!("/{linker}/{alias}"))];
+    let mut ports = exposed.to_vec();
+    ports.sort_by_key(|e| (e.port, e.proto));
+    ports.dedup();
+    let url = |e: &crate::ports::Exposed| format!("{}://{}:{}", e.proto, target_ip, e.port);
+    if let Some(first) = ports.first() {
+        out.push((format!("{prefix}_PORT"), url(first)));
+    }
+    let mut i = 0;
+    while i < ports.len() {
+        // A run: consecutive numbers of one protocol.
+        let mut j = i;
+        while j + 1 < ports.len()
+            && ports[j + 1].proto == ports[i].proto
+            && ports[j + 1].port == ports[j].port + 1
+        {
+            j += 1;
+        }
+        if j > i {
+            let (f, l) = (&ports[i], &ports[j]);
+            let p = format!(
+                "{prefix}_PORT_{}_{}",
+                f.port,
+                f.proto.to_string().to_uppercase()
+            );
+            out.push((format!("{p}_START"), url(f)));
+            out.push((format!("{p}_PORT_START"), f.port.to_string()));
+            out.push((format!("{p}_END"), url(l)));
+            out.push((format!("{p}_PORT_END"), l.port.to_string()));
+        }
+        for e in &ports[i..=j] {
+            let p = format!(
+                "{prefix}_PORT_{}_{}",
+                e.port,
+                e.proto.to_string().to_uppercase()
+            );
+            out.push((p.clone(), url(e)));
+            out.push((format!("{p}_ADDR"), target_ip.to_string()));
+            out.push((format!("{p}_PORT"), e.port.to_string()));
+            out.push((format!("{p}_PROTO"), e.proto.to_string()));
+        }
+        i = j + 1;
+    }
+    for (k, v) in target_env {
+        if k != "HOME" && k != "PATH" {
+            out.push((format!("{prefix}_ENV_{k}"), v.clone()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::{Exposed, Proto};
+
+    #[test]
+    fn link_env_reference() {
+        let ip: IpAddr = "172.17.0.2".parse().unwrap();
+        let exp = [
+            Exposed {
+                port: 5433,
+                proto: Proto::Udp,
+            },
+            Exposed {
+                port: 5432,
+                proto: Proto::Tcp,
+            },
+        ];
+        let mut got: Vec<String> = link_env(
+            "db",
+            "web2",
+            ip,
+            &exp,
+            &[
+                ("PG_VERSION".into(), "9.3".into()),
+                ("PATH".into(), "/x".into()),
+            ],
+        )
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+        got.sort();
+        let mut want = vec![
+            "DB_NAME=/web2/db",
+            "DB_PORT=tcp://172.17.0.2:5432",
+            "DB_PORT_5432_TCP=tcp://172.17.0.2:5432",
+            "DB_PORT_5432_TCP_ADDR=172.17.0.2",
+            "DB_PORT_5432_TCP_PORT=5432",
+            "DB_PORT_5432_TCP_PROTO=tcp",
+            "DB_PORT_5433_UDP=udp://172.17.0.2:5433",
+            "DB_PORT_5433_UDP_ADDR=172.17.0.2",
+            "DB_PORT_5433_UDP_PORT=5433",
+            "DB_PORT_5433_UDP_PROTO=udp",
+            "DB_ENV_PG_VERSION=9.3",
+        ];
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn link_env_runs_and_first_port() {
+        let ip: IpAddr = "172.17.0.2".parse().unwrap();
+        let run: Vec<Exposed> = (6000..=6002)
+            .map(|port| Exposed {
+                port,
+                proto: Proto::Tcp,
+            })
+            .collect();
+        let env = link_env("my-t", "w", ip, &run, &[]);
+        let has = |k: &str, v: &str| env.iter().any(|(a, b)| a == k && b == v);
+        assert!(has("MY_T_PORT_6000_TCP_START", "tcp://172.17.0.2:6000"));
+        assert!(has("MY_T_PORT_6000_TCP_PORT_START", "6000"));
+        assert!(has("MY_T_PORT_6000_TCP_END", "tcp://172.17.0.2:6002"));
+        assert!(has("MY_T_PORT_6000_TCP_PORT_END", "6002"));
+        assert!(has("MY_T_PORT_6001_TCP_ADDR", "172.17.0.2"));
+        assert!(!env.iter().any(|(k, _)| k == "MY_T_PORT_6001_TCP_START"));
+        let mixed = [
+            Exposed {
+                port: 80,
+                proto: Proto::Tcp,
+            },
+            Exposed {
+                port: 53,
+                proto: Proto::Udp,
+            },
+        ];
+        let env = link_env("x", "w", ip, &mixed, &[]);
+        assert!(
+            env.iter()
+                .any(|(k, v)| k == "X_PORT" && v == "udp://172.17.0.2:53")
+        );
+    }
 
     #[test]
     fn hosts_default() {

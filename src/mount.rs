@@ -27,9 +27,7 @@ pub enum MountError {
         #[source]
         source: io::Error,
     },
-    #[error(
-        "{path} does not exist in the rootfs and cannot be created there ({reason}); create it with: mkdir -p {fix} (or touch it, for a file)"
-    )]
+    #[error("{path} does not exist in the rootfs and cannot be created there ({reason}); {fix}")]
     Missing {
         path: String,
         reason: String,
@@ -191,12 +189,7 @@ impl Fs<'_> {
         let missing = |path: &str, reason: String| MountError::Missing {
             path: path.to_string(),
             reason,
-            fix: self
-                .plan
-                .rootfs
-                .join(path.trim_start_matches('/'))
-                .display()
-                .to_string(),
+            fix: fix_for(&self.plan.rootfs, path),
         };
         let mut failed: Vec<(&str, Kind, String, io::Error)> = Vec::new();
         for &(path, kind) in targets {
@@ -306,6 +299,26 @@ impl Fs<'_> {
         self.overlays.push(dir.to_string());
         Ok(())
     }
+}
+
+/// The command that makes a missing mount point, unless the path passes
+/// through a symlink in the rootfs: on the host, mkdir would follow it
+/// (perhaps out of the rootfs), where rrun resolves it inside.
+fn fix_for(rootfs: &Path, path: &str) -> String {
+    let mut p = rootfs.to_path_buf();
+    for c in components(path) {
+        p.push(c);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return format!(
+                "{} is a symlink, which rrun resolves inside the rootfs; make the path there without it",
+                p.display()
+            );
+        }
+    }
+    format!(
+        "create it with: mkdir -p {} (or touch it, for a file)",
+        rootfs.join(path.trim_start_matches('/')).display()
+    )
 }
 
 /// A tmpfs that is mounted nowhere (fsopen/fsmount): scratch space for an

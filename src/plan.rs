@@ -31,25 +31,57 @@ pub enum PlanError {
     Workdir(String),
     #[error("{0}")]
     Random(String),
+    #[error(transparent)]
+    Port(#[from] crate::ports::PortError),
+    #[error(transparent)]
+    Settings(#[from] crate::net::settings::SettingsError),
+    #[error("invalid --link {0:?}: {1}")]
+    Link(String, String),
+    #[error("invalid --dns {0:?}: use an IP address")]
+    Dns(String),
+    #[error(
+        "invalid --dns-search {0:?}: use a domain name, without spaces, '#' or control characters"
+    )]
+    DnsSearch(String),
+    #[error("invalid --add-host {0:?}: use NAME:IP")]
+    AddHost(String),
+    #[error("conflicting options: {0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetMode {
+    Bridge,
     None,
     Host,
+    /// Share the network namespace (and hosts, resolv.conf, hostname) of
+    /// the named container.
+    Container(String),
 }
 
 impl NetMode {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> String {
         match self {
-            NetMode::None => "none",
-            NetMode::Host => "host",
+            NetMode::Bridge => "bridge".into(),
+            NetMode::None => "none".into(),
+            NetMode::Host => "host".into(),
+            NetMode::Container(c) => format!("container:{c}"),
         }
     }
 }
 
+/// A --link, parsed: the target container and the alias it goes by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub target: String,
+    pub alias: String,
+}
+
 /// A validated `rrun run`.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // the network fields are used as bridge networking lands
 pub struct RunPlan {
     pub id: String,
     /// --name, validated; None: a generated one is picked at creation.
@@ -68,6 +100,21 @@ pub struct RunPlan {
     pub tty: bool,
     pub init: bool,
     pub net: NetMode,
+    /// -p, with --ip's default address filled in; host port 0: any.
+    pub publish: Vec<crate::ports::Binding>,
+    /// --expose and the container ports of -p, sorted, no duplicates.
+    pub exposed: Vec<crate::ports::Exposed>,
+    pub publish_all: bool,
+    pub links: Vec<Link>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    /// --add-host: name and address ("host-gateway" kept as is until the
+    /// network's gateway is known).
+    pub add_hosts: Vec<(String, String)>,
+    pub net_request: crate::net::settings::Requested,
+    /// The user's own -e/--env-file variables (for links' ALIAS_ENV_).
+    pub user_env: Vec<EnvVar>,
+    pub publish_specs: Vec<String>,
     pub caps: u64,
     pub user_spec: String,
     pub cap_add: Vec<String>,
@@ -82,7 +129,42 @@ pub struct RunPlan {
     pub resolv_file: String,
 }
 
+/// Whether bridge networking is wired in (it lands in steps).
+const BRIDGE_READY: bool = false;
+
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The network settings a run asks for: flags, else RRUN_* variables.
+fn requested_settings(a: &RunArgs) -> Result<crate::net::settings::Requested, PlanError> {
+    use crate::net::settings as ns;
+    let get = |flag: &Option<String>, var: &str| -> Option<String> {
+        flag.clone()
+            .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+    };
+    Ok(ns::Requested {
+        bridge: get(&a.bridge, "RRUN_BRIDGE")
+            .map(|b| ns::parse_bridge(&b))
+            .transpose()?,
+        bip: get(&a.bip, "RRUN_BIP")
+            .map(|b| ns::parse_bip(&b))
+            .transpose()?,
+        mtu: get(&a.mtu, "RRUN_MTU")
+            .map(|m| ns::parse_mtu(&m))
+            .transpose()?,
+        icc: get(&a.icc, "RRUN_ICC")
+            .map(|v| ns::parse_bool("icc", &v))
+            .transpose()?,
+        ip: get(&a.ip, "RRUN_IP")
+            .map(|v| ns::parse_ip(&v))
+            .transpose()?,
+        ip_forward: get(&a.ip_forward, "RRUN_IP_FORWARD")
+            .map(|v| ns::parse_bool("ip-forward", &v))
+            .transpose()?,
+        iptables: get(&a.iptables, "RRUN_IPTABLES")
+            .map(|v| ns::parse_bool("iptables", &v))
+            .transpose()?,
+    })
+}
 
 /// Read a file inside the rootfs without following any symlink out of it.
 /// A missing or unreadable file reads as empty.
@@ -128,23 +210,150 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     let id =
         sys::random_hex64().map_err(|e| PlanError::Random(format!("reading random bytes: {e}")))?;
 
+    // SAFETY: geteuid cannot fail.
+    let rootless = unsafe { libc::geteuid() } != 0;
     let net = match a.net.as_deref() {
-        None | Some("none") => NetMode::None,
+        None if rootless => NetMode::None,
+        None | Some("bridge") | Some("default") => NetMode::Bridge,
+        Some("none") => NetMode::None,
         Some("host") => NetMode::Host,
-        Some("bridge") | Some("default") => {
-            return Err(PlanError::Net(
-                a.net.clone().unwrap_or_default(),
-                "bridge networking is not available in this version of rrun; use --net=none or --net=host",
-            ));
-        }
         Some(n) if n.starts_with("container:") => {
+            let c = &n["container:".len()..];
+            if c.is_empty() {
+                return Err(PlanError::Net(
+                    n.to_string(),
+                    "name the container: container:NAME",
+                ));
+            }
+            NetMode::Container(c.to_string())
+        }
+        Some(n) => {
             return Err(PlanError::Net(
                 n.to_string(),
-                "sharing another container's network is not available in this version of rrun",
+                "use bridge, none, host or container:NAME",
             ));
         }
-        Some(n) => return Err(PlanError::Net(n.to_string(), "use none or host")),
     };
+    if rootless && net == NetMode::Bridge {
+        return Err(PlanError::Unsupported(
+            "bridge networking without root is not available in this version of rrun; use --net=none or --net=host".into(),
+        ));
+    }
+    if !BRIDGE_READY
+        && (net == NetMode::Bridge || matches!(net, NetMode::Container(_)))
+        && (a.net.is_some() || !a.publish.is_empty() || a.publish_all || !a.link.is_empty())
+    {
+        return Err(PlanError::Unsupported(format!(
+            "--net={}, -p, -P and --link are not available in this version of rrun yet; use --net=none or --net=host",
+            net.name()
+        )));
+    }
+    let net = if !BRIDGE_READY && net == NetMode::Bridge {
+        NetMode::None
+    } else {
+        net
+    };
+    let net_request = requested_settings(a)?;
+    let default_ip = net_request.ip.unwrap_or(crate::ports::ANY_V4);
+    let mut publish = Vec::new();
+    for p in &a.publish {
+        publish.extend(crate::ports::parse_publish(p, default_ip)?);
+    }
+    let mut exposed = Vec::new();
+    for e in &a.expose {
+        exposed.extend(crate::ports::parse_expose(e)?);
+    }
+    exposed.extend(publish.iter().map(|b| crate::ports::Exposed {
+        port: b.container_port,
+        proto: b.proto,
+    }));
+    exposed.sort();
+    exposed.dedup();
+    let mut links = Vec::new();
+    for l in &a.link {
+        let (t, al) = l.split_once(':').unwrap_or((l, l));
+        let target = spec::validate_name(t)
+            .map_err(|_| PlanError::Link(l.clone(), "the container name is not valid".into()))?;
+        let alias = spec::validate_name(al).map_err(|_| {
+            PlanError::Link(
+                l.clone(),
+                "the alias is not valid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*".into(),
+            )
+        })?;
+        links.push(Link { target, alias });
+    }
+    for d in &a.dns {
+        d.parse::<std::net::IpAddr>()
+            .map_err(|_| PlanError::Dns(d.clone()))?;
+    }
+    for d in &a.dns_search {
+        if d.is_empty()
+            || d.len() > 253
+            || d.starts_with('-')
+            || d.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == ';')
+        {
+            return Err(PlanError::DnsSearch(d.clone()));
+        }
+    }
+    let mut add_hosts = Vec::new();
+    for h in &a.add_host {
+        let (name, ip) = h
+            .split_once(':')
+            .ok_or_else(|| PlanError::AddHost(h.clone()))?;
+        spec::validate_hostname(name).map_err(|_| PlanError::AddHost(h.clone()))?;
+        if ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(PlanError::AddHost(h.clone()));
+        }
+        add_hosts.push((name.to_string(), ip.to_string()));
+    }
+    let publishes = !publish.is_empty() || a.publish_all;
+    match &net {
+        NetMode::Container(_) => {
+            let mut what = Vec::new();
+            if publishes {
+                what.push("port publishing");
+            }
+            if !links.is_empty() {
+                what.push("links");
+            }
+            if a.hostname.is_some() {
+                what.push("hostname");
+            }
+            if !a.dns.is_empty() || !a.dns_search.is_empty() {
+                what.push("dns");
+            }
+            if !a.add_host.is_empty() {
+                what.push("add-host");
+            }
+            if !what.is_empty() {
+                return Err(PlanError::Conflict(format!(
+                    "{} and the container type network mode",
+                    what.join(", ")
+                )));
+            }
+        }
+        NetMode::Host | NetMode::None => {
+            if publishes {
+                return Err(PlanError::Conflict(format!(
+                    "port publishing and the {} network mode",
+                    net.name()
+                )));
+            }
+            if !links.is_empty() {
+                return Err(PlanError::Conflict(format!(
+                    "links and the {} network mode",
+                    net.name()
+                )));
+            }
+        }
+        NetMode::Bridge => {}
+    }
+    if publish.iter().any(|b| b.host_ip.is_ipv6()) {
+        return Err(PlanError::Unsupported(
+            "IPv6 host addresses in -p are served by the userspace port forwarder, which this version of rrun does not have yet".into(),
+        ));
+    }
 
     let host_hostname = || {
         fs::read_to_string("/proc/sys/kernel/hostname")
@@ -161,7 +370,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         None => id[..12].to_string(),
     };
 
-    // Environment: Docker's defaults, then -e and --env-file in order.
+    // Environment: Docker's defaults, then --env-file and -e in order.
     let lookup = |k: &str| std::env::var(k).ok();
     let mut env = vec![
         EnvVar {
@@ -179,17 +388,19 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
             value: "xterm".into(),
         });
     }
+    let mut user_env = Vec::new();
     for f in &a.env_file {
         let text = fs::read_to_string(f)
             .map_err(|e| PlanError::EnvFile(f.clone(), sys::errno_text(&e)))?;
         let vars = spec::parse_env_file(f, &text, &lookup)?;
-        spec::merge_env(&mut env, vars);
+        spec::merge_env(&mut user_env, vars);
     }
     for e in &a.env {
         if let Some(v) = spec::parse_env(e, &lookup)? {
-            spec::merge_env(&mut env, [v]);
+            spec::merge_env(&mut user_env, [v]);
         }
     }
+    spec::merge_env(&mut env, user_env.iter().cloned());
 
     // The user, from the rootfs's own files.
     let user_spec = a.user.clone().unwrap_or_else(|| "0".into());
@@ -243,7 +454,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     } else {
         hosts::hosts_file(&hostname, None, &[])
     };
-    let resolv_file = hosts::resolv_file(&host_resolv(), host_net, &[], &[]);
+    let resolv_file = hosts::resolv_file(&host_resolv(), host_net, &a.dns, &a.dns_search);
 
     Ok(RunPlan {
         id,
@@ -267,6 +478,16 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         tty: a.tty,
         init: a.init,
         net,
+        publish,
+        exposed,
+        publish_all: a.publish_all,
+        links,
+        dns: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        add_hosts,
+        net_request,
+        user_env,
+        publish_specs: a.publish.clone(),
         caps,
         volumes,
         read_only: a.read_only,

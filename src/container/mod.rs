@@ -163,7 +163,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool) -> Config {
         init: plan.init,
         auto_remove: plan.rm,
         detach: plan.detach,
-        net: plan.net.name().into(),
+        net: plan.net.name(),
         binds: plan.volume_specs.clone(),
         tmpfs: plan.tmpfs_specs.clone(),
         read_only: plan.read_only,

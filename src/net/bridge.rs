@@ -1,0 +1,180 @@
+//! The bridge network of a root rrun, in the host's network namespace:
+//! the bridge itself (made once, with a fixed MAC, its address, route_localnet
+//! and the nftables tables), and per container a veth pair whose far end
+//! is created directly in the container's namespace as eth0, its address,
+//! and its default route.
+//!
+//! What lies above "where is the bridge" (settings, leases, files, link
+//! variables) is shared with the rootless network; this file is the part
+//! that is root's alone.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use super::netlink::{Netlink, NetlinkError};
+use super::settings::Settings;
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("{0}")]
+    Netlink(#[from] NetlinkError),
+    #[error("{0} exists but is not a bridge; name a bridge with -b, or remove it")]
+    NotBridge(String),
+    #[error("bridge {0} does not exist; -b names a bridge you made (ip link add {0} type bridge)")]
+    NoUserBridge(String),
+    #[error("setting {0}: {1}")]
+    Sysctl(String, #[source] std::io::Error),
+    #[error("opening the container's network namespace: {0}")]
+    Netns(#[source] std::io::Error),
+}
+
+/// The fixed MAC of rrun's bridge: locally administered and derived from
+/// its address, so it never changes as ports come and go (a Linux bridge
+/// otherwise takes the lowest MAC of its ports).
+pub fn bridge_mac(gw: Ipv4Addr) -> [u8; 6] {
+    let o = gw.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// A container's MAC, derived from its address as Docker does (02:42:IP).
+pub fn container_mac(ip: Ipv4Addr) -> [u8; 6] {
+    bridge_mac(ip)
+}
+
+pub fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn sysctl(path: &str, value: &str) -> Result<(), BridgeError> {
+    fs::write(path, value).map_err(|e| BridgeError::Sysctl(path.trim_start_matches("/proc/sys/").replace('/', "."), e))
+}
+
+/// The MTU of the interface of the host's default route, else 1500.
+pub fn default_mtu(nl: &mut Netlink) -> u32 {
+    let Ok(routes) = nl.ipv4_routes() else {
+        return 1500;
+    };
+    let Some(oif) = routes.iter().find(|r| r.prefix == 0).map(|r| r.oif) else {
+        return 1500;
+    };
+    fs::read_dir("/sys/class/net")
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| {
+            fs::read_to_string(e.path().join("ifindex"))
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                == Some(oif)
+        })
+        .and_then(|e| fs::read_to_string(e.path().join("mtu")).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1500)
+}
+
+/// The host's routes and addresses, as subnets a new bridge must avoid.
+pub fn taken_subnets(nl: &mut Netlink) -> Result<Vec<super::ipam::Subnet>, BridgeError> {
+    let mut out: Vec<super::ipam::Subnet> = nl
+        .ipv4_routes()?
+        .iter()
+        .map(|r| super::ipam::Subnet::of(r.dst, r.prefix))
+        .collect();
+    out.extend(
+        nl.ipv4_addresses()?
+            .iter()
+            .filter(|(_, a, _)| !a.is_loopback())
+            .map(|(_, a, p)| super::ipam::Subnet::of(*a, *p)),
+    );
+    Ok(out)
+}
+
+/// Make the bridge (or check the user's) and give it its address; turn on
+/// what routing through it needs. Idempotent.
+pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<u32, BridgeError> {
+    let index = match nl.link_info(&s.bridge)? {
+        Some(info) if info.kind.as_deref() == Some("bridge") => info.index,
+        Some(_) => return Err(BridgeError::NotBridge(s.bridge.clone())),
+        None if s.user_bridge => return Err(BridgeError::NoUserBridge(s.bridge.clone())),
+        None => nl.create_bridge(&s.bridge, bridge_mac(s.gateway), s.mtu)?,
+    };
+    nl.add_address(index, s.gateway, s.prefix)?;
+    nl.set_up(index)?;
+    if s.ip_forward {
+        sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+    }
+    // Published ports on 127.0.0.1 are DNATed from the host's loopback to
+    // the bridge; the kernel routes 127/8 sources out of an interface only
+    // with route_localnet, so it is set on this bridge alone (and the
+    // nftables guard drops 127/8 arriving on any other interface).
+    sysctl(
+        &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", s.bridge),
+        "1",
+    )?;
+    Ok(index)
+}
+
+/// Remove rrun's own bridge (never a user's -b bridge).
+pub fn remove_bridge(nl: &mut Netlink, s: &Settings) -> Result<(), BridgeError> {
+    if s.user_bridge {
+        return Ok(());
+    }
+    if let Some(i) = nl.link_index(&s.bridge)? {
+        nl.delete_link(i)?;
+    }
+    Ok(())
+}
+
+/// A container's end of the network, as attached.
+pub struct Attached {
+    pub veth: String,
+    pub mac: [u8; 6],
+}
+
+/// The host end's name: rrun's prefix and part of the container id, so a
+/// stale one can be traced to its container.
+pub fn veth_name(id: &str) -> String {
+    format!("{}{}", super::nft::VETH_PREFIX, &id[..12.min(id.len())])
+}
+
+/// Plug the container (whose process is `pid`) into the bridge.
+pub fn attach(
+    nl: &mut Netlink,
+    s: &Settings,
+    bridge_index: u32,
+    pid: libc::pid_t,
+    id: &str,
+    ip: Ipv4Addr,
+) -> Result<Attached, BridgeError> {
+    let ns: OwnedFd = sys::open(Path::new(&format!("/proc/{pid}/ns/net")), libc::O_RDONLY)
+        .map_err(BridgeError::Netns)?;
+    let veth = veth_name(id);
+    let mac = container_mac(ip);
+    let host = nl.create_veth(&veth, "eth0", ns.as_fd(), mac, s.mtu)?;
+    let r = (|| -> Result<(), BridgeError> {
+        nl.set_master(host, bridge_index)?;
+        // Hairpin: a container may reach its own published port through
+        // the host's address, which sends the packet back out its port.
+        nl.set_hairpin(host, true)?;
+        nl.set_up(host)?;
+        let mut inner = Netlink::open_in(ns.as_fd())?;
+        let eth0 = inner
+            .link_index("eth0")?
+            .ok_or_else(|| NetlinkError::Missing("eth0".into()))?;
+        inner.add_address(eth0, ip, s.prefix)?;
+        inner.set_up(eth0)?;
+        inner.add_default_route(s.gateway)?;
+        Ok(())
+    })();
+    if let Err(e) = r {
+        let _ = nl.delete_link(host);
+        return Err(e);
+    }
+    Ok(Attached { veth, mac })
+}

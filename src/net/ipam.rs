@@ -1,0 +1,197 @@
+//! IP address leases on the network's subnet: pure bookkeeping over a
+//! struct that the caller loads and stores under the state lock.
+//!
+//! Addresses are handed out round-robin from where the last one was taken,
+//! so that an address given back is not handed out again at once: the
+//! kernel drops a container's veth with its namespace asynchronously, and
+//! an immediate reuse could meet the old interface's neighbour entries.
+//! Given-back addresses also sit out a quarantine before reuse.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds a released address waits before it may be leased again.
+pub const QUARANTINE_SECS: u64 = 30;
+
+/// An IPv4 subnet: network address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet {
+    pub net: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Subnet {
+    /// The subnet containing `addr`/`prefix`.
+    pub fn of(addr: Ipv4Addr, prefix: u8) -> Subnet {
+        let mask = Self::mask(prefix);
+        Subnet {
+            net: Ipv4Addr::from(u32::from(addr) & mask),
+            prefix,
+        }
+    }
+
+    fn mask(prefix: u8) -> u32 {
+        if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix.min(32))
+        }
+    }
+
+    pub fn contains(&self, a: Ipv4Addr) -> bool {
+        u32::from(a) & Self::mask(self.prefix) == u32::from(self.net)
+    }
+
+    pub fn overlaps(&self, other: &Subnet) -> bool {
+        let p = self.prefix.min(other.prefix);
+        let m = Self::mask(p);
+        u32::from(self.net) & m == u32::from(other.net) & m
+    }
+
+    pub fn size(&self) -> u64 {
+        1u64 << (32 - self.prefix.min(32))
+    }
+
+    pub fn nth(&self, i: u64) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.net).wrapping_add(i as u32))
+    }
+
+    pub fn broadcast(&self) -> Ipv4Addr {
+        self.nth(self.size() - 1)
+    }
+}
+
+impl std::fmt::Display for Subnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Leases {
+    /// Offset in the subnet where the next search starts.
+    pub next: u64,
+    /// Leased address → container id.
+    pub leases: BTreeMap<Ipv4Addr, String>,
+    /// Released address → when (seconds since the epoch).
+    pub freed: BTreeMap<Ipv4Addr, u64>,
+}
+
+impl Leases {
+    /// Lease an address of `subnet` to `id`. Leases whose holder `live`
+    /// says is gone are taken back first. None when the subnet is full.
+    pub fn allocate(
+        &mut self,
+        subnet: Subnet,
+        gateway: Ipv4Addr,
+        id: &str,
+        now: u64,
+        live: impl Fn(&str) -> bool,
+    ) -> Option<Ipv4Addr> {
+        let dead: Vec<Ipv4Addr> = self
+            .leases
+            .iter()
+            .filter(|(_, owner)| !live(owner))
+            .map(|(ip, _)| *ip)
+            .collect();
+        for ip in dead {
+            self.release(ip, now);
+        }
+        self.freed
+            .retain(|_, t| now.saturating_sub(*t) < QUARANTINE_SECS);
+        let size = subnet.size();
+        if size < 4 {
+            return None;
+        }
+        // Skip the network and broadcast addresses.
+        let usable = size - 2;
+        for k in 0..usable {
+            let off = 1 + (self.next + k) % usable;
+            let ip = subnet.nth(off);
+            if ip == gateway || self.leases.contains_key(&ip) || self.freed.contains_key(&ip) {
+                continue;
+            }
+            self.leases.insert(ip, id.to_string());
+            self.next = off % usable;
+            return Some(ip);
+        }
+        None
+    }
+
+    pub fn release(&mut self, ip: Ipv4Addr, now: u64) {
+        if self.leases.remove(&ip).is_some() {
+            self.freed.insert(ip, now);
+        }
+    }
+
+    /// Give back every address held by `id`.
+    pub fn release_owner(&mut self, id: &str, now: u64) {
+        let ips: Vec<Ipv4Addr> = self
+            .leases
+            .iter()
+            .filter(|(_, o)| o.as_str() == id)
+            .map(|(ip, _)| *ip)
+            .collect();
+        for ip in ips {
+            self.release(ip, now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+
+    #[test]
+    fn subnets() {
+        let s = Subnet::of(ip("172.17.0.1"), 16);
+        assert_eq!(s.to_string(), "172.17.0.0/16");
+        assert!(s.contains(ip("172.17.255.254")));
+        assert!(!s.contains(ip("172.18.0.1")));
+        assert!(s.overlaps(&Subnet::of(ip("172.17.5.0"), 24)));
+        assert!(s.overlaps(&Subnet::of(ip("172.0.0.0"), 8)));
+        assert!(!s.overlaps(&Subnet::of(ip("192.168.0.0"), 16)));
+        assert_eq!(s.broadcast(), ip("172.17.255.255"));
+        assert!(Subnet::of(ip("10.0.0.0"), 0).contains(ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn round_robin_and_quarantine() {
+        let s = Subnet::of(ip("192.168.5.1"), 29); // .0-.7: usable .1-.6, gw .1
+        let gw = ip("192.168.5.1");
+        let mut l = Leases::default();
+        let live = |_: &str| true;
+        let a = l.allocate(s, gw, "a", 0, live);
+        let b = l.allocate(s, gw, "b", 0, live);
+        assert_eq!(a, Some(ip("192.168.5.2")));
+        assert_eq!(b, Some(ip("192.168.5.3")));
+        l.release(ip("192.168.5.2"), 0);
+        // Not handed out again at once, even though lower.
+        assert_eq!(l.allocate(s, gw, "c", 1, live), Some(ip("192.168.5.4")));
+        assert_eq!(l.allocate(s, gw, "d", 1, live), Some(ip("192.168.5.5")));
+        assert_eq!(l.allocate(s, gw, "e", 1, live), Some(ip("192.168.5.6")));
+        // .2 is in quarantine, the rest taken: full.
+        assert_eq!(l.allocate(s, gw, "f", 2, live), None);
+        // After the quarantine it comes back.
+        assert_eq!(
+            l.allocate(s, gw, "f", 2 + QUARANTINE_SECS, live),
+            Some(ip("192.168.5.2"))
+        );
+        // Dead owners' leases are reclaimed (and quarantined).
+        let only_f = |o: &str| o == "f";
+        let t = 100;
+        assert_eq!(l.allocate(s, gw, "g", t, only_f), None);
+        assert!(
+            l.allocate(s, gw, "g", t + QUARANTINE_SECS, only_f)
+                .is_some()
+        );
+        l.release_owner("g", 0);
+        assert!(!l.leases.values().any(|o| o == "g"));
+    }
+}

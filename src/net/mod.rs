@@ -1,0 +1,397 @@
+//! Networking: the network's settings, IP leases, nftables rules, and
+//! (rootful) the bridge and veth plumbing. This file is the part every
+//! mode shares: the network's record in the state directory
+//! (`network/settings.json`, `network/leases.json`), host ports held for
+//! published bindings, and reclaiming what dead containers left.
+
+pub mod ipam;
+pub mod nft;
+pub mod settings;
+
+use std::fs;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::{Binding, Proto};
+use crate::state::{self, State, StateError};
+use crate::sys;
+use ipam::Leases;
+use settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(
+        "the network exists with other settings: {0}; remove it first with `rrun network rm` (once no container uses it)"
+    )]
+    Conflict(String),
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error("{0}")]
+    Root(String),
+    #[error("{0}")]
+    Nft(#[from] nft::NftError),
+    #[error("reading or writing the network's record {0}: {1}")]
+    Record(PathBuf, #[source] io::Error),
+    #[error("no free address left in {0}")]
+    Full(String),
+    #[error("cannot publish {0}: {1}")]
+    Port(String, String),
+    #[error(
+        "published ports need kernel NAT, and {0}; the userspace port forwarder that would serve them is not in this version of rrun"
+    )]
+    NoNat(&'static str),
+    #[error("the network is in use by {0} container(s): {1}; remove them first")]
+    InUse(usize, String),
+}
+
+/// What a container holds of the network, recorded in its state.json so
+/// that a later rrun can give it back if the container's monitor died.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NetState {
+    pub ip: Option<Ipv4Addr>,
+    pub gateway: Option<Ipv4Addr>,
+    pub prefix: u8,
+    pub mac: String,
+    pub bridge: String,
+    pub veth: String,
+    /// Published ports with their host ports resolved.
+    pub ports: Vec<Binding>,
+    /// Flows its links opened (icc=false).
+    #[serde(default)]
+    pub link_rules: Vec<LinkRuleState>,
+    /// Whether its ports are kernel NAT map elements.
+    pub kernel_nat: bool,
+    /// Everything above has been given back.
+    #[serde(default)]
+    pub released: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LinkRuleState {
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
+    pub port: u16,
+    pub proto: Proto,
+}
+
+impl From<LinkRuleState> for nft::LinkRule {
+    fn from(l: LinkRuleState) -> Self {
+        nft::LinkRule {
+            from: l.from,
+            to: l.to,
+            port: l.port,
+            proto: l.proto,
+        }
+    }
+}
+
+pub(crate) fn dir(st: &State) -> PathBuf {
+    st.root.join("network")
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(
+    p: &std::path::Path,
+) -> Result<Option<T>, NetError> {
+    match fs::read(p) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| NetError::Record(p.to_path_buf(), io::Error::other(e))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(NetError::Record(p.to_path_buf(), e)),
+    }
+}
+
+pub(crate) fn write_json<T: Serialize>(p: &std::path::Path, v: &T) -> Result<(), NetError> {
+    state::write_json(p, v).map_err(|e| NetError::Record(p.to_path_buf(), e))
+}
+
+pub fn load_settings(st: &State) -> Result<Option<Settings>, NetError> {
+    read_json(&dir(st).join("settings.json"))
+}
+
+/// Whether kernel NAT serves this network's published ports.
+pub fn kernel_nat(s: &Settings) -> bool {
+    s.iptables && nft::available()
+}
+
+/// Lease an address for `id`; leases of containers that are gone are
+/// taken back first.
+pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<Ipv4Addr, NetError> {
+    let _lock = st.lock()?;
+    let p = dir(st).join("leases.json");
+    let mut l: Leases = read_json(&p)?.unwrap_or_default();
+    let live = |owner: &str| {
+        owner == id
+            || st
+                .find(owner)
+                .is_ok_and(|r| r.state.status != state::Status::Exited)
+    };
+    let ip = l
+        .allocate(s.subnet(), s.gateway, id, now(), live)
+        .ok_or_else(|| NetError::Full(s.subnet().to_string()))?;
+    write_json(&p, &l)?;
+    Ok(ip)
+}
+
+pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {
+    let _lock = st.lock()?;
+    let p = dir(st).join("leases.json");
+    let mut l: Leases = read_json(&p)?.unwrap_or_default();
+    l.release_owner(id, now());
+    write_json(&p, &l)
+}
+
+/// Host sockets that hold published ports for the container's lifetime:
+/// bound without SO_REUSEADDR and never listening, so no other program or
+/// container can take the port, and nothing is accepted on it.
+pub struct HeldPorts {
+    pub bindings: Vec<Binding>,
+    _fds: Vec<OwnedFd>,
+}
+
+fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
+    let (domain, sa): (libc::c_int, SocketAddr) = match b.host_ip {
+        IpAddr::V4(_) => (libc::AF_INET, SocketAddr::new(b.host_ip, b.host_port)),
+        IpAddr::V6(_) => (libc::AF_INET6, SocketAddr::new(b.host_ip, b.host_port)),
+    };
+    let ty = match b.proto {
+        Proto::Tcp => libc::SOCK_STREAM,
+        Proto::Udp => libc::SOCK_DGRAM,
+    };
+    // SAFETY: a new socket, owned at once.
+    let fd = sys::cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: fd is new and ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let (storage, len) = sockaddr(&sa);
+    // SAFETY: storage holds a valid sockaddr of length len.
+    sys::cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            &storage as *const _ as *const libc::sockaddr,
+            len,
+        )
+    })?;
+    let mut out: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut olen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: getsockname into a sockaddr_storage of the given size.
+    sys::cvt(unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            &mut out as *mut _ as *mut libc::sockaddr,
+            &mut olen,
+        )
+    })?;
+    let port = match out.ss_family as libc::c_int {
+        // SAFETY: the family says which sockaddr type the storage holds.
+        libc::AF_INET => {
+            u16::from_be(unsafe { (*(&out as *const _ as *const libc::sockaddr_in)).sin_port })
+        }
+        // SAFETY: as above.
+        _ => u16::from_be(unsafe { (*(&out as *const _ as *const libc::sockaddr_in6)).sin6_port }),
+    };
+    Ok((fd, port))
+}
+
+pub fn sockaddr(sa: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; zero is a valid value.
+    let mut st: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match sa {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write(&mut st as *mut _ as *mut libc::sockaddr_in, sin) };
+            (
+                st,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write(&mut st as *mut _ as *mut libc::sockaddr_in6, sin6) };
+            (
+                st,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
+        }
+    }
+}
+
+/// Bind every binding's host port (port 0: any free one, which the kernel
+/// picks from its ephemeral range). A taken port fails with its name.
+pub fn hold_ports(bindings: &[Binding]) -> Result<HeldPorts, NetError> {
+    let mut out = Vec::new();
+    let mut fds = Vec::new();
+    for b in bindings {
+        let (fd, port) = hold(b).map_err(|e| {
+            let what = format!(
+                "{}/{}",
+                crate::ports::host_port(&b.host_ip, b.host_port),
+                b.proto
+            );
+            let why = if e.raw_os_error() == Some(libc::EADDRINUSE) {
+                "the port is already in use".to_string()
+            } else {
+                sys::errno_text(&e)
+            };
+            NetError::Port(what, why)
+        })?;
+        fds.push(fd);
+        out.push(Binding {
+            host_port: port,
+            ..*b
+        });
+    }
+    Ok(HeldPorts {
+        bindings: out,
+        _fds: fds,
+    })
+}
+
+/// Give back what a container holds: its map elements, its lease, and
+/// its UDP conntrack entries (else a client that keeps sending stays
+/// pinned to the old address, moby#8795). Best effort; returns the errors.
+pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
+    let mut errs = Vec::new();
+    if n.released {
+        return errs;
+    }
+    if n.kernel_nat
+        && let Some(ip) = n.ip
+    {
+        let links: Vec<nft::LinkRule> = n.link_rules.iter().map(|l| (*l).into()).collect();
+        errs.extend(nft::remove(&nft::remove_lines(ip, &n.ports, &links)));
+        for b in n.ports.iter().filter(|b| b.proto == Proto::Udp) {
+            conntrack_delete(b.host_port);
+        }
+    }
+    if let Err(e) = release_lease(st, id) {
+        errs.push(e.to_string());
+    }
+    errs
+}
+
+fn conntrack_delete(port: u16) {
+    let Some(bin) = ["/usr/sbin/conntrack", "/sbin/conntrack"]
+        .iter()
+        .find(|p| std::path::Path::new(p).is_file())
+    else {
+        return;
+    };
+    let _ = std::process::Command::new(bin)
+        .args(["-D", "-p", "udp", "--orig-port-dst", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// When Docker runs on the same host its FORWARD policy DROP would win
+/// over rrun's accepts: open rrun's bridge in Docker's DOCKER-USER chain,
+/// with the iptables Docker uses, and close it again with the network.
+pub fn docker_user(bridge: &str, add: bool) {
+    let Some(ipt) = ["/usr/sbin/iptables", "/sbin/iptables"]
+        .iter()
+        .find(|p| std::path::Path::new(p).is_file())
+    else {
+        return;
+    };
+    let run = |args: &[&str]| {
+        std::process::Command::new(ipt)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !run(&["-w", "-n", "-L", "DOCKER-USER"]) {
+        return;
+    }
+    for dir in ["-i", "-o"] {
+        let rule = [
+            "DOCKER-USER",
+            dir,
+            bridge,
+            "-m",
+            "comment",
+            "--comment",
+            "rrun",
+            "-j",
+            "ACCEPT",
+        ];
+        let present = {
+            let mut a = vec!["-w", "-C"];
+            a.extend(rule);
+            run(&a)
+        };
+        let mut a = vec!["-w", if add { "-I" } else { "-D" }];
+        a.extend(rule);
+        if add != present {
+            run(&a);
+        }
+    }
+}
+
+/// `rrun network inspect`: the settings and the leases.
+pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
+    let Some(s) = load_settings(st)? else {
+        return Ok(serde_json::Value::Null);
+    };
+    let l: Leases = read_json(&dir(st).join("leases.json"))?.unwrap_or_default();
+    let containers: serde_json::Map<String, serde_json::Value> = l
+        .leases
+        .iter()
+        .map(|(ip, id)| {
+            let name = st.find(id).map(|r| r.config.name).unwrap_or_default();
+            (
+                id.clone(),
+                serde_json::json!({"Name": name, "IPv4Address": format!("{ip}/{}", s.prefix)}),
+            )
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "Name": "bridge",
+        "Driver": "bridge",
+        "Bridge": s.bridge,
+        "UserBridge": s.user_bridge,
+        "Subnet": s.subnet().to_string(),
+        "Gateway": s.gateway.to_string(),
+        "BIP": s.bip(),
+        "MTU": s.mtu,
+        "ICC": s.icc,
+        "IP": s.ip.to_string(),
+        "IPForward": s.ip_forward,
+        "IPTables": s.iptables,
+        "KernelNAT": kernel_nat(&s),
+        "Containers": containers,
+    }))
+}

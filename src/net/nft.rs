@@ -1,0 +1,335 @@
+//! Kernel NAT and filtering for a root network, in nftables tables owned
+//! by rrun (`ip rrun` and `bridge rrun`), so that removing them is one
+//! operation. The rules are fixed when the network is made; a container
+//! adds and removes only set and map elements (its published ports and its
+//! links), each in one atomic transaction, so no rule is ever duplicated
+//! or left behind and no rule handle has to be remembered.
+//!
+//! Script generation is pure; `apply` pipes a script to `nft -f -`.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Stdio};
+
+use super::settings::Settings;
+use crate::ports::{Binding, Proto};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NftError {
+    #[error("running nft: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("nft refused the rules: {0}")]
+    Rejected(String),
+}
+
+pub const TABLE: &str = "rrun";
+
+/// The prefix of the host ends of rrun's veth pairs, so that bridge-family
+/// rules can tell rrun's ports from others on a user's bridge.
+pub const VETH_PREFIX: &str = "rrv";
+
+/// The whole ruleset of a network, replacing any earlier one.
+pub fn network_script(s: &Settings) -> String {
+    let br = &s.bridge;
+    let subnet = s.subnet();
+    let icc_drop = if s.icc {
+        String::new()
+    } else {
+        format!("\t\tiifname \"{VETH_PREFIX}*\" oifname \"{VETH_PREFIX}*\" ether type ip drop\n")
+    };
+    format!(
+        "table ip {TABLE} {{}}\n\
+delete table ip {TABLE}\n\
+table bridge {TABLE} {{}}\n\
+delete table bridge {TABLE}\n\
+table ip {TABLE} {{\n\
+\tmap any_tcp {{ type inet_service : ipv4_addr . inet_service; }}\n\
+\tmap any_udp {{ type inet_service : ipv4_addr . inet_service; }}\n\
+\tmap addr_tcp {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}\n\
+\tmap addr_udp {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}\n\
+\tchain published {{\n\
+\t\tfib daddr type local dnat ip to ip daddr . tcp dport map @addr_tcp\n\
+\t\tfib daddr type local dnat ip to ip daddr . udp dport map @addr_udp\n\
+\t\tfib daddr type local dnat ip to tcp dport map @any_tcp\n\
+\t\tfib daddr type local dnat ip to udp dport map @any_udp\n\
+\t}}\n\
+\tchain prerouting {{\n\
+\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
+\t\tjump published\n\
+\t}}\n\
+\tchain output {{\n\
+\t\ttype nat hook output priority -100; policy accept;\n\
+\t\tjump published\n\
+\t}}\n\
+\tchain postrouting {{\n\
+\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+\t\tip saddr {subnet} oifname != \"{br}\" masquerade\n\
+\t\toifname \"{br}\" ct status dnat ip saddr {subnet} masquerade\n\
+\t\toifname \"{br}\" ip saddr 127.0.0.0/8 masquerade\n\
+\t}}\n\
+\tchain guard {{\n\
+\t\ttype filter hook prerouting priority raw; policy accept;\n\
+\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n\
+\t}}\n\
+\tchain forward {{\n\
+\t\ttype filter hook forward priority filter; policy accept;\n\
+\t\tiifname \"{br}\" oifname \"{br}\" accept\n\
+\t\toifname \"{br}\" ct state established,related accept\n\
+\t\toifname \"{br}\" ct status dnat accept\n\
+\t\toifname \"{br}\" drop\n\
+\t}}\n\
+}}\n\
+table bridge {TABLE} {{\n\
+\tset links_tcp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
+\tset links_udp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
+\tchain forward {{\n\
+\t\ttype filter hook forward priority filter; policy accept;\n\
+\t\tip saddr . ip daddr . tcp dport @links_tcp accept\n\
+\t\tip daddr . ip saddr . tcp sport @links_tcp accept\n\
+\t\tip saddr . ip daddr . udp dport @links_udp accept\n\
+\t\tip daddr . ip saddr . udp sport @links_udp accept\n\
+{icc_drop}\t}}\n\
+}}\n"
+    )
+}
+
+pub fn delete_script() -> String {
+    format!(
+        "table ip {TABLE} {{}}\ndelete table ip {TABLE}\ntable bridge {TABLE} {{}}\ndelete table bridge {TABLE}\n"
+    )
+}
+
+/// A link's allowed flows: from the linking container to a port of the
+/// target, and the replies (Docker's stateless pair).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkRule {
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
+    pub port: u16,
+    pub proto: Proto,
+}
+
+fn elements(
+    target: Ipv4Addr,
+    ports: &[Binding],
+    links: &[LinkRule],
+) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for b in ports {
+        let (map, key) = match b.host_ip {
+            IpAddr::V4(a) if !a.is_unspecified() => (
+                format!("addr_{}", b.proto),
+                format!("{a} . {}", b.host_port),
+            ),
+            _ => (format!("any_{}", b.proto), b.host_port.to_string()),
+        };
+        out.push((
+            format!("ip {TABLE} {map}"),
+            key.clone(),
+            format!("{key} : {target} . {}", b.container_port),
+        ));
+    }
+    for l in links {
+        let e = format!("{} . {} . {}", l.from, l.to, l.port);
+        out.push((format!("bridge {TABLE} links_{}", l.proto), e.clone(), e));
+    }
+    out
+}
+
+/// Add a container's published ports (IPv4 host addresses only; the rest
+/// are the forwarder's) and link flows, in one transaction.
+pub fn add_script(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> String {
+    elements(target, ports, links)
+        .iter()
+        .map(|(set, _, elem)| format!("add element {set} {{ {elem} }}\n"))
+        .collect()
+}
+
+/// Remove them again; one command a line, so that a caller can retry line
+/// by line when some element is already gone.
+pub fn remove_lines(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
+    elements(target, ports, links)
+        .iter()
+        .map(|(set, key, _)| format!("delete element {set} {{ {key} }}\n"))
+        .collect()
+}
+
+/// Whether an nft binary is there to run.
+pub fn available() -> bool {
+    nft_path().is_some()
+}
+
+fn nft_path() -> Option<std::path::PathBuf> {
+    ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// Run `nft -f -` with the script.
+pub fn apply(script: &str) -> Result<(), NftError> {
+    if script.is_empty() {
+        return Ok(());
+    }
+    let nft = nft_path()
+        .ok_or_else(|| NftError::Spawn(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
+    let mut child = Command::new(nft)
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(NftError::Spawn)?;
+    if let Some(mut i) = child.stdin.take() {
+        i.write_all(script.as_bytes()).map_err(NftError::Spawn)?;
+    }
+    let out = child.wait_with_output().map_err(NftError::Spawn)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        Err(NftError::Rejected(
+            err.lines()
+                .next()
+                .unwrap_or("unknown error")
+                .trim()
+                .to_string(),
+        ))
+    }
+}
+
+/// Remove elements best-effort: all at once, else one by one; returns
+/// what could not be removed.
+pub fn remove(lines: &[String]) -> Vec<String> {
+    if lines.is_empty() || apply(&lines.concat()).is_ok() {
+        return Vec::new();
+    }
+    lines
+        .iter()
+        .filter_map(|l| apply(l).err().map(|e| format!("{}: {e}", l.trim())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::ANY_V4;
+
+    fn settings(icc: bool) -> Settings {
+        Settings {
+            bridge: "rrun0".into(),
+            user_bridge: false,
+            gateway: Ipv4Addr::new(172, 17, 0, 1),
+            prefix: 16,
+            mtu: 1500,
+            icc,
+            ip: ANY_V4,
+            ip_forward: true,
+            iptables: true,
+        }
+    }
+
+    #[test]
+    fn network_rules() {
+        let s = network_script(&settings(true));
+        assert!(s.contains("ip saddr 172.17.0.0/16 oifname != \"rrun0\" masquerade"));
+        assert!(s.contains("iifname != \"lo\" ip daddr 127.0.0.0/8 drop"));
+        assert!(!s.contains("ether type ip drop"));
+        assert!(
+            network_script(&settings(false))
+                .contains("iifname \"rrv*\" oifname \"rrv*\" ether type ip drop")
+        );
+    }
+
+    /// The kernel (through nft, in a network namespace of its own) takes the
+    /// ruleset and the elements.
+    #[test]
+    fn nft_accepts_the_scripts() {
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !root || !available() {
+            eprintln!("SKIP nft_accepts_the_scripts: needs root and nft");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "skipped under CI"
+            );
+            return;
+        }
+        let c = Ipv4Addr::new(172, 17, 0, 2);
+        let ports = [Binding {
+            host_ip: ANY_V4,
+            host_port: 8080,
+            container_port: 80,
+            proto: Proto::Tcp,
+        }];
+        let links = [LinkRule {
+            from: Ipv4Addr::new(172, 17, 0, 3),
+            to: c,
+            port: 5432,
+            proto: Proto::Udp,
+        }];
+        let script = format!(
+            "{}{}{}",
+            network_script(&settings(false)),
+            add_script(c, &ports, &links),
+            remove_lines(c, &ports, &links).concat()
+        ) + &delete_script();
+        let mut child = Command::new("unshare")
+            .args(["--net", "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("unshare");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn elements_for_ports_and_links() {
+        let c = Ipv4Addr::new(172, 17, 0, 2);
+        let ports = [
+            Binding {
+                host_ip: ANY_V4,
+                host_port: 8080,
+                container_port: 80,
+                proto: Proto::Tcp,
+            },
+            Binding {
+                host_ip: "127.0.0.1".parse().unwrap_or(ANY_V4),
+                host_port: 5353,
+                container_port: 53,
+                proto: Proto::Udp,
+            },
+        ];
+        let links = [LinkRule {
+            from: Ipv4Addr::new(172, 17, 0, 3),
+            to: c,
+            port: 5432,
+            proto: Proto::Tcp,
+        }];
+        assert_eq!(
+            add_script(c, &ports, &links),
+            "add element ip rrun any_tcp { 8080 : 172.17.0.2 . 80 }\n\
+add element ip rrun addr_udp { 127.0.0.1 . 5353 : 172.17.0.2 . 53 }\n\
+add element bridge rrun links_tcp { 172.17.0.3 . 172.17.0.2 . 5432 }\n"
+        );
+        assert_eq!(
+            remove_lines(c, &ports, &links),
+            [
+                "delete element ip rrun any_tcp { 8080 }\n",
+                "delete element ip rrun addr_udp { 127.0.0.1 . 5353 }\n",
+                "delete element bridge rrun links_tcp { 172.17.0.3 . 172.17.0.2 . 5432 }\n"
+            ]
+        );
+    }
+}

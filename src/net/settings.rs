@@ -1,0 +1,297 @@
+//! The network's settings — Docker's daemon flags -b/--bridge, --bip,
+//! --mtu, --icc, --ip, --ip-forward, --iptables, here run flags or RRUN_*
+//! variables. They take effect when the network is created and are stored
+//! with it; a later run that asks for something else is refused with the
+//! way to recreate the network. Pure: parsing, defaults given the host's
+//! routes, and the comparison.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::{Deserialize, Serialize};
+
+use super::ipam::Subnet;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid --bip {0:?}: use an address and prefix length, like 192.168.5.1/24")]
+    Bip(String),
+    #[error("invalid --mtu {0:?}: use a number from 68 to 65535")]
+    Mtu(String),
+    #[error("invalid --{0} {1:?}: use true or false")]
+    Bool(&'static str, String),
+    #[error("invalid --ip {0:?}: use an IP address")]
+    Ip(String),
+    #[error("invalid bridge name {0:?}: at most 15 characters, no '/', whitespace or ':'")]
+    Bridge(String),
+    #[error(
+        "no free private subnet for the bridge: every candidate overlaps a route or address of this host; choose one with --bip"
+    )]
+    NoSubnet,
+    #[error("--bip {0} overlaps the host's route or address {1}; choose another with --bip")]
+    Overlap(String, String),
+}
+
+/// What a run asked for; None: not given (the stored or default value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requested {
+    pub bridge: Option<String>,
+    pub bip: Option<(Ipv4Addr, u8)>,
+    pub mtu: Option<u32>,
+    pub icc: Option<bool>,
+    pub ip: Option<IpAddr>,
+    pub ip_forward: Option<bool>,
+    pub iptables: Option<bool>,
+}
+
+/// The settings a network was made with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub bridge: String,
+    /// -b: a bridge the user made; rrun never deletes it.
+    pub user_bridge: bool,
+    pub gateway: Ipv4Addr,
+    pub prefix: u8,
+    pub mtu: u32,
+    pub icc: bool,
+    pub ip: IpAddr,
+    pub ip_forward: bool,
+    pub iptables: bool,
+}
+
+impl Settings {
+    pub fn subnet(&self) -> Subnet {
+        Subnet::of(self.gateway, self.prefix)
+    }
+
+    pub fn bip(&self) -> String {
+        format!("{}/{}", self.gateway, self.prefix)
+    }
+}
+
+pub const DEFAULT_BRIDGE: &str = "rrun0";
+
+pub fn parse_bool(flag: &'static str, v: &str) -> Result<bool, SettingsError> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(SettingsError::Bool(flag, v.to_string())),
+    }
+}
+
+pub fn parse_bip(v: &str) -> Result<(Ipv4Addr, u8), SettingsError> {
+    let bad = || SettingsError::Bip(v.to_string());
+    let (a, p) = v.split_once('/').ok_or_else(bad)?;
+    let a: Ipv4Addr = a.parse().map_err(|_| bad())?;
+    let p: u8 = p.parse().map_err(|_| bad())?;
+    if !(8..=30).contains(&p) || a.is_unspecified() || a.is_loopback() || a.is_multicast() {
+        return Err(bad());
+    }
+    let s = Subnet::of(a, p);
+    if a == s.net || a == s.broadcast() {
+        return Err(bad());
+    }
+    Ok((a, p))
+}
+
+pub fn parse_mtu(v: &str) -> Result<u32, SettingsError> {
+    match v.parse::<u32>() {
+        Ok(m) if (68..=65535).contains(&m) => Ok(m),
+        _ => Err(SettingsError::Mtu(v.to_string())),
+    }
+}
+
+pub fn parse_bridge(v: &str) -> Result<String, SettingsError> {
+    if v.is_empty()
+        || v.len() > 15
+        || v == "."
+        || v == ".."
+        || v.chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(SettingsError::Bridge(v.to_string()));
+    }
+    Ok(v.to_string())
+}
+
+pub fn parse_ip(v: &str) -> Result<IpAddr, SettingsError> {
+    v.parse().map_err(|_| SettingsError::Ip(v.to_string()))
+}
+
+/// The candidates for the default subnet, in Docker's order of preference:
+/// 172.17–172.31 /16, then the /20s of 192.168/16, then 10.N.0.0/16.
+fn candidates() -> impl Iterator<Item = (Ipv4Addr, u8)> {
+    (17u8..=31)
+        .map(|b| (Ipv4Addr::new(172, b, 0, 1), 16))
+        .chain((0u8..16).map(|i| (Ipv4Addr::new(192, 168, i * 16, 1), 20)))
+        .chain((0u8..=255).map(|b| (Ipv4Addr::new(10, b, 0, 1), 16)))
+}
+
+/// The first candidate subnet that overlaps none of the host's routes and
+/// addresses (`taken`), as (gateway, prefix). A default route (0.0.0.0/0)
+/// overlaps nothing for this purpose.
+pub fn pick_subnet(taken: &[Subnet]) -> Result<(Ipv4Addr, u8), SettingsError> {
+    candidates()
+        .find(|(a, p)| {
+            let s = Subnet::of(*a, *p);
+            !taken
+                .iter()
+                .filter(|t| t.prefix > 0)
+                .any(|t| t.overlaps(&s))
+        })
+        .ok_or(SettingsError::NoSubnet)
+}
+
+/// Check a --bip against the host's routes and addresses.
+pub fn check_bip(bip: (Ipv4Addr, u8), taken: &[Subnet]) -> Result<(), SettingsError> {
+    let s = Subnet::of(bip.0, bip.1);
+    match taken
+        .iter()
+        .filter(|t| t.prefix > 0)
+        .find(|t| t.overlaps(&s))
+    {
+        Some(t) => Err(SettingsError::Overlap(
+            format!("{}/{}", bip.0, bip.1),
+            t.to_string(),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Requested {
+    /// The settings of a new network: what was asked, else the defaults.
+    /// (`iptables` records what was asked; whether kernel NAT is used also
+    /// depends on nft being there.)
+    pub fn settle(&self, taken: &[Subnet], default_mtu: u32) -> Result<Settings, SettingsError> {
+        let (gateway, prefix) = match self.bip {
+            Some(b) => {
+                check_bip(b, taken)?;
+                b
+            }
+            None => pick_subnet(taken)?,
+        };
+        Ok(Settings {
+            bridge: self.bridge.clone().unwrap_or_else(|| DEFAULT_BRIDGE.into()),
+            user_bridge: self.bridge.is_some(),
+            gateway,
+            prefix,
+            mtu: self.mtu.unwrap_or(default_mtu),
+            icc: self.icc.unwrap_or(true),
+            ip: self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            ip_forward: self.ip_forward.unwrap_or(true),
+            iptables: self.iptables.unwrap_or(true),
+        })
+    }
+
+    /// What differs between this request and an existing network, worded
+    /// as flags ("--bip 10.1.0.1/16 (the network has 172.17.0.1/16)").
+    pub fn conflicts(&self, s: &Settings) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut diff = |flag: &str, want: String, have: String| {
+            if want != have {
+                out.push(format!("{flag} {want} (the network has {have})"));
+            }
+        };
+        if let Some(b) = &self.bridge {
+            diff("--bridge", b.clone(), s.bridge.clone());
+        }
+        if let Some((a, p)) = self.bip {
+            diff("--bip", format!("{a}/{p}"), s.bip());
+        }
+        if let Some(m) = self.mtu {
+            diff("--mtu", m.to_string(), s.mtu.to_string());
+        }
+        if let Some(i) = self.icc {
+            diff("--icc", i.to_string(), s.icc.to_string());
+        }
+        if let Some(i) = self.ip {
+            diff("--ip", i.to_string(), s.ip.to_string());
+        }
+        if let Some(f) = self.ip_forward {
+            diff("--ip-forward", f.to_string(), s.ip_forward.to_string());
+        }
+        if let Some(t) = self.iptables {
+            diff("--iptables", t.to_string(), s.iptables.to_string());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(s: &str) -> Subnet {
+        let (a, p) = s.split_once('/').unwrap_or((s, "32"));
+        Subnet::of(
+            a.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            p.parse().unwrap_or(32),
+        )
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(
+            parse_bip("192.168.5.1/24"),
+            Ok((Ipv4Addr::new(192, 168, 5, 1), 24))
+        );
+        for bad in [
+            "192.168.5.0/24",
+            "192.168.5.255/24",
+            "10.0.0.1",
+            "x/24",
+            "10.0.0.1/33",
+            "10.0.0.1/31",
+            "127.0.0.1/8",
+            "0.0.0.0/8",
+        ] {
+            assert!(parse_bip(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_mtu("1400"), Ok(1400));
+        assert!(parse_mtu("67").is_err() && parse_mtu("65536").is_err() && parse_mtu("x").is_err());
+        assert_eq!(parse_bool("icc", "false"), Ok(false));
+        assert!(parse_bool("icc", "no").is_err());
+        assert!(parse_bridge("bridge0").is_ok());
+        for bad in ["", "a/b", "a b", "0123456789abcdef", "a:b"] {
+            assert!(parse_bridge(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_subnet_avoids_the_host() {
+        let host = [
+            sub("0.0.0.0/0"),
+            sub("10.0.2.0/24"),
+            sub("172.17.0.0/16"),
+            sub("172.18.3.0/24"),
+        ];
+        assert_eq!(pick_subnet(&host), Ok((Ipv4Addr::new(172, 19, 0, 1), 16)));
+        assert_eq!(
+            pick_subnet(&[sub("172.16.0.0/12")]),
+            Ok((Ipv4Addr::new(192, 168, 0, 1), 20))
+        );
+        assert!(check_bip((Ipv4Addr::new(10, 0, 2, 9), 16), &host).is_err());
+        assert!(check_bip((Ipv4Addr::new(192, 168, 5, 1), 24), &host).is_ok());
+    }
+
+    #[test]
+    fn conflicts() {
+        let r = Requested {
+            bip: Some((Ipv4Addr::new(192, 168, 5, 1), 24)),
+            ..Default::default()
+        };
+        let s = Requested::default()
+            .settle(&[], 1500)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.bip(), "172.17.0.1/16");
+        assert_eq!(
+            r.conflicts(&s),
+            ["--bip 192.168.5.1/24 (the network has 172.17.0.1/16)"]
+        );
+        assert!(Requested::default().conflicts(&s).is_empty());
+        let same = Requested {
+            mtu: Some(1500),
+            ..Default::default()
+        };
+        assert!(same.conflicts(&s).is_empty());
+    }
+}

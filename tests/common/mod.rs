@@ -1,0 +1,1337 @@
+//! Harness for rrun's integration tests.
+//!
+//! Every test runs the real binary (`CARGO_BIN_EXE_rrun`) on the busybox
+//! rootfs that `scripts/mkrootfs.sh` assembles in target/rootfs, once as root
+//! and once as the unprivileged test user (`$RRUN_TEST_USER`, default
+//! `rrtest`). The checkout may live where that user cannot read it (/root is
+//! 0700), so each test process copies the binary and the rootfs once into a
+//! world-readable directory `/tmp/rrun-it-<pid>` and removes it at exit
+//! (leftovers of a test process that died are removed by the next one).
+//!
+//! Each test gets its own `RRUN_ROOT` (mode 0700, owned by whoever runs rrun)
+//! through [`Ctx`]; dropping the `Ctx` kills the rootless holder recorded in
+//! `$RRUN_ROOT/holder.json` and removes the directory. Every child process
+//! has a deadline ([`TIMEOUT`]): past it the process is SIGKILLed and the
+//! test fails with everything it printed so far. Nothing sleeps to
+//! synchronise: output is read from pipes with poll(2), process exit is
+//! watched through a pidfd.
+//!
+//! A test that cannot run says `SKIP: reason` on the real stderr (past the
+//! test harness's output capture) and returns; with `CI=true` it fails
+//! instead, so a green CI run means that every test ran.
+
+#![allow(dead_code)]
+
+use std::ffi::{CString, OsStr};
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long any one child process may run before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// After a process exited, how long its stdout/stderr may stay open (held by
+/// something it left behind) before that counts as a failure.
+const PIPE_GRACE: Duration = Duration::from_secs(3);
+/// PATH given to rrun (it needs newuidmap/newgidmap from /usr/bin).
+pub const HOST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Docker's default PATH, which rrun sets inside the container.
+pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Docker's default capability set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL
+/// SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD
+/// AUDIT_WRITE SETFCAP.
+pub const DEFAULT_CAPS: u64 = 0xa804_25fb;
+
+/// Run a test function once per mode, as `NAME::root` and `NAME::rootless`,
+/// so that a failure names the mode.
+#[allow(unused_macros)] // run_crash.rs has its own
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn root() {
+                super::$name($crate::common::Mode::Root)
+            }
+            #[test]
+            fn rootless() {
+                super::$name($crate::common::Mode::Rootless)
+            }
+        }
+    )*};
+}
+
+// ---------------------------------------------------------------------------
+// Modes, skipping
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// rrun runs as root.
+    Root,
+    /// rrun runs as `$RRUN_TEST_USER`.
+    Rootless,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Root => "root",
+            Mode::Rootless => "rootless",
+        })
+    }
+}
+
+/// The name libtest gave the current test (its thread's name).
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed-test")
+        .to_string()
+}
+
+/// A test that cannot run: loud on the real stderr; a failure under CI=true.
+pub fn skip(reason: &str) {
+    let msg = format!("SKIP: {}: {reason}", test_name());
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{msg} (a skip is a failure under CI=true)");
+    }
+    // io::stderr() directly, not eprintln!: libtest captures the macros only.
+    let _ = writeln!(io::stderr(), "\n*** {msg} ***\n");
+}
+
+// ---------------------------------------------------------------------------
+// The per-process environment: binary and rootfs copied to /tmp
+
+pub struct Env {
+    /// /tmp/rrun-it-<pid>, 0755.
+    pub dir: PathBuf,
+    /// The copy of rrun.
+    pub bin: PathBuf,
+    /// The copy of the rootfs (cp -a).
+    pub rootfs: PathBuf,
+}
+
+static ENV: OnceLock<Result<Env, String>> = OnceLock::new();
+static HOST_MOUNT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// Not $TMPDIR: the test user must reach the copies.
+const TMP: &str = "/tmp";
+const DIR_PREFIX: &str = "rrun-it-";
+
+/// The shared environment of this test process, set up on first use.
+pub fn env() -> Result<&'static Env, String> {
+    ENV.get_or_init(setup).as_ref().map_err(Clone::clone)
+}
+
+fn setup() -> Result<Env, String> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(
+            "the integration tests must run as root (they run rrun both as root and \
+                    as the unprivileged $RRUN_TEST_USER)"
+                .into(),
+        );
+    }
+    let src_rootfs = source_rootfs()?;
+    remove_stale_dirs();
+    let dir = Path::new(TMP).join(format!("{DIR_PREFIX}{}", std::process::id()));
+    if fs::symlink_metadata(&dir).is_ok() {
+        remove_tree(&dir);
+    }
+    fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    set_mode(&dir, 0o755)?;
+    // From here on the directory is ours: remove it when the process exits.
+    // SAFETY: registering a plain extern "C" function.
+    unsafe { libc::atexit(cleanup_at_exit) };
+
+    let bin = dir.join("rrun");
+    fs::copy(env!("CARGO_BIN_EXE_rrun"), &bin).map_err(|e| {
+        format!(
+            "copying {} to {}: {e}",
+            env!("CARGO_BIN_EXE_rrun"),
+            bin.display()
+        )
+    })?;
+    set_mode(&bin, 0o755)?;
+    let rootfs = dir.join("rootfs");
+    let out = run_host(Command::new("cp").arg("-a").arg(&src_rootfs).arg(&rootfs))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cp -a {} {}: {out}",
+            src_rootfs.display(),
+            rootfs.display()
+        ));
+    }
+    set_mode(&rootfs, 0o755)?;
+    Ok(Env { dir, bin, rootfs })
+}
+
+/// target/rootfs, made by scripts/mkrootfs.sh when it is missing.
+fn source_rootfs() -> Result<PathBuf, String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rootfs = manifest.join("target/rootfs");
+    if fs::symlink_metadata(rootfs.join("bin/sh")).is_ok() {
+        return Ok(rootfs);
+    }
+    let script = manifest.join("scripts/mkrootfs.sh");
+    if !script.exists() {
+        return Err(format!(
+            "no rootfs at {} and no {} to make it (run `make rootfs`)",
+            rootfs.display(),
+            script.display()
+        ));
+    }
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script).arg(&rootfs).current_dir(manifest);
+    let out = run_host(&mut cmd)?;
+    if !out.status.success() || fs::symlink_metadata(rootfs.join("bin/sh")).is_err() {
+        return Err(format!(
+            "{} {} failed: {out}",
+            script.display(),
+            rootfs.display()
+        ));
+    }
+    Ok(rootfs)
+}
+
+/// Remove /tmp/rrun-it-<pid> directories whose test process is gone.
+fn remove_stale_dirs() {
+    let Ok(entries) = fs::read_dir(TMP) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(DIR_PREFIX) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            remove_tree(&e.path());
+        }
+    }
+}
+
+extern "C" fn cleanup_at_exit() {
+    if let Some(p) = HOST_MOUNT.get().and_then(|r| r.as_ref().ok())
+        && let Ok(c) = CString::new(p.as_os_str().as_encoded_bytes())
+    {
+        // SAFETY: unmounting the tmpfs this process mounted.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+    if let Some(Ok(env)) = ENV.get() {
+        remove_tree(&env.dir);
+    }
+}
+
+/// Detach every mount at or below `dir` (deepest first), then remove it —
+/// unless a mount is still there: never delete through a mount into files
+/// that are not the test's own.
+pub fn remove_tree(dir: &Path) {
+    let prefix = dir.to_string_lossy().into_owned();
+    let under = || -> Vec<String> {
+        let mut v: Vec<String> = mount_points(&host_mountinfo())
+            .into_iter()
+            .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
+            .collect();
+        v.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        v
+    };
+    for m in under() {
+        if let Ok(c) = CString::new(m) {
+            // SAFETY: umount2 on a path; failure only leaves the mount.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+    let left = under();
+    if !left.is_empty() {
+        let _ = writeln!(
+            io::stderr(),
+            "warning: not removing {}: mounts remain under it: {left:?}",
+            dir.display()
+        );
+        return;
+    }
+    if let Err(e) = fs::remove_dir_all(dir)
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        let _ = writeln!(io::stderr(), "warning: removing {}: {e}", dir.display());
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) -> Result<(), String> {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("chmod {mode:o} {}: {e}", p.display()))
+}
+
+/// Run a host tool (cp, bash) for the harness, with the usual deadline.
+fn run_host(cmd: &mut Command) -> Result<Output, String> {
+    let what = format!("{cmd:?}");
+    let mut c = Command::new(cmd.get_program());
+    c.args(cmd.get_args());
+    if let Some(d) = cmd.get_current_dir() {
+        c.current_dir(d);
+    }
+    let p = Proc::spawn(c, Input::Null, what.clone()).map_err(|e| format!("{what}: {e}"))?;
+    Ok(p.wait())
+}
+
+/// A mount in the host's mount namespace, outside the rootfs, made by the
+/// harness (root only): no container may see it.
+pub fn host_only_mount() -> Result<&'static Path, String> {
+    let env = env()?;
+    HOST_MOUNT
+        .get_or_init(|| {
+            let p = env.dir.join("host-only-mount");
+            fs::create_dir_all(&p).map_err(|e| format!("mkdir {}: {e}", p.display()))?;
+            let target =
+                CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+            // SAFETY: mounting a small tmpfs on a directory we just made.
+            let r = unsafe {
+                libc::mount(
+                    c"rrun-it-host-only".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    c"size=64k".as_ptr().cast(),
+                )
+            };
+            if r != 0 {
+                return Err(format!(
+                    "mount tmpfs on {}: {}",
+                    p.display(),
+                    io::Error::last_os_error()
+                ));
+            }
+            Ok(p)
+        })
+        .as_ref()
+        .map(|p| p.as_path())
+        .map_err(Clone::clone)
+}
+
+// ---------------------------------------------------------------------------
+// The test user
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+pub fn test_user() -> Result<User, String> {
+    let name = std::env::var("RRUN_TEST_USER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "rrtest".into());
+    let passwd =
+        fs::read_to_string("/etc/passwd").map_err(|e| format!("reading /etc/passwd: {e}"))?;
+    for line in passwd.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 6 && f[0] == name {
+            let uid = f[2]
+                .parse()
+                .map_err(|_| format!("bad uid in /etc/passwd: {line}"))?;
+            let gid = f[3]
+                .parse()
+                .map_err(|_| format!("bad gid in /etc/passwd: {line}"))?;
+            if uid == 0 {
+                return Err(format!("test user {name} is uid 0"));
+            }
+            return Ok(User {
+                name,
+                uid,
+                gid,
+                home: f[5].to_string(),
+            });
+        }
+    }
+    Err(format!(
+        "test user {name} does not exist (create it as .ci/run does, with ranges in /etc/subuid \
+         and /etc/subgid, or set RRUN_TEST_USER)"
+    ))
+}
+
+/// The user's range in /etc/subuid or /etc/subgid, as (start, count).
+pub fn sub_range(file: &str, user: &User) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.trim().split(':').collect();
+        if f.len() == 3 && (f[0] == user.name || f[0] == user.uid.to_string()) {
+            Some((f[1].parse().ok()?, f[2].parse().ok()?))
+        } else {
+            None
+        }
+    })
+}
+
+/// Why unprivileged user namespaces cannot be used here, if they cannot.
+fn userns_unavailable() -> Option<String> {
+    let read = |p: &str| fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return Some("user namespaces are disabled (user.max_user_namespaces = 0)".into());
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return Some(
+            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)"
+                .into(),
+        );
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return Some(
+            "AppArmor restricts unprivileged user namespaces \
+             (kernel.apparmor_restrict_unprivileged_userns = 1)"
+                .into(),
+        );
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// Per-test context
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// One test in one mode: who runs rrun, with which RRUN_ROOT.
+pub struct Ctx {
+    pub mode: Mode,
+    pub env: &'static Env,
+    /// RRUN_ROOT for this test.
+    pub state: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    /// For rootless mode.
+    pub user: Option<User>,
+    name: String,
+}
+
+impl Ctx {
+    /// Set up, or say SKIP and return None.
+    pub fn new(mode: Mode) -> Option<Ctx> {
+        match Self::try_new(mode) {
+            Ok(c) => Some(c),
+            Err(reason) => {
+                skip(&reason);
+                None
+            }
+        }
+    }
+
+    fn try_new(mode: Mode) -> Result<Ctx, String> {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(
+                "the integration tests must run as root (they run rrun both as root \
+                 and as the unprivileged $RRUN_TEST_USER)"
+                    .into(),
+            );
+        }
+        // Not a skip: a test environment that cannot be set up is a failure.
+        let env = env().unwrap_or_else(|e| panic!("setting up the test environment: {e}"));
+        let (uid, gid, home, user) = match mode {
+            Mode::Root => (0, 0, "/root".to_string(), None),
+            Mode::Rootless => {
+                if let Some(why) = userns_unavailable() {
+                    return Err(why);
+                }
+                let u = test_user()?;
+                (u.uid, u.gid, u.home.clone(), Some(u))
+            }
+        };
+        let name: String = test_name()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let state = env.dir.join(format!("state-{n}-{name}"));
+        fs::create_dir(&state).unwrap_or_else(|e| panic!("mkdir {}: {e}", state.display()));
+        set_mode(&state, 0o700).unwrap_or_else(|e| panic!("{e}"));
+        chown(&state, Some(uid), Some(gid))
+            .unwrap_or_else(|e| panic!("chown {}: {e}", state.display()));
+        Ok(Ctx {
+            mode,
+            env,
+            state,
+            uid,
+            gid,
+            home,
+            user,
+            name: format!("{n}-{name}"),
+        })
+    }
+
+    pub fn rootfs(&self) -> &str {
+        self.env.rootfs.to_str().expect("the rootfs path is UTF-8")
+    }
+
+    /// `rrun ARGS...` as this mode's user, with a clean environment (PATH,
+    /// HOME, RRUN_ROOT) and the world-readable test directory as cwd.
+    pub fn cmd<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut c = Command::new(&self.env.bin);
+        c.args(args)
+            .env_clear()
+            .env("PATH", HOST_PATH)
+            .env("HOME", &self.home)
+            .env("RRUN_ROOT", &self.state)
+            .current_dir(&self.env.dir);
+        if self.mode == Mode::Rootless {
+            c.uid(self.uid).gid(self.gid);
+        }
+        c
+    }
+
+    /// Run rrun to completion with stdin from /dev/null.
+    #[track_caller]
+    pub fn rrun<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
+        self.run(self.cmd(args), Input::Null)
+    }
+
+    /// Run rrun to completion with `data` on a pipe as stdin.
+    #[track_caller]
+    pub fn rrun_stdin<S: AsRef<OsStr>>(&self, args: &[S], data: &[u8]) -> Output {
+        self.run(self.cmd(args), Input::Bytes(data.to_vec()))
+    }
+
+    /// `rrun --rm OPTS... ROOTFS sh -c SCRIPT`, run to completion.
+    #[track_caller]
+    pub fn sh(&self, opts: &[&str], script: &str) -> Output {
+        self.rrun(&self.sh_args(opts, script))
+    }
+
+    /// The arguments of `rrun --rm OPTS... ROOTFS sh -c SCRIPT`. --rm: a
+    /// container without it stays listed (Exited) until `rrun rm`, as in
+    /// Docker, and the tests check that nothing is left behind.
+    pub fn sh_args(&self, opts: &[&str], script: &str) -> Vec<String> {
+        let mut a = vec!["--rm"];
+        a.extend_from_slice(opts);
+        self.sh_args_keep(&a, script)
+    }
+
+    /// The arguments of `rrun OPTS... ROOTFS sh -c SCRIPT` (no --rm).
+    pub fn sh_args_keep(&self, opts: &[&str], script: &str) -> Vec<String> {
+        let mut a: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+        a.push(self.rootfs().to_string());
+        a.extend(["/bin/sh".to_string(), "-c".to_string(), script.to_string()]);
+        a
+    }
+
+    #[track_caller]
+    pub fn run(&self, cmd: Command, input: Input) -> Output {
+        self.spawn(cmd, input).wait()
+    }
+
+    #[track_caller]
+    pub fn spawn(&self, cmd: Command, input: Input) -> Proc {
+        let what = format!("[{}] {}", self.mode, describe(&cmd));
+        Proc::spawn(cmd, input, what.clone()).unwrap_or_else(|e| panic!("spawning {what}: {e}"))
+    }
+
+    /// Spawn `cmd` on a new pty of `rows`x`cols` (as its controlling
+    /// terminal, in a new session).
+    #[track_caller]
+    pub fn spawn_pty(&self, cmd: Command, rows: u16, cols: u16) -> Proc {
+        let what = format!("[{}] (on a pty) {}", self.mode, describe(&cmd));
+        Proc::spawn_pty(cmd, rows, cols, self.uid, self.gid, what.clone())
+            .unwrap_or_else(|e| panic!("spawning {what}: {e}"))
+    }
+
+    /// A fresh host directory, accessible to whoever runs rrun (owned by
+    /// them, 0755).
+    pub fn host_dir(&self, what: &str) -> PathBuf {
+        let p = self.env.dir.join(format!("dir-{}-{what}", self.name));
+        fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+        set_mode(&p, 0o755).expect("chmod host dir");
+        chown(&p, Some(self.uid), Some(self.gid)).expect("chown host dir");
+        p
+    }
+
+    /// A file in a fresh host directory, readable by whoever runs rrun.
+    pub fn host_file(&self, what: &str, content: &[u8]) -> PathBuf {
+        let p = self.host_dir(what).join("file");
+        fs::write(&p, content).unwrap_or_else(|e| panic!("writing {}: {e}", p.display()));
+        chown(&p, Some(self.uid), Some(self.gid)).expect("chown host file");
+        p
+    }
+
+    /// Entries of $RRUN_ROOT/containers (none when it is absent).
+    pub fn containers(&self) -> Vec<String> {
+        match fs::read_dir(self.state.join("containers")) {
+            Ok(rd) => rd
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => panic!("reading {}/containers: {e}", self.state.display()),
+        }
+    }
+
+    /// Nothing left behind: no container directory, no host mount under the
+    /// test directory (but the harness's own).
+    pub fn assert_nothing_left(&self, after: &str) {
+        let left = self.containers();
+        assert!(
+            left.is_empty(),
+            "[{}] after {after}: {}/containers still holds {left:?}",
+            self.mode,
+            self.state.display()
+        );
+        let mounts = self.env.leaked_mounts();
+        assert!(
+            mounts.is_empty(),
+            "[{}] after {after}: host mountinfo has lines under {}:\n{}",
+            self.mode,
+            self.env.dir.display(),
+            mounts.join("\n")
+        );
+    }
+
+    /// The rootless holder recorded in $RRUN_ROOT/holder.json, if it is alive
+    /// (pid, start time checked).
+    pub fn holder(&self) -> Option<i32> {
+        let text = fs::read_to_string(self.state.join("holder.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let pid = i32::try_from(v.get("pid")?.as_i64()?).ok()?;
+        let start = v.get("start_time")?.as_u64()?;
+        (pid > 0 && start_time(pid) == Some(start) && pid_alive(pid)).then_some(pid)
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        if let Some(pid) = self.holder() {
+            // SAFETY: SIGKILL to the holder this test's rrun made (start
+            // time checked, so not a recycled pid).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        remove_tree(&self.state);
+    }
+}
+
+impl Env {
+    /// Host mountinfo lines that mention the test directory, except the
+    /// harness's own mount.
+    pub fn leaked_mounts(&self) -> Vec<String> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let own = HOST_MOUNT
+            .get()
+            .and_then(|r| r.as_ref().ok())
+            .map(|p| p.to_string_lossy().into_owned());
+        host_mountinfo()
+            .lines()
+            .filter(|l| l.contains(&dir))
+            .filter(|l| {
+                own.as_ref()
+                    .is_none_or(|o| mount_point(l).as_deref() != Some(o))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        let a = a.to_string_lossy();
+        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$;&|<>()\\*?".contains(c))
+        {
+            s.push_str(&format!("{a:?}"));
+        } else {
+            s.push_str(&a);
+        }
+    }
+    for (k, v) in cmd.get_envs() {
+        if let (Some(v), k) = (v, k.to_string_lossy())
+            && !matches!(&*k, "PATH" | "HOME" | "RRUN_ROOT")
+        {
+            s = format!("{k}={v:?} {s}", v = v.to_string_lossy());
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// Host inspection
+
+pub fn host_mountinfo() -> String {
+    fs::read_to_string("/proc/self/mountinfo").expect("reading /proc/self/mountinfo")
+}
+
+/// Field 5 (the mount point) of a mountinfo line, unescaped.
+pub fn mount_point(line: &str) -> Option<String> {
+    line.split(' ').nth(4).map(unescape_octal)
+}
+
+pub fn mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo.lines().filter_map(mount_point).collect()
+}
+
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Field 22 of /proc/PID/stat.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 2..];
+    after_comm.split(' ').nth(19)?.parse().ok()
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn pid_alive(pid: i32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat.get(i + 2..i + 3))
+        .unwrap_or("?");
+    state != "Z" && state != "X"
+}
+
+/// Live processes (not zombies) whose command line contains `needle`.
+pub fn procs_with_cmdline(needle: &str) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push((pid, cmdline));
+            }
+        }
+    }
+    found
+}
+
+/// Poll `cond` (every 20 ms) until it holds or `timeout` passes.
+pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A marker unique to this process and call, for finding processes by
+/// command line.
+pub fn unique_marker(what: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "rrunit{}x{}x{what}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// /proc/self/status-style lines of `text` as (key, value).
+pub fn status_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim())
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Processes with deadlines
+
+/// What a finished process did.
+pub struct Output {
+    pub what: String,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Assert the exit code, showing everything on failure.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), Some(code), "unexpected exit status\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        self.expect_code(0)
+    }
+
+    /// stdout lines (a pty's \r removed).
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .collect()
+    }
+
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+
+    /// A failure of rrun itself: 125 and exactly one stderr line `rrun: …`.
+    #[track_caller]
+    pub fn expect_rrun_error(&self) -> &Self {
+        self.expect_code(125);
+        let lines = self.stderr_lines();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with("rrun: "),
+            "expected exactly one stderr line starting with `rrun: `\n{self}"
+        );
+        self
+    }
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "command: {}\nstatus: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
+            self.what, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// stdin of a spawned process.
+pub enum Input {
+    /// /dev/null.
+    Null,
+    /// A pipe that gets these bytes, then is closed.
+    Bytes(Vec<u8>),
+    /// A pipe that stays open until [`Proc::close_stdin`].
+    Open,
+}
+
+/// A running child with a deadline; its output is collected as it comes.
+pub struct Proc {
+    pub what: String,
+    child: Child,
+    pidfd: OwnedFd,
+    deadline: Instant,
+    stdin: Option<OwnedFd>,
+    pending: Vec<u8>,
+    close_stdin_when_done: bool,
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    /// For a pty: the master, for resizing.
+    master: Option<OwnedFd>,
+    pts_path: Option<String>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    read_pos: usize,
+    status: Option<ExitStatus>,
+    exited_at: Option<Instant>,
+}
+
+fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd owned here alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a valid fd.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Read what is there; Ok(false) at EOF (or EIO, a pty whose slave closed).
+fn read_available(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        // SAFETY: reading into a local buffer of the given size.
+        let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+        if n > 0 {
+            buf.extend_from_slice(&chunk[..n as usize]);
+            continue;
+        }
+        if n == 0 {
+            return Ok(false);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) => return Ok(true),
+            Some(libc::EINTR) => continue,
+            Some(libc::EIO) => return Ok(false),
+            _ => return Err(e),
+        }
+    }
+}
+
+fn into_owned<T: Into<OwnedFd>>(x: Option<T>) -> Option<OwnedFd> {
+    x.map(Into::into)
+}
+
+impl Proc {
+    /// Spawn `cmd` with stdout and stderr on pipes.
+    pub fn spawn(mut cmd: Command, input: Input, what: String) -> io::Result<Proc> {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let (pending, close) = match input {
+            Input::Null => {
+                cmd.stdin(Stdio::null());
+                (Vec::new(), false)
+            }
+            Input::Bytes(b) => {
+                cmd.stdin(Stdio::piped());
+                (b, true)
+            }
+            Input::Open => {
+                cmd.stdin(Stdio::piped());
+                (Vec::new(), false)
+            }
+        };
+        let mut child = cmd.spawn()?;
+        drop(cmd);
+        let pidfd = pidfd_open(child.id())?;
+        let stdin = into_owned(child.stdin.take());
+        let out = into_owned(child.stdout.take());
+        let err = into_owned(child.stderr.take());
+        for fd in [&stdin, &out, &err].into_iter().flatten() {
+            set_nonblocking(fd.as_raw_fd())?;
+        }
+        let mut p = Proc {
+            what,
+            child,
+            pidfd,
+            deadline: Instant::now() + TIMEOUT,
+            stdin,
+            pending,
+            close_stdin_when_done: close,
+            out,
+            err,
+            master: None,
+            pts_path: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            read_pos: 0,
+            status: None,
+            exited_at: None,
+        };
+        if p.close_stdin_when_done && p.pending.is_empty() {
+            p.stdin = None;
+        }
+        Ok(p)
+    }
+
+    /// Spawn `cmd` in a new session with a new pty (rows x cols) as its
+    /// controlling terminal and stdin/stdout/stderr. The slave belongs to
+    /// uid:gid, as after a login.
+    pub fn spawn_pty(
+        mut cmd: Command,
+        rows: u16,
+        cols: u16,
+        uid: u32,
+        gid: u32,
+        what: String,
+    ) -> io::Result<Proc> {
+        let cvt = |r: libc::c_int| {
+            if r < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(r)
+            }
+        };
+        // posix_openpt + open(O_CLOEXEC) rather than openpty(3): other tests
+        // spawn children concurrently, and must not inherit these fds.
+        // SAFETY: plain libc calls; every fd is wrapped as soon as it exists.
+        let master = unsafe {
+            OwnedFd::from_raw_fd(cvt(libc::posix_openpt(
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            ))?)
+        };
+        let mut name = [0 as libc::c_char; 128];
+        // SAFETY: as above; ptsname_r writes a NUL-terminated name into `name`.
+        let slave_path = unsafe {
+            cvt(libc::grantpt(master.as_raw_fd()))?;
+            cvt(libc::unlockpt(master.as_raw_fd()))?;
+            let r = libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len());
+            if r != 0 {
+                return Err(io::Error::from_raw_os_error(r));
+            }
+            std::ffi::CStr::from_ptr(name.as_ptr()).to_owned()
+        };
+        // SAFETY: open returns a new fd, wrapped at once.
+        let slave = unsafe {
+            OwnedFd::from_raw_fd(cvt(libc::open(
+                slave_path.as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            ))?)
+        };
+        // SAFETY: fchown on our own fd.
+        cvt(unsafe { libc::fchown(slave.as_raw_fd(), uid, gid) })?;
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ with a valid winsize.
+        cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) })?;
+        cmd.stdin(Stdio::from(slave.try_clone()?))
+            .stdout(Stdio::from(slave.try_clone()?))
+            .stderr(Stdio::from(slave));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn()?;
+        // The Command holds the slave fds: drop them, so that the master
+        // reads EIO once the child side is closed.
+        drop(cmd);
+        let pidfd = pidfd_open(child.id())?;
+        let out = master.try_clone()?;
+        let inp = master.try_clone()?;
+        set_nonblocking(out.as_raw_fd())?;
+        Ok(Proc {
+            what,
+            child,
+            pidfd,
+            deadline: Instant::now() + TIMEOUT,
+            stdin: Some(inp),
+            pending: Vec::new(),
+            close_stdin_when_done: false,
+            out: Some(out),
+            err: None,
+            master: Some(master),
+            pts_path: Some(slave_path.to_string_lossy().into_owned()),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            read_pos: 0,
+            status: None,
+            exited_at: None,
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn exited(&self) -> Option<ExitStatus> {
+        self.status
+    }
+
+    /// The pty's master (spawn_pty only).
+    pub fn master(&self) -> Option<&OwnedFd> {
+        self.master.as_ref()
+    }
+
+    /// The pty's slave path (spawn_pty only).
+    pub fn pts_path(&self) -> Option<&str> {
+        self.pts_path.as_deref()
+    }
+
+    /// One poll round, until something happens or `until`.
+    fn pump(&mut self, until: Instant) {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4);
+        let mut kinds: Vec<u8> = Vec::with_capacity(4);
+        let mut add = |fd: RawFd, events: libc::c_short, kind: u8| {
+            fds.push(libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+            kinds.push(kind);
+        };
+        if self.status.is_none() {
+            add(self.pidfd.as_raw_fd(), libc::POLLIN, b'p');
+        }
+        if let Some(fd) = &self.out {
+            add(fd.as_raw_fd(), libc::POLLIN, b'o');
+        }
+        if let Some(fd) = &self.err {
+            add(fd.as_raw_fd(), libc::POLLIN, b'e');
+        }
+        if let Some(fd) = &self.stdin
+            && !self.pending.is_empty()
+        {
+            add(fd.as_raw_fd(), libc::POLLOUT, b'i');
+        }
+        let now = Instant::now();
+        let ms = until.saturating_duration_since(now).as_millis().min(1000) as libc::c_int;
+        if fds.is_empty() {
+            return;
+        }
+        // SAFETY: poll on our own array.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            assert_eq!(e.raw_os_error(), Some(libc::EINTR), "poll: {e}");
+            return;
+        }
+        for (pfd, kind) in fds.iter().zip(kinds) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match kind {
+                b'p' => {
+                    if let Ok(Some(st)) = self.child.try_wait() {
+                        self.status = Some(st);
+                        self.exited_at = Some(Instant::now());
+                    }
+                }
+                b'o' => {
+                    let fd = pfd.fd;
+                    if !read_available(fd, &mut self.stdout).unwrap_or(false) {
+                        self.out = None;
+                    }
+                }
+                b'e' => {
+                    let fd = pfd.fd;
+                    if !read_available(fd, &mut self.stderr).unwrap_or(false) {
+                        self.err = None;
+                    }
+                }
+                _ => self.write_pending(),
+            }
+        }
+        if self.pending.is_empty() && self.close_stdin_when_done {
+            self.stdin = None;
+        }
+    }
+
+    fn write_pending(&mut self) {
+        let Some(fd) = &self.stdin else {
+            self.pending.clear();
+            return;
+        };
+        while !self.pending.is_empty() {
+            // SAFETY: writing from our own buffer.
+            let n = unsafe {
+                libc::write(
+                    fd.as_raw_fd(),
+                    self.pending.as_ptr().cast(),
+                    self.pending.len(),
+                )
+            };
+            if n > 0 {
+                self.pending.drain(..n as usize);
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EAGAIN) => return,
+                Some(libc::EINTR) => continue,
+                _ => {
+                    // EPIPE (the reader is gone) or EIO: nothing more goes in.
+                    self.pending.clear();
+                    self.stdin = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Kill (SIGKILL), reap, and fail the test with everything seen so far.
+    #[track_caller]
+    pub fn fail(&mut self, why: &str) -> ! {
+        self.kill_and_reap();
+        panic!("{why}\n{}", self.snapshot());
+    }
+
+    fn snapshot(&self) -> Output {
+        Output {
+            what: self.what.clone(),
+            status: self.status.unwrap_or_else(|| ExitStatus::from_raw(-1)),
+            stdout: String::from_utf8_lossy(&self.stdout).replace('\r', ""),
+            stderr: String::from_utf8_lossy(&self.stderr).into_owned(),
+        }
+    }
+
+    fn kill_and_reap(&mut self) {
+        if self.status.is_none() {
+            // SAFETY: the child is not reaped yet, so the pid is still ours.
+            unsafe { libc::kill(self.pid(), libc::SIGKILL) };
+            if let Ok(st) = self.child.wait() {
+                self.status = Some(st);
+            }
+        }
+    }
+
+    /// Send `sig` to the process (not to anything else: it is not reaped
+    /// before we know it exited).
+    pub fn signal(&mut self, sig: libc::c_int) {
+        if self.status.is_none() {
+            // SAFETY: as in kill_and_reap.
+            unsafe { libc::kill(self.pid(), sig) };
+        }
+    }
+
+    /// Queue bytes for stdin.
+    pub fn write_stdin(&mut self, data: &[u8]) {
+        self.pending.extend_from_slice(data);
+        self.write_pending();
+    }
+
+    /// Close stdin once everything queued is written.
+    pub fn close_stdin(&mut self) {
+        self.close_stdin_when_done = true;
+        self.write_pending();
+        if self.pending.is_empty() {
+            self.stdin = None;
+        }
+    }
+
+    /// Resize the pty (spawn_pty only); the kernel sends SIGWINCH to the
+    /// foreground process group.
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        let fd = self
+            .master
+            .as_ref()
+            .expect("resize needs a pty")
+            .as_raw_fd();
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ with a valid winsize.
+        let r = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+        assert_eq!(r, 0, "TIOCSWINSZ: {}", io::Error::last_os_error());
+    }
+
+    /// Wait for a stdout line containing `needle` (lines after the last one
+    /// returned); returns it without its line end.
+    #[track_caller]
+    pub fn wait_line(&mut self, needle: &str) -> String {
+        loop {
+            while let Some(nl) = self.stdout[self.read_pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
+                let line = String::from_utf8_lossy(&self.stdout[self.read_pos..self.read_pos + nl])
+                    .trim_end_matches('\r')
+                    .to_string();
+                self.read_pos += nl + 1;
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            if self.status.is_some() && self.out.is_none() {
+                self.fail(&format!(
+                    "the process ended without printing a line containing {needle:?}"
+                ));
+            }
+            if Instant::now() >= self.deadline {
+                self.fail(&format!(
+                    "timed out after {TIMEOUT:?} waiting for a line containing {needle:?}"
+                ));
+            }
+            self.pump(self.deadline);
+        }
+    }
+
+    /// Wait for the process to exit and its output to end.
+    #[track_caller]
+    pub fn wait(mut self) -> Output {
+        loop {
+            if let (Some(_), None, None) = (self.status, &self.out, &self.err) {
+                break;
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                self.fail(&format!("timed out after {TIMEOUT:?}"));
+            }
+            let mut until = self.deadline;
+            if let Some(t) = self.exited_at {
+                let grace_end = t + PIPE_GRACE;
+                if now >= grace_end {
+                    if self.master.is_some() {
+                        // A pty's master may see no EIO while the slave is
+                        // held elsewhere; what matters here is the output.
+                        break;
+                    }
+                    self.fail(&format!(
+                        "the process exited but its stdout/stderr stayed open for {PIPE_GRACE:?} \
+                         (something it started still holds them)"
+                    ));
+                }
+                until = until.min(grace_end);
+            }
+            self.pump(until);
+        }
+        self.snapshot()
+    }
+
+    /// Wait (with the deadline) until the process exits; output read so far
+    /// is kept.
+    #[track_caller]
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        loop {
+            if let Some(st) = self.status {
+                return st;
+            }
+            if Instant::now() >= self.deadline {
+                self.fail(&format!("timed out after {TIMEOUT:?} waiting for exit"));
+            }
+            self.pump(self.deadline);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
