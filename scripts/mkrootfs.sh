@@ -95,6 +95,20 @@ EOF
 : >"$tmp/etc/resolv.conf"
 chmod 0644 "$tmp"/etc/*
 
+# socat, with the shared libraries it needs, where the host has it: the
+# networking tests need a UDP peer and the client's address (SOCAT_PEERADDR)
+# inside containers, which busybox's nc cannot give.
+for prog in ${ROOTFS_EXTRA:-socat}; do
+    src=$(command -v "$prog" 2>/dev/null) || { echo "mkrootfs: $prog not found on the host; not added"; continue; }
+    mkdir -p -- "$tmp/usr/bin"
+    cp -L -- "$src" "$tmp/usr/bin/$prog"
+    while read -r lib; do
+        [ -n "$lib" ] || continue
+        mkdir -p -- "$tmp$(dirname -- "$lib")"
+        cp -L -- "$lib" "$tmp$lib"
+    done < <(ldd "$src" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+done
+
 if [ "$(id -u)" -eq 0 ]; then
     chown -R 0:0 -- "$tmp"
     chown 1000:1000 -- "$tmp/home/app"

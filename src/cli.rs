@@ -253,6 +253,29 @@ pub struct WaitArgs {
     pub containers: Vec<String>,
 }
 
+/// `rrun port`
+#[derive(Parser, Debug)]
+#[command(name = "rrun port", disable_help_flag = true)]
+pub struct PortArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
+}
+
+/// `rrun network inspect|rm`
+#[derive(Parser, Debug)]
+#[command(name = "rrun network", disable_help_flag = true)]
+pub struct NetworkArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// inspect or rm
+    pub action: String,
+    /// Accepted for Docker's muscle memory: the one network is "bridge"
+    pub names: Vec<String>,
+}
+
 /// Parse a subcommand's arguments with Docker's error shapes.
 pub fn parse_sub<T: Parser>(cmd: &str, args: &[String]) -> Result<T, CliError> {
     let argv = std::iter::once(format!("rrun {cmd}")).chain(args.iter().cloned());

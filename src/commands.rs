@@ -78,6 +78,13 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
         eprintln!("rrun: skipping container {id}: {why}");
     }
     let t = now();
+    let names = inspect::names_column(&records);
+    let name_of = |r: &Record| {
+        names
+            .get(r.id())
+            .cloned()
+            .unwrap_or_else(|| r.config.name.clone())
+    };
     let shown: Vec<&Record> = records.iter().filter(|r| a.all || r.running()).collect();
     let mut out = String::new();
     if a.quiet {
@@ -94,14 +101,18 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
         let tpl = template(f)?;
         for r in shown {
             let line = tpl
-                .render(&inspect::ps_fields(r, t, a.no_trunc))
+                .render(&inspect::ps_fields(r, t, a.no_trunc, &name_of(r)))
                 .map_err(|e| CmdError::Template(e.to_string()))?;
             out.push_str(&line);
             out.push('\n');
         }
     } else {
         let mut rows = vec![inspect::PS_HEADER.iter().map(|s| s.to_string()).collect()];
-        rows.extend(shown.iter().map(|r| inspect::ps_row(r, t, a.no_trunc)));
+        rows.extend(
+            shown
+                .iter()
+                .map(|r| inspect::ps_row(r, t, a.no_trunc, &name_of(r))),
+        );
         out = inspect::table(&rows);
     }
     let _ = io::stdout().write_all(out.as_bytes());
@@ -366,6 +377,82 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
         (Err(e), _) => Err(e),
         (Ok(()), 0) => Ok(0),
         (Ok(()), f) => Err(CmdError::Reported(f)),
+    }
+}
+
+pub fn port(a: &cli::PortArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    let r = st.find(&a.container)?;
+    let filter = a
+        .port
+        .as_deref()
+        .map(crate::ports::parse_port_filter)
+        .transpose()
+        .map_err(|e| CmdError::Failed {
+            code: 1,
+            msg: e.to_string(),
+        })?;
+    let bindings = match &r.state.net {
+        Some(n) if r.running() && !n.released => n.ports.clone(),
+        _ => Vec::new(),
+    };
+    let lines = crate::ports::port_lines(&bindings, filter);
+    if lines.is_empty()
+        && let Some(f) = filter
+    {
+        let shown = match a.port.as_deref() {
+            Some(p) if !p.contains('/') => f.port.to_string(),
+            _ => f.to_string(),
+        };
+        return Err(CmdError::Failed {
+            code: 1,
+            msg: format!("No public port '{shown}' published for {}", a.container),
+        });
+    }
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(0)
+}
+
+pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    let fail = |e: crate::net::NetError| CmdError::Failed {
+        code: 1,
+        msg: e.to_string(),
+    };
+    match a.action.as_str() {
+        "inspect" => {
+            let v = crate::net::inspect(&st).map_err(fail)?;
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            let arr = if v.is_null() { vec![] } else { vec![v] };
+            serde::Serialize::serialize(&arr, &mut ser).map_err(|e| CmdError::Failed {
+                code: 1,
+                msg: e.to_string(),
+            })?;
+            println!("{}", String::from_utf8_lossy(&buf));
+            Ok(0)
+        }
+        "rm" => {
+            // SAFETY: geteuid cannot fail.
+            if unsafe { libc::geteuid() } != 0 {
+                return Err(CmdError::Failed {
+                    code: 1,
+                    msg: "no network to remove: rootless containers have no bridge network in this version of rrun".into(),
+                });
+            }
+            crate::container::network::reclaim_dead(&st);
+            if crate::net::root::remove_network(&st).map_err(fail)? {
+                println!("bridge");
+            }
+            Ok(0)
+        }
+        other => Err(CmdError::Failed {
+            code: 125,
+            msg: format!("unknown network command {other:?}: use inspect or rm"),
+        }),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::ports::{self, Binding, Exposed};
 use crate::state::{Record, Status, ZERO_TIME, parse_rfc3339};
 
 fn or_zero(t: &str) -> &str {
@@ -13,6 +14,41 @@ fn or_zero(t: &str) -> &str {
 
 fn list_or_null(v: &[String]) -> Value {
     if v.is_empty() { Value::Null } else { json!(v) }
+}
+
+/// Docker's map of port → bindings: {"80/tcp": [{"HostIp": .., "HostPort": ..}]}.
+fn port_map(bindings: &[Binding], exposed: &[Exposed], with_unbound: bool) -> Value {
+    let mut m = serde_json::Map::new();
+    if with_unbound {
+        for e in exposed {
+            m.insert(e.to_string(), Value::Null);
+        }
+    }
+    for b in bindings {
+        let k = format!("{}/{}", b.container_port, b.proto);
+        let entry = json!({"HostIp": b.host_ip.to_string(), "HostPort": b.host_port.to_string()});
+        match m.get_mut(&k) {
+            Some(Value::Array(a)) => a.push(entry),
+            _ => {
+                m.insert(k, json!([entry]));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// "/db:/web/db": the links of `r`, as Docker's HostConfig.Links.
+fn links(r: &Record) -> Value {
+    if r.config.links.is_empty() {
+        return Value::Null;
+    }
+    json!(
+        r.config
+            .links
+            .iter()
+            .map(|l| format!("/{}:/{}/{}", l.target_name, r.config.name, l.alias))
+            .collect::<Vec<_>>()
+    )
 }
 
 /// The inspect object of one container, shaped like Docker's.
@@ -31,6 +67,46 @@ pub fn inspect(r: &Record) -> Value {
             (d.to_string(), json!(o))
         })
         .collect();
+    let net = s.net.clone().unwrap_or_default();
+    let live_net = running && !net.released;
+    let ip = net
+        .ip
+        .filter(|_| live_net)
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let gw = net
+        .gateway
+        .filter(|_| live_net)
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let bindings: Vec<Binding> = if live_net {
+        net.ports.clone()
+    } else {
+        Vec::new()
+    };
+    let exposed: Value = if c.exposed.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(
+            c.exposed
+                .iter()
+                .map(|e| (e.to_string(), json!({})))
+                .collect(),
+        )
+    };
+    let mut networks = serde_json::Map::new();
+    if c.net == "bridge" {
+        networks.insert(
+            "bridge".into(),
+            json!({
+                "Links": links(r),
+                "Gateway": gw,
+                "IPAddress": ip,
+                "IPPrefixLen": if live_net { net.prefix } else { 0 },
+                "MacAddress": if live_net { net.mac.clone() } else { String::new() },
+            }),
+        );
+    }
     json!({
         "Id": c.id,
         "Created": c.created,
@@ -60,13 +136,15 @@ pub fn inspect(r: &Record) -> Value {
         "HostConfig": {
             "Binds": list_or_null(&c.binds),
             "NetworkMode": c.net,
-            "PortBindings": {},
+            "PortBindings": port_map(&bindings, &[], false),
+            "PublishAllPorts": c.publish_all,
             "AutoRemove": c.auto_remove,
             "CapAdd": list_or_null(&c.cap_add),
             "CapDrop": list_or_null(&c.cap_drop),
-            "Dns": [],
-            "DnsSearch": [],
-            "Links": Value::Null,
+            "Dns": c.dns,
+            "DnsSearch": c.dns_search,
+            "ExtraHosts": list_or_null(&c.add_hosts),
+            "Links": links(r),
             "ReadonlyRootfs": c.read_only,
             "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
             "Init": c.init,
@@ -78,7 +156,7 @@ pub fn inspect(r: &Record) -> Value {
             "AttachStdin": c.interactive && !c.detach,
             "AttachStdout": !c.detach,
             "AttachStderr": !c.detach,
-            "ExposedPorts": Value::Null,
+            "ExposedPorts": exposed,
             "Tty": c.tty,
             "OpenStdin": c.interactive,
             "StdinOnce": c.interactive && !c.detach,
@@ -89,15 +167,15 @@ pub fn inspect(r: &Record) -> Value {
             "Entrypoint": Value::Null,
         },
         "NetworkSettings": {
-            "Bridge": "",
+            "Bridge": if live_net { net.bridge.clone() } else { String::new() },
             "SandboxID": "",
             "SandboxKey": if running { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
-            "Ports": {},
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "MacAddress": "",
-            "Networks": {},
+            "Ports": port_map(&bindings, &c.exposed, true),
+            "Gateway": gw,
+            "IPAddress": ip,
+            "IPPrefixLen": if live_net { net.prefix } else { 0 },
+            "MacAddress": if live_net { net.mac.clone() } else { String::new() },
+            "Networks": networks,
         },
         "Rootfs": c.rootfs,
     })
@@ -174,8 +252,18 @@ pub fn command_text(r: &Record, no_trunc: bool) -> String {
     format!("{cmd:?}")
 }
 
-/// The values `ps --format` templates see, with Docker's names.
-pub fn ps_fields(r: &Record, now: f64, no_trunc: bool) -> Value {
+/// ps's PORTS: published ports while running, and exposed ones.
+pub fn ports_text(r: &Record) -> String {
+    let bound: Vec<Binding> = match &r.state.net {
+        Some(n) if r.state.status == Status::Running && !n.released => n.ports.clone(),
+        _ => Vec::new(),
+    };
+    ports::ps_ports(&r.config.exposed, &bound)
+}
+
+/// The values `ps --format` templates see, with Docker's names. `names`
+/// is the NAMES column: the name and every "linker/alias" pointing at it.
+pub fn ps_fields(r: &Record, now: f64, no_trunc: bool, names: &str) -> Value {
     let id = if no_trunc {
         r.config.id.clone()
     } else {
@@ -190,14 +278,14 @@ pub fn ps_fields(r: &Record, now: f64, no_trunc: bool) -> Value {
         "RunningFor": format!("{} ago", ago(&r.config.created, now)),
         "Status": status_text(r, now),
         "State": r.state.status.name(),
-        "Ports": "",
-        "Names": r.config.name,
+        "Ports": ports_text(r),
+        "Names": names,
     })
 }
 
 /// ps's table rows (without the header).
-pub fn ps_row(r: &Record, now: f64, no_trunc: bool) -> Vec<String> {
-    let f = ps_fields(r, now, no_trunc);
+pub fn ps_row(r: &Record, now: f64, no_trunc: bool, names: &str) -> Vec<String> {
+    let f = ps_fields(r, now, no_trunc, names);
     [
         "ID",
         "Rootfs",
@@ -221,6 +309,23 @@ pub const PS_HEADER: [&str; 7] = [
     "PORTS",
     "NAMES",
 ];
+
+/// NAMES for each record: its name, then "linker/alias" for each other
+/// container that links to it (Docker 1.x's `db,web/db`).
+pub fn names_column(all: &[Record]) -> std::collections::HashMap<String, String> {
+    let mut m: std::collections::HashMap<String, Vec<String>> = all
+        .iter()
+        .map(|r| (r.config.id.clone(), vec![r.config.name.clone()]))
+        .collect();
+    for r in all {
+        for l in &r.config.links {
+            if let Some(v) = m.get_mut(&l.target_id) {
+                v.push(format!("{}/{}", r.config.name, l.alias));
+            }
+        }
+    }
+    m.into_iter().map(|(k, v)| (k, v.join(","))).collect()
+}
 
 /// Align columns as Go's tabwriter does for docker ps (padding 3, the last
 /// column unpadded).
@@ -277,6 +382,7 @@ mod tests {
                 started_at: "2026-11-29T05:00:01.000000000Z".into(),
                 finished_at: "2026-11-29T05:00:03.000000000Z".into(),
                 error: String::new(),
+                net: None,
             },
         }
     }
@@ -301,7 +407,7 @@ mod tests {
         let now = parse_rfc3339("2026-11-29T05:05:01Z").unwrap_or(0.0);
         let r = rec(Status::Running);
         assert_eq!(
-            ps_row(&r, now, false),
+            ps_row(&r, now, false, "web"),
             [
                 "532f73b69b54",
                 "bb",

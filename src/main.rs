@@ -10,12 +10,9 @@ mod hosts;
 mod inspect;
 mod mount;
 mod names;
-// Wired into `run` step by step (bridge networking lands in parts).
-#[allow(dead_code)]
 mod net;
 mod ns;
 mod plan;
-#[allow(dead_code)]
 mod ports;
 mod spec;
 mod state;
@@ -80,6 +77,8 @@ fn run(args: &[String]) -> Result<i32, Error> {
         "wait" => return sub!(rest, "wait", cli::WaitArgs, commands::wait),
         "rm" => return sub!(rest, "rm", cli::RmArgs, commands::rm),
         "exec" => return sub!(rest, "exec", cli::ExecArgs, container::exec::exec),
+        "port" => return sub!(rest, "port", cli::PortArgs, commands::port),
+        "network" => return sub!(rest, "network", cli::NetworkArgs, commands::network),
         _ => {}
     }
     let args = if cmd == "run" { rest } else { args };
@@ -100,6 +99,7 @@ fn main() {
         _ => {}
     }
     crash::init();
+    crash::t("main");
     match run(&args[1..]) {
         Ok(code) => exit(code),
         Err(e) => {

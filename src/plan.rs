@@ -125,12 +125,15 @@ pub struct RunPlan {
     pub read_only: bool,
     pub tmpfs: Vec<Tmpfs>,
     pub hosts_file: String,
+    /// --net=container:NAME: the state directory whose hosts and
+    /// resolv.conf the container shares.
+    pub shared_etc: Option<PathBuf>,
     pub hostname_file: String,
     pub resolv_file: String,
 }
 
 /// Whether bridge networking is wired in (it lands in steps).
-const BRIDGE_READY: bool = false;
+const BRIDGE_READY: bool = true;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -493,6 +496,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         read_only: a.read_only,
         tmpfs,
         hosts_file,
+        shared_etc: None,
         resolv_file,
     })
 }

@@ -110,6 +110,31 @@ pub struct Config {
     pub tmpfs: Vec<String>,
     pub read_only: bool,
     pub rootless: bool,
+    /// The user's own -e/--env-file variables, for links' ALIAS_ENV_.
+    #[serde(default)]
+    pub user_env: Vec<String>,
+    #[serde(default)]
+    pub exposed: Vec<crate::ports::Exposed>,
+    #[serde(default)]
+    pub publish: Vec<String>,
+    #[serde(default)]
+    pub publish_all: bool,
+    #[serde(default)]
+    pub links: Vec<LinkConf>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub add_hosts: Vec<String>,
+}
+
+/// A --link as resolved when the container was made.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LinkConf {
+    pub target_id: String,
+    pub target_name: String,
+    pub alias: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +173,9 @@ pub struct RunState {
     pub finished_at: String,
     #[serde(default)]
     pub error: String,
+    /// What the container holds of the network (bridge mode).
+    #[serde(default)]
+    pub net: Option<crate::net::NetState>,
 }
 
 /// Go's zero time, which Docker prints for times that have not happened.

@@ -426,6 +426,8 @@ fn interfaces(dev: &str) -> Vec<String> {
 fn network_none_and_host(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let script = "cat /proc/net/dev; echo --; cat /sys/class/net/lo/flags";
+    // Root's default network is the bridge (eth0 besides lo); rootless
+    // runs default to none.
     for opts in [&[][..], &["--net=none"][..], &["--net", "none"][..]] {
         let out = cx.sh(opts, script);
         out.ok();
@@ -433,13 +435,22 @@ fn network_none_and_host(mode: Mode) {
             .stdout
             .split_once("--\n")
             .unwrap_or_else(|| panic!("no separator\n{out}"));
-        assert_eq!(interfaces(dev), ["lo"], "only lo with {opts:?}\n{out}");
+        let want: &[&str] = if opts.is_empty() && mode == Mode::Root {
+            &["eth0", "lo"]
+        } else {
+            &["lo"]
+        };
+        assert_eq!(interfaces(dev), want, "interfaces with {opts:?}\n{out}");
         let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
             .unwrap_or_else(|_| panic!("bad flags\n{out}"));
         assert_eq!(flags & 1, 1, "lo is up with {opts:?}\n{out}");
     }
-    let host =
-        interfaces(&fs::read_to_string("/proc/self/net/dev").expect("reading /proc/self/net/dev"));
+    // The "host" of a root test is the harness's network namespace.
+    let dev = match &cx.netns {
+        Some(ns) => format!("/proc/{}/net/dev", ns.child.id()),
+        None => "/proc/self/net/dev".to_string(),
+    };
+    let host = interfaces(&fs::read_to_string(&dev).expect("reading the host's net/dev"));
     let out = cx.sh(&["--net=host"], "cat /proc/net/dev; ls /sys/class/net");
     out.ok();
     assert_eq!(

@@ -34,7 +34,10 @@ pub enum Stdio {
 pub struct ChildConfig {
     pub mounts: MountPlan,
     pub hostname: String,
+    /// A new network namespace of its own: bring its loopback up.
     pub own_netns: bool,
+    /// --net=container:NAME: the network namespace to join first.
+    pub join_netns: Option<RawFd>,
     pub stdio: Stdio,
     pub workdir: String,
     pub uid: u32,
@@ -227,6 +230,16 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
         }
     }
     crash::point("child-setup");
+    if let Some(ns) = cfg.join_netns {
+        // SAFETY: setns on a network-namespace fd the monitor opened.
+        if unsafe { libc::setns(ns, libc::CLONE_NEWNET) } != 0 {
+            io_fail(
+                sock,
+                "joining the other container's network",
+                io::Error::last_os_error(),
+            );
+        }
+    }
     if cfg.own_netns
         && let Err(e) = loopback_up()
     {

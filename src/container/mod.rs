@@ -9,6 +9,7 @@ pub mod child;
 pub mod exec;
 pub mod init;
 pub mod log;
+pub mod network;
 pub mod proto;
 pub mod tty;
 
@@ -139,7 +140,7 @@ fn random_u32() -> u32 {
         .unwrap_or_else(std::process::id)
 }
 
-fn config_of(plan: &RunPlan, name: String, rootless: bool) -> Config {
+fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep) -> Config {
     let mut argv = plan.argv.iter().cloned();
     Config {
         id: plan.id.clone(),
@@ -168,14 +169,30 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool) -> Config {
         tmpfs: plan.tmpfs_specs.clone(),
         read_only: plan.read_only,
         rootless,
+        user_env: plan.user_env.iter().map(|e| e.to_string()).collect(),
+        exposed: plan.exposed.clone(),
+        publish: plan.publish_specs.clone(),
+        publish_all: plan.publish_all,
+        links: match prep {
+            network::Prep::Bridge(b) => b.links.clone(),
+            _ => Vec::new(),
+        },
+        dns: plan.dns.clone(),
+        dns_search: plan.dns_search.clone(),
+        add_hosts: plan
+            .add_hosts
+            .iter()
+            .map(|(h, a)| format!("{h}:{a}"))
+            .collect(),
     }
 }
 
 /// Run a container; returns the exit code for rrun (the command's in the
 /// foreground, 0 once a detached container has started).
-pub fn run(plan: RunPlan) -> Result<i32, RunError> {
+pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
     let st = State::open()?;
     st.sweep();
+    network::reclaim_dead(&st);
     // SAFETY: geteuid cannot fail.
     let rootless = unsafe { libc::geteuid() } != 0;
 
@@ -200,31 +217,62 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         }
         tty_gid = ns::id_mapped(&userns.gid_map, 5);
     }
-    if plan.detach {
-        return detach(&st, &plan, rootless, tty_gid);
-    }
-    let (dir, rs) = create(&st, &plan, rootless)?;
-    crash::point("state-created");
-    let code = start_and_supervise(
-        &st,
-        &plan,
-        dir,
-        rs,
+    // The name comes first: links tell the target's variables under it.
+    let name = match &plan.name {
+        Some(n) => n.clone(),
+        None => crate::names::generate(random_u32(), random_u32()),
+    };
+    let prep = network::prepare(&st, &mut plan, &name)?;
+    let ctx = Ctx {
+        st: &st,
+        plan: &plan,
+        prep: &prep,
         rootless,
         tty_gid,
-        Mode::Foreground,
-        None,
-    );
+    };
+    if plan.detach {
+        return detach(&ctx, &name);
+    }
+    let (dir, rs) = match create(&ctx, &name) {
+        Ok(x) => x,
+        Err(e) => {
+            give_back(&ctx, None);
+            return Err(e);
+        }
+    };
+    crash::point("state-created");
+    let code = start_and_supervise(&ctx, dir, rs, Mode::Foreground, None);
     crash::point("teardown");
     code
 }
 
-/// Make the container's directory and take its name.
-fn create(
-    st: &State,
-    plan: &RunPlan,
+/// What every step of a run shares.
+struct Ctx<'a> {
+    st: &'a State,
+    plan: &'a RunPlan,
+    prep: &'a network::Prep,
     rootless: bool,
-) -> Result<(ContainerDir, RunState), RunError> {
+    tty_gid: bool,
+}
+
+/// Give back what the network preparation took (the address; the host
+/// ports close with the monitor) and, once attached, the rules.
+fn give_back(c: &Ctx, ns: Option<&crate::net::NetState>) {
+    if let network::Prep::Bridge(_) = c.prep {
+        match ns {
+            Some(n) => {
+                let _ = crate::net::release(c.st, &c.plan.id, n);
+            }
+            None => {
+                let _ = crate::net::release_lease(c.st, &c.plan.id);
+            }
+        }
+    }
+}
+
+/// Make the container's directory and take its name.
+fn create(c: &Ctx, first_name: &str) -> Result<(ContainerDir, RunState), RunError> {
+    let (st, plan, rootless) = (c.st, c.plan, c.rootless);
     let me = std::process::id() as libc::pid_t;
     let rs = RunState {
         status: Status::Created,
@@ -236,14 +284,16 @@ fn create(
         started_at: String::new(),
         finished_at: String::new(),
         error: String::new(),
+        net: None,
     };
     let mut tries = 0;
     loop {
-        let name = match &plan.name {
-            Some(n) => n.clone(),
-            None => crate::names::generate(random_u32(), random_u32()),
+        let name = match (&plan.name, tries) {
+            (Some(n), _) => n.clone(),
+            (None, 0) => first_name.to_string(),
+            (None, _) => crate::names::generate(random_u32(), random_u32()),
         };
-        let config = config_of(plan, name, rootless);
+        let config = config_of(plan, name, rootless, c.prep);
         match ContainerDir::create(
             st,
             &NewContainer {
@@ -263,7 +313,7 @@ fn create(
 
 /// -d: fork the monitor, which leaves our session and stdio, and wait for
 /// its word that the command started (or why it did not).
-fn detach(st: &State, plan: &RunPlan, rootless: bool, tty_gid: bool) -> Result<i32, RunError> {
+fn detach(c: &Ctx, name: &str) -> Result<i32, RunError> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills fds with two new descriptors.
     sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })
@@ -296,23 +346,15 @@ fn detach(st: &State, plan: &RunPlan, rootless: bool, tty_gid: bool) -> Result<i
         let report = |msg: &[u8]| {
             let _ = sys::write_all(w.as_raw_fd(), msg);
         };
-        let code = match create(st, plan, rootless) {
+        let code = match create(c, name) {
             Err(e) => {
+                give_back(c, None);
                 report(format!("E{}:{e}", e.exit_code()).as_bytes());
                 e.exit_code()
             }
             Ok((dir, rs)) => {
                 crash::point("state-created");
-                match start_and_supervise(
-                    st,
-                    plan,
-                    dir,
-                    rs,
-                    rootless,
-                    tty_gid,
-                    Mode::Detached,
-                    Some(&w),
-                ) {
+                match start_and_supervise(c, dir, rs, Mode::Detached, Some(&w)) {
                     Ok(c) => c,
                     Err(e) => {
                         report(format!("E{}:{e}", e.exit_code()).as_bytes());
@@ -346,21 +388,20 @@ fn detach(st: &State, plan: &RunPlan, rootless: bool, tty_gid: bool) -> Result<i
 
 #[allow(clippy::too_many_arguments)]
 fn start_and_supervise(
-    st: &State,
-    plan: &RunPlan,
+    c: &Ctx,
     mut dir: ContainerDir,
     mut rs: RunState,
-    rootless: bool,
-    tty_gid: bool,
     mode: Mode,
     report: Option<&OwnedFd>,
 ) -> Result<i32, RunError> {
+    let (st, plan) = (c.st, c.plan);
     let name = crate::state::Record::read(&dir.path)
         .map(|r| r.config.name)
         .unwrap_or_default();
-    let started = match start(plan, &dir, &mut rs, rootless, tty_gid, mode) {
+    let started = match start(c, &dir, &mut rs, mode) {
         Ok(s) => s,
         Err(e) => {
+            give_back(c, rs.net.as_ref());
             st.release_name(&name, &plan.id);
             return Err(e);
         }
@@ -414,12 +455,21 @@ fn start_and_supervise(
         forwarded: FORWARDED,
     });
     drop(_raw);
-    drop(started);
     crash::point("exited");
     let code = exit_code(status);
     rs.status = Status::Exited;
     rs.exit_code = code;
     rs.finished_at = state::now_rfc3339();
+    if let Some(n) = rs.net.as_mut() {
+        for e in crate::net::release(st, &plan.id, n) {
+            eprintln!(
+                "rrun: warning: releasing the network of {}: {e}",
+                &plan.id[..12]
+            );
+        }
+        n.released = true;
+    }
+    drop(started);
     if plan.rm {
         st.release_name(&name, &plan.id);
         dir.keep = false;
@@ -493,6 +543,9 @@ struct Started {
     /// The write end of a detached -i container's stdin, held open.
     _stdin: Option<OwnedFd>,
     _sock: OwnedFd,
+    /// The container's network namespace (bridge mode), held until its
+    /// rules are removed.
+    _netns: Option<(OwnedFd, Option<OwnedFd>)>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -503,14 +556,14 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn start(
-    plan: &RunPlan,
-    dir: &ContainerDir,
-    rs: &mut RunState,
-    rootless: bool,
-    tty_gid: bool,
-    mode: Mode,
-) -> Result<Started, RunError> {
+fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<Started, RunError> {
+    let (plan, rootless, tty_gid) = (c.plan, c.rootless, c.tty_gid);
+    let join_netns = match c.prep {
+        network::Prep::Join(fd) => Some(fd.as_raw_fd()),
+        _ => None,
+    };
+    // Whether the container's network namespace is one it may mount sysfs
+    // for (its own, or another container's).
     let own_netns = plan.net != NetMode::Host;
     let init_fd = if plan.init {
         Some(init::sealed_self().map_err(RunError::InitCopy)?)
@@ -563,7 +616,14 @@ fn start(
             tty_gid,
             etc: ["hostname", "hosts", "resolv.conf"]
                 .iter()
-                .map(|f| (format!("/etc/{f}"), dir.file(f)))
+                .map(|f| {
+                    let from = match network::etc_dir(plan) {
+                        // --net=container: shares the other's files.
+                        Some(d) if *f != "hostname" => d.join(f),
+                        _ => dir.file(f),
+                    };
+                    (format!("/etc/{f}"), from)
+                })
                 .collect(),
             binds: plan
                 .volumes
@@ -579,7 +639,8 @@ fn start(
             workdir: (plan.workdir != "/").then(|| plan.workdir.clone()),
         },
         hostname: plan.hostname.clone(),
-        own_netns,
+        own_netns: own_netns && join_netns.is_none(),
+        join_netns,
         stdio,
         workdir: plan.workdir.clone(),
         uid: plan.user.uid,
@@ -598,7 +659,7 @@ fn start(
     let (mine, theirs) = proto::pair().map_err(setup("creating the sync socket"))?;
     let mut flags =
         libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    if own_netns {
+    if own_netns && join_netns.is_none() {
         flags |= libc::CLONE_NEWNET;
     }
     // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit) in a
@@ -641,6 +702,31 @@ fn start(
         reap(pid);
         return Err(setup("recording the container's state")(e));
     }
+    let mut netns = None;
+    if let network::Prep::Bridge(b) = c.prep {
+        match network::attach(b, pid, &plan.id) {
+            Ok((n, fd)) => {
+                rs.net = Some(n);
+                // The mount namespace too: its teardown at exit (hundreds
+                // of mounts, RCU grace periods) would otherwise delay the
+                // removal of the container's rules.
+                let mnt = sys::open(
+                    std::path::Path::new(&format!("/proc/{pid}/ns/mnt")),
+                    libc::O_RDONLY,
+                )
+                .ok();
+                netns = Some((fd, mnt));
+                let _ = dir.write_state(rs);
+            }
+            Err(e) => {
+                // SAFETY: killing our own child, which has not been reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                reap(pid);
+                return Err(e);
+            }
+        }
+        crash::point("attached");
+    }
     proto::send(mine.as_raw_fd(), &Msg::Go);
 
     let master = await_exec(&mine, pid)?;
@@ -653,5 +739,6 @@ fn start(
         pipes,
         _stdin: stdin_w,
         _sock: mine,
+        _netns: netns,
     })
 }

@@ -52,30 +52,35 @@ pub fn mac_text(m: [u8; 6]) -> String {
 }
 
 fn sysctl(path: &str, value: &str) -> Result<(), BridgeError> {
-    fs::write(path, value).map_err(|e| BridgeError::Sysctl(path.trim_start_matches("/proc/sys/").replace('/', "."), e))
+    fs::write(path, value).map_err(|e| {
+        BridgeError::Sysctl(path.trim_start_matches("/proc/sys/").replace('/', "."), e)
+    })
 }
 
 /// The MTU of the interface of the host's default route, else 1500.
 pub fn default_mtu(nl: &mut Netlink) -> u32 {
-    let Ok(routes) = nl.ipv4_routes() else {
-        return 1500;
-    };
-    let Some(oif) = routes.iter().find(|r| r.prefix == 0).map(|r| r.oif) else {
-        return 1500;
-    };
-    fs::read_dir("/sys/class/net")
+    let Some(oif) = nl
+        .ipv4_routes()
         .ok()
-        .into_iter()
+        .and_then(|r| r.iter().find(|r| r.prefix == 0).map(|r| r.oif))
+    else {
+        return 1500;
+    };
+    let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: if_indextoname writes at most IF_NAMESIZE bytes into name.
+    let p = unsafe { libc::if_indextoname(oif, name.as_mut_ptr()) };
+    if p.is_null() {
+        return 1500;
+    }
+    // SAFETY: on success name holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    nl.link_info(&name)
+        .ok()
         .flatten()
-        .flatten()
-        .find(|e| {
-            fs::read_to_string(e.path().join("ifindex"))
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok())
-                == Some(oif)
-        })
-        .and_then(|e| fs::read_to_string(e.path().join("mtu")).ok())
-        .and_then(|s| s.trim().parse().ok())
+        .map(|i| i.mtu)
+        .filter(|m| *m >= 68)
         .unwrap_or(1500)
 }
 
@@ -135,6 +140,10 @@ pub fn remove_bridge(nl: &mut Netlink, s: &Settings) -> Result<(), BridgeError> 
 pub struct Attached {
     pub veth: String,
     pub mac: [u8; 6],
+    /// The container's network namespace, held by the monitor until its
+    /// rules are gone: the kernel then tears the namespace down after
+    /// rrun is done, not while it removes them (both wait on RCU).
+    pub netns: OwnedFd,
 }
 
 /// The host end's name: rrun's prefix and part of the container id, so a
@@ -170,11 +179,24 @@ pub fn attach(
         inner.add_address(eth0, ip, s.prefix)?;
         inner.set_up(eth0)?;
         inner.add_default_route(s.gateway)?;
+        // Bringing a pair up completes asynchronously (the port starts
+        // forwarding, the bridge gets its carrier): traffic sent before
+        // that is lost, and a first connection would wait a second for
+        // a retried ARP. The container starts only once all three are
+        // ready.
+        let ready = std::time::Duration::from_secs(2);
+        inner.wait_ready(eth0, ready)?;
+        nl.wait_ready(host, ready)?;
+        nl.wait_ready(bridge_index, ready)?;
         Ok(())
     })();
     if let Err(e) = r {
         let _ = nl.delete_link(host);
         return Err(e);
     }
-    Ok(Attached { veth, mac })
+    Ok(Attached {
+        veth,
+        mac,
+        netns: ns,
+    })
 }

@@ -40,6 +40,7 @@ impl Subnet {
         }
     }
 
+    #[cfg(test)]
     pub fn contains(&self, a: Ipv4Addr) -> bool {
         u32::from(a) & Self::mask(self.prefix) == u32::from(self.net)
     }

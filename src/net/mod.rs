@@ -4,8 +4,12 @@
 //! (`network/settings.json`, `network/leases.json`), host ports held for
 //! published bindings, and reclaiming what dead containers left.
 
+pub mod bridge;
 pub mod ipam;
+pub mod netlink;
 pub mod nft;
+pub mod nftnl;
+pub mod root;
 pub mod settings;
 
 use std::fs;
@@ -288,7 +292,9 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
         && let Some(ip) = n.ip
     {
         let links: Vec<nft::LinkRule> = n.link_rules.iter().map(|l| (*l).into()).collect();
-        errs.extend(nft::remove(&nft::remove_lines(ip, &n.ports, &links)));
+        crate::crash::t("release-start");
+        errs.extend(nft::remove(ip, &n.ports, &links));
+        crate::crash::t("nft-removed");
         for b in n.ports.iter().filter(|b| b.proto == Proto::Udp) {
             conntrack_delete(b.host_port);
         }
@@ -296,6 +302,7 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
     if let Err(e) = release_lease(st, id) {
         errs.push(e.to_string());
     }
+    crate::crash::t("lease-released");
     errs
 }
 

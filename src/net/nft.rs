@@ -11,6 +11,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 
+use super::nftnl::{self, Elem, Field, concat};
 use super::settings::Settings;
 use crate::ports::{Binding, Proto};
 
@@ -109,6 +110,7 @@ pub struct LinkRule {
     pub proto: Proto,
 }
 
+#[cfg(test)]
 fn elements(
     target: Ipv4Addr,
     ports: &[Binding],
@@ -136,8 +138,91 @@ fn elements(
     out
 }
 
-/// Add a container's published ports (IPv4 host addresses only; the rest
-/// are the forwarder's) and link flows, in one transaction.
+/// The same elements for netlink (see nftnl.rs).
+pub fn elems(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Elem> {
+    let mut out = Vec::new();
+    for b in ports {
+        let value = Some(concat(&[
+            Field::Addr(target),
+            Field::Port(b.container_port),
+        ]));
+        let (set, key) = match b.host_ip {
+            IpAddr::V4(a) if !a.is_unspecified() => (
+                format!("addr_{}", b.proto),
+                concat(&[Field::Addr(a), Field::Port(b.host_port)]),
+            ),
+            _ => (
+                format!("any_{}", b.proto),
+                concat(&[Field::Port(b.host_port)]),
+            ),
+        };
+        out.push(Elem {
+            family: nftnl::FAMILY_IP,
+            set,
+            key,
+            value,
+        });
+    }
+    for l in links {
+        out.push(Elem {
+            family: nftnl::FAMILY_BRIDGE,
+            set: format!("links_{}", l.proto),
+            key: concat(&[Field::Addr(l.from), Field::Addr(l.to), Field::Port(l.port)]),
+            value: None,
+        });
+    }
+    out
+}
+
+/// Add a container's published ports (IPv4 host addresses only) and link
+/// flows, in one transaction.
+pub fn add(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Result<(), NftError> {
+    let e = elems(target, ports, links);
+    match nftnl::send(TABLE, &e, true) {
+        Ok(errs) if errs.is_empty() => Ok(()),
+        Ok(errs) => Err(NftError::Rejected(
+            errs.iter()
+                .map(|(i, err)| {
+                    format!(
+                        "{}: {}",
+                        e.get(*i).map_or("?", |e| e.set.as_str()),
+                        crate::sys::errno_text(err)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        Err(err) => Err(NftError::Spawn(err)),
+    }
+}
+
+/// Remove them again, best effort: all at once, else one by one (an
+/// element already gone aborts a whole batch). Returns what failed.
+pub fn remove(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
+    let all = elems(target, ports, links);
+    if all.is_empty() || matches!(nftnl::send(TABLE, &all, false), Ok(e) if e.is_empty()) {
+        return Vec::new();
+    }
+    let mut failed = Vec::new();
+    for e in &all {
+        match nftnl::send(TABLE, std::slice::from_ref(e), false) {
+            Ok(errs) => {
+                for (_, err) in errs {
+                    // Gone already: what we wanted.
+                    if err.raw_os_error() != Some(libc::ENOENT) {
+                        failed.push(format!("{}: {}", e.set, crate::sys::errno_text(&err)));
+                    }
+                }
+            }
+            Err(err) => failed.push(format!("{}: {}", e.set, crate::sys::errno_text(&err))),
+        }
+    }
+    failed
+}
+
+/// The text form of the elements, for `nft -f` (the tests check the
+/// kernel takes them).
+#[cfg(test)]
 pub fn add_script(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> String {
     elements(target, ports, links)
         .iter()
@@ -145,8 +230,7 @@ pub fn add_script(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> St
         .collect()
 }
 
-/// Remove them again; one command a line, so that a caller can retry line
-/// by line when some element is already gone.
+#[cfg(test)]
 pub fn remove_lines(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
     elements(target, ports, links)
         .iter()
@@ -196,18 +280,6 @@ pub fn apply(script: &str) -> Result<(), NftError> {
                 .to_string(),
         ))
     }
-}
-
-/// Remove elements best-effort: all at once, else one by one; returns
-/// what could not be removed.
-pub fn remove(lines: &[String]) -> Vec<String> {
-    if lines.is_empty() || apply(&lines.concat()).is_ok() {
-        return Vec::new();
-    }
-    lines
-        .iter()
-        .filter_map(|l| apply(l).err().map(|e| format!("{}: {e}", l.trim())))
-        .collect()
 }
 
 #[cfg(test)]
@@ -291,6 +363,103 @@ mod tests {
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Elements added and removed over netlink land in the kernel's sets,
+    /// checked with nft, in the network namespace of a forked child.
+    #[test]
+    fn netlink_elements_round_trip() {
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !root || !available() {
+            eprintln!("SKIP netlink_elements_round_trip: needs root and nft");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "skipped under CI"
+            );
+            return;
+        }
+        let c = Ipv4Addr::new(172, 17, 0, 2);
+        let ports = [
+            Binding {
+                host_ip: ANY_V4,
+                host_port: 8080,
+                container_port: 80,
+                proto: Proto::Tcp,
+            },
+            Binding {
+                host_ip: "127.0.0.1".parse().unwrap_or(ANY_V4),
+                host_port: 5353,
+                container_port: 53,
+                proto: Proto::Udp,
+            },
+        ];
+        let links = [LinkRule {
+            from: Ipv4Addr::new(172, 17, 0, 3),
+            to: c,
+            port: 5432,
+            proto: Proto::Tcp,
+        }];
+        let list = || {
+            Command::new("nft")
+                .args(["list", "ruleset"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        // SAFETY: the child only runs the steps below and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            let code = (|| {
+                // SAFETY: unshare in the forked child only.
+                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                    return 10;
+                }
+                if apply(&network_script(&settings(false))).is_err() {
+                    return 11;
+                }
+                if add(c, &ports, &links).is_err() {
+                    return 12;
+                }
+                let l = list();
+                if !l.contains("8080 : 172.17.0.2 . 80")
+                    || !l.contains("127.0.0.1 . 5353 : 172.17.0.2 . 53")
+                    || !l.contains("172.17.0.3 . 172.17.0.2 . 5432")
+                {
+                    eprintln!("{l}");
+                    return 13;
+                }
+                // Adding what exists is not an error (no NLM_F_EXCL).
+                if add(c, &ports, &links).is_err() {
+                    return 14;
+                }
+                if !remove(c, &ports, &links).is_empty() {
+                    return 15;
+                }
+                let l = list();
+                if l.contains("8080 :") || l.contains("5432") {
+                    eprintln!("{l}");
+                    return 16;
+                }
+                // Removing what is gone is not an error either.
+                if !remove(c, &ports, &links).is_empty() {
+                    return 17;
+                }
+                0
+            })();
+            // SAFETY: ending the forked child.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status), "child died: {status}");
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "the step that failed (see above)"
         );
     }
 

@@ -6,7 +6,10 @@ use std::os::unix::fs::DirBuilderExt;
 
 use super::ipam::Leases;
 use super::settings::{Requested, Settings};
-use super::{NetError, bridge, dir, docker_user, kernel_nat, load_settings, netlink, nft, read_json, write_json};
+use super::{
+    NetError, bridge, dir, docker_user, kernel_nat, load_settings, netlink, nft, read_json,
+    write_json,
+};
 use crate::state::{self, State};
 
 impl From<bridge::BridgeError> for NetError {
@@ -88,4 +91,3 @@ pub fn remove_network(st: &State) -> Result<bool, NetError> {
     let _ = fs::remove_dir_all(dir(st));
     Ok(true)
 }
-

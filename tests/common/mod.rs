@@ -412,6 +412,77 @@ pub struct Ctx {
     /// For rootless mode.
     pub user: Option<User>,
     name: String,
+    /// Root mode: the throwaway network namespace every rrun of this test
+    /// runs in (held by a child the harness made), so that rrun's bridge,
+    /// rules and sysctls never touch the machine's own network.
+    pub netns: Option<NetNs>,
+}
+
+/// A network namespace made by the harness: a child of `unshare --net`
+/// that brings `lo` up and then sleeps; killed when the test ends.
+pub struct NetNs {
+    pub child: std::process::Child,
+    pub fd: std::os::fd::OwnedFd,
+}
+
+impl NetNs {
+    pub fn new() -> Result<NetNs, String> {
+        use std::io::BufRead;
+        let mut child = Command::new("unshare")
+            .args([
+                "--net",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && echo ready && exec sleep 3600",
+            ])
+            .env("PATH", HOST_PATH)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("unshare --net: {e}"))?;
+        let out = child.stdout.take().ok_or("no stdout from unshare")?;
+        let mut line = String::new();
+        // The child answers at once or dies (then read_line sees EOF).
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|e| format!("waiting for the test network namespace: {e}"))?;
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the test network namespace did not come up".into());
+        }
+        let fd = fs::File::open(format!("/proc/{}/ns/net", child.id()))
+            .map_err(|e| format!("opening the test network namespace: {e}"))?;
+        Ok(NetNs {
+            child,
+            fd: fd.into(),
+        })
+    }
+
+    /// Make `c` run inside this namespace.
+    pub fn enter(&self, c: &mut Command) {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: setns is async-signal-safe and touches only the child.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Ctx {
@@ -457,6 +528,10 @@ impl Ctx {
         set_mode(&state, 0o700).unwrap_or_else(|e| panic!("{e}"));
         chown(&state, Some(uid), Some(gid))
             .unwrap_or_else(|e| panic!("chown {}: {e}", state.display()));
+        let netns = match mode {
+            Mode::Root => Some(NetNs::new()?),
+            Mode::Rootless => None,
+        };
         Ok(Ctx {
             mode,
             env,
@@ -466,6 +541,7 @@ impl Ctx {
             home,
             user,
             name: format!("{n}-{name}"),
+            netns,
         })
     }
 
@@ -485,6 +561,9 @@ impl Ctx {
             .current_dir(&self.env.dir);
         if self.mode == Mode::Rootless {
             c.uid(self.uid).gid(self.gid);
+        }
+        if let Some(ns) = &self.netns {
+            ns.enter(&mut c);
         }
         c
     }
@@ -1334,4 +1413,281 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill_and_reap();
     }
+}
+
+// ---------------------------------------------------------------------------
+// Containers that outlive one rrun invocation (tests/lifecycle*.rs): -d,
+// state, cleanup that runs even when a test fails.
+
+/// Whether `s` is exactly `n` lowercase hex digits.
+pub fn is_hex(s: &str, n: usize) -> bool {
+    s.len() == n
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether `s` starts with an RFC 3339 UTC time with nanoseconds
+/// (`2006-01-02T15:04:05.999999999Z`); returns the rest.
+pub fn strip_rfc3339_nanos(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    if b.len() < 30 {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let ok = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b'.'
+        && digits(20..29)
+        && b[29] == b'Z';
+    ok.then(|| &s[30..])
+}
+
+/// Removes every container of a test's `RRUN_ROOT` when dropped, also while
+/// the test is panicking: `rrun rm -f` on all of them (with a deadline, never
+/// panicking), then SIGKILL to any monitor or container process a record
+/// still names (start time checked). Make it right after the [`Ctx`]: it
+/// borrows it, so it is dropped first.
+pub struct Cleanup<'a> {
+    cx: &'a Ctx,
+}
+
+impl<'a> Cleanup<'a> {
+    pub fn new(cx: &'a Ctx) -> Cleanup<'a> {
+        Cleanup { cx }
+    }
+}
+
+impl Ctx {
+    /// Entries of $RRUN_ROOT/containers, without panicking.
+    fn container_entries(&self) -> Vec<String> {
+        fs::read_dir(self.state.join("containers"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Run rrun with no input and no output kept, SIGKILLed past `limit`;
+    /// its exit status, or None if it could not run or was killed. Never
+    /// panics (for cleanup in Drop).
+    pub fn rrun_quiet<S: AsRef<OsStr>>(&self, args: &[S], limit: Duration) -> Option<ExitStatus> {
+        let mut c = self.cmd(args);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().ok()?;
+        let end = Instant::now() + limit;
+        loop {
+            match child.try_wait() {
+                Ok(Some(st)) => return Some(st),
+                Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(10)),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// $RRUN_ROOT/containers/<id>/state.json, parsed.
+    pub fn state_json(&self, id: &str) -> Option<serde_json::Value> {
+        let p = self.state.join("containers").join(id).join("state.json");
+        serde_json::from_slice(&fs::read(p).ok()?).ok()
+    }
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let cx = self.cx;
+        let ids: Vec<String> = cx
+            .container_entries()
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm".to_string(), "-f".to_string()];
+            args.extend(ids);
+            cx.rrun_quiet(&args, TIMEOUT);
+        }
+        // Whatever rm -f could not end.
+        for n in cx.container_entries() {
+            let p = cx.state.join("containers").join(&n).join("state.json");
+            let Some(v) = fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            else {
+                continue;
+            };
+            for (pk, sk) in [("pid", "pid_start"), ("monitor_pid", "monitor_start")] {
+                let pid = v.get(pk).and_then(|x| x.as_i64()).unwrap_or(0) as i32;
+                let start = v.get(sk).and_then(|x| x.as_u64());
+                if pid > 1 && start.is_some() && start_time(pid) == start {
+                    // SAFETY: SIGKILL to a process this test's rrun started
+                    // (start time checked, so not a recycled pid).
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
+/// How long a state change (exit, removal, a log line) may take to show.
+pub const SETTLE: Duration = Duration::from_secs(10);
+
+impl Ctx {
+    /// `rrun -d OPTS... ROOTFS CMD...`: exit 0, nothing on stderr, exactly
+    /// one line on stdout, a 64-hex id. Returns the id.
+    #[track_caller]
+    pub fn detach(&self, opts: &[&str], cmd: &[&str]) -> String {
+        let mut a: Vec<&str> = vec!["-d"];
+        a.extend_from_slice(opts);
+        a.push(self.rootfs());
+        a.extend_from_slice(cmd);
+        let out = self.rrun(&a);
+        out.ok();
+        let id = out.stdout.strip_suffix('\n').unwrap_or("");
+        assert!(
+            is_hex(id, 64) && out.stderr.is_empty(),
+            "rrun -d prints exactly one line, a 64-hex id, and nothing on stderr\n{out}"
+        );
+        id.to_string()
+    }
+
+    /// `rrun inspect KEY`: the one object of the array it prints.
+    #[track_caller]
+    pub fn inspect_json(&self, key: &str) -> serde_json::Value {
+        let out = self.rrun(&["inspect", key]);
+        out.ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("inspect prints JSON: {e}\n{out}"));
+        match v {
+            serde_json::Value::Array(mut a) if a.len() == 1 => a.remove(0),
+            _ => panic!("inspect of one container prints an array of one object\n{out}"),
+        }
+    }
+
+    /// `rrun inspect -f FORMAT KEY`'s stdout without its line end.
+    #[track_caller]
+    pub fn inspect_f(&self, format: &str, key: &str) -> String {
+        let out = self.rrun(&["inspect", "-f", format, key]);
+        out.ok();
+        out.stdout
+            .strip_suffix('\n')
+            .unwrap_or(&out.stdout)
+            .to_string()
+    }
+
+    /// Poll `rrun logs KEY` until its stdout or stderr contains `needle`.
+    #[track_caller]
+    pub fn wait_logs(&self, key: &str, needle: &str) -> Output {
+        let mut last = None;
+        let found = poll_until(SETTLE, || {
+            let out = self.rrun(&["logs", key]);
+            let hit = out.stdout.contains(needle) || out.stderr.contains(needle);
+            last = Some(out);
+            hit
+        });
+        let last = last.expect("logs ran at least once");
+        assert!(
+            found,
+            "[{}] the logs of {key} did not show {needle:?} within {SETTLE:?}\n{last}",
+            self.mode
+        );
+        last
+    }
+
+    /// Poll `rrun inspect` until KEY's State.Status is "exited".
+    #[track_caller]
+    pub fn wait_exited(&self, key: &str) {
+        let mut last = String::new();
+        let done = poll_until(SETTLE, || {
+            last = self.inspect_f("{{.State.Status}}", key);
+            last == "exited"
+        });
+        assert!(
+            done,
+            "[{}] {key} did not exit within {SETTLE:?} (State.Status {last:?})",
+            self.mode
+        );
+    }
+}
+
+/// The rows of a `ps` table as (column, value) maps, cut at the header's
+/// column offsets (the table is aligned, so a value starts where its
+/// heading does). Returns the header's column names and the rows.
+#[track_caller]
+pub fn ps_table(stdout: &str) -> (Vec<String>, Vec<std::collections::BTreeMap<String, String>>) {
+    let mut lines = stdout.lines();
+    let header: Vec<char> = lines.next().unwrap_or("").chars().collect();
+    // Column starts: a non-space after two or more spaces (or at 0).
+    let mut starts = Vec::new();
+    for i in 0..header.len() {
+        if header[i] != ' ' && (i == 0 || (i >= 2 && header[i - 1] == ' ' && header[i - 2] == ' '))
+        {
+            starts.push(i);
+        }
+    }
+    let cut = |chars: &[char], k: usize| -> String {
+        let from = starts[k].min(chars.len());
+        let to = starts
+            .get(k + 1)
+            .copied()
+            .unwrap_or(chars.len())
+            .min(chars.len());
+        chars[from..to]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let names: Vec<String> = (0..starts.len()).map(|k| cut(&header, k)).collect();
+    let rows = lines
+        .map(|l| {
+            let chars: Vec<char> = l.chars().collect();
+            (0..starts.len())
+                .map(|k| (names[k].clone(), cut(&chars, k)))
+                .collect()
+        })
+        .collect();
+    (names, rows)
+}
+
+/// "Less than a second", "N seconds", "About a minute", … as ps prints ages.
+pub fn is_human_duration(s: &str) -> bool {
+    if matches!(
+        s,
+        "Less than a second" | "1 second" | "About a minute" | "About an hour"
+    ) {
+        return true;
+    }
+    let Some((n, unit)) = s.split_once(' ') else {
+        return false;
+    };
+    !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && matches!(unit, "seconds" | "minutes" | "hours")
+}
+
+/// ps's STATUS of a running container: "Up <duration>".
+pub fn is_up_status(s: &str) -> bool {
+    s.strip_prefix("Up ").is_some_and(is_human_duration)
+}
+
+/// ps's STATUS of an exited container: "Exited (CODE) <duration> ago".
+pub fn is_exited_status(s: &str, code: i32) -> bool {
+    s.strip_prefix(&format!("Exited ({code}) "))
+        .and_then(|r| r.strip_suffix(" ago"))
+        .is_some_and(is_human_duration)
 }

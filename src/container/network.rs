@@ -1,0 +1,294 @@
+//! A container's network, from the monitor's side: before the clone,
+//! everything that can fail for a reason the user can fix (the network's
+//! settings, link targets, an address, host ports) is prepared; after the
+//! clone, the container is plugged in before it is told to go; at exit
+//! (or, if its monitor died, at the next rrun call) all of it is given back.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use super::RunError;
+use crate::hosts::{self, HostLine};
+use crate::net::{self, LinkRuleState, NetState, bridge, nft, root};
+use crate::plan::{NetMode, RunPlan};
+use crate::ports::Binding;
+use crate::spec::EnvVar;
+use crate::state::{LinkConf, Record, State, Status};
+use crate::sys;
+
+fn fail(msg: String) -> RunError {
+    RunError::Start { code: 125, msg }
+}
+
+impl From<net::NetError> for RunError {
+    fn from(e: net::NetError) -> Self {
+        fail(e.to_string())
+    }
+}
+
+/// What the bridge mode prepared for one container.
+pub struct BridgePrep {
+    pub settings: net::settings::Settings,
+    pub bridge_index: u32,
+    pub ip: Ipv4Addr,
+    pub held: net::HeldPorts,
+    pub link_rules: Vec<LinkRuleState>,
+    pub links: Vec<LinkConf>,
+}
+
+/// What the monitor holds of the network for a container.
+pub enum Prep {
+    None,
+    Bridge(Box<BridgePrep>),
+    /// --net=container:NAME: the target's network namespace, to join.
+    Join(OwnedFd),
+}
+
+/// A running link target, resolved.
+struct Target {
+    record: Record,
+    ip: Ipv4Addr,
+}
+
+fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<Target, RunError> {
+    let r = st
+        .find(name)
+        .map_err(|e| fail(format!("could not get container for {name}: {e}")))?;
+    if !r.running() {
+        return Err(fail(format!(
+            "cannot link to a non running container: /{} AS /{linker}/{alias}",
+            r.config.name
+        )));
+    }
+    let ip = r.state.net.as_ref().and_then(|n| n.ip).ok_or_else(|| {
+        fail(format!(
+            "cannot link to container {}: it is not on the bridge network (--net={})",
+            r.config.name, r.config.net
+        ))
+    })?;
+    Ok(Target { record: r, ip })
+}
+
+fn env_pairs(env: &[String]) -> Vec<(String, String)> {
+    env.iter()
+        .filter_map(|e| e.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Prepare the container's network and fill in what depends on it: the
+/// hosts file, link variables, the name the container will have for links.
+pub fn prepare(st: &State, plan: &mut RunPlan, name: &str) -> Result<Prep, RunError> {
+    match plan.net.clone() {
+        NetMode::Bridge => prepare_bridge(st, plan, name).map(|b| Prep::Bridge(Box::new(b))),
+        NetMode::Container(target) => {
+            let r = st
+                .find(&target)
+                .map_err(|e| fail(format!("could not get container for {target}: {e}")))?;
+            if !r.running() {
+                return Err(fail(format!(
+                    "cannot join the network of a non running container: {target}"
+                )));
+            }
+            let ns = sys::open(
+                Path::new(&format!("/proc/{}/ns/net", r.state.pid)),
+                libc::O_RDONLY,
+            )
+            .map_err(|e| {
+                fail(format!(
+                    "joining the network of {target}: {}",
+                    sys::errno_text(&e)
+                ))
+            })?;
+            if !sys::alive(r.state.pid, r.state.pid_start) {
+                return Err(fail(format!(
+                    "cannot join the network of a non running container: {target}"
+                )));
+            }
+            // Its hosts, resolv.conf and hostname too, as Docker does.
+            plan.shared_etc = Some(r.dir.clone());
+            plan.hostname = r.config.hostname.clone();
+            plan.hostname_file = hosts::hostname_file(&plan.hostname);
+            for e in plan.env.iter_mut().filter(|e| e.key == "HOSTNAME") {
+                e.value = plan.hostname.clone();
+            }
+            Ok(Prep::Join(ns))
+        }
+        _ => Ok(Prep::None),
+    }
+}
+
+fn prepare_bridge(st: &State, plan: &mut RunPlan, name: &str) -> Result<BridgePrep, RunError> {
+    crate::crash::t("prep-start");
+    let (settings, bridge_index) = root::ensure_root(st, &plan.net_request)?;
+    crate::crash::t("ensured");
+    let publishes = !plan.publish.is_empty() || plan.publish_all;
+    if publishes && !net::kernel_nat(&settings) {
+        return Err(net::NetError::NoNat(if settings.iptables {
+            "the nft program is not installed (Debian: apt-get install nftables)"
+        } else {
+            "the network was made with --iptables=false"
+        })
+        .into());
+    }
+    // Link targets first: an unknown one is the user's mistake, found
+    // before anything is taken.
+    let mut targets = Vec::new();
+    for l in &plan.links {
+        targets.push((
+            l.alias.clone(),
+            resolve_target(st, &l.target, name, &l.alias)?,
+        ));
+    }
+    let ip = net::allocate(st, &settings, &plan.id)?;
+    let give_back = |e: RunError| {
+        let _ = net::release_lease(st, &plan.id);
+        e
+    };
+    let mut bindings = plan.publish.clone();
+    if plan.publish_all {
+        for e in &plan.exposed {
+            if !bindings
+                .iter()
+                .any(|b| b.container_port == e.port && b.proto == e.proto)
+            {
+                bindings.push(Binding {
+                    host_ip: settings.ip,
+                    host_port: 0,
+                    container_port: e.port,
+                    proto: e.proto,
+                });
+            }
+        }
+    }
+    crate::crash::t("allocated");
+    let held = net::hold_ports(&bindings).map_err(|e| give_back(e.into()))?;
+    crate::crash::t("held");
+
+    let mut extra = Vec::new();
+    let mut link_env = Vec::new();
+    let mut link_rules = Vec::new();
+    let mut links = Vec::new();
+    for (alias, t) in &targets {
+        let c = &t.record.config;
+        let mut names = vec![alias.clone(), c.hostname.clone()];
+        if c.name != *alias {
+            names.push(c.name.clone());
+        }
+        names.dedup();
+        extra.push(HostLine {
+            ip: IpAddr::V4(t.ip),
+            names,
+        });
+        link_env.extend(hosts::link_env(
+            alias,
+            name,
+            IpAddr::V4(t.ip),
+            &c.exposed,
+            &env_pairs(&c.user_env),
+        ));
+        for e in &c.exposed {
+            link_rules.push(LinkRuleState {
+                from: ip,
+                to: t.ip,
+                port: e.port,
+                proto: e.proto,
+            });
+        }
+        links.push(LinkConf {
+            target_id: c.id.clone(),
+            target_name: c.name.clone(),
+            alias: alias.clone(),
+        });
+    }
+    for (h, addr) in &plan.add_hosts {
+        let a: IpAddr = if addr == "host-gateway" {
+            IpAddr::V4(settings.gateway)
+        } else {
+            addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        };
+        extra.push(HostLine {
+            ip: a,
+            names: vec![h.clone()],
+        });
+    }
+    plan.hosts_file = hosts::hosts_file(&plan.hostname, Some(IpAddr::V4(ip)), &extra);
+    crate::spec::merge_env(
+        &mut plan.env,
+        link_env
+            .into_iter()
+            .map(|(key, value)| EnvVar { key, value }),
+    );
+    Ok(BridgePrep {
+        settings,
+        bridge_index,
+        ip,
+        held,
+        link_rules,
+        links,
+    })
+}
+
+/// Plug the container process `pid` in; on failure nothing of it stays.
+/// Returns what it holds and its network namespace, to keep open until
+/// the rules are removed.
+pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, OwnedFd), RunError> {
+    let mut nl = net::netlink::Netlink::open().map_err(|e| fail(e.to_string()))?;
+    let a = bridge::attach(&mut nl, &b.settings, b.bridge_index, pid, id, b.ip)
+        .map_err(|e| fail(e.to_string()))?;
+    crate::crash::t("veth");
+    let kernel_nat = net::kernel_nat(&b.settings);
+    let mut ns = NetState {
+        ip: Some(b.ip),
+        gateway: Some(b.settings.gateway),
+        prefix: b.settings.prefix,
+        mac: bridge::mac_text(a.mac),
+        bridge: b.settings.bridge.clone(),
+        veth: a.veth,
+        ports: b.held.bindings.clone(),
+        link_rules: if b.settings.icc {
+            Vec::new()
+        } else {
+            b.link_rules.clone()
+        },
+        kernel_nat,
+        released: false,
+    };
+    if kernel_nat {
+        let links: Vec<nft::LinkRule> = ns.link_rules.iter().map(|l| (*l).into()).collect();
+        nft::add(b.ip, &ns.ports, &links).map_err(|e| fail(e.to_string()))?;
+    } else {
+        ns.link_rules.clear();
+    }
+    Ok((ns, a.netns))
+}
+
+/// Where the container's /etc files come from when it shares another's
+/// network (None: its own).
+pub fn etc_dir(plan: &RunPlan) -> Option<PathBuf> {
+    plan.shared_etc.clone()
+}
+
+/// Give back the network of every container whose monitor died without
+/// doing it (its process died with it). Best effort, under no lock: each
+/// step is idempotent.
+pub fn reclaim_dead(st: &State) {
+    let (records, _) = st.list();
+    for mut r in records {
+        let Some(n) = r.state.net.clone() else {
+            continue;
+        };
+        if n.released
+            || r.state.status != Status::Exited
+            || sys::alive(r.state.monitor_pid, r.state.monitor_start)
+        {
+            continue;
+        }
+        let _ = net::release(st, r.id(), &n);
+        if let Some(n) = r.state.net.as_mut() {
+            n.released = true;
+        }
+        let _ = crate::state::write_json(&r.dir.join("state.json"), &r.state);
+    }
+}
