@@ -9,6 +9,14 @@
 set -uo pipefail
 
 top=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+
+# As root, rrun's bridge, nftables rules and sysctls belong to a network
+# namespace; the demo makes its own so that it never touches this
+# machine's network (nor a real rrun0 of yours), and everything it made
+# goes with it.
+if [ "$(id -u)" -eq 0 ] && [ -z "${RRUN_DEMO_NETNS:-}" ] && command -v unshare >/dev/null; then
+    exec env RRUN_DEMO_NETNS=1 unshare --net -- sh -c 'ip link set lo up 2>/dev/null; exec bash "$0" "$@"' "${BASH_SOURCE[0]}" "$@"
+fi
 cd "$top" || exit 1
 rrun_bin=${RRUN:-$top/target/release/rrun}
 ROOTFS=${ROOTFS:-target/rootfs}
@@ -82,34 +90,51 @@ step "rrun --rm --read-only --tmpfs /tmp $R sh -c 'touch /x || echo read-only; t
 say "-v HOST:CONTAINER[:ro] bind-mounts a host directory."
 step "rrun --rm -v \"\$PWD/scripts:/app:ro\" $R ls /app"
 
-say "The source document's db container: named, in the background (-d)," \
-    "with its environment. rrun prints its id once it has started."
-step "rrun -d --name db -e PG_VERSION=9.3 $R httpd -f -p 5432"
-step "rrun -d --name web $R sh -c 'echo \"* Running on http://0.0.0.0:5000/\"; exec httpd -f -p 5000'"
+if [ "$(id -u)" -eq 0 ]; then
+say "The source document's scenario. db: a named container in the background" \
+    "(-d), with PG_VERSION=9.3 and port 5432 exposed (busybox httpd stands in" \
+    "for PostgreSQL). rrun prints its id once it has started."
+step "rrun -d --name db -e PG_VERSION=9.3 --expose 5432 $R httpd -f -p 5432 -h /tmp"
 
-say "ps lists them; inspect -f takes a Go template, as docker inspect does."
+say "web: linked to db, every exposed port published (-P) to a free host port."
+step "rrun -d -P --expose 5000 --name web --link db:db $R sh -c 'mkdir -p /www; echo \"Hello from web, linked to \$DB_PORT\" > /www/index.html; echo \"* Running on http://0.0.0.0:5000/\"; exec httpd -f -p 5000 -h /www'"
+
+say "ps shows the mapping and the link (db is also web/db); port looks it up."
 step "rrun ps"
-step "rrun inspect -f '{{.Name}} {{.State.Status}} {{.Config.Hostname}}' web db"
+step "rrun port web 5000"
 
-say "logs shows what a detached container printed."
+say "A linked container sees db through environment variables and /etc/hosts."
+step "rrun --rm --name web2 --link db:db $R sh -c 'env | grep ^DB_ | sort; tail -2 /etc/hosts'"
+step "rrun --rm --link db:db $R ping -c 1 db"
+
+say "A request from the host to web's published port (plain bash, no client needed)."
+step "port=\$(rrun port web 5000 | cut -d: -f2); exec 3<>/dev/tcp/127.0.0.1/\$port && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -1 <&3; exec 3<&-"
+
+say "inspect -f takes a Go template, as docker inspect does; logs shows output."
+step "rrun inspect -f '{{.Name}} {{.NetworkSettings.IPAddress}} {{.HostConfig.Links}}' web db"
 step "rrun logs web"
 
 say "exec runs another command inside a running container."
-step "rrun exec db sh -c 'echo \$PG_VERSION; ps'"
+step "rrun exec db sh -c 'echo \$PG_VERSION; hostname'"
 
-say "rm -f stops and removes them; the runs above used --rm, so ps -a lists nothing."
+say "rm -f stops and removes them; network rm removes the bridge and its rules."
+step "rrun rm -f web db"
+step "rrun network rm"
+step "rrun ps -a"
+else
+say "As an ordinary user: named containers in the background (-d), ps, logs," \
+    "inspect, exec and rm. (Networking without root — links and published" \
+    "ports — comes with rrun's rootless networking; run the demo as root to" \
+    "see the source document's linked web + db scenario.)"
+step "rrun -d --name db -e PG_VERSION=9.3 $R httpd -f -p 5432"
+step "rrun -d --name web $R sh -c 'echo \"* Running on http://0.0.0.0:5000/\"; exec httpd -f -p 5000'"
+step "rrun ps"
+step "rrun inspect -f '{{.Name}} {{.State.Status}} {{.Config.Hostname}}' web db"
+step "rrun logs web"
+step "rrun exec db sh -c 'echo \$PG_VERSION; ps'"
 step "rrun rm -f web db"
 step "rrun ps -a"
-
-# ---------------------------------------------------------------------------
-# LATER ISSUES EXTEND THIS DEMO (DESIGN.md §9) once networking lands:
-# the source document's linked web+db scenario —
-#   rrun --name db -d -e PG_VERSION=9.3 --expose 5432 ROOTFS <server on 5432>
-#   rrun --name web -d -P --link db:db ROOTFS <page on 5000>
-#   rrun ps ; rrun port web 5000
-#   rrun --rm --link db:db ROOTFS sh -c 'env | grep ^DB_; cat /etc/hosts'
-#   a request from the host to the published port of web
-# ---------------------------------------------------------------------------
+fi
 
 echo
 if [ "$failed" -ne 0 ]; then

@@ -39,9 +39,7 @@ fn port_map(bindings: &[Binding], exposed: &[Exposed], with_unbound: bool) -> Va
 
 /// "/db:/web/db": the links of `r`, as Docker's HostConfig.Links.
 fn links(r: &Record) -> Value {
-    if r.config.links.is_empty() {
-        return Value::Null;
-    }
+    // Docker prints a Go slice: [] when empty, not <nil>.
     json!(
         r.config
             .links
