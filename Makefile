@@ -7,6 +7,7 @@
 #   make test       cargo test on that rootfs (environment passed through)
 #   make demo       scripts/demo.sh
 #   make bench-start  start-up time and memory against bwrap and unshare
+#   make bench-bridge bridge start-up and kernel-DNAT throughput (root)
 #   make lint       rustfmt and clippy
 #   make clean
 
@@ -17,7 +18,7 @@ TARGET  := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BUSYBOX := /bin/busybox
 ROOTFS  := target/rootfs
 
-.PHONY: all build rootfs test demo bench-start clean lint
+.PHONY: all build rootfs test demo bench-start bench-bridge clean lint
 
 all: build
 
@@ -52,6 +53,9 @@ demo: build rootfs
 
 bench-start: build rootfs
 	bash bench/start.sh
+
+bench-bridge: build rootfs
+	bash bench/bridge.sh
 
 lint:
 	$(CARGO) fmt --check && $(CARGO) clippy --all-targets -- -D warnings

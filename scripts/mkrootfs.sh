@@ -95,10 +95,11 @@ EOF
 : >"$tmp/etc/resolv.conf"
 chmod 0644 "$tmp"/etc/*
 
-# socat, with the shared libraries it needs, where the host has it: the
-# networking tests need a UDP peer and the client's address (SOCAT_PEERADDR)
-# inside containers, which busybox's nc cannot give.
-for prog in ${ROOTFS_EXTRA:-socat}; do
+# socat and iperf3, with the shared libraries they need, where the host has
+# them: the networking tests need a UDP peer and the client's address
+# (SOCAT_PEERADDR) inside containers, which busybox's nc cannot give, and
+# the benchmarks an iperf3 server.
+for prog in ${ROOTFS_EXTRA:-socat iperf3}; do
     src=$(command -v "$prog" 2>/dev/null) || { echo "mkrootfs: $prog not found on the host; not added"; continue; }
     mkdir -p -- "$tmp/usr/bin"
     cp -L -- "$src" "$tmp/usr/bin/$prog"
