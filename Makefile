@@ -8,6 +8,7 @@
 #   make demo       scripts/demo.sh
 #   make bench-start  start-up time and memory against bwrap and unshare
 #   make bench-bridge bridge start-up and kernel-DNAT throughput (root)
+#   make bench-lifecycle  ps -a over 200 containers; how soon -d returns
 #   make lint       rustfmt and clippy
 #   make clean
 
@@ -18,7 +19,7 @@ TARGET  := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BUSYBOX := /bin/busybox
 ROOTFS  := target/rootfs
 
-.PHONY: all build rootfs test demo bench-start bench-bridge clean lint
+.PHONY: all build rootfs test demo bench-start bench-bridge bench-lifecycle clean lint
 
 all: build
 
@@ -56,6 +57,9 @@ bench-start: build rootfs
 
 bench-bridge: build rootfs
 	bash bench/bridge.sh
+
+bench-lifecycle: build rootfs
+	bash bench/lifecycle.sh
 
 lint:
 	$(CARGO) fmt --check && $(CARGO) clippy --all-targets -- -D warnings

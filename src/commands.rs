@@ -519,17 +519,11 @@ pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
         return Ok(0);
     };
     // Follow: wake on the monitor's exit or every 100 ms to read what was
-    // appended; the monitor's exit is the truth about the end.
-    let reader = match reader.as_mut() {
-        Some(r) => r,
-        None => {
-            let f = fs::File::open(&path).map_err(|e| CmdError::Failed {
-                code: 1,
-                msg: format!("reading the log: {}", sys::errno_text(&e)),
-            })?;
-            reader = Some(io::BufReader::new(f));
-            reader.as_mut().ok_or(CmdError::Reported(1))?
-        }
+    // appended; the monitor's exit is the truth about the end. A
+    // container without a log (a foreground one) prints nothing until then.
+    let Some(reader) = reader.as_mut() else {
+        wait_exit(&monitor, None);
+        return Ok(0);
     };
     loop {
         let done = wait_exit(&monitor, Some(Instant::now() + Duration::from_millis(100)));

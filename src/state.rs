@@ -207,18 +207,19 @@ impl Record {
         Ok(r)
     }
 
-    /// Make the record tell the truth: a container whose monitor is gone,
-    /// or whose process is no longer the one that started, has exited,
-    /// whatever the file says. A monitor killed with its container left no
+    /// Make the record tell the truth: a container whose monitor is gone
+    /// has exited, whatever the file says (its process dies with the
+    /// monitor). A monitor killed with its container left no
     /// exit code: 137, as for SIGKILL.
     fn settle(&mut self) {
         let s = &mut self.state;
         if s.status == Status::Exited {
             return;
         }
-        let monitor_alive = sys::alive(s.monitor_pid, s.monitor_start);
-        let process_alive = s.pid == 0 || sys::alive(s.pid, s.pid_start);
-        if !monitor_alive || (s.status == Status::Running && !process_alive) {
+        // While the monitor lives it records the exit itself (with the real
+        // exit code, after the logs are flushed): only its death is ours
+        // to notice.
+        if !sys::alive(s.monitor_pid, s.monitor_start) {
             s.status = Status::Exited;
             s.exit_code = 137;
             if s.finished_at.is_empty() {

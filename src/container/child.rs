@@ -209,6 +209,27 @@ pub fn set_identity(uid: u32, gid: u32, groups: &[u32], caps: u64) -> io::Result
     Ok(())
 }
 
+/// Every signal to its default disposition and unblocked: exec keeps
+/// ignored signals ignored, and rrun ignores SIGPIPE (Rust's runtime) and,
+/// as a monitor, SIGHUP — a container's shell could not trap them.
+///
+/// # Safety
+/// Only signal-state syscalls on the calling process.
+pub unsafe fn reset_signals() {
+    // SAFETY: sigaction/sigprocmask with valid arguments; failures for
+    // SIGKILL/SIGSTOP and unused numbers are harmless.
+    unsafe {
+        for sig in 1..libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
 /// The container process. `sock` is its end of the sync socket.
 pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     // SAFETY: signal and prctl calls on ourselves only.
@@ -217,9 +238,7 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
         // Until exec this process is rrun's image inside the container's pid
         // namespace: keep /proc/1/exe and ptrace out of reach.
         libc::prctl(libc::PR_SET_DUMPABLE, 0);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        reset_signals();
     }
     match proto::recv(sock) {
         Ok(Some(Msg::Go)) => {}

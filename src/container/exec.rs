@@ -179,9 +179,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         unsafe {
             libc::prctl(libc::PR_SET_DUMPABLE, 0);
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            child::reset_signals();
         }
         let die = |code: i32, msg: String| -> ! {
             proto::send(sock, &proto::Msg::Error { code, msg });

@@ -72,9 +72,7 @@ pub fn main(args: &[String]) -> ! {
         // SAFETY: restoring the default mask in the child before exec; the
         // socket is made close-on-exec so a successful exec closes it.
         unsafe {
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            child::reset_signals();
         }
         let _ = sys::set_cloexec(sock, true);
         child::exec_command(&argv, &env, &path, sock);

@@ -411,6 +411,17 @@ fn start_and_supervise(
     rs.status = Status::Running;
     rs.started_at = state::now_rfc3339();
     let _ = dir.write_state(&rs);
+    // The log exists before anyone is told the container runs, so that
+    // `logs -f` right after `-d` finds it.
+    let mut logsink = match mode {
+        Mode::Foreground => None,
+        Mode::Detached => Some(log::LogSink::open(&dir.file("log.jsonl")).map_err(|e| {
+            // SAFETY: killing our own child, which has not been reaped.
+            unsafe { libc::kill(started.pid, libc::SIGKILL) };
+            reap(started.pid);
+            setup("opening the container's log")(e)
+        })?),
+    };
     if let Some(w) = report {
         let _ = sys::write_all(w.as_raw_fd(), format!("S{}", plan.id).as_bytes());
         // SAFETY: closing the report pipe so the waiting CLI returns now.
@@ -435,14 +446,9 @@ fn start_and_supervise(
         sources.push((e.as_raw_fd(), tty::Stream::Stderr));
     }
     let mut terminal = tty::Terminal;
-    let mut logsink;
-    let sink: &mut dyn tty::Sink = match mode {
-        Mode::Foreground => &mut terminal,
-        Mode::Detached => {
-            logsink = log::LogSink::open(&dir.file("log.jsonl"))
-                .map_err(setup("opening the container's log"))?;
-            &mut logsink
-        }
+    let sink: &mut dyn tty::Sink = match logsink.as_mut() {
+        Some(l) => l,
+        None => &mut terminal,
     };
     let status = tty::relay(tty::Relay {
         pid: started.pid,

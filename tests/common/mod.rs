@@ -1608,13 +1608,25 @@ impl Ctx {
         last
     }
 
-    /// Poll `rrun inspect` until KEY's State.Status is "exited".
+    /// Poll until KEY's State.Status is "exited" (`rrun inspect`) and the
+    /// monitor named in its state.json is gone: only then are its exit code
+    /// and its log final (the container's process may be gone a moment
+    /// before its monitor has recorded the exit).
     #[track_caller]
     pub fn wait_exited(&self, key: &str) {
         let mut last = String::new();
         let done = poll_until(SETTLE, || {
             last = self.inspect_f("{{.State.Status}}", key);
-            last == "exited"
+            if last != "exited" {
+                return false;
+            }
+            let id = self.inspect_f("{{.Id}}", key);
+            let Some(st) = self.state_json(&id) else {
+                return true;
+            };
+            let pid = st["monitor_pid"].as_i64().unwrap_or(0) as i32;
+            let start = st["monitor_start"].as_u64();
+            pid <= 0 || start_time(pid) != start || !pid_alive(pid)
         });
         assert!(
             done,
