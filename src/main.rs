@@ -68,6 +68,15 @@ fn run(args: &[String]) -> Result<i32, Error> {
         Some(c) => (c.as_str(), &args[1..]),
         None => ("run", args),
     };
+    if matches!(
+        cmd,
+        "ps" | "logs" | "inspect" | "port" | "network" | "stop" | "kill" | "wait" | "rm"
+    ) {
+        // These only print: like any filter, end quietly when the reader
+        // goes away (`rrun ps | head`) rather than report a broken pipe.
+        // SAFETY: restoring a default signal disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cmd {
         "ps" => return sub!(rest, "ps", cli::PsArgs, commands::ps),
         "logs" => return sub!(rest, "logs", cli::LogsArgs, commands::logs),

@@ -1,0 +1,1524 @@
+//! Bridge networking as root (issue 4): published ports in every form,
+//! -P and `port`, links, --icc=false, outbound masquerade, the guards that
+//! keep a container away from the host's loopback and unpublished ports
+//! away from the neighbours, the files (hosts, resolv.conf, hostname),
+//! every --net mode, network settings (--bip, --mtu, --icc, --ip),
+//! `network inspect`/`network rm`, a UDP mapping handed to the next
+//! container (moby#8795), a FORWARD policy of DROP with Docker's
+//! DOCKER-USER chain, and the point-to-point recipe of the README.
+//!
+//! Root mode only (rootless networking is a later issue). Every rrun of a
+//! test runs in the harness's throwaway network namespace (`Ctx.netns`),
+//! which plays the host; neighbours are more namespaces made here
+//! ([`NetNs`], killed on drop), joined to it by veth pairs. Traffic goes
+//! only to addresses inside those namespaces (or their loopback).
+//!
+//! Probes are socat clients: TCP servers in the containers answer
+//! `tcp-PORT-PEER`, UDP servers `udp-PORT-PEER` (PEER: the address they saw).
+//! A probe that must fail waits at most 2 s; TCP probes run at once, UDP
+//! ones one after another.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+// ---------------------------------------------------------------------------
+// Namespaces and host tools
+
+/// The harness's network namespace of a root test: the test's "host".
+fn host_ns(cx: &Ctx) -> &NetNs {
+    cx.netns
+        .as_ref()
+        .expect("a root-mode Ctx has a test network namespace")
+}
+
+fn which(tool: &str) -> Option<String> {
+    HOST_PATH
+        .split(':')
+        .map(|d| format!("{d}/{tool}"))
+        .find(|p| Path::new(p).is_file())
+}
+
+/// A root Ctx, or None (after a loud SKIP) when a tool the tests need is
+/// missing.
+fn root_ctx() -> Option<Ctx> {
+    let cx = Ctx::new(Mode::Root)?;
+    for tool in ["ip", "nft", "socat", "nsenter"] {
+        if which(tool).is_none() {
+            skip(&format!("{tool} is not installed on the host"));
+            return None;
+        }
+    }
+    if !cx.env.rootfs.join("usr/bin/socat").exists() {
+        skip("the rootfs has no /usr/bin/socat (scripts/mkrootfs.sh adds it)");
+        return None;
+    }
+    Some(cx)
+}
+
+/// `prog args...` inside the namespace `ns` (setns before exec).
+fn in_ns(ns: &NetNs, prog: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(prog);
+    c.args(args).env_clear().env("PATH", HOST_PATH);
+    ns.enter(&mut c);
+    c
+}
+
+/// `sh -c script` inside `ns`, run to completion (with the deadline).
+#[track_caller]
+fn sh_ns(cx: &Ctx, ns: &NetNs, script: &str) -> Output {
+    cx.run(in_ns(ns, "sh", &["-c", script]), Input::Null)
+}
+
+/// Interface names of the namespace `ns` (its holder's /proc/PID/net/dev).
+fn interfaces(ns: &NetNs) -> Vec<String> {
+    let dev = fs::read_to_string(format!("/proc/{}/net/dev", ns.child.id()))
+        .expect("reading the namespace's net/dev");
+    let mut v: Vec<String> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The host ends of rrun's veth pairs in `ns`.
+fn rrun_veths(ns: &NetNs) -> Vec<String> {
+    interfaces(ns)
+        .into_iter()
+        .filter(|i| i.starts_with("rrv"))
+        .collect()
+}
+
+/// Interface names in `ip -o link` output.
+fn ip_link_names(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Another address of the namespace: a veth pair `a`–`b` inside it, both
+/// ends up, `cidr` on `a`.
+#[track_caller]
+fn add_address(cx: &Ctx, ns: &NetNs, a: &str, b: &str, cidr: &str) {
+    sh_ns(
+        cx,
+        ns,
+        &format!(
+            "ip link add {a} type veth peer name {b} && ip addr add {cidr} dev {a} && \
+             ip link set {a} up && ip link set {b} up"
+        ),
+    )
+    .ok();
+}
+
+/// Join `outside` to `host` with a veth pair: `h` (in host, `h_cidr`) and
+/// `o` (in outside, `o_cidr`), then `routes` in outside (`ip route add`
+/// arguments).
+#[track_caller]
+#[allow(clippy::too_many_arguments)]
+fn connect(
+    cx: &Ctx,
+    host: &NetNs,
+    outside: &NetNs,
+    h: &str,
+    h_cidr: &str,
+    o: &str,
+    o_cidr: &str,
+    routes: &[&str],
+) {
+    let pid = outside.child.id();
+    sh_ns(
+        cx,
+        host,
+        &format!(
+            "ip link add {h} type veth peer name {o} netns {pid} && ip addr add {h_cidr} dev {h} && \
+             ip link set {h} up"
+        ),
+    )
+    .ok();
+    let mut script = format!("ip addr add {o_cidr} dev {o} && ip link set {o} up");
+    for r in routes {
+        script.push_str(&format!(" && ip route add {r}"));
+    }
+    sh_ns(cx, outside, &script).ok();
+}
+
+/// A TCP server in `ns` answering `PREFIX-PEERADDR`; killed on drop.
+fn peer_server(cx: &Ctx, ns: &NetNs, bind: &str, port: u16, prefix: &str) -> Proc {
+    let listen = if bind.is_empty() {
+        format!("TCP-LISTEN:{port},fork,reuseaddr")
+    } else {
+        format!("TCP-LISTEN:{port},bind={bind},fork,reuseaddr")
+    };
+    let system = format!("SYSTEM:echo {prefix}-$SOCAT_PEERADDR");
+    cx.spawn(in_ns(ns, "socat", &[&listen, &system]), Input::Null)
+}
+
+/// `nft ARGS` in the test's host namespace; its stdout (exit status not
+/// checked: a missing table is a result).
+fn nft(cx: &Ctx, args: &[&str]) -> Output {
+    cx.run(in_ns(host_ns(cx), "nft", args), Input::Null)
+}
+
+// ---------------------------------------------------------------------------
+// Containers
+
+/// A shell script for `sh -c` that runs TCP servers answering
+/// `tcp-PORT-PEER` and UDP servers answering `udp-PORT-PEER`. A UDP
+/// server's child reads the datagram before it answers: one that exits
+/// with its input unread resets socat's socketpair, and socat may then
+/// drop the answer (a flaky test, not an rrun bug).
+fn servers(tcp: &[u16], udp: &[u16]) -> String {
+    let mut s = String::new();
+    for p in tcp {
+        s.push_str(&format!(
+            "socat TCP-LISTEN:{p},fork,reuseaddr SYSTEM:'echo tcp-{p}-$SOCAT_PEERADDR' & "
+        ));
+    }
+    for p in udp {
+        s.push_str(&format!(
+            "socat UDP-RECVFROM:{p},fork SYSTEM:'read -r l; echo udp-{p}-$SOCAT_PEERADDR' & "
+        ));
+    }
+    s.push_str("wait");
+    s
+}
+
+#[track_caller]
+fn container_ip(cx: &Ctx, name: &str) -> String {
+    let ip = cx.inspect_f("{{.NetworkSettings.IPAddress}}", name);
+    assert!(
+        ip.parse::<std::net::Ipv4Addr>().is_ok(),
+        "inspect's NetworkSettings.IPAddress of {name} is an IPv4 address, not {ip:?}"
+    );
+    ip
+}
+
+/// `rrun network inspect`, parsed (an array).
+#[track_caller]
+fn network_inspect(cx: &Ctx) -> Vec<serde_json::Value> {
+    let out = cx.rrun(&["network", "inspect"]);
+    out.ok();
+    match serde_json::from_str(&out.stdout) {
+        Ok(serde_json::Value::Array(a)) => a,
+        _ => panic!("network inspect prints a JSON array\n{out}"),
+    }
+}
+
+/// The network's gateway (the bridge's address), from `network inspect`.
+#[track_caller]
+fn gateway(cx: &Ctx) -> String {
+    network_inspect(cx)[0]["Gateway"]
+        .as_str()
+        .expect("network inspect has a Gateway")
+        .to_string()
+}
+
+/// The containers holding a lease, from `network inspect`.
+#[track_caller]
+fn leases(cx: &Ctx) -> serde_json::Map<String, serde_json::Value> {
+    let v = network_inspect(cx);
+    assert_eq!(v.len(), 1, "network inspect shows one network: {v:?}");
+    v[0]["Containers"]
+        .as_object()
+        .unwrap_or_else(|| panic!("network inspect has a Containers object: {v:?}"))
+        .clone()
+}
+
+/// The row of `rrun ps` whose NAMES column is `names`.
+#[track_caller]
+fn ps_row(cx: &Ctx, names: &str) -> std::collections::BTreeMap<String, String> {
+    let out = cx.rrun(&["ps"]);
+    out.ok();
+    let (_, rows) = ps_table(&out.stdout);
+    rows.into_iter()
+        .find(|r| r.get("NAMES").map(String::as_str) == Some(names))
+        .unwrap_or_else(|| panic!("ps has a row with NAMES {names:?}\n{out}"))
+}
+
+// ---------------------------------------------------------------------------
+// Probes
+
+/// One connection attempt and what it must give: `want` Some(w): a reply
+/// that is `w` or starts with `w-`; None: no reply at all.
+#[derive(Clone, Debug)]
+struct Probe {
+    udp: bool,
+    addr: String,
+    port: u16,
+    want: Option<String>,
+}
+
+fn tcp_ok(addr: &str, port: u16, want: &str) -> Probe {
+    Probe {
+        udp: false,
+        addr: addr.into(),
+        port,
+        want: Some(want.into()),
+    }
+}
+
+fn tcp_no(addr: &str, port: u16) -> Probe {
+    Probe {
+        udp: false,
+        addr: addr.into(),
+        port,
+        want: None,
+    }
+}
+
+fn udp_ok(addr: &str, port: u16, want: &str) -> Probe {
+    Probe {
+        udp: true,
+        addr: addr.into(),
+        port,
+        want: Some(want.into()),
+    }
+}
+
+fn udp_no(addr: &str, port: u16) -> Probe {
+    Probe {
+        udp: true,
+        addr: addr.into(),
+        port,
+        want: None,
+    }
+}
+
+impl Probe {
+    fn label(&self) -> String {
+        let proto = if self.udp { "udp" } else { "tcp" };
+        format!("{proto} {}:{}", self.addr, self.port)
+    }
+
+    fn socat_args(&self) -> Vec<String> {
+        if self.udp {
+            vec![
+                "-T".into(),
+                "3".into(),
+                "-t".into(),
+                "1.5".into(),
+                "-".into(),
+                format!("UDP:{}:{}", self.addr, self.port),
+            ]
+        } else {
+            vec![
+                "-T".into(),
+                "3".into(),
+                "-t".into(),
+                "2".into(),
+                "-".into(),
+                format!("TCP:{}:{},connect-timeout=2", self.addr, self.port),
+            ]
+        }
+    }
+
+    fn matches(&self, got: &str) -> bool {
+        match &self.want {
+            Some(w) => got == w || got.starts_with(&format!("{w}-")),
+            None => got.is_empty(),
+        }
+    }
+
+    /// A socat client in `ns`; its stdout is the reply.
+    fn spawn_in(&self, cx: &Ctx, ns: &NetNs) -> Proc {
+        let args = self.socat_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let input = if self.udp {
+            Input::Bytes(b"x\n".to_vec())
+        } else {
+            Input::Null
+        };
+        cx.spawn(in_ns(ns, "socat", &args), input)
+    }
+
+    /// A line of shell that prints `rI=REPLY` (for a container).
+    fn shell(&self, i: usize) -> String {
+        let args = self.socat_args().join(" ");
+        if self.udp {
+            format!("r=$(echo x | socat {args} 2>/dev/null); echo \"r{i}=$r\"\n")
+        } else {
+            format!("r=$(socat {args} </dev/null 2>/dev/null); echo \"r{i}=$r\"")
+        }
+    }
+}
+
+#[track_caller]
+fn report(what: &str, probes: &[Probe], got: &[String], extra: &str) {
+    let bad = probes.iter().zip(got).any(|(p, g)| !p.matches(g.trim()));
+    if bad {
+        let table: Vec<String> = probes
+            .iter()
+            .zip(got)
+            .map(|(p, g)| {
+                format!(
+                    "{} {:<24} wanted {:<28} got {:?}",
+                    if p.matches(g.trim()) { "  " } else { "!!" },
+                    p.label(),
+                    match &p.want {
+                        Some(w) => format!("a reply {w:?}"),
+                        None => "no reply".to_string(),
+                    },
+                    g.trim()
+                )
+            })
+            .collect();
+        panic!("{what}:\n{}\n{extra}", table.join("\n"));
+    }
+}
+
+/// Run the probes at once from the namespace `ns` and check them all.
+#[track_caller]
+fn check_from_ns(cx: &Ctx, ns: &NetNs, what: &str, probes: &[Probe]) {
+    // TCP probes all at once; UDP ones one after another meanwhile, so
+    // that a fork-per-datagram server never has two at once.
+    let mut procs: Vec<Option<Proc>> = probes
+        .iter()
+        .map(|p| (!p.udp).then(|| p.spawn_in(cx, ns)))
+        .collect();
+    let mut got = vec![String::new(); probes.len()];
+    for (i, p) in probes.iter().enumerate().filter(|(_, p)| p.udp) {
+        got[i] = p.spawn_in(cx, ns).wait().stdout.trim().to_string();
+    }
+    for (i, p) in procs.iter_mut().enumerate() {
+        if let Some(p) = p.take() {
+            got[i] = p.wait().stdout.trim().to_string();
+        }
+    }
+    report(what, probes, &got, "");
+}
+
+/// A script printing `rI=REPLY` for each probe: TCP ones at once, UDP ones
+/// one after another (see [`check_from_ns`]).
+fn probe_script(probes: &[Probe]) -> String {
+    let mut s = String::new();
+    let mut udp = String::new();
+    for (i, p) in probes.iter().enumerate() {
+        let line = p.shell(i);
+        if p.udp {
+            udp.push_str(&line);
+        } else {
+            s.push_str(&format!("({line}) &\n"));
+        }
+    }
+    if !udp.is_empty() {
+        s.push_str(&format!("(\n{udp}) &\n"));
+    }
+    s.push_str("wait\n");
+    s
+}
+
+#[track_caller]
+fn parse_probe_output(what: &str, probes: &[Probe], out: &Output) {
+    out.ok();
+    let got: Vec<String> = (0..probes.len())
+        .map(|i| {
+            let prefix = format!("r{i}=");
+            out.lines()
+                .iter()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap_or_else(|| panic!("{what}: no result for probe {i}\n{out}"))
+                .to_string()
+        })
+        .collect();
+    report(what, probes, &got, &out.to_string());
+}
+
+/// Run the probes at once from a new container (`rrun --rm OPTS`).
+#[track_caller]
+fn check_from_container(cx: &Ctx, what: &str, opts: &[&str], probes: &[Probe]) {
+    let out = cx.sh(opts, &probe_script(probes));
+    parse_probe_output(what, probes, &out);
+}
+
+/// Run the probes at once inside a running container (`rrun exec`).
+#[track_caller]
+fn check_from_exec(cx: &Ctx, what: &str, container: &str, probes: &[Probe]) {
+    let out = cx.rrun(&["exec", container, "sh", "-c", &probe_script(probes)]);
+    parse_probe_output(what, probes, &out);
+}
+
+/// Poll until the probe from `ns` gives what it wants (a server starting).
+#[track_caller]
+fn wait_reachable(cx: &Ctx, ns: &NetNs, p: &Probe) {
+    let mut last = String::new();
+    let ok = poll_until(SETTLE, || {
+        last = p.spawn_in(cx, ns).wait().stdout.trim().to_string();
+        p.matches(&last)
+    });
+    assert!(
+        ok,
+        "{} did not answer {:?} within {SETTLE:?} (last reply {last:?})",
+        p.label(),
+        p.want
+    );
+}
+
+// ---------------------------------------------------------------------------
+// -P, port, ps
+
+#[test]
+fn root_publish_all_and_port() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let id = cx.detach(
+        &["-P", "--expose", "5000", "--name", "web"],
+        &["httpd", "-f", "-p", "5000", "-h", "/etc"],
+    );
+    let out = cx.rrun(&["port", "web", "5000"]);
+    out.ok();
+    let n: u16 = out
+        .stdout
+        .strip_suffix('\n')
+        .and_then(|l| l.strip_prefix("0.0.0.0:"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("port web 5000 prints 0.0.0.0:PORT\n{out}"));
+    // -P takes a free port of the host's ephemeral range.
+    let range = sh_ns(&cx, ns, "cat /proc/sys/net/ipv4/ip_local_port_range");
+    range.ok();
+    let r: Vec<u16> = range
+        .stdout
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    assert!(
+        r.len() == 2 && (r[0]..=r[1]).contains(&n),
+        "-P's port {n} is in the ephemeral range {:?}",
+        range.stdout.trim()
+    );
+
+    let out = cx.rrun(&["port", "web"]);
+    out.ok();
+    assert_eq!(out.stdout, format!("5000/tcp -> 0.0.0.0:{n}\n"), "{out}");
+    let row = ps_row(&cx, "web");
+    assert_eq!(row["PORTS"], format!("0.0.0.0:{n}->5000/tcp"), "{row:?}");
+
+    let out = cx.rrun(&["port", "web", "5432"]);
+    out.expect_code(1);
+    assert!(
+        out.stdout.is_empty()
+            && out
+                .stderr
+                .contains("No public port '5432' published for web"),
+        "{out}"
+    );
+
+    // The published port serves httpd (its /hostname is the container's).
+    let short = &id[..12];
+    let mut last = String::new();
+    let ok = poll_until(SETTLE, || {
+        let c = in_ns(
+            ns,
+            "socat",
+            &[
+                "-T",
+                "3",
+                "-t",
+                "2",
+                "-",
+                &format!("TCP:127.0.0.1:{n},connect-timeout=2"),
+            ],
+        );
+        last = cx
+            .run(c, Input::Bytes(b"GET /hostname HTTP/1.0\r\n\r\n".to_vec()))
+            .stdout;
+        last.contains(short)
+    });
+    assert!(
+        ok,
+        "GET /hostname through 127.0.0.1:{n} answers the container's hostname {short}; last reply:\n{last}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// -p in every form
+
+#[test]
+fn root_publish_every_form_tcp_udp_hairpin() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    // Another address of the host besides 127.0.0.1.
+    add_address(&cx, ns, "rrt0", "rrt1", "10.200.0.1/24");
+    let other = "10.200.0.1";
+    let _id = cx.detach(
+        &[
+            "--name",
+            "w3",
+            "-p",
+            "3000:80",
+            "-p",
+            "127.0.0.1:5000:5000",
+            "-p",
+            "127.0.0.1::5001",
+            "-p",
+            "5353:53/udp",
+            "-p",
+            "8000-8002:80-82",
+        ],
+        &["sh", "-c", &servers(&[80, 81, 82, 5000, 5001], &[53])],
+    );
+    let ip = container_ip(&cx, "w3");
+    for p in [80, 81, 82, 5000, 5001] {
+        wait_reachable(&cx, ns, &tcp_ok(&ip, p, &format!("tcp-{p}")));
+    }
+    wait_reachable(&cx, ns, &udp_ok(&ip, 53, "udp-53"));
+
+    let out = cx.rrun(&["port", "w3", "5001"]);
+    out.ok();
+    let m: u16 = out
+        .stdout
+        .strip_suffix('\n')
+        .and_then(|l| l.strip_prefix("127.0.0.1:"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("port w3 5001 prints 127.0.0.1:PORT\n{out}"));
+    let out = cx.rrun(&["port", "w3", "53/udp"]);
+    out.ok();
+    assert_eq!(out.stdout, "0.0.0.0:5353\n", "{out}");
+    let out = cx.rrun(&["port", "w3"]);
+    out.ok();
+    let got: BTreeSet<&str> = out.lines().into_iter().collect();
+    let m_line = format!("5001/tcp -> 127.0.0.1:{m}");
+    let want: BTreeSet<&str> = [
+        "80/tcp -> 0.0.0.0:3000",
+        "80/tcp -> 0.0.0.0:8000",
+        "81/tcp -> 0.0.0.0:8001",
+        "82/tcp -> 0.0.0.0:8002",
+        "5000/tcp -> 127.0.0.1:5000",
+        &m_line,
+        "53/udp -> 0.0.0.0:5353",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want, "port w3 lists every binding\n{out}");
+
+    check_from_ns(
+        &cx,
+        ns,
+        "published ports from the host (127.0.0.1 and another address)",
+        &[
+            tcp_ok("127.0.0.1", 3000, "tcp-80"),
+            tcp_ok(other, 3000, "tcp-80"),
+            tcp_ok("127.0.0.1", 5000, "tcp-5000"),
+            tcp_no(other, 5000),
+            tcp_ok("127.0.0.1", m, "tcp-5001"),
+            tcp_no(other, m),
+            udp_ok("127.0.0.1", 5353, "udp-53"),
+            udp_ok(other, 5353, "udp-53"),
+            tcp_ok("127.0.0.1", 8000, "tcp-80"),
+            tcp_ok("127.0.0.1", 8001, "tcp-81"),
+            tcp_ok("127.0.0.1", 8002, "tcp-82"),
+            tcp_ok(other, 8000, "tcp-80"),
+            tcp_ok(other, 8001, "tcp-81"),
+            tcp_ok(other, 8002, "tcp-82"),
+        ],
+    );
+
+    // A second container cannot take a published port: 125, naming it,
+    // and nothing of it stays.
+    for (spec, port) in [("3000:80", "3000"), ("5353:53/udp", "5353")] {
+        let out = cx.rrun(&["-d", "-p", spec, cx.rootfs(), "sleep", "1000"]);
+        out.expect_rrun_error();
+        assert!(
+            out.stderr.contains(port),
+            "the error names the port {port}\n{out}"
+        );
+    }
+    let out = cx.rrun(&["ps", "-a", "-q"]);
+    out.ok();
+    assert_eq!(
+        out.lines().len(),
+        1,
+        "failed starts leave no container\n{out}"
+    );
+    assert_eq!(rrun_veths(ns).len(), 1, "failed starts leave no veth");
+    assert_eq!(leases(&cx).len(), 1, "failed starts leave no lease");
+
+    // Hairpin: containers reach the published ports through the host's
+    // address, also the publishing container itself.
+    check_from_container(
+        &cx,
+        "published ports from another container through the host's address",
+        &[],
+        &[
+            tcp_ok(other, 3000, "tcp-80"),
+            tcp_ok(other, 8001, "tcp-81"),
+            udp_ok(other, 5353, "udp-53"),
+        ],
+    );
+    check_from_exec(
+        &cx,
+        "published ports from the publishing container itself",
+        "w3",
+        &[tcp_ok(other, 3000, "tcp-80"), udp_ok(other, 5353, "udp-53")],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What must stay closed
+
+#[test]
+fn root_unpublished_ports_closed_to_neighbour() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
+    connect(
+        &cx,
+        ns,
+        &outside,
+        "rrh0",
+        "10.201.0.1/24",
+        "rro0",
+        "10.201.0.2/24",
+        &[],
+    );
+    let _id = cx.detach(
+        &["--name", "c", "-p", "3000:80"],
+        &["sh", "-c", &servers(&[80, 81], &[54])],
+    );
+    let ip = container_ip(&cx, "c");
+    let subnet = network_inspect(&cx)[0]["Subnet"]
+        .as_str()
+        .expect("network inspect has a Subnet")
+        .to_string();
+    // The neighbour routes the container subnet through the host.
+    sh_ns(
+        &cx,
+        &outside,
+        &format!("ip route add {subnet} via 10.201.0.1"),
+    )
+    .ok();
+    // The route works (the host's own bridge address answers)...
+    let _host_srv = peer_server(&cx, ns, "", 7000, "host");
+    wait_reachable(
+        &cx,
+        &outside,
+        &tcp_ok(&gateway(&cx), 7000, "host-10.201.0.2"),
+    );
+    // ...and the host itself reaches both ports (the servers are up).
+    wait_reachable(&cx, ns, &tcp_ok(&ip, 80, "tcp-80"));
+    wait_reachable(&cx, ns, &tcp_ok(&ip, 81, "tcp-81"));
+    wait_reachable(&cx, ns, &udp_ok(&ip, 54, "udp-54"));
+    check_from_ns(
+        &cx,
+        &outside,
+        "from a neighbour namespace routing the container subnet through the host",
+        &[
+            tcp_ok("10.201.0.1", 3000, "tcp-80"),
+            tcp_no(&ip, 81),
+            udp_no(&ip, 54),
+        ],
+    );
+}
+
+#[test]
+fn root_container_cannot_reach_host_loopback() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let _loop = peer_server(&cx, ns, "127.0.0.1", 7777, "loop");
+    let _any = peer_server(&cx, ns, "", 7778, "any");
+    wait_reachable(&cx, ns, &tcp_ok("127.0.0.1", 7777, "loop"));
+    wait_reachable(&cx, ns, &tcp_ok("127.0.0.1", 7778, "any"));
+    // Make the network, then read its gateway.
+    cx.sh(&[], "true").ok();
+    let gw = gateway(&cx);
+    check_from_container(
+        &cx,
+        "a container and the host's services",
+        &[],
+        &[
+            // A service on all addresses is reachable (control)...
+            tcp_ok(&gw, 7778, "any"),
+            // ...one on the host's 127.0.0.1 is not, by any address.
+            tcp_no(&gw, 7777),
+            tcp_no("127.0.0.1", 7777),
+        ],
+    );
+
+    // CVE-2020-8558: a container that routes 127.0.0.0/8 to the host (done
+    // here from outside, as root, in its namespace: it needs NET_ADMIN)
+    // sends packets for 127.0.0.1 to the bridge, whose route_localnet
+    // would accept them but for rrun's guard.
+    cx.detach(&["--name", "c"], &["sleep", "1000"]);
+    let pid = cx.inspect_f("{{.State.Pid}}", "c");
+    let mut c = Command::new("nsenter");
+    c.args([
+        &format!("--net=/proc/{pid}/ns/net"),
+        "sh",
+        "-c",
+        &format!(
+            "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && \
+             echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && \
+             ip addr del 127.0.0.1/8 dev lo && ip route add 127.0.0.0/8 via {gw} dev eth0"
+        ),
+    ])
+    .env_clear()
+    .env("PATH", HOST_PATH);
+    cx.run(c, Input::Null).ok();
+    check_from_exec(
+        &cx,
+        "a container routing 127.0.0.0/8 to the host",
+        "c",
+        &[tcp_no("127.0.0.1", 7777), tcp_ok(&gw, 7778, "any")],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Outbound
+
+#[test]
+fn root_outbound_masquerade() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
+    // The outside could even route the private ranges back: only
+    // masquerade makes it see the host's address.
+    connect(
+        &cx,
+        ns,
+        &outside,
+        "rrh0",
+        "10.202.0.1/24",
+        "rro0",
+        "10.202.0.2/24",
+        &[
+            "172.16.0.0/12 via 10.202.0.1",
+            "192.168.0.0/16 via 10.202.0.1",
+        ],
+    );
+    let _srv = peer_server(&cx, &outside, "", 9000, "peer");
+    wait_reachable(&cx, ns, &tcp_ok("10.202.0.2", 9000, "peer-10.202.0.1"));
+    check_from_container(
+        &cx,
+        "a container connecting to a server outside",
+        &[],
+        &[tcp_ok("10.202.0.2", 9000, "peer-10.202.0.1")],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Links
+
+#[test]
+fn root_links_env_hosts_ps_inspect_errors() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let db = cx.detach(
+        &[
+            "--name",
+            "db",
+            "-e",
+            "PG_VERSION=9.3",
+            "--expose",
+            "5432",
+            "--expose",
+            "5433/udp",
+        ],
+        &["httpd", "-f", "-p", "5432", "-h", "/tmp"],
+    );
+    let ip = container_ip(&cx, "db");
+    let short = &db[..12];
+
+    // The environment, exactly REFERENCE.md's set.
+    let out = cx.rrun(&[
+        "--rm",
+        "--name",
+        "web2",
+        "--link",
+        "db:db",
+        cx.rootfs(),
+        "env",
+    ]);
+    out.ok();
+    let got: BTreeSet<String> = out
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("DB_"))
+        .map(str::to_string)
+        .collect();
+    let want: BTreeSet<String> = [
+        "DB_NAME=/web2/db".to_string(),
+        format!("DB_PORT=tcp://{ip}:5432"),
+        format!("DB_PORT_5432_TCP=tcp://{ip}:5432"),
+        format!("DB_PORT_5432_TCP_ADDR={ip}"),
+        "DB_PORT_5432_TCP_PORT=5432".to_string(),
+        "DB_PORT_5432_TCP_PROTO=tcp".to_string(),
+        format!("DB_PORT_5433_UDP=udp://{ip}:5433"),
+        format!("DB_PORT_5433_UDP_ADDR={ip}"),
+        "DB_PORT_5433_UDP_PORT=5433".to_string(),
+        "DB_PORT_5433_UDP_PROTO=udp".to_string(),
+        "DB_ENV_PG_VERSION=9.3".to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want, "the link's variables\n{out}");
+
+    // /etc/hosts: `IP<TAB>alias target-hostname [target-name]`; the alias
+    // resolves (ping).
+    let out = cx.sh(
+        &["--link", "db:db"],
+        "cat /etc/hosts && ping -c1 -W2 db >/dev/null && echo pinged",
+    );
+    out.ok();
+    let line = format!("{ip}\tdb {short}");
+    assert!(
+        out.lines().contains(&line.as_str()),
+        "/etc/hosts has {line:?}\n{out}"
+    );
+    assert!(out.lines().contains(&"pinged"), "ping -c1 db works\n{out}");
+    let out = cx.sh(&["--link", "db:mydb"], "cat /etc/hosts; env");
+    out.ok();
+    let line = format!("{ip}\tmydb {short} db");
+    assert!(
+        out.lines().contains(&line.as_str()),
+        "/etc/hosts has {line:?}\n{out}"
+    );
+    let var = format!("MYDB_PORT=tcp://{ip}:5432");
+    assert!(out.lines().contains(&var.as_str()), "env has {var}\n{out}");
+
+    // ps and inspect of a running link.
+    let _web = cx.detach(&["--name", "web", "--link", "db:db"], &["sleep", "1000"]);
+    let row = ps_row(&cx, "db,web/db");
+    assert!(row["PORTS"].contains("5432/tcp"), "{row:?}");
+    ps_row(&cx, "web");
+    assert_eq!(
+        cx.inspect_f("{{.HostConfig.Links}}", "web"),
+        "[/db:/web/db]"
+    );
+
+    // Bad links: 125 and nothing made.
+    let before = cx.containers().len();
+    let out = cx.sh(&["--link", "nosuch:x"], "true");
+    out.expect_rrun_error();
+    assert!(
+        out.stderr
+            .contains("could not get container for nosuch: No such container: nosuch"),
+        "{out}"
+    );
+    cx.detach(&["--name", "stopped"], &["true"]);
+    cx.wait_exited("stopped");
+    let out = cx.sh(&["--link", "stopped:s"], "true");
+    out.expect_rrun_error();
+    assert!(
+        out.stderr.contains("stopped"),
+        "the error names the target\n{out}"
+    );
+    for bad in ["db:bad alias", "db:-x", "db:a/b"] {
+        let out = cx.sh(&["--link", bad], "true");
+        out.expect_rrun_error();
+    }
+    assert_eq!(
+        cx.containers().len(),
+        before + 1,
+        "only the stopped container was added"
+    );
+    assert_eq!(leases(&cx).len(), 2, "db and web hold leases, nothing else");
+}
+
+// ---------------------------------------------------------------------------
+// --icc=false
+
+fn icc_false(nf_call: &str) {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let knob = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    let has_knob = sh_ns(&cx, ns, &format!("test -e {knob}")).code() == Some(0);
+    if has_knob {
+        let out = sh_ns(&cx, ns, &format!("echo {nf_call} > {knob} && cat {knob}"));
+        out.ok();
+        assert_eq!(out.stdout.trim(), nf_call, "{out}");
+    } else if nf_call == "1" {
+        skip(
+            "no /proc/sys/net/bridge in the test's network namespace (br_netfilter is not loaded)",
+        );
+        return;
+    }
+    // The setting comes with the first run: a flag here, the variable there.
+    let mut args = vec!["-d", "--name", "db", "--expose", "5432"];
+    if nf_call == "0" {
+        args.push("--icc=false");
+    }
+    let script = servers(&[5432, 6000], &[]);
+    let args: Vec<&str> = args
+        .into_iter()
+        .chain([cx.rootfs(), "sh", "-c", &script])
+        .collect();
+    let mut c = cx.cmd(&args);
+    if nf_call != "0" {
+        c.env("RRUN_ICC", "false");
+    }
+    cx.run(c, Input::Null).ok();
+    let v = network_inspect(&cx);
+    assert_eq!(v[0]["ICC"], serde_json::json!(false), "{v:?}");
+    let ip = container_ip(&cx, "db");
+    wait_reachable(&cx, ns, &tcp_ok(&ip, 5432, "tcp-5432"));
+    wait_reachable(&cx, ns, &tcp_ok(&ip, 6000, "tcp-6000"));
+    check_from_container(
+        &cx,
+        "an unlinked container with --icc=false",
+        &[],
+        &[tcp_no(&ip, 5432), tcp_no(&ip, 6000)],
+    );
+    check_from_container(
+        &cx,
+        "a container linked to db with --icc=false",
+        &["--link", "db:db"],
+        &[tcp_ok(&ip, 5432, "tcp-5432"), tcp_no(&ip, 6000)],
+    );
+}
+
+#[test]
+fn root_icc_false_bridge_nf_call_iptables_0() {
+    icc_false("0");
+}
+
+#[test]
+fn root_icc_false_bridge_nf_call_iptables_1() {
+    icc_false("1");
+}
+
+/// --ip (a network setting): the host address of -p and -P without one.
+#[test]
+fn root_ip_setting_is_the_default_host_address() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    add_address(&cx, ns, "rrt0", "rrt1", "10.205.0.1/24");
+    cx.detach(
+        &[
+            "--ip",
+            "127.0.0.1",
+            "--name",
+            "w",
+            "-p",
+            "3000:80",
+            "-P",
+            "--expose",
+            "81",
+        ],
+        &["sh", "-c", &servers(&[80, 81], &[])],
+    );
+    let out = cx.rrun(&["port", "w", "81"]);
+    out.ok();
+    let n: u16 = out
+        .stdout
+        .strip_suffix('\n')
+        .and_then(|l| l.strip_prefix("127.0.0.1:"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("-P with --ip 127.0.0.1 binds 127.0.0.1\n{out}"));
+    let out = cx.rrun(&["port", "w", "80"]);
+    out.ok();
+    assert_eq!(out.stdout, "127.0.0.1:3000\n", "{out}");
+    let ip = container_ip(&cx, "w");
+    wait_reachable(&cx, ns, &tcp_ok(&ip, 80, "tcp-80"));
+    wait_reachable(&cx, ns, &tcp_ok(&ip, 81, "tcp-81"));
+    check_from_ns(
+        &cx,
+        ns,
+        "ports published with --ip 127.0.0.1",
+        &[
+            tcp_ok("127.0.0.1", 3000, "tcp-80"),
+            tcp_ok("127.0.0.1", n, "tcp-81"),
+            tcp_no("10.205.0.1", 3000),
+            tcp_no("10.205.0.1", n),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A UDP mapping handed to another container (moby#8795)
+
+#[test]
+fn root_udp_mapping_moves_to_the_next_container() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    // A client that keeps its source port: its datagrams share one
+    // conntrack entry for as long as it lives (30 s without replies).
+    let send = |want: &str| {
+        let c = in_ns(
+            ns,
+            "socat",
+            &[
+                "-T",
+                "3",
+                "-t",
+                "1.5",
+                "-",
+                "UDP:127.0.0.1:5353,sourceport=40123,reuseaddr",
+            ],
+        );
+        let out = cx.run(c, Input::Bytes(b"x\n".to_vec()));
+        out.stdout.trim().starts_with(want)
+    };
+    let server = |tag: &str| {
+        format!("exec socat UDP-RECVFROM:53,fork SYSTEM:'read -r l; echo {tag}-$SOCAT_PEERADDR'")
+    };
+    cx.detach(
+        &["--name", "a", "-p", "5353:53/udp"],
+        &["sh", "-c", &server("a")],
+    );
+    assert!(
+        poll_until(SETTLE, || send("a-")),
+        "the first container answers on 127.0.0.1:5353"
+    );
+    cx.rrun(&["rm", "-f", "a"]).ok();
+    cx.detach(
+        &["--name", "b", "-p", "5353:53/udp"],
+        &["sh", "-c", &server("b")],
+    );
+    let b_ip = container_ip(&cx, "b");
+    wait_reachable(&cx, ns, &udp_ok(&b_ip, 53, "b"));
+    assert!(
+        send("b-"),
+        "the same client (same source port) reaches the next container on 5353/udp: \
+         the old container's conntrack entries were deleted with its mapping"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Network settings, inspect, rm, and what containers leave
+
+#[test]
+fn root_network_settings_inspect_rm_and_cleanup() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    cx.detach(
+        &[
+            "--icc=false",
+            "--name",
+            "db",
+            "--expose",
+            "5432",
+            "-p",
+            "3000:5432",
+            "-p",
+            "5353:53/udp",
+            "-p",
+            "127.0.0.1:4000:4000",
+        ],
+        &["sleep", "1000"],
+    );
+    cx.detach(&["--name", "web", "--link", "db:db"], &["sleep", "1000"]);
+    let db_ip = container_ip(&cx, "db");
+    let web_ip = container_ip(&cx, "web");
+    assert_eq!(rrun_veths(ns).len(), 2, "one veth per container");
+
+    // A different setting later: 125, saying how to recreate the network.
+    let out = cx.sh(&["--bip", "10.99.0.1/16"], "true");
+    out.expect_rrun_error();
+    assert!(out.stderr.contains("rrun network rm"), "{out}");
+
+    let v = network_inspect(&cx);
+    assert_eq!(v.len(), 1, "{v:?}");
+    let n = &v[0];
+    assert_eq!(n["Subnet"], "172.17.0.0/16", "{n:#}");
+    assert_eq!(n["Gateway"], "172.17.0.1", "{n:#}");
+    assert_eq!(n["MTU"], 1500, "{n:#}");
+    assert_eq!(n["ICC"], false, "{n:#}");
+    let mut got: Vec<String> = n["Containers"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        c["Name"].as_str().unwrap_or("?"),
+                        c["IPv4Address"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    got.sort();
+    assert_eq!(
+        got,
+        [format!("db {db_ip}/16"), format!("web {web_ip}/16")],
+        "{n:#}"
+    );
+
+    // The containers' elements are in the maps and sets.
+    let ip_table = nft(&cx, &["list", "table", "ip", "rrun"]);
+    ip_table.ok();
+    for want in [
+        format!("3000 : {db_ip} . 5432"),
+        format!("5353 : {db_ip} . 53"),
+        format!("127.0.0.1 . 4000 : {db_ip} . 4000"),
+    ] {
+        assert!(
+            ip_table.stdout.contains(&want),
+            "table ip rrun has {want}\n{ip_table}"
+        );
+    }
+    let br_table = nft(&cx, &["list", "table", "bridge", "rrun"]);
+    br_table.ok();
+    let want = format!("{web_ip} . {db_ip} . 5432");
+    assert!(
+        br_table.stdout.contains(&want),
+        "table bridge rrun has {want}\n{br_table}"
+    );
+
+    // network rm while containers use it: refused, nothing removed.
+    let out = cx.rrun(&["network", "rm"]);
+    assert_ne!(
+        out.code(),
+        Some(0),
+        "network rm with running containers is refused\n{out}"
+    );
+    assert!(
+        interfaces(ns).contains(&"rrun0".to_string()),
+        "the bridge stays"
+    );
+
+    // rm -f of everything: no veth, no element, no lease.
+    cx.rrun(&["rm", "-f", "db", "web"]).ok();
+    let gone = poll_until(SETTLE, || rrun_veths(ns).is_empty());
+    assert!(gone, "veths left after rm -f: {:?}", rrun_veths(ns));
+    for table in [
+        ["list", "table", "ip", "rrun"],
+        ["list", "table", "bridge", "rrun"],
+    ] {
+        let out = nft(&cx, &table);
+        out.ok();
+        assert!(
+            !out.stdout.contains("elements"),
+            "no element is left after rm -f\n{out}"
+        );
+    }
+    assert!(leases(&cx).is_empty(), "no lease is left after rm -f");
+
+    // network rm: no bridge, no table, no leases.
+    cx.rrun(&["network", "rm"]).ok();
+    assert!(
+        !interfaces(ns).contains(&"rrun0".to_string()),
+        "no rrun0 after network rm: {:?}",
+        interfaces(ns)
+    );
+    let tables = nft(&cx, &["list", "tables"]);
+    tables.ok();
+    assert!(
+        !tables.lines().iter().any(|l| l.ends_with(" rrun")),
+        "no rrun table after network rm\n{tables}"
+    );
+    assert!(
+        network_inspect(&cx).is_empty(),
+        "network inspect shows no network"
+    );
+    assert!(
+        !cx.state.join("network/leases.json").exists(),
+        "the leases are gone with the network"
+    );
+
+    // A new network may now have other settings.
+    let out = cx.sh(&["--bip", "10.99.0.1/16"], "ip -4 -o addr show eth0");
+    out.ok();
+    assert!(out.stdout.contains("inet 10.99."), "{out}");
+}
+
+#[test]
+fn root_bip_and_mtu() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let out = cx.sh(
+        &["--bip", "192.168.5.1/24", "--mtu", "1400"],
+        "ip -4 -o addr show eth0; echo --; cat /sys/class/net/eth0/mtu; echo --; ip route",
+    );
+    out.ok();
+    let parts: Vec<&str> = out.stdout.split("--\n").collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    let addr = parts[0]
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .unwrap_or("");
+    let host: Option<u8> = addr
+        .strip_prefix("192.168.5.")
+        .and_then(|r| r.strip_suffix("/24"))
+        .and_then(|h| h.parse().ok());
+    assert!(
+        host.is_some_and(|h| (2..=254).contains(&h)),
+        "eth0 has 192.168.5.x/24, not {addr:?}\n{out}"
+    );
+    assert_eq!(parts[1].trim(), "1400", "eth0's MTU\n{out}");
+    assert!(
+        parts[2].lines().any(
+            |l| l.split_whitespace().collect::<Vec<_>>()[..].starts_with(&[
+                "default",
+                "via",
+                "192.168.5.1"
+            ])
+        ),
+        "the default route goes via 192.168.5.1\n{out}"
+    );
+    // (/sys here is the machine's namespace's: ask ip.)
+    let br = sh_ns(&cx, ns, "ip -o -4 addr show rrun0; ip -o link show rrun0");
+    br.ok();
+    assert!(br.stdout.contains("inet 192.168.5.1/24"), "{br}");
+    assert!(br.stdout.contains(" mtu 1400 "), "the bridge's MTU\n{br}");
+    let v = network_inspect(&cx);
+    assert_eq!(v[0]["Subnet"], "192.168.5.0/24", "{v:?}");
+    assert_eq!(v[0]["MTU"], 1400, "{v:?}");
+    // Later runs without settings use the network's; other ones are refused.
+    cx.sh(&[], "true").ok();
+    let out = cx.sh(&["--mtu", "1500"], "true");
+    out.expect_rrun_error();
+    assert!(out.stderr.contains("rrun network rm"), "{out}");
+}
+
+// ---------------------------------------------------------------------------
+// Hostname and DNS files
+
+#[test]
+fn root_hostname_and_dns_files() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let out = cx.sh(
+        &[
+            "-h",
+            "myhost",
+            "--dns",
+            "10.1.2.3",
+            "--dns-search",
+            "example.com",
+        ],
+        "cat /etc/resolv.conf; echo --; cat /etc/hostname; echo --; hostname",
+    );
+    out.ok();
+    assert_eq!(
+        out.stdout, "search example.com\nnameserver 10.1.2.3\n--\nmyhost\n--\nmyhost\n",
+        "{out}"
+    );
+    for (flag, value) in [
+        ("--dns", "not-an-ip"),
+        ("--dns-search", "a b"),
+        ("--dns-search", "a#b"),
+        ("-h", "a b"),
+    ] {
+        let out = cx.sh(&[flag, value], "true");
+        out.expect_rrun_error();
+        assert!(
+            out.stderr.contains(value),
+            "the error names {value:?}\n{out}"
+        );
+    }
+    cx.assert_nothing_left("bad --dns/--dns-search/-h");
+}
+
+// ---------------------------------------------------------------------------
+// --net modes
+
+#[test]
+fn root_net_modes() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    add_address(&cx, ns, "rrhost0", "rrhost1", "10.204.0.1/24");
+
+    let out = cx.sh(&["--net=none"], "ip -o link");
+    out.ok();
+    assert_eq!(
+        ip_link_names(&out.stdout),
+        ["lo"],
+        "--net=none: lo only\n{out}"
+    );
+
+    let out = cx.sh(&["--net=host"], "ip -o link; ip -4 -o addr");
+    out.ok();
+    assert_eq!(
+        ip_link_names(
+            &out.lines()
+                .into_iter()
+                .filter(|l| !l.contains(" inet "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        interfaces(ns),
+        "--net=host sees the host's interfaces\n{out}"
+    );
+    assert!(out.stdout.contains("inet 10.204.0.1/24"), "{out}");
+
+    cx.detach(&["--name", "db"], &["sleep", "1000"]);
+    let ip = container_ip(&cx, "db");
+    let out = cx.sh(&["--net=container:db"], "ip -4 -o addr show eth0");
+    out.ok();
+    assert!(
+        out.stdout.contains(&format!("inet {ip}/")),
+        "--net=container:db has db's address {ip}\n{out}"
+    );
+    for opts in [
+        &["-p", "5000:5000"][..],
+        &["-P", "--expose", "80"][..],
+        &["--link", "db:x"][..],
+        &["-h", "foo"][..],
+        &["--dns", "10.1.2.3"][..],
+    ] {
+        let mut o = vec!["--net=container:db"];
+        o.extend_from_slice(opts);
+        let out = cx.sh(&o, "true");
+        out.expect_rrun_error();
+        assert!(
+            out.stderr.contains("conflicting options"),
+            "{opts:?}\n{out}"
+        );
+    }
+    let out = cx.sh(&["--net=container:nosuch"], "true");
+    out.expect_rrun_error();
+    assert!(out.stderr.contains("nosuch"), "{out}");
+    assert_eq!(leases(&cx).len(), 1, "only db holds a lease");
+}
+
+// ---------------------------------------------------------------------------
+// Docker on the same host
+
+#[test]
+fn root_forward_drop_with_docker_user() {
+    let Some(cx) = root_ctx() else { return };
+    if which("iptables").is_none() {
+        skip("the iptables binary is not installed");
+        return;
+    }
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    // What Docker leaves on a host: a FORWARD policy of DROP, DOCKER-USER.
+    sh_ns(
+        &cx,
+        ns,
+        "iptables -w -N DOCKER-USER && iptables -w -P FORWARD DROP && \
+         iptables -w -A FORWARD -j DOCKER-USER",
+    )
+    .ok();
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
+    connect(
+        &cx,
+        ns,
+        &outside,
+        "rrh0",
+        "10.203.0.1/24",
+        "rro0",
+        "10.203.0.2/24",
+        &[],
+    );
+    let _srv = peer_server(&cx, &outside, "", 9000, "peer");
+    wait_reachable(&cx, ns, &tcp_ok("10.203.0.2", 9000, "peer-10.203.0.1"));
+
+    cx.detach(
+        &["--name", "db", "-p", "3000:80"],
+        &["sh", "-c", &servers(&[80], &[])],
+    );
+    let ip = container_ip(&cx, "db");
+    let rules = sh_ns(&cx, ns, "iptables -w -S DOCKER-USER");
+    rules.ok();
+    for dir in ["-i", "-o"] {
+        assert!(
+            rules
+                .lines()
+                .iter()
+                .any(|l| l.contains(&format!("{dir} rrun0")) && l.contains("-j ACCEPT")),
+            "DOCKER-USER accepts {dir} rrun0\n{rules}"
+        );
+    }
+    wait_reachable(&cx, ns, &tcp_ok(&ip, 80, "tcp-80"));
+    check_from_container(
+        &cx,
+        "with FORWARD policy DROP: container to container and outbound",
+        &[],
+        &[
+            tcp_ok(&ip, 80, "tcp-80"),
+            tcp_ok("10.203.0.2", 9000, "peer-10.203.0.1"),
+        ],
+    );
+    check_from_ns(
+        &cx,
+        &outside,
+        "with FORWARD policy DROP: a published port from outside",
+        &[tcp_ok("10.203.0.1", 3000, "tcp-80")],
+    );
+
+    cx.rrun(&["rm", "-f", "db"]).ok();
+    cx.rrun(&["network", "rm"]).ok();
+    let rules = sh_ns(
+        &cx,
+        ns,
+        "iptables -w -S DOCKER-USER; iptables -w -S FORWARD",
+    );
+    rules.ok();
+    assert!(
+        !rules.stdout.contains("rrun0"),
+        "network rm removes rrun's DOCKER-USER rules\n{rules}"
+    );
+    assert!(
+        rules.lines().contains(&"-P FORWARD DROP"),
+        "rrun leaves the FORWARD policy alone\n{rules}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The README's point-to-point recipe
+
+#[test]
+fn root_point_to_point_recipe() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    cx.detach(&["--net=none", "--name", "p1"], &["sleep", "1000"]);
+    cx.detach(&["--net=none", "--name", "p2"], &["sleep", "1000"]);
+    let pid1 = cx.inspect_f("{{.State.Pid}}", "p1");
+    let pid2 = cx.inspect_f("{{.State.Pid}}", "p2");
+    for p in [&pid1, &pid2] {
+        assert!(p.parse::<u32>().is_ok_and(|n| n > 1), "State.Pid {p:?}");
+    }
+    // The pair is made in the (test's) host namespace and its ends moved.
+    sh_ns(
+        &cx,
+        ns,
+        &format!("ip link add A type veth peer name B && ip link set A netns {pid1} && ip link set B netns {pid2}"),
+    )
+    .ok();
+    for (pid, dev, me, peer) in [
+        (&pid1, "A", "10.1.1.1", "10.1.1.2"),
+        (&pid2, "B", "10.1.1.2", "10.1.1.1"),
+    ] {
+        let c = {
+            let mut c = Command::new("nsenter");
+            c.args([
+                &format!("--net=/proc/{pid}/ns/net"),
+                "sh",
+                "-c",
+                &format!(
+                    "ip addr add {me}/32 dev {dev} && ip link set {dev} up && ip route add {peer}/32 dev {dev}"
+                ),
+            ])
+            .env_clear()
+            .env("PATH", HOST_PATH);
+            c
+        };
+        cx.run(c, Input::Null).ok();
+    }
+    for (from, to) in [("p1", "10.1.1.2"), ("p2", "10.1.1.1")] {
+        let mut last = None;
+        let ok = poll_until(SETTLE, || {
+            let out = cx.rrun(&["exec", from, "ping", "-c1", "-W1", to]);
+            let ok = out.code() == Some(0);
+            last = Some(out);
+            ok
+        });
+        assert!(ok, "{from} pings {to}\n{}", last.expect("ran"));
+    }
+}
