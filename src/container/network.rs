@@ -258,6 +258,15 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
     if kernel_nat {
         let links: Vec<nft::LinkRule> = ns.link_rules.iter().map(|l| (*l).into()).collect();
         nft::add(b.ip, &ns.ports, &links).map_err(|e| fail(e.to_string()))?;
+        // A client that kept sending while no mapping existed has an entry
+        // that would keep its datagrams away from this container.
+        for p in ns
+            .ports
+            .iter()
+            .filter(|p| p.proto == crate::ports::Proto::Udp)
+        {
+            let _ = net::conntrack::delete_udp(p.host_port, b.ip, p.container_port);
+        }
     } else {
         ns.link_rules.clear();
     }

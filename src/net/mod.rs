@@ -5,6 +5,7 @@
 //! published bindings, and reclaiming what dead containers left.
 
 pub mod bridge;
+pub mod conntrack;
 pub mod ipam;
 pub mod netlink;
 pub mod nft;
@@ -296,7 +297,12 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
         errs.extend(nft::remove(ip, &n.ports, &links));
         crate::crash::t("nft-removed");
         for b in n.ports.iter().filter(|b| b.proto == Proto::Udp) {
-            conntrack_delete(b.host_port);
+            if let Err(e) = conntrack::delete_udp(b.host_port, ip, b.container_port) {
+                errs.push(format!(
+                    "deleting conntrack entries of UDP port {}: {e}",
+                    b.host_port
+                ));
+            }
         }
     }
     if let Err(e) = release_lease(st, id) {
@@ -304,21 +310,6 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
     }
     crate::crash::t("lease-released");
     errs
-}
-
-fn conntrack_delete(port: u16) {
-    let Some(bin) = ["/usr/sbin/conntrack", "/sbin/conntrack"]
-        .iter()
-        .find(|p| std::path::Path::new(p).is_file())
-    else {
-        return;
-    };
-    let _ = std::process::Command::new(bin)
-        .args(["-D", "-p", "udp", "--orig-port-dst", &port.to_string()])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
 }
 
 /// When Docker runs on the same host its FORWARD policy DROP would win
