@@ -171,7 +171,7 @@ fn requested_settings(a: &RunArgs) -> Result<crate::net::settings::Requested, Pl
 
 /// Read a file inside the rootfs without following any symlink out of it.
 /// A missing or unreadable file reads as empty.
-fn read_in_rootfs(root: &fs::File, path: &str) -> String {
+pub fn read_in_rootfs(root: &impl AsRawFd, path: &str) -> String {
     let Ok(fd) = sys::openat2(
         root.as_raw_fd(),
         path,

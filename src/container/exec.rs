@@ -7,7 +7,6 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
@@ -32,20 +31,6 @@ const NAMESPACES: &[(&str, libc::c_int)] = &[
 
 fn failed(code: i32, msg: String) -> RunError {
     RunError::Start { code, msg }
-}
-
-fn read_in(root: &OwnedFd, path: &str) -> String {
-    let Ok(fd) = sys::openat2(
-        root.as_raw_fd(),
-        path,
-        libc::O_RDONLY,
-        sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
-    ) else {
-        return String::new();
-    };
-    let mut s = String::new();
-    let _ = fs::File::from(fd).take(4 << 20).read_to_string(&mut s);
-    s
 }
 
 pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
@@ -90,8 +75,8 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
 
     let (uid, gid, groups) = match &a.user {
         Some(u) => {
-            let passwd = spec::parse_passwd(&read_in(&root, "/etc/passwd"));
-            let group = spec::parse_group(&read_in(&root, "/etc/group"));
+            let passwd = spec::parse_passwd(&crate::plan::read_in_rootfs(&root, "/etc/passwd"));
+            let group = spec::parse_group(&crate::plan::read_in_rootfs(&root, "/etc/group"));
             let user =
                 spec::resolve_user(u, &passwd, &group).map_err(|e| failed(125, e.to_string()))?;
             (user.uid, user.gid, user.groups)

@@ -8,11 +8,8 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
-use crate::sys;
-
-const NETLINK_NETFILTER: libc::c_int = 12;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_GET: u16 = 1;
 const IPCTNL_MSG_CT_DELETE: u16 = 2;
@@ -93,19 +90,6 @@ fn header(out: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, payload: &[u8]) {
     out.extend_from_slice(&0u32.to_ne_bytes());
     out.extend_from_slice(&[libc::AF_INET as u8, 0, 0, 0]);
     out.extend_from_slice(payload);
-}
-
-fn socket() -> io::Result<OwnedFd> {
-    // SAFETY: a new netlink socket, owned at once.
-    let fd = sys::cvt(unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_NETFILTER,
-        )
-    })?;
-    // SAFETY: fd is new and ours.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<()> {
@@ -207,7 +191,7 @@ fn dump(fd: &OwnedFd, stale: &dyn Fn(&Tuple, &Tuple) -> bool) -> io::Result<Vec<
 /// Delete the UDP entries to `host_port`, or answered from
 /// `container:container_port`. Best effort; returns how many went.
 pub fn delete_udp(host_port: u16, container: Ipv4Addr, container_port: u16) -> io::Result<usize> {
-    let fd = socket()?;
+    let fd = super::nftnl::socket()?;
     let stale = |o: &Tuple, r: &Tuple| {
         o.dport == host_port || (r.src == Some(container) && r.sport == container_port)
     };

@@ -168,7 +168,8 @@ pub fn batch(table: &str, elems: &[Elem], add: bool) -> (Vec<u8>, Vec<u32>) {
     (out, seqs)
 }
 
-fn socket() -> io::Result<OwnedFd> {
+/// A bound NETLINK_NETFILTER socket (nftables and ctnetlink).
+pub(crate) fn socket() -> io::Result<OwnedFd> {
     // SAFETY: a new netlink socket, owned at once.
     let fd = sys::cvt(unsafe {
         libc::socket(
