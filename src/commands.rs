@@ -73,6 +73,7 @@ fn each(
 
 pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
+    crate::container::network::reclaim_dead(&st);
     let (records, bad) = st.list();
     for (id, why) in &bad {
         eprintln!("rrun: skipping container {id}: {why}");
@@ -326,6 +327,9 @@ pub fn wait(a: &cli::WaitArgs) -> Result<i32, CmdError> {
 
 pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
+    // A container whose monitor was killed still holds rules and an
+    // address: give them back before its record goes.
+    crate::container::network::reclaim_dead(&st);
     // A record that cannot be read is still removed with -f.
     let mut rest = Vec::new();
     let mut failed = 0;
