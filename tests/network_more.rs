@@ -1,0 +1,418 @@
+//! More bridge networking as root (issue 4): a user's bridge with -b, no
+//! kernel NAT (--iptables=false) and IPv6 host addresses in -p, malformed
+//! -p/--expose, editing /etc/hosts inside a running container, and reclaiming
+//! a container whose monitor was killed.
+//!
+//! Root mode only. Every rrun of a test runs in the harness's throwaway
+//! network namespace (`Ctx.netns`); nothing here sends traffic anywhere.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::process::Command;
+
+/// The harness's network namespace of a root test: the test's "host".
+fn host_ns(cx: &Ctx) -> &NetNs {
+    cx.netns
+        .as_ref()
+        .expect("a root-mode Ctx has a test network namespace")
+}
+
+/// A root Ctx, or None (after a loud SKIP) when `ip` or `nft` is missing.
+fn root_ctx() -> Option<Ctx> {
+    let cx = Ctx::new(Mode::Root)?;
+    for tool in ["ip", "nft"] {
+        let found = HOST_PATH
+            .split(':')
+            .any(|d| std::path::Path::new(&format!("{d}/{tool}")).is_file());
+        if !found {
+            skip(&format!("{tool} is not installed on the host"));
+            return None;
+        }
+    }
+    Some(cx)
+}
+
+/// `sh -c script` inside the test's namespace, run to completion.
+#[track_caller]
+fn sh_host(cx: &Ctx, script: &str) -> Output {
+    let mut c = Command::new("sh");
+    c.args(["-c", script]).env_clear().env("PATH", HOST_PATH);
+    host_ns(cx).enter(&mut c);
+    cx.run(c, Input::Null)
+}
+
+/// Interface names of the test's namespace.
+fn interfaces(cx: &Ctx) -> Vec<String> {
+    let ns = host_ns(cx);
+    let dev = fs::read_to_string(format!("/proc/{}/net/dev", ns.child.id()))
+        .expect("reading the namespace's net/dev");
+    dev.lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .collect()
+}
+
+/// `rrun network inspect`, parsed (an array).
+#[track_caller]
+fn network_inspect(cx: &Ctx) -> Vec<serde_json::Value> {
+    let out = cx.rrun(&["network", "inspect"]);
+    out.ok();
+    match serde_json::from_str(&out.stdout) {
+        Ok(serde_json::Value::Array(a)) => a,
+        _ => panic!("network inspect prints a JSON array\n{out}"),
+    }
+}
+
+/// The names of the containers holding a lease (none without a network).
+#[track_caller]
+fn lease_names(cx: &Ctx) -> Vec<String> {
+    network_inspect(cx)
+        .iter()
+        .flat_map(|n| {
+            n["Containers"]
+                .as_object()
+                .map(|m| {
+                    m.values()
+                        .map(|c| c["Name"].as_str().unwrap_or("?").to_string())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `rrun ps -aq` prints nothing, and no lease is held.
+#[track_caller]
+fn assert_no_container(cx: &Ctx, after: &str) {
+    let out = cx.rrun(&["ps", "-aq"]);
+    out.ok();
+    assert!(
+        out.stdout.is_empty(),
+        "after {after}: ps -aq lists no container\n{out}"
+    );
+    let leases = lease_names(cx);
+    assert!(
+        leases.is_empty(),
+        "after {after}: no lease is held, but {leases:?}"
+    );
+    // The kernel drops a veth with its namespace asynchronously.
+    let veths = || -> Vec<String> {
+        interfaces(cx)
+            .into_iter()
+            .filter(|i| i.starts_with("rrv"))
+            .collect()
+    };
+    let gone = poll_until(SETTLE, || veths().is_empty());
+    assert!(gone, "after {after}: veths left: {:?}", veths());
+}
+
+/// `rrun OPTS... ROOTFS true` must fail with 125, one `rrun:` line that
+/// contains every one of `needles`, and leave nothing behind.
+#[track_caller]
+fn expect_refused(cx: &Ctx, opts: &[&str], needles: &[&str]) -> Output {
+    let mut a: Vec<&str> = opts.to_vec();
+    a.push(cx.rootfs());
+    a.push("true");
+    let out = cx.rrun(&a);
+    out.expect_rrun_error();
+    for n in needles {
+        assert!(
+            out.stderr.contains(n),
+            "the error for {opts:?} mentions {n:?}\n{out}"
+        );
+    }
+    assert_no_container(cx, &format!("{opts:?}"));
+    out
+}
+
+// ---------------------------------------------------------------------------
+// -b: a user's bridge
+
+/// Removes the user's bridge at the end (the namespace goes too, but the
+/// bridge is ours to remove, not rrun's).
+struct UserLink<'a> {
+    cx: &'a Ctx,
+    name: &'static str,
+}
+
+impl Drop for UserLink<'_> {
+    fn drop(&mut self) {
+        let mut c = Command::new("ip");
+        c.args(["link", "del", self.name])
+            .env_clear()
+            .env("PATH", HOST_PATH)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(ns) = &self.cx.netns {
+            ns.enter(&mut c);
+            if let Ok(mut child) = c.spawn() {
+                let _ = poll_until(TIMEOUT, || matches!(child.try_wait(), Ok(Some(_))));
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+#[test]
+fn root_user_bridge_is_used_and_never_deleted() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    sh_host(&cx, "ip link add br9 type bridge && ip link set br9 up").ok();
+    let _br = UserLink {
+        cx: &cx,
+        name: "br9",
+    };
+
+    let out = cx.rrun(&[
+        "-b",
+        "br9",
+        "--bip",
+        "10.77.0.1/24",
+        "--rm",
+        cx.rootfs(),
+        "ip",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    out.ok();
+    let inet = out
+        .lines()
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("inet "))
+        .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+        .unwrap_or_else(|| panic!("eth0 has an IPv4 address\n{out}"));
+    assert!(
+        inet.starts_with("10.77.0.") && inet.ends_with("/24"),
+        "eth0's address {inet:?} is 10.77.0.x/24\n{out}"
+    );
+    assert!(
+        !interfaces(&cx).contains(&"rrun0".to_string()),
+        "with -b br9, rrun makes no bridge of its own: {:?}",
+        interfaces(&cx)
+    );
+    assert_no_container(&cx, "run --rm on br9");
+
+    cx.rrun(&["network", "rm"]).ok();
+    assert!(
+        interfaces(&cx).contains(&"br9".to_string()),
+        "rrun network rm never deletes the user's bridge br9: {:?}",
+        interfaces(&cx)
+    );
+    let link = sh_host(&cx, "ip -o link show br9");
+    link.ok();
+    assert!(
+        link.stdout.contains("state UP") || link.stdout.contains(",UP"),
+        "br9 stays up after network rm\n{link}"
+    );
+}
+
+#[test]
+fn root_bridge_flag_missing_bridge() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    expect_refused(&cx, &["-b", "nosuch", "--rm"], &["nosuch"]);
+    assert!(
+        network_inspect(&cx).is_empty(),
+        "no network is recorded after -b nosuch"
+    );
+}
+
+#[test]
+fn root_bridge_flag_not_a_bridge() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    sh_host(
+        &cx,
+        "ip link add vx0 type veth peer name vx1 && ip link set vx0 up && ip link set vx1 up",
+    )
+    .ok();
+    let _veth = UserLink {
+        cx: &cx,
+        name: "vx0",
+    };
+    expect_refused(&cx, &["-b", "vx0", "--rm"], &["vx0", "not a bridge"]);
+    let ifs = interfaces(&cx);
+    assert!(
+        ifs.contains(&"vx0".to_string()) && ifs.contains(&"vx1".to_string()),
+        "the user's veth pair is left alone: {ifs:?}"
+    );
+    assert!(
+        network_inspect(&cx).is_empty(),
+        "no network is recorded after -b vx0"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// No kernel NAT, IPv6 host addresses
+
+#[test]
+fn root_iptables_false_refuses_published_ports() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let out = expect_refused(&cx, &["--iptables=false", "-p", "8080:80"], &[]);
+    assert!(
+        out.stderr.contains("forwarder") || out.stderr.contains("kernel NAT"),
+        "the error names the missing userspace forwarder / kernel NAT\n{out}"
+    );
+    // Not a detached run either.
+    let out = expect_refused(&cx, &["-d", "--iptables=false", "-p", "8080:80"], &[]);
+    assert!(out.stdout.is_empty(), "no id is printed\n{out}");
+    let out = sh_host(&cx, "nft list map ip rrun any_tcp 2>/dev/null; true");
+    assert!(
+        !out.stdout.contains("8080"),
+        "no DNAT element for 8080 is installed\n{out}"
+    );
+}
+
+#[test]
+fn root_ipv6_host_address_refused() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    expect_refused(&cx, &["-p", "[::1]:8080:80"], &["IPv6"]);
+    let out = sh_host(&cx, "nft list map ip rrun any_tcp 2>/dev/null; true");
+    assert!(
+        !out.stdout.contains("8080"),
+        "no DNAT element for 8080 is installed\n{out}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Malformed -p / --expose
+
+#[test]
+fn root_malformed_port_specs() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let out = expect_refused(&cx, &["-p", "70000:80"], &["invalid hostPort: 70000"]);
+    assert!(out.stdout.is_empty(), "{out}");
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("-p", "0:80", &["hostPort", "0"]),
+        ("-p", "80:0", &["containerPort", "0"]),
+        ("-p", "8000-8002:80-81", &["8000-8002", "80-81"]),
+        ("-p", "80/sctpx", &["sctpx"]),
+        ("-p", "1.2.3:80:80", &["1.2.3"]),
+        ("-p", ":", &["containerPort"]),
+        ("--expose", "0", &["0"]),
+        ("--expose", "5/icmp", &["icmp"]),
+    ];
+    for (flag, spec, needles) in cases {
+        expect_refused(&cx, &[flag, spec], needles);
+        // Also when it comes after a valid one.
+        expect_refused(&cx, &["-p", "8081:81", flag, spec], needles);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// /etc/hosts edited inside a running container
+
+#[test]
+fn root_hosts_edit_in_running_container() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let host_hosts = cx.env.rootfs.join("etc/hosts");
+    let before = fs::read(&host_hosts).ok();
+    cx.detach(&["--name", "e"], &["sleep", "100"]);
+    cx.rrun(&["exec", "e", "sh", "-c", "echo 10.9.9.9 added >> /etc/hosts"])
+        .ok();
+    let out = cx.rrun(&["exec", "e", "grep", "added", "/etc/hosts"]);
+    out.ok();
+    assert_eq!(out.stdout, "10.9.9.9 added\n", "{out}");
+    // The container's own line is still there.
+    let out = cx.rrun(&["exec", "e", "cat", "/etc/hosts"]);
+    out.ok();
+    let id = cx.inspect_f("{{.Id}}", "e");
+    assert!(
+        out.stdout.contains(&id[..12]),
+        "/etc/hosts keeps the container's own line\n{out}"
+    );
+    assert_eq!(
+        fs::read(&host_hosts).ok(),
+        before,
+        "the rootfs's own /etc/hosts on the host is unchanged"
+    );
+    cx.rrun(&["rm", "-f", "e"]).ok();
+    assert_eq!(
+        fs::read(&host_hosts).ok(),
+        before,
+        "the rootfs's own /etc/hosts is unchanged after rm -f"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A killed monitor: the next run reclaims the port, the rules, the lease
+
+#[track_caller]
+fn nft_any_tcp(cx: &Ctx) -> Output {
+    sh_host(cx, "nft list map ip rrun any_tcp")
+}
+
+#[test]
+fn root_reclaim_after_killed_monitor() {
+    let Some(cx) = root_ctx() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let id = cx.detach(&["--name", "k", "-p", "8090:80"], &["sleep", "100"]);
+    let before = nft_any_tcp(&cx);
+    before.ok();
+    assert!(
+        before.stdout.contains("8090 :"),
+        "the DNAT element for 8090 is installed\n{before}"
+    );
+    assert_eq!(lease_names(&cx), ["k"], "k holds a lease");
+
+    let st = cx.state_json(&id).expect("k has a state.json");
+    let pid = st["monitor_pid"].as_i64().unwrap_or(0) as i32;
+    let start = st["monitor_start"].as_u64();
+    assert!(
+        pid > 1 && start.is_some() && start_time(pid) == start,
+        "state.json names k's live monitor: {st}"
+    );
+    // SAFETY: SIGKILL to the monitor this test's rrun started (start time
+    // checked just above).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+
+    let mut last = None;
+    let exited = poll_until(SETTLE, || {
+        let out = cx.rrun(&["ps", "-a"]);
+        let (_, rows) = ps_table(&out.stdout);
+        let hit = rows.iter().any(|r| {
+            r.get("NAMES").map(String::as_str) == Some("k")
+                && r.get("STATUS").is_some_and(|s| s.starts_with("Exited"))
+        });
+        last = Some(out);
+        hit
+    });
+    assert!(
+        exited,
+        "k shows as Exited in ps -a within {SETTLE:?} after its monitor was killed\n{}",
+        last.expect("ps ran")
+    );
+
+    // The next run reclaims what k held.
+    cx.rrun(&["--rm", cx.rootfs(), "true"]).ok();
+    let after = nft_any_tcp(&cx);
+    after.ok();
+    assert!(
+        !after.stdout.contains("8090"),
+        "no 8090 element is left in any_tcp after the next run\n{after}"
+    );
+    let leases = lease_names(&cx);
+    assert!(
+        !leases.contains(&"k".to_string()),
+        "k's lease is released after the next run: {leases:?}"
+    );
+
+    // The port is free again, at once.
+    let id2 = cx.detach(&["-p", "8090:80"], &["sleep", "100"]);
+    let again = nft_any_tcp(&cx);
+    again.ok();
+    assert_eq!(
+        again.stdout.matches("8090 :").count(),
+        1,
+        "exactly one 8090 element, the new container's\n{again}"
+    );
+    cx.rrun(&["rm", "-f", &id2]).ok();
+}
