@@ -132,9 +132,6 @@ pub struct RunPlan {
     pub resolv_file: String,
 }
 
-/// Whether bridge networking is wired in (it lands in steps).
-const BRIDGE_READY: bool = true;
-
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The network settings a run asks for: flags, else RRUN_* variables.
@@ -242,20 +239,11 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
             "bridge networking without root is not available in this version of rrun; use --net=none or --net=host".into(),
         ));
     }
-    if !BRIDGE_READY
-        && (net == NetMode::Bridge || matches!(net, NetMode::Container(_)))
-        && (a.net.is_some() || !a.publish.is_empty() || a.publish_all || !a.link.is_empty())
-    {
-        return Err(PlanError::Unsupported(format!(
-            "--net={}, -p, -P and --link are not available in this version of rrun yet; use --net=none or --net=host",
-            net.name()
-        )));
+    if rootless && a.net.is_none() && (!a.publish.is_empty() || a.publish_all || !a.link.is_empty()) {
+        return Err(PlanError::Unsupported(
+            "-p, -P and --link without root need rootless networking, which this version of rrun does not have yet; run as root, or use --net=host".into(),
+        ));
     }
-    let net = if !BRIDGE_READY && net == NetMode::Bridge {
-        NetMode::None
-    } else {
-        net
-    };
     let net_request = requested_settings(a)?;
     let default_ip = net_request.ip.unwrap_or(crate::ports::ANY_V4);
     let mut publish = Vec::new();

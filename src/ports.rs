@@ -140,6 +140,9 @@ pub fn parse_publish(raw: &str, default_ip: IpAddr) -> Result<Vec<Binding>, Port
             .parse::<IpAddr>()
             .map_err(|_| PortError::Ip(ip.to_string()))?,
     };
+    if cp.is_empty() {
+        return Err(PortError::Spec(raw.to_string(), "no container port given"));
+    }
     let (c0, c1) = parse_range(cp, PortError::ContainerPort)?;
     let host = match hp {
         None | Some("") => None,

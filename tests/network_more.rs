@@ -295,7 +295,7 @@ fn root_malformed_port_specs() {
         ("-p", "8000-8002:80-81", &["8000-8002", "80-81"]),
         ("-p", "80/sctpx", &["sctpx"]),
         ("-p", "1.2.3:80:80", &["1.2.3"]),
-        ("-p", ":", &["containerPort"]),
+        ("-p", ":", &["no container port"]),
         ("--expose", "0", &["0"]),
         ("--expose", "5/icmp", &["icmp"]),
     ];
