@@ -239,7 +239,8 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
             "bridge networking without root is not available in this version of rrun; use --net=none or --net=host".into(),
         ));
     }
-    if rootless && a.net.is_none() && (!a.publish.is_empty() || a.publish_all || !a.link.is_empty()) {
+    if rootless && a.net.is_none() && (!a.publish.is_empty() || a.publish_all || !a.link.is_empty())
+    {
         return Err(PlanError::Unsupported(
             "-p, -P and --link without root need rootless networking, which this version of rrun does not have yet; run as root, or use --net=host".into(),
         ));
