@@ -8,7 +8,9 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+
+use super::nftnl::{error_code, messages, recv_buf, send_buf};
 
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_GET: u16 = 1;
@@ -92,22 +94,6 @@ fn header(out: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<()> {
-    // SAFETY: buf is valid for its length; the kernel is the destination.
-    let n = unsafe {
-        libc::send(
-            fd.as_raw_fd(),
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            0,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Every UDP entry's original-tuple attribute (raw, to delete it by) for
 /// which `stale(orig, reply)` holds.
 fn dump(fd: &OwnedFd, stale: &dyn Fn(&Tuple, &Tuple) -> bool) -> io::Result<Vec<Vec<u8>>> {
@@ -119,71 +105,41 @@ fn dump(fd: &OwnedFd, stale: &dyn Fn(&Tuple, &Tuple) -> bool) -> io::Result<Vec<
         1,
         &[],
     );
-    send(fd, &req)?;
+    send_buf(fd, &req)?;
     let mut found = Vec::new();
     let mut buf = vec![0u8; 65536];
     loop {
-        // SAFETY: buf is valid for its length.
-        let n = unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                0,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        let n = n as usize;
-        let mut off = 0;
-        while off + 16 <= n {
-            let len =
-                u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-            let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            if len < 16 || off + len > n {
-                break;
-            }
+        let n = recv_buf(fd, &mut buf)?;
+        for (ty, _, body) in messages(&buf[..n]) {
             if ty == libc::NLMSG_DONE as u16 {
                 return Ok(found);
             }
             if ty == libc::NLMSG_ERROR as u16 {
-                let code = if len >= 20 {
-                    i32::from_ne_bytes([buf[off + 16], buf[off + 17], buf[off + 18], buf[off + 19]])
-                } else {
-                    0
+                return match error_code(body) {
+                    0 => Ok(found),
+                    code => Err(io::Error::from_raw_os_error(-code)),
                 };
-                if code != 0 {
-                    return Err(io::Error::from_raw_os_error(-code));
-                }
-                return Ok(found);
             }
-            if len >= 20 {
-                let body = &buf[off + 20..off + len];
-                let mut orig_raw = None;
-                let (mut orig, mut reply) = (Tuple::default(), Tuple::default());
-                for (aty, p) in attrs(body) {
-                    match aty {
-                        CTA_TUPLE_ORIG => {
-                            orig = parse_tuple(p);
-                            orig_raw = Some(p.to_vec());
-                        }
-                        CTA_TUPLE_REPLY => reply = parse_tuple(p),
-                        _ => {}
+            // After the 4-byte nfgenmsg: the entry's attributes.
+            let Some(body) = body.get(4..) else { continue };
+            let mut orig_raw = None;
+            let (mut orig, mut reply) = (Tuple::default(), Tuple::default());
+            for (aty, p) in attrs(body) {
+                match aty {
+                    CTA_TUPLE_ORIG => {
+                        orig = parse_tuple(p);
+                        orig_raw = Some(p.to_vec());
                     }
-                }
-                if let Some(raw) = orig_raw
-                    && orig.proto == libc::IPPROTO_UDP as u8
-                    && stale(&orig, &reply)
-                {
-                    found.push(raw);
+                    CTA_TUPLE_REPLY => reply = parse_tuple(p),
+                    _ => {}
                 }
             }
-            off += (len + 3) & !3;
+            if let Some(raw) = orig_raw
+                && orig.proto == libc::IPPROTO_UDP as u8
+                && stale(&orig, &reply)
+            {
+                found.push(raw);
+            }
         }
     }
 }
@@ -214,20 +170,14 @@ pub fn delete_udp(host_port: u16, container: Ipv4Addr, container_port: u16) -> i
             i as u32 + 2,
             &payload,
         );
-        if send(&fd, &msg).is_ok() {
-            let mut ack = [0u8; 256];
-            // SAFETY: ack is valid for its length.
-            let n = unsafe {
-                libc::recv(
-                    fd.as_raw_fd(),
-                    ack.as_mut_ptr() as *mut libc::c_void,
-                    ack.len(),
-                    0,
-                )
-            };
-            if n >= 20 && i32::from_ne_bytes([ack[16], ack[17], ack[18], ack[19]]) == 0 {
-                gone += 1;
-            }
+        let mut ack = [0u8; 256];
+        if send_buf(&fd, &msg).is_ok()
+            && let Ok(n) = recv_buf(&fd, &mut ack)
+            && messages(&ack[..n])
+                .iter()
+                .any(|(ty, _, body)| *ty == libc::NLMSG_ERROR as u16 && error_code(body) == 0)
+        {
+            gone += 1;
         }
     }
     Ok(gone)

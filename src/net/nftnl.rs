@@ -194,15 +194,9 @@ pub(crate) fn socket() -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Send a batch; returns the errno of each element that failed, by index
-/// (a whole batch is one transaction: if one fails, none is applied).
-pub fn send(table: &str, elems: &[Elem], add: bool) -> io::Result<Vec<(usize, io::Error)>> {
-    if elems.is_empty() {
-        return Ok(Vec::new());
-    }
-    let fd = socket()?;
-    let (buf, seqs) = batch(table, elems, add);
-    // SAFETY: buf is valid for its length.
+/// Send one buffer of netlink messages to the kernel.
+pub(crate) fn send_buf(fd: &OwnedFd, buf: &[u8]) -> io::Result<()> {
+    // SAFETY: buf is valid for its length; the kernel is the destination.
     let n = unsafe {
         libc::send(
             fd.as_raw_fd(),
@@ -214,55 +208,85 @@ pub fn send(table: &str, elems: &[Elem], add: bool) -> io::Result<Vec<(usize, io
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut pending: Vec<u32> = seqs;
-    let mut errors = Vec::new();
-    let mut rbuf = vec![0u8; 16384];
-    while !pending.is_empty() {
-        // SAFETY: rbuf is valid for its length.
+    Ok(())
+}
+
+/// Receive one datagram of netlink messages; retries on EINTR.
+pub(crate) fn recv_buf(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for its length.
         let n = unsafe {
             libc::recv(
                 fd.as_raw_fd(),
-                rbuf.as_mut_ptr() as *mut libc::c_void,
-                rbuf.len(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
                 0,
             )
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
-        let mut off = 0usize;
-        let n = n as usize;
-        while off + 16 <= n {
-            let len = u32::from_ne_bytes([rbuf[off], rbuf[off + 1], rbuf[off + 2], rbuf[off + 3]])
-                as usize;
-            let ty = u16::from_ne_bytes([rbuf[off + 4], rbuf[off + 5]]);
-            let seq =
-                u32::from_ne_bytes([rbuf[off + 8], rbuf[off + 9], rbuf[off + 10], rbuf[off + 11]]);
-            if len < 16 || off + len > n {
-                break;
+    }
+}
+
+/// The messages of a received datagram: (type, sequence, body after the
+/// 16-byte header). Stops at the first malformed one.
+pub(crate) fn messages(buf: &[u8]) -> Vec<(u16, u32, &[u8])> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while off + 16 <= buf.len() {
+        let b = &buf[off..];
+        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        if len < 16 || len > b.len() {
+            break;
+        }
+        let ty = u16::from_ne_bytes([b[4], b[5]]);
+        let seq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+        out.push((ty, seq, &b[16..len]));
+        off += (len + 3) & !3;
+    }
+    out
+}
+
+/// The error code of an NLMSG_ERROR body (0: an acknowledgement).
+pub(crate) fn error_code(body: &[u8]) -> i32 {
+    match body {
+        [a, b, c, d, ..] => i32::from_ne_bytes([*a, *b, *c, *d]),
+        _ => -libc::EPROTO,
+    }
+}
+
+/// Send a batch; returns the errno of each element that failed, by index
+/// (a whole batch is one transaction: if one fails, none is applied).
+pub fn send(table: &str, elems: &[Elem], add: bool) -> io::Result<Vec<(usize, io::Error)>> {
+    if elems.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fd = socket()?;
+    let (buf, mut pending) = batch(table, elems, add);
+    send_buf(&fd, &buf)?;
+    let mut errors = Vec::new();
+    let mut rbuf = vec![0u8; 16384];
+    while !pending.is_empty() {
+        let n = recv_buf(&fd, &mut rbuf)?;
+        for (ty, seq, body) in messages(&rbuf[..n]) {
+            if ty != libc::NLMSG_ERROR as u16 {
+                continue;
             }
-            if ty == libc::NLMSG_ERROR as u16 && len >= 20 {
-                let code = i32::from_ne_bytes([
-                    rbuf[off + 16],
-                    rbuf[off + 17],
-                    rbuf[off + 18],
-                    rbuf[off + 19],
-                ]);
-                pending.retain(|s| *s != seq);
-                if code != 0 {
-                    errors.push((
-                        (seq as usize).saturating_sub(1),
-                        io::Error::from_raw_os_error(-code),
-                    ));
-                    // The transaction is aborted: no more answers come.
-                    return Ok(errors);
-                }
+            pending.retain(|s| *s != seq);
+            let code = error_code(body);
+            if code != 0 {
+                errors.push((
+                    (seq as usize).saturating_sub(1),
+                    io::Error::from_raw_os_error(-code),
+                ));
+                // The transaction is aborted: no more answers come.
+                return Ok(errors);
             }
-            off += (len + 3) & !3;
         }
     }
     Ok(errors)
