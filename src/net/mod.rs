@@ -164,7 +164,9 @@ pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {
 /// container can take the port, and nothing is accepted on it.
 pub struct HeldPorts {
     pub bindings: Vec<Binding>,
-    _fds: Vec<OwnedFd>,
+    /// The sockets, in the order of `bindings`.
+    #[allow(dead_code, reason = "read once the userspace forwarder serves them")]
+    pub fds: Vec<OwnedFd>,
 }
 
 fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
@@ -180,6 +182,20 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
     let fd = sys::cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: fd is new and ours.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    if domain == libc::AF_INET6 {
+        // [::]:PORT is the IPv6 wildcard only; 0.0.0.0:PORT is its own -p.
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt with a valid int of its size.
+        sys::cvt(unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                &one as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        })?;
+    }
     let (storage, len) = sockaddr(&sa);
     // SAFETY: storage holds a valid sockaddr of length len.
     sys::cvt(unsafe {
@@ -277,7 +293,7 @@ pub fn hold_ports(bindings: &[Binding]) -> Result<HeldPorts, NetError> {
     }
     Ok(HeldPorts {
         bindings: out,
-        _fds: fds,
+        fds,
     })
 }
 

@@ -141,7 +141,9 @@ fn elements(
 /// The same elements for netlink (see nftnl.rs).
 pub fn elems(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Elem> {
     let mut out = Vec::new();
-    for b in ports {
+    // IPv6 host addresses are never kernel NAT's: nftables cannot DNAT
+    // IPv6 to an IPv4 container.
+    for b in ports.iter().filter(|b| b.host_ip.is_ipv4()) {
         let value = Some(concat(&[
             Field::Addr(target),
             Field::Port(b.container_port),
