@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod container;
 mod crash;
+mod forward;
 mod hosts;
 mod inspect;
 mod mount;

@@ -341,11 +341,6 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         }
         NetMode::Bridge => {}
     }
-    if publish.iter().any(|b| b.host_ip.is_ipv6()) {
-        return Err(PlanError::Unsupported(
-            "IPv6 host addresses in -p are served by the userspace port forwarder, which this version of rrun does not have yet".into(),
-        ));
-    }
 
     let host_hostname = || {
         fs::read_to_string("/proc/sys/kernel/hostname")

@@ -249,34 +249,97 @@ fn root_bridge_flag_not_a_bridge() {
 // ---------------------------------------------------------------------------
 // No kernel NAT, IPv6 host addresses
 
+/// A container serving HTTP on 80 (its hostname as the page) and a UDP
+/// echo of the peer's address on 53.
+const SERVERS: &str = "mkdir -p /w; hostname > /w/index.html; \
+    socat UDP-RECVFROM:53,fork SYSTEM:'read -r l; echo udp-$SOCAT_PEERADDR' & \
+    exec httpd -f -p 80 -h /w";
+
+fn http_via(cx: &Ctx, socat_addr: &str) -> Output {
+    sh_host(
+        cx,
+        &format!(
+            "for i in 1 2 3 4 5 6 7 8 9 10; do \
+               out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 socat - {socat_addr} 2>/dev/null | tail -1); \
+               [ -n \"$out\" ] && {{ echo \"$out\"; exit 0; }}; sleep 0.2; done; exit 1"
+        ),
+    )
+}
+
+/// Without kernel NAT (--iptables=false) published ports are served by the
+/// userspace forwarder: TCP and UDP work, and no nftables table is made.
 #[test]
-fn root_iptables_false_refuses_published_ports() {
+fn root_iptables_false_ports_served_by_the_forwarder() {
     let Some(cx) = root_ctx() else { return };
     let _cleanup = Cleanup::new(&cx);
-    let out = expect_refused(&cx, &["--iptables=false", "-p", "8080:80"], &[]);
+    let out = cx.rrun(&[
+        "-d",
+        "--name",
+        "f",
+        "--iptables=false",
+        "-p",
+        "8080:80",
+        "-p",
+        "5353:53/udp",
+        cx.rootfs(),
+        "sh",
+        "-c",
+        SERVERS,
+    ]);
+    out.ok();
+    let host = cx.inspect_f("{{.Config.Hostname}}", "f");
+    let got = http_via(&cx, "TCP:127.0.0.1:8080");
+    assert_eq!(got.stdout.trim(), host, "TCP through the forwarder\n{got}");
+    let udp = sh_host(&cx, "echo hi | timeout 3 socat - UDP:127.0.0.1:5353");
     assert!(
-        out.stderr.contains("forwarder") || out.stderr.contains("kernel NAT"),
-        "the error names the missing userspace forwarder / kernel NAT\n{out}"
+        udp.stdout.starts_with("udp-"),
+        "UDP through the forwarder\n{udp}"
     );
-    // Not a detached run either.
-    let out = expect_refused(&cx, &["-d", "--iptables=false", "-p", "8080:80"], &[]);
-    assert!(out.stdout.is_empty(), "no id is printed\n{out}");
-    let out = sh_host(&cx, "nft list map ip rrun any_tcp 2>/dev/null; true");
+    let tables = sh_host(&cx, "nft list tables 2>/dev/null; true");
     assert!(
-        !out.stdout.contains("8080"),
-        "no DNAT element for 8080 is installed\n{out}"
+        !tables.stdout.contains("rrun"),
+        "no kernel NAT table\n{tables}"
+    );
+    cx.rrun(&["rm", "-f", "f"]).ok();
+    let again = http_via(&cx, "TCP:127.0.0.1:8080");
+    assert_ne!(
+        again.code(),
+        Some(0),
+        "the port closes with the container\n{again}"
     );
 }
 
+/// IPv6 host addresses are served by the forwarder (nftables cannot DNAT
+/// IPv6 to an IPv4 container).
 #[test]
-fn root_ipv6_host_address_refused() {
+fn root_ipv6_host_address_forwarded() {
     let Some(cx) = root_ctx() else { return };
     let _cleanup = Cleanup::new(&cx);
-    expect_refused(&cx, &["-p", "[::1]:8080:80"], &["IPv6"]);
-    let out = sh_host(&cx, "nft list map ip rrun any_tcp 2>/dev/null; true");
+    let out = cx.rrun(&[
+        "-d",
+        "--name",
+        "six",
+        "-p",
+        "[::1]:8081:80",
+        cx.rootfs(),
+        "sh",
+        "-c",
+        SERVERS,
+    ]);
+    out.ok();
+    let host = cx.inspect_f("{{.Config.Hostname}}", "six");
+    let got = http_via(&cx, "TCP6:[::1]:8081");
+    assert_eq!(
+        got.stdout.trim(),
+        host,
+        "TCP over IPv6 through the forwarder\n{got}"
+    );
+    let port = cx.rrun(&["port", "six", "80"]);
+    assert_eq!(port.stdout.trim(), "[::1]:8081", "{port}");
+    let elems = sh_host(&cx, "nft list map ip rrun any_tcp 2>/dev/null; true");
     assert!(
-        !out.stdout.contains("8080"),
-        "no DNAT element for 8080 is installed\n{out}"
+        !elems.stdout.contains("8081"),
+        "no DNAT element for an IPv6 port\n{elems}"
     );
 }
 

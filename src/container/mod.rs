@@ -552,6 +552,8 @@ struct Started {
     /// The container's network namespace (bridge mode), held until its
     /// rules are removed.
     _netns: Option<(OwnedFd, Option<OwnedFd>)>,
+    /// The userspace forwarder, stopped and reaped when this drops.
+    _forwarder: Option<network::Forwarder>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -709,6 +711,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         return Err(setup("recording the container's state")(e));
     }
     let mut netns = None;
+    let mut forwarder = None;
     if let network::Prep::Bridge(b) = c.prep {
         match network::attach(b, pid, &plan.id) {
             Ok((n, fd)) => {
@@ -732,6 +735,15 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
             }
         }
         crash::point("attached");
+        match network::spawn_forwarder(b) {
+            Ok(f) => forwarder = f,
+            Err(e) => {
+                // SAFETY: killing our own child, which has not been reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                reap(pid);
+                return Err(e);
+            }
+        }
     }
     proto::send(mine.as_raw_fd(), &Msg::Go);
 
@@ -746,5 +758,6 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         _stdin: stdin_w,
         _sock: mine,
         _netns: netns,
+        _forwarder: forwarder,
     })
 }

@@ -123,15 +123,6 @@ fn prepare_bridge(st: &State, plan: &mut RunPlan, name: &str) -> Result<BridgePr
     crate::crash::t("prep-start");
     let (settings, bridge_index) = root::ensure_root(st, &plan.net_request)?;
     crate::crash::t("ensured");
-    let publishes = !plan.publish.is_empty() || plan.publish_all;
-    if publishes && !net::kernel_nat(&settings) {
-        return Err(net::NetError::NoNat(if settings.iptables {
-            "the nft program is not installed (Debian: apt-get install nftables)"
-        } else {
-            "the network was made with --iptables=false"
-        })
-        .into());
-    }
     // Link targets first: an unknown one is the user's mistake, found
     // before anything is taken.
     let mut targets = Vec::new();
@@ -271,6 +262,131 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
         ns.link_rules.clear();
     }
     Ok((ns, a.netns))
+}
+
+/// The userspace forwarder of a container: a child of its monitor that
+/// serves the published ports kernel NAT does not (IPv6 host addresses,
+/// or a network without kernel NAT), with one epoll loop for all of them.
+/// It stops when the monitor closes its end of the stop pipe (or dies).
+pub struct Forwarder {
+    pid: libc::pid_t,
+    _stop: OwnedFd,
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        // The stop pipe closes with `_stop` after this body; kill instead
+        // of waiting for the loop to notice, then reap.
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// Start the forwarder for the bindings kernel NAT leaves to it, if any.
+pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd};
+    let kernel = net::kernel_nat(&b.settings);
+    let served: Vec<RawFdPort> = b
+        .held
+        .bindings
+        .iter()
+        .zip(&b.held.fds)
+        .filter(|(bind, _)| !(kernel && bind.host_ip.is_ipv4()))
+        .map(|(bind, fd)| RawFdPort {
+            fd: fd.as_raw_fd(),
+            proto: bind.proto,
+            target: std::net::SocketAddr::new(IpAddr::V4(b.ip), bind.container_port),
+        })
+        .collect();
+    if served.is_empty() {
+        return Ok(None);
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills fds with two new descriptors.
+    sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })
+        .map_err(|e| fail(format!("starting the port forwarder: {e}")))?;
+    // SAFETY: both fds are new and ours.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: the monitor is single-threaded; the child serves and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(fail(format!(
+            "starting the port forwarder: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if pid == 0 {
+        drop(w);
+        // SAFETY: process attributes of this child only.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::prctl(libc::PR_SET_NAME, c"rrun-forward".as_ptr());
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 {
+                libc::dup2(null, 0);
+                libc::dup2(null, 1);
+                libc::close(null);
+            }
+            // Connections are fds: as many as the hard limit allows.
+            let mut rl: libc::rlimit = std::mem::zeroed();
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
+                rl.rlim_cur = rl.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+            }
+        }
+        // Hold nothing of the monitor's but the ports and the stop pipe: a
+        // copy of the report pipe of -d would keep the caller waiting.
+        let keep: Vec<i32> = served.iter().map(|p| p.fd).chain([r.as_raw_fd()]).collect();
+        if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+            let open: Vec<i32> = rd
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+                .collect();
+            for fd in open {
+                if fd > 2 && !keep.contains(&fd) {
+                    // SAFETY: closing a descriptor this child inherited and
+                    // does not use.
+                    unsafe { libc::close(fd) };
+                }
+            }
+        }
+        let ports: Vec<crate::forward::Port> = served
+            .iter()
+            .filter_map(|p| {
+                // SAFETY: dup of a socket we hold; the copy is owned here.
+                let fd = unsafe { libc::fcntl(p.fd, libc::F_DUPFD_CLOEXEC, 3) };
+                (fd >= 0).then(|| crate::forward::Port {
+                    // SAFETY: fd was just made by F_DUPFD_CLOEXEC.
+                    fd: unsafe { OwnedFd::from_raw_fd(fd) },
+                    proto: match p.proto {
+                        crate::ports::Proto::Tcp => crate::forward::Proto::Tcp,
+                        crate::ports::Proto::Udp => crate::forward::Proto::Udp,
+                    },
+                    target: p.target,
+                })
+            })
+            .collect();
+        let code =
+            match crate::forward::serve(ports, r.as_fd(), &crate::forward::Options::default()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("rrun: port forwarder: {e}");
+                    1
+                }
+            };
+        // SAFETY: ending the forwarder without the monitor's handlers.
+        unsafe { libc::_exit(code) }
+    }
+    Ok(Some(Forwarder { pid, _stop: w }))
+}
+
+struct RawFdPort {
+    fd: std::os::fd::RawFd,
+    proto: crate::ports::Proto,
+    target: std::net::SocketAddr,
 }
 
 /// Where the container's /etc files come from when it shares another's

@@ -47,10 +47,6 @@ pub enum NetError {
     Full(String),
     #[error("cannot publish {0}: {1}")]
     Port(String, String),
-    #[error(
-        "published ports need kernel NAT, and {0}; the userspace port forwarder that would serve them is not in this version of rrun"
-    )]
-    NoNat(&'static str),
     #[error("the network is in use by {0} container(s): {1}; remove them first")]
     InUse(usize, String),
 }
@@ -165,7 +161,6 @@ pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {
 pub struct HeldPorts {
     pub bindings: Vec<Binding>,
     /// The sockets, in the order of `bindings`.
-    #[allow(dead_code, reason = "read once the userspace forwarder serves them")]
     pub fds: Vec<OwnedFd>,
 }
 
@@ -291,10 +286,7 @@ pub fn hold_ports(bindings: &[Binding]) -> Result<HeldPorts, NetError> {
             ..*b
         });
     }
-    Ok(HeldPorts {
-        bindings: out,
-        fds,
-    })
+    Ok(HeldPorts { bindings: out, fds })
 }
 
 /// Give back what a container holds: its map elements, its lease, and
