@@ -191,7 +191,7 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
             )
         })?;
     }
-    let (storage, len) = sockaddr(&sa);
+    let (storage, len) = sys::to_sockaddr(&sa);
     // SAFETY: storage holds a valid sockaddr of length len.
     sys::cvt(unsafe {
         libc::bind(
@@ -200,65 +200,8 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
             len,
         )
     })?;
-    let mut out: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut olen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: getsockname into a sockaddr_storage of the given size.
-    sys::cvt(unsafe {
-        libc::getsockname(
-            fd.as_raw_fd(),
-            &mut out as *mut _ as *mut libc::sockaddr,
-            &mut olen,
-        )
-    })?;
-    let port = match out.ss_family as libc::c_int {
-        // SAFETY: the family says which sockaddr type the storage holds.
-        libc::AF_INET => {
-            u16::from_be(unsafe { (*(&out as *const _ as *const libc::sockaddr_in)).sin_port })
-        }
-        // SAFETY: as above.
-        _ => u16::from_be(unsafe { (*(&out as *const _ as *const libc::sockaddr_in6)).sin6_port }),
-    };
+    let port = sys::local_addr(fd.as_raw_fd())?.port();
     Ok((fd, port))
-}
-
-pub fn sockaddr(sa: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data; zero is a valid value.
-    let mut st: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    match sa {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_in fits in sockaddr_storage.
-            unsafe { std::ptr::write(&mut st as *mut _ as *mut libc::sockaddr_in, sin) };
-            (
-                st,
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
-            unsafe { std::ptr::write(&mut st as *mut _ as *mut libc::sockaddr_in6, sin6) };
-            (
-                st,
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            )
-        }
-    }
 }
 
 /// Bind every binding's host port (port 0: any free one, which the kernel
