@@ -49,6 +49,19 @@ pub enum PlanError {
     Conflict(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("invalid RRUN_PROXY_UDP_TIMEOUT {0:?}: use whole seconds from 1 to 86400")]
+    UdpTimeout(String),
+}
+
+/// RRUN_PROXY_UDP_TIMEOUT: seconds a forwarded UDP flow may stay idle.
+pub fn parse_udp_timeout(v: Option<&str>) -> Result<std::time::Duration, PlanError> {
+    match v {
+        None | Some("") => Ok(std::time::Duration::from_secs(90)),
+        Some(s) => match s.parse::<u64>() {
+            Ok(n @ 1..=86400) => Ok(std::time::Duration::from_secs(n)),
+            _ => Err(PlanError::UdpTimeout(s.to_string())),
+        },
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +143,9 @@ pub struct RunPlan {
     pub shared_etc: Option<PathBuf>,
     pub hostname_file: String,
     pub resolv_file: String,
+    /// The userspace forwarder's UDP flow idle timeout
+    /// (RRUN_PROXY_UDP_TIMEOUT, seconds).
+    pub udp_idle: std::time::Duration,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -482,5 +498,28 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         hosts_file,
         shared_etc: None,
         resolv_file,
+        udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn udp_timeout() {
+        assert_eq!(parse_udp_timeout(None).unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_udp_timeout(Some("")).unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            parse_udp_timeout(Some("2")).unwrap(),
+            Duration::from_secs(2)
+        );
+        for bad in ["0", "-1", "1.5", "90s", "86401", "x"] {
+            assert!(parse_udp_timeout(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

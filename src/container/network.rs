@@ -35,6 +35,7 @@ pub struct BridgePrep {
     pub held: net::HeldPorts,
     pub link_rules: Vec<LinkRuleState>,
     pub links: Vec<LinkConf>,
+    pub udp_idle: std::time::Duration,
 }
 
 /// What the monitor holds of the network for a container.
@@ -218,6 +219,7 @@ fn prepare_bridge(st: &State, plan: &mut RunPlan, name: &str) -> Result<BridgePr
         held,
         link_rules,
         links,
+        udp_idle: plan.udp_idle,
     })
 }
 
@@ -369,14 +371,17 @@ pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
                 })
             })
             .collect();
-        let code =
-            match crate::forward::serve(ports, r.as_fd(), &crate::forward::Options::default()) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("rrun: port forwarder: {e}");
-                    1
-                }
-            };
+        let opts = crate::forward::Options {
+            udp_idle: b.udp_idle,
+            ..Default::default()
+        };
+        let code = match crate::forward::serve(ports, r.as_fd(), &opts) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("rrun: port forwarder: {e}");
+                1
+            }
+        };
         // SAFETY: ending the forwarder without the monitor's handlers.
         unsafe { libc::_exit(code) }
     }
