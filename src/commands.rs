@@ -442,10 +442,18 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
         "rm" => {
             // SAFETY: geteuid cannot fail.
             if unsafe { libc::geteuid() } != 0 {
-                return Err(CmdError::Failed {
-                    code: 1,
-                    msg: "no network to remove: rootless containers have no bridge network in this version of rrun".into(),
-                });
+                // The bridge and rules live in the user's network
+                // namespace: join it if its holder lives (else they went
+                // with it, and only the record is left).
+                if let Some(nss) = crate::ns::existing_namespaces(&st) {
+                    crate::ns::join_user(&nss)
+                        .and_then(|_| crate::ns::join_net(&nss))
+                        .map_err(|e| CmdError::Failed {
+                            code: 1,
+                            msg: e.to_string(),
+                        })?;
+                    crate::net::set_in_network_ns();
+                }
             }
             crate::container::network::reclaim_dead(&st);
             if crate::net::root::remove_network(&st).map_err(fail)? {

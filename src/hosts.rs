@@ -88,17 +88,35 @@ pub const DEFAULT_DNS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
 /// namespace) are dropped, and if none is left Docker's defaults are used.
 /// `dns` and `dns_search` (--dns, --dns-search) replace the host's values.
 pub fn resolv_file(host: &Resolv, host_net: bool, dns: &[String], dns_search: &[String]) -> String {
+    resolv_file_via(host, host_net, dns, dns_search, None)
+}
+
+/// As [`resolv_file`]; `loopback_via`: an address that forwards DNS to
+/// the host's resolver (rootless: pasta's), which then stands in for the
+/// host's loopback nameservers instead of dropping them.
+pub fn resolv_file_via(
+    host: &Resolv,
+    host_net: bool,
+    dns: &[String],
+    dns_search: &[String],
+    loopback_via: Option<&str>,
+) -> String {
     let nameservers: Vec<String> = if !dns.is_empty() {
         dns.to_vec()
     } else if host_net {
         host.nameservers.clone()
     } else {
-        let kept: Vec<String> = host
-            .nameservers
-            .iter()
-            .filter(|n| !is_loopback_ns(n))
-            .cloned()
-            .collect();
+        let mut kept: Vec<String> = Vec::new();
+        for n in &host.nameservers {
+            let n = match (is_loopback_ns(n), loopback_via) {
+                (false, _) => n.clone(),
+                (true, Some(via)) => via.to_string(),
+                (true, None) => continue,
+            };
+            if !kept.contains(&n) {
+                kept.push(n);
+            }
+        }
         if kept.is_empty() {
             DEFAULT_DNS.iter().map(|s| s.to_string()).collect()
         } else {
@@ -328,6 +346,12 @@ mod tests {
             resolv_file(&host, false, &[], &[]),
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
         );
+        let stub =
+            parse_resolv("nameserver 127.0.0.53\nnameserver 127.0.0.1\nnameserver 10.0.0.2\n");
+        let r = resolv_file_via(&stub, false, &[], &[], Some("169.254.1.1"));
+        assert_eq!(r, "nameserver 169.254.1.1\nnameserver 10.0.0.2\n");
+        let r = resolv_file_via(&stub, false, &["10.9.9.9".into()], &[], Some("169.254.1.1"));
+        assert_eq!(r, "nameserver 10.9.9.9\n");
         let r = resolv_file(&host, false, &["10.1.2.3".into()], &["example.com".into()]);
         assert_eq!(r, "search example.com\nnameserver 10.1.2.3\n");
         let r = resolv_file(

@@ -1,10 +1,17 @@
-//! User namespaces for rootless runs: one per user (per state directory),
-//! made on first need and held open by a small holder process whose pid and
-//! start time are kept in `holder.json` (DESIGN.md §2). Every rootless
-//! container joins it with setns before making its own namespaces, so that
-//! all of a user's containers, and later its network, share one user
-//! namespace. Its uid/gid maps: 0 → the caller, and with newuidmap/
-//! newgidmap and ranges in /etc/subuid and /etc/subgid, 1..N → that range.
+//! The user's namespaces for rootless runs: one user namespace and one
+//! network namespace inside it per user (per state directory), made on
+//! first need and held open by a small holder process whose pid, start time
+//! and namespace inodes are kept in `holder.json` (DESIGN.md §2). Every
+//! rootless container joins the user namespace with setns before making its
+//! own namespaces; bridge-mode containers' monitors join the network
+//! namespace too, where the user's bridge lives. The uid/gid maps: 0 → the
+//! caller, and with newuidmap/newgidmap and ranges in /etc/subuid and
+//! /etc/subgid, 1..N → that range.
+//!
+//! If the holder dies while processes of ours still live in those
+//! namespaces (pasta, containers' monitors), a new holder adopts them: it
+//! joins the survivors' namespaces instead of making new ones, so running
+//! containers and the network they share go on.
 
 use std::fs;
 use std::io::{self, Read};
@@ -28,6 +35,8 @@ pub enum NsError {
     Map(#[source] io::Error),
     #[error("joining the user namespace of holder {0}: {1}")]
     Join(libc::pid_t, #[source] io::Error),
+    #[error("joining the network namespace of holder {0}: {1}")]
+    JoinNet(libc::pid_t, #[source] io::Error),
     #[error("recording the holder: {0}")]
     Record(#[source] io::Error),
     #[error(transparent)]
@@ -38,6 +47,19 @@ pub enum NsError {
 pub struct Holder {
     pub pid: libc::pid_t,
     pub start_time: u64,
+    /// Inodes of its user and network namespaces, by which a later rrun
+    /// recognises processes still living in them once the holder is gone.
+    #[serde(default)]
+    pub user_ino: u64,
+    #[serde(default)]
+    pub net_ino: u64,
+}
+
+/// The user's namespaces, opened and checked, not yet joined.
+pub struct UserNamespaces {
+    pub holder: Holder,
+    pub user: OwnedFd,
+    pub net: OwnedFd,
 }
 
 /// A uid or gid map: (inside, outside, count) triples.
@@ -173,23 +195,80 @@ fn read_holder(st: &State) -> Option<Holder> {
     serde_json::from_slice(&text).ok()
 }
 
-/// Open the holder's user namespace, checking that the pid is still the
-/// holder after the open (so a reused pid cannot slip in).
-fn open_holder_ns(h: &Holder) -> Option<OwnedFd> {
+/// The inode of /proc/PID/ns/KIND, if it can be read.
+fn ns_ino(pid: libc::pid_t, kind: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Open the holder's namespaces, checking that the pid is still the holder
+/// after the opens (so a reused pid cannot slip in).
+fn open_holder_ns(h: &Holder) -> Option<(OwnedFd, OwnedFd)> {
     if !sys::alive(h.pid, h.start_time) {
         return None;
     }
-    let fd = sys::open(
-        Path::new(&format!("/proc/{}/ns/user", h.pid)),
-        libc::O_RDONLY,
-    )
-    .ok()?;
-    sys::alive(h.pid, h.start_time).then_some(fd)
+    let open = |kind: &str| {
+        sys::open(
+            Path::new(&format!("/proc/{}/ns/{kind}", h.pid)),
+            libc::O_RDONLY,
+        )
+        .ok()
+    };
+    let (user, net) = (open("user")?, open("net")?);
+    sys::alive(h.pid, h.start_time).then_some((user, net))
 }
 
-/// Fork the holder: a child that leaves rrun's session and stdio, makes a
-/// user namespace and then only waits. Returns once its maps are written.
-fn spawn_holder(st: &State) -> Result<Holder, NsError> {
+/// Processes of ours that outlived the holder in its namespaces: one in
+/// the user namespace and, if any, one in the network namespace (pasta,
+/// containers' monitors and containers, from their records).
+/// A process named by pid and start time.
+type Proc = (libc::pid_t, u64);
+
+fn survivors(st: &State, old: &Holder) -> (Option<Proc>, Option<Proc>) {
+    if old.user_ino == 0 {
+        return (None, None);
+    }
+    let mut cands: Vec<Proc> = Vec::new();
+    if let Some(p) = crate::net::outbound::live(st) {
+        cands.push(p);
+    }
+    let (records, _) = st.list();
+    for r in &records {
+        cands.push((r.state.monitor_pid, r.state.monitor_start));
+        cands.push((r.state.pid, r.state.pid_start));
+    }
+    let live = |&(pid, start): &Proc| pid > 0 && sys::alive(pid, start);
+    let user = cands
+        .iter()
+        .filter(|c| live(c))
+        .find(|(pid, _)| ns_ino(*pid, "user") == Some(old.user_ino))
+        .copied();
+    let net = cands
+        .iter()
+        .filter(|c| live(c))
+        .find(|(pid, _)| {
+            ns_ino(*pid, "user") == Some(old.user_ino) && ns_ino(*pid, "net") == Some(old.net_ino)
+        })
+        .copied();
+    (user, net)
+}
+
+/// Where a new holder's namespaces come from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Fresh ones.
+    New,
+    /// A surviving process's user namespace, and network namespace if one
+    /// survived there too (else a new one inside that user namespace).
+    Adopt(libc::pid_t, Option<libc::pid_t>),
+}
+
+/// Fork the holder: a child that leaves rrun's session and stdio, makes (or
+/// joins) the user and network namespaces and then only waits. Returns once
+/// its maps are written.
+fn spawn_holder(st: &State, source: Source) -> Result<Holder, NsError> {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let mut to_child = [0 as RawFd; 2];
@@ -229,10 +308,18 @@ fn spawn_holder(st: &State) -> Result<Holder, NsError> {
             let _ = sys::set_cloexec(p_write.as_raw_fd(), false);
             let a = std::ffi::CString::new(c_read.as_raw_fd().to_string()).unwrap_or_default();
             let b = std::ffi::CString::new(p_write.as_raw_fd().to_string()).unwrap_or_default();
+            let (u, n) = match source {
+                Source::New => (0, 0),
+                Source::Adopt(u, n) => (u, n.unwrap_or(0)),
+            };
+            let u = std::ffi::CString::new(u.to_string()).unwrap_or_default();
+            let n = std::ffi::CString::new(n.to_string()).unwrap_or_default();
             let argv = [
                 c"rrun-holder".as_ptr(),
                 a.as_ptr(),
                 b.as_ptr(),
+                u.as_ptr(),
+                n.as_ptr(),
                 std::ptr::null(),
             ];
             let envp = [std::ptr::null::<libc::c_char>()];
@@ -267,7 +354,13 @@ fn spawn_holder(st: &State) -> Result<Holder, NsError> {
             &io::Error::from_raw_os_error(status),
         )));
     }
-    if let Err(e) = write_maps(pid, uid, gid) {
+    let fresh = matches!(source, Source::New);
+    let mapped = if fresh {
+        write_maps(pid, uid, gid)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = mapped {
         // SAFETY: killing and reaping our own child.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
@@ -276,9 +369,16 @@ fn spawn_holder(st: &State) -> Result<Holder, NsError> {
         return Err(NsError::Map(e));
     }
     crash::point("holder-mapped");
-    let start_time = sys::start_time(pid)
-        .ok_or_else(|| NsError::Fork(io::Error::other("the holder died while starting")))?;
-    let h = Holder { pid, start_time };
+    let died = || NsError::Fork(io::Error::other("the holder died while starting"));
+    let start_time = sys::start_time(pid).ok_or_else(died)?;
+    // An adopting holder reports only after joining; a new one has made
+    // both namespaces in one unshare before its first report.
+    let h = Holder {
+        pid,
+        start_time,
+        user_ino: ns_ino(pid, "user").ok_or_else(died)?,
+        net_ino: ns_ino(pid, "net").ok_or_else(died)?,
+    };
     let data = serde_json::to_vec(&h).map_err(|e| NsError::Record(io::Error::other(e)))?;
     state::write_atomic(&st.root.join("holder.json"), &data, 0o600).map_err(NsError::Record)?;
     // Let it go on: it waits for nothing more from us.
@@ -286,16 +386,37 @@ fn spawn_holder(st: &State) -> Result<Holder, NsError> {
     Ok(h)
 }
 
-/// The holder process, exec'd as ["rrun-holder", FROM_PARENT, TO_PARENT].
-/// Never returns.
+/// The holder process, exec'd as
+/// ["rrun-holder", FROM_PARENT, TO_PARENT, USER_PID, NET_PID]: with both
+/// pids 0 it makes a user namespace and a network namespace inside it;
+/// else it joins USER_PID's user namespace and NET_PID's network namespace
+/// (0: a new one). Never returns.
 pub fn holder_main(args: &[String]) -> ! {
     let fd = |i: usize| -> RawFd { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(-1) };
     let (from_parent, to_parent) = (fd(1), fd(2));
+    let (user_pid, net_pid) = (fd(3).max(0), fd(4).max(0));
     // SAFETY: all calls below are plain syscalls on our own process; we are
     // the only thread of a freshly forked child.
     unsafe {
         libc::setsid();
-        let r = libc::unshare(libc::CLONE_NEWUSER);
+        let join = |pid: RawFd, kind: &std::ffi::CStr, flag: libc::c_int| -> libc::c_int {
+            let path = format!("/proc/{pid}/ns/{}\0", kind.to_string_lossy());
+            let f = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if f < 0 || libc::setns(f, flag) != 0 {
+                return -1;
+            }
+            libc::close(f);
+            0
+        };
+        let r = if user_pid == 0 {
+            libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)
+        } else if join(user_pid, c"user", libc::CLONE_NEWUSER) != 0 {
+            -1
+        } else if net_pid == 0 {
+            libc::unshare(libc::CLONE_NEWNET)
+        } else {
+            join(net_pid, c"net", libc::CLONE_NEWNET)
+        };
         let status: i32 = if r == 0 { 0 } else { *libc::__errno_location() };
         let b = status.to_ne_bytes();
         libc::write(to_parent, b.as_ptr() as *const libc::c_void, 4);
@@ -331,29 +452,81 @@ pub fn holder_main(args: &[String]) -> ! {
     }
 }
 
-/// Join the calling user's user namespace, making it (and its holder) if
-/// none is alive. Must be called while single-threaded.
-pub fn join_user_ns(st: &State) -> Result<UserNs, NsError> {
+/// The calling user's namespaces, made (or adopted from survivors) if no
+/// holder is alive. Say so on stderr when a dead holder's namespaces are
+/// adopted or rebuilt.
+pub fn user_namespaces(st: &State) -> Result<UserNamespaces, NsError> {
     let lock = st.lock()?;
-    let fd = match read_holder(st).as_ref().and_then(open_holder_ns) {
-        Some(fd) => fd,
-        None => {
-            let h = spawn_holder(st)?;
-            open_holder_ns(&h).ok_or_else(|| {
-                NsError::Join(h.pid, io::Error::other("the holder died while starting"))
-            })?
-        }
+    let old = read_holder(st);
+    if let Some(h) = &old
+        && let Some((user, net)) = open_holder_ns(h)
+    {
+        return Ok(UserNamespaces {
+            holder: h.clone(),
+            user,
+            net,
+        });
+    }
+    let (source, note) = match old.as_ref().map(|h| (h, survivors(st, h))) {
+        Some((h, (Some((u, _)), net))) => (
+            Source::Adopt(u, net.map(|(n, _)| n)),
+            Some(format!(
+                "rrun: the namespace holder (pid {}) was gone; a new one adopted the user namespace{} of the running containers",
+                h.pid,
+                if net.is_some() {
+                    " and network namespace"
+                } else {
+                    " (the network namespace is made anew)"
+                }
+            )),
+        ),
+        _ => (Source::New, None),
     };
+    let h = spawn_holder(st, source)?;
+    let (user, net) = open_holder_ns(&h)
+        .ok_or_else(|| NsError::Join(h.pid, io::Error::other("the holder died while starting")))?;
     drop(lock);
+    if let Some(n) = note {
+        eprintln!("{n}");
+    }
+    Ok(UserNamespaces {
+        holder: h,
+        user,
+        net,
+    })
+}
+
+/// The holder's namespaces if it is alive; None otherwise (nothing made).
+pub fn existing_namespaces(st: &State) -> Option<UserNamespaces> {
+    let h = read_holder(st)?;
+    let (user, net) = open_holder_ns(&h)?;
+    Some(UserNamespaces {
+        holder: h,
+        user,
+        net,
+    })
+}
+
+/// Join the user namespace. Must be called while single-threaded.
+pub fn join_user(ns: &UserNamespaces) -> Result<UserNs, NsError> {
     // SAFETY: setns on an fd naming a user namespace; we are single-threaded,
     // as the kernel requires for joining a user namespace.
-    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
-        let e = io::Error::last_os_error();
-        return Err(NsError::Join(read_holder(st).map_or(0, |h| h.pid), e));
+    if unsafe { libc::setns(ns.user.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+        return Err(NsError::Join(ns.holder.pid, io::Error::last_os_error()));
     }
     let uid_map = parse_id_map(&fs::read_to_string("/proc/self/uid_map").unwrap_or_default());
     let gid_map = parse_id_map(&fs::read_to_string("/proc/self/gid_map").unwrap_or_default());
     Ok(UserNs { uid_map, gid_map })
+}
+
+/// Join the user's network namespace (after the user namespace).
+pub fn join_net(ns: &UserNamespaces) -> Result<(), NsError> {
+    // SAFETY: setns on an fd naming a network namespace owned by the user
+    // namespace we are in.
+    if unsafe { libc::setns(ns.net.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(NsError::JoinNet(ns.holder.pid, io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

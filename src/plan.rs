@@ -47,8 +47,6 @@ pub enum PlanError {
     AddHost(String),
     #[error("conflicting options: {0}")]
     Conflict(String),
-    #[error("{0}")]
-    Unsupported(String),
     #[error("invalid RRUN_PROXY_UDP_TIMEOUT {0:?}: use whole seconds from 1 to 86400")]
     UdpTimeout(String),
 }
@@ -199,7 +197,7 @@ pub fn read_in_rootfs(root: &impl AsRawFd, path: &str) -> String {
     s
 }
 
-fn host_resolv() -> hosts::Resolv {
+pub fn host_resolv() -> hosts::Resolv {
     let main = hosts::parse_resolv(&fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
     if hosts::is_resolved_stub(&main)
         && let Ok(up) = fs::read_to_string("/run/systemd/resolve/resolv.conf")
@@ -226,10 +224,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     let id =
         sys::random_hex64().map_err(|e| PlanError::Random(format!("reading random bytes: {e}")))?;
 
-    // SAFETY: geteuid cannot fail.
-    let rootless = unsafe { libc::geteuid() } != 0;
     let net = match a.net.as_deref() {
-        None if rootless => NetMode::None,
         None | Some("bridge") | Some("default") => NetMode::Bridge,
         Some("none") => NetMode::None,
         Some("host") => NetMode::Host,
@@ -250,17 +245,6 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
             ));
         }
     };
-    if rootless && net == NetMode::Bridge {
-        return Err(PlanError::Unsupported(
-            "bridge networking without root is not available in this version of rrun; use --net=none or --net=host".into(),
-        ));
-    }
-    if rootless && a.net.is_none() && (!a.publish.is_empty() || a.publish_all || !a.link.is_empty())
-    {
-        return Err(PlanError::Unsupported(
-            "-p, -P and --link without root need rootless networking, which this version of rrun does not have yet; run as root, or use --net=host".into(),
-        ));
-    }
     let net_request = requested_settings(a)?;
     let default_ip = net_request.ip.unwrap_or(crate::ports::ANY_V4);
     let mut publish = Vec::new();

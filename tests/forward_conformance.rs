@@ -4,9 +4,10 @@
 //! concurrent connections, a port range, refused connections, a container
 //! that dies mid-transfer, and stop closing everything.
 //!
-//! Paths: kernel DNAT (root, the default network) and rrun's userspace
-//! forwarder (root, a network made with --iptables=false). Tests of the
-//! forwarder alone (fd exhaustion, UDP flow expiry) run on that path only.
+//! Paths: kernel DNAT (root, the default network), rrun's userspace
+//! forwarder (root, a network made with --iptables=false), and rootless
+//! (the forwarder connecting from the user's network namespace). Tests of
+//! the forwarder alone (fd exhaustion, UDP flow expiry) skip kernel DNAT.
 //!
 //! This test binary plays both ends. It is static, so it is bind-mounted
 //! into the container as the server (`RRUN_CONF_ROLE=server`), and run in
@@ -36,11 +37,17 @@ enum Path {
     Dnat,
     /// Root, --iptables=false: the userspace forwarder.
     Forwarder,
+    /// Without root: the forwarder, connecting from the user's network
+    /// namespace.
+    Rootless,
 }
 
 impl Path {
     fn ctx(self) -> Option<Ctx> {
-        let cx = Ctx::new(Mode::Root)?;
+        let cx = Ctx::new(match self {
+            Path::Rootless => Mode::Rootless,
+            _ => Mode::Root,
+        })?;
         for tool in ["ip", "nft"] {
             let found = HOST_PATH
                 .split(':')
@@ -56,13 +63,14 @@ impl Path {
     /// Options that pick this path (the network is made by the first run).
     fn opts(self) -> &'static [&'static str] {
         match self {
-            Path::Dnat => &[],
+            Path::Dnat | Path::Rootless => &[],
             Path::Forwarder => &["--iptables=false"],
         }
     }
 }
 
-/// Run a test once per path, as `NAME::dnat` and `NAME::forwarder`.
+/// Run a test once per path, as `NAME::dnat`, `NAME::forwarder` and
+/// `NAME::rootless`.
 macro_rules! each_path {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -73,6 +81,10 @@ macro_rules! each_path {
             #[test]
             fn forwarder() {
                 super::$name(super::Path::Forwarder)
+            }
+            #[test]
+            fn rootless() {
+                super::$name(super::Path::Rootless)
             }
         }
     )*};
@@ -785,7 +797,7 @@ fn container_dies_mid_transfer(path: Path) {
     let fwd = forwarder_pid(&cx, &id);
     assert_eq!(
         fwd.is_some(),
-        path == Path::Forwarder,
+        path != Path::Dnat,
         "a forwarder runs only without kernel NAT"
     );
     let mut c = role_cmd("client", &["stream", "127.0.0.1:18080"]);
@@ -855,10 +867,30 @@ fn stop_closes_listeners_and_connections(path: Path) {
 
 // --- the forwarder alone
 
-#[test]
-fn forwarder_out_of_fds_recovers() {
+mod forwarder_out_of_fds_recovers {
+    #[test]
+    fn forwarder() {
+        super::forwarder_out_of_fds_recovers(super::Path::Forwarder)
+    }
+    #[test]
+    fn rootless() {
+        super::forwarder_out_of_fds_recovers(super::Path::Rootless)
+    }
+}
+
+mod forwarder_udp_flows_expire {
+    #[test]
+    fn forwarder() {
+        super::forwarder_udp_flows_expire(super::Path::Forwarder)
+    }
+    #[test]
+    fn rootless() {
+        super::forwarder_udp_flows_expire(super::Path::Rootless)
+    }
+}
+
+fn forwarder_out_of_fds_recovers(path: Path) {
     use std::os::unix::process::CommandExt;
-    let path = Path::Forwarder;
     let Some(cx) = path.ctx() else { return };
     let _c = Cleanup::new(&cx);
     // rrun (and so its monitor, forwarder and container) with 256 fds.
@@ -934,14 +966,13 @@ fn forwarder_out_of_fds_recovers() {
     assert!(pid_alive(fwd), "the forwarder survived");
 }
 
-#[test]
-fn forwarder_udp_flows_expire() {
-    let path = Path::Forwarder;
+fn forwarder_udp_flows_expire(path: Path) {
     let Some(cx) = path.ctx() else { return };
     let _c = Cleanup::new(&cx);
     let bin = conf_bin().to_str().expect("UTF-8 path").to_string();
     let vol = format!("{bin}:{IN_CONTAINER}:ro");
-    let mut a: Vec<&str> = vec!["-d", "--iptables=false"];
+    let mut a: Vec<&str> = vec!["-d"];
+    a.extend(path.opts());
     a.extend([
         "-p",
         "127.0.0.1:18053:53/udp",
@@ -981,7 +1012,7 @@ fn forwarder_udp_flows_expire() {
         r.all
     );
     // A bad value is refused before anything starts.
-    let mut c = cx.cmd(&["--rm", "--iptables=false", cx.rootfs(), "true"]);
+    let mut c = cx.cmd(&["--rm", cx.rootfs(), "true"]);
     c.env("RRUN_PROXY_UDP_TIMEOUT", "soon");
     let out = cx.run(c, Input::Null);
     out.expect_code(125);

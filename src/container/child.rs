@@ -235,11 +235,11 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     // SAFETY: signal and prctl calls on ourselves only.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        // Until exec this process is rrun's image inside the container's pid
-        // namespace: keep /proc/1/exe and ptrace out of reach.
-        libc::prctl(libc::PR_SET_DUMPABLE, 0);
         reset_signals();
     }
+    // Until Go the monitor may open our /proc/PID/ns/net; rootless, it can
+    // only while we are dumpable. Nothing else runs in our pid namespace
+    // before Go.
     match proto::recv(sock) {
         Ok(Some(Msg::Go)) => {}
         // The monitor is gone or confused: nothing to report to.
@@ -248,6 +248,10 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
             unsafe { libc::_exit(125) }
         }
     }
+    // Until exec this process is rrun's image inside the container's pid
+    // namespace: keep /proc/1/exe and ptrace out of reach from now on.
+    // SAFETY: prctl on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
     crash::point("child-setup");
     if let Some(ns) = cfg.join_netns {
         // SAFETY: setns on a network-namespace fd the monitor opened.

@@ -197,8 +197,16 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
     let rootless = unsafe { libc::geteuid() } != 0;
 
     let mut tty_gid = true;
+    let mut user_ns = None;
     if rootless {
-        let userns = ns::join_user_ns(&st)?;
+        let nss = ns::user_namespaces(&st)?;
+        if plan.net == crate::plan::NetMode::Bridge {
+            // pasta runs in the host's namespaces and attaches to the
+            // user's: started before this process leaves them.
+            crate::net::outbound::ensure(&st, &nss);
+        }
+        let userns = ns::join_user(&nss)?;
+        user_ns = Some(nss);
         let u = &plan.user;
         if !ns::id_mapped(&userns.uid_map, u.uid) {
             return Err(RunError::Unmapped(
@@ -222,7 +230,7 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
         Some(n) => n.clone(),
         None => crate::names::generate(random_u32(), random_u32()),
     };
-    let prep = network::prepare(&st, &mut plan, &name)?;
+    let prep = network::prepare(&st, &mut plan, &name, user_ns.as_ref())?;
     let ctx = Ctx {
         st: &st,
         plan: &plan,

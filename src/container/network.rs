@@ -36,6 +36,9 @@ pub struct BridgePrep {
     pub link_rules: Vec<LinkRuleState>,
     pub links: Vec<LinkConf>,
     pub udp_idle: std::time::Duration,
+    /// Rootless: every host port is the forwarder's (kernel NAT in the
+    /// user's namespace serves only hairpin traffic from containers).
+    pub rootless: bool,
 }
 
 /// What the monitor holds of the network for a container.
@@ -80,9 +83,19 @@ fn env_pairs(env: &[String]) -> Vec<(String, String)> {
 
 /// Prepare the container's network and fill in what depends on it: the
 /// hosts file, link variables, the name the container will have for links.
-pub fn prepare(st: &State, plan: &mut RunPlan, name: &str) -> Result<Prep, RunError> {
+/// `user_ns`: rootless, the user's namespaces (the user namespace already
+/// joined); a bridge-mode run joins the network namespace here, once its
+/// host ports are bound.
+pub fn prepare(
+    st: &State,
+    plan: &mut RunPlan,
+    name: &str,
+    user_ns: Option<&crate::ns::UserNamespaces>,
+) -> Result<Prep, RunError> {
     match plan.net.clone() {
-        NetMode::Bridge => prepare_bridge(st, plan, name).map(|b| Prep::Bridge(Box::new(b))),
+        NetMode::Bridge => {
+            prepare_bridge(st, plan, name, user_ns).map(|b| Prep::Bridge(Box::new(b)))
+        }
         NetMode::Container(target) => {
             let r = st
                 .find(&target)
@@ -120,9 +133,30 @@ pub fn prepare(st: &State, plan: &mut RunPlan, name: &str) -> Result<Prep, RunEr
     }
 }
 
-fn prepare_bridge(st: &State, plan: &mut RunPlan, name: &str) -> Result<BridgePrep, RunError> {
+fn prepare_bridge(
+    st: &State,
+    plan: &mut RunPlan,
+    name: &str,
+    user_ns: Option<&crate::ns::UserNamespaces>,
+) -> Result<BridgePrep, RunError> {
     crate::crash::t("prep-start");
-    let (settings, bridge_index) = root::ensure_root(st, &plan.net_request)?;
+    // Rootless: the settings are chosen in the host's namespace; the
+    // bridge is made once this process is in the user's.
+    let (settings, mut bridge_index, fresh) = match user_ns {
+        None => {
+            let (s, i) = root::ensure_root(st, &plan.net_request)?;
+            (s, i, false)
+        }
+        Some(_) => {
+            if plan.net_request.bridge.is_some() {
+                return Err(fail(
+                    "-b/--bridge needs root: a rootless network's bridge is rrun's own, in the user's network namespace".into(),
+                ));
+            }
+            let (s, fresh) = root::settings(st, &plan.net_request)?;
+            (s, 0, fresh)
+        }
+    };
     crate::crash::t("ensured");
     // Link targets first: an unknown one is the user's mistake, found
     // before anything is taken.
@@ -155,8 +189,30 @@ fn prepare_bridge(st: &State, plan: &mut RunPlan, name: &str) -> Result<BridgePr
         }
     }
     crate::crash::t("allocated");
+    if user_ns.is_some() {
+        net::check_unprivileged_ports(&bindings).map_err(|e| give_back(e.into()))?;
+    }
     let held = net::hold_ports(&bindings).map_err(|e| give_back(e.into()))?;
     crate::crash::t("held");
+    if let Some(nss) = user_ns {
+        // For good: the host ports stay bound in the host's namespace.
+        crate::ns::join_net(nss).map_err(|e| give_back(e.into()))?;
+        net::set_in_network_ns();
+        reclaim_dead(st);
+        bridge_index =
+            root::ensure_network(st, &settings, fresh, false).map_err(|e| give_back(e.into()))?;
+        // A host resolver on loopback is reached through pasta's DNS
+        // forwarding address.
+        if let Some(dns) = net::outbound::record(st).and_then(|r| r.dns) {
+            plan.resolv_file = hosts::resolv_file_via(
+                &crate::plan::host_resolv(),
+                false,
+                &plan.dns,
+                &plan.dns_search,
+                Some(&dns.to_string()),
+            );
+        }
+    }
 
     let mut extra = Vec::new();
     let mut link_env = Vec::new();
@@ -220,6 +276,7 @@ fn prepare_bridge(st: &State, plan: &mut RunPlan, name: &str) -> Result<BridgePr
         link_rules,
         links,
         udp_idle: plan.udp_idle,
+        rootless: user_ns.is_some(),
     })
 }
 
@@ -296,7 +353,7 @@ pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
         .bindings
         .iter()
         .zip(&b.held.fds)
-        .filter(|(bind, _)| !(kernel && bind.host_ip.is_ipv4()))
+        .filter(|(bind, _)| b.rootless || !(kernel && bind.host_ip.is_ipv4()))
         .map(|(bind, fd)| RawFdPort {
             fd: fd.as_raw_fd(),
             proto: bind.proto,
@@ -409,6 +466,11 @@ pub fn reclaim_dead(st: &State) {
         let Some(n) = r.state.net.clone() else {
             continue;
         };
+        // A rootless container's rules live in the user's network
+        // namespace: given back by a run that has joined it.
+        if r.config.rootless && n.kernel_nat && !net::in_network_ns() {
+            continue;
+        }
         if n.released
             || r.state.status != Status::Exited
             || sys::alive(r.state.monitor_pid, r.state.monitor_start)

@@ -10,6 +10,8 @@ pub mod ipam;
 pub mod netlink;
 pub mod nft;
 pub mod nftnl;
+pub mod outbound;
+pub mod pasta;
 pub mod root;
 pub mod settings;
 
@@ -204,6 +206,47 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
     Ok((fd, port))
 }
 
+static IN_NETWORK_NS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This process has joined the user's network namespace (rootless).
+pub fn set_in_network_ns() {
+    IN_NETWORK_NS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether this process is where the network's bridge and rules are: as
+/// root always, rootless once it joined the user's network namespace.
+pub fn in_network_ns() -> bool {
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    root || IN_NETWORK_NS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Rootless: host ports below net.ipv4.ip_unprivileged_port_start cannot
+/// be bound; say which sysctl lets them be.
+pub fn check_unprivileged_ports(bindings: &[Binding]) -> Result<(), NetError> {
+    let start: u16 = fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024);
+    match bindings
+        .iter()
+        .find(|b| b.host_port != 0 && b.host_port < start)
+    {
+        Some(b) => Err(NetError::Port(
+            format!(
+                "{}/{}",
+                crate::ports::host_port(&b.host_ip, b.host_port),
+                b.proto
+            ),
+            format!(
+                "ports below {start} are privileged on this host; without root, publish a port of {start} or above, or have root lower the limit: sysctl -w net.ipv4.ip_unprivileged_port_start={}",
+                b.host_port
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Bind every binding's host port (port 0: any free one, which the kernel
 /// picks from its ephemeral range). A taken port fails with its name.
 pub fn hold_ports(bindings: &[Binding]) -> Result<HeldPorts, NetError> {
@@ -327,6 +370,18 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
             )
         })
         .collect();
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    // Rootless: how containers reach the outside (pasta, or why not).
+    let outbound = if root {
+        "host".to_string()
+    } else {
+        match (outbound::record(st), outbound::live(st)) {
+            (_, Some((pid, _))) => format!("pasta (pid {pid})"),
+            (Some(r), None) if !r.unavailable.is_empty() => format!("none: {}", r.unavailable),
+            _ => "none".to_string(),
+        }
+    };
     Ok(serde_json::json!({
         "Name": "bridge",
         "Driver": "bridge",
@@ -341,6 +396,8 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
         "IPForward": s.ip_forward,
         "IPTables": s.iptables,
         "KernelNAT": kernel_nat(&s),
+        "Rootless": !root,
+        "Outbound": outbound,
         "Containers": containers,
     }))
 }

@@ -1,5 +1,8 @@
-//! The root network's life: made on first need (bridge, rules, record)
-//! and removed by `rrun network rm`. Runs in the host's network namespace.
+//! The network's life: made on first need (bridge, rules, record) and
+//! removed by `rrun network rm`. As root it lives in the host's network
+//! namespace; rootless, in the user's network namespace (ns.rs), where
+//! this runs after joining it — its settings are chosen before, in the
+//! host's namespace, whose routes and MTU they must fit.
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
@@ -27,8 +30,17 @@ impl From<netlink::NetlinkError> for NetError {
 /// The root network, made if needed; its settings and the bridge index.
 /// Runs under the state lock.
 pub fn ensure_root(st: &State, req: &Requested) -> Result<(Settings, u32), NetError> {
+    let (s, fresh) = settings(st, req)?;
+    let index = ensure_network(st, &s, fresh, true)?;
+    Ok((s, index))
+}
+
+/// The network's settings: as recorded (checked against what this run
+/// asks for), or chosen now from the routes and MTU of the current network
+/// namespace (then `true`: the network is new, recorded by
+/// [`ensure_network`]).
+pub fn settings(st: &State, req: &Requested) -> Result<(Settings, bool), NetError> {
     let _lock = st.lock()?;
-    let mut nl = netlink::Netlink::open()?;
     let d = dir(st);
     fs::DirBuilder::new()
         .mode(0o700)
@@ -40,25 +52,52 @@ pub fn ensure_root(st: &State, req: &Requested) -> Result<(Settings, u32), NetEr
         if !c.is_empty() {
             return Err(NetError::Conflict(c.join(", ")));
         }
-        let existed = nl.link_index(&s.bridge)?.is_some();
-        let index = bridge::ensure_bridge(&mut nl, &s)?;
-        if !existed && kernel_nat(&s) {
-            // The kernel's state went away (a reboot with a kept state
-            // directory): lay the rules again.
-            nft::apply(&nft::network_script(&s))?;
-        }
-        return Ok((s, index));
+        return Ok((s, false));
     }
+    let mut nl = netlink::Netlink::open()?;
     let taken = bridge::taken_subnets(&mut nl)?;
     let mtu = bridge::default_mtu(&mut nl);
-    let s = req.settle(&taken, mtu)?;
-    let index = bridge::ensure_bridge(&mut nl, &s)?;
-    if kernel_nat(&s) {
-        nft::apply(&nft::network_script(&s))?;
-        docker_user(&s.bridge, true);
+    // Recorded by ensure_network once the bridge is there: a run that
+    // fails (-b naming no bridge) leaves no network behind.
+    Ok((req.settle(&taken, mtu)?, true))
+}
+
+/// The bridge and rules of the network in the current network namespace,
+/// made if missing (a new namespace, or a reboot with a kept state
+/// directory, or `fresh` settings, which a user's -b bridge may predate);
+/// the bridge's index. `host`: this is the host's namespace (Docker's
+/// DOCKER-USER chain is opened there only).
+pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Result<u32, NetError> {
+    let _lock = st.lock()?;
+    // Another run may have made the network since our settings were read.
+    let fresh = match load_settings(st)? {
+        Some(rec) if fresh && rec != *s => {
+            return Err(NetError::Conflict(
+                "another run made it at the same time".into(),
+            ));
+        }
+        Some(_) => false,
+        None => fresh,
+    };
+    let mut nl = netlink::Netlink::open()?;
+    let existed = nl.link_index(&s.bridge)?.is_some();
+    if !host && !existed {
+        // A new namespace's loopback starts down.
+        if let Some(lo) = nl.link_index("lo")? {
+            nl.set_up(lo)?;
+        }
     }
-    write_json(&d.join("settings.json"), &s)?;
-    Ok((s, index))
+    let index = bridge::ensure_bridge(&mut nl, s)?;
+    if (fresh || !existed) && kernel_nat(s) {
+        nft::apply(&nft::network_script(s))?;
+        if host {
+            docker_user(&s.bridge, true);
+        }
+    }
+    if fresh {
+        write_json(&dir(st).join("settings.json"), s)?;
+    }
+    Ok(index)
 }
 
 /// `rrun network rm`: remove the bridge, the rules and the record, when no
@@ -66,6 +105,7 @@ pub fn ensure_root(st: &State, req: &Requested) -> Result<(Settings, u32), NetEr
 pub fn remove_network(st: &State) -> Result<bool, NetError> {
     let _lock = st.lock()?;
     let Some(s) = load_settings(st)? else {
+        let _ = super::outbound::stop(st);
         return Ok(false);
     };
     let p = dir(st).join("leases.json");
@@ -82,12 +122,20 @@ pub fn remove_network(st: &State) -> Result<bool, NetError> {
     if !users.is_empty() {
         return Err(NetError::InUse(users.len(), users.join(", ")));
     }
-    if kernel_nat(&s) {
-        nft::apply(&nft::delete_script())?;
-        docker_user(&s.bridge, false);
+    // Rootless outside the user's network namespace: the bridge and rules
+    // went with it (and a bridge of this name here would be root's).
+    if super::in_network_ns() {
+        if kernel_nat(&s) {
+            nft::apply(&nft::delete_script())?;
+            // SAFETY: geteuid cannot fail.
+            if unsafe { libc::geteuid() } == 0 {
+                docker_user(&s.bridge, false);
+            }
+        }
+        let mut nl = netlink::Netlink::open()?;
+        bridge::remove_bridge(&mut nl, &s)?;
     }
-    let mut nl = netlink::Netlink::open()?;
-    bridge::remove_bridge(&mut nl, &s)?;
+    super::outbound::stop(st).map_err(|e| NetError::Record(dir(st).join("pasta.json"), e))?;
     let _ = fs::remove_dir_all(dir(st));
     Ok(true)
 }

@@ -425,17 +425,32 @@ pub struct NetNs {
     pub fd: std::os::fd::OwnedFd,
 }
 
+/// The uplink of a rootless test's namespace: a veth pair with both ends
+/// inside, so that the namespace has an address and a default route (pasta
+/// needs one to start) that lead nowhere.
+pub const UPLINK_ADDR: &str = "198.18.0.2";
+const UPLINK: &str = "ip link add up0 type veth peer name up1 && \
+     ip addr add 198.18.0.2/24 dev up0 && ip link set up0 up && ip link set up1 up && \
+     ip route add default via 198.18.0.1 && ";
+
 impl NetNs {
     pub fn new() -> Result<NetNs, String> {
+        Self::make(false)
+    }
+
+    /// A namespace with an uplink (UPLINK_ADDR, a default route).
+    pub fn with_uplink() -> Result<NetNs, String> {
+        Self::make(true)
+    }
+
+    fn make(uplink: bool) -> Result<NetNs, String> {
         use std::io::BufRead;
+        let script = format!(
+            "ip link set lo up && {}echo ready && exec sleep 3600",
+            if uplink { UPLINK } else { "" }
+        );
         let mut child = Command::new("unshare")
-            .args([
-                "--net",
-                "--",
-                "sh",
-                "-c",
-                "ip link set lo up && echo ready && exec sleep 3600",
-            ])
+            .args(["--net", "--", "sh", "-c", &script])
             .env("PATH", HOST_PATH)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -530,7 +545,7 @@ impl Ctx {
             .unwrap_or_else(|e| panic!("chown {}: {e}", state.display()));
         let netns = match mode {
             Mode::Root => Some(NetNs::new()?),
-            Mode::Rootless => None,
+            Mode::Rootless => Some(NetNs::with_uplink()?),
         };
         Ok(Ctx {
             mode,
@@ -559,11 +574,26 @@ impl Ctx {
             .env("HOME", &self.home)
             .env("RRUN_ROOT", &self.state)
             .current_dir(&self.env.dir);
-        if self.mode == Mode::Rootless {
-            c.uid(self.uid).gid(self.gid);
-        }
         if let Some(ns) = &self.netns {
             ns.enter(&mut c);
+        }
+        if self.mode == Mode::Rootless {
+            // After setns (which needs root), so not Command::uid/gid: those
+            // switch before pre_exec hooks run.
+            let (uid, gid) = (self.uid, self.gid);
+            // SAFETY: setgroups/setresgid/setresuid are async-signal-safe
+            // and change only the child.
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setresgid(gid, gid, gid) != 0
+                        || libc::setresuid(uid, uid, uid) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         c
     }
@@ -684,11 +714,22 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// The pasta recorded in $RRUN_ROOT/network/pasta.json, if it is alive.
+    pub fn pasta(&self) -> Option<i32> {
+        let text = fs::read_to_string(self.state.join("network/pasta.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let pid = i32::try_from(v.get("pid")?.as_i64()?).ok()?;
+        let start = v.get("start_time")?.as_u64()?;
+        (pid > 0 && start_time(pid) == Some(start) && pid_alive(pid)).then_some(pid)
+    }
+}
+
 impl Drop for Ctx {
     fn drop(&mut self) {
-        if let Some(pid) = self.holder() {
-            // SAFETY: SIGKILL to the holder this test's rrun made (start
-            // time checked, so not a recycled pid).
+        for pid in [self.holder(), self.pasta()].into_iter().flatten() {
+            // SAFETY: SIGKILL to the holder or pasta this test's rrun made
+            // (start time checked, so not a recycled pid).
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         remove_tree(&self.state);
