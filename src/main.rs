@@ -7,6 +7,8 @@ mod commands;
 mod container;
 mod crash;
 mod forward;
+#[cfg(test)]
+mod fuzz;
 mod hosts;
 mod inspect;
 mod mount;
@@ -15,6 +17,7 @@ mod net;
 mod ns;
 mod plan;
 mod ports;
+mod seccomp;
 mod spec;
 mod state;
 mod sys;

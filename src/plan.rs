@@ -49,6 +49,25 @@ pub enum PlanError {
     Conflict(String),
     #[error("invalid RRUN_PROXY_UDP_TIMEOUT {0:?}: use whole seconds from 1 to 86400")]
     UdpTimeout(String),
+    #[error(
+        "invalid --security-opt {0:?}: rrun knows seccomp=unconfined, seccomp=default and no-new-privileges"
+    )]
+    SecurityOpt(String),
+}
+
+/// --security-opt values: whether the default seccomp filter applies.
+pub fn parse_security_opts(opts: &[String]) -> Result<bool, PlanError> {
+    let mut seccomp = true;
+    for o in opts {
+        // Docker accepts both '=' and ':' as the separator.
+        match o.replacen(':', "=", 1).as_str() {
+            "seccomp=unconfined" => seccomp = false,
+            "seccomp=default" => seccomp = true,
+            "no-new-privileges" | "no-new-privileges=true" => {}
+            _ => return Err(PlanError::SecurityOpt(o.clone())),
+        }
+    }
+    Ok(seccomp)
 }
 
 /// RRUN_PROXY_UDP_TIMEOUT: seconds a forwarded UDP flow may stay idle.
@@ -141,6 +160,9 @@ pub struct RunPlan {
     pub shared_etc: Option<PathBuf>,
     pub hostname_file: String,
     pub resolv_file: String,
+    /// The default seccomp filter (off with --security-opt
+    /// seccomp=unconfined).
+    pub seccomp: bool,
     /// The userspace forwarder's UDP flow idle timeout
     /// (RRUN_PROXY_UDP_TIMEOUT, seconds).
     pub udp_idle: std::time::Duration,
@@ -482,6 +504,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         hosts_file,
         shared_etc: None,
         resolv_file,
+        seccomp: parse_security_opts(&a.security_opt)?,
         udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
     })
 }
@@ -490,6 +513,19 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn security_opts() {
+        let v = |a: &[&str]| parse_security_opts(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(v(&[]).unwrap());
+        assert!(!v(&["seccomp=unconfined"]).unwrap());
+        assert!(!v(&["seccomp:unconfined"]).unwrap());
+        assert!(v(&["seccomp=unconfined", "seccomp=default"]).unwrap());
+        assert!(v(&["no-new-privileges"]).unwrap());
+        for bad in ["seccomp=/etc/profile.json", "apparmor=unconfined", "", "label=disable"] {
+            assert!(v(&[bad]).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn udp_timeout() {

@@ -127,6 +127,13 @@ pub struct Config {
     pub dns_search: Vec<String>,
     #[serde(default)]
     pub add_hosts: Vec<String>,
+    /// The default seccomp filter applies (also to exec'd processes).
+    #[serde(default = "yes")]
+    pub seccomp: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A --link as resolved when the container was made.

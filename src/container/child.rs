@@ -50,6 +50,8 @@ pub struct ChildConfig {
     pub path: String,
     /// A sealed memfd copy of rrun to run as the init, with --init.
     pub init_fd: Option<RawFd>,
+    /// The seccomp programs to install last (none: unconfined).
+    pub seccomp: Vec<seccompiler::BpfProgram>,
 }
 
 fn fail(sock: RawFd, code: i32, msg: String) -> ! {
@@ -315,6 +317,10 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
 
     // Only 0-2 reach the command: everything else closes on exec.
     sys::cloexec_from(3);
+    // Last: nothing after this may need a call the filter denies.
+    if let Err(e) = crate::seccomp::install(&cfg.seccomp) {
+        fail(sock, 125, e.to_string());
+    }
     match cfg.init_fd {
         Some(init) => exec_init(cfg, sock, init),
         None => {

@@ -148,6 +148,12 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
             interactive: a.interactive,
         }
     };
+    // The container's filter, built before the fork.
+    let seccomp = if c.seccomp {
+        crate::seccomp::default_programs(c.caps, !c.rootless).map_err(|e| failed(125, e.to_string()))?
+    } else {
+        Vec::new()
+    };
     let sfd = super::signal_fd()?;
     let (mine, theirs) =
         proto::pair().map_err(|e| failed(125, format!("creating the sync socket: {e}")))?;
@@ -195,6 +201,9 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         crash::point("exec-before-exec");
         sys::cloexec_from(3);
+        if let Err(e) = crate::seccomp::install(&seccomp) {
+            die(125, e.to_string());
+        }
         proto::send(sock, &proto::Msg::Exec);
         child::exec_command(&argv, &envp, &path, sock);
     }

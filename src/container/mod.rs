@@ -179,6 +179,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         },
         dns: plan.dns.clone(),
         dns_search: plan.dns_search.clone(),
+        seccomp: plan.seccomp,
         add_hosts: plan
             .add_hosts
             .iter()
@@ -667,6 +668,15 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         env: cstrings(plan.env.iter().map(|e| e.to_string()))?,
         path,
         init_fd: init_fd.as_ref().map(|f| f.as_raw_fd()),
+        seccomp: if plan.seccomp {
+            crate::seccomp::default_programs(plan.caps, !rootless)
+                .map_err(|e| RunError::Start {
+                    code: 125,
+                    msg: e.to_string(),
+                })?
+        } else {
+            Vec::new()
+        },
     };
 
     // Signals wait in a signalfd from here on; the child unblocks them.

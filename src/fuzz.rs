@@ -1,0 +1,2 @@
+//! Property tests ("fuzzing" in CI, bounded in time) of every parser of
+//! user input.
