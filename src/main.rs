@@ -111,6 +111,12 @@ fn main() {
         Some("rrun-holder") => ns::holder_main(&args),
         _ => {}
     }
+    // No fd of the caller's may reach a container (runc CVE-2024-21626: a
+    // leaked directory fd and `-w /proc/self/fd/N` lead out of the
+    // rootfs). The container process is cloned, not exec'd, so CLOEXEC
+    // would not be enough: close them all before anything else.
+    // SAFETY: closing descriptors this process inherited and never uses.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
     crash::init();
     crash::t("main");
     match run(&args[1..]) {

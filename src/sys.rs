@@ -166,6 +166,18 @@ pub fn pivot_root(new: &str, old: &str) -> io::Result<()> {
 
 /// Mark every fd from `first` up close-on-exec (close_range with
 /// CLOSE_RANGE_CLOEXEC), falling back to walking /proc/self/fd.
+/// Whether the working directory is reachable from the root: the kernel's
+/// getcwd says "(unreachable)" for one outside it (a directory reached
+/// through an fd or a magic link from beyond a pivot_root).
+pub fn cwd_inside_root() -> bool {
+    let mut buf = [0u8; 4096];
+    // SAFETY: getcwd writes at most buf.len() bytes into buf.
+    let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    // A path too long for the buffer is still a path: only an answer that
+    // does not start with '/' means "unreachable".
+    r < 0 || buf[0] == b'/'
+}
+
 pub fn cloexec_from(first: RawFd) {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes fd flags.

@@ -302,6 +302,16 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
             format!("working directory {}: {}", cfg.workdir, sys::errno_text(&e)),
         );
     }
+    if !sys::cwd_inside_root() {
+        fail(
+            sock,
+            125,
+            format!(
+                "working directory {}: it leads out of the container's root filesystem",
+                cfg.workdir
+            ),
+        );
+    }
     if let Err(e) = set_identity(cfg.uid, cfg.gid, &cfg.groups, cfg.caps) {
         io_fail(sock, "setting the user and capabilities", e);
     }

@@ -150,7 +150,8 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
     };
     // The container's filter, built before the fork.
     let seccomp = if c.seccomp {
-        crate::seccomp::default_programs(c.caps, !c.rootless).map_err(|e| failed(125, e.to_string()))?
+        crate::seccomp::default_programs(c.caps, !c.rootless)
+            .map_err(|e| failed(125, e.to_string()))?
     } else {
         Vec::new()
     };
@@ -189,6 +190,14 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
             die(
                 126,
                 format!("working directory {workdir}: {}", sys::errno_text(&e)),
+            );
+        }
+        if !sys::cwd_inside_root() {
+            die(
+                126,
+                format!(
+                    "working directory {workdir}: it leads out of the container's root filesystem"
+                ),
             );
         }
         if let Err(e) = child::set_identity(uid, gid, &groups, c.caps) {

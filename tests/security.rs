@@ -1,0 +1,441 @@
+//! What a container cannot touch (issue 7): the default seccomp filter
+//! (each denied call fails with EPERM, `--security-opt
+//! seccomp=unconfined` lifts it, `rrun exec` gets it too), TIOCSTI and
+//! TIOCLINUX on the caller's terminal, no rrun process reachable through
+//! /proc/PID/exe (the host binary's hash unchanged), and no fd of the
+//! caller's reaching the container (an inherited non-CLOEXEC fd to a host
+//! directory, `-w /proc/self/fd/N`).
+//!
+//! The system calls are made by this test binary itself: it is static, so
+//! it is bind-mounted into the container and run there with
+//! `RRUN_SEC_ROLE=syscalls`, entering through the `role` test.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use std::os::unix::process::CommandExt;
+use std::sync::OnceLock;
+
+const IN_CONTAINER: &str = "/security-probe";
+
+/// The entry of the in-container role; a plain test run passes through.
+#[test]
+fn role() {
+    if std::env::var("RRUN_SEC_ROLE").as_deref() != Ok("syscalls") {
+        return;
+    }
+    for (name, r) in probe_calls() {
+        println!("{name}={r}");
+    }
+}
+
+/// Each probed call and its errno (0: it succeeded).
+fn probe_calls() -> Vec<(&'static str, i32)> {
+    const TIOCSTI: libc::c_ulong = 0x5412;
+    const TIOCLINUX: libc::c_ulong = 0x541C;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    let errno = |r: libc::c_long| -> i32 {
+        if r < 0 {
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+        } else {
+            0
+        }
+    };
+    let c = |s: &'static std::ffi::CStr| s.as_ptr();
+    // SAFETY: each call gets valid pointers or NULL and harmless values
+    // (a reboot without its magic numbers, a mount the container may not
+    // make, module and kexec calls with no image); this process ends
+    // right after.
+    unsafe {
+        let tty_byte = b"x".as_ptr();
+        vec![
+            ("getpid", errno(libc::syscall(libc::SYS_getpid))),
+            (
+                "keyctl",
+                errno(libc::syscall(
+                    libc::SYS_keyctl,
+                    0,
+                    KEY_SPEC_SESSION_KEYRING,
+                    0,
+                )),
+            ),
+            (
+                "add_key",
+                errno(libc::syscall(
+                    libc::SYS_add_key,
+                    c(c"user"),
+                    c(c"k"),
+                    c(c"v"),
+                    1,
+                    KEY_SPEC_SESSION_KEYRING,
+                )),
+            ),
+            (
+                "request_key",
+                errno(libc::syscall(
+                    libc::SYS_request_key,
+                    c(c"user"),
+                    c(c"k"),
+                    0,
+                    0,
+                )),
+            ),
+            ("bpf", errno(libc::syscall(libc::SYS_bpf, 0, 0, 0))),
+            (
+                "perf_event_open",
+                errno(libc::syscall(libc::SYS_perf_event_open, 0, 0, -1, -1, 0)),
+            ),
+            (
+                "userfaultfd",
+                errno(libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC)),
+            ),
+            (
+                "kexec_load",
+                errno(libc::syscall(libc::SYS_kexec_load, 0, 0, 0, 0)),
+            ),
+            ("reboot", errno(libc::syscall(libc::SYS_reboot, 0, 0, 0, 0))),
+            (
+                "init_module",
+                errno(libc::syscall(libc::SYS_init_module, 0, 0, c(c""))),
+            ),
+            (
+                "mount",
+                errno(libc::syscall(
+                    libc::SYS_mount,
+                    c(c"none"),
+                    c(c"/tmp"),
+                    c(c"tmpfs"),
+                    0,
+                    0,
+                )),
+            ),
+            (
+                "fsopen",
+                errno(libc::syscall(libc::SYS_fsopen, c(c"tmpfs"), 0)),
+            ),
+            (
+                "ioctl_tiocsti",
+                errno(libc::syscall(libc::SYS_ioctl, 0, TIOCSTI, tty_byte)),
+            ),
+            (
+                "ioctl_tioclinux",
+                errno(libc::syscall(libc::SYS_ioctl, 0, TIOCLINUX, tty_byte)),
+            ),
+            (
+                "x32_getpid",
+                errno(libc::syscall(0x4000_0000 | libc::SYS_getpid)),
+            ),
+            ("clone3", errno(libc::syscall(libc::SYS_clone3, 0, 0))),
+            ("unshare_user", unshare_user_in_child()),
+        ]
+    }
+}
+
+/// unshare(CLONE_NEWUSER) wants a single-threaded caller, which a test
+/// binary is not: try it in a forked child and return its errno.
+fn unshare_user_in_child() -> i32 {
+    // SAFETY: the child makes one system call and _exits.
+    unsafe {
+        let pid = libc::fork();
+        if pid == 0 {
+            let r = libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER);
+            let e = if r < 0 { *libc::__errno_location() } else { 0 };
+            libc::_exit(e);
+        }
+        let mut st = 0;
+        if pid < 0 || libc::waitpid(pid, &mut st, 0) != pid || !libc::WIFEXITED(st) {
+            return -1;
+        }
+        libc::WEXITSTATUS(st)
+    }
+}
+
+/// This test binary, copied once where the test user can read it.
+fn probe_bin() -> String {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let env = env().expect("test environment");
+        let dst = env.dir.join("security-probe");
+        let tmp = env
+            .dir
+            .join(format!("security-probe.{}", std::process::id()));
+        std::fs::copy(std::env::current_exe().expect("current_exe"), &tmp)
+            .expect("copying the test binary");
+        std::fs::rename(&tmp, &dst).expect("renaming the copy");
+        dst.to_str().expect("UTF-8 path").to_string()
+    })
+    .clone()
+}
+
+/// The probe's command line inside the container.
+const PROBE_CMD: [&str; 6] = [
+    IN_CONTAINER,
+    "role",
+    "--exact",
+    "--nocapture",
+    "--test-threads=1",
+    "-q",
+];
+
+/// name → errno, from the probe's output.
+fn parse(out: &Output) -> std::collections::BTreeMap<String, i32> {
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
+        .collect()
+}
+
+/// The calls the default filter must deny with EPERM in every container.
+const DENIED: [&str; 13] = [
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "kexec_load",
+    "reboot",
+    "init_module",
+    "mount",
+    "fsopen",
+    "ioctl_tiocsti",
+    "ioctl_tioclinux",
+];
+
+#[track_caller]
+fn assert_filtered(mode: Mode, got: &std::collections::BTreeMap<String, i32>, out: &Output) {
+    assert_eq!(got.get("getpid"), Some(&0), "ordinary calls work\n{out}");
+    for name in DENIED {
+        assert_eq!(
+            got.get(name),
+            Some(&libc::EPERM),
+            "{name} fails with EPERM under the default filter\n{out}"
+        );
+    }
+    assert_eq!(
+        got.get("x32_getpid"),
+        Some(&libc::ENOSYS),
+        "x32 refused\n{out}"
+    );
+    match mode {
+        // No new user namespaces in a root container; clone3 (whose flags
+        // a filter cannot read) says ENOSYS so that libc uses clone.
+        Mode::Root => {
+            assert_eq!(got.get("unshare_user"), Some(&libc::EPERM), "{out}");
+            assert_eq!(got.get("clone3"), Some(&libc::ENOSYS), "{out}");
+        }
+        // Rootless containers may nest user namespaces (as Podman's).
+        Mode::Rootless => {
+            assert_eq!(got.get("unshare_user"), Some(&0), "{out}");
+            assert_ne!(got.get("clone3"), Some(&libc::ENOSYS), "{out}");
+        }
+    }
+}
+
+fn seccomp_default_filter(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _c = Cleanup::new(&cx);
+    let vol = format!("{}:{IN_CONTAINER}:ro", probe_bin());
+    let mut a = vec![
+        "--rm",
+        "--net=none",
+        "-v",
+        &vol,
+        "-e",
+        "RRUN_SEC_ROLE=syscalls",
+        cx.rootfs(),
+    ];
+    a.extend(PROBE_CMD);
+    let out = cx.rrun(&a);
+    out.ok();
+    assert_filtered(mode, &parse(&out), &out);
+
+    // Unconfined: the same calls reach the kernel, which answers otherwise
+    // (a session keyring exists; fd 0 is /dev/null, not a terminal).
+    let mut a = vec![
+        "--rm",
+        "--net=none",
+        "--security-opt",
+        "seccomp=unconfined",
+        "-v",
+        &vol,
+        "-e",
+        "RRUN_SEC_ROLE=syscalls",
+        cx.rootfs(),
+    ];
+    a.extend(PROBE_CMD);
+    let out = cx.rrun(&a);
+    out.ok();
+    let got = parse(&out);
+    assert_ne!(got.get("keyctl"), Some(&libc::EPERM), "unconfined\n{out}");
+    assert_eq!(
+        got.get("ioctl_tiocsti"),
+        Some(&libc::ENOTTY),
+        "unconfined\n{out}"
+    );
+    assert_eq!(got.get("unshare_user"), Some(&0), "unconfined\n{out}");
+
+    // An unknown profile is refused before anything starts.
+    let out = cx.rrun(&[
+        "--security-opt",
+        "seccomp=/tmp/profile.json",
+        cx.rootfs(),
+        "true",
+    ]);
+    out.expect_code(125);
+    assert!(out.stderr.contains("--security-opt"), "{out}");
+    cx.assert_nothing_left("a refused --security-opt");
+}
+
+fn seccomp_applies_to_exec(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _c = Cleanup::new(&cx);
+    let vol = format!("{}:{IN_CONTAINER}:ro", probe_bin());
+    let id = cx.detach(&["--net=none", "-v", &vol], &["sleep", "1000"]);
+    let mut a = vec!["exec", "-e", "RRUN_SEC_ROLE=syscalls", &id];
+    a.extend(PROBE_CMD);
+    let out = cx.rrun(&a);
+    out.ok();
+    assert_filtered(mode, &parse(&out), &out);
+    // An unconfined container's exec is unconfined too.
+    let id2 = cx.detach(
+        &[
+            "--net=none",
+            "--security-opt",
+            "seccomp=unconfined",
+            "-v",
+            &vol,
+        ],
+        &["sleep", "1000"],
+    );
+    let mut a = vec!["exec", "-e", "RRUN_SEC_ROLE=syscalls", &id2];
+    a.extend(PROBE_CMD);
+    let out = cx.rrun(&a);
+    out.ok();
+    assert_eq!(parse(&out).get("unshare_user"), Some(&0), "{out}");
+}
+
+fn tiocsti_on_the_callers_terminal(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    // -i without -t: the container's stdin is the caller's terminal.
+    let vol = format!("{}:{IN_CONTAINER}:ro", probe_bin());
+    let mut a = vec![
+        "--rm",
+        "-i",
+        "--net=none",
+        "-v",
+        &vol,
+        "-e",
+        "RRUN_SEC_ROLE=syscalls",
+        cx.rootfs(),
+    ];
+    a.extend(PROBE_CMD);
+    let mut p = cx.spawn_pty(cx.cmd(&a), 24, 80);
+    let line = p.wait_line("ioctl_tioclinux=");
+    let out = p.wait();
+    let text = format!("{line}\n{out}");
+    for call in ["ioctl_tiocsti", "ioctl_tioclinux"] {
+        assert!(
+            text.contains(&format!("{call}={}", libc::EPERM)),
+            "{call} on the caller's terminal fails with EPERM\n{text}"
+        );
+    }
+}
+
+fn sha256_of(path: &std::path::Path) -> Vec<u8> {
+    use sha2::Digest;
+    let data = std::fs::read(path).expect("reading the binary");
+    sha2::Sha256::digest(&data).to_vec()
+}
+
+fn rrun_processes_unreachable_through_proc(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _c = Cleanup::new(&cx);
+    let before = sha256_of(&cx.env.bin);
+    // Every process the container can see: its /proc/PID/exe cannot be
+    // opened for writing, and none leads to the host's rrun.
+    let script = format!(
+        "for p in /proc/[0-9]*; do \
+           if ( : >> $p/exe ) 2>/dev/null; then echo WRITABLE $p; fi; \
+           l=$(readlink $p/exe 2>/dev/null); case \"$l\" in *{bin}*) echo HOSTBIN $p $l;; esac; \
+         done; echo done",
+        bin = cx.env.bin.display()
+    );
+    for opts in [&["--init"][..], &[][..]] {
+        let mut a: Vec<&str> = vec!["--net=none"];
+        a.extend_from_slice(opts);
+        let out = cx.sh(&a, &script);
+        out.ok();
+        assert_eq!(out.stdout.trim(), "done", "with {opts:?}\n{out}");
+    }
+    // From an exec'd shell too, beside a running --init container.
+    let id = cx.detach(&["--init", "--net=none"], &["sleep", "1000"]);
+    let out = cx.rrun(&["exec", &id, "sh", "-c", &script]);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "done", "rrun exec\n{out}");
+    assert_eq!(
+        sha256_of(&cx.env.bin),
+        before,
+        "the host binary is unchanged"
+    );
+}
+
+fn callers_fds_do_not_reach_the_container(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let dir = cx.host_dir("secret");
+    std::fs::write(dir.join("secret"), b"host secret").expect("writing");
+    let dirfd = std::fs::File::open(&dir).expect("opening the host dir");
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&dirfd);
+    // The caller leaks a directory fd (no CLOEXEC) as fd 7.
+    let leak = |c: &mut std::process::Command| {
+        // SAFETY: dup2 is async-signal-safe; it only touches the child.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::dup2(raw, 7) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    };
+    let args = cx.sh_args(
+        &["--net=none"],
+        "ls /proc/self/fd; cat /proc/self/fd/7/secret 2>&1; echo end",
+    );
+    let mut c = cx.cmd(&args);
+    leak(&mut c);
+    let out = cx.run(c, Input::Null);
+    out.ok();
+    assert!(!out.stdout.contains("host secret"), "{out}");
+    let fds: Vec<&str> = out
+        .stdout
+        .lines()
+        .take_while(|l| l.chars().all(|ch| ch.is_ascii_digit()))
+        .collect();
+    // ls's own directory fd is 3.
+    assert_eq!(
+        fds,
+        ["0", "1", "2", "3"],
+        "only 0-2 reach the command\n{out}"
+    );
+    // -w through the leaked fd: refused, or inside the container's own
+    // /proc (where fd 7 does not exist); never the host directory.
+    let args = cx.sh_args(&["--net=none", "-w", "/proc/self/fd/7"], "pwd; ls");
+    let mut c = cx.cmd(&args);
+    leak(&mut c);
+    let out = cx.run(c, Input::Null);
+    assert!(!out.stdout.contains("secret"), "{out}");
+    assert_ne!(out.code(), Some(0), "-w /proc/self/fd/7 cannot work\n{out}");
+    cx.assert_nothing_left("-w /proc/self/fd/7");
+    drop(dirfd);
+}
+
+both_modes!(
+    seccomp_default_filter,
+    seccomp_applies_to_exec,
+    tiocsti_on_the_callers_terminal,
+    rrun_processes_unreachable_through_proc,
+    callers_fds_do_not_reach_the_container,
+);
