@@ -92,6 +92,10 @@ pub struct RunArgs {
     /// Network setting: install kernel NAT rules with nftables (true|false)
     #[arg(long = "iptables", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub iptables: Option<String>,
+    /// Network setting: the address containers see forwarded clients
+    /// come from (transparent: their own; gateway: the bridge's)
+    #[arg(long = "userland-proxy-source", value_name = "transparent|gateway")]
+    pub userland_proxy_source: Option<String>,
     /// Add Linux capabilities
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,

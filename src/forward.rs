@@ -45,6 +45,10 @@ pub struct Options {
     pub udp_max_flows: usize,
     /// Idle splice pipes kept for reuse.
     pub pipe_pool: usize,
+    /// Connect to the container from the client's own address
+    /// (IP_TRANSPARENT; the network routes the replies back to us). IPv6
+    /// and loopback clients still come from the forwarder's address.
+    pub transparent: bool,
 }
 
 impl Default for Options {
@@ -53,6 +57,7 @@ impl Default for Options {
             udp_idle: Duration::from_secs(90),
             udp_max_flows: 4096,
             pipe_pool: 16,
+            transparent: false,
         }
     }
 }
@@ -201,6 +206,34 @@ fn new_socket(family: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
         cvt(unsafe { libc::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: fd was just returned by socket() and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Bind `fd` to `client`'s address (its port, else any) with
+/// IP_TRANSPARENT, so that the container sees the client. Ok(false): the
+/// client cannot be used as a source (IPv6, loopback).
+fn bind_transparent(fd: RawFd, client: &SocketAddr) -> io::Result<bool> {
+    let SocketAddr::V4(c) = client else {
+        return Ok(false);
+    };
+    if c.ip().is_loopback() || c.ip().is_unspecified() {
+        return Ok(false);
+    }
+    set_int_opt(fd, libc::SOL_IP, libc::IP_TRANSPARENT, 1)?;
+    for port in [c.port(), 0] {
+        let (ss, len) = to_sockaddr(&SocketAddr::new((*c.ip()).into(), port));
+        // SAFETY: ss/len are a valid sockaddr of the stated length.
+        let r = unsafe { libc::bind(fd, &ss as *const _ as *const libc::sockaddr, len) };
+        if r == 0 {
+            return Ok(true);
+        }
+        let e = errno();
+        // The client's own port may be in use here (a quick reconnect
+        // from the same port, a client on this host): any port will do.
+        if e.raw_os_error() != Some(libc::EADDRINUSE) {
+            return Err(e);
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::EADDRINUSE))
 }
 
 /// Nonblocking connect. Ok(true): connected now; Ok(false): in progress.
@@ -680,6 +713,15 @@ impl Fwd<'_> {
         };
         let _ = set_int_opt(client.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let _ = set_int_opt(server.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        if self.opts.transparent
+            && let Ok(peer) = crate::sys::peer_addr(client.as_raw_fd())
+            && let Err(e) = bind_transparent(server.as_raw_fd(), &peer)
+        {
+            self.log(
+                port,
+                format_args!("{peer} as the source: {e}; using the gateway's address"),
+            );
+        }
         let connected = match connect(server.as_raw_fd(), &target) {
             Ok(c) => c,
             Err(e) => {
@@ -1006,6 +1048,14 @@ impl Fwd<'_> {
                 return None;
             }
         };
+        if self.opts.transparent
+            && let Err(e) = bind_transparent(fd.as_raw_fd(), &client)
+        {
+            self.log(
+                port,
+                format_args!("{client} as the source: {e}; using the gateway's address"),
+            );
+        }
         if let Err(e) = connect(fd.as_raw_fd(), &target) {
             self.log(port, format_args!("connect: {e}: dropping datagram"));
             return None;
@@ -1477,7 +1527,13 @@ mod tests {
         );
         for _ in 0..3 {
             let t0 = Instant::now();
-            let mut c = client(f.addrs[0]);
+            // The reset may come before connect() has returned.
+            let mut c = match TcpStream::connect_timeout(&f.addrs[0], T) {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+                Err(e) => panic!("connect: {e}"),
+            };
+            c.set_read_timeout(Some(T)).unwrap();
             let mut buf = [0u8; 16];
             match c.read(&mut buf) {
                 Ok(0) => {}
@@ -1736,6 +1792,7 @@ mod tests {
             udp_idle: Duration::from_millis(150),
             udp_max_flows: 2,
             pipe_pool: 4,
+            transparent: false,
         };
         let f = start(
             vec![(bind_udp("127.0.0.1:0").unwrap(), Proto::Udp, echo)],

@@ -199,6 +199,9 @@ fn requested_settings(a: &RunArgs) -> Result<crate::net::settings::Requested, Pl
         iptables: get(&a.iptables, "RRUN_IPTABLES")
             .map(|v| ns::parse_bool("iptables", &v))
             .transpose()?,
+        proxy_transparent: get(&a.userland_proxy_source, "RRUN_USERLAND_PROXY_SOURCE")
+            .map(|v| ns::parse_proxy_source(&v))
+            .transpose()?,
     })
 }
 
@@ -516,13 +519,19 @@ mod tests {
 
     #[test]
     fn security_opts() {
-        let v = |a: &[&str]| parse_security_opts(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let v =
+            |a: &[&str]| parse_security_opts(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert!(v(&[]).unwrap());
         assert!(!v(&["seccomp=unconfined"]).unwrap());
         assert!(!v(&["seccomp:unconfined"]).unwrap());
         assert!(v(&["seccomp=unconfined", "seccomp=default"]).unwrap());
         assert!(v(&["no-new-privileges"]).unwrap());
-        for bad in ["seccomp=/etc/profile.json", "apparmor=unconfined", "", "label=disable"] {
+        for bad in [
+            "seccomp=/etc/profile.json",
+            "apparmor=unconfined",
+            "",
+            "label=disable",
+        ] {
             assert!(v(&[bad]).is_err(), "{bad}");
         }
     }

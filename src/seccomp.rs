@@ -131,7 +131,12 @@ pub fn default_programs(caps: u64, root_container: bool) -> Result<Vec<BpfProgra
         libc::SYS_ioctl,
         vec![
             rule(cond(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, TIOCSTI))?,
-            rule(cond(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, TIOCLINUX))?,
+            rule(cond(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                TIOCLINUX,
+            ))?,
         ],
     );
     let mut enosys: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();

@@ -39,6 +39,8 @@ pub struct BridgePrep {
     /// Rootless: every host port is the forwarder's (kernel NAT in the
     /// user's namespace serves only hairpin traffic from containers).
     pub rootless: bool,
+    /// The forwarder connects from clients' own addresses.
+    pub transparent: bool,
 }
 
 /// What the monitor holds of the network for a container.
@@ -268,6 +270,7 @@ fn prepare_bridge(
             .into_iter()
             .map(|(key, value)| EnvVar { key, value }),
     );
+    let transparent = settings.proxy_transparent && net::transparent::record(st).active;
     Ok(BridgePrep {
         settings,
         bridge_index,
@@ -277,6 +280,7 @@ fn prepare_bridge(
         links,
         udp_idle: plan.udp_idle,
         rootless: user_ns.is_some(),
+        transparent,
     })
 }
 
@@ -430,6 +434,7 @@ pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
             .collect();
         let opts = crate::forward::Options {
             udp_idle: b.udp_idle,
+            transparent: b.transparent,
             ..Default::default()
         };
         let code = match crate::forward::serve(ports, r.as_fd(), &opts) {

@@ -14,6 +14,7 @@ pub mod outbound;
 pub mod pasta;
 pub mod root;
 pub mod settings;
+pub mod transparent;
 
 use std::fs;
 use std::io;
@@ -370,6 +371,7 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
             )
         })
         .collect();
+    let tr = transparent::record(st);
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     // Rootless: how containers reach the outside (pasta, or why not).
@@ -396,6 +398,8 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
         "IPForward": s.ip_forward,
         "IPTables": s.iptables,
         "KernelNAT": kernel_nat(&s),
+        "UserlandProxySource": settings::proxy_source_name(s.proxy_transparent && tr.active),
+        "UserlandProxySourceNote": tr.why,
         "Rootless": !root,
         "Outbound": outbound,
         "Containers": containers,

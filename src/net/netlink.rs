@@ -29,6 +29,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use nix::sched::{CloneFlags, setns};
@@ -168,6 +169,12 @@ pub enum NetlinkError {
     #[allow(dead_code, reason = "for the point-to-point recipe and rootless")]
     #[error("moving interface #{index} to another network namespace: {source}")]
     MoveLink { index: u32, source: Cause },
+    #[error("adding the policy routing rule for fwmark {mark:#x}: {source}")]
+    AddRule { mark: u32, source: Cause },
+    #[error("deleting the policy routing rule for fwmark {mark:#x}: {source}")]
+    DeleteRule { mark: u32, source: Cause },
+    #[error("adding `local default dev lo` to routing table {table}: {source}")]
+    AddLocalRoute { table: u32, source: Cause },
     #[error("listing IPv4 addresses: {source}")]
     ListAddresses { source: Cause },
     #[error("listing IPv4 routes: {source}")]
@@ -193,6 +200,9 @@ impl NetlinkError {
             | AddRoute { source, .. }
             | DeleteLink { source, .. }
             | MoveLink { source, .. }
+            | AddRule { source, .. }
+            | DeleteRule { source, .. }
+            | AddLocalRoute { source, .. }
             | ListAddresses { source }
             | ListRoutes { source } => source.errno(),
         }
@@ -495,6 +505,72 @@ impl Netlink {
             })
     }
 
+    /// `ip rule add fwmark MARK lookup TABLE pref PRIORITY` (IPv4); an
+    /// existing identical rule is fine.
+    pub fn add_fwmark_rule(
+        &mut self,
+        mark: u32,
+        table: u32,
+        priority: u32,
+    ) -> Result<(), NetlinkError> {
+        let m = fwmark_rule(mark, table, priority);
+        match self.request(RouteNetlinkMessage::NewRule(m), NLM_F_CREATE | NLM_F_EXCL) {
+            Ok(_) => Ok(()),
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
+            Err(source) => Err(NetlinkError::AddRule { mark, source }),
+        }
+    }
+
+    /// Remove that rule; one already gone is fine.
+    pub fn delete_fwmark_rule(
+        &mut self,
+        mark: u32,
+        table: u32,
+        priority: u32,
+    ) -> Result<(), NetlinkError> {
+        let m = fwmark_rule(mark, table, priority);
+        match self.request(RouteNetlinkMessage::DelRule(m), 0) {
+            Ok(_) => Ok(()),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            Err(source) => Err(NetlinkError::DeleteRule { mark, source }),
+        }
+    }
+
+    /// `ip route add local default dev lo table TABLE`: everything looked
+    /// up in TABLE is delivered to this host's own sockets.
+    pub fn add_local_default(&mut self, table: u32) -> Result<(), NetlinkError> {
+        let lo = self
+            .link_index("lo")?
+            .ok_or_else(|| NetlinkError::Missing("lo".into()))?;
+        let mut m = route_message(0, RouteScope::Host);
+        m.header.kind = RouteType::Local;
+        m.header.table = RouteHeader::RT_TABLE_UNSPEC;
+        m.attributes.push(RouteAttribute::Table(table));
+        m.attributes.push(RouteAttribute::Oif(lo));
+        match self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL) {
+            Ok(_) => Ok(()),
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
+            Err(source) => Err(NetlinkError::AddLocalRoute { table, source }),
+        }
+    }
+
+    /// Remove what [`Self::add_local_default`] added; gone already is fine.
+    pub fn delete_local_default(&mut self, table: u32) -> Result<(), NetlinkError> {
+        let lo = self
+            .link_index("lo")?
+            .ok_or_else(|| NetlinkError::Missing("lo".into()))?;
+        let mut m = route_message(0, RouteScope::Host);
+        m.header.kind = RouteType::Local;
+        m.header.table = RouteHeader::RT_TABLE_UNSPEC;
+        m.attributes.push(RouteAttribute::Table(table));
+        m.attributes.push(RouteAttribute::Oif(lo));
+        match self.request(RouteNetlinkMessage::DelRoute(m), 0) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.errno(), Some(libc::ESRCH) | Some(libc::ENOENT)) => Ok(()),
+            Err(source) => Err(NetlinkError::AddLocalRoute { table, source }),
+        }
+    }
+
     /// Delete a link (a veth takes its peer along). A link that is already
     /// gone is fine.
     pub fn delete_link(&mut self, index: u32) -> Result<(), NetlinkError> {
@@ -742,6 +818,18 @@ fn check_name(name: &str) -> Result<(), NetlinkError> {
 fn link_message(index: u32) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.header.index = index;
+    m
+}
+
+fn fwmark_rule(mark: u32, table: u32, priority: u32) -> RuleMessage {
+    let mut m = RuleMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.action = RuleAction::ToTable;
+    // The table number goes in FRA_TABLE (the header's is 8 bits).
+    m.attributes.push(RuleAttribute::Table(table));
+    m.attributes.push(RuleAttribute::FwMark(mark));
+    m.attributes.push(RuleAttribute::FwMask(u32::MAX));
+    m.attributes.push(RuleAttribute::Priority(priority));
     m
 }
 

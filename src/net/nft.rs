@@ -30,9 +30,21 @@ pub const TABLE: &str = "rrun";
 pub const VETH_PREFIX: &str = "rrv";
 
 /// The whole ruleset of a network, replacing any earlier one.
+#[cfg(test)]
 pub fn network_script(s: &Settings) -> String {
+    network_script_with(s, s.proxy_transparent)
+}
+
+/// The network's rules; `tproxy`: with the chain that marks replies to the
+/// forwarder's transparent sockets.
+pub fn network_script_with(s: &Settings, tproxy: bool) -> String {
     let br = &s.bridge;
     let subnet = s.subnet();
+    let tproxy = if tproxy {
+        tproxy_chain(s)
+    } else {
+        String::new()
+    };
     let icc_drop = if s.icc {
         String::new()
     } else {
@@ -79,7 +91,7 @@ table ip {TABLE} {{\n\
 \t\toifname \"{br}\" ct status dnat accept\n\
 \t\toifname \"{br}\" drop\n\
 \t}}\n\
-}}\n\
+{tproxy}}}\n\
 table bridge {TABLE} {{\n\
 \tset links_tcp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
 \tset links_udp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
@@ -91,6 +103,33 @@ table bridge {TABLE} {{\n\
 \t\tip daddr . ip saddr . udp sport @links_udp accept\n\
 {icc_drop}\t}}\n\
 }}\n"
+    )
+}
+
+/// The packet mark and routing table of transparent forwarding: replies
+/// from the bridge to a transparent socket of the forwarder (addressed to
+/// a client elsewhere) are marked, and the mark's table delivers them
+/// locally.
+pub const TPROXY_MARK: u32 = 0x7272_0001;
+pub const TPROXY_TABLE: u32 = 0x7272;
+pub const TPROXY_RULE_PRIORITY: u32 = 1000;
+
+/// The chain that marks them (inside `table ip rrun`).
+pub fn tproxy_chain(s: &Settings) -> String {
+    format!(
+        "\tchain mark_transparent {{\n\
+\t\ttype filter hook prerouting priority mangle; policy accept;\n\
+\t\tiifname \"{br}\" socket transparent 1 meta mark set {TPROXY_MARK:#x}\n\
+\t}}\n",
+        br = s.bridge
+    )
+}
+
+/// The table with only that chain, for a network without kernel NAT.
+pub fn tproxy_only_script(s: &Settings) -> String {
+    format!(
+        "table ip {TABLE} {{}}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n{}}}\n",
+        tproxy_chain(s)
     )
 }
 
@@ -291,6 +330,7 @@ mod tests {
 
     fn settings(icc: bool) -> Settings {
         Settings {
+            proxy_transparent: true,
             bridge: "rrun0".into(),
             user_bridge: false,
             gateway: Ipv4Addr::new(172, 17, 0, 1),

@@ -88,11 +88,22 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
         }
     }
     let index = bridge::ensure_bridge(&mut nl, s)?;
-    if (fresh || !existed) && kernel_nat(s) {
-        nft::apply(&nft::network_script(s))?;
-        if host {
-            docker_user(&s.bridge, true);
+    if fresh || !existed {
+        let mut marked = false;
+        if kernel_nat(s) {
+            // The mark chain needs the kernel's nft_socket; without it the
+            // network still works, with gateway-sourced forwarding.
+            marked = s.proxy_transparent && nft::apply(&nft::network_script_with(s, true)).is_ok();
+            if !marked {
+                nft::apply(&nft::network_script_with(s, false))?;
+            }
+            if host {
+                docker_user(&s.bridge, true);
+            }
+        } else if s.proxy_transparent && nft::available() {
+            marked = nft::apply(&nft::tproxy_only_script(s)).is_ok();
         }
+        super::transparent::install(st, &mut nl, s, marked);
     }
     if fresh {
         write_json(&dir(st).join("settings.json"), s)?;
@@ -125,14 +136,15 @@ pub fn remove_network(st: &State) -> Result<bool, NetError> {
     // Rootless outside the user's network namespace: the bridge and rules
     // went with it (and a bridge of this name here would be root's).
     if super::in_network_ns() {
-        if kernel_nat(&s) {
+        let mut nl = netlink::Netlink::open()?;
+        super::transparent::remove(&mut nl);
+        if nft::available() {
             nft::apply(&nft::delete_script())?;
             // SAFETY: geteuid cannot fail.
-            if unsafe { libc::geteuid() } == 0 {
+            if kernel_nat(&s) && unsafe { libc::geteuid() } == 0 {
                 docker_user(&s.bridge, false);
             }
         }
-        let mut nl = netlink::Netlink::open()?;
         bridge::remove_bridge(&mut nl, &s)?;
     }
     super::outbound::stop(st).map_err(|e| NetError::Record(dir(st).join("pasta.json"), e))?;

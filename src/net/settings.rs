@@ -19,6 +19,8 @@ pub enum SettingsError {
     Mtu(String),
     #[error("invalid --{0} {1:?}: use true or false")]
     Bool(&'static str, String),
+    #[error("invalid --userland-proxy-source {0:?}: use transparent or gateway")]
+    ProxySource(String),
     #[error("invalid --ip {0:?}: use an IP address")]
     Ip(String),
     #[error("invalid bridge name {0:?}: at most 15 characters, no '/', whitespace or ':'")]
@@ -41,6 +43,8 @@ pub struct Requested {
     pub ip: Option<IpAddr>,
     pub ip_forward: Option<bool>,
     pub iptables: Option<bool>,
+    /// --userland-proxy-source: true "transparent", false "gateway".
+    pub proxy_transparent: Option<bool>,
 }
 
 /// The settings a network was made with.
@@ -56,6 +60,32 @@ pub struct Settings {
     pub ip: IpAddr,
     pub ip_forward: bool,
     pub iptables: bool,
+    /// The userspace forwarder connects to containers from the client's
+    /// own address (IP_TRANSPARENT and policy routing), not the gateway's.
+    #[serde(default = "yes")]
+    pub proxy_transparent: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// --userland-proxy-source: "transparent" (the client's own address) or
+/// "gateway" (the bridge's address, as docker-proxy).
+pub fn parse_proxy_source(v: &str) -> Result<bool, SettingsError> {
+    match v {
+        "transparent" => Ok(true),
+        "gateway" => Ok(false),
+        _ => Err(SettingsError::ProxySource(v.to_string())),
+    }
+}
+
+pub fn proxy_source_name(transparent: bool) -> &'static str {
+    if transparent {
+        "transparent"
+    } else {
+        "gateway"
+    }
 }
 
 impl Settings {
@@ -179,6 +209,7 @@ impl Requested {
             ip: self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             ip_forward: self.ip_forward.unwrap_or(true),
             iptables: self.iptables.unwrap_or(true),
+            proxy_transparent: self.proxy_transparent.unwrap_or(true),
         })
     }
 
@@ -211,6 +242,13 @@ impl Requested {
         }
         if let Some(t) = self.iptables {
             diff("--iptables", t.to_string(), s.iptables.to_string());
+        }
+        if let Some(t) = self.proxy_transparent {
+            diff(
+                "--userland-proxy-source",
+                proxy_source_name(t).into(),
+                proxy_source_name(s.proxy_transparent).into(),
+            );
         }
         out
     }
