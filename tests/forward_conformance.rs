@@ -4,6 +4,9 @@
 //! concurrent connections, a port range, refused connections, a container
 //! that dies mid-transfer, and stop closing everything.
 //!
+//! Issue 8's client addresses too: a neighbour's connections and flows
+//! reach the container from its own address and port on every path.
+//!
 //! Paths: kernel DNAT (root, the default network), rrun's userspace
 //! forwarder (root, a network made with --iptables=false), and rootless
 //! (the forwarder connecting from the user's network namespace). Tests of
@@ -499,6 +502,28 @@ fn client(args: &[String]) {
             let n = socks[1].recv(&mut b).unwrap_or(0);
             result("garbage", b[..n] == garbage[..]);
         }
+        // The address the server sees for a TCP connection and a UDP
+        // flow, beside the client's own.
+        "who" => {
+            let mut s = connect(&a).expect("connect");
+            result("me_tcp", s.local_addr().expect("local addr"));
+            s.write_all(b"who\n").expect("write");
+            let mut line = String::new();
+            io::BufReader::new(s)
+                .read_line(&mut line)
+                .expect("who reply");
+            result("seen_tcp", line.trim());
+            let bind = if a.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+            let u = UdpSocket::bind(bind).expect("bind");
+            u.set_read_timeout(Some(Duration::from_secs(3)))
+                .expect("timeout");
+            u.connect(a).expect("udp connect");
+            result("me_udp", u.local_addr().expect("local addr"));
+            u.send(b"who").expect("send");
+            let mut b = [0u8; 128];
+            let n = u.recv(&mut b).expect("who reply");
+            result("seen_udp", String::from_utf8_lossy(&b[..n]));
+        }
         // UDP `who` from one socket: the source the server sees, now and
         // again after `args[2]` ms of silence.
         "udp-who" => {
@@ -624,6 +649,42 @@ impl Results {
             .parse()
             .unwrap_or_else(|_| panic!("{k} is not a number\n{}", self.all))
     }
+}
+
+/// A neighbour: a namespace of its own on a veth to the test's host
+/// namespace (10.77.0.2 there, the host 10.77.0.1).
+fn neighbour(cx: &Ctx) -> NetNs {
+    let nb = NetNs::new().expect("a neighbour namespace");
+    let script = format!(
+        "ip link add nb0 type veth peer name nb1 netns {} && ip addr add 10.77.0.1/24 dev nb0 && ip link set nb0 up",
+        nb.child.id()
+    );
+    let mut c = Command::new("sh");
+    c.args(["-c", &script]).env_clear().env("PATH", HOST_PATH);
+    if let Some(ns) = &cx.netns {
+        ns.enter(&mut c);
+    }
+    cx.run(c, Input::Null).ok();
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        "ip addr add 10.77.0.2/24 dev nb1 && ip link set nb1 up",
+    ])
+    .env_clear()
+    .env("PATH", HOST_PATH);
+    nb.enter(&mut c);
+    cx.run(c, Input::Null).ok();
+    nb
+}
+
+/// The client, run in `ns`.
+#[track_caller]
+fn client_in(cx: &Ctx, ns: &NetNs, args: &[&str]) -> Results {
+    let mut c = role_cmd("client", args);
+    ns.enter(&mut c);
+    let out = cx.run(c, Input::Null);
+    out.ok();
+    Results::parse(&out.stdout, &out.to_string())
 }
 
 /// The forwarder of container `id` (comm rrun-forward, child of its
@@ -864,6 +925,91 @@ fn stop_closes_listeners_and_connections(path: Path) {
         );
     }
 }
+
+/// Issue 8: containers see a forwarded client's own address and port, TCP
+/// and UDP, on every path; a client on the host's loopback appears as the
+/// gateway.
+fn client_address_kept(path: Path) {
+    let Some(cx) = path.ctx() else { return };
+    let _c = Cleanup::new(&cx);
+    let id = start_server(
+        &cx,
+        path,
+        &["-p", "18080:80", "-p", "18080:80/udp"],
+        &["80"],
+    );
+    let nb = neighbour(&cx);
+    let r = client_in(&cx, &nb, &["who", "10.77.0.1:18080"]);
+    assert_eq!(
+        r.get("seen_tcp"),
+        r.get("me_tcp"),
+        "TCP: the client's own address and port\n{}",
+        r.all
+    );
+    assert_eq!(
+        r.get("seen_udp").split(':').next(),
+        Some("10.77.0.2"),
+        "UDP: the client's own address\n{}",
+        r.all
+    );
+    assert_eq!(
+        r.get("seen_udp"),
+        r.get("me_udp").replace("0.0.0.0", "10.77.0.2"),
+        "UDP: and its port\n{}",
+        r.all
+    );
+    // From the host's loopback: the gateway.
+    let gw = cx.inspect_f("{{.NetworkSettings.Gateway}}", &id);
+    let r = client_run(&cx, &["who", "127.0.0.1:18080"]);
+    assert!(
+        r.get("seen_tcp").starts_with(&format!("{gw}:")),
+        "a loopback client appears as the gateway {gw}\n{}",
+        r.all
+    );
+    let out = cx.rrun(&["network", "inspect"]);
+    assert!(
+        out.stdout
+            .contains("\"UserlandProxySource\": \"transparent\""),
+        "{out}"
+    );
+}
+
+/// --userland-proxy-source=gateway: the forwarder's clients appear as the
+/// gateway (kernel DNAT keeps them, as Docker's does).
+fn client_address_gateway_setting(path: Path) {
+    let Some(cx) = path.ctx() else { return };
+    let _c = Cleanup::new(&cx);
+    let id = start_server(
+        &cx,
+        path,
+        &[
+            "--userland-proxy-source=gateway",
+            "-p",
+            "18080:80",
+            "-p",
+            "18080:80/udp",
+        ],
+        &["80"],
+    );
+    let nb = neighbour(&cx);
+    let gw = cx.inspect_f("{{.NetworkSettings.Gateway}}", &id);
+    let r = client_in(&cx, &nb, &["who", "10.77.0.1:18080"]);
+    let want = if path == Path::Dnat {
+        "10.77.0.2"
+    } else {
+        gw.as_str()
+    };
+    for k in ["seen_tcp", "seen_udp"] {
+        assert_eq!(r.get(k).split(':').next(), Some(want), "{k}\n{}", r.all);
+    }
+    let out = cx.rrun(&["network", "inspect"]);
+    assert!(
+        out.stdout.contains("\"UserlandProxySource\": \"gateway\""),
+        "{out}"
+    );
+}
+
+each_path!(client_address_kept, client_address_gateway_setting);
 
 // --- the forwarder alone
 
