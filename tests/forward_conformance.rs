@@ -972,6 +972,61 @@ fn client_address_kept(path: Path) {
             .contains("\"UserlandProxySource\": \"transparent\""),
         "{out}"
     );
+    // Many clients at once, each seen as itself.
+    let many: Vec<Proc> = (0..10)
+        .map(|_| {
+            let mut c = role_cmd("client", &["who", "10.77.0.1:18080"]);
+            nb.enter(&mut c);
+            cx.spawn(c, Input::Null)
+        })
+        .collect();
+    for p in many {
+        let out = p.wait();
+        out.ok();
+        let r = Results::parse(&out.stdout, &out.to_string());
+        assert_eq!(r.get("seen_tcp"), r.get("me_tcp"), "{}", r.all);
+    }
+    // The network's rule, route and chain go with it. Rootless they live
+    // in the user's network namespace: look there (as root) before rm.
+    let where_ns = match path {
+        Path::Rootless => {
+            let h = cx.holder().expect("a holder");
+            format!("nsenter -t {h} -n ")
+        }
+        _ => String::new(),
+    };
+    let look = format!(
+        "{where_ns}ip rule; {where_ns}ip route show table 29298; {where_ns}nft list ruleset | grep -c mark_transparent"
+    );
+    let sh_in_host = |script: &str| {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]).env_clear().env("PATH", HOST_PATH);
+        if let Some(ns) = &cx.netns {
+            ns.enter(&mut c);
+        }
+        cx.run(c, Input::Null)
+    };
+    let before = sh_in_host(&look);
+    assert!(
+        before.stdout.contains("0x72720001"),
+        "the rule is there\n{before}"
+    );
+    cx.rrun(&["rm", "-f", &id]).ok();
+    cx.rrun(&["network", "rm"]).ok();
+    // (Rootless, the user's namespace itself outlives the network.)
+    let after = sh_in_host(&look);
+    assert!(
+        !after.stdout.contains("0x72720001"),
+        "no rule left\n{after}"
+    );
+    assert!(
+        !after.stdout.contains("local default"),
+        "no route left\n{after}"
+    );
+    assert!(
+        after.stdout.trim_end().ends_with('0'),
+        "no nft chain left\n{after}"
+    );
 }
 
 /// --userland-proxy-source=gateway: the forwarder's clients appear as the
