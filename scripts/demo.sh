@@ -61,6 +61,8 @@ if [ "$(id -u)" -eq 0 ]; then mode=rootful; else mode=rootless; fi
 echo "rrun demo ($mode, as $(id -un 2>/dev/null || id -u)); rootfs: $ROOTFS"
 echo "state for this demo only: RRUN_ROOT=$RRUN_ROOT"
 
+say "The same commands work as root and as an ordinary user (rootless: the" \
+    "bridge lives in a network namespace of your own, pasta takes traffic out)."
 say "A process in fresh namespaces: pid 1 of its own pid namespace," \
     "root inside, with a hostname of its own."
 step "rrun --rm $R /bin/sh -c 'echo pid=\$\$; id; hostname'"
@@ -77,7 +79,6 @@ step "rrun --rm --read-only --tmpfs /tmp $R sh -c 'touch /x || echo read-only; t
 say "-v HOST:CONTAINER[:ro] bind-mounts a host directory."
 step "rrun --rm -v \"\$PWD/scripts:/app:ro\" $R ls /app"
 
-if [ "$(id -u)" -eq 0 ]; then
 say "The source document's scenario. db: a named container in the background" \
     "(-d), with PG_VERSION=9.3 and port 5432 exposed (busybox httpd stands in" \
     "for PostgreSQL). rrun prints its id once it has started."
@@ -104,24 +105,11 @@ step "rrun logs web"
 say "exec runs another command inside a running container."
 step "rrun exec db sh -c 'echo \$PG_VERSION; hostname'"
 
-say "rm -f stops and removes them; network rm removes the bridge and its rules."
+say "rm -f stops and removes them; network rm removes the bridge and its rules" \
+    "(without root: in your own network namespace, and stops its pasta)."
 step "rrun rm -f web db"
 step "rrun network rm"
 step "rrun ps -a"
-else
-say "As an ordinary user: named containers in the background (-d), ps, logs," \
-    "inspect, exec and rm. (Networking without root — links and published" \
-    "ports — comes with rrun's rootless networking; run the demo as root to" \
-    "see the source document's linked web + db scenario.)"
-step "rrun -d --name db -e PG_VERSION=9.3 $R httpd -f -p 5432"
-step "rrun -d --name web $R sh -c 'echo \"* Running on http://0.0.0.0:5000/\"; exec httpd -f -p 5000'"
-step "rrun ps"
-step "rrun inspect -f '{{.Name}} {{.State.Status}} {{.Config.Hostname}}' web db"
-step "rrun logs web"
-step "rrun exec db sh -c 'echo \$PG_VERSION; ps'"
-step "rrun rm -f web db"
-step "rrun ps -a"
-fi
 
 echo
 if [ "$failed" -ne 0 ]; then
