@@ -9,6 +9,8 @@
 #   make bench-start  start-up time and memory against bwrap and unshare
 #   make bench-bridge bridge start-up and kernel-DNAT throughput (root)
 #   make bench-lifecycle  ps -a over 200 containers; how soon -d returns
+#   make bench-forward  the userspace port forwarder beside docker-proxy, pasta, socat (root)
+#   make bench-rootless rootless start with a network, first network, podman, forwarder (root runs it as rrtest)
 #   make lint       rustfmt and clippy
 #   make clean
 
@@ -19,7 +21,7 @@ TARGET  := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BUSYBOX := /bin/busybox
 ROOTFS  := target/rootfs
 
-.PHONY: all build rootfs test demo bench-start bench-bridge bench-lifecycle clean lint
+.PHONY: all build rootfs test demo bench-start bench-bridge bench-lifecycle bench-forward bench-rootless clean lint
 
 all: build
 
@@ -60,6 +62,12 @@ bench-bridge: build rootfs
 
 bench-lifecycle: build rootfs
 	bash bench/lifecycle.sh
+
+bench-forward: build rootfs
+	bash bench/forward.sh
+
+bench-rootless: build rootfs
+	bash bench/rootless.sh
 
 lint:
 	$(CARGO) fmt --check && $(CARGO) clippy --all-targets -- -D warnings
