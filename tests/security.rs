@@ -439,3 +439,107 @@ both_modes!(
     rrun_processes_unreachable_through_proc,
     callers_fds_do_not_reach_the_container,
 );
+
+/// `sh -c script` as root in the test's "host" network namespace.
+fn host_sh(cx: &Ctx, script: &str) -> std::process::Command {
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", script]).env_clear().env("PATH", HOST_PATH);
+    if let Some(ns) = &cx.netns {
+        ns.enter(&mut c);
+    }
+    c
+}
+
+fn abstract_sockets_of_the_host_out_of_reach(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let name = unique_marker("rrun-abstract");
+    let mut server = cx.spawn(
+        host_sh(
+            &cx,
+            &format!("exec socat ABSTRACT-LISTEN:{name},fork SYSTEM:'echo host-secret'"),
+        ),
+        Input::Null,
+    );
+    let probe = format!(
+        "for i in 1 2 3 4 5 6 7 8 9 10; do r=$(socat -T1 - ABSTRACT-CONNECT:{name} </dev/null 2>/dev/null); [ -n \"$r\" ] && break; sleep 0.1; done; echo \"got=$r\""
+    );
+    // --net=host shares the host's abstract namespace (the probe above
+    // retries until the server listens).
+    let out = cx.sh(&["--net=host"], &probe);
+    out.ok();
+    assert!(
+        out.stdout.contains("got=host-secret"),
+        "--net=host reaches it\n{out}"
+    );
+    for net in ["--net=none", "--net=bridge"] {
+        let out = cx.sh(
+            &[net],
+            &format!(
+                "r=$(socat -T1 - ABSTRACT-CONNECT:{name} </dev/null 2>/dev/null); echo \"got=$r\""
+            ),
+        );
+        out.ok();
+        assert!(
+            out.stdout.contains("got=\n") || out.stdout.trim_end().ends_with("got="),
+            "{net}: out of reach\n{out}"
+        );
+    }
+    server.signal(libc::SIGKILL);
+}
+
+fn loopback_published_port_only_on_loopback(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _c = Cleanup::new(&cx);
+    // The host gets an address of its own besides loopback.
+    let out = cx.run(
+        host_sh(
+            &cx,
+            "ip link add sx0 type veth peer name sx1 && ip addr add 10.231.0.1/24 dev sx0 && ip link set sx0 up && ip link set sx1 up",
+        ),
+        Input::Null,
+    );
+    out.ok();
+    let id = cx.detach(
+        &["-p", "127.0.0.1:18090:80"],
+        &[
+            "socat",
+            "TCP-LISTEN:80,fork,reuseaddr",
+            "SYSTEM:echo published",
+        ],
+    );
+    let gw = cx.inspect_f("{{.NetworkSettings.Gateway}}", &id);
+    let try_at = |addr: &str| -> String {
+        let out = cx.run(
+            host_sh(
+                &cx,
+                &format!(
+                    "socat -T2 - TCP:{addr}:18090,connect-timeout=2 </dev/null 2>/dev/null; true"
+                ),
+            ),
+            Input::Null,
+        );
+        out.stdout.trim().to_string()
+    };
+    // Reachable on 127.0.0.1 (wait for the server to listen).
+    assert!(
+        poll_until(SETTLE, || try_at("127.0.0.1") == "published"),
+        "127.0.0.1:18090 answers"
+    );
+    for addr in ["10.231.0.1", gw.as_str()] {
+        assert_eq!(try_at(addr), "", "{addr}:18090 must not answer");
+    }
+    // Nor from another container through the host's addresses.
+    let out = cx.sh(
+        &[],
+        &format!(
+            "for a in 10.231.0.1 {gw}; do r=$(socat -T2 - TCP:$a:18090,connect-timeout=2 </dev/null 2>/dev/null); echo \"$a=$r\"; done"
+        ),
+    );
+    out.ok();
+    assert!(!out.stdout.contains("published"), "{out}");
+}
+
+both_modes!(
+    abstract_sockets_of_the_host_out_of_reach,
+    loopback_published_port_only_on_loopback,
+);
