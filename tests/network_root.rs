@@ -1,475 +1,60 @@
-//! Bridge networking as root (issue 4): published ports in every form,
-//! -P and `port`, links, --icc=false, outbound masquerade, the guards that
-//! keep a container away from the host's loopback and unpublished ports
-//! away from the neighbours, the files (hosts, resolv.conf, hostname),
-//! every --net mode, network settings (--bip, --mtu, --icc, --ip),
-//! `network inspect`/`network rm`, a UDP mapping handed to the next
-//! container (moby#8795), a FORWARD policy of DROP with Docker's
-//! DOCKER-USER chain, and the point-to-point recipe of the README.
+//! Bridge networking as root and without root (issues 4 and 6): published
+//! ports in every form, -P and `port`, links, --icc=false, outbound
+//! traffic, unpublished ports closed to the neighbours, the files (hosts,
+//! resolv.conf, hostname), every --net mode, network settings (--bip,
+//! --mtu, --icc, --ip), `network inspect`/`network rm` — each once as root
+//! and once rootless (`NAME::root`, `NAME::rootless`). Root only: the guard
+//! against a container routing 127.0.0.0/8 to the host (CVE-2020-8558), a
+//! UDP mapping handed to the next container (moby#8795), a FORWARD policy
+//! of DROP with Docker's DOCKER-USER chain, bridge-nf-call-iptables=1, and
+//! the point-to-point recipe of the README. What only rootless networking
+//! has is in network_rootless.rs.
 //!
-//! Root mode only (rootless networking is a later issue). Every rrun of a
-//! test runs in the harness's throwaway network namespace (`Ctx.netns`),
-//! which plays the host; neighbours are more namespaces made here
-//! ([`NetNs`], killed on drop), joined to it by veth pairs. Traffic goes
-//! only to addresses inside those namespaces (or their loopback).
+//! Where the modes differ, each is asserted: rootless, the userspace
+//! forwarder serves every published port (connecting from the client's own
+//! address, as kernel DNAT keeps it as root: [`published_peer`]); the
+//! bridge, veths and rules are in the user's network namespace
+//! ([`bridge_ns_pid`]); outbound traffic goes through pasta, which copies
+//! the host's uplink address (UPLINK_ADDR) into that namespace, where kernel
+//! NAT turns it back to the containers (hairpin).
 //!
-//! Probes are socat clients: TCP servers in the containers answer
-//! `tcp-PORT-PEER`, UDP servers `udp-PORT-PEER` (PEER: the address they saw).
-//! A probe that must fail waits at most 2 s; TCP probes run at once, UDP
-//! ones one after another.
+//! Namespaces, servers and probes: tests/common/net.rs.
 
+#[macro_use]
 mod common;
+#[path = "common/net.rs"]
+mod net;
 
 use common::*;
+use net::*;
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::Path;
 use std::process::Command;
 
-// ---------------------------------------------------------------------------
-// Namespaces and host tools
-
-/// The harness's network namespace of a root test: the test's "host".
-fn host_ns(cx: &Ctx) -> &NetNs {
-    cx.netns
-        .as_ref()
-        .expect("a root-mode Ctx has a test network namespace")
-}
-
-fn which(tool: &str) -> Option<String> {
-    HOST_PATH
-        .split(':')
-        .map(|d| format!("{d}/{tool}"))
-        .find(|p| Path::new(p).is_file())
-}
-
-/// A root Ctx, or None (after a loud SKIP) when a tool the tests need is
-/// missing.
-fn root_ctx() -> Option<Ctx> {
-    let cx = Ctx::new(Mode::Root)?;
-    for tool in ["ip", "nft", "socat", "nsenter"] {
-        if which(tool).is_none() {
-            skip(&format!("{tool} is not installed on the host"));
-            return None;
-        }
-    }
-    if !cx.env.rootfs.join("usr/bin/socat").exists() {
-        skip("the rootfs has no /usr/bin/socat (scripts/mkrootfs.sh adds it)");
-        return None;
-    }
-    Some(cx)
-}
-
-/// `prog args...` inside the namespace `ns` (setns before exec).
-fn in_ns(ns: &NetNs, prog: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(prog);
-    c.args(args).env_clear().env("PATH", HOST_PATH);
-    ns.enter(&mut c);
-    c
-}
-
-/// `sh -c script` inside `ns`, run to completion (with the deadline).
-#[track_caller]
-fn sh_ns(cx: &Ctx, ns: &NetNs, script: &str) -> Output {
-    cx.run(in_ns(ns, "sh", &["-c", script]), Input::Null)
-}
-
-/// Interface names of the namespace `ns` (its holder's /proc/PID/net/dev).
-fn interfaces(ns: &NetNs) -> Vec<String> {
-    let dev = fs::read_to_string(format!("/proc/{}/net/dev", ns.child.id()))
-        .expect("reading the namespace's net/dev");
-    let mut v: Vec<String> = dev
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
-        .collect();
-    v.sort();
-    v
-}
-
-/// The host ends of rrun's veth pairs in `ns`.
-fn rrun_veths(ns: &NetNs) -> Vec<String> {
-    interfaces(ns)
-        .into_iter()
-        .filter(|i| i.starts_with("rrv"))
-        .collect()
-}
-
-/// Interface names in `ip -o link` output.
-fn ip_link_names(text: &str) -> Vec<String> {
-    let mut v: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Another address of the namespace: a veth pair `a`–`b` inside it, both
-/// ends up, `cidr` on `a`.
-#[track_caller]
-fn add_address(cx: &Ctx, ns: &NetNs, a: &str, b: &str, cidr: &str) {
-    sh_ns(
-        cx,
-        ns,
-        &format!(
-            "ip link add {a} type veth peer name {b} && ip addr add {cidr} dev {a} && \
-             ip link set {a} up && ip link set {b} up"
-        ),
-    )
-    .ok();
-}
-
-/// Join `outside` to `host` with a veth pair: `h` (in host, `h_cidr`) and
-/// `o` (in outside, `o_cidr`), then `routes` in outside (`ip route add`
-/// arguments).
-#[track_caller]
-#[allow(clippy::too_many_arguments)]
-fn connect(
-    cx: &Ctx,
-    host: &NetNs,
-    outside: &NetNs,
-    h: &str,
-    h_cidr: &str,
-    o: &str,
-    o_cidr: &str,
-    routes: &[&str],
-) {
-    let pid = outside.child.id();
-    sh_ns(
-        cx,
-        host,
-        &format!(
-            "ip link add {h} type veth peer name {o} netns {pid} && ip addr add {h_cidr} dev {h} && \
-             ip link set {h} up"
-        ),
-    )
-    .ok();
-    let mut script = format!("ip addr add {o_cidr} dev {o} && ip link set {o} up");
-    for r in routes {
-        script.push_str(&format!(" && ip route add {r}"));
-    }
-    sh_ns(cx, outside, &script).ok();
-}
-
-/// A TCP server in `ns` answering `PREFIX-PEERADDR`; killed on drop.
-fn peer_server(cx: &Ctx, ns: &NetNs, bind: &str, port: u16, prefix: &str) -> Proc {
-    let listen = if bind.is_empty() {
-        format!("TCP-LISTEN:{port},fork,reuseaddr")
-    } else {
-        format!("TCP-LISTEN:{port},bind={bind},fork,reuseaddr")
-    };
-    let system = format!("SYSTEM:echo {prefix}-$SOCAT_PEERADDR");
-    cx.spawn(in_ns(ns, "socat", &[&listen, &system]), Input::Null)
-}
-
-/// `nft ARGS` in the test's host namespace; its stdout (exit status not
+/// `nft ARGS` where rrun's bridge is; its output (exit status not
 /// checked: a missing table is a result).
 fn nft(cx: &Ctx, args: &[&str]) -> Output {
-    cx.run(in_ns(host_ns(cx), "nft", args), Input::Null)
+    sh_bridge_ns(cx, &format!("nft {}", args.join(" ")))
 }
 
-// ---------------------------------------------------------------------------
-// Containers
-
-/// A shell script for `sh -c` that runs TCP servers answering
-/// `tcp-PORT-PEER` and UDP servers answering `udp-PORT-PEER`. A UDP
-/// server's child reads the datagram before it answers: one that exits
-/// with its input unread resets socat's socketpair, and socat may then
-/// drop the answer (a flaky test, not an rrun bug).
-fn servers(tcp: &[u16], udp: &[u16]) -> String {
-    let mut s = String::new();
-    for p in tcp {
-        s.push_str(&format!(
-            "socat TCP-LISTEN:{p},fork,reuseaddr SYSTEM:'echo tcp-{p}-$SOCAT_PEERADDR' & "
-        ));
-    }
-    for p in udp {
-        s.push_str(&format!(
-            "socat UDP-RECVFROM:{p},fork SYSTEM:'read -r l; echo udp-{p}-$SOCAT_PEERADDR' & "
-        ));
-    }
-    s.push_str("wait");
-    s
-}
-
-#[track_caller]
-fn container_ip(cx: &Ctx, name: &str) -> String {
-    let ip = cx.inspect_f("{{.NetworkSettings.IPAddress}}", name);
-    assert!(
-        ip.parse::<std::net::Ipv4Addr>().is_ok(),
-        "inspect's NetworkSettings.IPAddress of {name} is an IPv4 address, not {ip:?}"
-    );
-    ip
-}
-
-/// `rrun network inspect`, parsed (an array).
-#[track_caller]
-fn network_inspect(cx: &Ctx) -> Vec<serde_json::Value> {
-    let out = cx.rrun(&["network", "inspect"]);
-    out.ok();
-    match serde_json::from_str(&out.stdout) {
-        Ok(serde_json::Value::Array(a)) => a,
-        _ => panic!("network inspect prints a JSON array\n{out}"),
-    }
-}
-
-/// The network's gateway (the bridge's address), from `network inspect`.
-#[track_caller]
-fn gateway(cx: &Ctx) -> String {
-    network_inspect(cx)[0]["Gateway"]
-        .as_str()
-        .expect("network inspect has a Gateway")
-        .to_string()
-}
-
-/// The containers holding a lease, from `network inspect`.
-#[track_caller]
-fn leases(cx: &Ctx) -> serde_json::Map<String, serde_json::Value> {
-    let v = network_inspect(cx);
-    assert_eq!(v.len(), 1, "network inspect shows one network: {v:?}");
-    v[0]["Containers"]
-        .as_object()
-        .unwrap_or_else(|| panic!("network inspect has a Containers object: {v:?}"))
-        .clone()
-}
-
-/// The row of `rrun ps` whose NAMES column is `names`.
-#[track_caller]
-fn ps_row(cx: &Ctx, names: &str) -> std::collections::BTreeMap<String, String> {
-    let out = cx.rrun(&["ps"]);
-    out.ok();
-    let (_, rows) = ps_table(&out.stdout);
-    rows.into_iter()
-        .find(|r| r.get("NAMES").map(String::as_str) == Some(names))
-        .unwrap_or_else(|| panic!("ps has a row with NAMES {names:?}\n{out}"))
-}
-
-// ---------------------------------------------------------------------------
-// Probes
-
-/// One connection attempt and what it must give: `want` Some(w): a reply
-/// that is `w` or starts with `w-`; None: no reply at all.
-#[derive(Clone, Debug)]
-struct Probe {
-    udp: bool,
-    addr: String,
-    port: u16,
-    want: Option<String>,
-}
-
-fn tcp_ok(addr: &str, port: u16, want: &str) -> Probe {
-    Probe {
-        udp: false,
-        addr: addr.into(),
-        port,
-        want: Some(want.into()),
-    }
-}
-
-fn tcp_no(addr: &str, port: u16) -> Probe {
-    Probe {
-        udp: false,
-        addr: addr.into(),
-        port,
-        want: None,
-    }
-}
-
-fn udp_ok(addr: &str, port: u16, want: &str) -> Probe {
-    Probe {
-        udp: true,
-        addr: addr.into(),
-        port,
-        want: Some(want.into()),
-    }
-}
-
-fn udp_no(addr: &str, port: u16) -> Probe {
-    Probe {
-        udp: true,
-        addr: addr.into(),
-        port,
-        want: None,
-    }
-}
-
-impl Probe {
-    fn label(&self) -> String {
-        let proto = if self.udp { "udp" } else { "tcp" };
-        format!("{proto} {}:{}", self.addr, self.port)
-    }
-
-    fn socat_args(&self) -> Vec<String> {
-        if self.udp {
-            vec![
-                "-T".into(),
-                "3".into(),
-                "-t".into(),
-                "1.5".into(),
-                "-".into(),
-                format!("UDP:{}:{}", self.addr, self.port),
-            ]
-        } else {
-            vec![
-                "-T".into(),
-                "3".into(),
-                "-t".into(),
-                "2".into(),
-                "-".into(),
-                format!("TCP:{}:{},connect-timeout=2", self.addr, self.port),
-            ]
-        }
-    }
-
-    fn matches(&self, got: &str) -> bool {
-        match &self.want {
-            Some(w) => got == w || got.starts_with(&format!("{w}-")),
-            None => got.is_empty(),
-        }
-    }
-
-    /// A socat client in `ns`; its stdout is the reply.
-    fn spawn_in(&self, cx: &Ctx, ns: &NetNs) -> Proc {
-        let args = self.socat_args();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let input = if self.udp {
-            Input::Bytes(b"x\n".to_vec())
-        } else {
-            Input::Null
-        };
-        cx.spawn(in_ns(ns, "socat", &args), input)
-    }
-
-    /// A line of shell that prints `rI=REPLY` (for a container).
-    fn shell(&self, i: usize) -> String {
-        let args = self.socat_args().join(" ");
-        if self.udp {
-            format!("r=$(echo x | socat {args} 2>/dev/null); echo \"r{i}=$r\"\n")
-        } else {
-            format!("r=$(socat {args} </dev/null 2>/dev/null); echo \"r{i}=$r\"")
-        }
-    }
-}
-
-#[track_caller]
-fn report(what: &str, probes: &[Probe], got: &[String], extra: &str) {
-    let bad = probes.iter().zip(got).any(|(p, g)| !p.matches(g.trim()));
-    if bad {
-        let table: Vec<String> = probes
-            .iter()
-            .zip(got)
-            .map(|(p, g)| {
-                format!(
-                    "{} {:<24} wanted {:<28} got {:?}",
-                    if p.matches(g.trim()) { "  " } else { "!!" },
-                    p.label(),
-                    match &p.want {
-                        Some(w) => format!("a reply {w:?}"),
-                        None => "no reply".to_string(),
-                    },
-                    g.trim()
-                )
-            })
-            .collect();
-        panic!("{what}:\n{}\n{extra}", table.join("\n"));
-    }
-}
-
-/// Run the probes at once from the namespace `ns` and check them all.
-#[track_caller]
-fn check_from_ns(cx: &Ctx, ns: &NetNs, what: &str, probes: &[Probe]) {
-    // TCP probes all at once; UDP ones one after another meanwhile, so
-    // that a fork-per-datagram server never has two at once.
-    let mut procs: Vec<Option<Proc>> = probes
-        .iter()
-        .map(|p| (!p.udp).then(|| p.spawn_in(cx, ns)))
-        .collect();
-    let mut got = vec![String::new(); probes.len()];
-    for (i, p) in probes.iter().enumerate().filter(|(_, p)| p.udp) {
-        got[i] = p.spawn_in(cx, ns).wait().stdout.trim().to_string();
-    }
-    for (i, p) in procs.iter_mut().enumerate() {
-        if let Some(p) = p.take() {
-            got[i] = p.wait().stdout.trim().to_string();
-        }
-    }
-    report(what, probes, &got, "");
-}
-
-/// A script printing `rI=REPLY` for each probe: TCP ones at once, UDP ones
-/// one after another (see [`check_from_ns`]).
-fn probe_script(probes: &[Probe]) -> String {
-    let mut s = String::new();
-    let mut udp = String::new();
-    for (i, p) in probes.iter().enumerate() {
-        let line = p.shell(i);
-        if p.udp {
-            udp.push_str(&line);
-        } else {
-            s.push_str(&format!("({line}) &\n"));
-        }
-    }
-    if !udp.is_empty() {
-        s.push_str(&format!("(\n{udp}) &\n"));
-    }
-    s.push_str("wait\n");
-    s
-}
-
-#[track_caller]
-fn parse_probe_output(what: &str, probes: &[Probe], out: &Output) {
-    out.ok();
-    let got: Vec<String> = (0..probes.len())
-        .map(|i| {
-            let prefix = format!("r{i}=");
-            out.lines()
-                .iter()
-                .find_map(|l| l.strip_prefix(&prefix))
-                .unwrap_or_else(|| panic!("{what}: no result for probe {i}\n{out}"))
-                .to_string()
-        })
-        .collect();
-    report(what, probes, &got, &out.to_string());
-}
-
-/// Run the probes at once from a new container (`rrun --rm OPTS`).
-#[track_caller]
-fn check_from_container(cx: &Ctx, what: &str, opts: &[&str], probes: &[Probe]) {
-    let out = cx.sh(opts, &probe_script(probes));
-    parse_probe_output(what, probes, &out);
-}
-
-/// Run the probes at once inside a running container (`rrun exec`).
-#[track_caller]
-fn check_from_exec(cx: &Ctx, what: &str, container: &str, probes: &[Probe]) {
-    let out = cx.rrun(&["exec", container, "sh", "-c", &probe_script(probes)]);
-    parse_probe_output(what, probes, &out);
-}
-
-/// Poll until the probe from `ns` gives what it wants (a server starting).
-#[track_caller]
-fn wait_reachable(cx: &Ctx, ns: &NetNs, p: &Probe) {
-    let mut last = String::new();
-    let ok = poll_until(SETTLE, || {
-        last = p.spawn_in(cx, ns).wait().stdout.trim().to_string();
-        p.matches(&last)
-    });
-    assert!(
-        ok,
-        "{} did not answer {:?} within {SETTLE:?} (last reply {last:?})",
-        p.label(),
-        p.want
-    );
-}
+both_modes!(
+    publish_all_and_port,
+    publish_every_form_tcp_udp_hairpin,
+    unpublished_ports_closed_to_neighbour,
+    outbound_tcp_udp,
+    links_env_hosts_ps_inspect_errors,
+    icc_false,
+    ip_setting_is_the_default_host_address,
+    network_settings_inspect_rm_and_cleanup,
+    bip_and_mtu,
+    hostname_and_dns_files,
+    net_modes,
+);
 
 // ---------------------------------------------------------------------------
 // -P, port, ps
 
-#[test]
-fn root_publish_all_and_port() {
-    let Some(cx) = root_ctx() else { return };
+fn publish_all_and_port(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     let id = cx.detach(
@@ -484,7 +69,8 @@ fn root_publish_all_and_port() {
         .and_then(|l| l.strip_prefix("0.0.0.0:"))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("port web 5000 prints 0.0.0.0:PORT\n{out}"));
-    // -P takes a free port of the host's ephemeral range.
+    // -P takes a free port of the host's ephemeral range (rootless too:
+    // the host port is bound in the host's namespace).
     let range = sh_ns(&cx, ns, "cat /proc/sys/net/ipv4/ip_local_port_range");
     range.ok();
     let r: Vec<u16> = range
@@ -514,39 +100,46 @@ fn root_publish_all_and_port() {
         "{out}"
     );
 
-    // The published port serves httpd (its /hostname is the container's).
+    // The published port serves httpd (its /hostname is the container's),
+    // on the host's loopback and, rootless, on the uplink's address too.
     let short = &id[..12];
-    let mut last = String::new();
-    let ok = poll_until(SETTLE, || {
-        let c = in_ns(
-            ns,
-            "socat",
-            &[
-                "-T",
-                "3",
-                "-t",
-                "2",
-                "-",
-                &format!("TCP:127.0.0.1:{n},connect-timeout=2"),
-            ],
+    let mut addrs = vec!["127.0.0.1"];
+    if mode == Mode::Rootless {
+        addrs.push(UPLINK_ADDR);
+    }
+    for addr in addrs {
+        let mut last = String::new();
+        let ok = poll_until(SETTLE, || {
+            let c = in_ns(
+                ns,
+                "socat",
+                &[
+                    "-T",
+                    "3",
+                    "-t",
+                    "2",
+                    "-",
+                    &format!("TCP:{addr}:{n},connect-timeout=2"),
+                ],
+            );
+            last = cx
+                .run(c, Input::Bytes(b"GET /hostname HTTP/1.0\r\n\r\n".to_vec()))
+                .stdout;
+            last.contains(short)
+        });
+        assert!(
+            ok,
+            "GET /hostname through {addr}:{n} answers the container's hostname {short}; \
+             last reply:\n{last}"
         );
-        last = cx
-            .run(c, Input::Bytes(b"GET /hostname HTTP/1.0\r\n\r\n".to_vec()))
-            .stdout;
-        last.contains(short)
-    });
-    assert!(
-        ok,
-        "GET /hostname through 127.0.0.1:{n} answers the container's hostname {short}; last reply:\n{last}"
-    );
+    }
 }
 
 // ---------------------------------------------------------------------------
 // -p in every form
 
-#[test]
-fn root_publish_every_form_tcp_udp_hairpin() {
-    let Some(cx) = root_ctx() else { return };
+fn publish_every_form_tcp_udp_hairpin(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     // Another address of the host besides 127.0.0.1.
@@ -569,11 +162,7 @@ fn root_publish_every_form_tcp_udp_hairpin() {
         ],
         &["sh", "-c", &servers(&[80, 81, 82, 5000, 5001], &[53])],
     );
-    let ip = container_ip(&cx, "w3");
-    for p in [80, 81, 82, 5000, 5001] {
-        wait_reachable(&cx, ns, &tcp_ok(&ip, p, &format!("tcp-{p}")));
-    }
-    wait_reachable(&cx, ns, &udp_ok(&ip, 53, "udp-53"));
+    wait_serving(&cx, "w3", &[80, 81, 82, 5000, 5001], &[53]);
 
     let out = cx.rrun(&["port", "w3", "5001"]);
     out.ok();
@@ -603,26 +192,42 @@ fn root_publish_every_form_tcp_udp_hairpin() {
     .collect();
     assert_eq!(got, want, "port w3 lists every binding\n{out}");
 
+    // From the host: what the container's servers see as the client is
+    // the client's address as root (the gateway for the host's loopback),
+    // the gateway rootless (the forwarder connects from there).
+    let lo = published_peer(&cx, "127.0.0.1");
+    let ot = published_peer(&cx, other);
+    let mut probes = vec![
+        tcp_ok("127.0.0.1", 3000, &format!("tcp-80-{lo}")),
+        tcp_ok(other, 3000, &format!("tcp-80-{ot}")),
+        tcp_ok("127.0.0.1", 5000, &format!("tcp-5000-{lo}")),
+        tcp_no(other, 5000),
+        tcp_ok("127.0.0.1", m, &format!("tcp-5001-{lo}")),
+        tcp_no(other, m),
+        udp_ok("127.0.0.1", 5353, &format!("udp-53-{lo}")),
+        udp_ok(other, 5353, &format!("udp-53-{ot}")),
+        tcp_ok("127.0.0.1", 8000, &format!("tcp-80-{lo}")),
+        tcp_ok("127.0.0.1", 8001, &format!("tcp-81-{lo}")),
+        tcp_ok("127.0.0.1", 8002, &format!("tcp-82-{lo}")),
+        tcp_ok(other, 8000, &format!("tcp-80-{ot}")),
+        tcp_ok(other, 8001, &format!("tcp-81-{ot}")),
+        tcp_ok(other, 8002, &format!("tcp-82-{ot}")),
+    ];
+    if mode == Mode::Rootless {
+        // The uplink's address, which pasta copies into the user's
+        // namespace, is an address of the host like any other.
+        let up = published_peer(&cx, UPLINK_ADDR);
+        probes.extend([
+            tcp_ok(UPLINK_ADDR, 3000, &format!("tcp-80-{up}")),
+            tcp_no(UPLINK_ADDR, 5000),
+            udp_ok(UPLINK_ADDR, 5353, &format!("udp-53-{up}")),
+        ]);
+    }
     check_from_ns(
         &cx,
         ns,
-        "published ports from the host (127.0.0.1 and another address)",
-        &[
-            tcp_ok("127.0.0.1", 3000, "tcp-80"),
-            tcp_ok(other, 3000, "tcp-80"),
-            tcp_ok("127.0.0.1", 5000, "tcp-5000"),
-            tcp_no(other, 5000),
-            tcp_ok("127.0.0.1", m, "tcp-5001"),
-            tcp_no(other, m),
-            udp_ok("127.0.0.1", 5353, "udp-53"),
-            udp_ok(other, 5353, "udp-53"),
-            tcp_ok("127.0.0.1", 8000, "tcp-80"),
-            tcp_ok("127.0.0.1", 8001, "tcp-81"),
-            tcp_ok("127.0.0.1", 8002, "tcp-82"),
-            tcp_ok(other, 8000, "tcp-80"),
-            tcp_ok(other, 8001, "tcp-81"),
-            tcp_ok(other, 8002, "tcp-82"),
-        ],
+        "published ports from the host (127.0.0.1 and its other addresses)",
+        &probes,
     );
 
     // A second container cannot take a published port: 125, naming it,
@@ -642,35 +247,59 @@ fn root_publish_every_form_tcp_udp_hairpin() {
         1,
         "failed starts leave no container\n{out}"
     );
-    assert_eq!(rrun_veths(ns).len(), 1, "failed starts leave no veth");
+    assert_eq!(rrun_veths(&cx).len(), 1, "failed starts leave no veth");
     assert_eq!(leases(&cx).len(), 1, "failed starts leave no lease");
 
     // Hairpin: containers reach the published ports through the host's
-    // address, also the publishing container itself.
+    // address, also the publishing container itself. As root, kernel NAT
+    // masquerades them: the server sees the gateway. Rootless, the host's
+    // address in the user's namespace is the uplink's (pasta's copy):
+    // kernel NAT there, the gateway again; another address of the host is
+    // reached through pasta, whose socket on the host connects from that
+    // address to the forwarder, which connects from it in turn.
+    let gw = gateway(&cx);
+    let via_other = match mode {
+        Mode::Root => gw.clone(),
+        Mode::Rootless => other.to_string(),
+    };
+    let mut hairpin = vec![
+        tcp_ok(other, 3000, &format!("tcp-80-{via_other}")),
+        tcp_ok(other, 8001, &format!("tcp-81-{via_other}")),
+        udp_ok(other, 5353, &format!("udp-53-{via_other}")),
+    ];
+    if mode == Mode::Rootless {
+        hairpin.extend([
+            tcp_ok(UPLINK_ADDR, 3000, &format!("tcp-80-{gw}")),
+            tcp_ok(UPLINK_ADDR, 8001, &format!("tcp-81-{gw}")),
+            udp_ok(UPLINK_ADDR, 5353, &format!("udp-53-{gw}")),
+        ]);
+    }
     check_from_container(
         &cx,
         "published ports from another container through the host's address",
         &[],
-        &[
-            tcp_ok(other, 3000, "tcp-80"),
-            tcp_ok(other, 8001, "tcp-81"),
-            udp_ok(other, 5353, "udp-53"),
-        ],
+        &hairpin,
     );
+    let host_addr = match mode {
+        Mode::Root => other,
+        Mode::Rootless => UPLINK_ADDR,
+    };
     check_from_exec(
         &cx,
         "published ports from the publishing container itself",
         "w3",
-        &[tcp_ok(other, 3000, "tcp-80"), udp_ok(other, 5353, "udp-53")],
+        &[
+            tcp_ok(host_addr, 3000, &format!("tcp-80-{gw}")),
+            udp_ok(host_addr, 5353, &format!("udp-53-{gw}")),
+        ],
     );
 }
 
 // ---------------------------------------------------------------------------
 // What must stay closed
 
-#[test]
-fn root_unpublished_ports_closed_to_neighbour() {
-    let Some(cx) = root_ctx() else { return };
+fn unpublished_ports_closed_to_neighbour(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
@@ -700,23 +329,24 @@ fn root_unpublished_ports_closed_to_neighbour() {
         &format!("ip route add {subnet} via 10.201.0.1"),
     )
     .ok();
-    // The route works (the host's own bridge address answers)...
+    // The route works: a service of the host answers on the bridge's
+    // address as root; rootless the bridge is not on the host (the
+    // neighbour reaches the host's own address).
     let _host_srv = peer_server(&cx, ns, "", 7000, "host");
-    wait_reachable(
-        &cx,
-        &outside,
-        &tcp_ok(&gateway(&cx), 7000, "host-10.201.0.2"),
-    );
-    // ...and the host itself reaches both ports (the servers are up).
-    wait_reachable(&cx, ns, &tcp_ok(&ip, 80, "tcp-80"));
-    wait_reachable(&cx, ns, &tcp_ok(&ip, 81, "tcp-81"));
-    wait_reachable(&cx, ns, &udp_ok(&ip, 54, "udp-54"));
+    let host_side = match mode {
+        Mode::Root => gateway(&cx),
+        Mode::Rootless => "10.201.0.1".to_string(),
+    };
+    wait_reachable(&cx, &outside, &tcp_ok(&host_side, 7000, "host-10.201.0.2"));
+    wait_serving(&cx, "c", &[80, 81], &[54]);
+    let peer = published_peer(&cx, "10.201.0.2");
     check_from_ns(
         &cx,
         &outside,
         "from a neighbour namespace routing the container subnet through the host",
         &[
-            tcp_ok("10.201.0.1", 3000, "tcp-80"),
+            tcp_ok("10.201.0.1", 3000, &format!("tcp-80-{peer}")),
+            tcp_no(&ip, 80),
             tcp_no(&ip, 81),
             udp_no(&ip, 54),
         ],
@@ -725,7 +355,9 @@ fn root_unpublished_ports_closed_to_neighbour() {
 
 #[test]
 fn root_container_cannot_reach_host_loopback() {
-    let Some(cx) = root_ctx() else { return };
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     let _loop = peer_server(&cx, ns, "127.0.0.1", 7777, "loop");
@@ -779,14 +411,17 @@ fn root_container_cannot_reach_host_loopback() {
 // ---------------------------------------------------------------------------
 // Outbound
 
-#[test]
-fn root_outbound_masquerade() {
-    let Some(cx) = root_ctx() else { return };
+/// A server in a namespace outside the host sees the host's address on
+/// the link to it: as root by masquerade, rootless because pasta connects
+/// from the host. Not the uplink's address: pasta copies that one into the
+/// user's namespace, so it is no "outside".
+fn outbound_tcp_udp(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
     // The outside could even route the private ranges back: only
-    // masquerade makes it see the host's address.
+    // masquerade (or pasta) makes it see the host's address.
     connect(
         &cx,
         ns,
@@ -801,21 +436,37 @@ fn root_outbound_masquerade() {
         ],
     );
     let _srv = peer_server(&cx, &outside, "", 9000, "peer");
+    let _usrv = peer_server_udp(&cx, &outside, 9001, "upeer");
     wait_reachable(&cx, ns, &tcp_ok("10.202.0.2", 9000, "peer-10.202.0.1"));
+    wait_reachable(&cx, ns, &udp_ok("10.202.0.2", 9001, "upeer-10.202.0.1"));
     check_from_container(
         &cx,
         "a container connecting to a server outside",
         &[],
-        &[tcp_ok("10.202.0.2", 9000, "peer-10.202.0.1")],
+        &[
+            tcp_ok("10.202.0.2", 9000, "peer-10.202.0.1"),
+            udp_ok("10.202.0.2", 9001, "upeer-10.202.0.1"),
+        ],
     );
+    let outbound = network_inspect(&cx)[0]["Outbound"].clone();
+    match mode {
+        Mode::Root => assert_eq!(outbound, "host", "network inspect's Outbound"),
+        Mode::Rootless => {
+            let pasta = cx.pasta().expect("pasta.json names a live pasta");
+            assert_eq!(
+                outbound,
+                format!("pasta (pid {pasta})"),
+                "network inspect's Outbound"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Links
 
-#[test]
-fn root_links_env_hosts_ps_inspect_errors() {
-    let Some(cx) = root_ctx() else { return };
+fn links_env_hosts_ps_inspect_errors(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let db = cx.detach(
         &[
@@ -932,25 +583,30 @@ fn root_links_env_hosts_ps_inspect_errors() {
 // ---------------------------------------------------------------------------
 // --icc=false
 
-fn icc_false(nf_call: &str) {
-    let Some(cx) = root_ctx() else { return };
-    let _cleanup = Cleanup::new(&cx);
-    let ns = host_ns(&cx);
-    let knob = "/proc/sys/net/bridge/bridge-nf-call-iptables";
-    let has_knob = sh_ns(&cx, ns, &format!("test -e {knob}")).code() == Some(0);
-    if has_knob {
-        let out = sh_ns(&cx, ns, &format!("echo {nf_call} > {knob} && cat {knob}"));
-        out.ok();
-        assert_eq!(out.stdout.trim(), nf_call, "{out}");
-    } else if nf_call == "1" {
-        skip(
-            "no /proc/sys/net/bridge in the test's network namespace (br_netfilter is not loaded)",
-        );
-        return;
+/// `nf_call`: as root, the value bridge-nf-call-iptables is set to first
+/// (br_netfilter must not change the result). `via_env`: --icc=false
+/// comes from RRUN_ICC instead of the flag.
+fn icc_false_with(cx: &Ctx, nf_call: Option<&str>, via_env: bool) {
+    let _cleanup = Cleanup::new(cx);
+    if let Some(nf_call) = nf_call {
+        let ns = host_ns(cx);
+        let knob = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+        let has_knob = sh_ns(cx, ns, &format!("test -e {knob}")).code() == Some(0);
+        if has_knob {
+            let out = sh_ns(cx, ns, &format!("echo {nf_call} > {knob} && cat {knob}"));
+            out.ok();
+            assert_eq!(out.stdout.trim(), nf_call, "{out}");
+        } else if nf_call == "1" {
+            skip(
+                "no /proc/sys/net/bridge in the test's network namespace \
+                 (br_netfilter is not loaded)",
+            );
+            return;
+        }
     }
     // The setting comes with the first run: a flag here, the variable there.
     let mut args = vec!["-d", "--name", "db", "--expose", "5432"];
-    if nf_call == "0" {
+    if !via_env {
         args.push("--icc=false");
     }
     let script = servers(&[5432, 6000], &[]);
@@ -959,43 +615,49 @@ fn icc_false(nf_call: &str) {
         .chain([cx.rootfs(), "sh", "-c", &script])
         .collect();
     let mut c = cx.cmd(&args);
-    if nf_call != "0" {
+    if via_env {
         c.env("RRUN_ICC", "false");
     }
     cx.run(c, Input::Null).ok();
-    let v = network_inspect(&cx);
+    let v = network_inspect(cx);
     assert_eq!(v[0]["ICC"], serde_json::json!(false), "{v:?}");
-    let ip = container_ip(&cx, "db");
-    wait_reachable(&cx, ns, &tcp_ok(&ip, 5432, "tcp-5432"));
-    wait_reachable(&cx, ns, &tcp_ok(&ip, 6000, "tcp-6000"));
+    let ip = container_ip(cx, "db");
+    wait_serving(cx, "db", &[5432, 6000], &[]);
     check_from_container(
-        &cx,
+        cx,
         "an unlinked container with --icc=false",
         &[],
         &[tcp_no(&ip, 5432), tcp_no(&ip, 6000)],
     );
     check_from_container(
-        &cx,
+        cx,
         "a container linked to db with --icc=false",
         &["--link", "db:db"],
-        &[tcp_ok(&ip, 5432, "tcp-5432"), tcp_no(&ip, 6000)],
+        // db sees the linked container's own address: no NAT between
+        // containers, in either mode.
+        &[tcp_ok(&ip, 5432, "tcp-5432-{me}"), tcp_no(&ip, 6000)],
     );
 }
 
-#[test]
-fn root_icc_false_bridge_nf_call_iptables_0() {
-    icc_false("0");
+fn icc_false(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    match mode {
+        Mode::Root => icc_false_with(&cx, Some("0"), false),
+        Mode::Rootless => icc_false_with(&cx, None, false),
+    }
 }
 
 #[test]
 fn root_icc_false_bridge_nf_call_iptables_1() {
-    icc_false("1");
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
+    icc_false_with(&cx, Some("1"), true);
 }
 
 /// --ip (a network setting): the host address of -p and -P without one.
-#[test]
-fn root_ip_setting_is_the_default_host_address() {
-    let Some(cx) = root_ctx() else { return };
+fn ip_setting_is_the_default_host_address(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     add_address(&cx, ns, "rrt0", "rrt1", "10.205.0.1/24");
@@ -1024,16 +686,15 @@ fn root_ip_setting_is_the_default_host_address() {
     let out = cx.rrun(&["port", "w", "80"]);
     out.ok();
     assert_eq!(out.stdout, "127.0.0.1:3000\n", "{out}");
-    let ip = container_ip(&cx, "w");
-    wait_reachable(&cx, ns, &tcp_ok(&ip, 80, "tcp-80"));
-    wait_reachable(&cx, ns, &tcp_ok(&ip, 81, "tcp-81"));
+    wait_serving(&cx, "w", &[80, 81], &[]);
+    let lo = published_peer(&cx, "127.0.0.1");
     check_from_ns(
         &cx,
         ns,
         "ports published with --ip 127.0.0.1",
         &[
-            tcp_ok("127.0.0.1", 3000, "tcp-80"),
-            tcp_ok("127.0.0.1", n, "tcp-81"),
+            tcp_ok("127.0.0.1", 3000, &format!("tcp-80-{lo}")),
+            tcp_ok("127.0.0.1", n, &format!("tcp-81-{lo}")),
             tcp_no("10.205.0.1", 3000),
             tcp_no("10.205.0.1", n),
         ],
@@ -1045,7 +706,9 @@ fn root_ip_setting_is_the_default_host_address() {
 
 #[test]
 fn root_udp_mapping_moves_to_the_next_container() {
-    let Some(cx) = root_ctx() else { return };
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     // A client that keeps its source port: its datagrams share one
@@ -1094,11 +757,9 @@ fn root_udp_mapping_moves_to_the_next_container() {
 // ---------------------------------------------------------------------------
 // Network settings, inspect, rm, and what containers leave
 
-#[test]
-fn root_network_settings_inspect_rm_and_cleanup() {
-    let Some(cx) = root_ctx() else { return };
+fn network_settings_inspect_rm_and_cleanup(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
-    let ns = host_ns(&cx);
     cx.detach(
         &[
             "--icc=false",
@@ -1118,7 +779,16 @@ fn root_network_settings_inspect_rm_and_cleanup() {
     cx.detach(&["--name", "web", "--link", "db:db"], &["sleep", "1000"]);
     let db_ip = container_ip(&cx, "db");
     let web_ip = container_ip(&cx, "web");
-    assert_eq!(rrun_veths(ns).len(), 2, "one veth per container");
+    assert_eq!(rrun_veths(&cx).len(), 2, "one veth per container");
+    if mode == Mode::Rootless {
+        // Nothing of the network is on the host itself.
+        let host = interfaces(host_ns(&cx));
+        assert!(
+            !host.iter().any(|i| i == "rrun0" || i.starts_with("rrv")),
+            "rootless, the bridge and veths are in the user's network namespace, \
+             not the host's: {host:?}"
+        );
+    }
 
     // A different setting later: 125, saying how to recreate the network.
     let out = cx.sh(&["--bip", "10.99.0.1/16"], "true");
@@ -1132,6 +802,8 @@ fn root_network_settings_inspect_rm_and_cleanup() {
     assert_eq!(n["Gateway"], "172.17.0.1", "{n:#}");
     assert_eq!(n["MTU"], 1500, "{n:#}");
     assert_eq!(n["ICC"], false, "{n:#}");
+    assert_eq!(n["Rootless"], mode == Mode::Rootless, "{n:#}");
+    assert_eq!(n["UserlandProxySource"], "transparent", "{n:#}");
     let mut got: Vec<String> = n["Containers"]
         .as_object()
         .map(|m| {
@@ -1153,7 +825,8 @@ fn root_network_settings_inspect_rm_and_cleanup() {
         "{n:#}"
     );
 
-    // The containers' elements are in the maps and sets.
+    // The containers' elements are in the maps and sets (rootless, in the
+    // user's network namespace).
     let ip_table = nft(&cx, &["list", "table", "ip", "rrun"]);
     ip_table.ok();
     for want in [
@@ -1173,6 +846,10 @@ fn root_network_settings_inspect_rm_and_cleanup() {
         br_table.stdout.contains(&want),
         "table bridge rrun has {want}\n{br_table}"
     );
+    let pasta = match mode {
+        Mode::Root => None,
+        Mode::Rootless => Some(cx.pasta().expect("the rootless network has a live pasta")),
+    };
 
     // network rm while containers use it: refused, nothing removed.
     let out = cx.rrun(&["network", "rm"]);
@@ -1182,14 +859,15 @@ fn root_network_settings_inspect_rm_and_cleanup() {
         "network rm with running containers is refused\n{out}"
     );
     assert!(
-        interfaces(ns).contains(&"rrun0".to_string()),
+        bridge_interfaces(&cx).contains(&"rrun0".to_string()),
         "the bridge stays"
     );
+    assert_eq!(cx.pasta(), pasta, "pasta stays");
 
     // rm -f of everything: no veth, no element, no lease.
     cx.rrun(&["rm", "-f", "db", "web"]).ok();
-    let gone = poll_until(SETTLE, || rrun_veths(ns).is_empty());
-    assert!(gone, "veths left after rm -f: {:?}", rrun_veths(ns));
+    let gone = poll_until(SETTLE, || rrun_veths(&cx).is_empty());
+    assert!(gone, "veths left after rm -f: {:?}", rrun_veths(&cx));
     for table in [
         ["list", "table", "ip", "rrun"],
         ["list", "table", "bridge", "rrun"],
@@ -1203,12 +881,14 @@ fn root_network_settings_inspect_rm_and_cleanup() {
     }
     assert!(leases(&cx).is_empty(), "no lease is left after rm -f");
 
-    // network rm: no bridge, no table, no leases.
-    cx.rrun(&["network", "rm"]).ok();
+    // network rm: no bridge, no table, no leases; rootless, no pasta.
+    let out = cx.rrun(&["network", "rm"]);
+    out.ok();
+    assert_eq!(out.stdout, "bridge\n", "{out}");
     assert!(
-        !interfaces(ns).contains(&"rrun0".to_string()),
+        !bridge_interfaces(&cx).contains(&"rrun0".to_string()),
         "no rrun0 after network rm: {:?}",
-        interfaces(ns)
+        bridge_interfaces(&cx)
     );
     let tables = nft(&cx, &["list", "tables"]);
     tables.ok();
@@ -1224,18 +904,33 @@ fn root_network_settings_inspect_rm_and_cleanup() {
         !cx.state.join("network/leases.json").exists(),
         "the leases are gone with the network"
     );
+    if let Some(pid) = pasta {
+        assert!(
+            poll_until(SETTLE, || !pid_alive(pid)),
+            "network rm stops pasta (pid {pid})"
+        );
+        assert!(
+            !cx.state.join("network/pasta.json").exists(),
+            "pasta's record is gone with the network"
+        );
+    }
 
-    // A new network may now have other settings.
+    // A new network may now have other settings (rootless: a new pasta).
     let out = cx.sh(&["--bip", "10.99.0.1/16"], "ip -4 -o addr show eth0");
     out.ok();
     assert!(out.stdout.contains("inet 10.99."), "{out}");
+    if let Some(old) = pasta {
+        let new = cx.pasta();
+        assert!(
+            new.is_some() && new != Some(old),
+            "the new network has a pasta of its own: {new:?} (the old one was {old})"
+        );
+    }
 }
 
-#[test]
-fn root_bip_and_mtu() {
-    let Some(cx) = root_ctx() else { return };
+fn bip_and_mtu(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
-    let ns = host_ns(&cx);
     let out = cx.sh(
         &["--bip", "192.168.5.1/24", "--mtu", "1400"],
         "ip -4 -o addr show eth0; echo --; cat /sys/class/net/eth0/mtu; echo --; ip route",
@@ -1267,8 +962,13 @@ fn root_bip_and_mtu() {
         ),
         "the default route goes via 192.168.5.1\n{out}"
     );
-    // (/sys here is the machine's namespace's: ask ip.)
-    let br = sh_ns(&cx, ns, "ip -o -4 addr show rrun0; ip -o link show rrun0");
+    // (/sys here is the machine's namespace's: ask ip, where the bridge is.)
+    // With a container on it: the kernel sets an empty bridge's MTU back to
+    // 1500 (rrun gives the MTU when it makes the bridge, which the kernel
+    // does not count as set by the user), and the --rm container's veth
+    // goes away with its namespace, asynchronously.
+    cx.detach(&["--name", "m"], &["sleep", "1000"]);
+    let br = sh_bridge_ns(&cx, "ip -o -4 addr show rrun0; ip -o link show rrun0");
     br.ok();
     assert!(br.stdout.contains("inet 192.168.5.1/24"), "{br}");
     assert!(br.stdout.contains(" mtu 1400 "), "the bridge's MTU\n{br}");
@@ -1285,9 +985,8 @@ fn root_bip_and_mtu() {
 // ---------------------------------------------------------------------------
 // Hostname and DNS files
 
-#[test]
-fn root_hostname_and_dns_files() {
-    let Some(cx) = root_ctx() else { return };
+fn hostname_and_dns_files(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let out = cx.sh(
         &[
@@ -1324,9 +1023,8 @@ fn root_hostname_and_dns_files() {
 // ---------------------------------------------------------------------------
 // --net modes
 
-#[test]
-fn root_net_modes() {
-    let Some(cx) = root_ctx() else { return };
+fn net_modes(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     add_address(&cx, ns, "rrhost0", "rrhost1", "10.204.0.1/24");
@@ -1389,7 +1087,9 @@ fn root_net_modes() {
 
 #[test]
 fn root_forward_drop_with_docker_user() {
-    let Some(cx) = root_ctx() else { return };
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
     if which("iptables").is_none() {
         skip("the iptables binary is not installed");
         return;
@@ -1474,7 +1174,9 @@ fn root_forward_drop_with_docker_user() {
 
 #[test]
 fn root_point_to_point_recipe() {
-    let Some(cx) = root_ctx() else { return };
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
     cx.detach(&["--net=none", "--name", "p1"], &["sleep", "1000"]);

@@ -107,7 +107,11 @@ pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<u32, BridgeError>
         Some(info) if info.kind.as_deref() == Some("bridge") => info.index,
         Some(_) => return Err(BridgeError::NotBridge(s.bridge.clone())),
         None if s.user_bridge => return Err(BridgeError::NoUserBridge(s.bridge.clone())),
-        None => nl.create_bridge(&s.bridge, bridge_mac(s.gateway), s.mtu)?,
+        None => {
+            let i = nl.create_bridge(&s.bridge, bridge_mac(s.gateway), s.mtu)?;
+            nl.set_mtu(i, s.mtu)?;
+            i
+        }
     };
     nl.add_address(index, s.gateway, s.prefix)?;
     nl.set_up(index)?;

@@ -411,6 +411,17 @@ impl Netlink {
             })
     }
 
+    /// Set an interface's MTU. A bridge's MTU given at creation is not
+    /// "set by the user" to the kernel, which resets it to 1500 when its
+    /// last port leaves; one set afterwards stays.
+    pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<(), NetlinkError> {
+        let mut m = link_message(index);
+        m.attributes.push(LinkAttribute::Mtu(mtu));
+        self.request(RouteNetlinkMessage::SetLink(m), 0)
+            .map(drop)
+            .map_err(|source| NetlinkError::SetUp { index, source })
+    }
+
     pub fn set_up(&mut self, index: u32) -> Result<(), NetlinkError> {
         let mut m = link_message(index);
         m.header.flags = LinkFlags::Up;

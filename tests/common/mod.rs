@@ -328,10 +328,20 @@ pub struct User {
 }
 
 pub fn test_user() -> Result<User, String> {
-    let name = std::env::var("RRUN_TEST_USER")
+    user_from_env("RRUN_TEST_USER", "rrtest")
+}
+
+/// The second unprivileged test user (`$RRUN_TEST_USER2`, default
+/// `rrtest2`), for tests of two users side by side.
+pub fn second_test_user() -> Result<User, String> {
+    user_from_env("RRUN_TEST_USER2", "rrtest2")
+}
+
+fn user_from_env(var: &str, default: &str) -> Result<User, String> {
+    let name = std::env::var(var)
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "rrtest".into());
+        .unwrap_or_else(|| default.into());
     let passwd =
         fs::read_to_string("/etc/passwd").map_err(|e| format!("reading /etc/passwd: {e}"))?;
     for line in passwd.lines() {
@@ -356,7 +366,7 @@ pub fn test_user() -> Result<User, String> {
     }
     Err(format!(
         "test user {name} does not exist (create it as .ci/run does, with ranges in /etc/subuid \
-         and /etc/subgid, or set RRUN_TEST_USER)"
+         and /etc/subgid, or set {var})"
     ))
 }
 
@@ -412,10 +422,12 @@ pub struct Ctx {
     /// For rootless mode.
     pub user: Option<User>,
     name: String,
-    /// Root mode: the throwaway network namespace every rrun of this test
-    /// runs in (held by a child the harness made), so that rrun's bridge,
-    /// rules and sysctls never touch the machine's own network.
-    pub netns: Option<NetNs>,
+    /// The throwaway network namespace every rrun of this test runs in
+    /// (held by a child the harness made), so that rrun's bridge, rules and
+    /// sysctls never touch the machine's own network: the test's "host".
+    /// Rootless, it has an uplink (UPLINK_ADDR). Shared with the Ctx of a
+    /// second user ([`Ctx::new_second_user`]).
+    pub netns: Option<std::sync::Arc<NetNs>>,
 }
 
 /// A network namespace made by the harness: a child of `unshare --net`
@@ -521,17 +533,48 @@ impl Ctx {
                     .into(),
             );
         }
-        // Not a skip: a test environment that cannot be set up is a failure.
-        let env = env().unwrap_or_else(|e| panic!("setting up the test environment: {e}"));
-        let (uid, gid, home, user) = match mode {
-            Mode::Root => (0, 0, "/root".to_string(), None),
+        let user = match mode {
+            Mode::Root => None,
             Mode::Rootless => {
                 if let Some(why) = userns_unavailable() {
                     return Err(why);
                 }
-                let u = test_user()?;
-                (u.uid, u.gid, u.home.clone(), Some(u))
+                Some(test_user()?)
             }
+        };
+        let netns = match mode {
+            Mode::Root => NetNs::new()?,
+            Mode::Rootless => NetNs::with_uplink()?,
+        };
+        Self::with_user(mode, user, Some(std::sync::Arc::new(netns)))
+    }
+
+    /// A rootless Ctx for the second test user (`$RRUN_TEST_USER2`), with
+    /// its own RRUN_ROOT, whose rruns run in `first`'s network namespace
+    /// (the same "host"); or None after a loud SKIP.
+    pub fn new_second_user(first: &Ctx) -> Option<Ctx> {
+        let made = userns_unavailable()
+            .map_or_else(second_test_user, Err)
+            .and_then(|u| Self::with_user(Mode::Rootless, Some(u), first.netns.clone()));
+        match made {
+            Ok(c) => Some(c),
+            Err(reason) => {
+                skip(&reason);
+                None
+            }
+        }
+    }
+
+    fn with_user(
+        mode: Mode,
+        user: Option<User>,
+        netns: Option<std::sync::Arc<NetNs>>,
+    ) -> Result<Ctx, String> {
+        // Not a skip: a test environment that cannot be set up is a failure.
+        let env = env().unwrap_or_else(|e| panic!("setting up the test environment: {e}"));
+        let (uid, gid, home) = match &user {
+            None => (0, 0, "/root".to_string()),
+            Some(u) => (u.uid, u.gid, u.home.clone()),
         };
         let name: String = test_name()
             .chars()
@@ -543,10 +586,6 @@ impl Ctx {
         set_mode(&state, 0o700).unwrap_or_else(|e| panic!("{e}"));
         chown(&state, Some(uid), Some(gid))
             .unwrap_or_else(|e| panic!("chown {}: {e}", state.display()));
-        let netns = match mode {
-            Mode::Root => Some(NetNs::new()?),
-            Mode::Rootless => Some(NetNs::with_uplink()?),
-        };
         Ok(Ctx {
             mode,
             env,
@@ -1743,4 +1782,116 @@ pub fn is_exited_status(s: &str, code: i32) -> bool {
     s.strip_prefix(&format!("Exited ({code}) "))
         .and_then(|r| r.strip_suffix(" ago"))
         .is_some_and(is_human_duration)
+}
+
+// ---------------------------------------------------------------------------
+// Added for tests/hostile_rootfs.rs
+
+impl Ctx {
+    /// As [`Ctx::cmd`], but rrun runs in a private mount namespace of its
+    /// own in which `dir` is bind-mounted read-only (set up as root, before
+    /// the rootless uid switch): a read-only rootfs that never shows in the
+    /// host's mount table, and is gone when rrun exits.
+    pub fn cmd_read_only<S: AsRef<OsStr>>(&self, args: &[S], dir: &Path) -> Command {
+        let target = CString::new(dir.as_os_str().as_encoded_bytes()).expect("no NUL in the path");
+        let mut c = Command::new(&self.env.bin);
+        c.args(args)
+            .env_clear()
+            .env("PATH", HOST_PATH)
+            .env("HOME", &self.home)
+            .env("RRUN_ROOT", &self.state)
+            .current_dir(&self.env.dir);
+        // SAFETY: unshare and mount are async-signal-safe and change only
+        // the child; `target` is a valid C string owned by the closure.
+        unsafe {
+            c.pre_exec(move || {
+                let t = target.as_ptr();
+                let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                    && libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ) == 0
+                    && libc::mount(t, t, std::ptr::null(), libc::MS_BIND, std::ptr::null()) == 0
+                    && libc::mount(
+                        std::ptr::null(),
+                        t,
+                        std::ptr::null(),
+                        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+                        std::ptr::null(),
+                    ) == 0;
+                if ok {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
+                }
+            });
+        }
+        if let Some(ns) = &self.netns {
+            ns.enter(&mut c);
+        }
+        if self.mode == Mode::Rootless {
+            let (uid, gid) = (self.uid, self.gid);
+            // SAFETY: as in `cmd`.
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setresgid(gid, gid, gid) != 0
+                        || libc::setresuid(uid, uid, uid) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        c
+    }
+}
+
+/// Every entry under `dir` (not following symlinks) with what it is: a
+/// directory's mode and owner, a file's mode, owner and sha256, a
+/// symlink's target. Two equal snapshots: nothing was written, created,
+/// removed or re-owned there.
+pub fn tree_snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let md = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
+        let ft = md.file_type();
+        let what = if ft.is_symlink() {
+            format!(
+                "link {}",
+                fs::read_link(&p)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default()
+            )
+        } else if ft.is_dir() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            entries.sort();
+            stack.extend(entries);
+            format!("dir {:o} {}:{}", md.mode(), md.uid(), md.gid())
+        } else if ft.is_file() {
+            let data = fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            format!(
+                "file {:o} {}:{} {:x}",
+                md.mode(),
+                md.uid(),
+                md.gid(),
+                Sha256::digest(&data)
+            )
+        } else {
+            format!("other {:o}", md.mode())
+        };
+        out.insert(p, what);
+    }
+    out
 }
