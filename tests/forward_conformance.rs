@@ -225,6 +225,9 @@ fn server(args: &[String]) {
             while let Ok((n, peer)) = u.recv_from(&mut buf) {
                 if &buf[..n] == b"who" {
                     let _ = u.send_to(peer.to_string().as_bytes(), peer);
+                } else if &buf[..n] == b"tag" {
+                    let tag = std::env::var("RRUN_CONF_TAG").unwrap_or_default();
+                    let _ = u.send_to(tag.as_bytes(), peer);
                 } else {
                     let _ = u.send_to(&buf[..n], peer);
                 }
@@ -501,6 +504,31 @@ fn client(args: &[String]) {
             socks[1].send_to(&garbage, a).expect("send garbage");
             let n = socks[1].recv(&mut b).unwrap_or(0);
             result("garbage", b[..n] == garbage[..]);
+        }
+        // One UDP socket asking "tag" every 100 ms: says SAW-<tag> for
+        // each new tag that answers, until it saw `args[2]`.
+        "udp-follow" => {
+            let u = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            u.set_read_timeout(Some(Duration::from_millis(100)))
+                .expect("timeout");
+            let mut last = String::new();
+            let t0 = Instant::now();
+            let mut b = [0u8; 64];
+            while last != args[2] {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(15),
+                    "never saw {}",
+                    args[2]
+                );
+                let _ = u.send_to(b"tag", a);
+                if let Ok(n) = u.recv(&mut b) {
+                    let tag = String::from_utf8_lossy(&b[..n]).into_owned();
+                    if tag != last {
+                        result("saw", &tag);
+                        last = tag;
+                    }
+                }
+            }
         }
         // The address the server sees for a TCP connection and a UDP
         // flow, beside the client's own.
@@ -1064,7 +1092,42 @@ fn client_address_gateway_setting(path: Path) {
     );
 }
 
-each_path!(client_address_kept, client_address_gateway_setting);
+each_path!(
+    client_address_kept,
+    client_address_gateway_setting,
+    udp_client_follows_a_replaced_container
+);
+
+/// A UDP client that keeps sending from one socket while its container is
+/// replaced (rm -f, then a new one with the same -p) reaches the new one:
+/// kernel NAT deletes the stale conntrack entry, the forwarder's listener
+/// goes with the old container.
+fn udp_client_follows_a_replaced_container(path: Path) {
+    let Some(cx) = path.ctx() else { return };
+    let _c = Cleanup::new(&cx);
+    let a = start_server(
+        &cx,
+        path,
+        &["-e", "RRUN_CONF_TAG=first", "-p", "127.0.0.1:18053:53/udp"],
+        &["53"],
+    );
+    let mut c = role_cmd("client", &["udp-follow", "127.0.0.1:18053", "second"]);
+    if let Some(ns) = &cx.netns {
+        ns.enter(&mut c);
+    }
+    let mut p = cx.spawn(c, Input::Null);
+    p.wait_line("RESULT saw=first");
+    cx.rrun(&["rm", "-f", &a]).ok();
+    start_server(
+        &cx,
+        path,
+        &["-e", "RRUN_CONF_TAG=second", "-p", "127.0.0.1:18053:53/udp"],
+        &["53"],
+    );
+    let out = p.wait();
+    out.ok();
+    assert!(out.stdout.contains("RESULT saw=second"), "{out}");
+}
 
 // --- the forwarder alone
 
