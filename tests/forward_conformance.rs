@@ -343,10 +343,12 @@ fn client(args: &[String]) {
         // server's hash of what it got and its N bytes.
         "transfer" => {
             let n = num(2);
+            // The size of the reply: N unless given.
+            let back = if args.len() > 3 { num(3) } else { n };
             let s = connect(&a).expect("connect");
             let mut w = s.try_clone().expect("clone");
             let writer = std::thread::spawn(move || -> io::Result<String> {
-                w.write_all(format!("sink {n}\n").as_bytes())?;
+                w.write_all(format!("sink {back}\n").as_bytes())?;
                 let sum = Pattern::new(1).send(&mut w, n)?;
                 w.shutdown(Shutdown::Write)?;
                 Ok(sum)
@@ -358,7 +360,10 @@ fn client(args: &[String]) {
             let (got, sum) = hash_to_eof(&mut r).expect("receiving");
             let want = format!("HASH {n} {sent}");
             result("upload", line.trim() == want);
-            result("download", got == n && sum == Pattern::new(2).sha256(n));
+            result(
+                "download",
+                got == back && sum == Pattern::new(2).sha256(back),
+            );
         }
         // A container port where nothing listens: how the client learns.
         "refused" => {
@@ -1130,6 +1135,20 @@ fn udp_client_follows_a_replaced_container(path: Path) {
 }
 
 // --- the forwarder alone
+
+/// Issue 7: 1 GiB through the forwarder (one way; the 256 MiB test above
+/// covers both ways) keeps its sha256.
+#[test]
+fn forwarder_1gib_transfer() {
+    let path = Path::Forwarder;
+    let Some(cx) = path.ctx() else { return };
+    let _c = Cleanup::new(&cx);
+    start_server(&cx, path, &["-p", "127.0.0.1:18080:80"], &["80"]);
+    let gib = (1usize << 30).to_string();
+    let r = client_run(&cx, &["transfer", "127.0.0.1:18080", &gib, "65536"]);
+    assert_eq!(r.get("upload"), "true", "1 GiB keeps its sha256\n{}", r.all);
+    assert_eq!(r.get("download"), "true", "{}", r.all);
+}
 
 mod forwarder_out_of_fds_recovers {
     #[test]
