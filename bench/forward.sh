@@ -15,6 +15,16 @@
 #                   5201 on both sides (Debian 12's pasta relays no UDP reply
 #                   when the two port numbers differ);
 #   (e) socat       TCP-LISTEN:P,fork,reuseaddr (and UDP-LISTEN), 11000, 11201.
+#   (f) source kept  (issue 8) from a client namespace, the "neighbour", a
+#                   veth away from two private host namespaces of their own,
+#                   each with an rrun network (--iptables=false, state dir of
+#                   its own) and a container like srv published on its veth
+#                   address, 10.203.N.1:17000 and :15201 tcp:
+#                     kept     default settings: the forwarder connects from
+#                              the client's own address (10.203.0.2);
+#                     gateway  --userland-proxy-source=gateway: from the
+#                              gateway's (the behaviour before issue 8).
+#                   Loopback clients, as in (b), always take the gateway path.
 # Every listening port is below the ephemeral range (32768-), where the
 # clients' many TIME_WAIT sockets would be in the way.
 # A peer that is missing or fails to start is reported absent, with the reason.
@@ -29,12 +39,18 @@
 # echo a token of its own when opened, once all are open, and again after the
 # reading. Memory is VmRSS of the relay's process, or the sum of PSS where the
 # relay is many processes (docker-proxy per port, socat per connection).
-# Every figure is printed with its ratio to (a).
+# Every figure is printed with its ratio to (a). (f), in the same rounds: TCP
+# with 1 stream, new connections/s and p50 latency, kept and gateway
+# alternating first, each with the ratio kept/gateway; and once, the address
+# each container's server sees (`fwdbench peer`): kept must see the
+# neighbour's address and port, gateway the gateway's address.
 #
 # Goals (issue 5), for rrun: bulk >= 0.90x direct and >= 1.1x docker-proxy;
 # new connections/s >= 0.90x direct and >= 1.2x docker-proxy; p50 latency
 # added <= 50 us; RSS <= 4 MiB with 100 published ports; 10,000 concurrent
-# connections held and echoing with RSS <= 64 MiB.
+# connections held and echoing with RSS <= 64 MiB. Issue 8: source kept >=
+# 0.95x gateway source, bulk 1 stream and new connections/s.
+# BENCH_SOURCE_ONLY=1 measures (f) alone (no other path, no memory figures).
 #
 # A relay holds two descriptors per connection: 10,000 need a RLIMIT_NOFILE
 # above 20,000. The bench raises it to BENCH_NOFILE (default 1048576) where it
@@ -87,24 +103,46 @@ tmp=$(mktemp -d /tmp/rrun-bench-forward.XXXXXX)
 export RRUN_ROOT=$tmp/state
 mkdir -m 700 "$RRUN_ROOT"
 : >"$tmp/pids"
-sink_pid=
+holders=()     # pids of the sleeping processes that hold namespaces made here
+src_hosts=()   # (f)'s host namespaces: NAME,HOLDER_PID,HOST_ADDRESS
+# rrun in (f)'s host namespace NAME (holder pid H), with its own state.
+rrun_in() { local name=$1 h=$2; shift 2; nsenter --net="/proc/$h/ns/net" env RRUN_ROOT="$tmp/state-$name" "$rrun" "$@"; }
 cleanup() {
     # Whatever the measuring script started and did not stop (it keeps the
     # list), by pid.
-    local p
+    local p x name h
     while read -r p; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done <"$tmp/pids" || true
-    [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null
     "$rrun" rm -f srv p1 p100 >/dev/null 2>&1 || true
     "$rrun" network rm >/dev/null 2>&1 || true
+    for x in "${src_hosts[@]}"; do
+        IFS=, read -r name h _ <<<"$x"
+        if kill -0 "$h" 2>/dev/null; then
+            rrun_in "$name" "$h" rm -f nbsrv >/dev/null 2>&1 || true
+            rrun_in "$name" "$h" network rm >/dev/null 2>&1 || true
+        fi
+    done
+    for p in "${holders[@]}"; do kill "$p" 2>/dev/null; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+# A sleeping process in a new network namespace (its loopback up): ns_pid.
+new_ns() {
+    unshare --net -- sleep 1000000 &
+    ns_pid=$!
+    holders+=("$ns_pid")
+    local i
+    for i in $(seq 200); do
+        [ "$(readlink "/proc/$ns_pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
+        [ "$i" -eq 200 ] && die "no new network namespace for pid $ns_pid"
+        sleep 0.01
+    done
+    nsenter --net="/proc/$ns_pid/ns/net" ip link set lo up
+}
 
 # pasta wants a routable interface here: a veth whose far end sits in a
 # namespace of its own that forwards nothing, with a default route over it.
-unshare --net -- sleep 1000000 &
-sink_pid=$!
-for _ in $(seq 100); do [ "$(readlink /proc/$sink_pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.01; done
+new_ns
+sink_pid=$ns_pid
 ip link add fwup0 type veth peer name fwup1
 ip link set fwup1 netns "$sink_pid"
 ip addr add 10.254.0.2/24 dev fwup0
@@ -124,8 +162,35 @@ read -r srv_ip srv_pid < <(info srv)
 read -r p1_ip p1_pid < <(info p1)
 read -r p100_ip p100_pid < <(info p100)
 
-TMP=$tmp FWDBENCH=$fwdbench DP=$peers/docker.io/usr/sbin/docker-proxy \
-SRV=$srv_ip,$srv_pid P1=$p1_ip,$p1_pid P100=$p100_ip,$p100_pid python3 - <<'PY'
+# (f): the neighbour, and a host namespace per setting, veth 10.203.N.1 (host)
+# <-> 10.203.N.2 (neighbour), tcp_tw_reuse like here, where clients and
+# relays alike leave many TIME_WAIT sockets.
+new_ns
+nb_pid=$ns_pid
+nsenter --net="/proc/$nb_pid/ns/net" sysctl -qw net.ipv4.tcp_tw_reuse=1
+src_host() {  # NAME N [rrun network options...]
+    local name=$1 n=$2 h
+    shift 2
+    new_ns
+    h=$ns_pid
+    ip link add "h$name" type veth peer name "n$name"
+    ip link set "h$name" netns "$h"
+    ip link set "n$name" netns "$nb_pid"
+    nsenter --net="/proc/$h/ns/net" sh -ec "ip addr add 10.203.$n.1/24 dev h$name; ip link set h$name up
+        sysctl -qw net.ipv4.tcp_tw_reuse=1"
+    nsenter --net="/proc/$nb_pid/ns/net" sh -ec "ip addr add 10.203.$n.2/24 dev n$name; ip link set n$name up"
+    mkdir -m 700 "$tmp/state-$name"
+    src_hosts+=("$name,$h,10.203.$n.1")
+    rrun_in "$name" "$h" --iptables=false "$@" -d --name nbsrv \
+        -p "10.203.$n.1:17000:7000" -p "10.203.$n.1:15201:5201" \
+        "$tmp/rootfs" sh -c 'fwdbench serve 0.0.0.0:7000 & exec iperf3 -s -p 5201' >/dev/null
+}
+src_host kept 0
+src_host gateway 1 --userland-proxy-source=gateway
+
+TMP=$tmp FWDBENCH=$fwdbench DP=$peers/docker.io/usr/sbin/docker-proxy RRUN_BIN=$rrun \
+SRV=$srv_ip,$srv_pid P1=$p1_ip,$p1_pid P100=$p100_ip,$p100_pid \
+NB_PID=$nb_pid SRC_HOSTS="${src_hosts[*]}" python3 - <<'PY'
 import json, os, signal, socket, statistics, subprocess, sys, threading, time
 
 E = os.environ
@@ -137,6 +202,14 @@ def pair(k):
 (srv_ip, srv_pid), (p1_ip, p1_pid), (p100_ip, p100_pid) = pair("SRV"), pair("P1"), pair("P100")
 DEVNULL = subprocess.DEVNULL
 PATHS = ["direct", "rrun", "docker-proxy", "pasta", "socat"]
+# (f), issue 8: path -> (holder of its host namespace, the host's address)
+source_only = E.get("BENCH_SOURCE_ONLY", "") not in ("", "0")
+SRC = {}
+for x in E["SRC_HOSTS"].split():
+    name, h, ip = x.split(",")
+    SRC[name] = (h, ip)
+SRC_PATHS = list(SRC)  # kept, gateway
+IN_NB = ["nsenter", f"--net=/proc/{E['NB_PID']}/ns/net"]  # run a client in the neighbour
 absent = {}   # path -> why
 notes = []    # footnotes
 
@@ -299,12 +372,21 @@ addr = {"direct": (srv_ip, 7000, 5201), "rrun": ("127.0.0.1", 17000, 15201),
         "socat": ("127.0.0.1", 11000, 11201)}
 relay = {}  # path -> pids of the echo port's relay
 relay_proc = {}  # path -> its Popen, where it is one process we started
+for name, (h, ip) in SRC.items():
+    addr[name] = (ip, 17000, 15201)
+if source_only:
+    for p in PATHS:
+        absent[p] = "BENCH_SOURCE_ONLY"
 try:
+    if source_only:
+        raise RuntimeError(absent["rrun"])
     relay["rrun"] = lambda: [rrun_forwarder(srv_pid)]
     relay["rrun"]()
 except RuntimeError as e:
     absent["rrun"] = str(e)
-if E.get("DP_ABSENT"):
+if source_only:
+    pass
+elif E.get("DP_ABSENT"):
     absent["docker-proxy"] = E["DP_ABSENT"]
 elif not os.access(DP, os.X_OK):
     absent["docker-proxy"] = f"{DP} missing"
@@ -316,7 +398,9 @@ else:
         relay_proc["docker-proxy"] = dp_echo
     except RuntimeError as e:
         absent["docker-proxy"] = str(e)
-if not os.access("/usr/bin/pasta", os.X_OK):
+if source_only:
+    pass
+elif not os.access("/usr/bin/pasta", os.X_OK):
     absent["pasta"] = "not installed (/usr/bin/pasta; Debian's passt package)"
 else:
     try:
@@ -325,7 +409,9 @@ else:
         relay_proc["pasta"] = pa
     except RuntimeError as e:
         absent["pasta"] = str(e)
-if subprocess.run(["sh", "-c", "command -v socat"], stdout=DEVNULL).returncode:
+if source_only:
+    pass
+elif subprocess.run(["sh", "-c", "command -v socat"], stdout=DEVNULL).returncode:
     absent["socat"] = "not installed (Debian's socat package)"
 else:
     try:
@@ -337,11 +423,51 @@ else:
         absent["socat"] = str(e)
 live = [p for p in PATHS if p not in absent]
 
+# (f): each container's server answers once; kept is to see the neighbour's
+# own address and port, gateway its network's gateway. The first answer also
+# says the server is up.
+def peer(pre, host, port):
+    r = subprocess.run([*pre, fwdbench, "peer", f"{host}:{port}"], capture_output=True,
+                       text=True, timeout=30)
+    out = r.stdout.split()
+    if r.returncode or len(out) != 4:
+        raise RuntimeError((r.stderr.strip().splitlines() or ["no answer"])[-1])
+    return out[1], out[3]  # seen, own
+def net_inspect(name=None):
+    args = ["network", "inspect"]
+    if name is None:
+        r = subprocess.run([E["RRUN_BIN"], *args], capture_output=True, text=True)
+    else:
+        r = subprocess.run(["nsenter", f"--net=/proc/{SRC[name][0]}/ns/net", "env",
+                            f"RRUN_ROOT={tmp}/state-{name}", E["RRUN_BIN"], *args],
+                           capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout)[0]
+    except (ValueError, IndexError):
+        return {}
+seen = {}  # path -> (what the server saw, the client's own address, the gateway)
+for name in SRC_PATHS:
+    end, err = time.time() + 20, ""
+    while time.time() < end:
+        try:
+            seen[name] = (*peer(IN_NB, addr[name][0], 17000), net_inspect(name))
+            break
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            err = str(e)
+            time.sleep(0.1)
+    else:
+        absent[name] = f"its server did not answer from the neighbour: {err}"
+try:
+    seen["loopback"] = (*peer([], "127.0.0.1", 17000), net_inspect())
+except (RuntimeError, subprocess.TimeoutExpired) as e:
+    notes.append(f"peer via 127.0.0.1:17000: {e}")
+src_live = [p for p in SRC_PATHS if p not in absent]
+
 # ------------------------------------------------------------ measuring
 class Fail(Exception):
     pass
-def iperf(host, port, streams=1, udp=None):
-    args = ["iperf3", "-c", host, "-p", str(port), "-t", str(secs), "-J", "--connect-timeout", "3000"]
+def iperf(host, port, streams=1, udp=None, pre=()):
+    args = [*pre, "iperf3", "-c", host, "-p", str(port), "-t", str(secs), "-J", "--connect-timeout", "3000"]
     if streams > 1: args += ["-P", str(streams)]
     if udp is not None: args += ["-u", "-b", udp, "-l", "1400"]
     for attempt in range(4):
@@ -357,9 +483,9 @@ def iperf(host, port, streams=1, udp=None):
     if "error" in d: raise Fail(f"iperf3: {d['error']}")
     s = d["end"]["sum_received"]
     return (s["bits_per_second"] / 1e9, s["lost_percent"]) if udp else s["bits_per_second"] / 1e9
-def tool(*args):
+def tool(*args, pre=()):
     try:
-        r = subprocess.run([fwdbench, *map(str, args)], capture_output=True, text=True, timeout=secs + 60)
+        r = subprocess.run([*pre, fwdbench, *map(str, args)], capture_output=True, text=True, timeout=secs + 60)
     except subprocess.TimeoutExpired:
         raise Fail(f"fwdbench {args[0]}: timed out")
     if r.returncode:
@@ -379,7 +505,7 @@ FIGS = [  # key, label, unit, ratio?
     ("udploss", "UDP -b 0, loss", "%", False),
     ("udprloss", f"UDP -b {udp_rate}, loss", "%", False),
 ]
-res = {k: {p: [] for p in PATHS} for k, *_ in FIGS}
+res = {k: {p: [] for p in PATHS + SRC_PATHS} for k, *_ in FIGS}
 fails = {}
 def record(key, path, f):
     try:
@@ -390,14 +516,14 @@ def record(key, path, f):
     for k, x in (v if isinstance(v, dict) else {key: v}).items():
         res[k][path].append(x)
 def m_tcp(n):
-    return lambda h, e, i: iperf(h, i, n)
-def m_rate(h, e, i):
-    out = tool("rate", f"{h}:{e}", "--conc", 8, "--secs", secs)
+    return lambda h, e, i, pre=(): iperf(h, i, n, pre=pre)
+def m_rate(h, e, i, pre=()):
+    out = tool("rate", f"{h}:{e}", "--conc", 8, "--secs", secs, pre=pre)
     if out[3] != "0":
         notes.append(f"rate via {h}:{e}: {out[3]} failed requests")
     return float(out[1])
-def m_lat(h, e, i):
-    out = tool("latency", f"{h}:{e}", "--secs", secs)
+def m_lat(h, e, i, pre=()):
+    out = tool("latency", f"{h}:{e}", "--secs", secs, pre=pre)
     return {"p50": float(out[1]), "p99": float(out[2])}
 def m_udp(h, e, i):
     g, loss = iperf(h, i, udp="0")
@@ -406,13 +532,28 @@ def m_udpr(h, e, i):
     return {"udprloss": iperf(h, i, udp=udp_rate)[1]}
 steps = [("tcp1", m_tcp(1)), ("tcp8", m_tcp(8)), ("rate", m_rate), ("p50", m_lat),
          ("udp", m_udp), ("udprloss", m_udpr)]
+SRC_STEPS = ("tcp1", "rate", "p50")  # (f)'s figures, from the neighbour
+src_pair = {k: [] for k in SRC_STEPS}  # kept/gateway of each round, measured back to back
+if source_only:
+    steps = [s for s in steps if s[0] in SRC_STEPS]
 t0 = time.time()
 for r in range(rounds):
-    order = live[r % len(live):] + live[:r % len(live)]
+    order = live[r % len(live):] + live[:r % len(live)] if live else []
+    src_order = src_live[::-1] if r % 2 else src_live
     for key, f in steps:
         for p in order:
             h, e, i = addr[p]
             record(key, p, lambda: f(h, e, i))
+        if key in SRC_STEPS:
+            got = {}
+            for p in src_order:
+                h, e, i = addr[p]
+                n0 = len(res[key][p])
+                record(key, p, lambda: f(h, e, i, IN_NB))
+                if len(res[key][p]) > n0:
+                    got[p] = res[key][p][-1]
+            if got.get("gateway") and "kept" in got:
+                src_pair[key].append(got["kept"] / got["gateway"])
     print(f"round {r + 1}/{rounds} done ({time.time() - t0:.0f} s)", file=sys.stderr)
 med = {k: {p: statistics.median(v) for p, v in d.items() if v} for k, d in res.items()}
 if "direct" in med["p50"]:
@@ -475,7 +616,7 @@ for row, n, cip, cpid, base in (("mem1", 1, p1_ip, p1_pid, 80), ("mem100", 100, 
 hard = subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout.strip()
 hard = 1 << 30 if hard == "unlimited" else int(hard)
 idle_n = idle_want
-if 2 * idle_n + 100 > hard:
+if 2 * idle_n + 100 > hard and not source_only:
     idle_n = (hard - 100) // 2 // 100 * 100
     notes.append(f"idle connections: {idle_n}, not {idle_want}: a relay holds two descriptors "
                  f"per connection and RLIMIT_NOFILE's hard limit here is {hard} "
@@ -532,34 +673,6 @@ def cell(key, path, v, ratio, unit):
     if ratio and path != "direct" and d:
         s += f" {v / d:.2f}×"
     return s
-print(f"\nrrun's forwarder beside other relays: {rounds} interleaved rounds of {secs} s, medians; "
-      "ratio to direct after the value")
-print(f"{'figure':34s}" + "".join(f"{p:>{W}s}" for p in PATHS))
-for key, label, unit, ratio in FIGS:
-    print(f"{label + ' (' + unit + ')':34s}" + "".join(
-        f"{cell(key, p, med[key].get(p), ratio, unit):>{W}s}" for p in PATHS))
-def mcell(row, p):
-    if p in absent: return "absent"
-    if p == "direct": return "-"
-    v = memrow[row].get(p)
-    return f"{v[0]:.1f}{v[1]}" if v else "fail"
-for row, label in (("mem1", "memory, 1 port idle (MiB)"), ("mem100", "memory, 100 ports idle (MiB)"),
-                   ("idle", f"memory, {idle_n} idle conns (MiB)")):
-    print(f"{label:34s}" + "".join(f"{mcell(row, p):>{W}s}" for p in PATHS))
-def hcell(p):
-    if p in absent: return "absent"
-    h = memrow["held"].get(p)
-    return f"{min(h)}/{idle_n}" if h else "fail"
-print(f"{'idle conns held, echoing':34s}" + "".join(f"{hcell(p):>{W}s}" for p in PATHS))
-print("memory: VmRSS of the relay's one process; ΣN: sum of PSS over its N processes; @K: with K connections held")
-for p, why in absent.items():
-    print(f"absent: {p}: {why}")
-for (k, p), errs in fails.items():
-    print(f"failed: {k} via {p} ({len(errs)}x): {errs[0]}")
-for n in dict.fromkeys(notes):
-    print(f"note: {n}")
-
-print("\ngoals (issue 5), rrun:")
 def goal(label, v, ok, fmt, target):
     if v is None:
         print(f"  {label:40s} {'-':>10s}  {target:14s} MISS (not measured)"); return
@@ -567,22 +680,92 @@ def goal(label, v, ok, fmt, target):
 def ratio(key, a, b):
     x, y = med[key].get(a), med[key].get(b)
     return x / y if x is not None and y else None
-for key, name in (("tcp1", "bulk 1 stream"), ("tcp8", "bulk 8 streams")):
-    goal(f"{name} / direct", ratio(key, "rrun", "direct"), lambda v: v >= 0.90, "{:.3f}", ">= 0.90")
+if not source_only:
+    print(f"\nrrun's forwarder beside other relays: {rounds} interleaved rounds of {secs} s, medians; "
+          "ratio to direct after the value")
+    print(f"{'figure':34s}" + "".join(f"{p:>{W}s}" for p in PATHS))
+    for key, label, unit, rel in FIGS:
+        print(f"{label + ' (' + unit + ')':34s}" + "".join(
+            f"{cell(key, p, med[key].get(p), rel, unit):>{W}s}" for p in PATHS))
+    def mcell(row, p):
+        if p in absent: return "absent"
+        if p == "direct": return "-"
+        v = memrow[row].get(p)
+        return f"{v[0]:.1f}{v[1]}" if v else "fail"
+    for row, label in (("mem1", "memory, 1 port idle (MiB)"), ("mem100", "memory, 100 ports idle (MiB)"),
+                       ("idle", f"memory, {idle_n} idle conns (MiB)")):
+        print(f"{label:34s}" + "".join(f"{mcell(row, p):>{W}s}" for p in PATHS))
+    def hcell(p):
+        if p in absent: return "absent"
+        h = memrow["held"].get(p)
+        return f"{min(h)}/{idle_n}" if h else "fail"
+    print(f"{'idle conns held, echoing':34s}" + "".join(f"{hcell(p):>{W}s}" for p in PATHS))
+    print("memory: VmRSS of the relay's one process; ΣN: sum of PSS over its N processes; @K: with K connections held")
+
+# (f), issue 8
+def scell(key, p, unit):
+    if p in absent: return "absent"
+    v = med[key].get(p)
+    if v is None: return "fail" if (key, p) in fails else "-"
+    return f"{v:.0f}" if unit == "conn/s" else f"{v:.1f}" if unit == "us" else f"{v:.2f}"
+print(f"\nsource kept (issue 8): clients in a neighbour namespace, a veth away, through rrun's forwarder "
+      f"(--iptables=false), each setting in a host namespace of its own; the same {rounds} rounds, medians")
+print(f"{'figure':34s}{'source kept':>{W}s}{'gateway source':>{W}s}{'kept/gateway':>{W}s}"
+      f"{'each round':>{W}s}")
+for key, label, unit, _ in FIGS:
+    if key in SRC_STEPS:
+        q, pr = ratio(key, "kept", "gateway"), src_pair[key]
+        span = f"{min(pr):.2f}-{max(pr):.2f}" if pr else "-"
+        print(f"{label + ' (' + unit + ')':34s}{scell(key, 'kept', unit):>{W}s}"
+              f"{scell(key, 'gateway', unit):>{W}s}{f'{q:.3f}×' if q else '-':>{W}s}{span:>{W}s}")
+print("kept/gateway: ratio of the medians; each round: the lowest and highest ratio of a round's pair")
+def saw_ok(path):
+    """Whether the container's server saw what it should: kept the client's
+    own address and port, the others the network's gateway."""
+    got, own, net = seen[path]
+    return got == own if path == "kept" else got.split(":")[0] == net.get("Gateway")
+print("the container's server saw (fwdbench peer, once):")
+for p, label in (("kept", "source kept, from the neighbour"), ("gateway", "gateway source, from the neighbour"),
+                 ("loopback", "(b) rrun, from 127.0.0.1")):
+    if p not in seen:
+        print(f"  {label:36s} not asked"); continue
+    got, own, net = seen[p]
+    want = f"client {own}" if p == "kept" else f"gateway {net.get('Gateway', '?')}"
+    print(f"  {label:36s} {got:>21s}  ({want}; {net.get('UserlandProxySource', '?')}) "
+          f"{'OK' if saw_ok(p) else 'WRONG'}")
+src_ok = {p: p in seen and saw_ok(p) for p in SRC_PATHS}
+for p, why in absent.items():
+    if why != "BENCH_SOURCE_ONLY":
+        print(f"absent: {p}: {why}")
+for (k, p), errs in fails.items():
+    print(f"failed: {k} via {p} ({len(errs)}x): {errs[0]}")
+for n in dict.fromkeys(notes):
+    print(f"note: {n}")
+
+if not source_only:
+    print("\ngoals (issue 5), rrun:")
+    for key, name in (("tcp1", "bulk 1 stream"), ("tcp8", "bulk 8 streams")):
+        goal(f"{name} / direct", ratio(key, "rrun", "direct"), lambda v: v >= 0.90, "{:.3f}", ">= 0.90")
+        if "docker-proxy" in absent:
+            print(f"  {name + ' / docker-proxy':40s} docker-proxy absent")
+        else:
+            goal(f"{name} / docker-proxy", ratio(key, "rrun", "docker-proxy"), lambda v: v >= 1.1, "{:.3f}", ">= 1.1")
+    goal("new connections/s / direct", ratio("rate", "rrun", "direct"), lambda v: v >= 0.90, "{:.3f}", ">= 0.90")
     if "docker-proxy" in absent:
-        print(f"  {name + ' / docker-proxy':40s} docker-proxy absent")
+        print(f"  {'new connections/s / docker-proxy':40s} docker-proxy absent")
     else:
-        goal(f"{name} / docker-proxy", ratio(key, "rrun", "docker-proxy"), lambda v: v >= 1.1, "{:.3f}", ">= 1.1")
-goal("new connections/s / direct", ratio("rate", "rrun", "direct"), lambda v: v >= 0.90, "{:.3f}", ">= 0.90")
-if "docker-proxy" in absent:
-    print(f"  {'new connections/s / docker-proxy':40s} docker-proxy absent")
-else:
-    goal("new connections/s / docker-proxy", ratio("rate", "rrun", "docker-proxy"), lambda v: v >= 1.2, "{:.3f}", ">= 1.2")
-goal("p50 latency added (us)", med.get("p50add", {}).get("rrun"), lambda v: v <= 50, "{:.1f}", "<= 50")
-goal("RSS, 100 published ports (MiB)", (memrow["mem100"].get("rrun") or (None,))[0], lambda v: v <= 4, "{:.2f}", "<= 4")
-h = memrow["held"].get("rrun")
-goal(f"{idle_n} conns held and echoing", min(h) if h else None, lambda v: v == idle_n, "{}", f"== {idle_n}")
-goal(f"RSS with {idle_n} conns (MiB)", (memrow["idle"].get("rrun") or (None,))[0], lambda v: v <= 64, "{:.1f}", "<= 64")
-if idle_n < idle_want:
-    print(f"  ({idle_want} connections: not measurable here, see the note; measured at {idle_n})")
+        goal("new connections/s / docker-proxy", ratio("rate", "rrun", "docker-proxy"), lambda v: v >= 1.2, "{:.3f}", ">= 1.2")
+    goal("p50 latency added (us)", med.get("p50add", {}).get("rrun"), lambda v: v <= 50, "{:.1f}", "<= 50")
+    goal("RSS, 100 published ports (MiB)", (memrow["mem100"].get("rrun") or (None,))[0], lambda v: v <= 4, "{:.2f}", "<= 4")
+    h = memrow["held"].get("rrun")
+    goal(f"{idle_n} conns held and echoing", min(h) if h else None, lambda v: v == idle_n, "{}", f"== {idle_n}")
+    goal(f"RSS with {idle_n} conns (MiB)", (memrow["idle"].get("rrun") or (None,))[0], lambda v: v <= 64, "{:.1f}", "<= 64")
+    if idle_n < idle_want:
+        print(f"  ({idle_want} connections: not measurable here, see the note; measured at {idle_n})")
+print("\ngoals (issue 8), source kept / gateway source, from the neighbour:")
+goal("bulk 1 stream", ratio("tcp1", "kept", "gateway"), lambda v: v >= 0.95, "{:.3f}", ">= 0.95")
+goal("new connections/s", ratio("rate", "kept", "gateway"), lambda v: v >= 0.95, "{:.3f}", ">= 0.95")
+goal("addresses seen (kept: own, gateway: gw)", all(src_ok.values()) and len(src_ok) == 2,
+     lambda v: v, "{}", "== True")
+
 PY

@@ -2,7 +2,9 @@
 //! rrun, so it can be copied into a container's rootfs.
 //!
 //!   fwdbench serve ADDR                      epoll echo server (10k+ connections);
-//!                                             a read ending in `q` is echoed, then closed
+//!                                             a read ending in `q` is echoed, then closed;
+//!                                             a read of exactly `?` is answered with the
+//!                                             peer's address (`IP:PORT\n`), then closed
 //!   fwdbench rate ADDR [--conc N] [--secs S]  a new TCP connection per 1-byte
 //!                                             request (`q`; the server closes first);
 //!                                             prints `rate CONNS_PER_S errors N`
@@ -12,6 +14,9 @@
 //!                                             echoes a token of its own; prints `held K of N opened M`,
 //!                                             waits for a line (or EOF) on stdin, checks every
 //!                                             one again, prints `still K of N`, closes them
+//!   fwdbench peer ADDR                       asks the server (`?`) which address it sees;
+//!                                             prints `peer SEEN local OWN` (OWN: this
+//!                                             connection's local address)
 //!
 //! Every failure is printed; the exit status is 1 when a check failed.
 
@@ -92,7 +97,8 @@ fn main() {
         "rate" => rate(&a),
         "latency" => latency(&a),
         "idle" => idle(&a),
-        _ => die("usage: fwdbench serve|rate|latency|idle ADDR [--conc N] [--secs S] [-n N]"),
+        "peer" => peer(&a),
+        _ => die("usage: fwdbench serve|rate|latency|idle|peer ADDR [--conc N] [--secs S] [-n N]"),
     }
 }
 
@@ -138,6 +144,20 @@ fn listener(addr: &SocketAddr) -> io::Result<OwnedFd> {
         cvt(libc::listen(fd.as_raw_fd(), 65535))?;
     }
     Ok(fd)
+}
+
+/// The IPv4 peer address of a connected socket.
+fn peer_addr(fd: RawFd) -> io::Result<SocketAddr> {
+    // SAFETY: sockaddr_in is plain old data.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: sa is writable for len bytes.
+    cvt(unsafe { libc::getpeername(fd, &mut sa as *mut _ as *mut libc::sockaddr, &mut len) })?;
+    if sa.sin_family != libc::AF_INET as libc::sa_family_t {
+        return Err(io::Error::other("not IPv4"));
+    }
+    let ip = std::net::Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
+    Ok(SocketAddr::from((ip, u16::from_be(sa.sin_port))))
 }
 
 fn ep_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32) -> io::Result<()> {
@@ -239,6 +259,16 @@ fn serve(addr: SocketAddr) -> io::Result<()> {
                     close = true;
                 } else if r < 0 {
                     close = io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN);
+                } else if r == 1 && buf[0] == b'?' {
+                    // `peer`'s request: the address this side sees, then
+                    // the server closes.
+                    let a = match peer_addr(fd) {
+                        Ok(p) => format!("{p}\n"),
+                        Err(e) => format!("error {e}\n"),
+                    };
+                    // SAFETY: a is readable for its length.
+                    unsafe { libc::write(fd, a.as_ptr().cast(), a.len()) };
+                    close = true;
                 } else {
                     let r = r as usize;
                     // SAFETY: buf holds r bytes just read.
@@ -424,4 +454,20 @@ fn idle(a: &Args) {
     if held != a.n || still != a.n {
         exit(1);
     }
+}
+
+fn peer(a: &Args) {
+    let mut s = connect(&a.addr).unwrap_or_else(|e| die(format!("connect {}: {e}", a.addr)));
+    let own = s
+        .local_addr()
+        .unwrap_or_else(|e| die(format!("peer {}: {e}", a.addr)));
+    let mut seen = String::new();
+    s.write_all(b"?")
+        .and_then(|()| s.read_to_string(&mut seen))
+        .unwrap_or_else(|e| die(format!("peer {}: {e}", a.addr)));
+    let seen = seen.trim();
+    if seen.is_empty() || seen.starts_with("error") {
+        die(format!("peer {}: the server answered {seen:?}", a.addr));
+    }
+    println!("peer {seen} local {own}");
 }
