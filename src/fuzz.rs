@@ -1,2 +1,949 @@
 //! Property tests ("fuzzing" in CI, bounded in time) of every parser of
 //! user input.
+//!
+//! For each parser: no input makes it panic (arbitrary strings, and
+//! strings built from the pieces of its grammar so that the interesting
+//! paths are reached), what it accepts is what the rest of rrun relies on
+//! (no newline in a name that goes into /etc/hosts, no '=' in an env key…),
+//! and where rrun also writes the thing back out, parse → format → parse
+//! gives the same value. Case counts are fixed so that the whole module
+//! runs in a few seconds in a debug build (RRUN_FUZZ_SCALE=N runs N times
+//! as many); a failing case is printed, not stored (no regression files in
+//! the tree).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use serde_json::{Value, json};
+
+use crate::hosts::{self, HostLine, Resolv};
+use crate::net::settings;
+use crate::ports::{self, Binding, Exposed, Proto};
+use crate::spec::{self, EnvVar, GroupEntry, PasswdEntry};
+use crate::template::Template;
+
+/// `cases` random inputs (times $RRUN_FUZZ_SCALE, for a longer run by
+/// hand), failures not persisted, little shrinking (a shrunk case is nice
+/// to have, not worth a slow CI run).
+fn cfg(cases: u32) -> Config {
+    let scale = std::env::var("RRUN_FUZZ_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    Config {
+        cases: cases.saturating_mul(scale),
+        failure_persistence: None,
+        max_shrink_iters: 2048,
+        ..Config::default()
+    }
+}
+
+/// Arbitrary text: any Unicode, short runs with newlines and NULs, and
+/// strings of `alphabet`'s pieces (the grammar's own tokens).
+fn text_of(pieces: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => any::<String>(),
+        2 => "(?s).{0,40}",
+        1 => "[\\x00-\\x7f]{0,40}",
+        5 => proptest::collection::vec(proptest::sample::select(pieces), 0..12)
+            .prop_map(|v| v.concat()),
+    ]
+}
+
+const PORT_PIECES: &[&str] = &[
+    "0",
+    "1",
+    "80",
+    "8080",
+    "65535",
+    "65536",
+    "99999",
+    "00080",
+    "-",
+    ":",
+    "::",
+    "/",
+    "/tcp",
+    "/udp",
+    "/sctp",
+    "tcp",
+    "[",
+    "]",
+    "[::1]",
+    "[::]",
+    "127.0.0.1",
+    "0.0.0.0",
+    "::1",
+    "1.2.3",
+    "fe80::1%eth0",
+    " ",
+    "+1",
+    "a",
+    "\n",
+    "\0",
+    "é",
+];
+
+const ENV_PIECES: &[&str] = &[
+    "A", "PATH", "_", "1", "=", "==", " ", "\t", "\n", "\r", "\r\n", "\0", "#", "-", "é", "$",
+    "\"", "'", "\\", "\u{a0}", "\u{2028}", "x",
+];
+
+const NAME_PIECES: &[&str] = &[
+    "a", "Z", "0", "9", "_", ".", "-", "/", ":", " ", "\n", "\0", "#", "é", "..", "db", "web",
+];
+
+const HOST_PIECES: &[&str] = &[
+    "a",
+    "b0",
+    "-",
+    "_",
+    ".",
+    "..",
+    " ",
+    "\n",
+    "#",
+    ":",
+    "\0",
+    "é",
+    "x123456789",
+    "host-gateway",
+    "1.2.3.4",
+    "::1",
+    "[",
+    "]",
+];
+
+const RESOLV_PIECES: &[&str] = &[
+    "nameserver",
+    "search",
+    "domain",
+    "options",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    "#",
+    ";",
+    "1.1.1.1",
+    "127.0.0.53",
+    "::1",
+    "fe80::1%eth0",
+    "example.com",
+    ".",
+    "ndots:5",
+    "edns0",
+    "\0",
+    "é",
+];
+
+const PASSWD_PIECES: &[&str] = &[
+    "root",
+    "app",
+    ":",
+    "::",
+    "x",
+    "0",
+    "1000",
+    "4294967295",
+    "4294967296",
+    "-1",
+    "/root",
+    "/",
+    "\n",
+    "#",
+    " ",
+    ",",
+    "users",
+    "\0",
+    "é",
+    "",
+];
+
+const USER_PIECES: &[&str] = &[
+    "root",
+    "app",
+    "nobody",
+    ":",
+    "0",
+    "1000",
+    "4294967295",
+    "4294967296",
+    "-1",
+    "$",
+    "-",
+    "_",
+    ".",
+    " ",
+    "é",
+    "users",
+    "",
+];
+
+const SETTINGS_PIECES: &[&str] = &[
+    "172.17.0.1",
+    "10.0.0.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "127.0.0.1",
+    "224.0.0.1",
+    "/",
+    "/8",
+    "/16",
+    "/24",
+    "/30",
+    "/31",
+    "/32",
+    "/0",
+    "1500",
+    "68",
+    "65535",
+    "65536",
+    "true",
+    "false",
+    "1",
+    "0",
+    "rrun0",
+    "br-",
+    ":",
+    " ",
+    "\n",
+    "::1",
+    "[::1]",
+    "x",
+];
+
+const TEMPLATE_PIECES: &[&str] = &[
+    "{{",
+    "}}",
+    "{{- ",
+    " -}}",
+    ".",
+    ".State",
+    ".Pid",
+    ".Name",
+    ".Config.Env",
+    ".NetworkSettings",
+    ".Ports",
+    "$",
+    "$x",
+    "$x :=",
+    "$i, $v :=",
+    "=",
+    " ",
+    "|",
+    "(",
+    ")",
+    "range",
+    "if",
+    "else",
+    "else if",
+    "with",
+    "end",
+    "break",
+    "continue",
+    "define",
+    "template",
+    "block",
+    "json",
+    "len",
+    "index",
+    "slice",
+    "printf",
+    "print",
+    "println",
+    "join",
+    "split",
+    "upper",
+    "lower",
+    "title",
+    "truncate",
+    "pad",
+    "and",
+    "or",
+    "not",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "html",
+    "js",
+    "urlquery",
+    "nil",
+    "true",
+    "false",
+    "0",
+    "1",
+    "-1",
+    "3",
+    "1.5",
+    "0x1F",
+    "1e3",
+    "'a'",
+    "\"s\"",
+    "\"%v\"",
+    "\"%d %s\"",
+    "\"%-5.2q\"",
+    "`raw`",
+    "\"\\n\"",
+    "\"\\x",
+    ",",
+    "/*",
+    "*/",
+    "\n",
+    "é",
+    "\0",
+];
+
+fn sample_data() -> Value {
+    json!({
+        "Id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "Name": "/db",
+        "State": {"Status": "running", "Running": true, "Pid": 4242, "ExitCode": 0,
+                  "StartedAt": "2026-01-02T03:04:05.000000006Z"},
+        "Config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh", "-c", "x"], "Tty": false,
+                   "ExposedPorts": {"80/tcp": {}}, "Labels": {}},
+        "NetworkSettings": {"IPAddress": "172.17.0.2",
+                            "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}],
+                                      "53/udp": null}},
+        "Numbers": [1, -2, 3.5, 1e300, 18446744073709551615u64],
+    })
+}
+
+// ------------------------------------------------------------------ ports
+
+fn proto() -> impl Strategy<Value = Proto> {
+    prop_oneof![Just(Proto::Tcp), Just(Proto::Udp)]
+}
+
+fn ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        any::<u32>().prop_map(|a| IpAddr::V4(Ipv4Addr::from(a))),
+        any::<u128>().prop_map(|a| IpAddr::V6(Ipv6Addr::from(a))),
+        Just(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        Just(ports::ANY_V4),
+    ]
+}
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    #[test]
+    fn publish_never_panics(s in text_of(PORT_PIECES), default in ip()) {
+        if let Ok(b) = ports::parse_publish(&s, default) {
+            prop_assert!(!b.is_empty() && b.len() <= 65535);
+            for x in &b {
+                prop_assert!(x.container_port >= 1);
+            }
+            // What ps and port print of it never panics either.
+            let exposed: Vec<Exposed> = b
+                .iter()
+                .map(|x| Exposed { port: x.container_port, proto: x.proto })
+                .collect();
+            ports::ps_ports(&exposed, &b);
+            ports::port_lines(&b, exposed.first().copied());
+        }
+    }
+
+    #[test]
+    fn expose_never_panics(s in text_of(PORT_PIECES)) {
+        if let Ok(e) = ports::parse_expose(&s) {
+            prop_assert!(!e.is_empty() && e.iter().all(|x| x.port >= 1));
+        }
+        if let Ok(one) = ports::parse_port_filter(&s) {
+            prop_assert_eq!(ports::parse_port_filter(&one.to_string()), Ok(one));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cfg(1000))]
+
+    /// An exposed port printed as `port` prints it parses back to itself.
+    #[test]
+    fn expose_round_trip(port in 1u16.., proto in proto()) {
+        let e = Exposed { port, proto };
+        prop_assert_eq!(ports::parse_expose(&e.to_string()), Ok(vec![e]));
+        prop_assert_eq!(ports::parse_port_filter(&e.to_string()), Ok(e));
+    }
+
+    /// A binding written as `IP:HOST_PORT:CONTAINER_PORT/PROTO` (IPv6 in
+    /// brackets, as Go's JoinHostPort and `rrun port` print it; no host
+    /// port: `IP::CP`), and ranges of it, parse back to the same bindings.
+    #[test]
+    fn publish_round_trip(
+        host_ip in ip(),
+        host_port in 0u16..,
+        container_port in 1u16..,
+        len in 0u16..4,
+        proto in proto(),
+        default in ip(),
+    ) {
+        let n = len.min(65535 - container_port).min(65535u16.saturating_sub(host_port));
+        let want: Vec<Binding> = (0..=n)
+            .map(|i| Binding {
+                host_ip,
+                host_port: if host_port == 0 { 0 } else { host_port + i },
+                container_port: container_port + i,
+                proto,
+            })
+            .collect();
+        let range = |a: u16| if n == 0 { a.to_string() } else { format!("{a}-{}", a + n) };
+        let hp = if host_port == 0 { String::new() } else { range(host_port) };
+        let ip_text = match host_ip {
+            IpAddr::V4(a) => a.to_string(),
+            IpAddr::V6(a) => format!("[{a}]"),
+        };
+        let spec = format!("{ip_text}:{hp}:{}/{proto}", range(container_port));
+        prop_assert_eq!(ports::parse_publish(&spec, default), Ok(want.clone()), "{}", spec);
+        // Without the IP, the default address; without /tcp, tcp.
+        if proto == Proto::Tcp && host_port != 0 {
+            let short = format!("{hp}:{}", range(container_port));
+            let with_default: Vec<Binding> =
+                want.iter().map(|b| Binding { host_ip: default, ..*b }).collect();
+            prop_assert_eq!(ports::parse_publish(&short, default), Ok(with_default));
+        }
+    }
+}
+
+// ------------------------------------------------------------ env, names
+
+fn no_lookup(_: &str) -> Option<String> {
+    None
+}
+
+/// A key rrun accepts: no '=', NUL or whitespace.
+fn env_key() -> impl Strategy<Value = String> {
+    "[^=\\s\\x00]{1,20}".prop_filter("no Unicode whitespace", |k| {
+        !k.chars()
+            .any(|c| c.is_whitespace() || c == '=' || c == '\0')
+    })
+}
+
+/// A value rrun accepts: anything but NUL and newline.
+fn env_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[^\\n\\x00]{0,30}",
+        proptest::collection::vec(proptest::sample::select(ENV_PIECES), 0..10)
+            .prop_map(|v| v.concat().replace(['\n', '\0'], "")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// Whatever `-e` accepts is a well-formed variable: the key has no '=',
+    /// NUL or whitespace, the value no NUL or newline.
+    #[test]
+    fn env_never_panics(s in text_of(ENV_PIECES)) {
+        let look = |k: &str| k.len().is_multiple_of(2).then(|| format!("v{k}"));
+        if let Ok(Some(v)) = spec::parse_env(&s, &look) {
+            prop_assert!(!v.key.is_empty());
+            prop_assert!(!v.key.chars().any(|c| c == '=' || c == '\0' || c.is_whitespace()));
+            prop_assert!(!v.value.contains(['\n', '\0']));
+        }
+        if s.contains('\0') && !s.contains('=') {
+            prop_assert!(spec::parse_env(&s, &look).is_err(), "a NUL in a key: {:?}", s);
+        }
+    }
+
+    /// Whatever --env-file accepts is well-formed too; a NUL on a line that
+    /// is not a comment is refused.
+    #[test]
+    fn env_file_never_panics(s in text_of(ENV_PIECES)) {
+        match spec::parse_env_file("f", &s, &no_lookup) {
+            Ok(vars) => {
+                for v in vars {
+                    prop_assert!(!v.key.is_empty());
+                    prop_assert!(!v.key.chars().any(|c| c == '=' || c == '\0' || c.is_whitespace()));
+                    prop_assert!(!v.value.contains(['\n', '\0']));
+                }
+            }
+            Err(e) => prop_assert!(e.to_string().starts_with("env file f, line ")),
+        }
+        let nul_line = s.lines().any(|l| {
+            let t = l.trim_start();
+            !t.is_empty() && !t.starts_with('#') && l.contains('\0')
+        });
+        if nul_line {
+            prop_assert!(spec::parse_env_file("f", &s, &no_lookup).is_err());
+        }
+    }
+
+    /// `K=V` as config.json stores it (EnvVar's Display) parses back.
+    #[test]
+    fn env_round_trip(key in env_key(), value in env_value()) {
+        let v = EnvVar { key, value };
+        prop_assert_eq!(spec::parse_env(&v.to_string(), &no_lookup), Ok(Some(v)));
+    }
+
+    /// An env file written one `K=V` a line parses back to the same list,
+    /// values exactly as written (spaces, quotes, '#', '=' and all) — but
+    /// for keys starting with '#' (a comment line) and values ending in
+    /// '\r' (a CRLF line end), which a file cannot say.
+    #[test]
+    fn env_file_round_trip(
+        vars in proptest::collection::vec((env_key(), env_value()), 0..8),
+        crlf in any::<bool>(),
+    ) {
+        let vars: Vec<EnvVar> = vars
+            .into_iter()
+            .filter(|(k, v)| !k.starts_with('#') && !v.ends_with('\r'))
+            .map(|(key, value)| EnvVar { key, value })
+            .collect();
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let text: String = vars.iter().map(|v| format!("{v}{nl}")).collect();
+        prop_assert_eq!(spec::parse_env_file("f", &text, &no_lookup), Ok(vars));
+    }
+
+    /// Names (--name, --link targets and aliases): what is accepted is
+    /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters, and validating
+    /// it again gives it back.
+    #[test]
+    fn names_and_links(s in text_of(NAME_PIECES)) {
+        if let Ok(n) = spec::validate_name(&s) {
+            prop_assert!(!n.is_empty() && n.len() <= 128);
+            prop_assert!(n.starts_with(|c: char| c.is_ascii_alphanumeric()));
+            prop_assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
+            prop_assert_eq!(spec::validate_name(&n), Ok(n.clone()));
+        }
+        // --link NAME[:ALIAS], as plan.rs splits it; the alias names the
+        // link variables, which must all be valid variables.
+        let (t, al) = s.split_once(':').unwrap_or((&s, &s));
+        if let (Ok(_), Ok(alias)) = (spec::validate_name(t), spec::validate_name(al)) {
+            let env = hosts::link_env(
+                &alias,
+                "me",
+                IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2)),
+                &[Exposed { port: 80, proto: Proto::Tcp }, Exposed { port: 81, proto: Proto::Tcp }],
+                &[("K".into(), "v w".into())],
+            );
+            for (k, v) in env {
+                let line = format!("{k}={v}");
+                prop_assert!(matches!(spec::parse_env(&line, &no_lookup), Ok(Some(_))), "{}", line);
+            }
+        }
+    }
+
+    /// Generated names are valid names.
+    #[test]
+    fn generated_names_are_valid(a in any::<u32>(), b in any::<u32>()) {
+        let n = crate::names::generate(a, b);
+        prop_assert_eq!(spec::validate_name(&n), Ok(n.clone()));
+    }
+
+    /// Hostnames and --add-host names: what is accepted cannot break a line
+    /// of /etc/hosts or /etc/hostname (no whitespace, '#', NUL, ':').
+    #[test]
+    fn hostnames(s in text_of(HOST_PIECES), extra in text_of(HOST_PIECES)) {
+        if spec::validate_hostname(&s).is_ok() {
+            prop_assert!(!s.is_empty() && s.len() <= 64);
+            prop_assert!(!s.starts_with('-'));
+            prop_assert!(s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+            let names: Vec<String> = match spec::validate_hostname(&extra) {
+                Ok(()) => vec![extra.clone()],
+                Err(_) => vec!["alias".into()],
+            };
+            let f = hosts::hosts_file(
+                &s,
+                Some(IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2))),
+                &[HostLine { ip: IpAddr::V6(Ipv6Addr::LOCALHOST), names }],
+            );
+            let lines: Vec<&str> = f.lines().collect();
+            prop_assert_eq!(lines.len(), 8);
+            prop_assert_eq!(lines[7], format!("172.17.0.2\t{s}"));
+            prop_assert_eq!(hosts::hostname_file(&s), format!("{s}\n"));
+        }
+    }
+}
+
+// ------------------------------------------------- passwd, group, users
+
+fn field() -> impl Strategy<Value = String> {
+    "[^:\\n\\r]{0,12}"
+}
+
+fn passwd_entry() -> impl Strategy<Value = PasswdEntry> {
+    (field(), any::<u32>(), any::<u32>(), field()).prop_filter_map(
+        "a name that is not empty or a comment",
+        |(name, uid, gid, home)| {
+            (!name.is_empty() && !name.trim_start().starts_with('#')).then_some(PasswdEntry {
+                name,
+                uid,
+                gid,
+                home,
+            })
+        },
+    )
+}
+
+fn group_entry() -> impl Strategy<Value = GroupEntry> {
+    (
+        field(),
+        any::<u32>(),
+        proptest::collection::vec("[^:,\\n\\r]{1,8}", 0..4),
+    )
+        .prop_filter_map(
+            "a name that is not empty or a comment",
+            |(name, gid, members)| {
+                (!name.is_empty() && !name.trim_start().starts_with('#')).then_some(GroupEntry {
+                    name,
+                    gid,
+                    members,
+                })
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(cfg(1000))]
+
+    /// A rootfs's /etc/passwd and /etc/group are the rootfs owner's text:
+    /// anything parses, and -u against them never panics; what -u resolves
+    /// to is never uid/gid -1 (the kernel's "no change").
+    #[test]
+    fn passwd_group_never_panic(
+        p in text_of(PASSWD_PIECES),
+        g in text_of(PASSWD_PIECES),
+        u in text_of(USER_PIECES),
+    ) {
+        let passwd = spec::parse_passwd(&p);
+        let group = spec::parse_group(&g);
+        for e in &passwd {
+            prop_assert!(!e.name.is_empty() && !e.name.contains([':', '\n']));
+        }
+        if let Ok(user) = spec::resolve_user(&u, &passwd, &group) {
+            prop_assert!(user.uid != u32::MAX && user.gid != u32::MAX);
+            prop_assert!(!user.home.is_empty());
+        }
+    }
+
+    /// Entries written in passwd's format parse back; so do group entries.
+    #[test]
+    fn passwd_group_round_trip(
+        users in proptest::collection::vec(passwd_entry(), 0..6),
+        groups in proptest::collection::vec(group_entry(), 0..6),
+    ) {
+        let text: String = users
+            .iter()
+            .map(|e| format!("{}:x:{}:{}:gecos:{}:/bin/sh\n", e.name, e.uid, e.gid, e.home))
+            .collect();
+        prop_assert_eq!(spec::parse_passwd(&text), users.clone());
+        let text: String = groups
+            .iter()
+            .map(|e| format!("{}:x:{}:{}\n", e.name, e.gid, e.members.join(",")))
+            .collect();
+        prop_assert_eq!(spec::parse_group(&text), groups.clone());
+        // -u NAME finds the first entry of that name (a numeric name is
+        // a uid, as in Docker).
+        if let Some(e) = users.iter().find(|e| e.uid != u32::MAX && e.name.parse::<u32>().is_err()) {
+            let first = users.iter().find(|x| x.name == e.name).unwrap();
+            if let Ok(u) = spec::resolve_user(&e.name, &users, &[]) {
+                prop_assert_eq!(u.uid, first.uid);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------ resolv.conf
+
+proptest! {
+    #![proptest_config(cfg(1500))]
+
+    /// The host's resolv.conf: anything parses; the file rrun writes from
+    /// it parses back to what was read ("." search domains aside, which
+    /// mean "none"); without the host's network it never names a loopback
+    /// nameserver and always names one.
+    #[test]
+    fn resolv_round_trip(text in text_of(RESOLV_PIECES)) {
+        let r = hosts::parse_resolv(&text);
+        for w in r.nameservers.iter().chain(&r.search).chain(&r.options) {
+            prop_assert!(!w.is_empty() && !w.contains(|c: char| c.is_whitespace() || c == '#' || c == ';'));
+        }
+        let out = hosts::resolv_file(&r, true, &[], &[]);
+        let want = Resolv {
+            search: r.search.iter().filter(|d| d.as_str() != ".").cloned().collect(),
+            ..r.clone()
+        };
+        prop_assert_eq!(hosts::parse_resolv(&out), want);
+
+        let own = hosts::parse_resolv(&hosts::resolv_file(&r, false, &[], &[]));
+        prop_assert!(!own.nameservers.is_empty());
+        for n in &own.nameservers {
+            let ip: IpAddr = n.parse().map_err(|_| TestCaseError::fail(format!("{n:?} is no address")))?;
+            prop_assert!(!ip.is_loopback());
+        }
+        prop_assert!(!hosts::is_resolved_stub(&own));
+    }
+
+    /// --dns and --dns-search as plan.rs accepts them end up on their own
+    /// lines, each once.
+    #[test]
+    fn resolv_with_flags(
+        text in text_of(RESOLV_PIECES),
+        dns in proptest::collection::vec(ip(), 0..3),
+        search in proptest::collection::vec("[a-z0-9.-]{1,20}", 0..3),
+    ) {
+        let r = hosts::parse_resolv(&text);
+        let dns: Vec<String> = dns.iter().map(|i| i.to_string()).collect();
+        let out = hosts::parse_resolv(&hosts::resolv_file(&r, false, &dns, &search));
+        if !dns.is_empty() {
+            prop_assert_eq!(&out.nameservers, &dns);
+        }
+        if !search.is_empty() {
+            let want: Vec<String> = search.iter().filter(|d| d.as_str() != ".").cloned().collect();
+            prop_assert_eq!(out.search, want);
+        }
+    }
+}
+
+// -------------------------------------------------------------- templates
+
+proptest! {
+    #![proptest_config(cfg(1500))]
+
+    /// `inspect -f` / `ps --format` templates are untrusted input: parsing
+    /// and rendering never panic, whatever the text.
+    #[test]
+    fn templates_never_panic(src in text_of(TEMPLATE_PIECES)) {
+        let data = sample_data();
+        if let Ok(t) = Template::parse(&src) {
+            let _ = t.render(&data);
+            let _ = t.render(&Value::Null);
+            let _ = t.render(&json!([1, "a", {"b": null}]));
+        }
+    }
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        any::<String>().prop_map(Value::String),
+        "[<>&\"\\\\\u{2028}\u{7f}\\x00-\\x1f]{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec(("\\PC{0,6}", inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(cfg(500))]
+
+    /// `{{json .}}` is the formatter of the template language: what it
+    /// writes parses back (as JSON) to the value it was given.
+    #[test]
+    fn template_json_round_trip(v in json_value()) {
+        let t = Template::parse("{{json .}}").unwrap();
+        let out = t.render(&v).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: Value = serde_json::from_str(&out)
+            .map_err(|e| TestCaseError::fail(format!("{e}: {out}")))?;
+        prop_assert!(json_eq(&back, &v), "{} -> {}", v, out);
+    }
+}
+
+/// JSON equality, numbers by value (Go prints 1e300 and 1.0 its own way).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                (Some(p), Some(q), _, _) => p == q,
+                (_, _, Some(p), Some(q)) => p == q,
+                // serde_json's own float parsing may be one ulp off.
+                _ => match (x.as_f64(), y.as_f64()) {
+                    (Some(p), Some(q)) => p == q || (p - q).abs() <= p.abs().max(q.abs()) * 1e-15,
+                    _ => false,
+                },
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+// ------------------------------------------- network settings, run flags
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// --bip, --mtu, -b, --ip and the booleans: no panic; what is accepted
+    /// prints (as network inspect and the stored settings do) to text that
+    /// parses back to the same value.
+    #[test]
+    fn settings_round_trip(s in text_of(SETTINGS_PIECES)) {
+        if let Ok((a, p)) = settings::parse_bip(&s) {
+            prop_assert!((8..=30).contains(&p));
+            prop_assert_eq!(settings::parse_bip(&format!("{a}/{p}")), Ok((a, p)));
+        }
+        if let Ok(m) = settings::parse_mtu(&s) {
+            prop_assert!((68..=65535).contains(&m));
+            prop_assert_eq!(settings::parse_mtu(&m.to_string()), Ok(m));
+        }
+        if let Ok(b) = settings::parse_bridge(&s) {
+            prop_assert!(!b.is_empty() && b.len() <= 15 && !b.contains(['/', ':']));
+            prop_assert_eq!(settings::parse_bridge(&b), Ok(b.clone()));
+        }
+        if let Ok(ip) = settings::parse_ip(&s) {
+            prop_assert_eq!(settings::parse_ip(&ip.to_string()), Ok(ip));
+        }
+        if let Ok(b) = settings::parse_bool("icc", &s) {
+            prop_assert_eq!(settings::parse_bool("icc", &b.to_string()), Ok(b));
+        }
+    }
+
+    /// Any address and prefix: parse_bip either refuses it or accepts a host
+    /// address inside the subnet.
+    #[test]
+    fn bip_any_address(a in any::<u32>(), p in 0u8..40) {
+        let a = Ipv4Addr::from(a);
+        if let Ok((got, prefix)) = settings::parse_bip(&format!("{a}/{p}")) {
+            prop_assert_eq!((got, prefix), (a, p));
+        }
+    }
+
+    /// RRUN_PROXY_UDP_TIMEOUT: no panic; accepted values are 1–86400 s and
+    /// print back as the same number.
+    #[test]
+    fn udp_timeout(s in text_of(PORT_PIECES), n in any::<u64>()) {
+        for v in [s.clone(), n.to_string()] {
+            if let Ok(d) = crate::plan::parse_udp_timeout(Some(&v)) {
+                prop_assert!((1..=86400).contains(&d.as_secs()));
+                let again = crate::plan::parse_udp_timeout(Some(&d.as_secs().to_string()));
+                prop_assert_eq!(again.ok(), Some(d));
+            }
+        }
+    }
+
+    /// --security-opt: no panic; only the known values are accepted.
+    #[test]
+    fn security_opts(opts in proptest::collection::vec(text_of(&[
+        "seccomp", "=", ":", "unconfined", "default", "no-new-privileges", "true", "apparmor", " ",
+    ]), 0..4)) {
+        if crate::plan::parse_security_opts(&opts).is_ok() {
+            for o in &opts {
+                let o = o.replacen(':', "=", 1);
+                prop_assert!(
+                    ["seccomp=unconfined", "seccomp=default", "no-new-privileges", "no-new-privileges=true"]
+                        .contains(&o.as_str()),
+                    "{:?}", o
+                );
+            }
+        }
+    }
+
+    /// -v, --tmpfs, -w style paths, --cap-add/--cap-drop, kill -s: no panic;
+    /// accepted volumes print back (SRC:DST[:ro]) to themselves, accepted
+    /// destinations are normal absolute paths without "..".
+    #[test]
+    fn mounts_caps_signals(s in text_of(&[
+        "/", "/a", "..", ".", "/..", ":", ":ro", ":rw", ":rx", ",", "size=", "64m", "1%", "mode=",
+        "1777", "uid=", "0", "nr_inodes=", "exec", "suid", "dev", "noexec", "x", " ", "\0", "\n",
+        "NET_ADMIN", "cap_", "ALL", "SIG", "HUP", "9", "64", "65",
+    ])) {
+        if let Ok(v) = spec::parse_volume(&s) {
+            let text = format!("{}:{}{}", v.src, v.dst, if v.readonly { ":ro" } else { "" });
+            prop_assert_eq!(spec::parse_volume(&text), Ok(v.clone()));
+        }
+        if let Ok(p) = spec::container_path(&s) {
+            prop_assert!(p.starts_with('/') && p.len() > 1 && !p.ends_with('/'));
+            prop_assert!(!p.split('/').any(|c| c == ".." || c == "."));
+            prop_assert_eq!(spec::container_path(&p), Ok(p.clone()));
+        }
+        if let Ok(t) = spec::parse_tmpfs(&s) {
+            prop_assert_eq!(spec::container_path(&t.dst), Ok(t.dst.clone()));
+            prop_assert!(!t.data.contains(['\n', '\0', ':']));
+            // Its flags and data, written out again, give the same mount.
+            let mut opts = vec![
+                if t.readonly { "ro" } else { "rw" },
+                if t.noexec { "noexec" } else { "exec" },
+                if t.nosuid { "nosuid" } else { "suid" },
+                if t.nodev { "nodev" } else { "dev" },
+            ];
+            if !t.data.is_empty() {
+                opts.push(&t.data);
+            }
+            prop_assert_eq!(spec::parse_tmpfs(&format!("{}:{}", t.dst, opts.join(","))), Ok(t.clone()));
+        }
+        let _ = spec::effective_caps(std::slice::from_ref(&s), std::slice::from_ref(&s));
+        if let Some(sig) = crate::commands::parse_signal(&s) {
+            prop_assert!((1..=64).contains(&sig));
+        }
+    }
+
+    /// The command line itself: clap's parsing never panics on any words.
+    #[test]
+    fn command_line_never_panics(words in proptest::collection::vec(text_of(&[
+        "-", "--", "-e", "--env", "-it", "-d", "--rm", "--name", "-p", "-v", "--net", "=", "x",
+        "A=1", "/", "./r", "--help", "-h", "--frobnicate", "run", "", " ",
+    ]), 0..6)) {
+        let _ = crate::cli::parse_run(&words);
+        let _ = crate::cli::parse_sub::<crate::cli::PsArgs>("ps", &words);
+        let _ = crate::cli::parse_sub::<crate::cli::LogsArgs>("logs", &words);
+    }
+}
+
+// ------------------------------------------------------ state, time, maps
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// Times read back from state.json (which a corrupt file may hold as
+    /// anything) never panic; times rrun writes parse back to themselves.
+    #[test]
+    fn rfc3339(s in text_of(&["2026", "-", "01", "T", ":", "00", ".", "5", "Z", "9999", "+", "é"]),
+               secs in 0i64..253_402_300_800, nanos in 0u32..1_000_000_000) {
+        if let Some(t) = crate::state::parse_rfc3339(&s) {
+            let _ = crate::inspect::human_duration(1e9 - t);
+        }
+        let t = crate::state::parse_rfc3339(&crate::state::rfc3339(secs, nanos)).unwrap();
+        prop_assert!((t - (secs as f64 + nanos as f64 / 1e9)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn human_durations(f in any::<f64>()) {
+        prop_assert!(!crate::inspect::human_duration(f).is_empty());
+    }
+
+    /// /proc/PID/uid_map and /etc/subuid text: no panic.
+    #[test]
+    fn id_maps(s in text_of(&["0", "1000", "100000", "65536", "4294967295", " ", "\n", ":", "rrtest", "x"]),
+               id in any::<u32>()) {
+        let m = crate::ns::parse_id_map(&s);
+        let _ = crate::ns::id_mapped(&m, id);
+        if let Some((_, count)) = crate::ns::parse_sub_range(&s, id, Some("rrtest")) {
+            prop_assert!(count > 0);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// Not user input but bytes from outside all the same: conntrack's
+    /// netlink attributes, as the kernel sends them (a short or lying
+    /// length must not make rrun panic).
+    #[test]
+    fn conntrack_tuples(b in proptest::collection::vec(any::<u8>(), 0..96)) {
+        let _ = crate::net::conntrack::parse_tuple(&b);
+    }
+}

@@ -48,13 +48,27 @@ impl Error {
     }
 }
 
+/// `s` with its control characters (newlines first) escaped as Rust
+/// writes them, so that an error naming user input stays on one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn usage(e: cli::CliError, usage: &str) -> Result<i32, Error> {
     match e {
         cli::CliError::Help(h) => {
             print!("{h}");
             Ok(0)
         }
-        cli::CliError::Usage(m) => Err(Error::Usage(format!("{m}\n{usage}"))),
+        cli::CliError::Usage(m) => Err(Error::Usage(format!("{}\n{usage}", one_line(&m)))),
     }
 }
 
@@ -122,7 +136,12 @@ fn main() {
     match run(&args[1..]) {
         Ok(code) => exit(code),
         Err(e) => {
-            let msg = e.to_string();
+            // One line, whatever the user's input held (a name, a path
+            // with a newline); only the usage text has a second.
+            let msg = match &e {
+                Error::Usage(m) => m.clone(),
+                _ => one_line(&e.to_string()),
+            };
             // Commands that act on several containers report each failure
             // as it happens; what is left is only the exit code.
             if !msg.is_empty() {

@@ -261,6 +261,10 @@ impl Fs<'_> {
                 Kind::Dir
             };
             create_in(&parent, parts[i], k).map_err(|e| (i, e))?;
+            // A dangling symlink in its place (create_in sees EEXIST and
+            // makes nothing): the path still does not resolve, and saying
+            // so here names the symlink, not a later mount's ENOENT.
+            resolve(&self.root, &prefix).map_err(|e| (i, e))?;
         }
         Ok(())
     }

@@ -413,10 +413,13 @@ fn generated_names(mode: Mode) {
     assert_eq!(distinct.len(), names.len(), "names are distinct\n{out}");
 }
 
+/// 50 starts race for one name: exactly one wins; the others fail with
+/// "already in use" (never a lock error), leaving nothing behind.
 fn racing_same_name(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
-    let procs: Vec<Proc> = (0..10)
+    const N: usize = 50;
+    let procs: Vec<Proc> = (0..N)
         .map(|_| {
             cx.spawn(
                 cx.cmd(&["-d", "--name", "same", cx.rootfs(), "sleep", "30"]),
@@ -431,7 +434,7 @@ fn racing_same_name(mode: Mode) {
         .map(|o| o.to_string())
         .collect::<Vec<_>>()
         .join("\n");
-    assert_eq!(won.len(), 1, "exactly one of 10 racing starts wins\n{all}");
+    assert_eq!(won.len(), 1, "exactly one of {N} racing starts wins\n{all}");
     for o in outs.iter().filter(|o| o.code() != Some(0)) {
         o.expect_rrun_error();
         assert!(o.stderr.contains("is already in use"), "{o}");
@@ -449,31 +452,68 @@ fn racing_same_name(mode: Mode) {
     assert_eq!(cx.inspect_f("{{.State.Running}}", "same"), "true");
 }
 
+/// 50 detached starts at once on the bridge (both modes), each with its
+/// own name and published port: all start, each gets an address of its
+/// own and its port, and no start reports a lock error.
 fn parallel_distinct_names(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
-    let names: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
+    const N: u16 = 50;
+    // No network yet: the first starts also race to make the bridge (and,
+    // rootless, the holder and pasta).
+    let names: Vec<String> = (0..N).map(|i| format!("p{i}")).collect();
+    let ports: Vec<String> = (0..N).map(|i| format!("{}:80", 20000 + i)).collect();
+    let t0 = Instant::now();
     let procs: Vec<Proc> = names
         .iter()
-        .map(|n| {
+        .zip(&ports)
+        .map(|(n, p)| {
             cx.spawn(
-                cx.cmd(&["-d", "--name", n, cx.rootfs(), "sleep", "30"]),
+                cx.cmd(&[
+                    "-d",
+                    "--net=bridge",
+                    "--name",
+                    n,
+                    "-p",
+                    p,
+                    cx.rootfs(),
+                    "sleep",
+                    "30",
+                ]),
                 Input::Null,
             )
         })
         .collect();
     for o in procs.into_iter().map(Proc::wait) {
-        o.ok();
-        assert!(is_hex(o.stdout.trim(), 64), "{o}");
+        assert!(
+            o.code() == Some(0) && is_hex(o.stdout.trim(), 64) && o.stderr.is_empty(),
+            "every one of {N} parallel starts works, quietly\n{o}"
+        );
     }
+    let took = t0.elapsed();
     let out = cx.rrun(&["ps", "--format", "{{.Names}}"]);
     out.ok();
     let running: BTreeSet<String> = out.lines().into_iter().map(str::to_string).collect();
     assert_eq!(
         running,
         names.iter().cloned().collect::<BTreeSet<_>>(),
-        "all 20 are running\n{out}"
+        "all {N} are running ({took:?} to start them)\n{out}"
     );
+    let mut addrs = BTreeSet::new();
+    for (i, n) in names.iter().enumerate() {
+        let ip = cx.inspect_f("{{.NetworkSettings.IPAddress}}", n);
+        assert!(
+            ip.parse::<std::net::Ipv4Addr>().is_ok(),
+            "{n} has an address: {ip:?}"
+        );
+        assert!(
+            addrs.insert(ip.clone()),
+            "{n}'s address {ip} is taken twice"
+        );
+        let port = cx.rrun(&["port", n, "80"]);
+        port.ok();
+        assert_eq!(port.stdout, format!("0.0.0.0:{}\n", 20000 + i), "{port}");
+    }
 }
 
 fn logs_streams_timestamps_tail(mode: Mode) {

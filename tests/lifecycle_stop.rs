@@ -18,6 +18,8 @@ both_modes!(
     several_at_once,
     monitor_killed,
     corrupt_state_file,
+    corrupt_records_every_shape,
+    stale_pid_of_another_process,
     detached_rm_leaves_nothing,
     foreground_stays_listed,
     exit_recorded_with_its_logs,
@@ -470,4 +472,192 @@ fn exit_recorded_with_its_logs(mode: Mode) {
             "[{mode}] run {i}: wait right after -d\n{out}"
         );
     }
+}
+
+/// Records broken in every way a crash, a full disk or a hand edit leaves
+/// them: config.json or state.json missing, empty, truncated, of another
+/// JSON shape, with fields of the wrong type or out of range, not UTF-8.
+/// ps -a lists the readable ones and warns about each broken one (exit 0);
+/// every command on a broken one fails with one `rrun:` line naming the
+/// file (exit 1), rm says to use -f, rm -f removes it and frees its name;
+/// nothing panics.
+fn corrupt_records_every_shape(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    cx.rrun(&["--name", "good", cx.rootfs(), "true"]).ok();
+    let good_id = cx.inspect_f("{{.Id}}", "good");
+    let dir = |id: &str| cx.state.join("containers").join(id);
+    let real_state = fs::read(dir(&good_id).join("state.json")).expect("state.json");
+    let real_config = fs::read(dir(&good_id).join("config.json")).expect("config.json");
+    let half = |b: &[u8]| b[..b.len() / 2].to_vec();
+    let shapes: Vec<(&str, Option<Vec<u8>>)> = vec![
+        ("state.json", None),
+        ("state.json", Some(b"null".to_vec())),
+        ("state.json", Some(b"[1,2,3]".to_vec())),
+        ("state.json", Some(b"{\"foo\": 1}".to_vec())),
+        ("state.json", Some(half(&real_state))),
+        (
+            "state.json",
+            Some(b"{\"status\":\"paused\",\"monitor_pid\":1,\"monitor_start\":1}".to_vec()),
+        ),
+        (
+            "state.json",
+            Some(b"{\"status\":\"running\",\"monitor_pid\":\"1\",\"monitor_start\":1}".to_vec()),
+        ),
+        (
+            "state.json",
+            Some(
+                b"{\"status\":\"running\",\"monitor_pid\":99999999999,\"monitor_start\":1}"
+                    .to_vec(),
+            ),
+        ),
+        ("state.json", Some(b"\xff\xfe\x00\x01".to_vec())),
+        ("config.json", None),
+        ("config.json", Some(Vec::new())),
+        ("config.json", Some(half(&real_config))),
+        ("config.json", Some(b"[1,2,3]".to_vec())),
+        ("config.json", Some(b"{}".to_vec())),
+        ("config.json", Some(b"\"a string\"".to_vec())),
+        ("config.json", Some(b"\xff\xfe".to_vec())),
+    ];
+    let mut broken = Vec::new();
+    for (i, (file, content)) in shapes.iter().enumerate() {
+        let name = format!("c{i}");
+        cx.rrun(&["--name", &name, cx.rootfs(), "true"]).ok();
+        let id = cx.inspect_f("{{.Id}}", &name);
+        let p = dir(&id).join(file);
+        match content {
+            // Written in place: the file keeps its owner.
+            Some(c) => fs::write(&p, c).expect("write"),
+            None => fs::remove_file(&p).expect("rm"),
+        }
+        broken.push((name, id, *file));
+    }
+    let sane = |o: &Output| {
+        assert!(
+            !o.stderr.contains("panicked") && o.code().is_some_and(|c| c <= 1 || c == 125),
+            "no panic, a sane exit code\n{o}"
+        );
+    };
+    let out = cx.rrun(&["ps", "-a", "--format", "{{.Names}}"]);
+    sane(&out);
+    out.ok();
+    assert_eq!(
+        out.stdout, "good\n",
+        "ps -a lists the readable record\n{out}"
+    );
+    for (name, id, file) in &broken {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.starts_with("rrun: ") && l.contains(id.as_str()) && l.contains(file)),
+            "ps -a warns about {name} ({file})\n{out}"
+        );
+    }
+    for (name, id, file) in &broken {
+        for cmd in [
+            &["inspect", name.as_str()][..],
+            &["kill", name],
+            &["stop", "-t", "1", name],
+            &["wait", name],
+            &["logs", name],
+            &["port", name],
+            &["exec", name, "true"],
+            &["rm", name],
+        ] {
+            let o = cx.rrun(cmd);
+            sane(&o);
+            let lines = o.stderr_lines();
+            assert!(
+                o.code() == Some(1)
+                    && lines.len() == 1
+                    && lines[0].starts_with(&format!("rrun: container {name}: "))
+                    && lines[0].contains(file),
+                "{cmd:?} on a record with a broken {file}: exit 1, one line naming it\n{o}"
+            );
+            if cmd[0] == "rm" {
+                assert!(o.stderr.contains("rm -f"), "rm says how\n{o}");
+            }
+        }
+        cx.rrun(&["rm", "-f", name]).ok();
+        assert!(!dir(id).exists(), "rm -f {name} removed {id}");
+        // Its name is free again.
+        cx.rrun(&["--rm", "--name", name, cx.rootfs(), "true"]).ok();
+    }
+    let out = cx.rrun(&["ps", "-a", "--format", "{{.Names}}"]);
+    out.ok();
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("good\n", ""),
+        "{out}"
+    );
+}
+
+/// A record whose monitor and container pid are now another, live
+/// process (pid reuse: the start time differs): the container is Exited
+/// (137), not running; kill refuses, stop and wait return at once, rm
+/// works, and the other process is never signalled.
+fn stale_pid_of_another_process(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    cx.rrun(&["--name", "x", cx.rootfs(), "true"]).ok();
+    let id = cx.inspect_f("{{.Id}}", "x");
+    // Someone else's process, as the same user (so a signal would land).
+    let mut other = std::process::Command::new("sleep");
+    other.arg("60");
+    {
+        use std::os::unix::process::CommandExt;
+        other.uid(cx.uid).gid(cx.gid);
+    }
+    let sleeper = cx.spawn(other, Input::Null);
+    let pid = sleeper.pid();
+    let start = start_time(pid).expect("the other process's start time");
+    let st = serde_json::json!({
+        "status": "running",
+        "monitor_pid": pid,
+        "monitor_start": start + 1,
+        "pid": pid,
+        "pid_start": start + 1,
+        "exit_code": 0,
+        "started_at": "2020-01-01T00:00:00.000000000Z",
+        "finished_at": "",
+        "error": "",
+    });
+    fs::write(
+        cx.state.join("containers").join(&id).join("state.json"),
+        st.to_string(),
+    )
+    .expect("write state.json");
+
+    let status = ps_status(&cx, "x");
+    assert!(is_exited_status(&status, 137), "ps -a STATUS {status:?}");
+    let out = cx.rrun(&["ps", "-q"]);
+    out.ok();
+    assert_eq!(out.stdout, "", "nothing is running\n{out}");
+    assert_eq!(
+        cx.inspect_f("{{.State.Running}} {{.State.Pid}} {{.State.ExitCode}}", "x"),
+        "false 0 137"
+    );
+    for args in [&["kill", "x"][..], &["kill", "-s", "TERM", "x"]] {
+        let o = cx.rrun(args);
+        assert_eq!(o.code(), Some(1), "{o}");
+        assert!(o.stderr.contains("is not running"), "{o}");
+    }
+    let t0 = Instant::now();
+    let o = cx.rrun(&["stop", "x"]);
+    o.ok();
+    let o = cx.rrun(&["wait", "x"]);
+    o.ok();
+    assert_eq!(o.stdout, "137\n", "{o}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "stop and wait of a container that is not running return at once"
+    );
+    cx.rrun(&["rm", "x"]).ok();
+    assert!(cx.containers().is_empty(), "{:?}", cx.containers());
+    assert!(
+        pid_alive(pid) && start_time(pid) == Some(start),
+        "the other process {pid} was never signalled"
+    );
+    drop(sleeper);
 }

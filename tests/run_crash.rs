@@ -148,3 +148,249 @@ fn crash(cx: &Ctx, stage: &str, rm: bool) -> bool {
     );
     true
 }
+
+// ---------------------------------------------------------------------------
+// Crashes of a bridge-mode run with a published port, in both modes (the
+// rootless bridge lives in the user's network namespace, held by the
+// holder): the next rrun gives back the veth, the DNAT element, the lease
+// and the host port; a crashed container stays listed as Exited until rm;
+// the same -p works again at once, with exactly one element for its port.
+
+/// One module per stage: `STAGE::root`, `STAGE::rootless`.
+macro_rules! net_crash_stages {
+    ($($id:ident => $stage:literal),* $(,)?) => {$(
+        mod $id {
+            #[test]
+            fn root() {
+                super::net_crash_at($stage, $crate::common::Mode::Root)
+            }
+            #[test]
+            fn rootless() {
+                super::net_crash_at($stage, $crate::common::Mode::Rootless)
+            }
+        }
+    )*};
+}
+
+net_crash_stages!(
+    net_parsed => "parsed",
+    net_state_created => "state-created",
+    net_cloned => "cloned",
+    net_attached => "attached",
+    net_child_mounted => "child-mounted",
+    net_started => "started",
+    net_exited => "exited",
+    net_teardown => "teardown",
+);
+
+/// The published port of these tests (each test has a network namespace
+/// of its own, so they never collide).
+const PORT: u16 = 18080;
+
+/// What the network holds: the veths (rrv…) where the bridge is, the
+/// text of rrun's nftables table there, and the leases' owners.
+struct NetView {
+    veths: Vec<String>,
+    table: String,
+    leases: Vec<String>,
+}
+
+impl NetView {
+    fn elements(&self, port: u16) -> usize {
+        self.table.matches(&format!("{port} : ")).count()
+    }
+}
+
+fn net_view(cx: &Ctx) -> NetView {
+    let script = "ip -br link; echo ==; nft list table ip rrun 2>/dev/null; true";
+    let mut c = match cx.mode {
+        Mode::Root => {
+            let mut c = std::process::Command::new("sh");
+            c.args(["-c", script]);
+            cx.netns
+                .as_ref()
+                .expect("root tests have a netns")
+                .enter(&mut c);
+            c
+        }
+        Mode::Rootless => {
+            let holder = cx.holder().expect("the rootless holder is alive");
+            let mut c = std::process::Command::new("nsenter");
+            c.args(["-t", &holder.to_string(), "-n", "sh", "-c", script]);
+            c
+        }
+    };
+    c.env_clear().env("PATH", HOST_PATH);
+    let out = cx.run(c, Input::Null);
+    out.ok();
+    let (links, table) = out.stdout.split_once("==\n").unwrap_or((&out.stdout, ""));
+    let veths = links
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .filter(|n| n.starts_with("rrv"))
+        .collect();
+    let leases = std::fs::read(cx.state.join("network/leases.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["leases"].as_object().cloned())
+        .map(|m| {
+            m.values()
+                .filter_map(|o| o.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    NetView {
+        veths,
+        table: table.to_string(),
+        leases,
+    }
+}
+
+/// Crash at `stage` twice — a foreground run (rrun is the monitor) and a
+/// detached one (the forked monitor dies, the CLI reports) — both with
+/// --net=bridge -p PORT:80 and no --rm; then check what the next runs find.
+fn net_crash_at(stage: &str, mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    let publish = format!("{PORT}:80");
+    let opts = ["--net=bridge", "-p", publish.as_str()];
+    let ends = matches!(stage, "exited" | "teardown");
+    let child = stage.starts_with("child-");
+    for detach in [false, true] {
+        let marker = unique_marker(stage);
+        let script = if ends {
+            format!(": {marker}")
+        } else {
+            format!("sleep 1000; : {marker}")
+        };
+        let mut o: Vec<&str> = opts.to_vec();
+        if detach {
+            o.push("-d");
+        }
+        let mut cmd = cx.cmd(&cx.sh_args_keep(&o, &script));
+        cmd.env("RRUN_TEST_CRASH_AT", stage);
+        let out = cx.run(cmd, Input::Null);
+        let how = if detach { "detached" } else { "foreground" };
+        use std::os::unix::process::ExitStatusExt;
+        if child {
+            // The container process dies before exec; its monitor reports.
+            assert!(
+                out.code() == Some(125) && out.stderr.starts_with("rrun: "),
+                "[{mode}] {how}, crash at {stage}: rrun reports 125\n{out}"
+            );
+        } else if stage == "parsed" || !detach {
+            assert_eq!(
+                out.status.signal(),
+                Some(libc::SIGKILL),
+                "[{mode}] {how}: rrun killed itself at {stage}\n{out}"
+            );
+        } else if matches!(stage, "started" | "exited" | "teardown") {
+            // The CLI was told the id before its monitor died.
+            assert!(
+                out.code() == Some(0) && is_hex(out.stdout.trim(), 64),
+                "[{mode}] {how}, crash at {stage}: the CLI prints the id\n{out}"
+            );
+            // The monitor reaches the stage after the CLI returned: wait
+            // for its death (the record then says Exited).
+            cx.wait_exited(out.stdout.trim());
+        } else {
+            out.expect_rrun_error();
+            assert!(
+                out.stderr.contains("monitor died"),
+                "[{mode}] {how}, crash at {stage}: the CLI says its monitor died\n{out}"
+            );
+        }
+        let mut left = Vec::new();
+        let gone = poll_until(Duration::from_secs(5), || {
+            left = procs_with_cmdline(&marker);
+            left.is_empty()
+        });
+        assert!(
+            gone,
+            "[{mode}] {how}, crash at {stage}: the container outlives it: {left:?}\n{out}"
+        );
+        let mounts = cx.env.leaked_mounts();
+        assert!(mounts.is_empty(), "[{mode}] mounts left: {mounts:?}");
+    }
+
+    // The same -p, at once: the next run reclaims what the crashed ones
+    // held (a port still held would fail it with "already in use").
+    let id = cx.detach(
+        &[opts[0], opts[1], opts[2], "--name", "after"],
+        &["sleep", "1000"],
+    );
+    // A crashed container's veth goes with its network namespace, which
+    // the kernel tears down in the background: wait for that.
+    let mine = format!("rrv{}", &id[..12]);
+    let mut v = net_view(&cx);
+    let settled = poll_until(SETTLE, || {
+        v = net_view(&cx);
+        v.veths == [mine.clone()]
+    });
+    assert!(
+        settled,
+        "[{mode}] after crashes at {stage}: only the new container's veth {mine} is left \
+         within {SETTLE:?}: {:?}",
+        v.veths
+    );
+    assert_eq!(
+        v.elements(PORT),
+        1,
+        "[{mode}] after crashes at {stage}: exactly one element for {PORT}\n{}",
+        v.table
+    );
+    assert_eq!(
+        v.leases,
+        std::slice::from_ref(&id),
+        "[{mode}] after crashes at {stage}: one lease, the new container's"
+    );
+    let port = cx.rrun(&["port", "after", "80"]);
+    port.ok();
+    assert_eq!(port.stdout, format!("0.0.0.0:{PORT}\n"), "{port}");
+
+    // The crashed containers (those that had a record) are listed, Exited.
+    let ps = cx.rrun(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    ps.ok();
+    let crashed: Vec<&str> = ps
+        .lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("after "))
+        .collect();
+    let want = if stage == "parsed" || child { 0 } else { 2 };
+    assert_eq!(
+        crashed.len(),
+        want,
+        "[{mode}] after crashes at {stage}: {want} crashed containers listed\n{ps}"
+    );
+    for l in &crashed {
+        assert!(
+            l.split_once(' ')
+                .is_some_and(|(_, s)| s.starts_with("Exited (")),
+            "[{mode}] a crashed container is listed as Exited: {l:?}\n{ps}"
+        );
+    }
+
+    // rm gives everything back.
+    let mut all = vec!["rm".to_string(), "-f".to_string()];
+    all.extend(cx.containers());
+    cx.rrun(&all).ok();
+    let v = net_view(&cx);
+    assert!(
+        v.elements(PORT) == 0 && v.leases.is_empty(),
+        "[{mode}] after rm -f of everything: no element or lease: {:?}\n{}",
+        v.leases,
+        v.table
+    );
+    let mut v = v;
+    let settled = poll_until(SETTLE, || {
+        v = net_view(&cx);
+        v.veths.is_empty()
+    });
+    assert!(
+        settled,
+        "[{mode}] after rm -f of everything: no veth within {SETTLE:?}: {:?}",
+        v.veths
+    );
+    cx.assert_nothing_left(&format!("crashes at {stage} with -p, and rm -f"));
+}

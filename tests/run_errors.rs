@@ -16,6 +16,8 @@ both_modes!(
     bad_input_is_refused,
     bad_env_file_is_refused,
     user_outside_the_map,
+    text_bound_for_files_is_refused,
+    env_passes_through,
 );
 
 fn command_exit_codes(mode: Mode) {
@@ -239,4 +241,180 @@ fn user_outside_the_map(mode: Mode) {
             cx.assert_nothing_left("-u outside the map");
         }
     }
+}
+
+/// Names, link aliases, hostnames, --dns/--dns-search, --add-host and env
+/// keys end up in files (/etc/hosts, /etc/hostname, /etc/resolv.conf,
+/// config.json) and in the environment: with a newline, a tab, a space,
+/// '#', a leading '-' or 300 characters (where rrun holds them to the
+/// grammar of hosts and names) they are refused with one `rrun:` line —
+/// one line even when the input holds a newline — and nothing is written:
+/// the state directory stays empty.
+fn text_bound_for_files_is_refused(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let long = "a".repeat(300);
+    let name = "Invalid container name";
+    let cases: Vec<(Vec<String>, &str)> = [
+        (vec!["--name", "a\nb"], name),
+        (vec!["--name", "a\tb"], name),
+        (vec!["--name", "#a"], name),
+        (vec!["--name", "a#b"], name),
+        (vec!["--name=-a"], name),
+        (vec!["--name", &long], "at most 128 characters"),
+        (vec!["--link", "db:a\nb"], "invalid --link"),
+        (vec!["--link", "db:a b"], "invalid --link"),
+        (vec!["--link", "db:#x"], "invalid --link"),
+        (vec!["--link=-db:x"], "invalid --link"),
+        (vec!["--link", "a\nb:x"], "invalid --link"),
+        (vec!["--link", &format!("db:{long}")], "invalid --link"),
+        (vec!["-h", "a\nb"], "invalid hostname"),
+        (vec!["-h", "#a"], "invalid hostname"),
+        (vec!["-h", "a#b"], "invalid hostname"),
+        (vec!["--hostname=-a"], "invalid hostname"),
+        (vec!["-h", &long], "invalid hostname"),
+        (
+            vec!["--dns", "1.2.3.4\nnameserver 6.6.6.6"],
+            "invalid --dns",
+        ),
+        (vec!["--dns-search", "a\nb"], "invalid --dns-search"),
+        (vec!["--dns-search", "a b"], "invalid --dns-search"),
+        (vec!["--dns-search", "a#b"], "invalid --dns-search"),
+        (vec!["--dns-search=-a"], "invalid --dns-search"),
+        (vec!["--dns-search", &long], "invalid --dns-search"),
+        (vec!["--add-host", "a\nb:1.2.3.4"], "invalid --add-host"),
+        (vec!["--add-host", "a b:1.2.3.4"], "invalid --add-host"),
+        (vec!["--add-host", "#a:1.2.3.4"], "invalid --add-host"),
+        (vec!["--add-host=-a:1.2.3.4"], "invalid --add-host"),
+        (
+            vec!["--add-host", &format!("{long}:1.2.3.4")],
+            "invalid --add-host",
+        ),
+        (vec!["--add-host", "a:1.2.3.4\nevil"], "invalid --add-host"),
+        (vec!["--add-host", "a:1.2.3.4 evil"], "invalid --add-host"),
+        (vec!["--add-host", "a:1.2.3.4#x"], "invalid --add-host"),
+        (vec!["-e", "A\nB=1"], "the name contains whitespace"),
+        (vec!["-e", "A\tB=1"], "the name contains whitespace"),
+        (vec!["-e", "A=1\n2"], "the value contains a newline"),
+    ]
+    .into_iter()
+    .map(|(v, m)| (v.into_iter().map(String::from).collect(), m))
+    .collect();
+    let mut cases = cases;
+    for (what, content, msg) in [
+        (
+            "nulkey",
+            &b"A\0B=1\n"[..],
+            "the name contains whitespace, '=' or NUL",
+        ),
+        (
+            "nulvalue",
+            &b"A=1\0x\n"[..],
+            "the value contains a newline or NUL",
+        ),
+        (
+            "tabkey",
+            &b"# ok\nA\tB=1\n"[..],
+            "line 2: invalid environment variable",
+        ),
+    ] {
+        let f = cx.host_file(what, content);
+        cases.push((vec!["--env-file".into(), f.display().to_string()], msg));
+    }
+    let before = tree_snapshot(&cx.state);
+    for (opts, msg) in cases {
+        let mut args = opts.clone();
+        args.extend([cx.rootfs().to_string(), "/bin/true".to_string()]);
+        let out = cx.rrun(&args);
+        assert!(
+            out.code() == Some(125)
+                && out.stderr_lines().len() == 1
+                && out.stderr.starts_with("rrun: ")
+                && out.stderr.contains(msg),
+            "[{mode}] {opts:?}: expected exit 125 and one stderr line `rrun: …{msg}…`\n{out}"
+        );
+        assert_eq!(
+            tree_snapshot(&cx.state),
+            before,
+            "[{mode}] {opts:?}: something was written to the state directory"
+        );
+    }
+    cx.assert_nothing_left("text refused before anything is made");
+}
+
+/// Env values may hold anything but NUL and a newline (the line ends of
+/// --env-file; issue 2 refuses them in -e too): spaces, '#', quotes, '$',
+/// a leading '-', '=', tabs, a carriage return, escape sequences, 300
+/// characters, non-ASCII. They reach the command exactly as given, and
+/// config.json (inspect) keeps them exactly. Keys are held to "no '=',
+/// NUL or whitespace" only (as Docker: no stricter rule), so keys with
+/// '#', '.', a leading '-' or 300 characters pass through too.
+fn env_passes_through(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    let long = "v".repeat(300);
+    let long_key = "K".repeat(300);
+    let vars: Vec<(String, String)> = [
+        ("SPACES", "  a  b  "),
+        ("HASH", "#not a comment"),
+        ("QUOTES", "'\"`$HOME`\"'\\"),
+        ("DASH", "-x --rm"),
+        ("EQ", "=a=b="),
+        ("TAB", "a\tb"),
+        ("CR", "a\rb"),
+        ("ESC", "\x1b[31mred\x1b[0m"),
+        ("LONG", &long),
+        ("UTF", "é ☃ \u{2028}"),
+        ("EMPTY", ""),
+        ("#HASHKEY", "1"),
+        ("-DASHKEY", "2"),
+        ("A.B-C", "3"),
+        (&long_key, "4"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // Half by -e, half by --env-file (whose lines keep trailing spaces;
+    // a key starting with '#' would be a comment there).
+    let mut args = vec!["--name".to_string(), "envs".to_string()];
+    let mut file = String::new();
+    for (i, (k, v)) in vars.iter().enumerate() {
+        if i % 2 == 0 || k.starts_with('#') {
+            args.push(format!("--env={k}={v}"));
+        } else {
+            file.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    let f = cx.host_file("envfile", file.as_bytes());
+    args.extend([
+        "--env-file".into(),
+        f.display().to_string(),
+        cx.rootfs().into(),
+        "env".into(),
+    ]);
+    let out = cx.rrun(&args);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.split('\n').collect();
+    // The harness drops every '\r' of the output: a script checks CR.
+    let cr = cx.sh(
+        &["-e", "CR=a\rb"],
+        r#"[ "$CR" = "$(printf 'a\rb')" ] && echo cr-exact"#,
+    );
+    assert_eq!(cr.stdout, "cr-exact\n", "[{mode}] CR holds a\\rb\n{cr}");
+    for (k, v) in &vars {
+        let want = format!("{k}={v}").replace('\r', "");
+        assert!(
+            lines.contains(&want.as_str()),
+            "[{mode}] the command sees {want:?} exactly\n{out}"
+        );
+    }
+    let env = cx.inspect_json("envs")["Config"]["Env"].clone();
+    let env: Vec<String> = serde_json::from_value(env).expect("Config.Env is a list of strings");
+    for (k, v) in &vars {
+        let want = format!("{k}={v}");
+        assert!(
+            env.contains(&want),
+            "[{mode}] inspect's Config.Env holds {want:?} exactly: {env:?}"
+        );
+    }
+    cx.rrun(&["rm", "envs"]).ok();
 }

@@ -384,6 +384,10 @@ fn detach(c: &Ctx, name: &str) -> Result<i32, RunError> {
         println!("{id}");
         return Ok(0);
     }
+    // The start failed: the monitor is exiting (or was killed). Reap it,
+    // so that once we report, nothing of this run is left alive — the
+    // next rrun then takes back its lease and ports at once.
+    reap(pid);
     if let Some(rest) = text.strip_prefix('E')
         && let Some((code, msg)) = rest.split_once(':')
     {
