@@ -278,7 +278,9 @@ fn serve_tcp(s: TcpStream) -> io::Result<()> {
     }
 }
 
-const CLIENT_T: Duration = Duration::from_secs(10);
+/// A client's socket timeouts: below the harness's 20 s per process, above
+/// what a loaded 2-core machine needs to hash 256 MiB.
+const CLIENT_T: Duration = Duration::from_secs(16);
 
 fn connect(a: &SocketAddr) -> io::Result<TcpStream> {
     let s = TcpStream::connect_timeout(a, CLIENT_T)?;
@@ -458,14 +460,6 @@ fn client(args: &[String]) {
             }
             result("served", served);
             drop(many);
-            let t0 = Instant::now();
-            while !connect(&a).is_ok_and(|mut s| echo_once(&mut s, "again")) {
-                assert!(t0.elapsed() < CLIENT_T, "no recovery after the flood");
-            }
-            let fresh = (0..20)
-                .filter(|i| connect(&a).is_ok_and(|mut s| echo_once(&mut s, &format!("n{i}"))))
-                .count();
-            result("fresh", fresh);
         }
         // UDP: three clients interleaved get only their own replies; the
         // largest datagram and arbitrary bytes come back intact.
@@ -1230,12 +1224,9 @@ fn forwarder_out_of_fds_recovers(path: Path) {
         "with 256 fds some of 1,000 are served and the rest refused, served {served}\n{}",
         r.all
     );
-    assert_eq!(
-        r.num("fresh"),
-        20,
-        "new clients are served normally\n{}",
-        r.all
-    );
+    // The old connections close in their own time (each side's EOF has to
+    // travel): wait for the forwarder's sockets to go back to baseline,
+    // then new clients are served normally.
     let mut now = (0, 0);
     let back = poll_until(SETTLE, || {
         now = fd_kinds(fwd);
@@ -1245,6 +1236,13 @@ fn forwarder_out_of_fds_recovers(path: Path) {
         back,
         "the forwarder's fds go back to baseline: sockets {sockets}→{}, pipes {pipes}→{}",
         now.0, now.1
+    );
+    let r = client_run(&cx, &["echo", "127.0.0.1:18080", "20"]);
+    assert_eq!(
+        r.num("echoed"),
+        20,
+        "new clients are served normally\n{}",
+        r.all
     );
     assert!(pid_alive(fwd), "the forwarder survived");
 }
