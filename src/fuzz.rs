@@ -416,12 +416,16 @@ fn no_lookup(_: &str) -> Option<String> {
     None
 }
 
-/// A key rrun accepts: no '=', NUL or whitespace.
+/// A key rrun accepts: no '=', '#', whitespace or control character, no
+/// leading '-', at most 255 characters.
 fn env_key() -> impl Strategy<Value = String> {
-    "[^=\\s\\x00]{1,20}".prop_filter("no Unicode whitespace", |k| {
-        !k.chars()
-            .any(|c| c.is_whitespace() || c == '=' || c == '\0')
-    })
+    "[^=#\\s\\x00-\\x1f-][^=#\\s\\x00-\\x1f]{0,19}".prop_filter(
+        "no Unicode whitespace or control",
+        |k| {
+            !k.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '=' || c == '#')
+        },
+    )
 }
 
 /// A value rrun accepts: anything but NUL and newline.

@@ -12,7 +12,9 @@ use std::fmt;
 pub enum SpecError {
     #[error("invalid environment variable {0:?}: the name is empty")]
     EnvEmptyKey(String),
-    #[error("invalid environment variable {0:?}: the name contains whitespace, '=' or NUL")]
+    #[error(
+        "invalid environment variable {0:?}: the name contains whitespace, a control character, '=', '#' or NUL, starts with '-', or is longer than 255 characters"
+    )]
     EnvBadKey(String),
     #[error("invalid environment variable {0:?}: the value contains a newline or NUL")]
     EnvBadValue(String),
@@ -63,9 +65,15 @@ fn check_key(raw: &str, key: &str) -> Result<(), SpecError> {
     if key.is_empty() {
         return Err(SpecError::EnvEmptyKey(raw.to_string()));
     }
+    // Besides what cannot be an environment key at all ('=', NUL), what
+    // no program expects in one and a shell script could misread (issue 7:
+    // whitespace and control characters, '#', a leading '-', and over 255
+    // characters).
     if key
         .chars()
-        .any(|c| c == '=' || c == '\0' || c.is_whitespace())
+        .any(|c| c == '=' || c == '#' || c.is_whitespace() || c.is_control())
+        || key.starts_with('-')
+        || key.len() > 255
     {
         return Err(SpecError::EnvBadKey(raw.to_string()));
     }
