@@ -44,6 +44,10 @@ pub enum NetError {
     Root(String),
     #[error("{0}")]
     Nft(#[from] nft::NftError),
+    #[error(
+        "the network's record {0} is corrupt ({1}); once no container uses the network, move it away and rrun makes the network anew"
+    )]
+    Corrupt(PathBuf, String),
     #[error("reading or writing the network's record {0}: {1}")]
     Record(PathBuf, #[source] io::Error),
     #[error("no free address left in {0}")]
@@ -112,7 +116,7 @@ pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(
     match fs::read(p) {
         Ok(b) => serde_json::from_slice(&b)
             .map(Some)
-            .map_err(|e| NetError::Record(p.to_path_buf(), io::Error::other(e))),
+            .map_err(|e| NetError::Corrupt(p.to_path_buf(), e.to_string())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(NetError::Record(p.to_path_buf(), e)),
     }
