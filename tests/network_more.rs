@@ -251,7 +251,10 @@ fn root_bridge_flag_not_a_bridge() {
 
 /// A container serving HTTP on 80 (its hostname as the page) and a UDP
 /// echo of the peer's address on 53.
-const SERVERS: &str = "mkdir -p /w; hostname > /w/index.html; \
+/// Servers answering with the container's hostname. The rootfs is shared by
+/// every test of the process: the page lives in a tmpfs of the container's
+/// own (run with `--tmpfs /w`), or concurrent tests would overwrite it.
+const SERVERS: &str = "hostname > /w/index.html; \
     socat UDP-RECVFROM:53,fork SYSTEM:'read -r l; echo udp-$SOCAT_PEERADDR' & \
     exec httpd -f -p 80 -h /w";
 
@@ -276,6 +279,8 @@ fn root_iptables_false_ports_served_by_the_forwarder() {
         "-d",
         "--name",
         "f",
+        "--tmpfs",
+        "/w",
         "--iptables=false",
         "-p",
         "8080:80",
@@ -323,6 +328,8 @@ fn root_ipv6_host_address_forwarded() {
         "-d",
         "--name",
         "six",
+        "--tmpfs",
+        "/w",
         "-p",
         "[::1]:8081:80",
         cx.rootfs(),
