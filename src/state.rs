@@ -227,6 +227,15 @@ impl Record {
         // exit code, after the logs are flushed): only its death is ours
         // to notice.
         if !sys::alive(s.monitor_pid, s.monitor_start) {
+            // It may have recorded the exit and ended between our read of
+            // state.json and this check: read again before judging.
+            if let Ok(b) = fs::read(self.dir.join("state.json"))
+                && let Ok(fresh) = serde_json::from_slice::<RunState>(&b)
+                && fresh.status == Status::Exited
+            {
+                *s = fresh;
+                return;
+            }
             s.status = Status::Exited;
             s.exit_code = 137;
             if s.finished_at.is_empty() {
