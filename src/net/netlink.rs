@@ -175,6 +175,10 @@ pub enum NetlinkError {
     DeleteRule { mark: u32, source: Cause },
     #[error("adding `local default dev lo` to routing table {table}: {source}")]
     AddLocalRoute { table: u32, source: Cause },
+    #[error("deleting `local default dev lo` from routing table {table}: {source}")]
+    DeleteLocalRoute { table: u32, source: Cause },
+    #[error("setting the MTU of interface #{index}: {source}")]
+    SetMtu { index: u32, source: Cause },
     #[error("listing IPv4 addresses: {source}")]
     ListAddresses { source: Cause },
     #[error("listing IPv4 routes: {source}")]
@@ -203,6 +207,8 @@ impl NetlinkError {
             | AddRule { source, .. }
             | DeleteRule { source, .. }
             | AddLocalRoute { source, .. }
+            | DeleteLocalRoute { source, .. }
+            | SetMtu { source, .. }
             | ListAddresses { source }
             | ListRoutes { source } => source.errno(),
         }
@@ -419,7 +425,7 @@ impl Netlink {
         m.attributes.push(LinkAttribute::Mtu(mtu));
         self.request(RouteNetlinkMessage::SetLink(m), 0)
             .map(drop)
-            .map_err(|source| NetlinkError::SetUp { index, source })
+            .map_err(|source| NetlinkError::SetMtu { index, source })
     }
 
     pub fn set_up(&mut self, index: u32) -> Result<(), NetlinkError> {
@@ -550,14 +556,7 @@ impl Netlink {
     /// `ip route add local default dev lo table TABLE`: everything looked
     /// up in TABLE is delivered to this host's own sockets.
     pub fn add_local_default(&mut self, table: u32) -> Result<(), NetlinkError> {
-        let lo = self
-            .link_index("lo")?
-            .ok_or_else(|| NetlinkError::Missing("lo".into()))?;
-        let mut m = route_message(0, RouteScope::Host);
-        m.header.kind = RouteType::Local;
-        m.header.table = RouteHeader::RT_TABLE_UNSPEC;
-        m.attributes.push(RouteAttribute::Table(table));
-        m.attributes.push(RouteAttribute::Oif(lo));
+        let m = self.local_default_route(table)?;
         match self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL) {
             Ok(_) => Ok(()),
             Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
@@ -567,6 +566,16 @@ impl Netlink {
 
     /// Remove what [`Self::add_local_default`] added; gone already is fine.
     pub fn delete_local_default(&mut self, table: u32) -> Result<(), NetlinkError> {
+        let m = self.local_default_route(table)?;
+        match self.request(RouteNetlinkMessage::DelRoute(m), 0) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.errno(), Some(libc::ESRCH) | Some(libc::ENOENT)) => Ok(()),
+            Err(source) => Err(NetlinkError::DeleteLocalRoute { table, source }),
+        }
+    }
+
+    /// The `local default dev lo table TABLE` route.
+    fn local_default_route(&mut self, table: u32) -> Result<RouteMessage, NetlinkError> {
         let lo = self
             .link_index("lo")?
             .ok_or_else(|| NetlinkError::Missing("lo".into()))?;
@@ -575,11 +584,7 @@ impl Netlink {
         m.header.table = RouteHeader::RT_TABLE_UNSPEC;
         m.attributes.push(RouteAttribute::Table(table));
         m.attributes.push(RouteAttribute::Oif(lo));
-        match self.request(RouteNetlinkMessage::DelRoute(m), 0) {
-            Ok(_) => Ok(()),
-            Err(e) if matches!(e.errno(), Some(libc::ESRCH) | Some(libc::ENOENT)) => Ok(()),
-            Err(source) => Err(NetlinkError::AddLocalRoute { table, source }),
-        }
+        Ok(m)
     }
 
     /// Delete a link (a veth takes its peer along). A link that is already
