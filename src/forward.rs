@@ -153,24 +153,25 @@ fn set_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int)
     .map(|_| ())
 }
 
-fn so_error(fd: RawFd) -> i32 {
+fn get_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
     let mut v: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: v/len describe a writable c_int.
-    let r = unsafe {
+    cvt(unsafe {
         libc::getsockopt(
             fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
+            level,
+            name,
             &mut v as *mut _ as *mut libc::c_void,
             &mut len,
         )
-    };
-    if r < 0 {
-        errno().raw_os_error().unwrap_or(libc::EIO)
-    } else {
-        v
-    }
+    })?;
+    Ok(v)
+}
+
+fn so_error(fd: RawFd) -> i32 {
+    get_int_opt(fd, libc::SOL_SOCKET, libc::SO_ERROR)
+        .unwrap_or_else(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 fn set_nonblock(fd: RawFd) -> io::Result<()> {
@@ -639,18 +640,23 @@ impl Fwd<'_> {
 
     // ------------------------------------------------------------ TCP
 
-    fn accept_one(fd: RawFd) -> io::Result<OwnedFd> {
-        // SAFETY: null address pointers are allowed.
+    /// Accept one connection, with the client's address (None if the
+    /// kernel gave one rrun cannot read; it is only needed as a source).
+    fn accept_one(fd: RawFd) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+        // SAFETY: all-zero sockaddr_storage is valid.
+        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: ss/len describe a writable buffer of the stated size.
         let c = cvt(unsafe {
             libc::accept4(
                 fd,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
+                &mut ss as *mut _ as *mut libc::sockaddr,
+                &mut len,
                 libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             )
         })?;
         // SAFETY: c was just returned by accept4 and is ours alone.
-        Ok(unsafe { OwnedFd::from_raw_fd(c) })
+        Ok((unsafe { OwnedFd::from_raw_fd(c) }, from_sockaddr(&ss)))
     }
 
     fn pause(&mut self, port: usize) -> Result<(), ForwardError> {
@@ -682,7 +688,7 @@ impl Fwd<'_> {
                         self.spare = open_spare();
                         self.log(port, format_args!("{e}: shedding new connections"));
                         match shed {
-                            Ok(c) => {
+                            Ok((c, _)) => {
                                 reset(c);
                                 continue;
                             }
@@ -701,7 +707,11 @@ impl Fwd<'_> {
         Ok(())
     }
 
-    fn start_conn(&mut self, port: usize, client: OwnedFd) -> Result<(), ForwardError> {
+    fn start_conn(
+        &mut self,
+        port: usize,
+        (client, peer): (OwnedFd, Option<SocketAddr>),
+    ) -> Result<(), ForwardError> {
         let target = self.ports[port].target;
         let server = match new_socket(libc::AF_INET, libc::SOCK_STREAM) {
             Ok(s) => s,
@@ -714,7 +724,7 @@ impl Fwd<'_> {
         let _ = set_int_opt(client.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let _ = set_int_opt(server.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         if self.opts.transparent
-            && let Ok(peer) = crate::sys::peer_addr(client.as_raw_fd())
+            && let Some(peer) = peer
             && let Err(e) = bind_transparent(server.as_raw_fd(), &peer)
         {
             self.log(
@@ -1326,20 +1336,8 @@ mod tests {
     }
 
     fn listening(fd: RawFd) -> bool {
-        let mut v: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: v/len describe a writable c_int; fd stays open while
-        // serve() runs (it owns it).
-        let r = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ACCEPTCONN,
-                &mut v as *mut _ as *mut libc::c_void,
-                &mut len,
-            )
-        };
-        r == 0 && v == 1
+        // fd stays open while serve() runs (it owns it).
+        get_int_opt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN).is_ok_and(|v| v == 1)
     }
 
     trait AsFdRef {

@@ -417,16 +417,6 @@ pub fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-/// The address a connected socket's peer has (getpeername).
-pub fn peer_addr(fd: RawFd) -> io::Result<SocketAddr> {
-    // SAFETY: all-zero sockaddr_storage is valid.
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: ss/len describe a writable buffer of the stated size.
-    cvt(unsafe { libc::getpeername(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) })?;
-    from_sockaddr(&ss).ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
-}
-
 pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
     // SAFETY: all-zero sockaddr_storage is valid.
     let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
