@@ -94,21 +94,9 @@ run_as=(runuser -u "$bench_user" -- env -i
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     HOME="$home" XDG_RUNTIME_DIR="$xdg" LANG=C.UTF-8 USER="$bench_user" LOGNAME="$bench_user")
 
-# Kill the process recorded in the JSON file $1 ("pid": N, "start_time": T,
-# T = field 22 of /proc/N/stat), if it is still that process.
-kill_recorded() {
-    local f=$1 pid want stat
-    local -a fields
-    [ -f "$f" ] || return 0
-    pid=$(sed -n 's/.*"pid"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$f" | head -n 1)
-    want=$(sed -n 's/.*"start_time"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$f" | head -n 1)
-    [ -n "$pid" ] && [ "$pid" != 0 ] || return 0
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
-    read -r -a fields <<<"${stat##*) }" # fields[0] is field 3
-    if [ -z "$want" ] || [ "${fields[19]:-}" = "$want" ]; then
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-}
+# kill_recorded FILE / kill_holder STATE_DIR
+# shellcheck source=scripts/kill-holder.sh
+. "$top/scripts/kill-holder.sh"
 
 cleanup() {
     set +e
@@ -119,8 +107,7 @@ cleanup() {
     local d
     for d in "$state" "$first"/*; do
         [ -d "$d" ] || continue
-        kill_recorded "$d/network/pasta.json"
-        kill_recorded "$d/holder.json"
+        kill_holder "$d"
     done
     if [ -f "$xdg/libpod/tmp/pause.pid" ] && command -v podman >/dev/null; then
         timeout 30 "${run_as[@]}" podman --runtime runc --cgroup-manager=cgroupfs --events-backend=file \
