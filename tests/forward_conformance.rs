@@ -24,7 +24,6 @@ use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const ROLE: &str = "RRUN_CONF_ROLE";
@@ -578,25 +577,9 @@ fn client(args: &[String]) {
 // ---------------------------------------------------------------------------
 // The test side
 
-/// This test binary, copied once where the test user can read it.
-fn conf_bin() -> &'static std::path::Path {
-    static BIN: OnceLock<std::path::PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let env = env().expect("test environment");
-        let dst = env.dir.join("conformance-bin");
-        let src = std::env::current_exe().expect("current_exe");
-        let tmp = env
-            .dir
-            .join(format!("conformance-bin.{}", std::process::id()));
-        std::fs::copy(&src, &tmp).expect("copying the test binary");
-        std::fs::rename(&tmp, &dst).expect("renaming the test binary copy");
-        dst
-    })
-}
-
 /// The role command line: libtest runs only the `role` test, quietly.
 fn role_cmd(role: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(conf_bin());
+    let mut c = Command::new(self_copy());
     c.args(["role", "--exact", "--nocapture", "--test-threads=1", "-q"])
         .env_clear()
         .env(ROLE, role)
@@ -604,28 +587,65 @@ fn role_cmd(role: &str, args: &[&str]) -> Command {
     c
 }
 
+/// The rrun options and command of a server container: this path's
+/// options, `opts`, the binary mounted and the role set.
+fn server_args(path: Path, opts: &[&str], ports: &[&str]) -> (Vec<String>, Vec<String>) {
+    let bin = self_copy().to_str().expect("UTF-8 path");
+    let mut a: Vec<String> = path.opts().iter().map(|s| s.to_string()).collect();
+    a.extend(opts.iter().map(|s| s.to_string()));
+    a.extend([
+        "-v".into(),
+        format!("{bin}:{IN_CONTAINER}:ro"),
+        "-e".into(),
+        "RRUN_CONF_ROLE=server".into(),
+        "-e".into(),
+        format!("RRUN_CONF_ARGS={}", ports.join(" ")),
+    ]);
+    let cmd = [
+        IN_CONTAINER,
+        "role",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    (a, cmd)
+}
+
+/// `rrun -d` of a server container, with `tweak` applied to the command
+/// (limits, environment); its id once it listens.
+#[track_caller]
+fn start_server_with(
+    cx: &Ctx,
+    path: Path,
+    opts: &[&str],
+    ports: &[&str],
+    tweak: impl FnOnce(&mut Command),
+) -> String {
+    let (o, cmd) = server_args(path, opts, ports);
+    let mut a = vec!["-d".to_string()];
+    a.extend(o);
+    a.push(cx.rootfs().to_string());
+    a.extend(cmd);
+    let mut c = cx.cmd(&a);
+    tweak(&mut c);
+    let out = cx.run(c, Input::Null);
+    out.ok();
+    let id = out.stdout.trim().to_string();
+    cx.wait_logs(&id, "LISTENING");
+    id
+}
+
 /// Start the server container with `opts` and publish specs, wait until
 /// it listens; its id.
 #[track_caller]
 fn start_server(cx: &Ctx, path: Path, opts: &[&str], ports: &[&str]) -> String {
-    let bin = conf_bin().to_str().expect("UTF-8 path").to_string();
-    let vol = format!("{bin}:{IN_CONTAINER}:ro");
-    let mut a: Vec<&str> = path.opts().to_vec();
-    a.extend_from_slice(opts);
-    let role_env = "RRUN_CONF_ROLE=server".to_string();
-    let args_env = format!("RRUN_CONF_ARGS={}", ports.join(" "));
-    a.extend(["-v", &vol, "-e", &role_env, "-e", &args_env]);
-    let id = cx.detach(
-        &a,
-        &[
-            IN_CONTAINER,
-            "role",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ],
-    );
+    let (o, cmd) = server_args(path, opts, ports);
+    let o: Vec<&str> = o.iter().map(String::as_str).collect();
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let id = cx.detach(&o, &cmd);
     cx.wait_logs(&id, "LISTENING");
     id
 }
@@ -1171,47 +1191,21 @@ fn forwarder_out_of_fds_recovers(path: Path) {
     let Some(cx) = path.ctx() else { return };
     let _c = Cleanup::new(&cx);
     // rrun (and so its monitor, forwarder and container) with 256 fds.
-    let mut a: Vec<String> = vec!["-d".into()];
-    a.extend(path.opts().iter().map(|s| s.to_string()));
-    let bin = conf_bin().to_str().expect("UTF-8 path").to_string();
-    a.extend(
-        [
-            "-p",
-            "127.0.0.1:18080:80",
-            "-v",
-            &format!("{bin}:{IN_CONTAINER}:ro"),
-            "-e",
-            "RRUN_CONF_ROLE=server",
-            "-e",
-            "RRUN_CONF_ARGS=80",
-            cx.rootfs(),
-            IN_CONTAINER,
-            "role",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ]
-        .map(str::to_string),
-    );
-    let mut c = cx.cmd(&a);
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        c.pre_exec(|| {
-            let rl = libc::rlimit {
-                rlim_cur: 256,
-                rlim_max: 256,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let out = cx.run(c, Input::Null);
-    out.ok();
-    let id = out.stdout.trim().to_string();
-    cx.wait_logs(&id, "LISTENING");
+    let id = start_server_with(&cx, path, &["-p", "127.0.0.1:18080:80"], &["80"], |c| {
+        // SAFETY: setrlimit is async-signal-safe and touches only the child.
+        unsafe {
+            c.pre_exec(|| {
+                let rl = libc::rlimit {
+                    rlim_cur: 256,
+                    rlim_max: 256,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
     let fwd = forwarder_pid(&cx, &id).expect("a forwarder runs");
     // Warm up (the pipe pool fills), then the baseline.
     let r = client_run(&cx, &["echo", "127.0.0.1:18080", "20"]);
@@ -1250,33 +1244,9 @@ fn forwarder_out_of_fds_recovers(path: Path) {
 fn forwarder_udp_flows_expire(path: Path) {
     let Some(cx) = path.ctx() else { return };
     let _c = Cleanup::new(&cx);
-    let bin = conf_bin().to_str().expect("UTF-8 path").to_string();
-    let vol = format!("{bin}:{IN_CONTAINER}:ro");
-    let mut a: Vec<&str> = vec!["-d"];
-    a.extend(path.opts());
-    a.extend([
-        "-p",
-        "127.0.0.1:18053:53/udp",
-        "-v",
-        &vol,
-        "-e",
-        "RRUN_CONF_ROLE=server",
-        "-e",
-        "RRUN_CONF_ARGS=53",
-        cx.rootfs(),
-        IN_CONTAINER,
-        "role",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-        "-q",
-    ]);
-    let mut c = cx.cmd(&a);
-    c.env("RRUN_PROXY_UDP_TIMEOUT", "1");
-    let out = cx.run(c, Input::Null);
-    out.ok();
-    let id = out.stdout.trim().to_string();
-    cx.wait_logs(&id, "LISTENING");
+    start_server_with(&cx, path, &["-p", "127.0.0.1:18053:53/udp"], &["53"], |c| {
+        c.env("RRUN_PROXY_UDP_TIMEOUT", "1");
+    });
     // Silence of 2.5 s against a 1 s timeout: the flow is gone, the next
     // datagram opens a new one (a new source port toward the container).
     let r = client_run(&cx, &["udp-who", "127.0.0.1:18053", "2500"]);

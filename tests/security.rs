@@ -15,7 +15,6 @@ mod common;
 
 use common::*;
 use std::os::unix::process::CommandExt;
-use std::sync::OnceLock;
 
 const IN_CONTAINER: &str = "/security-probe";
 
@@ -151,21 +150,9 @@ fn unshare_user_in_child() -> i32 {
     }
 }
 
-/// This test binary, copied once where the test user can read it.
+/// This test binary, where the test user can read it.
 fn probe_bin() -> String {
-    static BIN: OnceLock<String> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let env = env().expect("test environment");
-        let dst = env.dir.join("security-probe");
-        let tmp = env
-            .dir
-            .join(format!("security-probe.{}", std::process::id()));
-        std::fs::copy(std::env::current_exe().expect("current_exe"), &tmp)
-            .expect("copying the test binary");
-        std::fs::rename(&tmp, &dst).expect("renaming the copy");
-        dst.to_str().expect("UTF-8 path").to_string()
-    })
-    .clone()
+    self_copy().to_str().expect("UTF-8 path").to_string()
 }
 
 /// The probe's command line inside the container.

@@ -1895,3 +1895,19 @@ pub fn tree_snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> 
     }
     out
 }
+
+/// This test binary, copied once per process into the shared test
+/// directory, where the test user can read it (tests bind-mount it into
+/// containers to make system calls or serve from inside).
+pub fn self_copy() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let env = env().expect("test environment");
+        let dst = env.dir.join("test-binary");
+        let tmp = env.dir.join(format!("test-binary.{}", std::process::id()));
+        fs::copy(std::env::current_exe().expect("current_exe"), &tmp)
+            .expect("copying the test binary");
+        fs::rename(&tmp, &dst).expect("renaming the test binary copy");
+        dst
+    })
+}
