@@ -22,6 +22,10 @@ pub enum CmdError {
     State(#[from] StateError),
     #[error("template parsing error: {0}")]
     Template(String),
+    /// `inspect -f` that does not parse: Docker's CLI says so with a
+    /// capital T and exits 64 (EX_USAGE).
+    #[error("Template parsing error: {0}")]
+    InspectSyntax(String),
     #[error("{msg}")]
     Failed { code: i32, msg: String },
     /// Errors already printed, one a container; only the exit code is left.
@@ -34,6 +38,7 @@ impl CmdError {
         match self {
             CmdError::State(e) => e.exit_code(),
             CmdError::Template(_) => 1,
+            CmdError::InspectSyntax(_) => 64,
             CmdError::Failed { code, .. } | CmdError::Reported(code) => *code,
         }
     }
@@ -98,23 +103,33 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
             });
             out.push('\n');
         }
-    } else if let Some(f) = &a.format {
-        let tpl = template(f)?;
-        for r in shown {
-            let line = tpl
-                .render(&inspect::ps_fields(r, t, a.no_trunc, &name_of(r)))
-                .map_err(|e| CmdError::Template(e.to_string()))?;
-            out.push_str(&line);
-            out.push('\n');
-        }
     } else {
-        let mut rows = vec![inspect::PS_HEADER.iter().map(|s| s.to_string()).collect()];
-        rows.extend(
-            shown
+        let (is_table, body) = inspect::ps_format(a.format.as_deref());
+        let tpl = template(&body)?;
+        let render =
+            |v: &serde_json::Value| tpl.render(v).map_err(|e| CmdError::Template(e.to_string()));
+        let mut lines = Vec::new();
+        if is_table {
+            lines.push(render(&inspect::ps_header_fields())?);
+        }
+        for r in shown {
+            lines.push(render(&inspect::ps_fields(r, t, a.no_trunc, &name_of(r)))?);
+        }
+        if is_table {
+            // Docker runs the whole output through a tabwriter: cells are
+            // what the template separated with tabs.
+            let rows: Vec<Vec<String>> = lines
                 .iter()
-                .map(|r| inspect::ps_row(r, t, a.no_trunc, &name_of(r))),
-        );
-        out = inspect::table(&rows);
+                .flat_map(|l| l.split('\n'))
+                .map(|l| l.split('\t').map(str::to_string).collect())
+                .collect();
+            out = inspect::table(&rows);
+        } else {
+            for l in lines {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
     }
     let _ = io::stdout().write_all(out.as_bytes());
     Ok(0)
@@ -122,7 +137,11 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
 
 pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
-    let tpl = a.format.as_deref().map(template).transpose()?;
+    let tpl = a
+        .format
+        .as_deref()
+        .map(|f| Template::parse(f).map_err(|e| CmdError::InspectSyntax(e.to_string())))
+        .transpose()?;
     let mut objects = Vec::new();
     let mut out = String::new();
     let r = each(&st, &a.containers, |_, _, r| {
@@ -286,7 +305,7 @@ pub fn kill(a: &cli::KillArgs) -> Result<i32, CmdError> {
         let not_running = || CmdError::Failed {
             code: 1,
             msg: format!(
-                "cannot kill container {arg}: container {} is not running",
+                "Cannot kill container: {arg}: Container {} is not running",
                 r.id()
             ),
         };

@@ -17,12 +17,10 @@ fn list_or_null(v: &[String]) -> Value {
 }
 
 /// Docker's map of port → bindings: {"80/tcp": [{"HostIp": .., "HostPort": ..}]}.
-fn port_map(bindings: &[Binding], exposed: &[Exposed], with_unbound: bool) -> Value {
+fn port_map(bindings: &[Binding], exposed: &[Exposed]) -> Value {
     let mut m = serde_json::Map::new();
-    if with_unbound {
-        for e in exposed {
-            m.insert(e.to_string(), Value::Null);
-        }
+    for e in exposed {
+        m.insert(e.to_string(), Value::Null);
     }
     for b in bindings {
         let k = format!("{}/{}", b.container_port, b.proto);
@@ -32,6 +30,30 @@ fn port_map(bindings: &[Binding], exposed: &[Exposed], with_unbound: bool) -> Va
             _ => {
                 m.insert(k, json!([entry]));
             }
+        }
+    }
+    Value::Object(m)
+}
+
+/// HostConfig.PortBindings: the -p specs as written (-P adds none), with
+/// "" for a host address or port left out, as Docker keeps them.
+fn port_bindings(specs: &[String]) -> Value {
+    let mut m = serde_json::Map::new();
+    for r in specs
+        .iter()
+        .filter_map(|p| ports::parse_requested(p).ok())
+        .flatten()
+    {
+        let entry = json!({
+            "HostIp": r.host_ip.map(|i| i.to_string()).unwrap_or_default(),
+            "HostPort": r.host_port.map(|p| p.to_string()).unwrap_or_default(),
+        });
+        match m
+            .entry(format!("{}/{}", r.container_port, r.proto))
+            .or_insert_with(|| json!([]))
+        {
+            Value::Array(a) => a.push(entry),
+            v => *v = json!([entry]),
         }
     }
     Value::Object(m)
@@ -134,7 +156,7 @@ pub fn inspect(r: &Record) -> Value {
         "HostConfig": {
             "Binds": list_or_null(&c.binds),
             "NetworkMode": c.net,
-            "PortBindings": port_map(&bindings, &[], false),
+            "PortBindings": port_bindings(&c.publish),
             "PublishAllPorts": c.publish_all,
             "AutoRemove": c.auto_remove,
             "CapAdd": list_or_null(&c.cap_add),
@@ -168,7 +190,7 @@ pub fn inspect(r: &Record) -> Value {
             "Bridge": if live_net { net.bridge.clone() } else { String::new() },
             "SandboxID": "",
             "SandboxKey": if running { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
-            "Ports": port_map(&bindings, &c.exposed, true),
+            "Ports": port_map(&bindings, &c.exposed),
             "Gateway": gw,
             "IPAddress": ip,
             "IPPrefixLen": if live_net { net.prefix } else { 0 },
@@ -182,7 +204,8 @@ pub fn inspect(r: &Record) -> Value {
 /// Go-units' HumanDuration, as Docker's ps prints ages.
 pub fn human_duration(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
-    let (m, h) = (s / 60, s / 3600);
+    // go-units rounds hours to the nearest, minutes and seconds down.
+    let (m, h) = (s / 60, ((secs.max(0.0) / 3600.0) + 0.5) as u64);
     if secs < 1.0 {
         "Less than a second".into()
     } else if s == 1 {
@@ -204,7 +227,7 @@ pub fn human_duration(secs: f64) -> String {
     } else if h < 24 * 365 * 2 {
         format!("{} months", h / 24 / 30)
     } else {
-        format!("{} years", h / 24 / 365)
+        format!("{} years", s / 3600 / 24 / 365)
     }
 }
 
@@ -239,15 +262,66 @@ fn truncate(s: &str, n: usize) -> String {
     t
 }
 
-/// The command as ps shows it: quoted, cut to 20 characters unless asked.
+/// The command as ps shows it: moby's list.go puts an argument holding a
+/// space in single quotes, and the CLI cuts it to 20 characters unless
+/// asked and quotes it as Go's strconv.Quote does.
 pub fn command_text(r: &Record, no_trunc: bool) -> String {
     let mut cmd = r.config.path.clone();
     for a in &r.config.args {
         cmd.push(' ');
-        cmd.push_str(a);
+        if a.contains(' ') {
+            cmd.push('\'');
+            cmd.push_str(a);
+            cmd.push('\'');
+        } else {
+            cmd.push_str(a);
+        }
     }
     let cmd = if no_trunc { cmd } else { truncate(&cmd, 20) };
-    format!("{cmd:?}")
+    go_quote(&cmd)
+}
+
+/// Go's strconv.Quote: printable characters as they are, the usual
+/// backslash escapes, `\xNN` for other bytes below 0x80 and `\uNNNN` /
+/// `\UNNNNNNNN` for other characters.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() || matches!(c as u32, 0x2028 | 0x2029 | 0xfeff) => {
+                if (c as u32) < 0x10000 {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push_str(&format!("\\U{:08x}", c as u32));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's time.Time.String() of a UTC RFC 3339 time, to the second, as
+/// ps's `{{.CreatedAt}}` shows it: `2026-11-29 10:28:45 +0000 UTC`.
+fn created_at(t: &str) -> String {
+    match (t.get(0..10), t.get(11..19)) {
+        (Some(d), Some(hms)) => format!("{d} {hms} +0000 UTC"),
+        _ => t.to_string(),
+    }
 }
 
 /// ps's PORTS: published ports while running, and exposed ones.
@@ -272,7 +346,7 @@ pub fn ps_fields(r: &Record, now: f64, no_trunc: bool, names: &str) -> Value {
         "Image": r.config.rootfs,
         "Rootfs": r.config.rootfs,
         "Command": command_text(r, no_trunc),
-        "CreatedAt": r.config.created,
+        "CreatedAt": created_at(&r.config.created),
         "RunningFor": format!("{} ago", ago(&r.config.created, now)),
         "Status": status_text(r, now),
         "State": r.state.status.name(),
@@ -281,32 +355,45 @@ pub fn ps_fields(r: &Record, now: f64, no_trunc: bool, names: &str) -> Value {
     })
 }
 
-/// ps's table rows (without the header).
-pub fn ps_row(r: &Record, now: f64, no_trunc: bool, names: &str) -> Vec<String> {
-    let f = ps_fields(r, now, no_trunc, names);
-    [
-        "ID",
-        "Rootfs",
-        "Command",
-        "RunningFor",
-        "Status",
-        "Ports",
-        "Names",
-    ]
-    .iter()
-    .map(|k| f[*k].as_str().unwrap_or_default().to_string())
-    .collect()
+/// Docker's default `ps` table; the rootfs stands where Docker's image
+/// does.
+const PS_DEFAULT: &str = "table {{.ID}}\t{{.Rootfs}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+/// What `ps --format` means, as Docker's CLI reads it: a leading `table`
+/// asks for a header and aligned columns (`table` alone is the default
+/// table), and `\t` and `\n` written out stand for tab and newline.
+/// Returns (is a table, the template's text).
+pub fn ps_format(format: Option<&str>) -> (bool, String) {
+    let f = match format {
+        None | Some("table") => PS_DEFAULT,
+        Some(f) => f,
+    };
+    let (is_table, body) = match f.strip_prefix("table") {
+        Some(rest) => (true, rest),
+        None => (false, f),
+    };
+    let body = body
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n");
+    (is_table, body)
 }
 
-pub const PS_HEADER: [&str; 7] = [
-    "CONTAINER ID",
-    "ROOTFS",
-    "COMMAND",
-    "CREATED",
-    "STATUS",
-    "PORTS",
-    "NAMES",
-];
+/// The header row's values: each field's column title.
+pub fn ps_header_fields() -> Value {
+    json!({
+        "ID": "CONTAINER ID",
+        "Image": "IMAGE",
+        "Rootfs": "ROOTFS",
+        "Command": "COMMAND",
+        "CreatedAt": "CREATED AT",
+        "RunningFor": "CREATED",
+        "Status": "STATUS",
+        "State": "STATE",
+        "Ports": "PORTS",
+        "Names": "NAMES",
+    })
+}
 
 /// NAMES for each record: its name, then "linker/alias" for each other
 /// container that links to it (Docker 1.x's `db,web/db`).
@@ -325,8 +412,8 @@ pub fn names_column(all: &[Record]) -> std::collections::HashMap<String, String>
     m.into_iter().map(|(k, v)| (k, v.join(","))).collect()
 }
 
-/// Align columns as Go's tabwriter does for docker ps (padding 3, the last
-/// column unpadded).
+/// Align columns as Docker's tabwriter (minimum width 10, padding 3; the
+/// last column unpadded).
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut width = vec![0usize; cols];
@@ -341,7 +428,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
         for (i, c) in r.iter().enumerate() {
             line.push_str(c);
             if i + 1 < r.len() {
-                let pad = width[i] + 3 - c.chars().count();
+                let pad = (width[i] + 3).max(10) - c.chars().count();
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
@@ -394,6 +481,10 @@ mod tests {
         assert_eq!(human_duration(300.0), "5 minutes");
         assert_eq!(human_duration(3600.0), "About an hour");
         assert_eq!(human_duration(7200.0), "2 hours");
+        // go-units rounds hours: 1h30m is "2 hours", 47h30m "2 days".
+        assert_eq!(human_duration(5400.0), "2 hours");
+        assert_eq!(human_duration(5399.0), "About an hour");
+        assert_eq!(human_duration(47.5 * 3600.0), "2 days");
         assert_eq!(human_duration(3.0 * 86400.0), "3 days");
         assert_eq!(human_duration(20.0 * 86400.0), "2 weeks");
         assert_eq!(human_duration(90.0 * 86400.0), "3 months");
@@ -404,8 +495,21 @@ mod tests {
     fn ps_columns() {
         let now = parse_rfc3339("2026-11-29T05:05:01Z").unwrap_or(0.0);
         let r = rec(Status::Running);
+        let f = ps_fields(&r, now, false, "web");
+        let row: Vec<&str> = [
+            "ID",
+            "Rootfs",
+            "Command",
+            "RunningFor",
+            "Status",
+            "Ports",
+            "Names",
+        ]
+        .iter()
+        .map(|k| f[*k].as_str().unwrap_or_default())
+        .collect();
         assert_eq!(
-            ps_row(&r, now, false, "web"),
+            row,
             [
                 "532f73b69b54",
                 "bb",
@@ -416,6 +520,7 @@ mod tests {
                 "web"
             ]
         );
+        assert_eq!(f["CreatedAt"], "2026-11-29 05:00:00 +0000 UTC");
         let e = rec(Status::Exited);
         assert_eq!(status_text(&e, now), "Exited (3) 4 minutes ago");
         let mut long = rec(Status::Created);
@@ -435,6 +540,36 @@ mod tests {
             vec!["532f73b69b54".into(), "web".into()],
         ]);
         assert_eq!(t, "CONTAINER ID   NAMES\n532f73b69b54   web\n");
+        // Every column is at least 10 wide, as Docker's tabwriter makes it.
+        let t = table(&[
+            vec!["PORTS".into(), "NAMES".into()],
+            vec!["".into(), "web".into()],
+        ]);
+        assert_eq!(t, "PORTS     NAMES\n          web\n");
+    }
+
+    #[test]
+    fn ps_formats() {
+        assert_eq!(ps_format(None), ps_format(Some("table")));
+        assert!(ps_format(None).0);
+        assert_eq!(
+            ps_format(Some("table {{.ID}}\\t{{.Names}} ")),
+            (true, "{{.ID}}\t{{.Names}}".to_string())
+        );
+        assert_eq!(
+            ps_format(Some("{{.ID}}\\n")),
+            (false, "{{.ID}}\n".to_string())
+        );
+        assert_eq!(ps_header_fields()["RunningFor"], "CREATED");
+    }
+
+    #[test]
+    fn commands_quoted_as_docker() {
+        let mut r = rec(Status::Running);
+        r.config.path = "sh".into();
+        r.config.args = vec!["-c".into(), "exit 3".into()];
+        assert_eq!(command_text(&r, true), "\"sh -c 'exit 3'\"");
+        assert_eq!(go_quote("a\u{1}b\"\\é\t"), "\"a\\x01b\\\"\\\\é\\t\"");
     }
 
     #[test]

@@ -130,8 +130,9 @@ pub struct RunPlan {
     pub tty: bool,
     pub init: bool,
     pub net: NetMode,
-    /// -p, with --ip's default address filled in; host port 0: any.
-    pub publish: Vec<crate::ports::Binding>,
+    /// -p as written: a missing address becomes the network's --ip (known
+    /// once its settings are), a missing host port any free one.
+    pub publish: Vec<crate::ports::Requested>,
     /// --expose and the container ports of -p, sorted, no duplicates.
     pub exposed: Vec<crate::ports::Exposed>,
     pub publish_all: bool,
@@ -271,10 +272,9 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         }
     };
     let net_request = requested_settings(a)?;
-    let default_ip = net_request.ip.unwrap_or(crate::ports::ANY_V4);
     let mut publish = Vec::new();
     for p in &a.publish {
-        publish.extend(crate::ports::parse_publish(p, default_ip)?);
+        publish.extend(crate::ports::parse_requested(p)?);
     }
     let mut exposed = Vec::new();
     for e in &a.expose {
@@ -330,6 +330,9 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
             let mut what = Vec::new();
             if publishes {
                 what.push("port publishing");
+            }
+            if !a.expose.is_empty() {
+                what.push("port exposing");
             }
             if !links.is_empty() {
                 what.push("links");

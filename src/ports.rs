@@ -128,17 +128,43 @@ fn split_publish(raw: &str) -> Result<(Option<&str>, Option<&str>, &str), PortEr
     }
 }
 
-/// `-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`, with ranges of equal length
-/// and IPv6 addresses in brackets. Without an IP, `default_ip` (--ip).
+/// [`parse_requested`] with `default_ip` (--ip) for a missing address
+/// and port 0 (any) for a missing host port, as a run resolves them.
+#[cfg(test)]
 pub fn parse_publish(raw: &str, default_ip: IpAddr) -> Result<Vec<Binding>, PortError> {
+    Ok(parse_requested(raw)?
+        .into_iter()
+        .map(|r| Binding {
+            host_ip: r.host_ip.unwrap_or(default_ip),
+            host_port: r.host_port.unwrap_or(0),
+            container_port: r.container_port,
+            proto: r.proto,
+        })
+        .collect())
+}
+
+/// One port of a -p spec as written: what was left out stays None (Docker's
+/// HostConfig.PortBindings shows it as "").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requested {
+    pub host_ip: Option<IpAddr>,
+    pub host_port: Option<u16>,
+    pub container_port: u16,
+    pub proto: Proto,
+}
+
+/// `-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`, with ranges of equal length
+/// and IPv6 addresses in brackets, one entry a port.
+pub fn parse_requested(raw: &str) -> Result<Vec<Requested>, PortError> {
     let (spec, proto) = raw.rsplit_once('/').unwrap_or((raw, ""));
     let proto = parse_proto(proto)?;
     let (ip, hp, cp) = split_publish(spec)?;
     let host_ip = match ip {
-        None | Some("") => default_ip,
-        Some(ip) => ip
-            .parse::<IpAddr>()
-            .map_err(|_| PortError::Ip(ip.to_string()))?,
+        None | Some("") => None,
+        Some(ip) => Some(
+            ip.parse::<IpAddr>()
+                .map_err(|_| PortError::Ip(ip.to_string()))?,
+        ),
     };
     if cp.is_empty() {
         return Err(PortError::Spec(raw.to_string(), "no container port given"));
@@ -155,9 +181,9 @@ pub fn parse_publish(raw: &str, default_ip: IpAddr) -> Result<Vec<Binding>, Port
         return Err(PortError::Uneven(raw.to_string()));
     }
     Ok((0..=n)
-        .map(|i| Binding {
+        .map(|i| Requested {
             host_ip,
-            host_port: host.map_or(0, |(h0, _)| h0 + i),
+            host_port: host.map(|(h0, _)| h0 + i),
             container_port: c0 + i,
             proto,
         })

@@ -239,12 +239,12 @@ impl Record {
             s.status = Status::Exited;
             s.exit_code = 137;
             if s.finished_at.is_empty() {
-                s.finished_at = fs::metadata(self.dir.join("state.json"))
-                    .ok()
-                    .and_then(|m| m.modified().ok())
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| rfc3339(d.as_secs() as i64, d.subsec_nanos()))
-                    .unwrap_or_default();
+                // When it died is known to no one: Docker, finding a
+                // container dead as its daemon comes back, stamps it then.
+                // So do we, once: the first to notice records it (best
+                // effort; `remove` copes with this write racing it).
+                s.finished_at = now_rfc3339();
+                let _ = write_json(&self.dir.join("state.json"), s);
             }
         }
     }
@@ -418,7 +418,7 @@ impl State {
         if id.is_empty() || id.contains('/') || id.starts_with('.') {
             return Ok(false);
         }
-        fs::remove_dir_all(self.containers().join(&id))?;
+        remove_record_dir(&self.containers().join(&id))?;
         if let Ok(names) = fs::read_dir(self.names()) {
             for n in names.flatten() {
                 if fs::read_link(n.path()).is_ok_and(|p| p.as_os_str() == id.as_str()) {
@@ -482,7 +482,7 @@ impl State {
     /// Remove a container's record and name.
     pub fn remove(&self, r: &Record) -> io::Result<()> {
         self.release_name(&r.config.name, r.id());
-        fs::remove_dir_all(&r.dir)
+        remove_record_dir(&r.dir)
     }
 
     /// Reclaim what crashed runs left: half-made directories whose maker
@@ -548,6 +548,20 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
+}
+
+/// Remove a record's directory. A reader that has just found its monitor
+/// dead may be writing state.json into it at that moment (see
+/// `Record::settle`); the emptied directory then refuses to go once or twice.
+fn remove_record_dir(dir: &Path) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match fs::remove_dir_all(dir) {
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty && tries < 5 => tries += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && tries > 0 => return Ok(()),
+            r => return r,
+        }
+    }
 }
 
 pub fn write_json<T: Serialize>(path: &Path, v: &T) -> io::Result<()> {

@@ -174,11 +174,28 @@ fn ps_table_quiet_all_format(mode: Mode) {
     out.ok();
     let got: BTreeSet<&str> = out.lines().into_iter().collect();
     let want_db = format!("{}|db|\"httpd -f -p 5432\"", &id[..12]);
-    let want_done = format!("{}|done|\"sh -c exit 3\"", &done[..12]);
+    // moby quotes an argument holding a space: "sh -c 'exit 3'".
+    let want_done = format!("{}|done|\"sh -c 'exit 3'\"", &done[..12]);
     assert_eq!(
         got,
         BTreeSet::from([want_db.as_str(), want_done.as_str()]),
         "ps -a --format with ID, Names and Command\n{out}"
+    );
+
+    // Docker's `table` prefix: a header, columns at least 10 wide and 3
+    // apart; `\t` written out is a tab.
+    let out = cx.rrun(&["ps", "--format", "table {{.Ports}}\\t{{.Names}}"]);
+    out.ok();
+    assert_eq!(out.stdout, "PORTS     NAMES\n          db\n", "{out}");
+    let out = cx.rrun(&["ps", "--format", "{{.Names}}\\t{{.State}}"]);
+    out.ok();
+    assert_eq!(out.stdout, "db\trunning\n", "{out}");
+    let out = cx.rrun(&["ps", "--format", "table"]);
+    out.ok();
+    assert_eq!(
+        ps_table(&out.stdout).1.len(),
+        1,
+        "`--format table` is the default table\n{out}"
     );
 }
 
@@ -748,10 +765,13 @@ fn inspect_templates(mode: Mode) {
     );
     for bad in ["{{.Name", "x {{if}} y", "{{.Name}}\n{{end}}"] {
         let out = cx.rrun(&["inspect", "-f", bad, "db"]);
-        assert_eq!(out.code(), Some(1), "a syntax error in {bad:?}\n{out}");
+        // Docker's CLI: "Template parsing error: …", exit 64.
+        assert_eq!(out.code(), Some(64), "a syntax error in {bad:?}\n{out}");
         assert!(
             out.stderr_lines().len() == 1
-                && out.stderr.starts_with("rrun: ")
+                && out
+                    .stderr
+                    .starts_with("rrun: Template parsing error: template: ")
                 && has_line_col(&out.stderr),
             "one `rrun: ` line with the position (line:col) of the error in {bad:?}\n{out}"
         );

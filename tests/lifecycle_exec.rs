@@ -279,12 +279,11 @@ fn exec_stopped_container(mode: Mode) {
     cx.wait_exited("gone");
     for key in ["gone", id.as_str()] {
         let out = cx.rrun(&["exec", key, "echo", "hi"]);
-        assert_ne!(out.code(), Some(0), "{out}");
+        assert_eq!(out.code(), Some(1), "Docker's exit code\n{out}");
         assert_eq!(out.stdout, "", "{out}");
         assert!(
             out.stderr_lines().len() == 1
-                && out.stderr.starts_with("rrun: ")
-                && out.stderr.contains("is not running"),
+                && out.stderr == format!("rrun: Container {id} is not running\n"),
             "one `rrun: ` line saying the container is not running\n{out}"
         );
     }

@@ -312,6 +312,19 @@ fn monitor_killed(mode: Mode) {
         cx.inspect_f("{{.State.Running}} {{.State.Pid}}", "m"),
         "false 0"
     );
+    // The first look after the death stamps FinishedAt (as Docker does for
+    // a container it finds dead): after StartedAt, and it stays put.
+    let times = cx.inspect_f("{{.State.StartedAt}} {{.State.FinishedAt}}", "m");
+    let (started, finished) = times.split_once(' ').unwrap_or_default();
+    assert!(
+        !finished.is_empty() && !finished.starts_with("0001") && finished > started,
+        "FinishedAt after StartedAt: {times}"
+    );
+    assert_eq!(
+        cx.inspect_f("{{.State.FinishedAt}}", "m"),
+        finished,
+        "FinishedAt is recorded once"
+    );
     let out = cx.rrun(&["rm", "m"]);
     out.ok();
     assert!(cx.containers().is_empty(), "{:?}", cx.containers());

@@ -166,6 +166,7 @@ fn root_user_bridge_is_used_and_never_deleted() {
         name: "br9",
     };
 
+    // Docker: -b uses the bridge's own address, so --bip cannot go with it.
     let out = cx.rrun(&[
         "-b",
         "br9",
@@ -173,21 +174,52 @@ fn root_user_bridge_is_used_and_never_deleted() {
         "10.77.0.1/24",
         "--rm",
         cx.rootfs(),
-        "ip",
-        "addr",
-        "show",
-        "eth0",
+        "true",
     ]);
-    out.ok();
-    let inet = out
-        .lines()
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("inet "))
-        .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
-        .unwrap_or_else(|| panic!("eth0 has an IPv4 address\n{out}"));
+    out.expect_rrun_error();
+    assert!(out.stderr.contains("mutually exclusive"), "{out}");
     assert!(
-        inet.starts_with("10.77.0.") && inet.ends_with("/24"),
-        "eth0's address {inet:?} is 10.77.0.x/24\n{out}"
+        network_inspect(&cx).is_empty(),
+        "no network after -b with --bip"
+    );
+
+    let eth0 = |cx: &Ctx| {
+        let out = cx.rrun(&[
+            "-b",
+            "br9",
+            "--rm",
+            cx.rootfs(),
+            "ip",
+            "addr",
+            "show",
+            "eth0",
+        ]);
+        out.ok();
+        out.lines()
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("inet "))
+            .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("eth0 has an IPv4 address\n{out}"))
+    };
+    let br9 = |cx: &Ctx| {
+        let out = sh_host(
+            cx,
+            "ip -4 -o addr show br9; cat /proc/sys/net/ipv4/conf/br9/route_localnet",
+        );
+        out.ok();
+        out.stdout
+    };
+
+    // A bridge without an address gets the network's, and loses it again.
+    let inet = eth0(&cx);
+    let gw = network_inspect(&cx)[0]["BIP"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        br9(&cx).contains(&format!("inet {gw} ")),
+        "br9 carries the network's address {gw} ({inet})\n{}",
+        br9(&cx)
     );
     assert!(
         !interfaces(&cx).contains(&"rrun0".to_string()),
@@ -195,8 +227,27 @@ fn root_user_bridge_is_used_and_never_deleted() {
         interfaces(&cx)
     );
     assert_no_container(&cx, "run --rm on br9");
-
     cx.rrun(&["network", "rm"]).ok();
+    assert_eq!(
+        br9(&cx),
+        "0\n",
+        "network rm gives br9 back as it was: no address, route_localnet 0"
+    );
+
+    // A bridge with its own address: the network is its subnet, and the
+    // address stays after network rm.
+    sh_host(&cx, "ip addr add 10.77.0.1/24 dev br9").ok();
+    let inet = eth0(&cx);
+    assert!(
+        inet.starts_with("10.77.0.") && inet.ends_with("/24"),
+        "eth0's address {inet:?} is in br9's 10.77.0.0/24"
+    );
+    cx.rrun(&["network", "rm"]).ok();
+    let after = br9(&cx);
+    assert!(
+        after.contains("inet 10.77.0.1/24") && after.ends_with("0\n"),
+        "br9 keeps its own address after network rm\n{after}"
+    );
     assert!(
         interfaces(&cx).contains(&"br9".to_string()),
         "rrun network rm never deletes the user's bridge br9: {:?}",
@@ -408,11 +459,41 @@ fn root_hosts_edit_in_running_container() {
         before,
         "the rootfs's own /etc/hosts on the host is unchanged"
     );
+    // resolv.conf and hostname too: edits stay inside the container.
+    let rootfs_files = |cx: &Ctx| {
+        ["etc/resolv.conf", "etc/hostname"].map(|f| fs::read(cx.env.rootfs.join(f)).ok())
+    };
+    let files_before = rootfs_files(&cx);
+    let out = cx.rrun(&[
+        "exec",
+        "e",
+        "sh",
+        "-c",
+        "echo 'nameserver 10.9.9.9' >> /etc/resolv.conf && echo renamed > /etc/hostname \
+         && grep -c 10.9.9.9 /etc/resolv.conf && cat /etc/hostname",
+    ]);
+    out.ok();
+    assert_eq!(out.stdout, "1\nrenamed\n", "{out}");
+    let out = cx.rrun(&["exec", "e", "cat", "/etc/hostname"]);
+    assert_eq!(
+        out.stdout, "renamed\n",
+        "the edit stays while it runs\n{out}"
+    );
+    assert_eq!(
+        rootfs_files(&cx),
+        files_before,
+        "the rootfs's files are unchanged"
+    );
     cx.rrun(&["rm", "-f", "e"]).ok();
     assert_eq!(
         fs::read(&host_hosts).ok(),
         before,
         "the rootfs's own /etc/hosts is unchanged after rm -f"
+    );
+    assert_eq!(
+        rootfs_files(&cx),
+        files_before,
+        "the rootfs's files are unchanged"
     );
 }
 

@@ -48,6 +48,8 @@ both_modes!(
     bip_and_mtu,
     hostname_and_dns_files,
     net_modes,
+    inspect_network_fields,
+    link_port_runs_hostname_and_add_host,
 );
 
 // ---------------------------------------------------------------------------
@@ -1066,6 +1068,8 @@ fn net_modes(mode: Mode) {
         &["--link", "db:x"][..],
         &["-h", "foo"][..],
         &["--dns", "10.1.2.3"][..],
+        &["--expose", "80"][..],
+        &["--add-host", "a:10.0.0.1"][..],
     ] {
         let mut o = vec!["--net=container:db"];
         o.extend_from_slice(opts);
@@ -1079,6 +1083,15 @@ fn net_modes(mode: Mode) {
     let out = cx.sh(&["--net=container:nosuch"], "true");
     out.expect_rrun_error();
     assert!(out.stderr.contains("nosuch"), "{out}");
+    let done = cx.detach(&["--name", "done"], &["true"]);
+    cx.wait_exited("done");
+    let out = cx.sh(&["--net=container:done"], "true");
+    out.expect_rrun_error();
+    assert_eq!(
+        out.stderr,
+        format!("rrun: cannot join network of a non running container: {done}\n"),
+        "Docker's words\n{out}"
+    );
     assert_eq!(leases(&cx).len(), 1, "only db holds a lease");
 }
 
@@ -1223,4 +1236,274 @@ fn root_point_to_point_recipe() {
         });
         assert!(ok, "{from} pings {to}\n{}", last.expect("ran"));
     }
+}
+
+// ---------------------------------------------------------------------------
+// inspect's network fields, link details, settings from the environment
+
+fn inspect_network_fields(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _cleanup = Cleanup::new(&cx);
+    cx.detach(
+        &[
+            "--name",
+            "w",
+            "-p",
+            "127.0.0.1::5001",
+            "-p",
+            "3000:80",
+            "-P",
+            "--expose",
+            "7000",
+            "--dns",
+            "10.1.2.3",
+            "--dns-search",
+            "example.com",
+        ],
+        &["sleep", "1000"],
+    );
+    let inspect = |cx: &Ctx| -> serde_json::Value {
+        let out = cx.rrun(&["inspect", "w"]);
+        out.ok();
+        serde_json::from_str::<serde_json::Value>(&out.stdout)
+            .map(|v| v[0].clone())
+            .unwrap_or_else(|e| panic!("inspect prints JSON: {e}\n{out}"))
+    };
+    let v = inspect(&cx);
+    let hc = &v["HostConfig"];
+    // As written: "" where the -p left the address or port out; -P adds none.
+    assert_eq!(
+        hc["PortBindings"],
+        serde_json::json!({
+            "5001/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
+            "80/tcp": [{"HostIp": "", "HostPort": "3000"}],
+        }),
+        "{hc:#}"
+    );
+    assert_eq!(hc["PublishAllPorts"], true, "{hc:#}");
+    assert_eq!(hc["Dns"], serde_json::json!(["10.1.2.3"]), "{hc:#}");
+    assert_eq!(
+        hc["DnsSearch"],
+        serde_json::json!(["example.com"]),
+        "{hc:#}"
+    );
+
+    let ns = &v["NetworkSettings"];
+    let ip = ns["IPAddress"].as_str().unwrap_or("").to_string();
+    let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
+    assert_eq!(octets.len(), 4, "an IPv4 address: {ns:#}");
+    let net = &network_inspect(&cx)[0];
+    let prefix: u64 = net["Subnet"]
+        .as_str()
+        .and_then(|s| s.split_once('/'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(ns["IPPrefixLen"], prefix, "{ns:#}");
+    assert_eq!(ns["Gateway"], net["Gateway"], "{ns:#}");
+    let mac = format!(
+        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+        octets[0], octets[1], octets[2], octets[3]
+    );
+    assert_eq!(ns["MacAddress"], mac.as_str(), "{ns:#}");
+    let pid = v["State"]["Pid"].as_i64().unwrap_or(0);
+    assert_eq!(
+        ns["SandboxKey"],
+        format!("/proc/{pid}/ns/net").as_str(),
+        "{ns:#}"
+    );
+    let link = cx.rrun(&["exec", "w", "ip", "-o", "link", "show", "eth0"]);
+    link.ok();
+    assert!(
+        link.stdout.contains(&format!("link/ether {mac} ")),
+        "eth0's MAC is {mac}\n{link}"
+    );
+    let port_of = |k: &str| -> (String, u16) {
+        let b = &ns["Ports"][k];
+        assert_eq!(
+            b.as_array().map(Vec::len),
+            Some(1),
+            "one binding of {k}: {ns:#}"
+        );
+        (
+            b[0]["HostIp"].as_str().unwrap_or("").to_string(),
+            b[0]["HostPort"]
+                .as_str()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+        )
+    };
+    assert_eq!(port_of("80/tcp"), ("0.0.0.0".to_string(), 3000));
+    let (a, p) = port_of("5001/tcp");
+    assert!(
+        a == "127.0.0.1" && p > 0,
+        "5001/tcp on 127.0.0.1, a free port: {ns:#}"
+    );
+    let (a, p) = port_of("7000/tcp");
+    assert!(
+        a == "0.0.0.0" && p > 0,
+        "-P publishes the exposed 7000: {ns:#}"
+    );
+
+    // Stopped: the network is gone from NetworkSettings, the request stays.
+    cx.rrun(&["stop", "-t", "0", "w"]).ok();
+    let v = inspect(&cx);
+    assert_eq!(v["NetworkSettings"]["IPAddress"], "", "{v:#}");
+    assert_eq!(v["NetworkSettings"]["SandboxKey"], "", "{v:#}");
+    assert_eq!(v["HostConfig"]["PortBindings"], hc["PortBindings"], "{v:#}");
+}
+
+/// A linked run of ports (_START/_END), ALIAS_PORT naming the lowest port,
+/// the target's -h in the hosts line, and --add-host lines before link
+/// lines and the container's own, as Docker writes them.
+fn link_port_runs_hostname_and_add_host(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _cleanup = Cleanup::new(&cx);
+    cx.detach(
+        &[
+            "--name",
+            "t",
+            "-h",
+            "thost",
+            "--expose",
+            "6000-6002",
+            "--expose",
+            "53/udp",
+        ],
+        &["sleep", "1000"],
+    );
+    let tip = container_ip(&cx, "t");
+    let out = cx.sh(
+        &[
+            "-h",
+            "webhost",
+            "--link",
+            "t:t",
+            "--add-host",
+            "foo:10.0.0.9",
+        ],
+        "cat /etc/hosts; echo --; env",
+    );
+    out.ok();
+    let (hosts, env) = out.stdout.split_once("--\n").unwrap_or_default();
+    let lines: Vec<&str> = hosts.lines().collect();
+    let want_head = [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "ff00::0\tip6-mcastprefix",
+        "ff02::1\tip6-allnodes",
+        "ff02::2\tip6-allrouters",
+        "10.0.0.9\tfoo",
+    ];
+    let link_line = format!("{tip}\tt thost");
+    assert!(
+        lines.len() == 9
+            && lines[..7] == want_head
+            && lines[7] == link_line
+            && lines[8].ends_with("\twebhost"),
+        "/etc/hosts: the default block, --add-host, the link, then its own line\n{out}"
+    );
+    let env: BTreeSet<&str> = env.lines().collect();
+    for want in [
+        format!("T_PORT=udp://{tip}:53"),
+        format!("T_PORT_6000_TCP_START=tcp://{tip}:6000"),
+        "T_PORT_6000_TCP_PORT_START=6000".to_string(),
+        format!("T_PORT_6000_TCP_END=tcp://{tip}:6002"),
+        "T_PORT_6000_TCP_PORT_END=6002".to_string(),
+        format!("T_PORT_6001_TCP_ADDR={tip}"),
+        format!("T_PORT_53_UDP=udp://{tip}:53"),
+    ] {
+        assert!(env.contains(want.as_str()), "env has {want}\n{out}");
+    }
+}
+
+/// The settings as RRUN_* variables, and --ip-forward.
+#[test]
+fn root_settings_from_variables_and_ip_forward() {
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let forward = |cx: &Ctx| {
+        let out = sh_ns(cx, ns, "cat /proc/sys/net/ipv4/ip_forward");
+        out.ok();
+        out.stdout.trim().to_string()
+    };
+    sh_ns(&cx, ns, "echo 0 > /proc/sys/net/ipv4/ip_forward").ok();
+    let mut c = cx.cmd(&cx.sh_args(&["-p", "18080:80"], "ip -o link show eth0"));
+    c.env("RRUN_BIP", "10.66.0.1/24")
+        .env("RRUN_MTU", "1400")
+        .env("RRUN_IP", "127.0.0.1");
+    let out = cx.run(c, Input::Null);
+    out.ok();
+    assert!(out.stdout.contains(" mtu 1400 "), "RRUN_MTU\n{out}");
+    let v = network_inspect(&cx);
+    assert_eq!(v[0]["BIP"], "10.66.0.1/24", "RRUN_BIP: {v:?}");
+    assert_eq!(v[0]["MTU"], 1400, "RRUN_MTU: {v:?}");
+    assert_eq!(v[0]["IP"], "127.0.0.1", "RRUN_IP: {v:?}");
+    assert_eq!(v[0]["IPForward"], true, "{v:?}");
+    assert_eq!(forward(&cx), "1", "the network turns ip_forward on");
+    cx.detach(&["--name", "p", "-p", "18081:80"], &["sleep", "1000"]);
+    let out = cx.rrun(&["port", "p"]);
+    assert_eq!(
+        out.stdout, "80/tcp -> 127.0.0.1:18081\n",
+        "RRUN_IP is -p's address\n{out}"
+    );
+    cx.rrun(&["rm", "-f", "p"]).ok();
+    cx.rrun(&["network", "rm"]).ok();
+
+    sh_ns(&cx, ns, "echo 0 > /proc/sys/net/ipv4/ip_forward").ok();
+    cx.sh(&["--ip-forward=false"], "true").ok();
+    assert_eq!(network_inspect(&cx)[0]["IPForward"], false);
+    assert_eq!(
+        forward(&cx),
+        "0",
+        "--ip-forward=false leaves ip_forward alone"
+    );
+}
+
+/// The default subnet avoids the host's routes and addresses, the default
+/// MTU is the default route's interface's, and settings that cannot work
+/// are refused with nothing made.
+#[test]
+fn root_defaults_follow_the_host_and_bad_settings() {
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    add_address(&cx, ns, "up0", "up1", "172.17.0.5/16");
+    sh_ns(
+        &cx,
+        ns,
+        "ip link set up0 mtu 9000 && ip route add default via 172.17.0.9 dev up0",
+    )
+    .ok();
+    for (opts, says) in [
+        (&["--bip", "172.17.5.1/24"][..], "172.17.0.0/16"),
+        (&["--bip", "10.0.0.1"][..], "--bip"),
+        (&["--bip", "nonsense"][..], "--bip"),
+        (&["--mtu", "67"][..], "--mtu"),
+        (&["--mtu", "65536"][..], "--mtu"),
+    ] {
+        let out = cx.sh(opts, "true");
+        out.expect_rrun_error();
+        assert!(out.stderr.contains(says), "{opts:?} names {says}\n{out}");
+        assert!(network_inspect(&cx).is_empty(), "no network after {opts:?}");
+        assert!(
+            !interfaces(ns).contains(&"rrun0".to_string()),
+            "no bridge after {opts:?}"
+        );
+    }
+    cx.sh(&[], "true").ok();
+    let v = network_inspect(&cx);
+    assert_eq!(
+        v[0]["Subnet"], "172.18.0.0/16",
+        "172.17/16 is the host's: {v:?}"
+    );
+    assert_eq!(
+        v[0]["MTU"], 9000,
+        "the default route's interface's MTU: {v:?}"
+    );
 }

@@ -38,7 +38,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
     let r = st
         .find(&a.container)
         .map_err(|e| failed(e.exit_code(), e.to_string()))?;
-    let not_running = || failed(1, format!("container {} is not running", r.id()));
+    let not_running = || failed(1, format!("Container {} is not running", r.id()));
     if !r.running() {
         return Err(not_running());
     }

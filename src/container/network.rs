@@ -63,7 +63,7 @@ fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<T
         .map_err(|e| fail(format!("could not get container for {name}: {e}")))?;
     if !r.running() {
         return Err(fail(format!(
-            "cannot link to a non running container: /{} AS /{linker}/{alias}",
+            "Cannot link to a non running container: /{} AS /{linker}/{alias}",
             r.config.name
         )));
     }
@@ -104,7 +104,8 @@ pub fn prepare(
                 .map_err(|e| fail(format!("could not get container for {target}: {e}")))?;
             if !r.running() {
                 return Err(fail(format!(
-                    "cannot join the network of a non running container: {target}"
+                    "cannot join network of a non running container: {}",
+                    r.id()
                 )));
             }
             let ns = sys::open(
@@ -119,7 +120,8 @@ pub fn prepare(
             })?;
             if !sys::alive(r.state.pid, r.state.pid_start) {
                 return Err(fail(format!(
-                    "cannot join the network of a non running container: {target}"
+                    "cannot join network of a non running container: {}",
+                    r.id()
                 )));
             }
             // Its hosts, resolv.conf and hostname too, as Docker does.
@@ -174,7 +176,16 @@ fn prepare_bridge(
         let _ = net::release_lease(st, &plan.id);
         e
     };
-    let mut bindings = plan.publish.clone();
+    let mut bindings: Vec<Binding> = plan
+        .publish
+        .iter()
+        .map(|r| Binding {
+            host_ip: r.host_ip.unwrap_or(settings.ip),
+            host_port: r.host_port.unwrap_or(0),
+            container_port: r.container_port,
+            proto: r.proto,
+        })
+        .collect();
     if plan.publish_all {
         for e in &plan.exposed {
             if !bindings
@@ -216,7 +227,19 @@ fn prepare_bridge(
         }
     }
 
+    // Docker's order: --add-host lines, then one line per link.
     let mut extra = Vec::new();
+    for (h, addr) in &plan.add_hosts {
+        let a: IpAddr = if addr == "host-gateway" {
+            IpAddr::V4(settings.gateway)
+        } else {
+            addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        };
+        extra.push(HostLine {
+            ip: a,
+            names: vec![h.clone()],
+        });
+    }
     let mut link_env = Vec::new();
     let mut link_rules = Vec::new();
     let mut links = Vec::new();
@@ -250,17 +273,6 @@ fn prepare_bridge(
             target_id: c.id.clone(),
             target_name: c.name.clone(),
             alias: alias.clone(),
-        });
-    }
-    for (h, addr) in &plan.add_hosts {
-        let a: IpAddr = if addr == "host-gateway" {
-            IpAddr::V4(settings.gateway)
-        } else {
-            addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-        };
-        extra.push(HostLine {
-            ip: a,
-            names: vec![h.clone()],
         });
     }
     plan.hosts_file = hosts::hosts_file(&plan.hostname, Some(IpAddr::V4(ip)), &extra);

@@ -129,9 +129,53 @@ pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<u32, BridgeError>
     Ok(index)
 }
 
-/// Remove rrun's own bridge (never a user's -b bridge).
+/// What a user's -b bridge brings before rrun touches it.
+pub struct UserBridge {
+    /// Its first IPv4 address, which becomes the network's.
+    pub address: Option<(Ipv4Addr, u8)>,
+    pub route_localnet: String,
+}
+
+/// Look at the user's bridge `name`: None when there is no such link (the
+/// run then fails in `ensure_bridge`, saying how to make one).
+pub fn user_bridge_state(nl: &mut Netlink, name: &str) -> Result<Option<UserBridge>, BridgeError> {
+    let Some(info) = nl.link_info(name)? else {
+        return Ok(None);
+    };
+    if info.kind.as_deref() != Some("bridge") {
+        return Err(BridgeError::NotBridge(name.to_string()));
+    }
+    let address = nl
+        .ipv4_addresses()?
+        .into_iter()
+        .find(|(i, _, _)| *i == info.index)
+        .map(|(_, a, p)| (a, p));
+    let p = format!("/proc/sys/net/ipv4/conf/{name}/route_localnet");
+    let route_localnet = fs::read_to_string(&p)
+        .map(|v| v.trim().to_string())
+        .map_err(|e| BridgeError::Sysctl(p, e))?;
+    Ok(Some(UserBridge {
+        address,
+        route_localnet,
+    }))
+}
+
+/// Remove rrun's own bridge. A user's -b bridge stays, given back as it
+/// was: without the address rrun gave it, with its own route_localnet.
 pub fn remove_bridge(nl: &mut Netlink, s: &Settings) -> Result<(), BridgeError> {
     if s.user_bridge {
+        let Some(i) = nl.link_index(&s.bridge)? else {
+            return Ok(());
+        };
+        if s.bridge_address_added {
+            nl.delete_address(i, s.gateway, s.prefix)?;
+        }
+        if let Some(v) = &s.route_localnet_was {
+            sysctl(
+                &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", s.bridge),
+                v,
+            )?;
+        }
         return Ok(());
     }
     if let Some(i) = nl.link_index(&s.bridge)? {

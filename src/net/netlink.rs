@@ -154,6 +154,13 @@ pub enum NetlinkError {
         prefix: u8,
         source: Cause,
     },
+    #[error("removing address {addr}/{prefix} from interface #{index}: {source}")]
+    DeleteAddress {
+        index: u32,
+        addr: Ipv4Addr,
+        prefix: u8,
+        source: Cause,
+    },
     #[error("adding the default route via {gateway}: {source}")]
     AddDefaultRoute { gateway: Ipv4Addr, source: Cause },
     #[allow(dead_code, reason = "for the point-to-point recipe and rootless")]
@@ -200,6 +207,7 @@ impl NetlinkError {
             | SetUp { source, .. }
             | SetHairpin { source, .. }
             | AddAddress { source, .. }
+            | DeleteAddress { source, .. }
             | AddDefaultRoute { source, .. }
             | AddRoute { source, .. }
             | DeleteLink { source, .. }
@@ -484,6 +492,30 @@ impl Netlink {
             Ok(_) => Ok(()),
             Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
             Err(source) => Err(NetlinkError::AddAddress {
+                index,
+                addr,
+                prefix,
+                source,
+            }),
+        }
+    }
+
+    /// Remove `addr/prefix` from link `index`; one already gone is fine.
+    pub fn delete_address(
+        &mut self,
+        index: u32,
+        addr: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<(), NetlinkError> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
+        match self.request(RouteNetlinkMessage::DelAddress(m), 0) {
+            Ok(_) => Ok(()),
+            Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            Err(source) => Err(NetlinkError::DeleteAddress {
                 index,
                 addr,
                 prefix,

@@ -340,6 +340,8 @@ mod tests {
             ip: ANY_V4,
             ip_forward: true,
             iptables: true,
+            bridge_address_added: false,
+            route_localnet_was: None,
         }
     }
 

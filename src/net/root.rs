@@ -40,6 +40,7 @@ pub fn ensure_root(st: &State, req: &Requested) -> Result<(Settings, u32), NetEr
 /// namespace (then `true`: the network is new, recorded by
 /// [`ensure_network`]).
 pub fn settings(st: &State, req: &Requested) -> Result<(Settings, bool), NetError> {
+    req.check()?;
     let _lock = st.lock()?;
     let d = dir(st);
     fs::DirBuilder::new()
@@ -57,9 +58,19 @@ pub fn settings(st: &State, req: &Requested) -> Result<(Settings, bool), NetErro
     let mut nl = netlink::Netlink::open()?;
     let taken = bridge::taken_subnets(&mut nl)?;
     let mtu = bridge::default_mtu(&mut nl);
+    // A user's bridge (root's: a rootless network's namespace is rrun's
+    // own) brings its address and keeps its route_localnet afterwards.
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let user_bridge = match &req.bridge {
+        Some(b) if root => bridge::user_bridge_state(&mut nl, b)?,
+        _ => None,
+    };
+    let mut s = req.settle(&taken, mtu, user_bridge.as_ref().and_then(|u| u.address))?;
+    s.route_localnet_was = user_bridge.map(|u| u.route_localnet);
     // Recorded by ensure_network once the bridge is there: a run that
     // fails (-b naming no bridge) leaves no network behind.
-    Ok((req.settle(&taken, mtu)?, true))
+    Ok((s, true))
 }
 
 /// The bridge and rules of the network in the current network namespace,

@@ -31,6 +31,10 @@ pub enum SettingsError {
     NoSubnet,
     #[error("--bip {0} overlaps the host's route or address {1}; choose another with --bip")]
     Overlap(String, String),
+    #[error(
+        "You specified -b & --bip, mutually exclusive options. Please specify only one (-b uses the bridge's own address)"
+    )]
+    BridgeAndBip,
 }
 
 /// What a run asked for; None: not given (the stored or default value).
@@ -64,6 +68,14 @@ pub struct Settings {
     /// own address (IP_TRANSPARENT and policy routing), not the gateway's.
     #[serde(default = "yes")]
     pub proxy_transparent: bool,
+    /// -b naming a bridge without an IPv4 address: rrun gave it one,
+    /// which `network rm` takes away again.
+    #[serde(default)]
+    pub bridge_address_added: bool,
+    /// -b: the bridge's route_localnet before rrun set it, put back by
+    /// `network rm`.
+    #[serde(default)]
+    pub route_localnet_was: Option<String>,
 }
 
 fn yes() -> bool {
@@ -191,13 +203,23 @@ impl Requested {
     /// The settings of a new network: what was asked, else the defaults.
     /// (`iptables` records what was asked; whether kernel NAT is used also
     /// depends on nft being there.)
-    pub fn settle(&self, taken: &[Subnet], default_mtu: u32) -> Result<Settings, SettingsError> {
-        let (gateway, prefix) = match self.bip {
-            Some(b) => {
+    /// `bridge_addr`: with -b, the address the user's bridge already has,
+    /// which is the network's, as in Docker (so -b and --bip exclude each
+    /// other).
+    pub fn settle(
+        &self,
+        taken: &[Subnet],
+        default_mtu: u32,
+        bridge_addr: Option<(Ipv4Addr, u8)>,
+    ) -> Result<Settings, SettingsError> {
+        self.check()?;
+        let (gateway, prefix) = match (self.bip, bridge_addr) {
+            (_, Some(b)) => b,
+            (Some(b), None) => {
                 check_bip(b, taken)?;
                 b
             }
-            None => pick_subnet(taken)?,
+            (None, None) => pick_subnet(taken)?,
         };
         Ok(Settings {
             bridge: self.bridge.clone().unwrap_or_else(|| DEFAULT_BRIDGE.into()),
@@ -210,7 +232,17 @@ impl Requested {
             ip_forward: self.ip_forward.unwrap_or(true),
             iptables: self.iptables.unwrap_or(true),
             proxy_transparent: self.proxy_transparent.unwrap_or(true),
+            bridge_address_added: self.bridge.is_some() && bridge_addr.is_none(),
+            route_localnet_was: None,
         })
+    }
+
+    /// What no network can be made with, whatever exists.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        if self.bridge.is_some() && self.bip.is_some() {
+            return Err(SettingsError::BridgeAndBip);
+        }
+        Ok(())
     }
 
     /// What differs between this request and an existing network, worded
@@ -318,7 +350,7 @@ mod tests {
             ..Default::default()
         };
         let s = Requested::default()
-            .settle(&[], 1500)
+            .settle(&[], 1500, None)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.bip(), "172.17.0.1/16");
         assert_eq!(
@@ -331,5 +363,35 @@ mod tests {
             ..Default::default()
         };
         assert!(same.conflicts(&s).is_empty());
+    }
+
+    #[test]
+    fn user_bridge_brings_its_address() {
+        let b = Requested {
+            bridge: Some("br9".into()),
+            ..Default::default()
+        };
+        let own = (Ipv4Addr::new(10, 88, 0, 1), 24);
+        // Its own address is taken by its own route: not an overlap.
+        let s = b
+            .settle(&[sub("10.88.0.0/24")], 1500, Some(own))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (s.bip(), s.bridge_address_added),
+            ("10.88.0.1/24".into(), false)
+        );
+        let bare = b.settle(&[], 1500, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (bare.bip(), bare.bridge_address_added),
+            ("172.17.0.1/16".into(), true)
+        );
+        let both = Requested {
+            bip: Some(own),
+            ..b
+        };
+        assert_eq!(
+            both.settle(&[], 1500, None),
+            Err(SettingsError::BridgeAndBip)
+        );
     }
 }
