@@ -157,12 +157,24 @@ pub fn is_resolved_stub(host: &Resolv) -> bool {
     !host.nameservers.is_empty() && host.nameservers.iter().all(|n| n == "127.0.0.53")
 }
 
+/// The host's resolver configuration from /etc/resolv.conf's text; when it
+/// points only at systemd-resolved's stub (127.0.0.53, unreachable from a
+/// container), resolved's upstream file, read by `upstream`, if there.
+pub fn host_resolv_from(etc: &str, upstream: impl FnOnce() -> Option<String>) -> Resolv {
+    let main = parse_resolv(etc);
+    if is_resolved_stub(&main)
+        && let Some(up) = upstream()
+    {
+        return parse_resolv(&up);
+    }
+    main
+}
+
 /// The environment `--link TARGET:ALIAS` gives the linking container, as
 /// Docker's links code writes it (REFERENCE.md): `ALIAS_NAME`, `ALIAS_PORT`
 /// for the first port, four variables a port, `_START`/`_END` for runs of
 /// consecutive ports, and `ALIAS_ENV_K` for the target's own -e variables
 /// except HOME and PATH.
-#[allow(dead_code)] // used once links land
 pub fn link_env(
     alias: &str,
     linker: &str,
@@ -336,6 +348,25 @@ mod tests {
         );
         let hostnet = resolv_file(&host, true, &[], &[]);
         assert!(hostnet.contains("nameserver 127.0.0.53\n"));
+    }
+
+    #[test]
+    fn resolved_stub_reads_the_upstream_file() {
+        let stub = "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n";
+        let up = "nameserver 192.0.2.7\nnameserver 127.0.0.1\nsearch corp\n";
+        let r = host_resolv_from(stub, || Some(up.to_string()));
+        assert_eq!(r, parse_resolv(up));
+        // Loopback servers of the upstream file are still dropped.
+        assert_eq!(
+            resolv_file(&r, false, &[], &[]),
+            "search corp\nnameserver 192.0.2.7\n"
+        );
+        // No upstream file: the stub's file (whose loopback is dropped).
+        assert_eq!(host_resolv_from(stub, || None), parse_resolv(stub));
+        // Not a stub: the upstream file is never read.
+        let plain = "nameserver 10.0.0.1\n";
+        let r = host_resolv_from(plain, || panic!("read the upstream file"));
+        assert_eq!(r, parse_resolv(plain));
     }
 
     #[test]

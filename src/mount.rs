@@ -76,11 +76,13 @@ pub struct MountPlan {
     pub workdir: Option<String>,
 }
 
-/// runc's default masked paths: files get /dev/null over them, directories
-/// an empty read-only tmpfs.
+/// runc's default masked paths (with /proc/interrupts, which newer runc
+/// masks too): files get /dev/null over them, directories an empty
+/// read-only tmpfs.
 const MASKED: &[&str] = &[
     "/proc/acpi",
     "/proc/asound",
+    "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
@@ -695,4 +697,33 @@ fn pivot(fs: &Fs) -> Result<(), MountError> {
     // SAFETY: chdir with a valid C string.
     sys::cvt(unsafe { libc::chdir(c"/".as_ptr()) }).map_err(step("chdir /"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fix_names_the_command_or_the_symlink() {
+        let dir = std::env::temp_dir().join(format!("rrun-fix-for-{}", std::process::id()));
+        let rootfs = dir.join("rootfs");
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere", rootfs.join("lnk")).unwrap();
+        assert_eq!(
+            fix_for(&rootfs, "/etc/hosts"),
+            format!(
+                "create it with: mkdir -p {}/etc/hosts (or touch it, for a file)",
+                rootfs.display()
+            )
+        );
+        // mkdir on the host would follow the symlink out of the rootfs.
+        assert_eq!(
+            fix_for(&rootfs, "/lnk/x"),
+            format!(
+                "{}/lnk is a symlink, which rrun resolves inside the rootfs; make the path there without it",
+                rootfs.display()
+            )
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -224,13 +224,10 @@ pub fn read_in_rootfs(root: &impl AsRawFd, path: &str) -> String {
 }
 
 pub fn host_resolv() -> hosts::Resolv {
-    let main = hosts::parse_resolv(&fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-    if hosts::is_resolved_stub(&main)
-        && let Ok(up) = fs::read_to_string("/run/systemd/resolve/resolv.conf")
-    {
-        return hosts::parse_resolv(&up);
-    }
-    main
+    hosts::host_resolv_from(
+        &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        || fs::read_to_string("/run/systemd/resolve/resolv.conf").ok(),
+    )
 }
 
 pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {

@@ -386,6 +386,23 @@ pub fn container_path(raw: &str) -> Result<String, SpecError> {
     Ok(format!("/{}", parts.join("/")))
 }
 
+/// runc's rule: nothing may be mounted at or under /proc (a bind there
+/// could hide or replace what the masks protect) but the files lxcfs
+/// serves.
+fn proc_dest_allowed(dst: &str) -> bool {
+    const LXCFS: &[&str] = &[
+        "/proc/cpuinfo",
+        "/proc/diskstats",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/proc/swaps",
+        "/proc/uptime",
+        "/proc/loadavg",
+        "/proc/slabinfo",
+    ];
+    !(dst == "/proc" || dst.starts_with("/proc/")) || LXCFS.contains(&dst)
+}
+
 /// `-v SRC:DST[:ro|rw]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
@@ -424,6 +441,12 @@ pub fn parse_volume(raw: &str) -> Result<Volume, SpecError> {
             "the destination must be an absolute path inside the rootfs, without '..'",
         )
     })?;
+    if !proc_dest_allowed(&dst) {
+        return Err(SpecError::BadVolume(
+            raw.to_string(),
+            "rrun mounts /proc itself; only lxcfs's files (/proc/cpuinfo, /proc/meminfo, …) may be bound over it",
+        ));
+    }
     let mut readonly = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -460,6 +483,12 @@ pub fn parse_tmpfs(raw: &str) -> Result<Tmpfs, SpecError> {
     let (dst, opts) = raw.split_once(':').unwrap_or((raw, ""));
     let dst =
         container_path(dst).map_err(|e| SpecError::BadTmpfs(raw.to_string(), e.to_string()))?;
+    if dst == "/proc" || dst.starts_with("/proc/") {
+        return Err(SpecError::BadTmpfs(
+            raw.to_string(),
+            "rrun mounts /proc itself".into(),
+        ));
+    }
     // Docker's defaults for --tmpfs.
     let mut t = Tmpfs {
         dst,
@@ -807,9 +836,18 @@ mod tests {
             "/s:/a/../../x",
             "/s:/d:zz",
             "/s:/d:ro:x",
+            "/s:/proc",
+            "/s:/proc/sys",
+            "/s://proc/./self",
         ] {
             assert!(parse_volume(bad).is_err(), "{bad:?} accepted");
         }
+        assert_eq!(
+            parse_volume("/s:/proc/meminfo").unwrap().dst,
+            "/proc/meminfo"
+        );
+        assert_eq!(parse_volume("/s:/procx").unwrap().dst, "/procx");
+        assert!(parse_tmpfs("/proc/x").is_err());
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum StateError {
         "state directory {0} is open to other users (mode {1:o}); make it 0700 or set RRUN_ROOT"
     )]
     Open(PathBuf, u32),
+    #[error(
+        "state directory {0} is not a directory of its own (a symlink or a file); remove it, or set RRUN_ROOT"
+    )]
+    NotDir(PathBuf),
     #[error("locking {0}: {1}")]
     Lock(PathBuf, #[source] io::Error),
     #[error("writing {0}: {1}")]
@@ -279,7 +283,7 @@ impl State {
         // SAFETY: geteuid cannot fail.
         let me = unsafe { libc::geteuid() };
         if !md.is_dir() {
-            return Err(err(io::Error::from_raw_os_error(libc::ENOTDIR)));
+            return Err(StateError::NotDir(root));
         }
         if private_tmp {
             if md.uid() != me {

@@ -158,6 +158,7 @@ fn bad_input_is_refused(mode: Mode) {
         vec!["-v", &format!("{src}:/a/../../outside")],
         vec!["-v", &format!("{src}:relative-dst")],
         vec!["-v", &format!("{src}:/x:rx")],
+        vec!["-v", &format!("{src}:/proc")],
         vec!["--tmpfs", "relative"],
         vec!["--tmpfs", "/../x"],
         vec!["--tmpfs", "/tmp:size=lots"],
@@ -413,4 +414,64 @@ fn env_passes_through(mode: Mode) {
         );
     }
     cx.rrun(&["rm", "envs"]).ok();
+}
+
+/// Without user namespaces a rootless run fails at once with the fix. The
+/// machine's own limit is not touched: the test user runs rrun inside a
+/// user namespace (identity-mapped by root) whose user.max_user_namespaces
+/// is 0, where the kernel refuses a nested one as it would everywhere.
+#[test]
+fn root_no_user_namespaces_names_the_fix() {
+    let Some(cx) = Ctx::new(Mode::Rootless) else {
+        return;
+    };
+    for tool in ["unshare", "nsenter", "setpriv", "mkfifo"] {
+        if !HOST_PATH
+            .split(':')
+            .any(|d| std::path::Path::new(d).join(tool).is_file())
+        {
+            skip(&format!("{tool} is not installed on the host"));
+            return;
+        }
+    }
+    let script = r#"
+        set -e
+        # Written by a process of the new user namespace, to which the
+        # host's ids are not mapped yet: "other" on the host.
+        mkfifo -m 666 "$DIR/ready"
+        unshare --user sh -c 'echo > "$0/ready"; exec sleep 60' "$DIR" &
+        pid=$!
+        trap 'kill $pid' EXIT
+        read -r _ < "$DIR/ready"
+        echo '0 0 65536' > /proc/$pid/uid_map
+        echo '0 0 65536' > /proc/$pid/gid_map
+        nsenter -U -t $pid sh -c '
+            echo 0 > /proc/sys/user/max_user_namespaces
+            setpriv --reuid="$U" --regid="$G" --clear-groups \
+                env -i PATH="$PATH" HOME=/ RRUN_ROOT="$STATE" \
+                "$BIN" --rm --net=none "$ROOTFS" true
+        '
+    "#;
+    let mut c = std::process::Command::new("bash");
+    c.args(["-c", script])
+        .env_clear()
+        .env("PATH", HOST_PATH)
+        .env("STATE", &cx.state)
+        .env("DIR", cx.host_dir("userns"))
+        .env("BIN", &cx.env.bin)
+        .env("ROOTFS", cx.rootfs())
+        .env("U", cx.uid.to_string())
+        .env("G", cx.gid.to_string());
+    let out = cx.run(c, Input::Null);
+    out.expect_code(125);
+    assert_eq!(
+        out.stderr,
+        "rrun: cannot create a user namespace: user.max_user_namespaces is 0; \
+         raise it with: sudo sysctl -w user.max_user_namespaces=15000\n",
+        "one line with the fix\n{out}"
+    );
+    assert!(
+        !cx.state.join("holder.json").exists(),
+        "no holder is recorded"
+    );
 }

@@ -18,7 +18,7 @@ fn signals_reach_pid_one(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let args = cx.sh_args(
         &[],
-        "for s in INT HUP QUIT USR1 USR2; do trap \"echo got-$s\" $s; done; \
+        "for s in INT HUP QUIT USR1 USR2 WINCH; do trap \"echo got-$s\" $s; done; \
          trap 'echo got-TERM; exit 143' TERM; \
          echo ready; while :; do sleep 0.1; done",
     );
@@ -30,6 +30,8 @@ fn signals_reach_pid_one(mode: Mode) {
         (libc::SIGQUIT, "QUIT"),
         (libc::SIGUSR1, "USR1"),
         (libc::SIGUSR2, "USR2"),
+        // Without -t too: the container may size its own output.
+        (libc::SIGWINCH, "WINCH"),
     ] {
         p.signal(sig);
         let got = p.wait_line("got-");
@@ -103,6 +105,22 @@ fn tty_output_and_exit_code(mode: Mode) {
         mask,
         "the terminal's ECHO/ICANON/ISIG are restored at exit\n{out}"
     );
+    // And when the command dies of a signal, or cannot be found.
+    for (opts, script, code) in [
+        (&["-it", "--init"][..], "kill -9 $$", 137),
+        (&["-it"][..], "exec /nonexistent", 127),
+    ] {
+        let mut p = cx.spawn_pty(cx.cmd(&cx.sh_args(opts, script)), 40, 100);
+        let status = p.wait_exit();
+        let after = termios_of(&p, master_fd(&p));
+        let out = p.wait();
+        assert_eq!(status.code(), Some(code), "{script}\n{out}");
+        assert_eq!(
+            after.c_lflag & mask,
+            mask,
+            "the terminal is restored after {script:?}\n{out}"
+        );
+    }
     cx.assert_nothing_left("-it");
 }
 

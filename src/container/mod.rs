@@ -37,6 +37,10 @@ pub enum RunError {
         "user {0} is not mapped in your user namespace (uid map: {1}); add a range for your user to /etc/subuid and /etc/subgid (and install newuidmap from the uidmap package), then stop the holder (rrun's holder.json) so that it is made again"
     )]
     Unmapped(String, String),
+    #[error(
+        "group {0} is not mapped in your user namespace (gid map: {1}); add a range for your user to /etc/subgid and /etc/subuid (and install newgidmap from the uidmap package), then stop the holder (rrun's holder.json) so that it is made again"
+    )]
+    UnmappedGroup(u32, String),
     #[error("copying rrun for --init: {0}")]
     InitCopy(#[source] io::Error),
     #[error("{what}: {source}")]
@@ -219,10 +223,7 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
             .chain(&u.groups)
             .find(|g| !ns::id_mapped(&userns.gid_map, **g))
         {
-            return Err(RunError::Unmapped(
-                format!("group {g}"),
-                map_text(&userns.gid_map),
-            ));
+            return Err(RunError::UnmappedGroup(*g, map_text(&userns.gid_map)));
         }
         tty_gid = ns::id_mapped(&userns.gid_map, 5);
     }
