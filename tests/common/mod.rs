@@ -565,6 +565,72 @@ impl Ctx {
         }
     }
 
+    /// A rootless Ctx for `nobody` (looked up with getpwnam), a user with no
+    /// range in /etc/subuid or /etc/subgid, so that its user namespace has
+    /// a single-id map (`0 UID 1`); with its own RRUN_ROOT and its own test
+    /// network namespace with an uplink (as a rootless [`Ctx::new`]). None
+    /// after a loud SKIP when `nobody` does not exist or has a range.
+    pub fn new_user_without_subids() -> Option<Ctx> {
+        let made = (|| -> Result<Ctx, String> {
+            if let Some(why) = userns_unavailable() {
+                return Err(why);
+            }
+            // SAFETY: getpwnam_r fills `pw` with pointers into `buf`, which
+            // outlives every use of them below.
+            let user = unsafe {
+                let mut pw: libc::passwd = std::mem::zeroed();
+                let mut found: *mut libc::passwd = std::ptr::null_mut();
+                let mut buf = vec![0 as libc::c_char; 16384];
+                let r = libc::getpwnam_r(
+                    c"nobody".as_ptr(),
+                    &mut pw,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut found,
+                );
+                if r != 0 || found.is_null() {
+                    return Err(format!(
+                        "no user nobody (getpwnam: {})",
+                        if r != 0 {
+                            io::Error::from_raw_os_error(r).to_string()
+                        } else {
+                            "not found".into()
+                        }
+                    ));
+                }
+                let text = |p: *const libc::c_char| {
+                    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+                };
+                User {
+                    name: text(pw.pw_name),
+                    uid: pw.pw_uid,
+                    gid: pw.pw_gid,
+                    home: text(pw.pw_dir),
+                }
+            };
+            if user.uid == 0 {
+                return Err("the user nobody is uid 0".into());
+            }
+            for file in ["/etc/subuid", "/etc/subgid"] {
+                if let Some((start, count)) = sub_range(file, &user) {
+                    return Err(format!(
+                        "the user nobody has a range in {file} ({start}:{count}); these tests \
+                         need a user without one"
+                    ));
+                }
+            }
+            let netns = NetNs::with_uplink()?;
+            Self::with_user(Mode::Rootless, Some(user), Some(std::sync::Arc::new(netns)))
+        })();
+        match made {
+            Ok(c) => Some(c),
+            Err(reason) => {
+                skip(&reason);
+                None
+            }
+        }
+    }
+
     fn with_user(
         mode: Mode,
         user: Option<User>,
