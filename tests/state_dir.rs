@@ -9,7 +9,7 @@
 //! the rootfs stay where they are): the machine's own /tmp/rrun-UID is never
 //! touched. The script that sets the case up runs as root, runs rrun as the
 //! test user without RRUN_ROOT, reports what it finds and kills the rootless
-//! holder the run left (scripts/kill-holder.sh) before the namespace ends.
+//! holder the run left (scripts/kill-holder.sh's functions) before the namespace ends.
 
 mod common;
 
@@ -38,7 +38,7 @@ mkdir -p "$DIR" || exit 92
 mount --no-canonicalize --bind /proc/self/fd/3 "$DIR" || exit 92
 exec 3<&-
 cd "$DIR" || exit 93
-. "$KILL_HOLDER" || exit 94
+eval "$KILL_HOLDER" || exit 94
 TMPSTATE=/tmp/rrun-$U
 XDGSTATE=${XDG:-/nonexistent}/rrun
 # No process of this run may outlive it, whatever happens below.
@@ -178,7 +178,9 @@ fn host_tmp_state(cx: &Ctx) -> Option<(u64, i64, i64)> {
 #[track_caller]
 fn run_case(cx: &Ctx, what: &str, setup: &str, xdg: Option<&str>) -> Seen {
     let host_before = host_tmp_state(cx);
-    let kill_holder = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kill-holder.sh");
+    // The script's text, not its path: the checkout may be under /tmp,
+    // which the fresh tmpfs hides.
+    let kill_holder = include_str!("../scripts/kill-holder.sh");
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "--", "bash", "-c"])
         .arg(SCRIPT)
@@ -191,7 +193,7 @@ fn run_case(cx: &Ctx, what: &str, setup: &str, xdg: Option<&str>) -> Seen {
         .env("G", cx.gid.to_string())
         .env("H", &cx.home)
         .env("HOST_PATH", HOST_PATH)
-        .env("KILL_HOLDER", &kill_holder)
+        .env("KILL_HOLDER", kill_holder)
         .env("STDERR_MARK", STDERR_MARK)
         .env("SETUP", setup);
     if let Some(x) = xdg {
