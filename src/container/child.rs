@@ -51,7 +51,7 @@ pub struct ChildConfig {
     /// A sealed memfd copy of rrun to run as the init, with --init.
     pub init_fd: Option<RawFd>,
     /// The seccomp programs to install last (none: unconfined).
-    pub seccomp: Vec<seccompiler::BpfProgram>,
+    pub seccomp: Vec<crate::seccomp::BpfProgram>,
 }
 
 fn fail(sock: RawFd, code: i32, msg: String) -> ! {
