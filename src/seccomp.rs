@@ -301,10 +301,10 @@ mod tests {
         if nr & X32_SYSCALL_BIT != 0 {
             return errno(libc::ENOSYS);
         }
-        if let Some((_, by)) = deny_list().into_iter().find(|(n, _)| *n == nr_i) {
-            if !by.iter().any(|&c| has(caps, c)) {
-                return errno(libc::EPERM);
-            }
+        if let Some((_, by)) = deny_list().into_iter().find(|(n, _)| *n == nr_i)
+            && !by.iter().any(|&c| has(caps, c))
+        {
+            return errno(libc::EPERM);
         }
         let admin = has(caps, CAP_SYS_ADMIN);
         if nr_i == libc::SYS_ioctl && [TIOCSTI, TIOCLINUX].contains(&(args[1] & 0xffff_ffff)) {
