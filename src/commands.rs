@@ -78,8 +78,8 @@ fn each(
 
 pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
-    crate::container::network::reclaim_dead(&st);
     let (records, bad) = st.list();
+    crate::container::network::reclaim_dead_in(&st, records.iter().cloned());
     for (id, why) in &bad {
         eprintln!("rrun: skipping container {id}: {why}");
     }

@@ -478,7 +478,11 @@ pub fn etc_dir(plan: &RunPlan) -> Option<PathBuf> {
 /// doing it (its process died with it). Best effort, under no lock: each
 /// step is idempotent.
 pub fn reclaim_dead(st: &State) {
-    let (records, _) = st.list();
+    reclaim_dead_in(st, st.list().0);
+}
+
+/// [`reclaim_dead`] over records already read (ps lists them once).
+pub fn reclaim_dead_in(st: &State, records: impl IntoIterator<Item = Record>) {
     for mut r in records {
         let Some(n) = r.state.net.clone() else {
             continue;
