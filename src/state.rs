@@ -293,7 +293,7 @@ impl State {
                 return Err(StateError::Open(root, md.mode() & 0o7777));
             }
         }
-        for sub in ["containers", "names"] {
+        for sub in ["containers", "names", "autoremove"] {
             let c = root.join(sub);
             fs::DirBuilder::new()
                 .mode(0o700)
@@ -310,6 +310,12 @@ impl State {
 
     pub fn names(&self) -> PathBuf {
         self.root.join("names")
+    }
+
+    /// One empty file per record of a --rm container: what `sweep` reads,
+    /// so that a start does not read every record kept.
+    fn autoremove(&self) -> PathBuf {
+        self.root.join("autoremove")
     }
 
     /// Take the state directory's lock until the guard drops.
@@ -423,6 +429,7 @@ impl State {
             return Ok(false);
         }
         remove_record_dir(&self.containers().join(&id))?;
+        let _ = fs::remove_file(self.autoremove().join(&id));
         if let Ok(names) = fs::read_dir(self.names()) {
             for n in names.flatten() {
                 if fs::read_link(n.path()).is_ok_and(|p| p.as_os_str() == id.as_str()) {
@@ -486,38 +493,58 @@ impl State {
     /// Remove a container's record and name.
     pub fn remove(&self, r: &Record) -> io::Result<()> {
         self.release_name(&r.config.name, r.id());
-        remove_record_dir(&r.dir)
+        remove_record_dir(&r.dir)?;
+        let _ = fs::remove_file(self.autoremove().join(r.id()));
+        Ok(())
     }
 
     /// Reclaim what crashed runs left: half-made directories whose maker
-    /// is dead, records of --rm containers whose monitor is gone, and names
+    /// is dead, records of --rm containers whose monitor is gone (found
+    /// through their markers: a start reads those records alone), and names
     /// pointing at no container. Best effort.
     pub fn sweep(&self) {
         let Ok(rd) = fs::read_dir(self.containers()) else {
             return;
         };
+        let mut in_making = std::collections::HashSet::new();
         for ent in rd.flatten() {
-            let path = ent.path();
             let name = ent.file_name().to_string_lossy().into_owned();
-            if let Some((pid, start, id)) = parse_pending(&name) {
-                if !sys::alive(pid, start) {
-                    let _ = fs::remove_dir_all(&path);
-                    if let Ok(names) = fs::read_dir(self.names()) {
-                        for n in names.flatten() {
-                            if fs::read_link(n.path()).is_ok_and(|p| p.as_os_str() == id.as_str()) {
-                                let _ = fs::remove_file(n.path());
-                            }
-                        }
-                    }
-                }
+            let Some((pid, start, id)) = parse_pending(&name) else {
+                continue;
+            };
+            if sys::alive(pid, start) {
+                in_making.insert(id);
                 continue;
             }
-            if let Ok(r) = Record::read(&path)
-                && r.config.auto_remove
-                && r.state.status == Status::Exited
-                && !sys::alive(r.state.monitor_pid, r.state.monitor_start)
-            {
-                let _ = self.remove(&r);
+            let _ = fs::remove_dir_all(ent.path());
+            if let Ok(names) = fs::read_dir(self.names()) {
+                for n in names.flatten() {
+                    if fs::read_link(n.path()).is_ok_and(|p| p.as_os_str() == id.as_str()) {
+                        let _ = fs::remove_file(n.path());
+                    }
+                }
+            }
+        }
+        let Ok(marks) = fs::read_dir(self.autoremove()) else {
+            return;
+        };
+        for m in marks.flatten() {
+            let id = m.file_name().to_string_lossy().into_owned();
+            let dir = self.containers().join(&id);
+            match Record::read(&dir) {
+                Ok(r) => {
+                    if r.state.status == Status::Exited
+                        && !sys::alive(r.state.monitor_pid, r.state.monitor_start)
+                    {
+                        let _ = self.remove(&r);
+                    }
+                }
+                // A marker outlives its record only if a start died
+                // between the two.
+                Err(_) if !dir.exists() && !in_making.contains(&id) => {
+                    let _ = fs::remove_file(m.path());
+                }
+                Err(_) => {}
             }
         }
     }
@@ -625,8 +652,16 @@ impl ContainerDir {
         // (under its temporary name), so that a racing start never mistakes
         // a name being taken for a stale one.
         st.reserve_name(&c.config.name, id)?;
+        let marker = st.autoremove().join(id);
+        if c.config.auto_remove
+            && let Err(e) = fs::File::create(&marker)
+        {
+            st.release_name(&c.config.name, id);
+            return Err(werr(&marker, e));
+        }
         if let Err(e) = fs::rename(&tmp, &fin) {
             st.release_name(&c.config.name, id);
+            let _ = fs::remove_file(&marker);
             return Err(werr(&fin, e));
         }
         std::mem::forget(guard);
@@ -649,6 +684,13 @@ impl Drop for ContainerDir {
     fn drop(&mut self) {
         if !self.keep {
             let _ = fs::remove_dir_all(&self.path);
+            // Its --rm marker, if it has one (containers/ID → autoremove/ID).
+            if let (Some(id), Some(root)) = (
+                self.path.file_name(),
+                self.path.parent().and_then(Path::parent),
+            ) {
+                let _ = fs::remove_file(root.join("autoremove").join(id));
+            }
         }
     }
 }

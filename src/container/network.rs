@@ -478,7 +478,10 @@ pub fn etc_dir(plan: &RunPlan) -> Option<PathBuf> {
 /// doing it (its process died with it). Best effort, under no lock: each
 /// step is idempotent.
 pub fn reclaim_dead(st: &State) {
-    reclaim_dead_in(st, st.list().0);
+    // Through the leases, not every record: a start then costs the same
+    // however many exited containers are kept.
+    let owners = net::lease_owners(st);
+    reclaim_dead_in(st, owners.iter().filter_map(|id| st.find(id).ok()));
 }
 
 /// [`reclaim_dead`] over records already read (ps lists them once).

@@ -141,17 +141,30 @@ pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<Ipv4Addr, NetError
     let _lock = st.lock()?;
     let p = dir(st).join("leases.json");
     let mut l: Leases = read_json(&p)?.unwrap_or_default();
+    // A dead container whose network was not given back yet keeps its
+    // lease: reclaim_dead finds what it holds through the lease.
     let live = |owner: &str| {
         owner == id
-            || st
-                .find(owner)
-                .is_ok_and(|r| r.state.status != state::Status::Exited)
+            || st.find(owner).is_ok_and(|r| {
+                r.state.status != state::Status::Exited
+                    || r.state.net.as_ref().is_some_and(|n| !n.released)
+            })
     };
     let ip = l
         .allocate(s.subnet(), s.gateway, id, now(), live)
         .ok_or_else(|| NetError::Full(s.subnet().to_string()))?;
     write_json(&p, &l)?;
     Ok(ip)
+}
+
+/// The containers holding a lease: the only ones that may hold network
+/// resources, since a lease is taken first and given back last.
+pub fn lease_owners(st: &State) -> Vec<String> {
+    read_json::<Leases>(&dir(st).join("leases.json"))
+        .ok()
+        .flatten()
+        .map(|l| l.leases.into_values().collect())
+        .unwrap_or_default()
 }
 
 pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {

@@ -798,6 +798,19 @@ impl Ctx {
             self.mode,
             self.state.display()
         );
+        let marks: Vec<String> = fs::read_dir(self.state.join("autoremove"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            marks.is_empty(),
+            "[{}] after {after}: --rm markers left in {}/autoremove: {marks:?}",
+            self.mode,
+            self.state.display()
+        );
         let mounts = self.env.leaked_mounts();
         assert!(
             mounts.is_empty(),
