@@ -471,11 +471,7 @@ impl Netlink {
         addr: Ipv4Addr,
         prefix: u8,
     ) -> Result<(), NetlinkError> {
-        let mut m = AddressMessage::default();
-        m.header.family = AddressFamily::Inet;
-        m.header.prefix_len = prefix;
-        m.header.index = index;
-        m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
+        let mut m = address_message(index, addr, prefix);
         m.attributes
             .push(AddressAttribute::Address(IpAddr::V4(addr)));
         if prefix <= 30 {
@@ -507,11 +503,7 @@ impl Netlink {
         addr: Ipv4Addr,
         prefix: u8,
     ) -> Result<(), NetlinkError> {
-        let mut m = AddressMessage::default();
-        m.header.family = AddressFamily::Inet;
-        m.header.prefix_len = prefix;
-        m.header.index = index;
-        m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
+        let m = address_message(index, addr, prefix);
         match self.request(RouteNetlinkMessage::DelAddress(m), 0) {
             Ok(_) => Ok(()),
             Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => Ok(()),
@@ -815,6 +807,17 @@ impl Netlink {
 /// to another thread happens in the old namespace, and if the way back fails
 /// (`LeaveNetns`) the thread stays in `ns`, which a multi-threaded process
 /// cannot repair by ending the thread.
+/// An IPv4 address message for link `index`: `addr/prefix` as its local
+/// address (what adding and deleting both name).
+fn address_message(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.prefix_len = prefix;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
+    m
+}
+
 pub fn in_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> Result<T, NetlinkError> {
     let home = File::open("/proc/thread-self/ns/net").map_err(NetlinkError::OwnNetns)?;
     setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| NetlinkError::EnterNetns(e.into()))?;
