@@ -197,7 +197,8 @@ pub fn inspect(r: &Record) -> Value {
             "MacAddress": if live_net { net.mac.clone() } else { String::new() },
             "Networks": networks,
         },
-        "Rootfs": c.rootfs,
+        // Where it is, wherever inspect runs from (older records: as given).
+        "Rootfs": if c.rootfs_path.is_empty() { &c.rootfs } else { &c.rootfs_path },
     })
 }
 

@@ -91,7 +91,11 @@ pub struct Config {
     pub id: String,
     pub name: String,
     pub created: String,
+    /// The rootfs as given (ps's ROOTFS, inspect's Config.Image).
     pub rootfs: String,
+    /// Its absolute, resolved path (inspect's Rootfs).
+    #[serde(default)]
+    pub rootfs_path: String,
     pub path: String,
     pub args: Vec<String>,
     pub env: Vec<String>,

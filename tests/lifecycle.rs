@@ -705,6 +705,26 @@ fn inspect_document(mode: Mode) {
     assert_eq!(v["Rootfs"], cx.rootfs(), "{v:#}");
     assert!(v["NetworkSettings"].is_object(), "{v:#}");
 
+    // A rootfs given relative to the caller's directory (rrun runs in the
+    // test directory, which holds `rootfs`): shown as given, like Docker's
+    // image name, and Rootfs is where it is.
+    let out = cx.rrun(&[
+        "-d",
+        "--net=none",
+        "--name",
+        "rel",
+        "rootfs",
+        "sleep",
+        "1000",
+    ]);
+    out.ok();
+    assert_eq!(
+        cx.inspect_f("{{.Config.Image}}|{{.Rootfs}}", "rel"),
+        format!("rootfs|{}", cx.rootfs())
+    );
+    let out = cx.rrun(&["ps", "--format", "{{.Names}} {{.Rootfs}}"]);
+    assert!(out.lines().contains(&"rel rootfs"), "{out}");
+
     // The default network mode: bridge, rootless too.
     let other = cx.detach(&[], &["sleep", "1000"]);
     assert_eq!(

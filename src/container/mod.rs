@@ -151,6 +151,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         name,
         created: state::now_rfc3339(),
         rootfs: plan.rootfs_arg.clone(),
+        rootfs_path: plan.rootfs.display().to_string(),
         path: argv.next().unwrap_or_default(),
         args: argv.collect(),
         env: plan.env.iter().map(|e| e.to_string()).collect(),
