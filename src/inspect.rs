@@ -148,7 +148,8 @@ pub fn inspect(r: &Record) -> Value {
         "ResolvConfPath": file("resolv.conf"),
         "HostnamePath": file("hostname"),
         "HostsPath": file("hosts"),
-        "LogPath": if c.detach { file("log.jsonl") } else { String::new() },
+        // A --rm container in the foreground keeps no log.
+        "LogPath": if c.detach || !c.auto_remove { file("log.jsonl") } else { String::new() },
         "Name": format!("/{}", c.name),
         "RestartCount": 0,
         "Driver": "",

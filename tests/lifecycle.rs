@@ -28,6 +28,8 @@ both_modes!(
     logs_follow_ends_with_container,
     logs_follow_right_after_detach,
     logs_of_detached_tty,
+    logs_of_foreground_container,
+    foreground_output_to_a_closed_pipe,
     inspect_document,
     inspect_templates,
 );
@@ -810,4 +812,99 @@ fn has_line_col(s: &str) -> bool {
             && w[1].bytes().all(|b| b.is_ascii_digit())
             && w[2].bytes().all(|b| b.is_ascii_digit())
     })
+}
+
+/// A foreground container's output reaches the caller, streams apart, and
+/// is logged as Docker logs an attached container's: `logs` shows it while
+/// it runs and after it exits. As in Docker, its stdout is a pipe, not the
+/// caller's terminal, unless -t.
+fn logs_of_foreground_container(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    let out = cx.rrun(&cx.sh_args_keep(
+        &["--name", "fg", "--net=none"],
+        "echo out; echo err >&2; [ -t 1 ] || echo notty",
+    ));
+    out.ok();
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("out\nnotty\n", "err\n"),
+        "{out}"
+    );
+    let logs = cx.rrun(&["logs", "fg"]);
+    logs.ok();
+    assert_eq!(
+        (logs.stdout.as_str(), logs.stderr.as_str()),
+        ("out\nnotty\n", "err\n"),
+        "logs of an exited foreground container\n{logs}"
+    );
+    assert!(
+        cx.inspect_f("{{.LogPath}}", "fg").ends_with("/log.jsonl"),
+        "LogPath"
+    );
+
+    // While it runs, from another command.
+    let args = cx.sh_args_keep(
+        &["--name", "fg2", "--net=none"],
+        "echo ready; while :; do sleep 0.1; done",
+    );
+    let mut p = cx.spawn(cx.cmd(&args), Input::Null);
+    p.wait_line("ready");
+    let logs = cx.wait_logs("fg2", "ready");
+    assert_eq!(logs.stdout, "ready\n", "{logs}");
+    cx.rrun(&["rm", "-f", "fg2"]).ok();
+    p.wait().expect_code(137);
+
+    // A run that prints nothing writes no log file.
+    let quiet = cx.rrun(&cx.sh_args_keep(&["--name", "quiet", "--net=none"], "true"));
+    quiet.ok();
+    let path = cx.inspect_f("{{.LogPath}}", "quiet");
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "no output, no {path}"
+    );
+    let logs = cx.rrun(&["logs", "quiet"]);
+    logs.ok();
+    assert_eq!(logs.stdout, "", "{logs}");
+}
+
+/// When the reader of rrun's stdout goes away (`rrun … yes | head -1`),
+/// the container's next write fails as if it wrote there itself: under
+/// --init, yes dies of SIGPIPE and rrun reports 141; it does not run on.
+/// Kept containers' output passes through rrun (to be logged), --rm ones'
+/// does not: both ways.
+fn foreground_output_to_a_closed_pipe(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    for opts in [&["--rm"][..], &["--name", "kept"][..]] {
+        let mut args = opts.to_vec();
+        args.extend(["--net=none", "--init", cx.rootfs(), "yes"]);
+        let mut c = cx.cmd(&args);
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().expect("spawning rrun");
+        let mut first = [0u8; 2];
+        let mut out = child.stdout.take().expect("rrun's stdout");
+        std::io::Read::read_exact(&mut out, &mut first).expect("yes's first line");
+        assert_eq!(&first, b"y\n");
+        drop(out);
+        let mut status = None;
+        let ended = poll_until(TIMEOUT, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if !ended {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("[{mode}] {opts:?}: rrun ran on after its stdout's reader went away");
+        }
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(141),
+            "{opts:?}: 128 + SIGPIPE"
+        );
+    }
+    cx.rrun(&["rm", "kept"]).ok();
+    cx.assert_nothing_left("a closed stdout");
 }

@@ -232,7 +232,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         sfd: &sfd,
         sources: master
             .iter()
-            .map(|m| (m.as_raw_fd(), tty::Stream::Stdout))
+            .map(|m| (tty::Source::Borrowed(m.as_raw_fd()), tty::Stream::Stdout))
             .collect(),
         master: master.as_ref().map(|m| m.as_raw_fd()),
         stdin: a.interactive,

@@ -24,22 +24,40 @@ pub struct Entry {
 }
 
 pub struct LogSink {
-    file: fs::File,
+    /// None until the first output of a lazily opened log.
+    file: Option<fs::File>,
+    path: std::path::PathBuf,
     partial: [Vec<u8>; 2],
 }
 
+fn open_log(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+}
+
 impl LogSink {
+    /// The log of a detached container, there at once (so that `logs -f`
+    /// right after `-d` finds it).
     pub fn open(path: &Path) -> std::io::Result<LogSink> {
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)?;
         Ok(LogSink {
-            file,
+            file: Some(open_log(path)?),
+            path: path.to_path_buf(),
             partial: [Vec::new(), Vec::new()],
         })
+    }
+
+    /// The log of a foreground container, made at its first output: a run
+    /// that prints nothing writes no file (`logs` then prints nothing).
+    pub fn lazy(path: &Path) -> LogSink {
+        LogSink {
+            file: None,
+            path: path.to_path_buf(),
+            partial: [Vec::new(), Vec::new()],
+        }
     }
 
     fn emit(&mut self, stream: Stream, bytes: &[u8]) {
@@ -48,10 +66,13 @@ impl LogSink {
             stream: stream.name().into(),
             line: String::from_utf8_lossy(bytes).into_owned(),
         };
-        if let Ok(mut j) = serde_json::to_vec(&e) {
+        if self.file.is_none() {
+            self.file = open_log(&self.path).ok();
+        }
+        if let (Ok(mut j), Some(f)) = (serde_json::to_vec(&e), self.file.as_mut()) {
             j.push(b'\n');
             // One write per entry: O_APPEND keeps entries whole for readers.
-            let _ = self.file.write_all(&j);
+            let _ = f.write_all(&j);
         }
     }
 }
@@ -64,7 +85,7 @@ fn idx(s: Stream) -> usize {
 }
 
 impl Sink for LogSink {
-    fn write(&mut self, stream: Stream, data: &[u8]) {
+    fn write(&mut self, stream: Stream, data: &[u8]) -> bool {
         let mut buf = std::mem::take(&mut self.partial[idx(stream)]);
         buf.extend_from_slice(data);
         let mut start = 0;
@@ -79,6 +100,7 @@ impl Sink for LogSink {
         }
         buf.drain(..start);
         self.partial[idx(stream)] = buf;
+        true
     }
 
     fn close(&mut self, stream: Stream) {
@@ -106,6 +128,9 @@ mod tests {
         let p = dir.join("log.jsonl");
         let _ = fs::remove_file(&p);
         let mut s = LogSink::open(&p).expect("open");
+        let mut lazy = LogSink::lazy(&dir.join("never.jsonl"));
+        lazy.close(Stream::Stdout);
+        assert!(!dir.join("never.jsonl").exists(), "no output, no file");
         s.write(Stream::Stdout, b"a\nb");
         s.write(Stream::Stderr, b"err\n");
         s.write(Stream::Stdout, b"c\n\"q\"\n");

@@ -413,7 +413,7 @@ fn start_and_supervise(
     let name = crate::state::Record::read(&dir.path)
         .map(|r| r.config.name)
         .unwrap_or_default();
-    let started = match start(c, &dir, &mut rs, mode) {
+    let mut started = match start(c, &dir, &mut rs, mode) {
         Ok(s) => s,
         Err(e) => {
             give_back(c, rs.net.as_ref());
@@ -429,13 +429,13 @@ fn start_and_supervise(
     // The log exists before anyone is told the container runs, so that
     // `logs -f` right after `-d` finds it.
     let mut logsink = match mode {
-        Mode::Foreground => None,
-        Mode::Detached => Some(log::LogSink::open(&dir.file("log.jsonl")).map_err(|e| {
+        Mode::Foreground => log::LogSink::lazy(&dir.file("log.jsonl")),
+        Mode::Detached => log::LogSink::open(&dir.file("log.jsonl")).map_err(|e| {
             // SAFETY: killing our own child, which has not been reaped.
             unsafe { libc::kill(started.pid, libc::SIGKILL) };
             reap(started.pid);
             setup("opening the container's log")(e)
-        })?),
+        })?,
     };
     if let Some(w) = report {
         let _ = sys::write_all(w.as_raw_fd(), format!("S{}", plan.id).as_bytes());
@@ -454,16 +454,26 @@ fn start_and_supervise(
     };
     let mut sources = Vec::new();
     if let Some(m) = &started.master {
-        sources.push((m.as_raw_fd(), tty::Stream::Stdout));
+        sources.push((tty::Source::Borrowed(m.as_raw_fd()), tty::Stream::Stdout));
     }
-    if let Some((o, e)) = &started.pipes {
-        sources.push((o.as_raw_fd(), tty::Stream::Stdout));
-        sources.push((e.as_raw_fd(), tty::Stream::Stderr));
+    if let Some((o, e)) = started.pipes.take() {
+        sources.push((tty::Source::Owned(o), tty::Stream::Stdout));
+        sources.push((tty::Source::Owned(e), tty::Stream::Stderr));
     }
+    let mut tee;
     let mut terminal = tty::Terminal;
-    let sink: &mut dyn tty::Sink = match logsink.as_mut() {
-        Some(l) => l,
-        None => &mut terminal,
+    let sink: &mut dyn tty::Sink = match mode {
+        Mode::Detached => &mut logsink,
+        // A --rm container's log would go with it: its output goes
+        // straight to the caller (or, with -t, through here unlogged).
+        Mode::Foreground if plan.rm => &mut terminal,
+        Mode::Foreground => {
+            tee = tty::Tee {
+                terminal: tty::Terminal,
+                log: &mut logsink,
+            };
+            &mut tee
+        }
     };
     let status = tty::relay(tty::Relay {
         pid: started.pid,
@@ -606,23 +616,33 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
             ws_xpixel: 0,
             ws_ypixel: 0,
         }))
-    } else if mode == Mode::Detached {
+    } else if mode == Mode::Foreground && plan.rm {
+        // Nothing of a --rm container's output is kept: it writes to the
+        // caller's own stdout and stderr, at full speed.
+        child::Stdio::Inherit {
+            interactive: plan.interactive,
+        }
+    } else {
+        // Output through the monitor, which logs it (and, in the
+        // foreground, passes it on), as Docker's attached containers do.
         let (or, ow) = pipe().map_err(setup("creating the output pipes"))?;
         let (er, ew) = pipe().map_err(setup("creating the output pipes"))?;
-        if plan.interactive {
-            in_pipe = Some(pipe().map_err(setup("creating the input pipe"))?);
-        }
+        let stdin = match (mode, plan.interactive) {
+            (Mode::Detached, true) => {
+                in_pipe = Some(pipe().map_err(setup("creating the input pipe"))?);
+                in_pipe.as_ref().map(|(r, _)| r.as_raw_fd())
+            }
+            // The caller's own stdin.
+            (Mode::Foreground, true) => Some(0),
+            (_, false) => None,
+        };
         let s = child::Stdio::Pipes {
-            stdin: in_pipe.as_ref().map(|(r, _)| r.as_raw_fd()),
+            stdin,
             stdout: ow.as_raw_fd(),
             stderr: ew.as_raw_fd(),
         };
         out_pipes = Some(((or, ow), (er, ew)));
         s
-    } else {
-        child::Stdio::Inherit {
-            interactive: plan.interactive,
-        }
     };
     let path = plan
         .env

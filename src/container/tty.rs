@@ -77,7 +77,10 @@ impl Stream {
 /// Where the container's output goes: the caller's stdout/stderr in the
 /// foreground, the log with -d.
 pub trait Sink {
-    fn write(&mut self, stream: Stream, data: &[u8]);
+    /// False: nobody reads this stream any more (a closed pipe), so the
+    /// relay stops reading it and the container's next write to it fails
+    /// (EPIPE, SIGPIPE), as it would have writing there itself.
+    fn write(&mut self, stream: Stream, data: &[u8]) -> bool;
     /// End of a stream: flush any partial line.
     fn close(&mut self, stream: Stream);
 }
@@ -86,19 +89,53 @@ pub trait Sink {
 pub struct Terminal;
 
 impl Sink for Terminal {
-    fn write(&mut self, stream: Stream, data: &[u8]) {
+    fn write(&mut self, stream: Stream, data: &[u8]) -> bool {
         let fd = if stream == Stream::Stdout { 1 } else { 2 };
-        let _ = sys::write_all(fd, data);
+        !matches!(sys::write_all(fd, data), Err(e) if e.raw_os_error() == Some(libc::EPIPE))
     }
     fn close(&mut self, _: Stream) {}
+}
+
+/// A kept foreground container's output: to the caller and into its log,
+/// as Docker keeps the log of an attached container.
+pub struct Tee<'a> {
+    pub terminal: Terminal,
+    pub log: &'a mut dyn Sink,
+}
+
+impl Sink for Tee<'_> {
+    fn write(&mut self, stream: Stream, data: &[u8]) -> bool {
+        self.log.write(stream, data);
+        self.terminal.write(stream, data)
+    }
+    fn close(&mut self, stream: Stream) {
+        self.log.close(stream);
+    }
+}
+
+/// An output the relay reads: borrowed (the pty master, which the monitor
+/// keeps for resizing) or owned (a pipe's read end).
+pub enum Source {
+    Borrowed(RawFd),
+    Owned(OwnedFd),
+}
+
+impl Source {
+    fn fd(&self) -> RawFd {
+        match self {
+            Source::Borrowed(fd) => *fd,
+            Source::Owned(fd) => fd.as_raw_fd(),
+        }
+    }
 }
 
 pub struct Relay<'a> {
     pub pid: libc::pid_t,
     pub pidfd: &'a OwnedFd,
     pub sfd: &'a OwnedFd,
-    /// The container's output: the pty master, or stdout/stderr pipes.
-    pub sources: Vec<(RawFd, Stream)>,
+    /// The container's output: the pty master, or stdout/stderr pipes
+    /// (owned: a pipe nobody reads any more is closed).
+    pub sources: Vec<(Source, Stream)>,
     /// The pty master, to write the caller's stdin to (-it) and to set the
     /// window size on.
     pub master: Option<RawFd>,
@@ -144,10 +181,9 @@ fn drain(fd: RawFd, stream: Stream, buf: &mut [u8], sink: &mut dyn Sink) {
         libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
     }
     while let Ok(n) = read_some(fd, buf) {
-        if n == 0 {
+        if n == 0 || !sink.write(stream, &buf[..n]) {
             break;
         }
-        sink.write(stream, &buf[..n]);
     }
     sink.close(stream);
 }
@@ -155,7 +191,7 @@ fn drain(fd: RawFd, stream: Stream, buf: &mut [u8], sink: &mut dyn Sink) {
 /// Run until the container process exits; returns its wait status.
 pub fn relay(r: Relay) -> i32 {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut sources = r.sources.clone();
+    let mut sources = r.sources;
     let mut stdin_open = r.stdin && r.master.is_some();
     loop {
         let mut fds = vec![
@@ -170,9 +206,9 @@ pub fn relay(r: Relay) -> i32 {
                 revents: 0,
             },
         ];
-        for (fd, _) in &sources {
+        for (src, _) in &sources {
             fds.push(libc::pollfd {
-                fd: *fd,
+                fd: src.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             });
@@ -219,15 +255,21 @@ pub fn relay(r: Relay) -> i32 {
             }
         }
         let mut closed = Vec::new();
-        for (i, (fd, stream)) in sources.iter().enumerate() {
+        for (i, (src, stream)) in sources.iter().enumerate() {
             let re = fds[2 + i].revents;
             if re & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-                match read_some(*fd, &mut buf) {
-                    Ok(n) if n > 0 => r.sink.write(*stream, &buf[..n]),
+                let fd = src.fd();
+                match read_some(fd, &mut buf) {
+                    Ok(n) if n > 0 => {
+                        if !r.sink.write(*stream, &buf[..n]) {
+                            r.sink.close(*stream);
+                            closed.push(fd);
+                        }
+                    }
                     // EOF, or EIO from a pty whose slaves are all closed.
                     _ => {
                         r.sink.close(*stream);
-                        closed.push(*fd);
+                        closed.push(fd);
                     }
                 }
             }
@@ -248,14 +290,15 @@ pub fn relay(r: Relay) -> i32 {
                 }
             }
         }
-        sources.retain(|(fd, _)| !closed.contains(fd));
+        // Dropping an owned pipe end closes it.
+        sources.retain(|(src, _)| !closed.contains(&src.fd()));
         if fds[1].revents & libc::POLLIN != 0 {
             let mut status = 0;
             // SAFETY: reaping our own child, which has exited.
             let w = unsafe { libc::waitpid(r.pid, &mut status, 0) };
             if w == r.pid {
-                for (fd, stream) in &sources {
-                    drain(*fd, *stream, &mut buf, r.sink);
+                for (src, stream) in &sources {
+                    drain(src.fd(), *stream, &mut buf, r.sink);
                 }
                 return status;
             }
