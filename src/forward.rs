@@ -33,6 +33,10 @@ pub struct Port {
     pub fd: OwnedFd,
     pub proto: Proto,
     pub target: SocketAddr,
+    /// Its clients are containers on the target's own bridge (rootless
+    /// hairpin): always connect from the gateway's address, since a reply
+    /// to a client's own address would go to it directly, past this relay.
+    pub hairpin: bool,
 }
 
 /// Tunables of the forwarder.
@@ -383,6 +387,8 @@ struct Listener {
     fd: OwnedFd,
     proto: Proto,
     target: SocketAddr,
+    /// See [`Port::hairpin`].
+    hairpin: bool,
     local: SocketAddr,
     /// UDP on a wildcard address: replies carry the client's destination.
     pktinfo: bool,
@@ -527,6 +533,7 @@ impl Fwd<'_> {
             fd: p.fd,
             proto: p.proto,
             target: p.target,
+            hairpin: p.hairpin,
             local,
             pktinfo,
             events: 0,
@@ -724,6 +731,7 @@ impl Fwd<'_> {
         let _ = set_int_opt(client.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let _ = set_int_opt(server.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         if self.opts.transparent
+            && !self.ports[port].hairpin
             && let Some(peer) = peer
             && let Err(e) = bind_transparent(server.as_raw_fd(), &peer)
         {
@@ -1059,6 +1067,7 @@ impl Fwd<'_> {
             }
         };
         if self.opts.transparent
+            && !self.ports[port].hairpin
             && let Err(e) = bind_transparent(fd.as_raw_fd(), &client)
         {
             self.log(
@@ -1309,7 +1318,12 @@ mod tests {
             .collect();
         let ports = ports
             .into_iter()
-            .map(|(fd, proto, target)| Port { fd, proto, target })
+            .map(|(fd, proto, target)| Port {
+                fd,
+                proto,
+                target,
+                hairpin: false,
+            })
             .collect();
         let (tx, rx) = mpsc::channel();
         let (tid_tx, tid_rx) = mpsc::channel();
@@ -1632,6 +1646,7 @@ mod tests {
             fd,
             proto: Proto::Tcp,
             target: target.parse().unwrap(),
+            hairpin: false,
         };
         // SAFETY: fd 0 stays open for the whole call.
         let stdin = unsafe { BorrowedFd::borrow_raw(0) };

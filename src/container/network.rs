@@ -319,15 +319,20 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
             b.link_rules.clone()
         },
         kernel_nat,
+        // Rootless, the forwarder serves hairpin traffic too: no map
+        // element to add now or (what costs: nf_tables frees deleted
+        // elements after an RCU grace period, which closing the netlink
+        // socket waits for) to delete at exit.
+        ports_forwarded: b.rootless,
         released: false,
     };
     if kernel_nat {
         let links: Vec<nft::LinkRule> = ns.link_rules.iter().map(|l| (*l).into()).collect();
-        nft::add(b.ip, &ns.ports, &links).map_err(|e| fail(e.to_string()))?;
+        let nat_ports: &[crate::ports::Binding] = if b.rootless { &[] } else { &ns.ports };
+        nft::add(b.ip, nat_ports, &links).map_err(|e| fail(e.to_string()))?;
         // A client that kept sending while no mapping existed has an entry
         // that would keep its datagrams away from this container.
-        for p in ns
-            .ports
+        for p in nat_ports
             .iter()
             .filter(|p| p.proto == crate::ports::Proto::Udp)
         {
@@ -335,6 +340,11 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
         }
     } else {
         ns.link_rules.clear();
+    }
+    // Nothing of it in nft: given back without joining the user's network
+    // namespace.
+    if b.rootless && ns.link_rules.is_empty() {
+        ns.kernel_nat = false;
     }
     Ok((ns, a.netns))
 }
@@ -364,7 +374,7 @@ impl Drop for Forwarder {
 pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
     use std::os::fd::{AsFd, AsRawFd, FromRawFd};
     let kernel = net::kernel_nat(&b.settings);
-    let served: Vec<RawFdPort> = b
+    let mut served: Vec<RawFdPort> = b
         .held
         .bindings
         .iter()
@@ -374,8 +384,36 @@ pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
             fd: fd.as_raw_fd(),
             proto: bind.proto,
             target: std::net::SocketAddr::new(IpAddr::V4(b.ip), bind.container_port),
+            hairpin: false,
         })
         .collect();
+    // Rootless hairpin: a container reaching a published port through the
+    // host's address reaches the user's namespace, where pasta put that
+    // address. The same port bound there (this process is in that
+    // namespace) serves it. Best effort: an address not copied there, or
+    // 127.0.0.1 (a container's loopback is its own), has no hairpin.
+    let mut hairpin_fds = Vec::new();
+    if b.rootless {
+        for bind in &b.held.bindings {
+            let IpAddr::V4(a) = bind.host_ip else {
+                continue;
+            };
+            if a.is_loopback() {
+                continue;
+            }
+            if let Ok(h) = net::hold_ports(std::slice::from_ref(bind)) {
+                for fd in h.fds {
+                    served.push(RawFdPort {
+                        fd: fd.as_raw_fd(),
+                        proto: bind.proto,
+                        target: std::net::SocketAddr::new(IpAddr::V4(b.ip), bind.container_port),
+                        hairpin: true,
+                    });
+                    hairpin_fds.push(fd);
+                }
+            }
+        }
+    }
     if served.is_empty() {
         return Ok(None);
     }
@@ -441,6 +479,7 @@ pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
                         crate::ports::Proto::Udp => crate::forward::Proto::Udp,
                     },
                     target: p.target,
+                    hairpin: p.hairpin,
                 })
             })
             .collect();
@@ -459,6 +498,8 @@ pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
         // SAFETY: ending the forwarder without the monitor's handlers.
         unsafe { libc::_exit(code) }
     }
+    // The forwarder has its copies.
+    drop(hairpin_fds);
     Ok(Some(Forwarder { pid, _stop: w }))
 }
 
@@ -466,6 +507,7 @@ struct RawFdPort {
     fd: std::os::fd::RawFd,
     proto: crate::ports::Proto,
     target: std::net::SocketAddr,
+    hairpin: bool,
 }
 
 /// Where the container's /etc files come from when it shares another's

@@ -73,8 +73,13 @@ pub struct NetState {
     /// Flows its links opened (icc=false).
     #[serde(default)]
     pub link_rules: Vec<LinkRuleState>,
-    /// Whether its ports are kernel NAT map elements.
+    /// Whether its ports (unless `ports_forwarded`) and link rules are
+    /// kernel NAT map elements.
     pub kernel_nat: bool,
+    /// Rootless: its ports are none of nft's: the forwarder serves them,
+    /// hairpin traffic from containers too.
+    #[serde(default)]
+    pub ports_forwarded: bool,
     /// Everything above has been given back.
     #[serde(default)]
     pub released: bool,
@@ -305,10 +310,11 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
         && let Some(ip) = n.ip
     {
         let links: Vec<nft::LinkRule> = n.link_rules.iter().map(|l| (*l).into()).collect();
+        let nat_ports: &[Binding] = if n.ports_forwarded { &[] } else { &n.ports };
         crate::crash::t("release-start");
-        errs.extend(nft::remove(ip, &n.ports, &links));
+        errs.extend(nft::remove(ip, nat_ports, &links));
         crate::crash::t("nft-removed");
-        for b in n.ports.iter().filter(|b| b.proto == Proto::Udp) {
+        for b in nat_ports.iter().filter(|b| b.proto == Proto::Udp) {
             if let Err(e) = conntrack::delete_udp(b.host_port, ip, b.container_port) {
                 errs.push(format!(
                     "deleting conntrack entries of UDP port {}: {e}",

@@ -219,6 +219,9 @@ pub fn elems(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Ele
 /// flows, in one transaction.
 pub fn add(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Result<(), NftError> {
     let e = elems(target, ports, links);
+    if e.is_empty() {
+        return Ok(());
+    }
     match nftnl::send(TABLE, &e, true) {
         Ok(errs) if errs.is_empty() => Ok(()),
         Ok(errs) => Err(NftError::Rejected(
