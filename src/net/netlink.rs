@@ -481,19 +481,17 @@ impl Netlink {
                     u32::from(addr) | host_bits,
                 )));
         }
-        match self.request(
+        self.request_idempotent(
             RouteNetlinkMessage::NewAddress(m),
             NLM_F_CREATE | NLM_F_EXCL,
-        ) {
-            Ok(_) => Ok(()),
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
-            Err(source) => Err(NetlinkError::AddAddress {
-                index,
-                addr,
-                prefix,
-                source,
-            }),
-        }
+            &[libc::EEXIST],
+        )
+        .map_err(|source| NetlinkError::AddAddress {
+            index,
+            addr,
+            prefix,
+            source,
+        })
     }
 
     /// Remove `addr/prefix` from link `index`; one already gone is fine.
@@ -504,16 +502,17 @@ impl Netlink {
         prefix: u8,
     ) -> Result<(), NetlinkError> {
         let m = address_message(index, addr, prefix);
-        match self.request(RouteNetlinkMessage::DelAddress(m), 0) {
-            Ok(_) => Ok(()),
-            Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => Ok(()),
-            Err(source) => Err(NetlinkError::DeleteAddress {
-                index,
-                addr,
-                prefix,
-                source,
-            }),
-        }
+        self.request_idempotent(
+            RouteNetlinkMessage::DelAddress(m),
+            0,
+            &[libc::EADDRNOTAVAIL],
+        )
+        .map_err(|source| NetlinkError::DeleteAddress {
+            index,
+            addr,
+            prefix,
+            source,
+        })
     }
 
     /// The default route via `gateway`. An existing default route is an
@@ -555,11 +554,12 @@ impl Netlink {
         priority: u32,
     ) -> Result<(), NetlinkError> {
         let m = fwmark_rule(mark, table, priority);
-        match self.request(RouteNetlinkMessage::NewRule(m), NLM_F_CREATE | NLM_F_EXCL) {
-            Ok(_) => Ok(()),
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
-            Err(source) => Err(NetlinkError::AddRule { mark, source }),
-        }
+        self.request_idempotent(
+            RouteNetlinkMessage::NewRule(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &[libc::EEXIST],
+        )
+        .map_err(|source| NetlinkError::AddRule { mark, source })
     }
 
     /// Remove that rule; one already gone is fine.
@@ -570,32 +570,31 @@ impl Netlink {
         priority: u32,
     ) -> Result<(), NetlinkError> {
         let m = fwmark_rule(mark, table, priority);
-        match self.request(RouteNetlinkMessage::DelRule(m), 0) {
-            Ok(_) => Ok(()),
-            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
-            Err(source) => Err(NetlinkError::DeleteRule { mark, source }),
-        }
+        self.request_idempotent(RouteNetlinkMessage::DelRule(m), 0, &[libc::ENOENT])
+            .map_err(|source| NetlinkError::DeleteRule { mark, source })
     }
 
     /// `ip route add local default dev lo table TABLE`: everything looked
     /// up in TABLE is delivered to this host's own sockets.
     pub fn add_local_default(&mut self, table: u32) -> Result<(), NetlinkError> {
         let m = self.local_default_route(table)?;
-        match self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL) {
-            Ok(_) => Ok(()),
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
-            Err(source) => Err(NetlinkError::AddLocalRoute { table, source }),
-        }
+        self.request_idempotent(
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &[libc::EEXIST],
+        )
+        .map_err(|source| NetlinkError::AddLocalRoute { table, source })
     }
 
     /// Remove what [`Self::add_local_default`] added; gone already is fine.
     pub fn delete_local_default(&mut self, table: u32) -> Result<(), NetlinkError> {
         let m = self.local_default_route(table)?;
-        match self.request(RouteNetlinkMessage::DelRoute(m), 0) {
-            Ok(_) => Ok(()),
-            Err(e) if matches!(e.errno(), Some(libc::ESRCH) | Some(libc::ENOENT)) => Ok(()),
-            Err(source) => Err(NetlinkError::DeleteLocalRoute { table, source }),
-        }
+        self.request_idempotent(
+            RouteNetlinkMessage::DelRoute(m),
+            0,
+            &[libc::ESRCH, libc::ENOENT],
+        )
+        .map_err(|source| NetlinkError::DeleteLocalRoute { table, source })
     }
 
     /// The `local default dev lo table TABLE` route.
@@ -614,11 +613,12 @@ impl Netlink {
     /// Delete a link (a veth takes its peer along). A link that is already
     /// gone is fine.
     pub fn delete_link(&mut self, index: u32) -> Result<(), NetlinkError> {
-        match self.request(RouteNetlinkMessage::DelLink(link_message(index)), 0) {
-            Ok(_) => Ok(()),
-            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(()),
-            Err(source) => Err(NetlinkError::DeleteLink { index, source }),
-        }
+        self.request_idempotent(
+            RouteNetlinkMessage::DelLink(link_message(index)),
+            0,
+            &[libc::ENODEV],
+        )
+        .map_err(|source| NetlinkError::DeleteLink { index, source })
     }
 
     /// Every IPv4 address of this namespace: (link index, address, prefix).
@@ -689,6 +689,20 @@ impl Netlink {
             errno: io::Error::from_raw_os_error(libc::EINTR),
             detail: Some("the table kept changing while it was read".into()),
         })
+    }
+
+    /// [`Self::request`] for a change where the errnos `already` mean it
+    /// is made (or undone) already, which is as good.
+    fn request_idempotent(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        already: &[i32],
+    ) -> Result<(), Cause> {
+        match self.request(msg, flags) {
+            Err(e) if !e.errno().is_some_and(|n| already.contains(&n)) => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// A request that the kernel acknowledges; returns what it sent before
