@@ -79,7 +79,7 @@ fn each(
 pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
     let (records, bad) = st.list();
-    crate::container::network::reclaim_dead_in(&st, records.iter().cloned());
+    crate::container::network::reclaim_dead_in(&st, &records);
     for (id, why) in &bad {
         eprintln!("rrun: skipping container {id}: {why}");
     }
@@ -210,20 +210,6 @@ fn wait_exit(fd: &OwnedFd, deadline: Option<Instant>) -> bool {
     }
 }
 
-fn signal(fd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
-    // SAFETY: pidfd_send_signal to the process the pidfd names.
-    sys::cvt_l(unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    })
-    .map(|_| ())
-}
-
 /// Wait for the monitor to record the exit (it exits right after).
 fn wait_monitor(r: &Record, limit: Duration) {
     if let Some(m) = watch(r.state.monitor_pid, r.state.monitor_start) {
@@ -237,10 +223,10 @@ pub fn stop(a: &cli::StopArgs) -> Result<i32, CmdError> {
         if r.running()
             && let Some(p) = watch(r.state.pid, r.state.pid_start)
         {
-            let _ = signal(&p, libc::SIGTERM);
+            let _ = sys::pidfd_send_signal(&p, libc::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(a.time as u64);
             if !wait_exit(&p, Some(deadline)) {
-                let _ = signal(&p, libc::SIGKILL);
+                let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
                 wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
             }
             wait_monitor(&r, Duration::from_secs(10));
@@ -313,7 +299,7 @@ pub fn kill(a: &cli::KillArgs) -> Result<i32, CmdError> {
             return Err(not_running());
         }
         let p = watch(r.state.pid, r.state.pid_start).ok_or_else(not_running)?;
-        signal(&p, sig).map_err(|e| CmdError::Failed {
+        sys::pidfd_send_signal(&p, sig).map_err(|e| CmdError::Failed {
             code: 1,
             msg: format!("cannot kill container {arg}: {}", sys::errno_text(&e)),
         })?;
@@ -377,7 +363,7 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
                 });
             }
             if let Some(p) = watch(r.state.pid, r.state.pid_start) {
-                let _ = signal(&p, libc::SIGKILL);
+                let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
                 wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
             }
             wait_monitor(&r, Duration::from_secs(10));
@@ -471,7 +457,6 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
                             code: 1,
                             msg: e.to_string(),
                         })?;
-                    crate::net::set_in_network_ns();
                 }
             }
             crate::container::network::reclaim_dead(&st);

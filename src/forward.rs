@@ -633,6 +633,21 @@ impl Fwd<'_> {
         Ok(())
     }
 
+    /// Make `fd`, the connection to `port`'s target, come from `client`'s
+    /// own address where the forwarder may (transparent mode, not hairpin);
+    /// where that fails it comes from the gateway's, and the log says so.
+    fn bind_source(&mut self, port: usize, fd: RawFd, client: &SocketAddr) {
+        if self.opts.transparent
+            && !self.ports[port].hairpin
+            && let Err(e) = bind_transparent(fd, client)
+        {
+            self.log(
+                port,
+                format_args!("{client} as the source: {e}; using the gateway's address"),
+            );
+        }
+    }
+
     fn log(&mut self, port: usize, msg: std::fmt::Arguments<'_>) {
         let l = &mut self.ports[port];
         let now = Instant::now();
@@ -730,15 +745,8 @@ impl Fwd<'_> {
         };
         let _ = set_int_opt(client.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let _ = set_int_opt(server.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        if self.opts.transparent
-            && !self.ports[port].hairpin
-            && let Some(peer) = peer
-            && let Err(e) = bind_transparent(server.as_raw_fd(), &peer)
-        {
-            self.log(
-                port,
-                format_args!("{peer} as the source: {e}; using the gateway's address"),
-            );
+        if let Some(peer) = peer {
+            self.bind_source(port, server.as_raw_fd(), &peer);
         }
         let connected = match connect(server.as_raw_fd(), &target) {
             Ok(c) => c,
@@ -1066,15 +1074,7 @@ impl Fwd<'_> {
                 return None;
             }
         };
-        if self.opts.transparent
-            && !self.ports[port].hairpin
-            && let Err(e) = bind_transparent(fd.as_raw_fd(), &client)
-        {
-            self.log(
-                port,
-                format_args!("{client} as the source: {e}; using the gateway's address"),
-            );
-        }
+        self.bind_source(port, fd.as_raw_fd(), &client);
         if let Err(e) = connect(fd.as_raw_fd(), &target) {
             self.log(port, format_args!("connect: {e}: dropping datagram"));
             return None;

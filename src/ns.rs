@@ -220,12 +220,12 @@ fn open_holder_ns(h: &Holder) -> Option<(OwnedFd, OwnedFd)> {
     sys::alive(h.pid, h.start_time).then_some((user, net))
 }
 
-/// Processes of ours that outlived the holder in its namespaces: one in
-/// the user namespace and, if any, one in the network namespace (pasta,
-/// containers' monitors and containers, from their records).
 /// A process named by pid and start time.
 type Proc = (libc::pid_t, u64);
 
+/// Processes of ours that outlived the holder in its namespaces: one in
+/// the user namespace and, if any, one in the network namespace (pasta,
+/// containers' monitors and containers, from their records).
 fn survivors(st: &State, old: &Holder) -> (Option<Proc>, Option<Proc>) {
     if old.user_ino == 0 {
         return (None, None);
@@ -526,6 +526,8 @@ pub fn join_net(ns: &UserNamespaces) -> Result<(), NsError> {
     if unsafe { libc::setns(ns.net.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(NsError::JoinNet(ns.holder.pid, io::Error::last_os_error()));
     }
+    // What lives in it (bridge, rules) is now this process's to touch.
+    crate::net::set_in_network_ns();
     Ok(())
 }
 

@@ -134,12 +134,7 @@ fn split_publish(raw: &str) -> Result<(Option<&str>, Option<&str>, &str), PortEr
 pub fn parse_publish(raw: &str, default_ip: IpAddr) -> Result<Vec<Binding>, PortError> {
     Ok(parse_requested(raw)?
         .into_iter()
-        .map(|r| Binding {
-            host_ip: r.host_ip.unwrap_or(default_ip),
-            host_port: r.host_port.unwrap_or(0),
-            container_port: r.container_port,
-            proto: r.proto,
-        })
+        .map(|r| r.resolve(default_ip))
         .collect())
 }
 
@@ -151,6 +146,19 @@ pub struct Requested {
     pub host_port: Option<u16>,
     pub container_port: u16,
     pub proto: Proto,
+}
+
+impl Requested {
+    /// The binding a run makes of it: a missing address is `default_ip`
+    /// (the network's --ip), a missing host port 0 (any free one).
+    pub fn resolve(&self, default_ip: IpAddr) -> Binding {
+        Binding {
+            host_ip: self.host_ip.unwrap_or(default_ip),
+            host_port: self.host_port.unwrap_or(0),
+            container_port: self.container_port,
+            proto: self.proto,
+        }
+    }
 }
 
 /// `-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`, with ranges of equal length

@@ -164,8 +164,6 @@ pub fn pivot_root(new: &str, old: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Mark every fd from `first` up close-on-exec (close_range with
-/// CLOSE_RANGE_CLOEXEC), falling back to walking /proc/self/fd.
 /// Whether the working directory is reachable from the root: the kernel's
 /// getcwd says "(unreachable)" for one outside it (a directory reached
 /// through an fd or a magic link from beyond a pivot_root).
@@ -178,6 +176,8 @@ pub fn cwd_inside_root() -> bool {
     r < 0 || buf[0] == b'/'
 }
 
+/// Mark every fd from `first` up close-on-exec (close_range with
+/// CLOSE_RANGE_CLOEXEC), falling back to walking /proc/self/fd.
 pub fn cloexec_from(first: RawFd) {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes fd flags.
@@ -209,6 +209,22 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     let r = cvt_l(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
     // SAFETY: r is a new fd that we own.
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// Send `sig` to the process `pidfd` names (which cannot be a reused pid).
+pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: a pidfd, a signal number, a null siginfo (the kernel fills it
+    // as kill(2) would) and no flags.
+    cvt_l(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// The start time of a process (field 22 of /proc/PID/stat, in clock ticks

@@ -179,12 +179,7 @@ fn prepare_bridge(
     let mut bindings: Vec<Binding> = plan
         .publish
         .iter()
-        .map(|r| Binding {
-            host_ip: r.host_ip.unwrap_or(settings.ip),
-            host_port: r.host_port.unwrap_or(0),
-            container_port: r.container_port,
-            proto: r.proto,
-        })
+        .map(|r| r.resolve(settings.ip))
         .collect();
     if plan.publish_all {
         for e in &plan.exposed {
@@ -210,7 +205,6 @@ fn prepare_bridge(
     if let Some(nss) = user_ns {
         // For good: the host ports stay bound in the host's namespace.
         crate::ns::join_net(nss).map_err(|e| give_back(e.into()))?;
-        net::set_in_network_ns();
         reclaim_dead(st);
         bridge_index =
             root::ensure_network(st, &settings, fresh, false).map_err(|e| give_back(e.into()))?;
@@ -304,8 +298,14 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
     let a = bridge::attach(&mut nl, &b.settings, b.bridge_index, pid, id, b.ip)
         .map_err(|e| fail(e.to_string()))?;
     crate::crash::t("veth");
-    let kernel_nat = net::kernel_nat(&b.settings);
-    let mut ns = NetState {
+    let kernel = net::kernel_nat(&b.settings);
+    // Link rules are set elements (--icc=false only, with kernel NAT).
+    let link_rules = if b.settings.icc || !kernel {
+        Vec::new()
+    } else {
+        b.link_rules.clone()
+    };
+    let ns = NetState {
         ip: Some(b.ip),
         gateway: Some(b.settings.gateway),
         prefix: b.settings.prefix,
@@ -313,12 +313,10 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
         bridge: b.settings.bridge.clone(),
         veth: a.veth,
         ports: b.held.bindings.clone(),
-        link_rules: if b.settings.icc {
-            Vec::new()
-        } else {
-            b.link_rules.clone()
-        },
-        kernel_nat,
+        // Rootless with nothing in nft: given back without joining the
+        // user's network namespace.
+        kernel_nat: kernel && !(b.rootless && link_rules.is_empty()),
+        link_rules,
         // Rootless, the forwarder serves hairpin traffic too: no map
         // element to add now or (what costs: nf_tables frees deleted
         // elements after an RCU grace period, which closing the netlink
@@ -326,25 +324,18 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
         ports_forwarded: b.rootless,
         released: false,
     };
-    if kernel_nat {
+    if ns.kernel_nat {
         let links: Vec<nft::LinkRule> = ns.link_rules.iter().map(|l| (*l).into()).collect();
-        let nat_ports: &[crate::ports::Binding] = if b.rootless { &[] } else { &ns.ports };
-        nft::add(b.ip, nat_ports, &links).map_err(|e| fail(e.to_string()))?;
+        nft::add(b.ip, ns.nat_ports(), &links).map_err(|e| fail(e.to_string()))?;
         // A client that kept sending while no mapping existed has an entry
         // that would keep its datagrams away from this container.
-        for p in nat_ports
+        for p in ns
+            .nat_ports()
             .iter()
             .filter(|p| p.proto == crate::ports::Proto::Udp)
         {
             let _ = net::conntrack::delete_udp(p.host_port, b.ip, p.container_port);
         }
-    } else {
-        ns.link_rules.clear();
-    }
-    // Nothing of it in nft: given back without joining the user's network
-    // namespace.
-    if b.rootless && ns.link_rules.is_empty() {
-        ns.kernel_nat = false;
     }
     Ok((ns, a.netns))
 }
@@ -523,13 +514,14 @@ pub fn reclaim_dead(st: &State) {
     // Through the leases, not every record: a start then costs the same
     // however many exited containers are kept.
     let owners = net::lease_owners(st);
-    reclaim_dead_in(st, owners.iter().filter_map(|id| st.find(id).ok()));
+    let records: Vec<Record> = owners.iter().filter_map(|id| st.find(id).ok()).collect();
+    reclaim_dead_in(st, &records);
 }
 
 /// [`reclaim_dead`] over records already read (ps lists them once).
-pub fn reclaim_dead_in(st: &State, records: impl IntoIterator<Item = Record>) {
-    for mut r in records {
-        let Some(n) = r.state.net.clone() else {
+pub fn reclaim_dead_in<'a>(st: &State, records: impl IntoIterator<Item = &'a Record>) {
+    for r in records {
+        let Some(n) = &r.state.net else {
             continue;
         };
         // A rootless container's rules live in the user's network
@@ -543,10 +535,11 @@ pub fn reclaim_dead_in(st: &State, records: impl IntoIterator<Item = Record>) {
         {
             continue;
         }
-        let _ = net::release(st, r.id(), &n);
-        if let Some(n) = r.state.net.as_mut() {
+        let _ = net::release(st, r.id(), n);
+        let mut rs = r.state.clone();
+        if let Some(n) = rs.net.as_mut() {
             n.released = true;
         }
-        let _ = crate::state::write_json(&r.dir.join("state.json"), &r.state);
+        let _ = crate::state::write_json(&r.dir.join("state.json"), &rs);
     }
 }

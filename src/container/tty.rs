@@ -159,20 +159,6 @@ fn read_some(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-fn send_signal(pidfd: &OwnedFd, sig: libc::c_int) {
-    // SAFETY: pidfd_send_signal to the process the pidfd names; a pidfd
-    // cannot be reused for another process.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-}
-
 /// Copy everything the container still has written.
 fn drain(fd: RawFd, stream: Stream, buf: &mut [u8], sink: &mut dyn Sink) {
     // SAFETY: switching our own fd to non-blocking.
@@ -250,7 +236,7 @@ pub fn relay(r: Relay) -> i32 {
                         unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
                     }
                 } else if r.forwarded.contains(&sig) {
-                    send_signal(r.pidfd, sig);
+                    let _ = sys::pidfd_send_signal(r.pidfd, sig);
                 }
             }
         }

@@ -85,6 +85,17 @@ pub struct NetState {
     pub released: bool,
 }
 
+impl NetState {
+    /// Its ports that are kernel NAT map elements.
+    pub fn nat_ports(&self) -> &[Binding] {
+        if self.ports_forwarded {
+            &[]
+        } else {
+            &self.ports
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LinkRuleState {
     pub from: Ipv4Addr,
@@ -310,7 +321,7 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
         && let Some(ip) = n.ip
     {
         let links: Vec<nft::LinkRule> = n.link_rules.iter().map(|l| (*l).into()).collect();
-        let nat_ports: &[Binding] = if n.ports_forwarded { &[] } else { &n.ports };
+        let nat_ports = n.nat_ports();
         crate::crash::t("release-start");
         errs.extend(nft::remove(ip, nat_ports, &links));
         crate::crash::t("nft-removed");

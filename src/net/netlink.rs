@@ -811,16 +811,6 @@ impl Netlink {
     }
 }
 
-/// Switch the calling thread into the network namespace `ns`, run `f`, and
-/// switch back (to the namespace remembered from /proc/thread-self before
-/// leaving, so it works from any namespace). Sockets `f` makes stay in
-/// `ns` for good.
-///
-/// Use it only while the process is single-threaded (or on a thread that
-/// nothing else relies on): setns moves just this thread, so work `f` hands
-/// to another thread happens in the old namespace, and if the way back fails
-/// (`LeaveNetns`) the thread stays in `ns`, which a multi-threaded process
-/// cannot repair by ending the thread.
 /// An IPv4 address message for link `index`: `addr/prefix` as its local
 /// address (what adding and deleting both name).
 fn address_message(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
@@ -832,6 +822,16 @@ fn address_message(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
     m
 }
 
+/// Switch the calling thread into the network namespace `ns`, run `f`, and
+/// switch back (to the namespace remembered from /proc/thread-self before
+/// leaving, so it works from any namespace). Sockets `f` makes stay in
+/// `ns` for good.
+///
+/// Use it only while the process is single-threaded (or on a thread that
+/// nothing else relies on): setns moves just this thread, so work `f` hands
+/// to another thread happens in the old namespace, and if the way back fails
+/// (`LeaveNetns`) the thread stays in `ns`, which a multi-threaded process
+/// cannot repair by ending the thread.
 pub fn in_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> Result<T, NetlinkError> {
     let home = File::open("/proc/thread-self/ns/net").map_err(NetlinkError::OwnNetns)?;
     setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| NetlinkError::EnterNetns(e.into()))?;

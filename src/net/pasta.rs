@@ -54,7 +54,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -127,7 +127,7 @@ pub enum PastaError {
     Signal {
         pid: i32,
         #[source]
-        source: Errno,
+        source: io::Error,
     },
 }
 
@@ -309,20 +309,21 @@ impl Pasta {
             pid: self.pid,
             source,
         };
-        match pidfd_open(self.pid) {
+        let esrch = |e: &io::Error| e.raw_os_error() == Some(libc::ESRCH);
+        match crate::sys::pidfd_open(self.pid) {
             Ok(fd) => {
                 // Held open, the pidfd pins this process: once the start
                 // time matches, the signal cannot reach a reused pid.
                 if !self.is_running() {
                     return Ok(false);
                 }
-                match pidfd_send_signal(&fd, Signal::SIGTERM) {
+                match crate::sys::pidfd_send_signal(&fd, libc::SIGTERM) {
                     Ok(()) => Ok(true),
-                    Err(Errno::ESRCH) => Ok(false),
+                    Err(e) if esrch(&e) => Ok(false),
                     Err(e) => Err(err(e)),
                 }
             }
-            Err(Errno::ESRCH) => Ok(false),
+            Err(e) if esrch(&e) => Ok(false),
             Err(_) => {
                 if !self.is_running() {
                     return Ok(false);
@@ -330,7 +331,7 @@ impl Pasta {
                 match kill(Pid::from_raw(self.pid), Signal::SIGTERM) {
                     Ok(()) => Ok(true),
                     Err(Errno::ESRCH) => Ok(false),
-                    Err(e) => Err(err(e)),
+                    Err(e) => Err(err(e.into())),
                 }
             }
         }
@@ -474,7 +475,7 @@ fn wait_parent(child: &mut Child, deadline: Instant) -> io::Result<(Option<ExitS
     }
     let pidfd = i32::try_from(child.id())
         .ok()
-        .and_then(|pid| pidfd_open(pid).ok());
+        .and_then(|pid| crate::sys::pidfd_open(pid).ok());
     let mut out = Vec::new();
     loop {
         if let Some(status) = child.try_wait()? {
@@ -673,33 +674,6 @@ fn hint(message: &str) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1;
-    // it touches no memory of ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
-    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn pidfd_send_signal(fd: &OwnedFd, sig: Signal) -> Result<(), Errno> {
-    // SAFETY: a valid pidfd, a signal number, a null siginfo (the kernel
-    // then fills it as kill(2) would) and no flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig as libc::c_int,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if r < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
 #[cfg(test)]

@@ -80,16 +80,18 @@ pub fn settings(st: &State, req: &Requested) -> Result<(Settings, bool), NetErro
 /// DOCKER-USER chain is opened there only).
 pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Result<u32, NetError> {
     let _lock = st.lock()?;
-    // Another run may have made the network since our settings were read.
-    let fresh = match load_settings(st)? {
-        Some(rec) if fresh && rec != *s => {
-            return Err(NetError::Conflict(
-                "another run made it at the same time".into(),
-            ));
-        }
-        Some(_) => false,
-        None => fresh,
-    };
+    // Another run may have made the network since our settings were read
+    // (recorded settings were read for good).
+    let fresh = fresh
+        && match load_settings(st)? {
+            Some(rec) if rec != *s => {
+                return Err(NetError::Conflict(
+                    "another run made it at the same time".into(),
+                ));
+            }
+            Some(_) => false,
+            None => true,
+        };
     let mut nl = netlink::Netlink::open()?;
     let existed = nl.link_index(&s.bridge)?.is_some();
     if !host && !existed {
