@@ -50,14 +50,9 @@ impl Path {
             Path::Rootless => Mode::Rootless,
             _ => Mode::Root,
         })?;
-        for tool in ["ip", "nft"] {
-            let found = HOST_PATH
-                .split(':')
-                .any(|d| std::path::Path::new(&format!("{d}/{tool}")).is_file());
-            if !found {
-                skip(&format!("{tool} is not installed on the host"));
-                return None;
-            }
+        if let Some(tool) = missing_tool(&["ip", "nft"]) {
+            skip(&format!("{tool} is not installed on the host"));
+            return None;
         }
         Some(cx)
     }

@@ -22,14 +22,9 @@ fn host_ns(cx: &Ctx) -> &NetNs {
 /// A root Ctx, or None (after a loud SKIP) when `ip` or `nft` is missing.
 fn root_ctx() -> Option<Ctx> {
     let cx = Ctx::new(Mode::Root)?;
-    for tool in ["ip", "nft"] {
-        let found = HOST_PATH
-            .split(':')
-            .any(|d| std::path::Path::new(&format!("{d}/{tool}")).is_file());
-        if !found {
-            skip(&format!("{tool} is not installed on the host"));
-            return None;
-        }
+    if let Some(tool) = missing_tool(&["ip", "nft"]) {
+        skip(&format!("{tool} is not installed on the host"));
+        return None;
     }
     Some(cx)
 }

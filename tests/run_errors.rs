@@ -425,14 +425,9 @@ fn root_no_user_namespaces_names_the_fix() {
     let Some(cx) = Ctx::new(Mode::Rootless) else {
         return;
     };
-    for tool in ["unshare", "nsenter", "setpriv", "mkfifo"] {
-        if !HOST_PATH
-            .split(':')
-            .any(|d| std::path::Path::new(d).join(tool).is_file())
-        {
-            skip(&format!("{tool} is not installed on the host"));
-            return;
-        }
+    if let Some(tool) = missing_tool(&["unshare", "nsenter", "setpriv", "mkfifo"]) {
+        skip(&format!("{tool} is not installed on the host"));
+        return;
     }
     let script = r#"
         set -e

@@ -17,7 +17,6 @@ use common::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -140,24 +139,18 @@ impl Seen {
 }
 
 /// The tools the script needs, or a reason to skip.
-fn missing_tool() -> Option<String> {
-    for tool in ["unshare", "setpriv", "timeout", "mount", "stat", "bash"] {
-        let found = HOST_PATH
-            .split(':')
-            .any(|d| Path::new(d).join(tool).is_file());
-        if !found {
-            return Some(format!(
-                "`{tool}` is not installed (util-linux/coreutils): the state directory tests \
-                 need it"
-            ));
-        }
-    }
-    None
+fn tools_missing() -> Option<String> {
+    missing_tool(&["unshare", "setpriv", "timeout", "mount", "stat", "bash"]).map(|tool| {
+        format!(
+            "`{tool}` is not installed (util-linux/coreutils): the state directory tests \
+             need it"
+        )
+    })
 }
 
 /// A rootless Ctx and the tools, or None after a loud SKIP.
 fn setup() -> Option<Ctx> {
-    if let Some(why) = missing_tool() {
+    if let Some(why) = tools_missing() {
         skip(&why);
         return None;
     }

@@ -42,6 +42,19 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 const PIPE_GRACE: Duration = Duration::from_secs(3);
 /// PATH given to rrun (it needs newuidmap/newgidmap from /usr/bin).
 pub const HOST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `tool`'s path on the host's PATH (HOST_PATH), if it is installed.
+pub fn which(tool: &str) -> Option<String> {
+    HOST_PATH
+        .split(':')
+        .map(|d| format!("{d}/{tool}"))
+        .find(|p| Path::new(p).is_file())
+}
+
+/// The first of `tools` not installed on the host, if any.
+pub fn missing_tool<'a>(tools: &[&'a str]) -> Option<&'a str> {
+    tools.iter().copied().find(|t| which(t).is_none())
+}
 /// Docker's default PATH, which rrun sets inside the container.
 pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Docker's default capability set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL

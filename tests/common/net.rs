@@ -24,7 +24,6 @@
 
 use crate::common::*;
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 
 // ---------------------------------------------------------------------------
@@ -35,13 +34,6 @@ pub fn host_ns(cx: &Ctx) -> &NetNs {
     cx.netns
         .as_ref()
         .expect("every Ctx has a test network namespace")
-}
-
-pub fn which(tool: &str) -> Option<String> {
-    HOST_PATH
-        .split(':')
-        .map(|d| format!("{d}/{tool}"))
-        .find(|p| Path::new(p).is_file())
 }
 
 /// A Ctx for `mode`, or None (after a loud SKIP) when a tool the tests
