@@ -447,12 +447,18 @@ fn abstract_sockets_of_the_host_out_of_reach(mode: Mode) {
         ),
         Input::Null,
     );
-    let probe = format!(
-        "for i in 1 2 3 4 5 6 7 8 9 10; do r=$(socat -T1 - ABSTRACT-CONNECT:{name} </dev/null 2>/dev/null); [ -n \"$r\" ] && break; sleep 0.1; done; echo \"got=$r\""
+    let connect = format!("socat -T1 - ABSTRACT-CONNECT:{name} </dev/null 2>/dev/null");
+    // The server answers on the host before anything is asked of rrun.
+    assert!(
+        poll_until(SETTLE, || {
+            cx.run(host_sh(&cx, &connect), Input::Null)
+                .stdout
+                .contains("host-secret")
+        }),
+        "the host's abstract server answers on the host"
     );
-    // --net=host shares the host's abstract namespace (the probe above
-    // retries until the server listens).
-    let out = cx.sh(&["--net=host"], &probe);
+    // --net=host shares the host's abstract namespace.
+    let out = cx.sh(&["--net=host"], &format!("r=$({connect}); echo \"got=$r\""));
     out.ok();
     assert!(
         out.stdout.contains("got=host-secret"),
