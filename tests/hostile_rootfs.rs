@@ -338,13 +338,7 @@ fn symlinks_out_of_the_rootfs(mode: Mode) {
             );
             match if contained { c.contained } else { c.dangling } {
                 Expect::Refused(msg) => {
-                    assert!(
-                        out.code() == Some(125)
-                            && out.stderr_lines().len() == 1
-                            && out.stderr.starts_with("rrun: ")
-                            && out.stderr.contains(msg),
-                        "{what}: refused with one `rrun:` line containing {msg:?}\n{out}"
-                    );
+                    out.expect_rrun_error_containing(msg);
                     if msg == SYMLINK {
                         assert!(
                             out.stderr
@@ -622,11 +616,7 @@ fn odd_shapes(mode: Mode) {
         chown_tree(&r, cx.uid, cx.gid);
         let before = tree_snapshot(&r);
         let out = cx.rrun(&["--rm", "--net=none", &r.display().to_string(), "true"]);
-        out.expect_rrun_error();
-        assert!(
-            out.stderr.contains(msg),
-            "[{mode}] {what}: says {msg:?}\n{out}"
-        );
+        out.expect_rrun_error_containing(msg);
         assert_eq!(
             tree_snapshot(&r),
             before,

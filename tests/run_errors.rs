@@ -325,14 +325,7 @@ fn text_bound_for_files_is_refused(mode: Mode) {
     for (opts, msg) in cases {
         let mut args = opts.clone();
         args.extend([cx.rootfs().to_string(), "/bin/true".to_string()]);
-        let out = cx.rrun(&args);
-        assert!(
-            out.code() == Some(125)
-                && out.stderr_lines().len() == 1
-                && out.stderr.starts_with("rrun: ")
-                && out.stderr.contains(msg),
-            "[{mode}] {opts:?}: expected exit 125 and one stderr line `rrun: …{msg}…`\n{out}"
-        );
+        cx.rrun(&args).expect_rrun_error_containing(msg);
         assert_eq!(
             tree_snapshot(&cx.state),
             before,

@@ -837,18 +837,18 @@ impl Ctx {
     /// The rootless holder recorded in $RRUN_ROOT/holder.json, if it is alive
     /// (pid, start time checked).
     pub fn holder(&self) -> Option<i32> {
-        let text = fs::read_to_string(self.state.join("holder.json")).ok()?;
-        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        let pid = i32::try_from(v.get("pid")?.as_i64()?).ok()?;
-        let start = v.get("start_time")?.as_u64()?;
-        (pid > 0 && start_time(pid) == Some(start) && pid_alive(pid)).then_some(pid)
+        self.live_record("holder.json")
     }
-}
 
-impl Ctx {
     /// The pasta recorded in $RRUN_ROOT/network/pasta.json, if it is alive.
     pub fn pasta(&self) -> Option<i32> {
-        let text = fs::read_to_string(self.state.join("network/pasta.json")).ok()?;
+        self.live_record("network/pasta.json")
+    }
+
+    /// The process a record under $RRUN_ROOT names ({"pid", "start_time"}),
+    /// if it is still that process and alive.
+    fn live_record(&self, rel: &str) -> Option<i32> {
+        let text = fs::read_to_string(self.state.join(rel)).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
         let pid = i32::try_from(v.get("pid")?.as_i64()?).ok()?;
         let start = v.get("start_time")?.as_u64()?;
@@ -1069,6 +1069,17 @@ impl Output {
         assert!(
             lines.len() == 1 && lines[0].starts_with("rrun: "),
             "expected exactly one stderr line starting with `rrun: `\n{self}"
+        );
+        self
+    }
+
+    /// [`Self::expect_rrun_error`], the line containing `msg`.
+    #[track_caller]
+    pub fn expect_rrun_error_containing(&self, msg: &str) -> &Self {
+        self.expect_rrun_error();
+        assert!(
+            self.stderr.contains(msg),
+            "expected the error to say {msg:?}\n{self}"
         );
         self
     }
