@@ -18,8 +18,11 @@
 //! both enter through the `role` test, which does nothing otherwise.
 
 mod common;
+#[path = "common/net.rs"]
+mod net;
 
 use common::*;
+use net::host_ns;
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -645,16 +648,17 @@ fn start_server(cx: &Ctx, path: Path, opts: &[&str], ports: &[&str]) -> String {
     id
 }
 
+/// The client's command, to run in `ns`.
+fn client_cmd(ns: &NetNs, args: &[&str]) -> Command {
+    let mut c = role_cmd("client", args);
+    ns.enter(&mut c);
+    c
+}
+
 /// Run the client in the test's network namespace; its RESULT lines.
 #[track_caller]
 fn client_run(cx: &Ctx, args: &[&str]) -> Results {
-    let mut c = role_cmd("client", args);
-    if let Some(ns) = &cx.netns {
-        ns.enter(&mut c);
-    }
-    let out = cx.run(c, Input::Null);
-    out.ok();
-    Results::parse(&out.stdout, &out.to_string())
+    client_in(cx, host_ns(cx), args)
 }
 
 struct Results {
@@ -663,8 +667,10 @@ struct Results {
 }
 
 impl Results {
-    fn parse(stdout: &str, all: &str) -> Results {
-        let kv = stdout
+    /// The RESULT lines of the client's run.
+    fn of(out: &Output) -> Results {
+        let kv = out
+            .stdout
             .lines()
             .filter_map(|l| l.strip_prefix("RESULT "))
             .filter_map(|l| l.split_once('='))
@@ -672,7 +678,7 @@ impl Results {
             .collect();
         Results {
             kv,
-            all: all.to_string(),
+            all: out.to_string(),
         }
     }
 
@@ -697,36 +703,25 @@ impl Results {
 /// namespace (10.77.0.2 there, the host 10.77.0.1).
 fn neighbour(cx: &Ctx) -> NetNs {
     let nb = NetNs::new().expect("a neighbour namespace");
-    let script = format!(
-        "ip link add nb0 type veth peer name nb1 netns {} && ip addr add 10.77.0.1/24 dev nb0 && ip link set nb0 up",
-        nb.child.id()
+    net::connect(
+        cx,
+        host_ns(cx),
+        &nb,
+        "nb0",
+        "10.77.0.1/24",
+        "nb1",
+        "10.77.0.2/24",
+        &[],
     );
-    let mut c = Command::new("sh");
-    c.args(["-c", &script]).env_clear().env("PATH", HOST_PATH);
-    if let Some(ns) = &cx.netns {
-        ns.enter(&mut c);
-    }
-    cx.run(c, Input::Null).ok();
-    let mut c = Command::new("sh");
-    c.args([
-        "-c",
-        "ip addr add 10.77.0.2/24 dev nb1 && ip link set nb1 up",
-    ])
-    .env_clear()
-    .env("PATH", HOST_PATH);
-    nb.enter(&mut c);
-    cx.run(c, Input::Null).ok();
     nb
 }
 
 /// The client, run in `ns`.
 #[track_caller]
 fn client_in(cx: &Ctx, ns: &NetNs, args: &[&str]) -> Results {
-    let mut c = role_cmd("client", args);
-    ns.enter(&mut c);
-    let out = cx.run(c, Input::Null);
+    let out = cx.run(client_cmd(ns, args), Input::Null);
     out.ok();
-    Results::parse(&out.stdout, &out.to_string())
+    Results::of(&out)
 }
 
 /// The forwarder of container `id` (comm rrun-forward, child of its
@@ -903,16 +898,15 @@ fn container_dies_mid_transfer(path: Path) {
         path != Path::Dnat,
         "a forwarder runs only without kernel NAT"
     );
-    let mut c = role_cmd("client", &["stream", "127.0.0.1:18080"]);
-    if let Some(ns) = &cx.netns {
-        ns.enter(&mut c);
-    }
-    let mut p = cx.spawn(c, Input::Null);
+    let mut p = cx.spawn(
+        client_cmd(host_ns(&cx), &["stream", "127.0.0.1:18080"]),
+        Input::Null,
+    );
     p.wait_line("RESULT streaming=1");
     cx.rrun(&["kill", &id]).ok();
     let out = p.wait();
     out.ok();
-    let r = Results::parse(&out.stdout, &out.to_string());
+    let r = Results::of(&out);
     assert!(
         ["eof", "reset"].contains(&r.get("end")),
         "the client sees EOF or a reset\n{}",
@@ -938,11 +932,7 @@ fn stop_closes_listeners_and_connections(path: Path) {
     );
     let mut held = Vec::new();
     for addr in ["127.0.0.1:18080", "[::1]:18080"] {
-        let mut c = role_cmd("client", &["hold", addr]);
-        if let Some(ns) = &cx.netns {
-            ns.enter(&mut c);
-        }
-        let mut p = cx.spawn(c, Input::Null);
+        let mut p = cx.spawn(client_cmd(host_ns(&cx), &["hold", addr]), Input::Null);
         p.wait_line("RESULT held=1");
         held.push(p);
     }
@@ -950,7 +940,7 @@ fn stop_closes_listeners_and_connections(path: Path) {
     for p in held {
         let out = p.wait();
         out.ok();
-        let r = Results::parse(&out.stdout, &out.to_string());
+        let r = Results::of(&out);
         assert!(
             ["eof", "reset"].contains(&r.get("end")),
             "stop closes the connection\n{}",
@@ -1025,7 +1015,7 @@ fn client_address_kept(path: Path) {
     for p in many {
         let out = p.wait();
         out.ok();
-        let r = Results::parse(&out.stdout, &out.to_string());
+        let r = Results::of(&out);
         assert_eq!(r.get("seen_tcp"), r.get("me_tcp"), "{}", r.all);
     }
     // The network's rule, route and chain go with it. Rootless they live
@@ -1040,14 +1030,7 @@ fn client_address_kept(path: Path) {
     let look = format!(
         "{where_ns}ip rule; {where_ns}ip route show table 29298; {where_ns}nft list ruleset | grep -c mark_transparent"
     );
-    let sh_in_host = |script: &str| {
-        let mut c = Command::new("sh");
-        c.args(["-c", script]).env_clear().env("PATH", HOST_PATH);
-        if let Some(ns) = &cx.netns {
-            ns.enter(&mut c);
-        }
-        cx.run(c, Input::Null)
-    };
+    let sh_in_host = |script: &str| net::sh_ns(&cx, host_ns(&cx), script);
     let before = sh_in_host(&look);
     assert!(
         before.stdout.contains("0x72720001"),
@@ -1125,11 +1108,10 @@ fn udp_client_follows_a_replaced_container(path: Path) {
         &["-e", "RRUN_CONF_TAG=first", "-p", "127.0.0.1:18053:53/udp"],
         &["53"],
     );
-    let mut c = role_cmd("client", &["udp-follow", "127.0.0.1:18053", "second"]);
-    if let Some(ns) = &cx.netns {
-        ns.enter(&mut c);
-    }
-    let mut p = cx.spawn(c, Input::Null);
+    let mut p = cx.spawn(
+        client_cmd(host_ns(&cx), &["udp-follow", "127.0.0.1:18053", "second"]),
+        Input::Null,
+    );
     p.wait_line("RESULT saw=first");
     cx.rrun(&["rm", "-f", &a]).ok();
     start_server(
