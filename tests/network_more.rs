@@ -7,17 +7,13 @@
 //! network namespace (`Ctx.netns`); nothing here sends traffic anywhere.
 
 mod common;
+#[path = "common/net.rs"]
+mod net;
 
 use common::*;
+use net::{host_ns, interfaces, network_inspect, rrun_veths, sh_ns};
 use std::fs;
 use std::process::Command;
-
-/// The harness's network namespace of a root test: the test's "host".
-fn host_ns(cx: &Ctx) -> &NetNs {
-    cx.netns
-        .as_ref()
-        .expect("a root-mode Ctx has a test network namespace")
-}
 
 /// A root Ctx, or None (after a loud SKIP) when `ip` or `nft` is missing.
 fn root_ctx() -> Option<Ctx> {
@@ -32,32 +28,7 @@ fn root_ctx() -> Option<Ctx> {
 /// `sh -c script` inside the test's namespace, run to completion.
 #[track_caller]
 fn sh_host(cx: &Ctx, script: &str) -> Output {
-    let mut c = Command::new("sh");
-    c.args(["-c", script]).env_clear().env("PATH", HOST_PATH);
-    host_ns(cx).enter(&mut c);
-    cx.run(c, Input::Null)
-}
-
-/// Interface names of the test's namespace.
-fn interfaces(cx: &Ctx) -> Vec<String> {
-    let ns = host_ns(cx);
-    let dev = fs::read_to_string(format!("/proc/{}/net/dev", ns.child.id()))
-        .expect("reading the namespace's net/dev");
-    dev.lines()
-        .skip(2)
-        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
-        .collect()
-}
-
-/// `rrun network inspect`, parsed (an array).
-#[track_caller]
-fn network_inspect(cx: &Ctx) -> Vec<serde_json::Value> {
-    let out = cx.rrun(&["network", "inspect"]);
-    out.ok();
-    match serde_json::from_str(&out.stdout) {
-        Ok(serde_json::Value::Array(a)) => a,
-        _ => panic!("network inspect prints a JSON array\n{out}"),
-    }
+    sh_ns(cx, host_ns(cx), script)
 }
 
 /// The names of the containers holding a lease (none without a network).
@@ -93,12 +64,7 @@ fn assert_no_container(cx: &Ctx, after: &str) {
         "after {after}: no lease is held, but {leases:?}"
     );
     // The kernel drops a veth with its namespace asynchronously.
-    let veths = || -> Vec<String> {
-        interfaces(cx)
-            .into_iter()
-            .filter(|i| i.starts_with("rrv"))
-            .collect()
-    };
+    let veths = || rrun_veths(cx);
     let gone = poll_until(SETTLE, || veths().is_empty());
     assert!(gone, "after {after}: veths left: {:?}", veths());
 }
@@ -217,9 +183,9 @@ fn root_user_bridge_is_used_and_never_deleted() {
         br9(&cx)
     );
     assert!(
-        !interfaces(&cx).contains(&"rrun0".to_string()),
+        !interfaces(host_ns(&cx)).contains(&"rrun0".to_string()),
         "with -b br9, rrun makes no bridge of its own: {:?}",
-        interfaces(&cx)
+        interfaces(host_ns(&cx))
     );
     assert_no_container(&cx, "run --rm on br9");
     cx.rrun(&["network", "rm"]).ok();
@@ -244,9 +210,9 @@ fn root_user_bridge_is_used_and_never_deleted() {
         "br9 keeps its own address after network rm\n{after}"
     );
     assert!(
-        interfaces(&cx).contains(&"br9".to_string()),
+        interfaces(host_ns(&cx)).contains(&"br9".to_string()),
         "rrun network rm never deletes the user's bridge br9: {:?}",
-        interfaces(&cx)
+        interfaces(host_ns(&cx))
     );
     let link = sh_host(&cx, "ip -o link show br9");
     link.ok();
@@ -281,7 +247,7 @@ fn root_bridge_flag_not_a_bridge() {
         name: "vx0",
     };
     expect_refused(&cx, &["-b", "vx0", "--rm"], &["vx0", "not a bridge"]);
-    let ifs = interfaces(&cx);
+    let ifs = interfaces(host_ns(&cx));
     assert!(
         ifs.contains(&"vx0".to_string()) && ifs.contains(&"vx1".to_string()),
         "the user's veth pair is left alone: {ifs:?}"
