@@ -8,6 +8,8 @@
 
 #[macro_use]
 mod common;
+#[path = "common/net.rs"]
+mod net;
 
 use common::*;
 use std::time::Duration;
@@ -202,34 +204,10 @@ impl NetView {
 }
 
 fn net_view(cx: &Ctx) -> NetView {
-    let script = "ip -br link; echo ==; nft list table ip rrun 2>/dev/null; true";
-    let mut c = match cx.mode {
-        Mode::Root => {
-            let mut c = std::process::Command::new("sh");
-            c.args(["-c", script]);
-            cx.netns
-                .as_ref()
-                .expect("root tests have a netns")
-                .enter(&mut c);
-            c
-        }
-        Mode::Rootless => {
-            let holder = cx.holder().expect("the rootless holder is alive");
-            let mut c = std::process::Command::new("nsenter");
-            c.args(["-t", &holder.to_string(), "-n", "sh", "-c", script]);
-            c
-        }
-    };
-    c.env_clear().env("PATH", HOST_PATH);
-    let out = cx.run(c, Input::Null);
-    out.ok();
-    let (links, table) = out.stdout.split_once("==\n").unwrap_or((&out.stdout, ""));
-    let veths = links
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .filter(|n| n.starts_with("rrv"))
-        .collect();
+    let table = net::sh_bridge_ns(cx, "nft list table ip rrun 2>/dev/null; true");
+    table.ok();
+    let table = table.stdout;
+    let veths = net::rrun_veths(cx);
     let leases = std::fs::read(cx.state.join("network/leases.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
@@ -242,7 +220,7 @@ fn net_view(cx: &Ctx) -> NetView {
         .unwrap_or_default();
     NetView {
         veths,
-        table: table.to_string(),
+        table,
         leases,
     }
 }
