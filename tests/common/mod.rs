@@ -685,6 +685,13 @@ impl Ctx {
     /// `rrun ARGS...` as this mode's user, with a clean environment (PATH,
     /// HOME, RRUN_ROOT) and the world-readable test directory as cwd.
     pub fn cmd<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut c = self.base_cmd(args);
+        self.finish_cmd(&mut c);
+        c
+    }
+
+    /// rrun with `args`, its clean environment and working directory.
+    fn base_cmd<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut c = Command::new(&self.env.bin);
         c.args(args)
             .env_clear()
@@ -692,8 +699,14 @@ impl Ctx {
             .env("HOME", &self.home)
             .env("RRUN_ROOT", &self.state)
             .current_dir(&self.env.dir);
+        c
+    }
+
+    /// Into the test's network namespace, then (rootless) down to the
+    /// test user: pre_exec hooks run in order, after any added before.
+    fn finish_cmd(&self, c: &mut Command) {
         if let Some(ns) = &self.netns {
-            ns.enter(&mut c);
+            ns.enter(c);
         }
         if self.mode == Mode::Rootless {
             // After setns (which needs root), so not Command::uid/gid: those
@@ -713,7 +726,6 @@ impl Ctx {
                 });
             }
         }
-        c
     }
 
     /// Run rrun to completion with stdin from /dev/null.
@@ -1897,13 +1909,7 @@ impl Ctx {
     /// host's mount table, and is gone when rrun exits.
     pub fn cmd_read_only<S: AsRef<OsStr>>(&self, args: &[S], dir: &Path) -> Command {
         let target = CString::new(dir.as_os_str().as_encoded_bytes()).expect("no NUL in the path");
-        let mut c = Command::new(&self.env.bin);
-        c.args(args)
-            .env_clear()
-            .env("PATH", HOST_PATH)
-            .env("HOME", &self.home)
-            .env("RRUN_ROOT", &self.state)
-            .current_dir(&self.env.dir);
+        let mut c = self.base_cmd(args);
         // SAFETY: unshare and mount are async-signal-safe and change only
         // the child; `target` is a valid C string owned by the closure.
         unsafe {
@@ -1932,24 +1938,7 @@ impl Ctx {
                 }
             });
         }
-        if let Some(ns) = &self.netns {
-            ns.enter(&mut c);
-        }
-        if self.mode == Mode::Rootless {
-            let (uid, gid) = (self.uid, self.gid);
-            // SAFETY: as in `cmd`.
-            unsafe {
-                c.pre_exec(move || {
-                    if libc::setgroups(0, std::ptr::null()) != 0
-                        || libc::setresgid(gid, gid, gid) != 0
-                        || libc::setresuid(uid, uid, uid) != 0
-                    {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
+        self.finish_cmd(&mut c);
         c
     }
 }
