@@ -161,6 +161,8 @@ pub struct RunPlan {
     pub shared_etc: Option<PathBuf>,
     pub hostname_file: String,
     pub resolv_file: String,
+    /// The host's resolver configuration, read once (resolv_file's source).
+    pub host_resolv: hosts::Resolv,
     /// The default seccomp filter (off with --security-opt
     /// seccomp=unconfined).
     pub seccomp: bool,
@@ -221,6 +223,20 @@ pub fn read_in_rootfs(root: &impl AsRawFd, path: &str) -> String {
     // A passwd file is small; cap what a hostile rootfs can make us read.
     let _ = fs::File::from(fd).take(4 << 20).read_to_string(&mut s);
     s
+}
+
+impl RunPlan {
+    /// Rootless bridge: a host resolver on loopback is reached through
+    /// pasta's DNS forwarding address `dns`.
+    pub fn use_dns_forwarder(&mut self, dns: std::net::Ipv4Addr) {
+        self.resolv_file = hosts::resolv_file_via(
+            &self.host_resolv,
+            false,
+            &self.dns,
+            &self.dns_search,
+            Some(&dns.to_string()),
+        );
+    }
 }
 
 pub fn host_resolv() -> hosts::Resolv {
@@ -466,7 +482,8 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     } else {
         hosts::hosts_file(&hostname, None, &[])
     };
-    let resolv_file = hosts::resolv_file(&host_resolv(), host_net, &a.dns, &a.dns_search);
+    let host_resolv = host_resolv();
+    let resolv_file = hosts::resolv_file(&host_resolv, host_net, &a.dns, &a.dns_search);
 
     Ok(RunPlan {
         id,
@@ -507,6 +524,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         hosts_file,
         shared_etc: None,
         resolv_file,
+        host_resolv,
         seccomp: parse_security_opts(&a.security_opt)?,
         udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
     })

@@ -209,7 +209,9 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
         if plan.net == crate::plan::NetMode::Bridge {
             // pasta runs in the host's namespaces and attaches to the
             // user's: started before this process leaves them.
-            crate::net::outbound::ensure(&st, &nss);
+            if let Some(dns) = crate::net::outbound::ensure(&st, &nss) {
+                plan.use_dns_forwarder(dns);
+            }
         }
         let userns = ns::join_user(&nss)?;
         user_ns = Some(nss);

@@ -208,17 +208,6 @@ fn prepare_bridge(
         reclaim_dead(st);
         bridge_index =
             root::ensure_network(st, &settings, fresh, false).map_err(|e| give_back(e.into()))?;
-        // A host resolver on loopback is reached through pasta's DNS
-        // forwarding address.
-        if let Some(dns) = net::outbound::record(st).and_then(|r| r.dns) {
-            plan.resolv_file = hosts::resolv_file_via(
-                &crate::plan::host_resolv(),
-                false,
-                &plan.dns,
-                &plan.dns_search,
-                Some(&dns.to_string()),
-            );
-        }
     }
 
     // Docker's order: --add-host lines, then one line per link.

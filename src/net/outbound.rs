@@ -47,15 +47,18 @@ pub fn live(st: &State) -> Option<(libc::pid_t, u64)> {
 
 /// Make sure the user's network namespace has its pasta, unless pasta is
 /// known to be unavailable for it. Never fails the run: a problem is one
-/// warning on stderr, once per network namespace.
-pub fn ensure(st: &State, nss: &UserNamespaces) {
-    let Ok(_lock) = st.lock() else { return };
+/// warning on stderr, once per network namespace. Returns the DNS
+/// forwarding address of the pasta in force, if any.
+pub fn ensure(st: &State, nss: &UserNamespaces) -> Option<std::net::Ipv4Addr> {
+    let Ok(_lock) = st.lock() else {
+        return record(st).and_then(|r| r.dns);
+    };
     let old = record(st);
     if let Some(r) = &old
         && r.net_ino == nss.holder.net_ino
         && (!r.unavailable.is_empty() || sys::alive(r.pid, r.start_time))
     {
-        return;
+        return r.dns;
     }
     // A pasta of an older namespace (the holder was rebuilt) serves no one.
     if let Some(r) = &old {
@@ -83,6 +86,7 @@ pub fn ensure(st: &State, nss: &UserNamespaces) {
     let d = dir(st);
     let _ = std::fs::create_dir_all(&d);
     let _ = write_json(&record_path(st), &rec);
+    rec.dns
 }
 
 /// RRUN_PASTA: the pasta program to use (a name looked up in PATH, or a
