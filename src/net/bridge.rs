@@ -101,16 +101,17 @@ pub fn taken_subnets(nl: &mut Netlink) -> Result<Vec<super::ipam::Subnet>, Bridg
 }
 
 /// Make the bridge (or check the user's) and give it its address; turn on
-/// what routing through it needs. Idempotent.
-pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<u32, BridgeError> {
-    let index = match nl.link_info(&s.bridge)? {
-        Some(info) if info.kind.as_deref() == Some("bridge") => info.index,
+/// what routing through it needs. Idempotent. Returns its index and
+/// whether it was made now.
+pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<(u32, bool), BridgeError> {
+    let (index, created) = match nl.link_info(&s.bridge)? {
+        Some(info) if info.kind.as_deref() == Some("bridge") => (info.index, false),
         Some(_) => return Err(BridgeError::NotBridge(s.bridge.clone())),
         None if s.user_bridge => return Err(BridgeError::NoUserBridge(s.bridge.clone())),
         None => {
             let i = nl.create_bridge(&s.bridge, bridge_mac(s.gateway), s.mtu)?;
             nl.set_mtu(i, s.mtu)?;
-            i
+            (i, true)
         }
     };
     nl.add_address(index, s.gateway, s.prefix)?;
@@ -126,7 +127,7 @@ pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<u32, BridgeError>
         &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", s.bridge),
         "1",
     )?;
-    Ok(index)
+    Ok((index, created))
 }
 
 /// What a user's -b bridge brings before rrun touches it.

@@ -93,15 +93,14 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
             None => true,
         };
     let mut nl = netlink::Netlink::open()?;
-    let existed = nl.link_index(&s.bridge)?.is_some();
-    if !host && !existed {
+    let (index, created) = bridge::ensure_bridge(&mut nl, s)?;
+    if !host && created {
         // A new namespace's loopback starts down.
         if let Some(lo) = nl.link_index("lo")? {
             nl.set_up(lo)?;
         }
     }
-    let index = bridge::ensure_bridge(&mut nl, s)?;
-    if fresh || !existed {
+    if fresh || created {
         let mut marked = false;
         if kernel_nat(s) {
             // The mark chain needs the kernel's nft_socket; without it the
