@@ -272,13 +272,16 @@ pub struct PortArgs {
     pub port: Option<String>,
 }
 
-/// `rrun network inspect|rm`
+/// `rrun network inspect|rm|reload`
 #[derive(Parser, Debug)]
 #[command(name = "rrun network", disable_help_flag = true)]
 pub struct NetworkArgs {
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
-    /// inspect or rm
+    /// reload: every container (the whole network is rebuilt anyway)
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// inspect, rm or reload
     pub action: String,
     /// Accepted for Docker's muscle memory: the one network is "bridge"
     pub names: Vec<String>,

@@ -112,8 +112,13 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
         if is_table {
             lines.push(render(&inspect::ps_header_fields())?);
         }
+        let lost = crate::net::reconcile::lost(&st);
         for r in shown {
-            lines.push(render(&inspect::ps_fields(r, t, a.no_trunc, &name_of(r)))?);
+            let mut v = inspect::ps_fields(r, t, a.no_trunc, &name_of(r));
+            if r.running() && lost.contains_key(r.id()) {
+                mark_lost(&mut v, "Status", |s| format!("{s} (network lost)"));
+            }
+            lines.push(render(&v)?);
         }
         if is_table {
             // Docker runs the whole output through a tabwriter: cells are
@@ -135,6 +140,15 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
     Ok(0)
 }
 
+/// Rewrite the string field `key` of an object (a container that lost its
+/// network says so where ps and inspect show its state).
+fn mark_lost(v: &mut serde_json::Value, key: &str, f: impl FnOnce(&str) -> String) {
+    if let Some(field) = v.get_mut(key) {
+        let old = field.as_str().unwrap_or_default().to_string();
+        *field = serde_json::Value::String(f(&old));
+    }
+}
+
 pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
     let tpl = a
@@ -144,8 +158,16 @@ pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
         .transpose()?;
     let mut objects = Vec::new();
     let mut out = String::new();
+    let lost = crate::net::reconcile::lost(&st);
     let r = each(&st, &a.containers, |_, _, r| {
-        let v = inspect::inspect(&r);
+        let mut v = inspect::inspect(&r);
+        if let (true, Some(veth)) = (r.running(), lost.get(r.id()))
+            && let Some(state) = v.get_mut("State")
+        {
+            mark_lost(state, "Error", |_| {
+                format!("network lost: its interface {veth} on the bridge was deleted")
+            });
+        }
         match &tpl {
             Some(t) => {
                 let s = t
@@ -445,31 +467,67 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
             Ok(0)
         }
         "rm" => {
-            // SAFETY: geteuid cannot fail.
-            if unsafe { libc::geteuid() } != 0 {
-                // The bridge and rules live in the user's network
-                // namespace: join it if its holder lives (else they went
-                // with it, and only the record is left).
-                if let Some(nss) = crate::ns::existing_namespaces(&st) {
-                    crate::ns::join_user(&nss)
-                        .and_then(|_| crate::ns::join_net(&nss))
-                        .map_err(|e| CmdError::Failed {
-                            code: 1,
-                            msg: e.to_string(),
-                        })?;
-                }
-            }
+            join_user_network(&st)?;
             crate::container::network::reclaim_dead(&st);
             if crate::net::root::remove_network(&st).map_err(fail)? {
                 println!("bridge");
             }
             Ok(0)
         }
+        "reload" => {
+            if !join_user_network(&st)? {
+                // SAFETY: geteuid cannot fail.
+                if unsafe { libc::geteuid() } != 0 {
+                    return Err(CmdError::Failed {
+                        code: 125,
+                        msg: "no network to reload: no container of yours has used one since the last reboot (its namespace is gone)".into(),
+                    });
+                }
+            }
+            crate::container::network::reclaim_dead(&st);
+            let Some(report) = crate::net::root::reload(&st).map_err(fail)? else {
+                return Err(CmdError::Failed {
+                    code: 125,
+                    msg: "no network to reload: none has been made (a run with --net=bridge makes it)"
+                        .into(),
+                });
+            };
+            for id in &report.restored {
+                println!("{id}");
+            }
+            for id in &report.lost {
+                eprintln!(
+                    "rrun: container {}: its network is lost (its veth was deleted); remove it and run it again",
+                    &id[..12.min(id.len())]
+                );
+            }
+            Ok(if report.lost.is_empty() { 0 } else { 1 })
+        }
         other => Err(CmdError::Failed {
             code: 125,
-            msg: format!("unknown network command {other:?}: use inspect or rm"),
+            msg: format!("unknown network command {other:?}: use inspect, rm or reload"),
         }),
     }
+}
+
+/// Rootless: join the user's namespaces, where the bridge and rules live,
+/// if their holder lives (else they went with it, and only the record is
+/// left): whether they were joined. As root: true, nothing to join.
+fn join_user_network(st: &State) -> Result<bool, CmdError> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(true);
+    }
+    let Some(nss) = crate::ns::existing_namespaces(st) else {
+        return Ok(false);
+    };
+    crate::ns::join_user(&nss)
+        .and_then(|_| crate::ns::join_net(&nss))
+        .map_err(|e| CmdError::Failed {
+            code: 1,
+            msg: e.to_string(),
+        })?;
+    Ok(true)
 }
 
 /// --tail: "all" or a count.

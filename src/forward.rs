@@ -178,6 +178,18 @@ fn so_error(fd: RawFd) -> i32 {
         .unwrap_or_else(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
 
+/// Probe an idle connection after 15 s, then every 15 s (docker-proxy's
+/// setting, Go's default), so that a client or container that vanished
+/// without a word does not pin a relayed connection and its fds forever.
+/// Best effort: a connection without it is still relayed.
+pub const KEEPALIVE_SECS: libc::c_int = 15;
+
+fn keepalive(fd: RawFd) {
+    let _ = set_int_opt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    let _ = set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, KEEPALIVE_SECS);
+    let _ = set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, KEEPALIVE_SECS);
+}
+
 fn set_nonblock(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd we own; no pointers.
     let fl = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
@@ -743,8 +755,10 @@ impl Fwd<'_> {
                 return Ok(());
             }
         };
-        let _ = set_int_opt(client.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        let _ = set_int_opt(server.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        for fd in [client.as_raw_fd(), server.as_raw_fd()] {
+            let _ = set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+            keepalive(fd);
+        }
         if let Some(peer) = peer {
             self.bind_source(port, server.as_raw_fd(), &peer);
         }

@@ -537,7 +537,9 @@ impl State {
             let dir = self.containers().join(&id);
             match Record::read(&dir) {
                 Ok(r) => {
+                    let net_held = r.state.net.as_ref().is_some_and(|n| !n.released);
                     if r.state.status == Status::Exited
+                        && !net_held
                         && !sys::alive(r.state.monitor_pid, r.state.monitor_start)
                     {
                         let _ = self.remove(&r);

@@ -892,17 +892,20 @@ fn container_dies_mid_transfer(path: Path) {
     let Some(cx) = path.ctx() else { return };
     let _c = Cleanup::new(&cx);
     let id = start_server(&cx, path, &["-p", "127.0.0.1:18080:80"], &["80"]);
-    let fwd = forwarder_pid(&cx, &id);
     assert_eq!(
-        fwd.is_some(),
-        path != Path::Dnat,
-        "a forwarder runs only without kernel NAT"
+        forwarder_pid(&cx, &id),
+        None,
+        "the forwarder starts at the first client, not before"
     );
     let mut p = cx.spawn(
         client_cmd(host_ns(&cx), &["stream", "127.0.0.1:18080"]),
         Input::Null,
     );
     p.wait_line("RESULT streaming=1");
+    // Every mode: the host's loopback clients are the forwarder's (kernel
+    // NAT from 127.0.0.1 would need route_localnet).
+    let fwd = forwarder_pid(&cx, &id);
+    assert!(fwd.is_some(), "a forwarder serves the loopback client");
     cx.rrun(&["kill", &id]).ok();
     let out = p.wait();
     out.ok();
@@ -1183,6 +1186,9 @@ fn forwarder_out_of_fds_recovers(path: Path) {
             });
         }
     });
+    // The forwarder starts at the first client.
+    let r = client_run(&cx, &["echo", "127.0.0.1:18080", "1"]);
+    assert_eq!(r.num("echoed"), 1, "{}", r.all);
     let fwd = forwarder_pid(&cx, &id).expect("a forwarder runs");
     // Warm up (the pipe pool fills), then the baseline. The sockets'
     // baseline is the listeners: counted before and after the warm-up, the

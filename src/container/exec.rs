@@ -238,6 +238,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         stdin: a.interactive,
         sink: &mut sink,
         forwarded: super::FORWARDED,
+        aux: None,
     });
     Ok(super::exit_code(status))
 }

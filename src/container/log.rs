@@ -109,6 +109,10 @@ impl Sink for LogSink {
             self.emit(stream, &buf);
         }
     }
+
+    fn note(&mut self, text: &str) {
+        self.emit(Stream::Stderr, format!("{text}\n").as_bytes());
+    }
 }
 
 /// Parse one line of the log; None for a line that is not an entry (a

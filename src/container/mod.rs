@@ -7,6 +7,7 @@
 
 pub mod child;
 pub mod exec;
+pub mod forwarder;
 pub mod init;
 pub mod log;
 pub mod network;
@@ -197,8 +198,12 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
 /// foreground, 0 once a detached container has started).
 pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
     let st = State::open()?;
-    st.sweep();
+    // The network of dead containers first: the sweep then removes the
+    // records of those that were --rm (it keeps any whose network is not
+    // given back yet, rootless ones whose rules only a run inside the
+    // user's network namespace can remove).
     network::reclaim_dead(&st);
+    st.sweep();
     // SAFETY: geteuid cannot fail.
     let rootless = unsafe { libc::geteuid() } != 0;
 
@@ -274,7 +279,7 @@ fn give_back(c: &Ctx, ns: Option<&crate::net::NetState>) {
     if let network::Prep::Bridge(_) = c.prep {
         match ns {
             Some(n) => {
-                let _ = crate::net::release(c.st, &c.plan.id, n);
+                let _ = crate::net::release(c.st, &c.plan.id, n, true);
             }
             None => {
                 let _ = crate::net::release_lease(c.st, &c.plan.id);
@@ -477,6 +482,12 @@ fn start_and_supervise(
             &mut tee
         }
     };
+    // The userspace forwarder of the published ports: started at their
+    // first client, again if it dies; stopped and reaped when this drops.
+    let mut forwarder = match c.prep {
+        network::Prep::Bridge(b) => forwarder::Supervisor::new(b),
+        _ => None,
+    };
     let status = tty::relay(tty::Relay {
         pid: started.pid,
         pidfd: &started.pidfd,
@@ -486,7 +497,9 @@ fn start_and_supervise(
         stdin: mode == Mode::Foreground && plan.interactive,
         sink,
         forwarded: FORWARDED,
+        aux: forwarder.as_mut().map(|f| f as &mut dyn tty::Aux),
     });
+    drop(forwarder);
     drop(_raw);
     crash::point("exited");
     let code = exit_code(status);
@@ -494,7 +507,7 @@ fn start_and_supervise(
     rs.exit_code = code;
     rs.finished_at = state::now_rfc3339();
     if let Some(n) = rs.net.as_mut() {
-        for e in crate::net::release(st, &plan.id, n) {
+        for e in crate::net::release(st, &plan.id, n, true) {
             eprintln!(
                 "rrun: warning: releasing the network of {}: {e}",
                 &plan.id[..12]
@@ -579,8 +592,6 @@ struct Started {
     /// The container's network namespace (bridge mode), held until its
     /// rules are removed.
     _netns: Option<(OwnedFd, Option<OwnedFd>)>,
-    /// The userspace forwarder, stopped and reaped when this drops.
-    _forwarder: Option<network::Forwarder>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -756,11 +767,13 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         return Err(setup("recording the container's state")(e));
     }
     let mut netns = None;
-    let mut forwarder = None;
     if let network::Prep::Bridge(b) = c.prep {
-        match network::attach(b, pid, &plan.id) {
-            Ok((n, fd)) => {
-                rs.net = Some(n);
+        let attached = network::attach(c.st, b, pid, &plan.id, |n| {
+            rs.net = Some(n.clone());
+            dir.write_state(rs)
+        });
+        match attached {
+            Ok(fd) => {
                 // The mount namespace too: its teardown at exit (hundreds
                 // of mounts, RCU grace periods) would otherwise delay the
                 // removal of the container's rules.
@@ -770,7 +783,6 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
                 )
                 .ok();
                 netns = Some((fd, mnt));
-                let _ = dir.write_state(rs);
             }
             Err(e) => {
                 // SAFETY: killing our own child, which has not been reaped.
@@ -780,15 +792,6 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
             }
         }
         crash::point("attached");
-        match network::spawn_forwarder(b) {
-            Ok(f) => forwarder = f,
-            Err(e) => {
-                // SAFETY: killing our own child, which has not been reaped.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                reap(pid);
-                return Err(e);
-            }
-        }
     }
     proto::send(mine.as_raw_fd(), &Msg::Go);
 
@@ -803,6 +806,5 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         _stdin: stdin_w,
         _sock: mine,
         _netns: netns,
-        _forwarder: forwarder,
     })
 }

@@ -200,7 +200,8 @@ fn prepare_bridge(
     if user_ns.is_some() {
         net::check_unprivileged_ports(&bindings).map_err(|e| give_back(e.into()))?;
     }
-    let held = net::hold_ports(&bindings).map_err(|e| give_back(e.into()))?;
+    let held =
+        net::hold_ports(&bindings, |b| port_holder(st, b)).map_err(|e| give_back(e.into()))?;
     crate::crash::t("held");
     if let Some(nss) = user_ns {
         // For good: the host ports stay bound in the host's namespace.
@@ -279,14 +280,27 @@ fn prepare_bridge(
     })
 }
 
-/// Plug the container process `pid` in; on failure nothing of it stays.
-/// Returns what it holds and its network namespace, to keep open until
-/// the rules are removed.
-pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, OwnedFd), RunError> {
+/// Plug the container process `pid` in; on failure nothing of it stays
+/// but what `record` recorded (given back by the caller, or, should this
+/// process die, by the next rrun). Every kernel change that outlives this
+/// process (the map and set elements) is made only once `record` has
+/// written what it will be, so no crash can leave one that no record owns;
+/// and under the state lock, so a rebuild of the network from the records
+/// (reconcile.rs) never runs between the two. Returns the container's
+/// network namespace, to keep open until the rules are removed.
+pub fn attach(
+    st: &State,
+    b: &BridgePrep,
+    pid: libc::pid_t,
+    id: &str,
+    record: impl FnOnce(&NetState) -> std::io::Result<()>,
+) -> Result<OwnedFd, RunError> {
     let mut nl = net::netlink::Netlink::open().map_err(|e| fail(e.to_string()))?;
     let a = bridge::attach(&mut nl, &b.settings, b.bridge_index, pid, id, b.ip)
         .map_err(|e| fail(e.to_string()))?;
-    crate::crash::t("veth");
+    // The veth pair dies with the container's network namespace, which
+    // dies with the container, which dies with this process.
+    crate::crash::point("veth-created");
     let kernel = net::kernel_nat(&b.settings);
     // Link rules are set elements (--icc=false only, with kernel NAT).
     let link_rules = if b.settings.icc || !kernel {
@@ -313,9 +327,13 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
         ports_forwarded: b.rootless,
         released: false,
     };
+    let _lock = st.lock()?;
+    record(&ns).map_err(|e| fail(format!("recording the container's network: {e}")))?;
+    crate::crash::point("net-recorded");
     if ns.kernel_nat {
         let links: Vec<nft::LinkRule> = ns.link_rules.iter().map(|l| (*l).into()).collect();
         nft::add(b.ip, ns.nat_ports(), &links).map_err(|e| fail(e.to_string()))?;
+        crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry
         // that would keep its datagrams away from this container.
         for p in ns
@@ -326,168 +344,29 @@ pub fn attach(b: &BridgePrep, pid: libc::pid_t, id: &str) -> Result<(NetState, O
             let _ = net::conntrack::delete_udp(p.host_port, b.ip, p.container_port);
         }
     }
-    Ok((ns, a.netns))
+    Ok(a.netns)
 }
 
-/// The userspace forwarder of a container: a child of its monitor that
-/// serves the published ports kernel NAT does not (IPv6 host addresses,
-/// or a network without kernel NAT), with one epoll loop for all of them.
-/// It stops when the monitor closes its end of the stop pipe (or dies).
-pub struct Forwarder {
-    pid: libc::pid_t,
-    _stop: OwnedFd,
-}
-
-impl Drop for Forwarder {
-    fn drop(&mut self) {
-        // The stop pipe closes with `_stop` after this body; kill instead
-        // of waiting for the loop to notice, then reap.
-        // SAFETY: signalling and reaping our own child.
-        unsafe {
-            libc::kill(self.pid, libc::SIGKILL);
-            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
-        }
-    }
-}
-
-/// Start the forwarder for the bindings kernel NAT leaves to it, if any.
-pub fn spawn_forwarder(b: &BridgePrep) -> Result<Option<Forwarder>, RunError> {
-    use std::os::fd::{AsFd, AsRawFd, FromRawFd};
-    let kernel = net::kernel_nat(&b.settings);
-    let mut served: Vec<RawFdPort> = b
-        .held
-        .bindings
+/// The running container that holds a host port like `b`, if any: named
+/// when a run cannot publish it.
+fn port_holder(st: &State, b: &Binding) -> Option<String> {
+    net::lease_owners(st)
         .iter()
-        .zip(&b.held.fds)
-        .filter(|(bind, _)| b.rootless || !(kernel && bind.host_ip.is_ipv4()))
-        .map(|(bind, fd)| RawFdPort {
-            fd: fd.as_raw_fd(),
-            proto: bind.proto,
-            target: std::net::SocketAddr::new(IpAddr::V4(b.ip), bind.container_port),
-            hairpin: false,
+        .filter_map(|id| st.find(id).ok())
+        .find(|r| {
+            r.running()
+                && r.state
+                    .net
+                    .as_ref()
+                    .is_some_and(|n| !n.released && n.ports.iter().any(|p| net::ports_clash(p, b)))
         })
-        .collect();
-    // Rootless hairpin: a container reaching a published port through the
-    // host's address reaches the user's namespace, where pasta put that
-    // address. The same port bound there (this process is in that
-    // namespace) serves it. Best effort: an address not copied there, or
-    // 127.0.0.1 (a container's loopback is its own), has no hairpin.
-    let mut hairpin_fds = Vec::new();
-    if b.rootless {
-        for bind in &b.held.bindings {
-            let IpAddr::V4(a) = bind.host_ip else {
-                continue;
-            };
-            if a.is_loopback() {
-                continue;
-            }
-            if let Ok(h) = net::hold_ports(std::slice::from_ref(bind)) {
-                for fd in h.fds {
-                    served.push(RawFdPort {
-                        fd: fd.as_raw_fd(),
-                        proto: bind.proto,
-                        target: std::net::SocketAddr::new(IpAddr::V4(b.ip), bind.container_port),
-                        hairpin: true,
-                    });
-                    hairpin_fds.push(fd);
-                }
-            }
-        }
-    }
-    if served.is_empty() {
-        return Ok(None);
-    }
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills fds with two new descriptors.
-    sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })
-        .map_err(|e| fail(format!("starting the port forwarder: {e}")))?;
-    // SAFETY: both fds are new and ours.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: the monitor is single-threaded; the child serves and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(fail(format!(
-            "starting the port forwarder: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    if pid == 0 {
-        drop(w);
-        // SAFETY: process attributes of this child only.
-        unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            libc::prctl(libc::PR_SET_NAME, c"rrun-forward".as_ptr());
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-            if null >= 0 {
-                libc::dup2(null, 0);
-                libc::dup2(null, 1);
-                libc::close(null);
-            }
-            // Connections are fds: as many as the hard limit allows.
-            let mut rl: libc::rlimit = std::mem::zeroed();
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
-                rl.rlim_cur = rl.rlim_max;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
-            }
-        }
-        // Hold nothing of the monitor's but the ports and the stop pipe: a
-        // copy of the report pipe of -d would keep the caller waiting.
-        let keep: Vec<i32> = served.iter().map(|p| p.fd).chain([r.as_raw_fd()]).collect();
-        if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
-            let open: Vec<i32> = rd
-                .flatten()
-                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
-                .collect();
-            for fd in open {
-                if fd > 2 && !keep.contains(&fd) {
-                    // SAFETY: closing a descriptor this child inherited and
-                    // does not use.
-                    unsafe { libc::close(fd) };
-                }
-            }
-        }
-        let ports: Vec<crate::forward::Port> = served
-            .iter()
-            .filter_map(|p| {
-                // SAFETY: dup of a socket we hold; the copy is owned here.
-                let fd = unsafe { libc::fcntl(p.fd, libc::F_DUPFD_CLOEXEC, 3) };
-                (fd >= 0).then(|| crate::forward::Port {
-                    // SAFETY: fd was just made by F_DUPFD_CLOEXEC.
-                    fd: unsafe { OwnedFd::from_raw_fd(fd) },
-                    proto: match p.proto {
-                        crate::ports::Proto::Tcp => crate::forward::Proto::Tcp,
-                        crate::ports::Proto::Udp => crate::forward::Proto::Udp,
-                    },
-                    target: p.target,
-                    hairpin: p.hairpin,
-                })
-            })
-            .collect();
-        let opts = crate::forward::Options {
-            udp_idle: b.udp_idle,
-            transparent: b.transparent,
-            ..Default::default()
-        };
-        let code = match crate::forward::serve(ports, r.as_fd(), &opts) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("rrun: port forwarder: {e}");
-                1
-            }
-        };
-        // SAFETY: ending the forwarder without the monitor's handlers.
-        unsafe { libc::_exit(code) }
-    }
-    // The forwarder has its copies.
-    drop(hairpin_fds);
-    Ok(Some(Forwarder { pid, _stop: w }))
-}
-
-struct RawFdPort {
-    fd: std::os::fd::RawFd,
-    proto: crate::ports::Proto,
-    target: std::net::SocketAddr,
-    hairpin: bool,
+        .map(|r| {
+            format!(
+                "container {} ({})",
+                r.config.name,
+                &r.id()[..12.min(r.id().len())]
+            )
+        })
 }
 
 /// Where the container's /etc files come from when it shares another's
@@ -524,7 +403,7 @@ pub fn reclaim_dead_in<'a>(st: &State, records: impl IntoIterator<Item = &'a Rec
         {
             continue;
         }
-        let _ = net::release(st, r.id(), n);
+        let _ = net::release(st, r.id(), n, false);
         let mut rs = r.state.clone();
         if let Some(n) = rs.net.as_mut() {
             n.released = true;

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Instant;
 
 use crate::sys;
 
@@ -83,6 +84,19 @@ pub trait Sink {
     fn write(&mut self, stream: Stream, data: &[u8]) -> bool;
     /// End of a stream: flush any partial line.
     fn close(&mut self, stream: Stream);
+    /// A line of rrun's own about the container (the forwarder restarted),
+    /// kept apart from the container's partial lines.
+    fn note(&mut self, text: &str);
+}
+
+/// Something else the monitor's loop watches: the port forwarder.
+pub trait Aux {
+    /// Fds whose readability calls `ready`.
+    fn fds(&self) -> Vec<RawFd>;
+    /// When to call `ready` even if none of them is readable.
+    fn deadline(&self) -> Option<Instant>;
+    /// Act on what is ready; returns notes for the sink.
+    fn ready(&mut self, now: Instant) -> Vec<String>;
 }
 
 /// The caller's own stdout and stderr.
@@ -94,6 +108,9 @@ impl Sink for Terminal {
         !matches!(sys::write_all(fd, data), Err(e) if e.raw_os_error() == Some(libc::EPIPE))
     }
     fn close(&mut self, _: Stream) {}
+    fn note(&mut self, text: &str) {
+        let _ = sys::write_all(2, format!("{text}\n").as_bytes());
+    }
 }
 
 /// A kept foreground container's output: to the caller and into its log,
@@ -110,6 +127,10 @@ impl Sink for Tee<'_> {
     }
     fn close(&mut self, stream: Stream) {
         self.log.close(stream);
+    }
+    fn note(&mut self, text: &str) {
+        self.log.note(text);
+        self.terminal.note(text);
     }
 }
 
@@ -143,6 +164,7 @@ pub struct Relay<'a> {
     pub stdin: bool,
     pub sink: &'a mut dyn Sink,
     pub forwarded: &'a [libc::c_int],
+    pub aux: Option<&'a mut dyn Aux>,
 }
 
 fn read_some(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
@@ -175,7 +197,7 @@ fn drain(fd: RawFd, stream: Stream, buf: &mut [u8], sink: &mut dyn Sink) {
 }
 
 /// Run until the container process exits; returns its wait status.
-pub fn relay(r: Relay) -> i32 {
+pub fn relay(mut r: Relay) -> i32 {
     let mut buf = vec![0u8; 64 * 1024];
     let mut sources = r.sources;
     let mut stdin_open = r.stdin && r.master.is_some();
@@ -206,10 +228,33 @@ pub fn relay(r: Relay) -> i32 {
                 revents: 0,
             });
         }
+        let aux_at = fds.len();
+        let (aux_fds, deadline) = match &r.aux {
+            Some(a) => (a.fds(), a.deadline()),
+            None => (Vec::new(), None),
+        };
+        fds.extend(aux_fds.iter().map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }));
+        let timeout = deadline.map_or(-1, |t| {
+            let d = t.saturating_duration_since(Instant::now());
+            // Rounded up, so as not to wake a hair early and spin.
+            d.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+        });
         // SAFETY: fds is a valid array of pollfd of the length given.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if n < 0 {
             continue;
+        }
+        let now = Instant::now();
+        let aux_due =
+            fds[aux_at..].iter().any(|p| p.revents != 0) || deadline.is_some_and(|t| t <= now);
+        if let (true, Some(a)) = (aux_due, r.aux.as_deref_mut()) {
+            for note in a.ready(now) {
+                r.sink.note(&note);
+            }
         }
         if fds[0].revents & libc::POLLIN != 0 {
             loop {

@@ -1,6 +1,6 @@
 //! The bridge network of a root rrun, in the host's network namespace:
-//! the bridge itself (made once, with a fixed MAC, its address, route_localnet
-//! and the nftables tables), and per container a veth pair whose far end
+//! the bridge itself (made once, with a fixed MAC, its address and the
+//! nftables tables; route_localnet kept off), and per container a veth pair whose far end
 //! is created directly in the container's namespace as eth0, its address,
 //! and its default route.
 //!
@@ -119,14 +119,23 @@ pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<(u32, bool), Brid
     if s.ip_forward {
         sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
     }
-    // Published ports on 127.0.0.1 are DNATed from the host's loopback to
-    // the bridge; the kernel routes 127/8 sources out of an interface only
-    // with route_localnet, so it is set on this bridge alone (and the
-    // nftables guard drops 127/8 arriving on any other interface).
-    sysctl(
-        &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", s.bridge),
-        "1",
-    )?;
+    // route_localnet lets the kernel route 127/8 to and from an interface:
+    // packets a container or a neighbour sends to 127.0.0.1 through the
+    // bridge would reach the host's loopback services (CVE-2020-8558). rrun
+    // never needs it (the forwarder serves the host's loopback clients), and
+    // clears what an earlier rrun set on its own bridge; a user's -b bridge
+    // gets back the value it had before.
+    let restore = if s.user_bridge {
+        s.route_localnet_was.as_deref()
+    } else {
+        Some("0")
+    };
+    if let Some(v) = restore {
+        sysctl(
+            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", s.bridge),
+            v,
+        )?;
+    }
     Ok((index, created))
 }
 

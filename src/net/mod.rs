@@ -12,6 +12,7 @@ pub mod nft;
 pub mod nftnl;
 pub mod outbound;
 pub mod pasta;
+pub mod reconcile;
 pub mod root;
 pub mod settings;
 pub mod transparent;
@@ -188,16 +189,38 @@ pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {
     let p = dir(st).join("leases.json");
     let mut l: Leases = read_json(&p)?.unwrap_or_default();
     l.release_owner(id, now());
-    write_json(&p, &l)
+    write_json(&p, &l)?;
+    reconcile::forget_lost(st, id);
+    Ok(())
 }
 
-/// Host sockets that hold published ports for the container's lifetime:
-/// bound without SO_REUSEADDR and never listening, so no other program or
-/// container can take the port, and nothing is accepted on it.
+/// Host sockets that hold published ports for the container's lifetime,
+/// so no other program or container can take the port. TCP ones listen at
+/// once: clients that kernel NAT does not take first (the host's own
+/// loopback clients, IPv6, networks without kernel NAT, rootless) wait in
+/// the backlog for the forwarder. They carry SO_REUSEADDR, so that the
+/// TIME_WAIT connections of a container just removed do not keep the port
+/// from being published again; a listening socket still excludes every
+/// other bind of the port. UDP sockets have no TIME_WAIT and no
+/// SO_REUSEADDR (which would let a second UDP socket share the port).
 pub struct HeldPorts {
     pub bindings: Vec<Binding>,
     /// The sockets, in the order of `bindings`.
     pub fds: Vec<OwnedFd>,
+}
+
+fn set_int(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: setsockopt with a valid int of its size.
+    sys::cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            &v as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
 }
 
 fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
@@ -215,17 +238,10 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     if domain == libc::AF_INET6 {
         // [::]:PORT is the IPv6 wildcard only; 0.0.0.0:PORT is its own -p.
-        let one: libc::c_int = 1;
-        // SAFETY: setsockopt with a valid int of its size.
-        sys::cvt(unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                &one as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        })?;
+        set_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+    }
+    if b.proto == Proto::Tcp {
+        set_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     }
     let (storage, len) = sys::to_sockaddr(&sa);
     // SAFETY: storage holds a valid sockaddr of length len.
@@ -236,6 +252,12 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
             len,
         )
     })?;
+    if b.proto == Proto::Tcp {
+        // Listening, the port checks again against every other socket
+        // bound to it, SO_REUSEADDR or not: EADDRINUSE here if any.
+        // SAFETY: listen on our own bound socket.
+        sys::cvt(unsafe { libc::listen(fd.as_raw_fd(), libc::SOMAXCONN) })?;
+    }
     let port = sys::local_addr(fd.as_raw_fd())?.port();
     Ok((fd, port))
 }
@@ -282,8 +304,12 @@ pub fn check_unprivileged_ports(bindings: &[Binding]) -> Result<(), NetError> {
 }
 
 /// Bind every binding's host port (port 0: any free one, which the kernel
-/// picks from its ephemeral range). A taken port fails with its name.
-pub fn hold_ports(bindings: &[Binding]) -> Result<HeldPorts, NetError> {
+/// picks from its ephemeral range). A taken port fails with its name;
+/// `holder` names who holds it, when rrun knows.
+pub fn hold_ports(
+    bindings: &[Binding],
+    holder: impl Fn(&Binding) -> Option<String>,
+) -> Result<HeldPorts, NetError> {
     let mut out = Vec::new();
     let mut fds = Vec::new();
     for b in bindings {
@@ -294,7 +320,10 @@ pub fn hold_ports(bindings: &[Binding]) -> Result<HeldPorts, NetError> {
                 b.proto
             );
             let why = if e.raw_os_error() == Some(libc::EADDRINUSE) {
-                "the port is already in use".to_string()
+                match holder(b) {
+                    Some(h) => format!("the port is already in use by {h}"),
+                    None => "the port is already in use by another program".to_string(),
+                }
             } else {
                 sys::errno_text(&e)
             };
@@ -309,10 +338,29 @@ pub fn hold_ports(bindings: &[Binding]) -> Result<HeldPorts, NetError> {
     Ok(HeldPorts { bindings: out, fds })
 }
 
+/// Whether two published ports compete for the same host socket: same
+/// protocol and port, and the same address, or a wildcard of the same
+/// family on either side.
+pub fn ports_clash(a: &Binding, b: &Binding) -> bool {
+    a.proto == b.proto
+        && a.host_port == b.host_port
+        && a.host_ip.is_ipv4() == b.host_ip.is_ipv4()
+        && (a.host_ip == b.host_ip || a.host_ip.is_unspecified() || b.host_ip.is_unspecified())
+}
+
 /// Give back what a container holds: its map elements, its lease, and
 /// its UDP conntrack entries (else a client that keeps sending stays
 /// pinned to the old address, moby#8795). Best effort; returns the errors.
-pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
+/// `own`: the caller is the container's monitor (whose crash at each step
+/// the tests inject), not a later run reclaiming what it left.
+pub fn release(st: &State, id: &str, n: &NetState, own: bool) -> Vec<String> {
+    let point = |stage: &str| {
+        if own {
+            crate::crash::point(stage)
+        } else {
+            crate::crash::t(stage)
+        }
+    };
     let mut errs = Vec::new();
     if n.released {
         return errs;
@@ -322,9 +370,9 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
     {
         let links: Vec<nft::LinkRule> = n.link_rules.iter().map(|l| (*l).into()).collect();
         let nat_ports = n.nat_ports();
-        crate::crash::t("release-start");
+        point("release-start");
         errs.extend(nft::remove(ip, nat_ports, &links));
-        crate::crash::t("nft-removed");
+        point("nft-removed");
         for b in nat_ports.iter().filter(|b| b.proto == Proto::Udp) {
             if let Err(e) = conntrack::delete_udp(b.host_port, ip, b.container_port) {
                 errs.push(format!(
@@ -337,7 +385,7 @@ pub fn release(st: &State, id: &str, n: &NetState) -> Vec<String> {
     if let Err(e) = release_lease(st, id) {
         errs.push(e.to_string());
     }
-    crate::crash::t("lease-released");
+    point("lease-released");
     errs
 }
 
@@ -438,4 +486,33 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
         "Outbound": outbound,
         "Containers": containers,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_clash_as_sockets_do() {
+        let b = |ip: &str, port: u16, proto: Proto| Binding {
+            host_ip: ip.parse().unwrap_or(crate::ports::ANY_V4),
+            host_port: port,
+            container_port: 80,
+            proto,
+        };
+        let t = Proto::Tcp;
+        assert!(ports_clash(&b("0.0.0.0", 80, t), &b("0.0.0.0", 80, t)));
+        assert!(ports_clash(&b("0.0.0.0", 80, t), &b("10.0.0.1", 80, t)));
+        assert!(ports_clash(&b("10.0.0.1", 80, t), &b("0.0.0.0", 80, t)));
+        assert!(ports_clash(&b("10.0.0.1", 80, t), &b("10.0.0.1", 80, t)));
+        assert!(!ports_clash(&b("10.0.0.1", 80, t), &b("10.0.0.2", 80, t)));
+        assert!(!ports_clash(&b("0.0.0.0", 80, t), &b("0.0.0.0", 81, t)));
+        assert!(!ports_clash(
+            &b("0.0.0.0", 80, t),
+            &b("0.0.0.0", 80, Proto::Udp)
+        ));
+        assert!(!ports_clash(&b("0.0.0.0", 80, t), &b("::", 80, t)));
+        assert!(!ports_clash(&b("::1", 80, t), &b("0.0.0.0", 80, t)));
+        assert!(ports_clash(&b("::", 80, t), &b("::1", 80, t)));
+    }
 }

@@ -72,13 +72,13 @@ table ip {TABLE} {{\n\
 \t}}\n\
 \tchain output {{\n\
 \t\ttype nat hook output priority -100; policy accept;\n\
+\t\tip daddr 127.0.0.0/8 return\n\
 \t\tjump published\n\
 \t}}\n\
 \tchain postrouting {{\n\
 \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
 \t\tip saddr {subnet} oifname != \"{br}\" masquerade\n\
 \t\toifname \"{br}\" ct status dnat ip saddr {subnet} masquerade\n\
-\t\toifname \"{br}\" ip saddr 127.0.0.0/8 masquerade\n\
 \t}}\n\
 \tchain guard {{\n\
 \t\ttype filter hook prerouting priority raw; policy accept;\n\
@@ -149,95 +149,155 @@ pub struct LinkRule {
     pub proto: Proto,
 }
 
-#[cfg(test)]
-fn elements(
-    target: Ipv4Addr,
-    ports: &[Binding],
-    links: &[LinkRule],
-) -> Vec<(String, String, String)> {
+/// Whether kernel NAT serves a published port: IPv4 host addresses that
+/// are not loopback. nftables cannot DNAT IPv6 to an IPv4 container, and a
+/// port on 127.0.0.1 is the forwarder's (its clients are the host's own
+/// processes; DNAT from loopback would need route_localnet, which opens the
+/// host's loopback to the bridge).
+pub fn nat_served(b: &Binding) -> bool {
+    matches!(b.host_ip, IpAddr::V4(a) if !a.is_loopback())
+}
+
+/// One element of rrun's sets and maps, typed: the netlink and the text
+/// forms are both rendered from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub family: u8,
+    pub set: String,
+    pub key: Vec<Field>,
+    pub value: Vec<Field>,
+}
+
+/// The elements of a container's kernel-NAT ports and its link flows.
+pub fn elements(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Element> {
     let mut out = Vec::new();
-    for b in ports {
-        let (map, key) = match b.host_ip {
+    for b in ports.iter().filter(|b| nat_served(b)) {
+        let (set, key) = match b.host_ip {
             IpAddr::V4(a) if !a.is_unspecified() => (
                 format!("addr_{}", b.proto),
-                format!("{a} . {}", b.host_port),
+                vec![Field::Addr(a), Field::Port(b.host_port)],
             ),
-            _ => (format!("any_{}", b.proto), b.host_port.to_string()),
+            _ => (format!("any_{}", b.proto), vec![Field::Port(b.host_port)]),
         };
-        out.push((
-            format!("ip {TABLE} {map}"),
-            key.clone(),
-            format!("{key} : {target} . {}", b.container_port),
-        ));
+        out.push(Element {
+            family: nftnl::FAMILY_IP,
+            set,
+            key,
+            value: vec![Field::Addr(target), Field::Port(b.container_port)],
+        });
     }
     for l in links {
-        let e = format!("{} . {} . {}", l.from, l.to, l.port);
-        out.push((format!("bridge {TABLE} links_{}", l.proto), e.clone(), e));
+        out.push(Element {
+            family: nftnl::FAMILY_BRIDGE,
+            set: format!("links_{}", l.proto),
+            key: vec![Field::Addr(l.from), Field::Addr(l.to), Field::Port(l.port)],
+            value: Vec::new(),
+        });
     }
     out
+}
+
+fn fields_text(f: &[Field]) -> String {
+    f.iter()
+        .map(|f| match f {
+            Field::Addr(a) => a.to_string(),
+            Field::Port(p) => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" . ")
+}
+
+impl Element {
+    fn family_name(&self) -> &'static str {
+        if self.family == nftnl::FAMILY_BRIDGE {
+            "bridge"
+        } else {
+            "ip"
+        }
+    }
+
+    /// `add element ip rrun any_tcp { 8080 : 172.17.0.2 . 80 }`, for `nft -f`.
+    pub fn add_line(&self) -> String {
+        let value = if self.value.is_empty() {
+            String::new()
+        } else {
+            format!(" : {}", fields_text(&self.value))
+        };
+        format!(
+            "add element {} {TABLE} {} {{ {}{value} }}\n",
+            self.family_name(),
+            self.set,
+            fields_text(&self.key)
+        )
+    }
+
+    /// `delete element ip rrun any_tcp { 8080 }`.
+    #[cfg(test)]
+    pub fn delete_line(&self) -> String {
+        format!(
+            "delete element {} {TABLE} {} {{ {} }}\n",
+            self.family_name(),
+            self.set,
+            fields_text(&self.key)
+        )
+    }
+
+    fn netlink(&self) -> Elem {
+        Elem {
+            family: self.family,
+            set: self.set.clone(),
+            key: concat(&self.key),
+            value: (!self.value.is_empty()).then(|| concat(&self.value)),
+        }
+    }
 }
 
 /// The same elements for netlink (see nftnl.rs).
 pub fn elems(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Elem> {
-    let mut out = Vec::new();
-    // IPv6 host addresses are never kernel NAT's: nftables cannot DNAT
-    // IPv6 to an IPv4 container.
-    for b in ports.iter().filter(|b| b.host_ip.is_ipv4()) {
-        let value = Some(concat(&[
-            Field::Addr(target),
-            Field::Port(b.container_port),
-        ]));
-        let (set, key) = match b.host_ip {
-            IpAddr::V4(a) if !a.is_unspecified() => (
-                format!("addr_{}", b.proto),
-                concat(&[Field::Addr(a), Field::Port(b.host_port)]),
-            ),
-            _ => (
-                format!("any_{}", b.proto),
-                concat(&[Field::Port(b.host_port)]),
-            ),
-        };
-        out.push(Elem {
-            family: nftnl::FAMILY_IP,
-            set,
-            key,
-            value,
-        });
-    }
-    for l in links {
-        out.push(Elem {
-            family: nftnl::FAMILY_BRIDGE,
-            set: format!("links_{}", l.proto),
-            key: concat(&[Field::Addr(l.from), Field::Addr(l.to), Field::Port(l.port)]),
-            value: None,
-        });
-    }
-    out
+    elements(target, ports, links)
+        .iter()
+        .map(Element::netlink)
+        .collect()
 }
 
 /// Add a container's published ports (IPv4 host addresses only) and link
-/// flows, in one transaction.
+/// flows, in one transaction. An element already there under one of its
+/// keys with another value can only be an orphan (the host port is this
+/// container's: it holds the port's socket): left by a run killed before
+/// it recorded it, or by an older rrun. It is removed, and the add tried
+/// once more.
 pub fn add(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Result<(), NftError> {
     let e = elems(target, ports, links);
     if e.is_empty() {
         return Ok(());
     }
-    match nftnl::send(TABLE, &e, true) {
-        Ok(errs) if errs.is_empty() => Ok(()),
-        Ok(errs) => Err(NftError::Rejected(
-            errs.iter()
-                .map(|(i, err)| {
-                    format!(
-                        "{}: {}",
-                        e.get(*i).map_or("?", |e| e.set.as_str()),
-                        crate::sys::errno_text(err)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
+    let send = || match nftnl::send(TABLE, &e, true) {
+        Ok(errs) => Ok(errs),
         Err(err) => Err(NftError::Spawn(err)),
+    };
+    let mut errs = send()?;
+    if errs
+        .iter()
+        .any(|(_, err)| err.raw_os_error() == Some(libc::EEXIST))
+    {
+        remove(target, ports, links);
+        errs = send()?;
     }
+    if errs.is_empty() {
+        return Ok(());
+    }
+    Err(NftError::Rejected(
+        errs.iter()
+            .map(|(i, err)| {
+                format!(
+                    "{}: {}",
+                    e.get(*i).map_or("?", |e| e.set.as_str()),
+                    crate::sys::errno_text(err)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    ))
 }
 
 /// Remove them again, best effort: all at once, else one by one (an
@@ -270,7 +330,7 @@ pub fn remove(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<St
 pub fn add_script(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> String {
     elements(target, ports, links)
         .iter()
-        .map(|(set, _, elem)| format!("add element {set} {{ {elem} }}\n"))
+        .map(Element::add_line)
         .collect()
 }
 
@@ -278,7 +338,7 @@ pub fn add_script(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> St
 pub fn remove_lines(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
     elements(target, ports, links)
         .iter()
-        .map(|(set, key, _)| format!("delete element {set} {{ {key} }}\n"))
+        .map(Element::delete_line)
         .collect()
 }
 
@@ -436,7 +496,7 @@ mod tests {
                 proto: Proto::Tcp,
             },
             Binding {
-                host_ip: "127.0.0.1".parse().unwrap_or(ANY_V4),
+                host_ip: "10.0.0.5".parse().unwrap_or(ANY_V4),
                 host_port: 5353,
                 container_port: 53,
                 proto: Proto::Udp,
@@ -472,7 +532,7 @@ mod tests {
                 }
                 let l = list();
                 if !l.contains("8080 : 172.17.0.2 . 80")
-                    || !l.contains("127.0.0.1 . 5353 : 172.17.0.2 . 53")
+                    || !l.contains("10.0.0.5 . 5353 : 172.17.0.2 . 53")
                     || !l.contains("172.17.0.3 . 172.17.0.2 . 5432")
                 {
                     eprintln!("{l}");
@@ -494,6 +554,47 @@ mod tests {
                 if !remove(c, &ports, &links).is_empty() {
                     return 17;
                 }
+                // The tables' handles: there, then new once made again.
+                let names = [
+                    (nftnl::FAMILY_IP, TABLE),
+                    (nftnl::FAMILY_BRIDGE, TABLE),
+                    (nftnl::FAMILY_IP, "no-such-table"),
+                ];
+                let first = match nftnl::table_handles(&names) {
+                    Ok(h) => h,
+                    Err(_) => return 18,
+                };
+                if first[0].is_none() || first[1].is_none() || first[2].is_some() {
+                    eprintln!("{first:?}");
+                    return 19;
+                }
+                if apply(&network_script(&settings(false))).is_err() {
+                    return 20;
+                }
+                match nftnl::table_handles(&names) {
+                    Ok(h) if h[0] != first[0] && h[0].is_some() => {}
+                    h => {
+                        eprintln!("{first:?} then {h:?}");
+                        return 21;
+                    }
+                }
+                // An orphan under a key (another value): replaced.
+                let orphan = [Binding {
+                    host_ip: ANY_V4,
+                    host_port: 8080,
+                    container_port: 81,
+                    proto: Proto::Tcp,
+                }];
+                if add(Ipv4Addr::new(172, 17, 0, 9), &orphan, &[]).is_err()
+                    || add(c, &ports, &links).is_err()
+                {
+                    return 22;
+                }
+                let l = list();
+                if !l.contains("8080 : 172.17.0.2 . 80") || l.contains("172.17.0.9") {
+                    eprintln!("{l}");
+                    return 23;
+                }
                 0
             })();
             // SAFETY: ending the forked child.
@@ -510,6 +611,41 @@ mod tests {
         );
     }
 
+    /// The host's loopback and IPv6 host addresses are the forwarder's:
+    /// no element.
+    #[test]
+    fn loopback_and_ipv6_ports_are_no_elements() {
+        let c = Ipv4Addr::new(172, 17, 0, 2);
+        let port = |ip: &str| Binding {
+            host_ip: ip.parse().unwrap_or(ANY_V4),
+            host_port: 8080,
+            container_port: 80,
+            proto: Proto::Tcp,
+        };
+        for ip in ["127.0.0.1", "127.1.2.3", "::1", "::"] {
+            assert!(!nat_served(&port(ip)), "{ip}");
+            assert!(elements(c, &[port(ip)], &[]).is_empty(), "{ip}");
+        }
+        for ip in ["0.0.0.0", "10.0.0.5"] {
+            assert!(nat_served(&port(ip)), "{ip}");
+            assert_eq!(elems(c, &[port(ip)], &[]).len(), 1, "{ip}");
+        }
+    }
+
+    /// Loopback clients of published ports are not DNATed (the forwarder
+    /// serves them), and no rule needs route_localnet.
+    #[test]
+    fn no_dnat_or_masquerade_from_loopback() {
+        let s = network_script(&settings(true));
+        let output = &s[s.find("chain output").expect("an output chain")..];
+        let ret = output
+            .find("ip daddr 127.0.0.0/8 return")
+            .expect("the return");
+        let jump = output.find("jump published").expect("the jump");
+        assert!(ret < jump, "{output}");
+        assert!(!s.contains("ip saddr 127.0.0.0/8 masquerade"), "{s}");
+    }
+
     #[test]
     fn elements_for_ports_and_links() {
         let c = Ipv4Addr::new(172, 17, 0, 2);
@@ -521,7 +657,7 @@ mod tests {
                 proto: Proto::Tcp,
             },
             Binding {
-                host_ip: "127.0.0.1".parse().unwrap_or(ANY_V4),
+                host_ip: "10.0.0.5".parse().unwrap_or(ANY_V4),
                 host_port: 5353,
                 container_port: 53,
                 proto: Proto::Udp,
@@ -536,14 +672,14 @@ mod tests {
         assert_eq!(
             add_script(c, &ports, &links),
             "add element ip rrun any_tcp { 8080 : 172.17.0.2 . 80 }\n\
-add element ip rrun addr_udp { 127.0.0.1 . 5353 : 172.17.0.2 . 53 }\n\
+add element ip rrun addr_udp { 10.0.0.5 . 5353 : 172.17.0.2 . 53 }\n\
 add element bridge rrun links_tcp { 172.17.0.3 . 172.17.0.2 . 5432 }\n"
         );
         assert_eq!(
             remove_lines(c, &ports, &links),
             [
                 "delete element ip rrun any_tcp { 8080 }\n",
-                "delete element ip rrun addr_udp { 127.0.0.1 . 5353 }\n",
+                "delete element ip rrun addr_udp { 10.0.0.5 . 5353 }\n",
                 "delete element bridge rrun links_tcp { 172.17.0.3 . 172.17.0.2 . 5432 }\n"
             ]
         );

@@ -19,7 +19,10 @@ const NETLINK_NETFILTER: libc::c_int = 12;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
+const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFTA_TABLE_NAME: u16 = 1;
+const NFTA_TABLE_HANDLE: u16 = 4;
 const NFT_MSG_DELSETELEM: u16 = 14;
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
@@ -292,9 +295,116 @@ pub fn send(table: &str, elems: &[Elem], add: bool) -> io::Result<Vec<(usize, io
     Ok(errors)
 }
 
+/// The request for the tables `names` (family, name), one message each.
+pub fn get_tables_request(names: &[(u8, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, (family, name)) in names.iter().enumerate() {
+        let mut tname = name.as_bytes().to_vec();
+        tname.push(0);
+        let mut a = Vec::new();
+        attr(&mut a, NFTA_TABLE_NAME, &tname);
+        message(
+            &mut out,
+            (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
+            (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16,
+            i as u32 + 1,
+            *family,
+            0,
+            &a,
+        );
+    }
+    out
+}
+
+/// NFTA_TABLE_HANDLE of a NEWTABLE answer's body (after the 4-byte
+/// nfgenmsg), if there.
+pub fn table_handle(body: &[u8]) -> Option<u64> {
+    let mut b = body.get(4..)?;
+    while b.len() >= 4 {
+        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
+        let ty = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
+        if len < 4 || len > b.len() {
+            return None;
+        }
+        if ty == NFTA_TABLE_HANDLE {
+            let v: [u8; 8] = b.get(4..12)?.try_into().ok()?;
+            return Some(u64::from_be_bytes(v));
+        }
+        b = b.get(((len + 3) & !3).min(b.len())..)?;
+    }
+    None
+}
+
+/// The handles of the tables `names` (None: no such table), in one round
+/// trip: what tells a start cheaply whether rrun's rules are still the ones
+/// it made.
+pub fn table_handles(names: &[(u8, &str)]) -> io::Result<Vec<Option<u64>>> {
+    let mut out = vec![None; names.len()];
+    if names.is_empty() {
+        return Ok(out);
+    }
+    let fd = socket()?;
+    send_buf(&fd, &get_tables_request(names))?;
+    let mut pending: Vec<u32> = (1..=names.len() as u32).collect();
+    let mut rbuf = vec![0u8; 8192];
+    while !pending.is_empty() {
+        let n = recv_buf(&fd, &mut rbuf)?;
+        if n == 0 {
+            break;
+        }
+        for (ty, seq, body) in messages(&rbuf[..n]) {
+            let i = (seq as usize).wrapping_sub(1);
+            if ty == libc::NLMSG_ERROR as u16 {
+                pending.retain(|s| *s != seq);
+                let code = error_code(body);
+                if code != 0 && code != -libc::ENOENT {
+                    return Err(io::Error::from_raw_os_error(-code));
+                }
+            } else if let Some(slot) = out.get_mut(i) {
+                *slot = table_handle(body);
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_requests_and_handles() {
+        let req = get_tables_request(&[(FAMILY_IP, "rrun"), (FAMILY_BRIDGE, "rrun")]);
+        let msgs = messages(&req);
+        assert_eq!(msgs.len(), 2);
+        for (i, (ty, seq, body)) in msgs.iter().enumerate() {
+            assert_eq!(*ty, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE);
+            assert_eq!(*seq, i as u32 + 1);
+            // nfgenmsg, then NFTA_TABLE_NAME "rrun\0" padded to 8.
+            assert_eq!(body[0], [FAMILY_IP, FAMILY_BRIDGE][i]);
+            assert_eq!(&body[4..8], &[9, 0, 1, 0]);
+            assert_eq!(&body[8..13], b"rrun\0");
+        }
+        // A NEWTABLE body: nfgenmsg, name, flags, use, handle (big endian).
+        let mut b = vec![FAMILY_IP, 0, 0, 0];
+        attr(&mut b, NFTA_TABLE_NAME, b"rrun\0");
+        attr(&mut b, 2, &0u32.to_be_bytes());
+        attr(&mut b, 3, &7u32.to_be_bytes());
+        attr(
+            &mut b,
+            NFTA_TABLE_HANDLE,
+            &0x0102_0304_0506_0708u64.to_be_bytes(),
+        );
+        assert_eq!(table_handle(&b), Some(0x0102_0304_0506_0708));
+        assert_eq!(table_handle(&b[..b.len() - 12]), None, "no handle");
+        assert_eq!(table_handle(&[1, 2]), None, "too short");
+        let mut bad = vec![0, 0, 0, 0];
+        bad.extend_from_slice(&[200, 0, 4, 0]);
+        assert_eq!(table_handle(&bad), None, "a length past the end");
+        let mut zero = vec![0, 0, 0, 0];
+        zero.extend_from_slice(&[0, 0, 4, 0, 1, 2, 3, 4]);
+        assert_eq!(table_handle(&zero), None, "a zero length");
+    }
 
     #[test]
     fn layout() {

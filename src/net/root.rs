@@ -11,7 +11,7 @@ use super::ipam::Leases;
 use super::settings::{Requested, Settings};
 use super::{
     NetError, bridge, dir, docker_user, kernel_nat, load_settings, netlink, nft, read_json,
-    write_json,
+    reconcile, write_json,
 };
 use crate::state::{self, State};
 
@@ -59,7 +59,7 @@ pub fn settings(st: &State, req: &Requested) -> Result<(Settings, bool), NetErro
     let taken = bridge::taken_subnets(&mut nl)?;
     let mtu = bridge::default_mtu(&mut nl);
     // A user's bridge (root's: a rootless network's namespace is rrun's
-    // own) brings its address and keeps its route_localnet afterwards.
+    // own) brings its address; its route_localnet is kept as it was.
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     let user_bridge = match &req.bridge {
@@ -100,7 +100,7 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
             nl.set_up(lo)?;
         }
     }
-    if fresh || created {
+    if fresh {
         let mut marked = false;
         if kernel_nat(s) {
             // The mark chain needs the kernel's nft_socket; without it the
@@ -116,11 +116,44 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
             marked = nft::apply(&nft::tproxy_only_script(s)).is_ok();
         }
         super::transparent::install(st, &mut nl, s, marked);
-    }
-    if fresh {
+        reconcile::record_tables(st, s, marked)?;
         write_json(&dir(st).join("settings.json"), s)?;
+    } else if created || !reconcile::tables_intact(st) {
+        // The bridge or rrun's rules were removed under the network (a
+        // flushed firewall, a deleted bridge, a reboot): all of it again,
+        // with every running container's ports and links.
+        let what = if created {
+            "the network's bridge was gone"
+        } else {
+            "rrun's firewall rules were gone or replaced"
+        };
+        let report = reconcile::rebuild(st, s, &mut nl, index, host)?;
+        if !report.restored.is_empty() || !report.lost.is_empty() {
+            reconcile::warn(what, &report);
+        }
     }
     Ok(index)
+}
+
+/// `rrun network reload`: rebuild the network in the current namespace
+/// from the records, whatever state it is in. The containers whose
+/// network was restored and those whose veth is gone.
+pub fn reload(st: &State) -> Result<Option<reconcile::Report>, NetError> {
+    let _lock = st.lock()?;
+    let Some(s) = load_settings(st)? else {
+        return Ok(None);
+    };
+    let mut nl = netlink::Netlink::open()?;
+    let (index, created) = bridge::ensure_bridge(&mut nl, &s)?;
+    // SAFETY: geteuid cannot fail.
+    let host = unsafe { libc::geteuid() } == 0;
+    if !host
+        && created
+        && let Some(lo) = nl.link_index("lo")?
+    {
+        nl.set_up(lo)?;
+    }
+    reconcile::rebuild(st, &s, &mut nl, index, host).map(Some)
 }
 
 /// `rrun network rm`: remove the bridge, the rules and the record, when no

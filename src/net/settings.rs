@@ -72,7 +72,8 @@ pub struct Settings {
     /// which `network rm` takes away again.
     #[serde(default)]
     pub bridge_address_added: bool,
-    /// -b: the bridge's route_localnet before rrun set it, put back by
+    /// -b: the bridge's route_localnet when the network was made (older
+    /// rrun versions turned it on): put back at every start and by
     /// `network rm`.
     #[serde(default)]
     pub route_localnet_was: Option<String>,

@@ -2003,3 +2003,55 @@ pub fn self_copy() -> &'static Path {
         dst
     })
 }
+
+// ---------------------------------------------------------------------------
+// Added for tests/escapes.rs
+
+/// Where rrun looks for the nft program.
+pub const NFT_PATHS: [&str; 4] = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft"];
+
+impl Ctx {
+    /// As [`Ctx::cmd`], but rrun runs in a private mount namespace of its
+    /// own in which every `nft` it would find is hidden (/dev/null bound
+    /// over it): a host without the nft program, and only for this rrun.
+    pub fn cmd_without_nft<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let hide: Vec<CString> = NFT_PATHS
+            .iter()
+            .filter(|p| Path::new(p).is_file())
+            .map(|p| CString::new(*p).expect("no NUL"))
+            .collect();
+        let mut c = self.base_cmd(args);
+        // SAFETY: unshare and mount are async-signal-safe and change only
+        // the child; the C strings are owned by the closure.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::unshare(libc::CLONE_NEWNS) != 0
+                    || libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                for p in &hide {
+                    if libc::mount(
+                        c"/dev/null".as_ptr(),
+                        p.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        self.finish_cmd(&mut c);
+        c
+    }
+}
