@@ -8,6 +8,10 @@
 #   make demo       scripts/demo.sh
 #   make bench-start  start-up time and memory against bwrap and unshare
 #   make bench-bridge bridge start-up and kernel-DNAT throughput (root)
+#   make baseline [REV=...]  rrun of a git revision in target/baseline/
+#                   (scripts/build-rev.sh; default REV: merge base with main),
+#                   for BASELINE=target/baseline/rrun-... make bench-start /
+#                   bench-bridge: an interleaved A/B against that binary
 #   make bench-lifecycle  ps -a over 200 containers; how soon -d returns
 #   make bench-forward  the userspace port forwarder beside docker-proxy, pasta, socat (root)
 #   make bench-rootless rootless start with a network, first network, podman, forwarder (root runs it as rrtest)
@@ -21,7 +25,7 @@ TARGET  := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BUSYBOX := /bin/busybox
 ROOTFS  := target/rootfs
 
-.PHONY: all build rootfs test demo bench-start bench-bridge bench-lifecycle bench-forward bench-rootless clean lint
+.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless clean lint
 
 all: build
 
@@ -53,6 +57,9 @@ test: rootfs
 
 demo: build rootfs
 	bash scripts/demo.sh
+
+baseline:
+	bash scripts/build-rev.sh $(REV)
 
 bench-start: build rootfs
 	bash bench/start.sh
