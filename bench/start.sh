@@ -12,6 +12,11 @@
 # runs (ru_maxrss from wait4). Goals: rrun median <= 1.5x bwrap's, peak RSS
 # <= 5 MB.
 #
+# BASELINE=/path/to/other/rrun adds a peer `base`: the same rrun command line
+# with that binary (scripts/build-rev.sh REV builds one), in the same
+# interleaved rounds, with a state directory of its own; it prints the
+# rrun/base ratio of medians and of p90s. Goal (issue 12): <= 1.05x.
+#
 # Run as root, it copies the binary and the rootfs to a world-readable temp
 # dir and measures as $RRUN_TEST_USER (default rrtest); run as anyone else, it
 # measures as that user. RRUN=... and ROOTFS=... override target/release/rrun
@@ -22,19 +27,28 @@ set -euo pipefail
 top=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 rrun_src=${RRUN:-$top/target/release/rrun}
 rootfs_src=${ROOTFS:-$top/target/rootfs}
+base_src=${BASELINE:-}
 bench_user=${RRUN_TEST_USER:-rrtest}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ -x "$rrun_src" ] || die "$rrun_src not found; run 'make build' first"
 [ -x "$rootfs_src/bin/true" ] || die "no rootfs at $rootfs_src; run 'make rootfs' first"
+if [ -n "$base_src" ]; then
+    if [ ! -f "$base_src" ] || [ ! -x "$base_src" ]; then
+        die "BASELINE=$base_src is not an executable file (scripts/build-rev.sh REV builds one)"
+    fi
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rrun-bench.XXXXXX") || die "mktemp failed"
 state=$work/state
+base_state=$work/state-base
 
 # shellcheck source=scripts/kill-holder.sh
 . "$top/scripts/kill-holder.sh"
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     kill_holder "$state"
+    kill_holder "$base_state"
     rm -rf --one-file-system -- "$work" 2>/dev/null ||
         echo "bench: could not remove $work" >&2
 }
@@ -51,8 +65,14 @@ if [ "$(id -u)" -eq 0 ]; then
     cp -a -- "$rootfs_src" "$work/rootfs"
     rrun=$work/rrun
     rootfs=$work/rootfs
-    mkdir -m 0700 "$state"
-    chown "$bench_user:" "$state"
+    mkdir -m 0700 "$state" "$base_state"
+    chown "$bench_user:" "$state" "$base_state"
+    base=
+    if [ -n "$base_src" ]; then
+        cp -- "$base_src" "$work/base-rrun"
+        chmod 0755 "$work/base-rrun"
+        base=$work/base-rrun
+    fi
     home=$(getent passwd "$bench_user" | cut -d: -f6)
     # root's python3 may live where the test user cannot reach it (pyenv).
     py=/usr/bin/python3
@@ -64,28 +84,33 @@ else
     bench_user=$(id -un 2>/dev/null || id -u)
     rrun=$rrun_src
     rootfs=$rootfs_src
-    mkdir -m 0700 "$state"
+    base=$base_src
+    mkdir -m 0700 "$state" "$base_state"
     py=$(command -v python3) || die "python3 not found"
     run_as=(env)
 fi
 
 cat >"$work/measure.py" <<'PY'
-"""Interleaved start-up benchmark; argv: RRUN ROOTFS. stdlib only."""
+"""Interleaved start-up benchmark; argv: RRUN ROOTFS [BASE BASE_ROOT]. stdlib only."""
 import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import time
 
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: die quietly, the shell cleans up
 rrun, rootfs = sys.argv[1], sys.argv[2]
+baseline, base_root = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
 N = int(os.environ.get("BENCH_N", "200"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "10"))
 RSS_RUNS = 20
 GOAL_RATIO = 1.5
 GOAL_RSS_MB = 5.0
+GOAL_BASE = 1.05
 
 
 def which(name):
@@ -95,6 +120,10 @@ def which(name):
 tools = {}  # name -> argv, or None when absent
 tools["rrun"] = ([rrun, "--rm", "--net=none", rootfs, "/bin/true"]
                  if os.access(rrun, os.X_OK) else None)
+if baseline:
+    tools["base"] = [baseline, "--rm", "--net=none", rootfs, "/bin/true"]
+# The baseline keeps its own state (and so its own rootless holder).
+envs = {"base": dict(os.environ, RRUN_ROOT=base_root)} if baseline else {}
 bwrap = which("bwrap")
 tools["bwrap"] = ([bwrap, "--unshare-all", "--die-with-parent", "--bind", rootfs, "/",
                    "--proc", "/proc", "--dev", "/dev", "/bin/true"] if bwrap else None)
@@ -112,8 +141,8 @@ first_error = {}
 def run(name):
     """One timed run; returns ns or None on failure."""
     t0 = time.perf_counter_ns()
-    p = subprocess.run(tools[name], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.run(tools[name], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, env=envs.get(name))
     dt = time.perf_counter_ns() - t0
     if p.returncode != 0:
         failures[name] += 1
@@ -126,6 +155,9 @@ def run(name):
 print(f"start-up of /bin/true, as {os.environ.get('USER') or os.getuid()} "
       f"(uid {os.getuid()}), {os.cpu_count()} CPUs, Linux {platform.release()}")
 print(f"rootfs {rootfs}; {WARMUP} warm-up runs each, then {N} interleaved rounds")
+if baseline:
+    print(f"rrun {rrun} (RRUN_ROOT={os.environ.get('RRUN_ROOT')})")
+    print(f"base {baseline} (RRUN_ROOT={base_root})")
 
 # Warm-up (also creates rrun's rootless holder, which later runs reuse).
 for name in tools:
@@ -179,7 +211,10 @@ def spawn_rss_kib(argv):
     with os.fdopen(r) as f:
         child = int(f.read().strip())
     os.waitpid(pid, 0)
-    _, wstatus, ru = os.wait4(child, 0)
+    try:
+        _, wstatus, ru = os.wait4(child, 0)
+    except ChildProcessError:  # sh reaped a command that ended before sh did
+        return None
     return ru.ru_maxrss if os.waitstatus_to_exitcode(wstatus) == 0 else None
 
 
@@ -214,13 +249,26 @@ if rss_kib:
         print(f"  (measurement floor: the rootfs's static /bin/true shows {max(floor_kib) / 1024:.2f} MB)")
 else:
     print(f"  rrun peak RSS <= {GOAL_RSS_MB:g} MB: cannot tell (rrun {status['rrun']})")
+if baseline:
+    if "rrun" in medians and "base" in medians:
+        r = medians["rrun"] / medians["base"]
+        r90 = p90(samples["rrun"]) / p90(samples["base"])
+        print(f"  rrun/base median <= {GOAL_BASE}x: {r:.3f}x ({medians['rrun']:.2f} ms vs "
+              f"{medians['base']:.2f} ms; p90 {r90:.3f}x) - {'met' if r <= GOAL_BASE else 'NOT MET'}")
+    else:
+        print(f"  rrun/base median <= {GOAL_BASE}x: cannot tell "
+              f"(rrun {status['rrun']}, base {status['base']})")
 
-sys.exit(0 if status["rrun"] == "ok" else 1)
+ok = status["rrun"] == "ok" and (not baseline or status["base"] == "ok")
+sys.exit(0 if ok else 1)
 PY
 chmod 0644 "$work/measure.py"
 
 echo "bench: measuring as $bench_user (RRUN_ROOT=$state)"
+[ -z "$base" ] || echo "bench: rrun = $rrun_src, base = $base_src"
+base_args=()
+[ -z "$base" ] || base_args=("$base" "$base_state")
 rc=0
 "${run_as[@]}" RRUN_ROOT="$state" BENCH_N="${BENCH_N:-200}" BENCH_WARMUP="${BENCH_WARMUP:-10}" \
-    "$py" "$work/measure.py" "$rrun" "$rootfs" || rc=$?
+    "$py" "$work/measure.py" "$rrun" "$rootfs" "${base_args[@]}" || rc=$?
 exit "$rc"
