@@ -83,6 +83,37 @@ fn env_pairs(env: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// --add-host lines; `host-gateway` is `gateway`.
+fn add_host_lines(add_hosts: &[(String, String)], gateway: Ipv4Addr) -> Vec<HostLine> {
+    add_hosts
+        .iter()
+        .map(|(h, addr)| HostLine {
+            ip: if addr == "host-gateway" {
+                IpAddr::V4(gateway)
+            } else {
+                addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+            },
+            names: vec![h.clone()],
+        })
+        .collect()
+}
+
+/// --net=none or host with --add-host: as Docker, the container gets a
+/// hosts file of its own — the default block and the lines, not the
+/// host's file (so that a line may override one of the host's names).
+/// `host-gateway` is the address of rrun's bridge, where it is or would
+/// be made (Docker's is docker0's, made or not).
+fn prepare_add_hosts(st: &State, plan: &mut RunPlan) -> Result<(), RunError> {
+    let gateway = if plan.add_hosts.iter().any(|(_, a)| a == "host-gateway") {
+        root::settings(st, &plan.net_request)?.0.gateway
+    } else {
+        Ipv4Addr::UNSPECIFIED
+    };
+    let extra = add_host_lines(&plan.add_hosts, gateway);
+    plan.hosts_file = hosts::hosts_file(&plan.hostname, None, &extra);
+    Ok(())
+}
+
 /// Prepare the container's network and fill in what depends on it: the
 /// hosts file, link variables, the name the container will have for links.
 /// `user_ns`: rootless, the user's namespaces (the user namespace already
@@ -133,7 +164,12 @@ pub fn prepare(
             }
             Ok(Prep::Join(ns))
         }
-        _ => Ok(Prep::None),
+        NetMode::None | NetMode::Host => {
+            if !plan.add_hosts.is_empty() {
+                prepare_add_hosts(st, plan)?;
+            }
+            Ok(Prep::None)
+        }
     }
 }
 
@@ -211,18 +247,7 @@ fn prepare_bridge(
     }
 
     // Docker's order: --add-host lines, then one line per link.
-    let mut extra = Vec::new();
-    for (h, addr) in &plan.add_hosts {
-        let a: IpAddr = if addr == "host-gateway" {
-            IpAddr::V4(settings.gateway)
-        } else {
-            addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-        };
-        extra.push(HostLine {
-            ip: a,
-            names: vec![h.clone()],
-        });
-    }
+    let mut extra = add_host_lines(&plan.add_hosts, settings.gateway);
     let mut link_env = Vec::new();
     let mut link_rules = Vec::new();
     let mut links = Vec::new();
