@@ -4,6 +4,7 @@
 //! clone, the container is plugged in before it is told to go; at exit
 //! (or, if its monitor died, at the next rrun call) all of it is given back.
 
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -76,10 +77,10 @@ fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<T
     Ok(Target { record: r, ip })
 }
 
-fn env_pairs(env: &[String]) -> Vec<(String, String)> {
+fn env_pairs(env: &[OsString]) -> Vec<(String, OsString)> {
     env.iter()
-        .filter_map(|e| e.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter_map(|e| EnvVar::from_os(e))
+        .map(|e| (e.key, e.value))
         .collect()
 }
 
@@ -160,7 +161,7 @@ pub fn prepare(
             plan.hostname = r.config.hostname.clone();
             plan.hostname_file = hosts::hostname_file(&plan.hostname);
             for e in plan.env.iter_mut().filter(|e| e.key == "HOSTNAME") {
-                e.value = plan.hostname.clone();
+                e.value = plan.hostname.clone().into();
             }
             Ok(Prep::Join(ns))
         }
