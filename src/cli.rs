@@ -1,5 +1,9 @@
 //! The command line, in Docker's words and flags (DESIGN.md §1). Only the
-//! shape lives here; meaning is given by `plan.rs`.
+//! shape lives here; meaning is given by `plan.rs`. Commands, their
+//! arguments, env values and paths are taken as bytes (`OsString`); every
+//! other value must be UTF-8, and one that is not is refused here, named.
+
+use std::ffi::OsString;
 
 use clap::{ArgAction, Parser};
 
@@ -16,13 +20,13 @@ pub const USAGE: &str = "Usage: rrun [run] [OPTIONS] ROOTFS [COMMAND [ARG...]]";
 pub struct RunArgs {
     /// Set environment variables (K=V, or K to copy it from rrun's environment)
     #[arg(short = 'e', long = "env", value_name = "K=V")]
-    pub env: Vec<String>,
+    pub env: Vec<OsString>,
     /// Read environment variables from a file (K=V a line, # comments)
     #[arg(long = "env-file", value_name = "FILE")]
-    pub env_file: Vec<String>,
+    pub env_file: Vec<OsString>,
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-    pub workdir: Option<String>,
+    pub workdir: Option<OsString>,
     /// User to run as: UID[:GID] or NAME[:GROUP] from the rootfs's /etc/passwd
     #[arg(short = 'u', long = "user", value_name = "USER")]
     pub user: Option<String>,
@@ -108,26 +112,26 @@ pub struct RunArgs {
     pub security_opt: Vec<String>,
     /// Bind mount a host directory or file: SRC:DST[:ro]
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
-    pub volume: Vec<String>,
+    pub volume: Vec<OsString>,
     /// Mount the root filesystem read-only
     #[arg(long = "read-only")]
     pub read_only: bool,
     /// Mount a tmpfs: DST[:size=…,mode=…]
     #[arg(long = "tmpfs", value_name = "DST[:OPTS]")]
-    pub tmpfs: Vec<String>,
+    pub tmpfs: Vec<OsString>,
     /// Print this help
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
     /// The root filesystem directory
     #[arg(value_name = "ROOTFS")]
-    pub rootfs: String,
+    pub rootfs: OsString,
     /// The command and its arguments (default /bin/sh)
     #[arg(
         value_name = "COMMAND",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 /// `rrun ps`
@@ -193,10 +197,10 @@ pub struct ExecArgs {
     pub tty: bool,
     /// Set environment variables
     #[arg(short = 'e', long = "env", value_name = "K=V")]
-    pub env: Vec<String>,
+    pub env: Vec<OsString>,
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-    pub workdir: Option<String>,
+    pub workdir: Option<OsString>,
     /// User to run as: UID[:GID] or NAME[:GROUP]
     #[arg(short = 'u', long = "user", value_name = "USER")]
     pub user: Option<String>,
@@ -204,7 +208,7 @@ pub struct ExecArgs {
     pub help: Option<bool>,
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 /// `rrun stop`
@@ -288,14 +292,57 @@ pub struct NetworkArgs {
 }
 
 /// Parse a subcommand's arguments with Docker's error shapes.
-pub fn parse_sub<T: Parser>(cmd: &str, args: &[String]) -> Result<T, CliError> {
-    let argv = std::iter::once(format!("rrun {cmd}")).chain(args.iter().cloned());
-    T::try_parse_from(argv).map_err(|e| clap_error(e, &format!("rrun {cmd}")))
+pub fn parse_sub<T: Parser>(cmd: &str, args: &[OsString]) -> Result<T, CliError> {
+    let name = format!("rrun {cmd}");
+    let argv = |args: &[OsString]| std::iter::once(OsString::from(&name)).chain(args.to_vec());
+    T::try_parse_from(argv(args)).map_err(|e| {
+        clap_error(e, &name, args, &|a: &[OsString]| {
+            T::try_parse_from(argv(a)).err().map(|e| e.kind())
+        })
+    })
 }
 
-fn clap_error(e: clap::Error, cmd: &str) -> CliError {
+/// Which argument clap found not UTF-8 where it must be: the first whose
+/// bytes, alone left as they are (every other one made valid), still fail
+/// so. `parse` gives the kind of error a command line makes, if any.
+fn not_utf8(
+    args: &[OsString],
+    parse: &dyn Fn(&[OsString]) -> Option<clap::error::ErrorKind>,
+) -> Option<OsString> {
+    let bad: Vec<usize> = (0..args.len())
+        .filter(|&i| args[i].to_str().is_none())
+        .collect();
+    bad.iter()
+        .find(|&&i| {
+            let only: Vec<OsString> = (0..args.len())
+                .map(|j| {
+                    if j != i && bad.contains(&j) {
+                        OsString::from(args[j].to_string_lossy().into_owned())
+                    } else {
+                        args[j].clone()
+                    }
+                })
+                .collect();
+            parse(&only) == Some(clap::error::ErrorKind::InvalidUtf8)
+        })
+        .map(|&i| args[i].clone())
+}
+
+fn clap_error(
+    e: clap::Error,
+    cmd: &str,
+    args: &[OsString],
+    parse: &dyn Fn(&[OsString]) -> Option<clap::error::ErrorKind>,
+) -> CliError {
     use clap::error::ErrorKind;
     match e.kind() {
+        ErrorKind::InvalidUtf8 => CliError::Invalid(match not_utf8(args, parse) {
+            Some(a) => format!(
+                "argument {} is not valid UTF-8: only a command, its arguments, env values and paths may hold such bytes",
+                crate::bytes::show(&a)
+            ),
+            None => "an argument is not valid UTF-8".into(),
+        }),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Help(e.to_string()),
         ErrorKind::UnknownArgument => {
             let flag = e
@@ -327,15 +374,20 @@ pub enum CliError {
     Help(String),
     /// Anything else: print to stderr with the usage line, exit 125.
     Usage(String),
+    /// A value that cannot be taken (not UTF-8): one line, exit 125, as
+    /// any other refused value.
+    Invalid(String),
 }
 
-pub fn parse_run(args: &[String]) -> Result<RunArgs, CliError> {
-    let argv = std::iter::once("rrun".to_string()).chain(args.iter().cloned());
-    RunArgs::try_parse_from(argv).map_err(|e| match e.kind() {
+pub fn parse_run(args: &[OsString]) -> Result<RunArgs, CliError> {
+    let argv = |args: &[OsString]| std::iter::once(OsString::from("rrun")).chain(args.to_vec());
+    RunArgs::try_parse_from(argv(args)).map_err(|e| match e.kind() {
         clap::error::ErrorKind::MissingRequiredArgument => CliError::Usage(
             "\"rrun run\" requires at least 1 argument: the rootfs directory".into(),
         ),
-        _ => clap_error(e, "rrun run"),
+        _ => clap_error(e, "rrun run", args, &|a: &[OsString]| {
+            RunArgs::try_parse_from(argv(a)).err().map(|e| e.kind())
+        }),
     })
 }
 
@@ -344,7 +396,7 @@ mod tests {
     use super::*;
 
     fn p(s: &[&str]) -> Result<RunArgs, CliError> {
-        parse_run(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        parse_run(&s.iter().map(OsString::from).collect::<Vec<_>>())
     }
 
     #[test]
@@ -358,6 +410,91 @@ mod tests {
         let a = p(&["-h", "box", "--net=host", "r"]).unwrap();
         assert_eq!(a.hostname.as_deref(), Some("box"));
         assert_eq!(a.net.as_deref(), Some("host"));
+    }
+
+    #[test]
+    fn bytes_pass_where_they_may() {
+        use std::os::unix::ffi::OsStringExt;
+        let b = |s: &[u8]| OsString::from_vec(s.to_vec());
+        let a = parse_run(&[
+            b(b"-e"),
+            b(b"A=\xe9"),
+            b(b"-w"),
+            b(b"/w\xe9"),
+            b(b"-v"),
+            b(b"/s\xe9:/d"),
+            b(b"--tmpfs"),
+            b(b"/t\xe9"),
+            b(b"--env-file"),
+            b(b"/f\xe9"),
+            b(b"./r\xe9"),
+            b(b"echo"),
+            b(b"caf\xe9"),
+        ])
+        .unwrap();
+        assert_eq!(a.env, [b(b"A=\xe9")]);
+        assert_eq!(a.workdir, Some(b(b"/w\xe9")));
+        assert_eq!(a.volume, [b(b"/s\xe9:/d")]);
+        assert_eq!(a.tmpfs, [b(b"/t\xe9")]);
+        assert_eq!(a.env_file, [b(b"/f\xe9")]);
+        assert_eq!(a.rootfs, b(b"./r\xe9"));
+        assert_eq!(a.command, [b(b"echo"), b(b"caf\xe9")]);
+        let e: ExecArgs = parse_sub(
+            "exec",
+            &[
+                b(b"-e"),
+                b(b"K=\xe9"),
+                b(b"-w"),
+                b(b"/\xe9"),
+                b(b"c"),
+                b(b"\xe9"),
+            ],
+        )
+        .unwrap();
+        assert_eq!((e.env, e.command), (vec![b(b"K=\xe9")], vec![b(b"\xe9")]));
+    }
+
+    #[test]
+    fn identifiers_that_are_not_utf8_are_named() {
+        use std::os::unix::ffi::OsStringExt;
+        let b = |s: &[u8]| OsString::from_vec(s.to_vec());
+        let said = |r: Result<(), CliError>| match r {
+            Err(CliError::Invalid(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let why = ": only a command, its arguments, env values and paths may hold such bytes";
+        // The name, not the command's argument before or after it.
+        let m = said(
+            parse_run(&[
+                b(b"-e"),
+                b(b"A=\xe9"),
+                b(b"--name"),
+                b(b"caf\xe9"),
+                b(b"r"),
+                b(b"\xff"),
+            ])
+            .map(|_| ()),
+        );
+        assert_eq!(m, format!(r#"argument "caf\xE9" is not valid UTF-8{why}"#));
+        let m = said(parse_run(&[b(b"--add-host=h\xe9\n:1.2.3.4"), b(b"r")]).map(|_| ()));
+        assert_eq!(
+            m,
+            format!(r#"argument "--add-host=h\xE9\n:1.2.3.4" is not valid UTF-8{why}"#)
+        );
+        let m = said(
+            parse_sub::<InspectArgs>("inspect", &[b(b"-f"), b(b"{{\xe9}}"), b(b"c")]).map(|_| ()),
+        );
+        assert_eq!(
+            m,
+            format!(r#"argument "{{{{\xE9}}}}" is not valid UTF-8{why}"#)
+        );
+        let m = said(parse_sub::<PsArgs>("ps", &[b(b"--format"), b(b"\xff")]).map(|_| ()));
+        assert!(
+            m.starts_with(r#"argument "\xFF" is not valid UTF-8"#),
+            "{m}"
+        );
+        let m = said(parse_sub::<StopArgs>("stop", &[b(b"\xe9")]).map(|_| ()));
+        assert!(m.starts_with(r#"argument "\xE9""#), "{m}");
     }
 
     #[test]

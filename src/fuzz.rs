@@ -11,7 +11,9 @@
 //! as many); a failing case is printed, not stored (no regression files in
 //! the tree).
 
+use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -49,6 +51,25 @@ fn text_of(pieces: &'static [&'static str]) -> impl Strategy<Value = String> {
         1 => "[\\x00-\\x7f]{0,40}",
         5 => proptest::collection::vec(proptest::sample::select(pieces), 0..12)
             .prop_map(|v| v.concat()),
+    ]
+}
+
+/// Bytes that are not UTF-8: a lone Latin-1 byte, an invalid start, a
+/// cut sequence, a continuation byte, an encoded surrogate.
+const NOT_UTF8: &[&[u8]] = &[b"\xe9", b"\xff", b"\xc3", b"\x80", b"\xed\xa0\x80"];
+
+/// Arbitrary bytes: [`text_of`]'s text, any bytes, and `pieces` with bytes
+/// that are not UTF-8 among them (what commands, env values and paths may
+/// hold).
+fn bytes_of(pieces: &'static [&'static str]) -> impl Strategy<Value = OsString> {
+    let piece = prop_oneof![
+        4 => proptest::sample::select(pieces).prop_map(|p| p.as_bytes().to_vec()),
+        1 => proptest::sample::select(NOT_UTF8).prop_map(<[u8]>::to_vec),
+    ];
+    prop_oneof![
+        2 => text_of(pieces).prop_map(OsString::from),
+        1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(OsString::from_vec),
+        4 => proptest::collection::vec(piece, 0..12).prop_map(|v| OsString::from_vec(v.concat())),
     ]
 }
 
@@ -412,7 +433,7 @@ proptest! {
 
 // ------------------------------------------------------------ env, names
 
-fn no_lookup(_: &str) -> Option<String> {
+fn no_lookup(_: &str) -> Option<OsString> {
     None
 }
 
@@ -428,13 +449,20 @@ fn env_key() -> impl Strategy<Value = String> {
     )
 }
 
-/// A value rrun accepts: anything but NUL and newline.
-fn env_value() -> impl Strategy<Value = String> {
+/// A value rrun accepts: any bytes but NUL and newline.
+fn env_value() -> impl Strategy<Value = OsString> {
     prop_oneof![
-        "[^\\n\\x00]{0,30}",
-        proptest::collection::vec(proptest::sample::select(ENV_PIECES), 0..10)
-            .prop_map(|v| v.concat().replace(['\n', '\0'], "")),
+        "[^\\n\\x00]{0,30}".prop_map(OsString::from),
+        bytes_of(ENV_PIECES).prop_map(|v| {
+            let mut b = v.into_vec();
+            b.retain(|&c| c != b'\n' && c != 0);
+            OsString::from_vec(b)
+        }),
     ]
+}
+
+fn has_nl_or_nul(v: &OsStr) -> bool {
+    v.as_bytes().iter().any(|&c| c == b'\n' || c == 0)
 }
 
 proptest! {
@@ -443,46 +471,58 @@ proptest! {
     /// Whatever `-e` accepts is a well-formed variable: the key has no '=',
     /// NUL or whitespace, the value no NUL or newline.
     #[test]
-    fn env_never_panics(s in text_of(ENV_PIECES)) {
-        let look = |k: &str| k.len().is_multiple_of(2).then(|| format!("v{k}"));
+    fn env_never_panics(s in bytes_of(ENV_PIECES)) {
+        // The caller's environment holds bytes too.
+        let look = |k: &str| {
+            k.len().is_multiple_of(2).then(|| OsString::from_vec([b"v\xe9", k.as_bytes()].concat()))
+        };
         if let Ok(Some(v)) = spec::parse_env(&s, &look) {
             prop_assert!(!v.key.is_empty());
             prop_assert!(!v.key.chars().any(|c| c == '=' || c == '\0' || c.is_whitespace()));
-            prop_assert!(!v.value.contains(['\n', '\0']));
+            prop_assert!(!has_nl_or_nul(&v.value));
+            prop_assert_eq!(spec::EnvVar::from_os(&v.to_os()), Some(v.clone()));
         }
-        if s.contains('\0') && !s.contains('=') {
-            prop_assert!(spec::parse_env(&s, &look).is_err(), "a NUL in a key: {:?}", s);
+        let key = crate::bytes::split_once(&s, b'=').map_or(s.as_os_str(), |(k, _)| k);
+        if key.as_bytes().contains(&0) || key.to_str().is_none() {
+            prop_assert!(spec::parse_env(&s, &look).is_err(), "a key with NUL or not UTF-8: {:?}", s);
         }
     }
 
     /// Whatever --env-file accepts is well-formed too; a NUL on a line that
     /// is not a comment is refused.
     #[test]
-    fn env_file_never_panics(s in text_of(ENV_PIECES)) {
-        match spec::parse_env_file("f", &s, &no_lookup) {
+    fn env_file_never_panics(s in bytes_of(ENV_PIECES)) {
+        match spec::parse_env_file("f", s.as_bytes(), &no_lookup) {
             Ok(vars) => {
                 for v in vars {
                     prop_assert!(!v.key.is_empty());
                     prop_assert!(!v.key.chars().any(|c| c == '=' || c == '\0' || c.is_whitespace()));
-                    prop_assert!(!v.value.contains(['\n', '\0']));
+                    prop_assert!(!has_nl_or_nul(&v.value));
                 }
             }
-            Err(e) => prop_assert!(e.to_string().starts_with("env file f, line ")),
+            Err(e) => {
+                let m = e.to_string();
+                prop_assert!(m.starts_with("env file f, line "));
+                prop_assert!(!m.contains('\n'), "one line: {:?}", m);
+            }
         }
-        let nul_line = s.lines().any(|l| {
+        let nul_line = s.as_bytes().split(|&c| c == b'\n').any(|l| {
+            let l = String::from_utf8_lossy(l);
             let t = l.trim_start();
             !t.is_empty() && !t.starts_with('#') && l.contains('\0')
         });
         if nul_line {
-            prop_assert!(spec::parse_env_file("f", &s, &no_lookup).is_err());
+            prop_assert!(spec::parse_env_file("f", s.as_bytes(), &no_lookup).is_err());
         }
     }
 
-    /// `K=V` as config.json stores it (EnvVar's Display) parses back.
+    /// `K=V` as config.json stores it (EnvVar::to_os) parses back, bytes
+    /// and all.
     #[test]
     fn env_round_trip(key in env_key(), value in env_value()) {
         let v = EnvVar { key, value };
-        prop_assert_eq!(spec::parse_env(&v.to_string(), &no_lookup), Ok(Some(v)));
+        prop_assert_eq!(spec::parse_env(v.to_os(), &no_lookup), Ok(Some(v.clone())));
+        prop_assert_eq!(spec::EnvVar::from_os(&v.to_os()), Some(v));
     }
 
     /// An env file written one `K=V` a line parses back to the same list,
@@ -496,11 +536,11 @@ proptest! {
     ) {
         let vars: Vec<EnvVar> = vars
             .into_iter()
-            .filter(|(k, v)| !k.starts_with('#') && !v.ends_with('\r'))
+            .filter(|(k, v)| !k.starts_with('#') && !v.as_bytes().ends_with(b"\r"))
             .map(|(key, value)| EnvVar { key, value })
             .collect();
-        let nl = if crlf { "\r\n" } else { "\n" };
-        let text: String = vars.iter().map(|v| format!("{v}{nl}")).collect();
+        let nl: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let text: Vec<u8> = vars.iter().flat_map(|v| [v.to_os().as_bytes(), nl].concat()).collect();
         prop_assert_eq!(spec::parse_env_file("f", &text, &no_lookup), Ok(vars));
     }
 
@@ -524,11 +564,11 @@ proptest! {
                 "me",
                 IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2)),
                 &[Exposed { port: 80, proto: Proto::Tcp }, Exposed { port: 81, proto: Proto::Tcp }],
-                &[("K".into(), "v w".into())],
+                &[("K".into(), OsString::from_vec(b"v w\xe9".to_vec()))],
             );
             for (k, v) in env {
-                let line = format!("{k}={v}");
-                prop_assert!(matches!(spec::parse_env(&line, &no_lookup), Ok(Some(_))), "{}", line);
+                let line = crate::bytes::join(OsStr::new(&k), b'=', &v);
+                prop_assert!(matches!(spec::parse_env(&line, &no_lookup), Ok(Some(_))), "{:?}", line);
             }
         }
     }
@@ -859,22 +899,29 @@ proptest! {
     /// accepted volumes print back (SRC:DST[:ro]) to themselves, accepted
     /// destinations are normal absolute paths without "..".
     #[test]
-    fn mounts_caps_signals(s in text_of(&[
+    fn mounts_caps_signals(s in bytes_of(&[
         "/", "/a", "..", ".", "/..", ":", ":ro", ":rw", ":rx", ",", "size=", "64m", "1%", "mode=",
         "1777", "uid=", "0", "nr_inodes=", "exec", "suid", "dev", "noexec", "x", " ", "\0", "\n",
         "NET_ADMIN", "cap_", "ALL", "SIG", "HUP", "9", "64", "65",
     ])) {
         if let Ok(v) = spec::parse_volume(&s) {
-            let text = format!("{}:{}{}", v.src, v.dst, if v.readonly { ":ro" } else { "" });
-            prop_assert_eq!(spec::parse_volume(&text), Ok(v.clone()));
+            let text = [
+                v.src.as_os_str().as_bytes(),
+                b":",
+                v.dst.as_os_str().as_bytes(),
+                if v.readonly { b":ro" } else { b"" },
+            ]
+            .concat();
+            prop_assert_eq!(spec::parse_volume(OsStr::from_bytes(&text)), Ok(v.clone()));
         }
         if let Ok(p) = spec::container_path(&s) {
-            prop_assert!(p.starts_with('/') && p.len() > 1 && !p.ends_with('/'));
-            prop_assert!(!p.split('/').any(|c| c == ".." || c == "."));
-            prop_assert_eq!(spec::container_path(&p), Ok(p.clone()));
+            let b = p.as_os_str().as_bytes();
+            prop_assert!(b.starts_with(b"/") && b.len() > 1 && !b.ends_with(b"/"));
+            prop_assert!(!b[1..].split(|&c| c == b'/').any(|c| c == b".." || c == b"." || c.is_empty()));
+            prop_assert_eq!(spec::container_path(p.as_os_str()), Ok(p.clone()));
         }
         if let Ok(t) = spec::parse_tmpfs(&s) {
-            prop_assert_eq!(spec::container_path(&t.dst), Ok(t.dst.clone()));
+            prop_assert_eq!(spec::container_path(t.dst.as_os_str()), Ok(t.dst.clone()));
             prop_assert!(!t.data.contains(['\n', '\0', ':']));
             // Its flags and data, written out again, give the same mount.
             let mut opts = vec![
@@ -886,23 +933,48 @@ proptest! {
             if !t.data.is_empty() {
                 opts.push(&t.data);
             }
-            prop_assert_eq!(spec::parse_tmpfs(&format!("{}:{}", t.dst, opts.join(","))), Ok(t.clone()));
+            let text = [t.dst.as_os_str().as_bytes(), b":", opts.join(",").as_bytes()].concat();
+            prop_assert_eq!(spec::parse_tmpfs(OsStr::from_bytes(&text)), Ok(t.clone()));
         }
+        let s = s.to_string_lossy().into_owned();
         let _ = spec::effective_caps(std::slice::from_ref(&s), std::slice::from_ref(&s));
         if let Some(sig) = crate::commands::parse_signal(&s) {
             prop_assert!((1..=64).contains(&sig));
         }
     }
 
-    /// The command line itself: clap's parsing never panics on any words.
+    /// The command line itself: clap's parsing never panics on any words,
+    /// bytes that are not UTF-8 among them.
     #[test]
-    fn command_line_never_panics(words in proptest::collection::vec(text_of(&[
+    fn command_line_never_panics(words in proptest::collection::vec(bytes_of(&[
         "-", "--", "-e", "--env", "-it", "-d", "--rm", "--name", "-p", "-v", "--net", "=", "x",
-        "A=1", "/", "./r", "--help", "-h", "--frobnicate", "run", "", " ",
+        "A=1", "/", "./r", "--help", "-h", "--frobnicate", "run", "", " ", "-f", "--format",
+        "{{.Name}}", "-w", "--tmpfs", "--env-file",
     ]), 0..6)) {
         let _ = crate::cli::parse_run(&words);
         let _ = crate::cli::parse_sub::<crate::cli::PsArgs>("ps", &words);
         let _ = crate::cli::parse_sub::<crate::cli::LogsArgs>("logs", &words);
+        let _ = crate::cli::parse_sub::<crate::cli::InspectArgs>("inspect", &words);
+        let _ = crate::cli::parse_sub::<crate::cli::ExecArgs>("exec", &words);
+    }
+
+    /// A recorded command, env value or path comes back from config.json
+    /// byte for byte, whatever the bytes; a UTF-8 one is a plain string.
+    #[test]
+    fn recorded_bytes_round_trip(b in proptest::collection::vec(any::<u8>(), 0..40), s in bytes_of(ENV_PIECES)) {
+        let c = crate::state::Config {
+            path: OsString::from_vec(b.clone()),
+            args: vec![s.clone(), OsString::from_vec(b)],
+            ..Default::default()
+        };
+        let j = serde_json::to_value(&c).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        if let Some(t) = c.path.to_str() {
+            prop_assert_eq!(&j["path"], &json!(t));
+        }
+        let back: crate::state::Config =
+            serde_json::from_value(j).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(back.path, c.path);
+        prop_assert_eq!(back.args, c.args);
     }
 }
 

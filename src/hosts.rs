@@ -3,6 +3,7 @@
 //! (../shared/REFERENCE.md). The caller reads the host's files and passes
 //! their text in; nothing here touches the filesystem.
 
+use std::ffi::OsString;
 use std::net::IpAddr;
 
 /// Docker's fixed block at the top of every container's /etc/hosts.
@@ -180,8 +181,8 @@ pub fn link_env(
     linker: &str,
     target_ip: IpAddr,
     exposed: &[crate::ports::Exposed],
-    target_env: &[(String, String)],
-) -> Vec<(String, String)> {
+    target_env: &[(String, OsString)],
+) -> Vec<(String, OsString)> {
     let prefix = alias.to_uppercase().replace('-', "_");
     let mut out = vec![(format!("{prefix}_NAME"), format!("/{linker}/{alias}"))];
     let mut ports = exposed.to_vec();
@@ -226,6 +227,8 @@ pub fn link_env(
         }
         i = j + 1;
     }
+    // The target's values are bytes, passed on as they are.
+    let mut out: Vec<(String, OsString)> = out.into_iter().map(|(k, v)| (k, v.into())).collect();
     for (k, v) in target_env {
         if k != "HOME" && k != "PATH" {
             out.push((format!("{prefix}_ENV_{k}"), v.clone()));
@@ -263,7 +266,7 @@ mod tests {
             ],
         )
         .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}={}", v.to_string_lossy()))
         .collect();
         got.sort();
         let mut want = vec![

@@ -1,7 +1,12 @@
 //! What `inspect` and `ps` show of a container record, in Docker's shapes
 //! (../shared/REFERENCE.md): the inspect JSON, ps's columns, human
 //! durations and tab-aligned tables. Pure: the caller passes the record and
-//! the current time.
+//! the current time. Bytes that are not UTF-8 (in a command, an env value,
+//! a path) show in inspect's JSON as U+FFFD, as Go's JSON encoder writes
+//! them, and escaped (`\xe9`) in ps's COMMAND, as Go's strconv.Quote.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{Value, json};
 
@@ -14,6 +19,14 @@ fn or_zero(t: &str) -> &str {
 
 fn list_or_null(v: &[String]) -> Value {
     if v.is_empty() { Value::Null } else { json!(v) }
+}
+
+fn lossy(s: &OsStr) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+fn lossy_all(v: &[OsString]) -> Vec<String> {
+    v.iter().map(|s| lossy(s)).collect()
 }
 
 /// Docker's map of port → bindings: {"80/tcp": [{"HostIp": .., "HostPort": ..}]}.
@@ -77,10 +90,9 @@ pub fn inspect(r: &Record) -> Value {
     let s = &r.state;
     let running = s.status == Status::Running;
     let file = |f: &str| r.dir.join(f).display().to_string();
-    let mut cmd = vec![c.path.clone()];
-    cmd.extend(c.args.iter().cloned());
-    let tmpfs: serde_json::Map<String, Value> = c
-        .tmpfs
+    let mut cmd = vec![lossy(&c.path)];
+    cmd.extend(lossy_all(&c.args));
+    let tmpfs: serde_json::Map<String, Value> = lossy_all(&c.tmpfs)
         .iter()
         .map(|t| {
             let (d, o) = t.split_once(':').unwrap_or((t, ""));
@@ -130,8 +142,8 @@ pub fn inspect(r: &Record) -> Value {
     json!({
         "Id": c.id,
         "Created": c.created,
-        "Path": c.path,
-        "Args": c.args,
+        "Path": lossy(&c.path),
+        "Args": lossy_all(&c.args),
         "State": {
             "Status": s.status.name(),
             "Running": running,
@@ -155,7 +167,7 @@ pub fn inspect(r: &Record) -> Value {
         "Driver": "",
         "Platform": "linux",
         "HostConfig": {
-            "Binds": list_or_null(&c.binds),
+            "Binds": list_or_null(&lossy_all(&c.binds)),
             "NetworkMode": c.net,
             "PortBindings": port_bindings(&c.publish),
             "PublishAllPorts": c.publish_all,
@@ -181,10 +193,10 @@ pub fn inspect(r: &Record) -> Value {
             "Tty": c.tty,
             "OpenStdin": c.interactive,
             "StdinOnce": c.interactive && !c.detach,
-            "Env": c.env,
+            "Env": lossy_all(&c.env),
             "Cmd": cmd,
-            "Image": c.rootfs,
-            "WorkingDir": if c.workdir == "/" { "" } else { c.workdir.as_str() },
+            "Image": lossy(&c.rootfs),
+            "WorkingDir": if c.workdir == "/" { String::new() } else { lossy(&c.workdir) },
             "Entrypoint": Value::Null,
         },
         "NetworkSettings": {
@@ -199,7 +211,7 @@ pub fn inspect(r: &Record) -> Value {
             "Networks": networks,
         },
         // Where it is, wherever inspect runs from (older records: as given).
-        "Rootfs": if c.rootfs_path.is_empty() { &c.rootfs } else { &c.rootfs_path },
+        "Rootfs": lossy(if c.rootfs_path.is_empty() { &c.rootfs } else { &c.rootfs_path }),
     })
 }
 
@@ -254,42 +266,66 @@ pub fn status_text(r: &Record, now: f64) -> String {
     }
 }
 
-/// Docker's TruncateWithEllipsis.
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
+/// Text as Go ranges over it: characters, and bytes that are not UTF-8.
+#[derive(Clone, Copy)]
+enum Unit {
+    Char(char),
+    Byte(u8),
+}
+
+fn units(b: &[u8]) -> Vec<Unit> {
+    let mut v = Vec::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        v.extend(chunk.valid().chars().map(Unit::Char));
+        v.extend(chunk.invalid().iter().map(|&b| Unit::Byte(b)));
     }
-    let mut t: String = s.chars().take(n - 1).collect();
-    t.push('…');
-    t
+    v
+}
+
+/// Docker's TruncateWithEllipsis (a byte that is not UTF-8 counts as one
+/// character, and stays as it is).
+fn truncate(mut u: Vec<Unit>, n: usize) -> Vec<Unit> {
+    if u.len() > n {
+        u.truncate(n - 1);
+        u.push(Unit::Char('…'));
+    }
+    u
 }
 
 /// The command as ps shows it: moby's list.go puts an argument holding a
 /// space in single quotes, and the CLI cuts it to 20 characters unless
 /// asked and quotes it as Go's strconv.Quote does.
 pub fn command_text(r: &Record, no_trunc: bool) -> String {
-    let mut cmd = r.config.path.clone();
+    let mut cmd = r.config.path.as_bytes().to_vec();
     for a in &r.config.args {
-        cmd.push(' ');
-        if a.contains(' ') {
-            cmd.push('\'');
-            cmd.push_str(a);
-            cmd.push('\'');
+        let a = a.as_bytes();
+        cmd.push(b' ');
+        if a.contains(&b' ') {
+            cmd.push(b'\'');
+            cmd.extend_from_slice(a);
+            cmd.push(b'\'');
         } else {
-            cmd.push_str(a);
+            cmd.extend_from_slice(a);
         }
     }
-    let cmd = if no_trunc { cmd } else { truncate(&cmd, 20) };
-    go_quote(&cmd)
+    let cmd = units(&cmd);
+    quote_units(if no_trunc { cmd } else { truncate(cmd, 20) })
 }
 
 /// Go's strconv.Quote: printable characters as they are, the usual
-/// backslash escapes, `\xNN` for other bytes below 0x80 and `\uNNNN` /
-/// `\UNNNNNNNN` for other characters.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// backslash escapes, `\xNN` for other bytes below 0x80 and for bytes
+/// that are not UTF-8, `\uNNNN` / `\UNNNNNNNN` for other characters.
+fn quote_units(u: Vec<Unit>) -> String {
+    let mut out = String::with_capacity(u.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    for c in u {
+        let c = match c {
+            Unit::Char(c) => c,
+            Unit::Byte(b) => {
+                out.push_str(&format!("\\x{b:02x}"));
+                continue;
+            }
+        };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -345,8 +381,8 @@ pub fn ps_fields(r: &Record, now: f64, no_trunc: bool, names: &str) -> Value {
     };
     json!({
         "ID": id,
-        "Image": r.config.rootfs,
-        "Rootfs": r.config.rootfs,
+        "Image": lossy(&r.config.rootfs),
+        "Rootfs": lossy(&r.config.rootfs),
         "Command": command_text(r, no_trunc),
         "CreatedAt": created_at(&r.config.created),
         "RunningFor": format!("{} ago", ago(&r.config.created, now)),
@@ -571,7 +607,9 @@ mod tests {
         r.config.path = "sh".into();
         r.config.args = vec!["-c".into(), "exit 3".into()];
         assert_eq!(command_text(&r, true), "\"sh -c 'exit 3'\"");
-        assert_eq!(go_quote("a\u{1}b\"\\é\t"), "\"a\\x01b\\\"\\\\é\\t\"");
+        let q = |b: &[u8]| quote_units(units(b));
+        assert_eq!(q("a\u{1}b\"\\é\t".as_bytes()), "\"a\\x01b\\\"\\\\é\\t\"");
+        assert_eq!(q(b"caf\xe9 \xff\xfe\xc3"), r#""caf\xe9 \xff\xfe\xc3""#);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! directory, rootless or as root. This file only dispatches: each error is
 //! turned into one `rrun: …` line and an exit code here, and nowhere else.
 
+mod bytes;
 mod cli;
 mod commands;
 mod container;
@@ -23,6 +24,7 @@ mod state;
 mod sys;
 mod template;
 
+use std::ffi::OsString;
 use std::process::exit;
 
 /// What went wrong, from any module, with Docker's exit codes.
@@ -69,6 +71,7 @@ fn usage(e: cli::CliError, usage: &str) -> Result<i32, Error> {
             Ok(0)
         }
         cli::CliError::Usage(m) => Err(Error::Usage(format!("{}\n{usage}", one_line(&m)))),
+        cli::CliError::Invalid(m) => Err(Error::Usage(one_line(&m))),
     }
 }
 
@@ -81,9 +84,10 @@ macro_rules! sub {
     };
 }
 
-fn run(args: &[String]) -> Result<i32, Error> {
+fn run(args: &[OsString]) -> Result<i32, Error> {
+    // A first word that is not UTF-8 is no subcommand: a rootfs path.
     let (cmd, rest) = match args.first() {
-        Some(c) => (c.as_str(), &args[1..]),
+        Some(c) => (c.to_str().unwrap_or_default(), &args[1..]),
         None => ("run", args),
     };
     if matches!(
@@ -119,10 +123,17 @@ fn run(args: &[String]) -> Result<i32, Error> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    match args.first().map(String::as_str) {
+    // Bytes, as the caller gave them: commands, arguments and paths need
+    // not be UTF-8 (cli.rs says which values must be).
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match args.first().and_then(|a| a.to_str()) {
         Some("rrun-init") => container::init::main(&args),
-        Some("rrun-holder") => ns::holder_main(&args),
+        Some("rrun-holder") => ns::holder_main(
+            &args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>(),
+        ),
         _ => {}
     }
     // No fd of the caller's may reach a container (runc CVE-2024-21626: a
@@ -133,7 +144,7 @@ fn main() {
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
     crash::init();
     crash::t("main");
-    match run(&args[1..]) {
+    match run(args.get(1..).unwrap_or_default()) {
         Ok(code) => exit(code),
         Err(e) => {
             // One line, whatever the user's input held (a name, a path

@@ -12,8 +12,10 @@
 //! over the nearest existing directory (the kernel allows it in a user
 //! namespace with `userxattr`) so that the rootfs itself is never touched.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::spec::Tmpfs;
@@ -51,7 +53,7 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Bind {
     pub src: PathBuf,
-    pub dst: String,
+    pub dst: PathBuf,
     pub readonly: bool,
     pub kind: Kind,
 }
@@ -73,7 +75,7 @@ pub struct MountPlan {
     pub binds: Vec<Bind>,
     pub tmpfs: Vec<Tmpfs>,
     /// The working directory, made if missing (as Docker does).
-    pub workdir: Option<String>,
+    pub workdir: Option<PathBuf>,
 }
 
 /// runc's default masked paths (with /proc/interrupts, which newer runc
@@ -106,7 +108,7 @@ const READONLY: &[&str] = &[
 /// The device nodes bound from the host (rootless cannot mknod).
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
-fn resolve(root: &OwnedFd, path: &str) -> io::Result<OwnedFd> {
+fn resolve(root: &OwnedFd, path: impl AsRef<OsStr>) -> io::Result<OwnedFd> {
     sys::openat2(
         root.as_raw_fd(),
         path,
@@ -132,7 +134,7 @@ fn perm_error(e: &io::Error) -> bool {
 
 /// Create the one component `name` below `parent` (never following a
 /// symlink in its place: mkdirat and O_EXCL do not).
-fn create_in(parent: &OwnedFd, name: &str, kind: Kind) -> io::Result<()> {
+fn create_in(parent: &OwnedFd, name: impl AsRef<OsStr>, kind: Kind) -> io::Result<()> {
     let c = sys::cstr(name)?;
     // SAFETY: parent is a valid directory fd and c a valid C string.
     let r = unsafe {
@@ -167,10 +169,20 @@ fn create_in(parent: &OwnedFd, name: &str, kind: Kind) -> io::Result<()> {
     Ok(())
 }
 
-fn components(path: &str) -> Vec<&str> {
-    path.split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
+fn components(path: &Path) -> Vec<&OsStr> {
+    path.as_os_str()
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(OsStr::from_bytes)
         .collect()
+}
+
+/// "/" and the first `n` of `parts`.
+fn prefix(parts: &[&OsStr], n: usize) -> PathBuf {
+    let mut p = PathBuf::from("/");
+    p.extend(&parts[..n]);
+    p
 }
 
 struct Fs<'a> {
@@ -178,7 +190,7 @@ struct Fs<'a> {
     root: OwnedFd,
     /// Overlays laid over read-only directories, to be made read-only too
     /// with --read-only.
-    overlays: Vec<String>,
+    overlays: Vec<PathBuf>,
 }
 
 impl Fs<'_> {
@@ -187,25 +199,27 @@ impl Fs<'_> {
     /// nearest existing directories and create the targets there. The
     /// overlays are chosen all at once, none below another: an overlay hides
     /// whatever is mounted below its directory, an earlier overlay too.
-    fn ensure_all(&mut self, targets: &[(&str, Kind)]) -> Result<(), MountError> {
-        let missing = |path: &str, reason: String| MountError::Missing {
-            path: path.to_string(),
+    fn ensure_all(&mut self, targets: &[(&Path, Kind)]) -> Result<(), MountError> {
+        let missing = |path: &Path, reason: String| MountError::Missing {
+            path: path.display().to_string(),
             reason,
             fix: fix_for(&self.plan.rootfs, path),
         };
-        let mut failed: Vec<(&str, Kind, String, io::Error)> = Vec::new();
+        let mut failed: Vec<(&Path, Kind, PathBuf, io::Error)> = Vec::new();
         for &(path, kind) in targets {
             match resolve(&self.root, path) {
                 Ok(_) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(step(format!("resolving {path} in the rootfs"))(e)),
+                Err(e) => {
+                    return Err(step(format!("resolving {} in the rootfs", path.display()))(
+                        e,
+                    ));
+                }
             }
             let parts = components(path);
             match self.create_path(&parts, kind) {
                 Ok(()) => {}
-                Err((at, e)) if perm_error(&e) => {
-                    failed.push((path, kind, format!("/{}", parts[..at].join("/")), e))
-                }
+                Err((at, e)) if perm_error(&e) => failed.push((path, kind, prefix(&parts, at), e)),
                 Err((_, e)) => return Err(missing(path, sys::errno_text(&e))),
             }
         }
@@ -217,11 +231,11 @@ impl Fs<'_> {
         // directly on the directory where an entry must be added, so that
         // adding it never copies up a directory owned by an id outside the
         // user namespace (which the kernel refuses).
-        let mut tops: Vec<String> = failed.iter().map(|f| f.2.clone()).collect();
+        let mut tops: Vec<PathBuf> = failed.iter().map(|f| f.2.clone()).collect();
         tops.sort_by(|a, b| (components(a).len(), a).cmp(&(components(b).len(), b)));
         tops.dedup();
-        let under =
-            |dir: &str, top: &str| top == "/" || dir == top || dir.starts_with(&format!("{top}/"));
+        // Both are normalised ("/a/b"): a component-wise prefix.
+        let under = |dir: &Path, top: &Path| dir.starts_with(top);
         for top in &tops {
             if let Err(oe) = self.overlay(top) {
                 let (path, _, _, e) = failed
@@ -231,8 +245,9 @@ impl Fs<'_> {
                 return Err(missing(
                     path,
                     format!(
-                        "{}; an overlay over {top} failed too: {}",
+                        "{}; an overlay over {} failed too: {}",
                         sys::errno_text(e),
+                        top.display(),
                         sys::errno_text(&oe)
                     ),
                 ));
@@ -247,16 +262,15 @@ impl Fs<'_> {
 
     /// Create each missing component of `parts`; on failure return the
     /// index of the component that could not be made.
-    fn create_path(&self, parts: &[&str], kind: Kind) -> Result<(), (usize, io::Error)> {
+    fn create_path(&self, parts: &[&OsStr], kind: Kind) -> Result<(), (usize, io::Error)> {
         for i in 0..parts.len() {
-            let prefix = format!("/{}", parts[..=i].join("/"));
+            let prefix = prefix(parts, i + 1);
             match resolve(&self.root, &prefix) {
                 Ok(_) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                 Err(e) => return Err((i, e)),
             }
-            let parent =
-                resolve(&self.root, &format!("/{}", parts[..i].join("/"))).map_err(|e| (i, e))?;
+            let parent = resolve(&self.root, self::prefix(parts, i)).map_err(|e| (i, e))?;
             let k = if i + 1 == parts.len() {
                 kind
             } else {
@@ -273,7 +287,7 @@ impl Fs<'_> {
 
     /// Lay an overlay with a tmpfs upper layer over `dir`, so that entries
     /// can be added to it without writing the rootfs.
-    fn overlay(&mut self, dir: &str) -> io::Result<()> {
+    fn overlay(&mut self, dir: &Path) -> io::Result<()> {
         let lower = resolve(&self.root, dir)?;
         let scratch = detached_tmpfs()?;
         for d in ["upper", "work"] {
@@ -302,7 +316,7 @@ impl Fs<'_> {
             // would not see the overlay at all.
             self.root = sys::open(&self.plan.rootfs, libc::O_PATH | libc::O_DIRECTORY)?;
         }
-        self.overlays.push(dir.to_string());
+        self.overlays.push(dir.to_path_buf());
         Ok(())
     }
 }
@@ -310,7 +324,7 @@ impl Fs<'_> {
 /// The command that makes a missing mount point, unless the path passes
 /// through a symlink in the rootfs: on the host, mkdir would follow it
 /// (perhaps out of the rootfs), where rrun resolves it inside.
-fn fix_for(rootfs: &Path, path: &str) -> String {
+fn fix_for(rootfs: &Path, path: &Path) -> String {
     let mut p = rootfs.to_path_buf();
     for c in components(path) {
         p.push(c);
@@ -323,7 +337,9 @@ fn fix_for(rootfs: &Path, path: &str) -> String {
     }
     format!(
         "create it with: mkdir -p {} (or touch it, for a file)",
-        rootfs.join(path.trim_start_matches('/')).display()
+        rootfs
+            .join(path.strip_prefix("/").unwrap_or(path))
+            .display()
     )
 }
 
@@ -361,20 +377,21 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
     // Nothing done here may propagate back to the host.
     sys::mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None)
         .map_err(step("making the mount namespace private"))?;
-    let rootfs = plan
-        .rootfs
-        .to_str()
-        .ok_or_else(|| step("rootfs path")(io::Error::from_raw_os_error(libc::EINVAL)))?;
+    // Through its fd: the path is bytes, and need not be UTF-8.
+    let shown = plan.rootfs.display();
+    let under = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(step(format!("opening the rootfs {shown}")))?;
     sys::mount(
-        Some(rootfs),
-        rootfs,
+        Some(&fd_path(&under)),
+        &fd_path(&under),
         None,
         libc::MS_BIND | libc::MS_REC,
         None,
     )
-    .map_err(step(format!("binding the rootfs {rootfs}")))?;
-    let root = sys::open(Path::new(rootfs), libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(step(format!("opening the rootfs {rootfs}")))?;
+    .map_err(step(format!("binding the rootfs {shown}")))?;
+    drop(under);
+    let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(step(format!("opening the rootfs {shown}")))?;
     let mut fs = Fs {
         plan,
         root,
@@ -386,16 +403,16 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
 
     // First every mount point, then the mounts: an overlay laid to make a
     // mount point would hide mounts made below it earlier.
-    let mut targets: Vec<(&str, Kind)> = vec![
-        ("/proc", Kind::Dir),
-        ("/sys", Kind::Dir),
-        ("/dev", Kind::Dir),
+    let mut targets: Vec<(&Path, Kind)> = vec![
+        (Path::new("/proc"), Kind::Dir),
+        (Path::new("/sys"), Kind::Dir),
+        (Path::new("/dev"), Kind::Dir),
     ];
-    targets.extend(plan.etc.iter().map(|(dst, _)| (dst.as_str(), Kind::File)));
-    targets.extend(plan.binds.iter().map(|b| (b.dst.as_str(), b.kind)));
-    targets.extend(plan.tmpfs.iter().map(|t| (t.dst.as_str(), Kind::Dir)));
+    targets.extend(plan.etc.iter().map(|(dst, _)| (Path::new(dst), Kind::File)));
+    targets.extend(plan.binds.iter().map(|b| (b.dst.as_path(), b.kind)));
+    targets.extend(plan.tmpfs.iter().map(|t| (t.dst.as_path(), Kind::Dir)));
     if let Some(w) = &plan.workdir {
-        targets.push((w.as_str(), Kind::Dir));
+        targets.push((w.as_path(), Kind::Dir));
     }
     fs.ensure_all(&targets)?;
 
@@ -404,7 +421,8 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
         // overlays laid on it become read-only.
         set_readonly(&fs.root, false).map_err(step("making the rootfs read-only"))?;
         for o in &fs.overlays {
-            let fd = resolve(&fs.root, o).map_err(step(format!("resolving {o}")))?;
+            let (fd, o) = (resolve(&fs.root, o), o.display());
+            let fd = fd.map_err(step(format!("resolving {o}")))?;
             set_readonly(&fd, false).map_err(step(format!("making {o} read-only")))?;
         }
     }
@@ -414,13 +432,14 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
     mount_dev(&fs)?;
 
     for (dst, src) in &plan.etc {
-        bind(&fs, src, dst, false, false)?;
+        bind(&fs, src, Path::new(dst), false, false)?;
     }
     for b in &plan.binds {
         bind(&fs, &b.src, &b.dst, b.readonly, true)?;
     }
     for t in &plan.tmpfs {
-        let target = resolve(&fs.root, &t.dst).map_err(step(format!("resolving {}", t.dst)))?;
+        let shown = t.dst.display();
+        let target = resolve(&fs.root, &t.dst).map_err(step(format!("resolving {shown}")))?;
         let mut flags = 0;
         if t.readonly {
             flags |= libc::MS_RDONLY;
@@ -440,7 +459,7 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
             Some(t.data.as_str())
         };
         sys::mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), flags, data)
-            .map_err(step(format!("mounting a tmpfs on {}", t.dst)))?;
+            .map_err(step(format!("mounting a tmpfs on {shown}")))?;
     }
 
     mask_paths(&fs, &devnull)?;
@@ -616,9 +635,17 @@ fn mount_dev(fs: &Fs) -> Result<(), MountError> {
     Ok(())
 }
 
-fn bind(fs: &Fs, src: &Path, dst: &str, readonly: bool, recursive: bool) -> Result<(), MountError> {
+fn bind(
+    fs: &Fs,
+    src: &Path,
+    dst: &Path,
+    readonly: bool,
+    recursive: bool,
+) -> Result<(), MountError> {
+    let dst_path = dst;
+    let dst = dst.display();
     let s = sys::open(src, libc::O_PATH).map_err(step(format!("opening {}", src.display())))?;
-    let t = resolve(&fs.root, dst).map_err(step(format!("resolving {dst}")))?;
+    let t = resolve(&fs.root, dst_path).map_err(step(format!("resolving {dst}")))?;
     if is_dir(&s) != is_dir(&t) {
         return Err(step(format!("binding {} on {dst}", src.display()))(
             io::Error::from_raw_os_error(if is_dir(&s) {
@@ -635,7 +662,7 @@ fn bind(fs: &Fs, src: &Path, dst: &str, readonly: bool, recursive: bool) -> Resu
     sys::mount(Some(&fd_path(&s)), &fd_path(&t), None, flags, None)
         .map_err(step(format!("binding {} on {dst}", src.display())))?;
     if readonly {
-        let t = resolve(&fs.root, dst).map_err(step(format!("resolving {dst}")))?;
+        let t = resolve(&fs.root, dst_path).map_err(step(format!("resolving {dst}")))?;
         set_readonly(&t, recursive).map_err(step(format!("making {dst} read-only")))?;
     }
     Ok(())
@@ -710,7 +737,7 @@ mod tests {
         std::fs::create_dir_all(rootfs.join("etc")).unwrap();
         std::os::unix::fs::symlink("/elsewhere", rootfs.join("lnk")).unwrap();
         assert_eq!(
-            fix_for(&rootfs, "/etc/hosts"),
+            fix_for(&rootfs, Path::new("/etc/hosts")),
             format!(
                 "create it with: mkdir -p {}/etc/hosts (or touch it, for a file)",
                 rootfs.display()
@@ -718,7 +745,7 @@ mod tests {
         );
         // mkdir on the host would follow the symlink out of the rootfs.
         assert_eq!(
-            fix_for(&rootfs, "/lnk/x"),
+            fix_for(&rootfs, Path::new("/lnk/x")),
             format!(
                 "{}/lnk is a symlink, which rrun resolves inside the rootfs; make the path there without it",
                 rootfs.display()

@@ -4,10 +4,12 @@
 //! /etc/group (resolved inside the rootfs), the host's resolv.conf and
 //! hostname, and the sources of volumes.
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use crate::cli::RunArgs;
 use crate::hosts;
@@ -23,12 +25,14 @@ pub enum PlanError {
     Spec(#[from] SpecError),
     #[error("env file {0}: {1}")]
     EnvFile(String, String),
+    #[error("env file {0}: larger than {ENV_FILE_MAX} bytes (1 MiB), the most rrun reads")]
+    EnvFileTooBig(String),
     #[error("invalid volume {0:?}: source {1}: {2}")]
-    VolumeSource(String, String, String),
+    VolumeSource(OsString, String, String),
     #[error("invalid network mode {0:?}: {1}")]
     Net(String, &'static str),
     #[error("invalid working directory {0:?}: it must be an absolute path")]
-    Workdir(String),
+    Workdir(OsString),
     #[error("{0}")]
     Random(String),
     #[error(transparent)]
@@ -119,11 +123,12 @@ pub struct RunPlan {
     pub detach: bool,
     pub rm: bool,
     /// The rootfs as the user wrote it (for ps), and resolved.
-    pub rootfs_arg: String,
+    pub rootfs_arg: OsString,
     pub rootfs: PathBuf,
-    pub argv: Vec<String>,
+    /// The command, bytes as given (so are env values and paths).
+    pub argv: Vec<OsString>,
     pub env: Vec<EnvVar>,
-    pub workdir: String,
+    pub workdir: PathBuf,
     pub user: User,
     pub hostname: String,
     pub interactive: bool,
@@ -150,8 +155,8 @@ pub struct RunPlan {
     pub user_spec: String,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
-    pub volume_specs: Vec<String>,
-    pub tmpfs_specs: Vec<String>,
+    pub volume_specs: Vec<OsString>,
+    pub tmpfs_specs: Vec<OsString>,
     pub volumes: Vec<(Volume, Kind)>,
     pub read_only: bool,
     pub tmpfs: Vec<Tmpfs>,
@@ -172,6 +177,28 @@ pub struct RunPlan {
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The most an --env-file may hold: far more than execve takes (all
+/// arguments and environment strings together get a quarter of the stack
+/// limit, 2 MiB by default), and what keeps an endless file (/dev/zero)
+/// from being read forever.
+pub const ENV_FILE_MAX: u64 = 1 << 20;
+
+/// An --env-file's bytes, at most [`ENV_FILE_MAX`] of them.
+fn read_env_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
+    let name = || Path::new(f).display().to_string();
+    let err = |e: std::io::Error| PlanError::EnvFile(name(), sys::errno_text(&e));
+    let mut buf = Vec::new();
+    fs::File::open(f)
+        .map_err(err)?
+        .take(ENV_FILE_MAX + 1)
+        .read_to_end(&mut buf)
+        .map_err(err)?;
+    if buf.len() as u64 > ENV_FILE_MAX {
+        return Err(PlanError::EnvFileTooBig(name()));
+    }
+    Ok(buf)
+}
 
 /// The network settings a run asks for: flags, else RRUN_* variables.
 fn requested_settings(a: &RunArgs) -> Result<crate::net::settings::Requested, PlanError> {
@@ -248,15 +275,13 @@ pub fn host_resolv() -> hosts::Resolv {
 
 pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     // The rootfs.
-    let rootfs = fs::canonicalize(&a.rootfs)
-        .map_err(|e| PlanError::Rootfs(a.rootfs.clone(), sys::errno_text(&e)))?;
-    let root = fs::File::open(&rootfs)
-        .map_err(|e| PlanError::Rootfs(a.rootfs.clone(), sys::errno_text(&e)))?;
+    let shown = || Path::new(&a.rootfs).display().to_string();
+    let rootfs =
+        fs::canonicalize(&a.rootfs).map_err(|e| PlanError::Rootfs(shown(), sys::errno_text(&e)))?;
+    let root =
+        fs::File::open(&rootfs).map_err(|e| PlanError::Rootfs(shown(), sys::errno_text(&e)))?;
     if !root.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(PlanError::Rootfs(
-            a.rootfs.clone(),
-            "not a directory".into(),
-        ));
+        return Err(PlanError::Rootfs(shown(), "not a directory".into()));
     }
 
     let name = a.name.as_deref().map(spec::validate_name).transpose()?;
@@ -398,8 +423,9 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         None => id[..12].to_string(),
     };
 
-    // Environment: Docker's defaults, then --env-file and -e in order.
-    let lookup = |k: &str| std::env::var(k).ok();
+    // Environment: Docker's defaults, then --env-file and -e in order. A
+    // copied variable keeps its bytes.
+    let lookup = |k: &str| std::env::var_os(k);
     let mut env = vec![
         EnvVar {
             key: "PATH".into(),
@@ -407,7 +433,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         },
         EnvVar {
             key: "HOSTNAME".into(),
-            value: hostname.clone(),
+            value: hostname.clone().into(),
         },
     ];
     if a.tty {
@@ -418,9 +444,8 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     }
     let mut user_env = Vec::new();
     for f in &a.env_file {
-        let text = fs::read_to_string(f)
-            .map_err(|e| PlanError::EnvFile(f.clone(), sys::errno_text(&e)))?;
-        let vars = spec::parse_env_file(f, &text, &lookup)?;
+        let text = read_env_file(f)?;
+        let vars = spec::parse_env_file(&Path::new(f).display().to_string(), &text, &lookup)?;
         spec::merge_env(&mut user_env, vars);
     }
     for e in &a.env {
@@ -438,15 +463,20 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     if !env.iter().any(|e| e.key == "HOME") {
         env.push(EnvVar {
             key: "HOME".into(),
-            value: user.home.clone(),
+            value: user.home.clone().into(),
         });
     }
 
     let workdir = match &a.workdir {
-        Some(w) if !w.starts_with('/') => return Err(PlanError::Workdir(w.clone())),
+        Some(w) if !w.as_bytes().starts_with(b"/") => {
+            return Err(PlanError::Workdir(w.clone()));
+        }
         Some(w) => spec::container_path(w).or_else(|_| {
-            if w.split('/').all(|c| c.is_empty() || c == ".") {
-                Ok("/".to_string())
+            if w.as_bytes()
+                .split(|&b| b == b'/')
+                .all(|c| c.is_empty() || c == b".")
+            {
+                Ok(PathBuf::from("/"))
             } else {
                 Err(PlanError::Workdir(w.clone()))
             }
@@ -458,7 +488,11 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     for raw in &a.volume {
         let v = spec::parse_volume(raw)?;
         let md = fs::metadata(&v.src).map_err(|e| {
-            PlanError::VolumeSource(raw.clone(), v.src.clone(), sys::errno_text(&e))
+            PlanError::VolumeSource(
+                raw.clone(),
+                v.src.display().to_string(),
+                sys::errno_text(&e),
+            )
         })?;
         let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
         volumes.push((v, kind));
@@ -466,12 +500,12 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     let tmpfs = a
         .tmpfs
         .iter()
-        .map(|t| spec::parse_tmpfs(t))
+        .map(spec::parse_tmpfs)
         .collect::<Result<Vec<_>, _>>()?;
     let caps = spec::effective_caps(&a.cap_add, &a.cap_drop)?;
 
     let argv = if a.command.is_empty() {
-        vec!["/bin/sh".to_string()]
+        vec![OsString::from("/bin/sh")]
     } else {
         a.command.clone()
     };

@@ -4,20 +4,28 @@
 //! Nothing here makes a syscall: every function takes text (and, where the
 //! answer depends on files, their contents) and returns a typed value or a
 //! `SpecError` naming the offending input, so that it can be unit-tested and
-//! fuzzed on its own.
+//! fuzzed on its own. Commands, env values and paths are bytes
+//! (`OsStr`, `Path`): only what rrun itself must read (keys, options)
+//! has to be UTF-8.
 
-use std::fmt;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::bytes;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     #[error("invalid environment variable {0:?}: the name is empty")]
-    EnvEmptyKey(String),
+    EnvEmptyKey(OsString),
     #[error(
         "invalid environment variable {0:?}: the name contains whitespace, a control character, '=', '#' or NUL, starts with '-', or is longer than 255 characters"
     )]
-    EnvBadKey(String),
+    EnvBadKey(OsString),
+    #[error("invalid environment variable {0:?}: the name is not valid UTF-8")]
+    EnvKeyNotUtf8(OsString),
     #[error("invalid environment variable {0:?}: the value contains a newline or NUL")]
-    EnvBadValue(String),
+    EnvBadValue(OsString),
     #[error("env file {file}, line {line}: {err}")]
     EnvFile {
         file: String,
@@ -35,9 +43,9 @@ pub enum SpecError {
     )]
     BadHostname(String),
     #[error("invalid volume {0:?}: {1}")]
-    BadVolume(String, &'static str),
+    BadVolume(OsString, &'static str),
     #[error("invalid tmpfs {0:?}: {1}")]
-    BadTmpfs(String, String),
+    BadTmpfs(OsString, String),
     #[error("unknown capability {0:?}")]
     BadCap(String),
     #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
@@ -45,26 +53,40 @@ pub enum SpecError {
     #[error("Invalid container name ({0}): at most 128 characters are allowed")]
     LongName(String),
     #[error("invalid mount destination {0:?}: {1}")]
-    BadDest(String, &'static str),
+    BadDest(OsString, &'static str),
 }
 
-/// An environment variable, validated.
+/// An environment variable, validated. The value is bytes, passed as
+/// given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvVar {
     pub key: String,
-    pub value: String,
+    pub value: OsString,
 }
 
-impl fmt::Display for EnvVar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.key, self.value)
+impl EnvVar {
+    /// `K=V`, as execve and config.json take it.
+    pub fn to_os(&self) -> OsString {
+        bytes::join(OsStr::new(&self.key), b'=', &self.value)
+    }
+
+    /// A `K=V` that rrun wrote itself (config.json), split back.
+    pub fn from_os(kv: &OsStr) -> Option<EnvVar> {
+        let (k, v) = bytes::split_once(kv, b'=')?;
+        Some(EnvVar {
+            key: k.to_str()?.to_string(),
+            value: v.to_os_string(),
+        })
     }
 }
 
-fn check_key(raw: &str, key: &str) -> Result<(), SpecError> {
+fn check_key<'a>(raw: &OsStr, key: &'a OsStr) -> Result<&'a str, SpecError> {
     if key.is_empty() {
-        return Err(SpecError::EnvEmptyKey(raw.to_string()));
+        return Err(SpecError::EnvEmptyKey(raw.to_os_string()));
     }
+    let key = key
+        .to_str()
+        .ok_or_else(|| SpecError::EnvKeyNotUtf8(raw.to_os_string()))?;
     // Besides what cannot be an environment key at all ('=', NUL), what
     // no program expects in one and a shell script could misread (issue 7:
     // whitespace and control characters, '#', a leading '-', and over 255
@@ -75,41 +97,42 @@ fn check_key(raw: &str, key: &str) -> Result<(), SpecError> {
         || key.starts_with('-')
         || key.len() > 255
     {
-        return Err(SpecError::EnvBadKey(raw.to_string()));
+        return Err(SpecError::EnvBadKey(raw.to_os_string()));
     }
-    Ok(())
+    Ok(key)
 }
 
-fn check_value(raw: &str, value: &str) -> Result<(), SpecError> {
-    if value.contains('\n') || value.contains('\0') {
-        return Err(SpecError::EnvBadValue(raw.to_string()));
+fn check_value(raw: &OsStr, value: &OsStr) -> Result<(), SpecError> {
+    if value.as_bytes().iter().any(|&b| b == b'\n' || b == 0) {
+        return Err(SpecError::EnvBadValue(raw.to_os_string()));
     }
     Ok(())
 }
 
 /// `-e K=V` or `-e K`. A bare `K` takes its value from `lookup` (the
-/// caller's environment); when the caller has none the variable is left
-/// out, as Docker does. Returns `None` in that case.
+/// caller's environment, bytes and all); when the caller has none the
+/// variable is left out, as Docker does. Returns `None` in that case.
 pub fn parse_env(
-    raw: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    raw: impl AsRef<OsStr>,
+    lookup: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Option<EnvVar>, SpecError> {
-    match raw.split_once('=') {
+    let raw = raw.as_ref();
+    match bytes::split_once(raw, b'=') {
         Some((key, value)) => {
-            check_key(raw, key)?;
+            let key = check_key(raw, key)?;
             check_value(raw, value)?;
             Ok(Some(EnvVar {
                 key: key.to_string(),
-                value: value.to_string(),
+                value: value.to_os_string(),
             }))
         }
         None => {
-            check_key(raw, raw)?;
-            match lookup(raw) {
+            let key = check_key(raw, raw)?;
+            match lookup(key) {
                 Some(value) => {
                     check_value(raw, &value)?;
                     Ok(Some(EnvVar {
-                        key: raw.to_string(),
+                        key: key.to_string(),
                         value,
                     }))
                 }
@@ -124,21 +147,27 @@ pub fn parse_env(
 /// quote removal, as Docker).
 pub fn parse_env_file(
     name: &str,
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    text: &[u8],
+    lookup: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Vec<EnvVar>, SpecError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+    // Lines as str::lines cuts them: at '\n', one '\r' before it dropped.
+    let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    for (i, mut line) in lines.into_iter().enumerate() {
+        while let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        let trimmed = trim_start_whitespace(line);
+        if trimmed.is_empty() || trimmed.starts_with(b"#") {
             continue;
         }
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        match parse_env(trimmed.trim_end_matches('\r'), lookup) {
+        match parse_env(OsStr::from_bytes(trimmed), lookup) {
             Ok(Some(v)) => out.push(v),
             Ok(None) => {}
             Err(e) => {
-                let _ = line;
                 return Err(SpecError::EnvFile {
                     file: name.to_string(),
                     line: i + 1,
@@ -148,6 +177,15 @@ pub fn parse_env_file(
         }
     }
     Ok(out)
+}
+
+/// `b` without its leading Unicode whitespace (as far as it is UTF-8).
+fn trim_start_whitespace(b: &[u8]) -> &[u8] {
+    let valid = match std::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    &b[valid.len() - valid.trim_start().len()..]
 }
 
 /// Merge `vars` into `env`: a later value for the same key replaces the
@@ -356,40 +394,42 @@ pub fn validate_name(raw: &str) -> Result<String, SpecError> {
 }
 
 /// A path inside the container: absolute, normalised, never climbing out
-/// with "..". Returns the components.
-pub fn container_path(raw: &str) -> Result<String, SpecError> {
-    if !raw.starts_with('/') {
-        return Err(SpecError::BadDest(
-            raw.to_string(),
-            "it must be an absolute path",
-        ));
+/// with "..". Any byte but NUL may be in it.
+pub fn container_path(raw: impl AsRef<OsStr>) -> Result<PathBuf, SpecError> {
+    let raw = raw.as_ref();
+    let bad = |why| SpecError::BadDest(raw.to_os_string(), why);
+    let b = raw.as_bytes();
+    if !b.starts_with(b"/") {
+        return Err(bad("it must be an absolute path"));
     }
-    if raw.contains('\0') {
-        return Err(SpecError::BadDest(raw.to_string(), "it contains NUL"));
+    if b.contains(&0) {
+        return Err(bad("it contains NUL"));
     }
-    let mut parts: Vec<&str> = Vec::new();
-    for c in raw.split('/') {
+    let mut out = Vec::with_capacity(b.len());
+    for c in b.split(|&c| c == b'/') {
         match c {
-            "" | "." => {}
-            ".." => {
-                return Err(SpecError::BadDest(
-                    raw.to_string(),
+            b"" | b"." => {}
+            b".." => {
+                return Err(bad(
                     "'..' is not allowed: it could point outside the rootfs",
                 ));
             }
-            c => parts.push(c),
+            c => {
+                out.push(b'/');
+                out.extend_from_slice(c);
+            }
         }
     }
-    if parts.is_empty() {
-        return Err(SpecError::BadDest(raw.to_string(), "it cannot be the root"));
+    if out.is_empty() {
+        return Err(bad("it cannot be the root"));
     }
-    Ok(format!("/{}", parts.join("/")))
+    Ok(PathBuf::from(OsString::from_vec(out)))
 }
 
 /// runc's rule: nothing may be mounted at or under /proc (a bind there
 /// could hide or replace what the masks protect) but the files lxcfs
 /// serves.
-fn proc_dest_allowed(dst: &str) -> bool {
+fn proc_dest_allowed(dst: &Path) -> bool {
     const LXCFS: &[&str] = &[
         "/proc/cpuinfo",
         "/proc/diskstats",
@@ -400,78 +440,62 @@ fn proc_dest_allowed(dst: &str) -> bool {
         "/proc/loadavg",
         "/proc/slabinfo",
     ];
-    !(dst == "/proc" || dst.starts_with("/proc/")) || LXCFS.contains(&dst)
+    let dst = dst.as_os_str().as_bytes();
+    !(dst == b"/proc" || dst.starts_with(b"/proc/")) || LXCFS.iter().any(|l| l.as_bytes() == dst)
 }
 
-/// `-v SRC:DST[:ro|rw]`.
+/// `-v SRC:DST[:ro|rw]`. Both paths are bytes, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
-    pub src: String,
-    pub dst: String,
+    pub src: PathBuf,
+    pub dst: PathBuf,
     pub readonly: bool,
 }
 
-pub fn parse_volume(raw: &str) -> Result<Volume, SpecError> {
-    let parts: Vec<&str> = raw.split(':').collect();
+pub fn parse_volume(raw: impl AsRef<OsStr>) -> Result<Volume, SpecError> {
+    let raw = raw.as_ref();
+    let bad = |why| SpecError::BadVolume(raw.to_os_string(), why);
+    let parts: Vec<&[u8]> = raw.as_bytes().split(|&c| c == b':').collect();
     let (src, dst, opts) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
+        [s, d] => (*s, *d, &b""[..]),
         [s, d, o] => (*s, *d, *o),
-        _ => {
-            return Err(SpecError::BadVolume(
-                raw.to_string(),
-                "expected SRC:DST[:ro]",
-            ));
-        }
+        _ => return Err(bad("expected SRC:DST[:ro]")),
     };
-    if src.is_empty() || !src.starts_with('/') {
-        return Err(SpecError::BadVolume(
-            raw.to_string(),
-            "the source must be an absolute host path",
-        ));
+    if src.is_empty() || !src.starts_with(b"/") {
+        return Err(bad("the source must be an absolute host path"));
     }
-    if src.contains('\0') {
-        return Err(SpecError::BadVolume(
-            raw.to_string(),
-            "the source contains NUL",
-        ));
+    if src.contains(&0) {
+        return Err(bad("the source contains NUL"));
     }
-    let dst = container_path(dst).map_err(|_| {
-        SpecError::BadVolume(
-            raw.to_string(),
-            "the destination must be an absolute path inside the rootfs, without '..'",
-        )
+    let dst = container_path(OsStr::from_bytes(dst)).map_err(|_| {
+        bad("the destination must be an absolute path inside the rootfs, without '..'")
     })?;
     if !proc_dest_allowed(&dst) {
-        return Err(SpecError::BadVolume(
-            raw.to_string(),
+        return Err(bad(
             "rrun mounts /proc itself; only lxcfs's files (/proc/cpuinfo, /proc/meminfo, …) may be bound over it",
         ));
     }
     let mut readonly = false;
-    for o in opts.split(',').filter(|o| !o.is_empty()) {
+    for o in opts.split(|&c| c == b',').filter(|o| !o.is_empty()) {
         match o {
-            "ro" => readonly = true,
-            "rw" => readonly = false,
-            _ => {
-                return Err(SpecError::BadVolume(
-                    raw.to_string(),
-                    "options are ro or rw",
-                ));
-            }
+            b"ro" => readonly = true,
+            b"rw" => readonly = false,
+            _ => return Err(bad("options are ro or rw")),
         }
     }
     Ok(Volume {
-        src: src.to_string(),
+        src: PathBuf::from(OsStr::from_bytes(src)),
         dst,
         readonly,
     })
 }
 
 /// `--tmpfs DST[:OPTIONS]`: mount flags split from the data string the
-/// kernel's tmpfs understands.
+/// kernel's tmpfs understands. The destination is bytes; the options are
+/// rrun's to read, so UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tmpfs {
-    pub dst: String,
+    pub dst: PathBuf,
     pub readonly: bool,
     pub noexec: bool,
     pub nosuid: bool,
@@ -479,16 +503,17 @@ pub struct Tmpfs {
     pub data: String,
 }
 
-pub fn parse_tmpfs(raw: &str) -> Result<Tmpfs, SpecError> {
-    let (dst, opts) = raw.split_once(':').unwrap_or((raw, ""));
-    let dst =
-        container_path(dst).map_err(|e| SpecError::BadTmpfs(raw.to_string(), e.to_string()))?;
-    if dst == "/proc" || dst.starts_with("/proc/") {
-        return Err(SpecError::BadTmpfs(
-            raw.to_string(),
-            "rrun mounts /proc itself".into(),
-        ));
+pub fn parse_tmpfs(raw_os: impl AsRef<OsStr>) -> Result<Tmpfs, SpecError> {
+    let raw_os = raw_os.as_ref();
+    let bad = |why: String| SpecError::BadTmpfs(raw_os.to_os_string(), why);
+    let (dst, opts) = bytes::split_once(raw_os, b':').unwrap_or((raw_os, OsStr::new("")));
+    let dst = container_path(dst).map_err(|e| bad(e.to_string()))?;
+    if dst.starts_with("/proc") {
+        return Err(bad("rrun mounts /proc itself".into()));
     }
+    let opts = opts
+        .to_str()
+        .ok_or_else(|| bad("the options are not valid UTF-8".into()))?;
     // Docker's defaults for --tmpfs.
     let mut t = Tmpfs {
         dst,
@@ -510,9 +535,9 @@ pub fn parse_tmpfs(raw: &str) -> Result<Tmpfs, SpecError> {
             "dev" => t.nodev = false,
             "nodev" => t.nodev = true,
             _ => {
-                let (k, v) = o.split_once('=').ok_or_else(|| {
-                    SpecError::BadTmpfs(raw.to_string(), format!("unknown option {o:?}"))
-                })?;
+                let (k, v) = o
+                    .split_once('=')
+                    .ok_or_else(|| bad(format!("unknown option {o:?}")))?;
                 let ok = match k {
                     "size" => valid_size(v),
                     "mode" => {
@@ -523,12 +548,9 @@ pub fn parse_tmpfs(raw: &str) -> Result<Tmpfs, SpecError> {
                     _ => false,
                 };
                 if !ok {
-                    return Err(SpecError::BadTmpfs(
-                        raw.to_string(),
-                        format!(
-                            "unknown or invalid option {o:?} (size=, mode=, nr_inodes=, uid=, gid=, ro, exec, suid, dev)"
-                        ),
-                    ));
+                    return Err(bad(format!(
+                        "unknown or invalid option {o:?} (size=, mode=, nr_inodes=, uid=, gid=, ro, exec, suid, dev)"
+                    )));
                 }
                 data.push(o.to_string());
             }
@@ -639,13 +661,27 @@ pub fn effective_caps(add: &[String], drop: &[String]) -> Result<u64, SpecError>
 mod tests {
     use super::*;
 
-    fn none(_: &str) -> Option<String> {
+    fn none(_: &str) -> Option<OsString> {
         None
+    }
+
+    fn os(b: &[u8]) -> OsString {
+        OsString::from_vec(b.to_vec())
+    }
+
+    fn kv(v: &[EnvVar]) -> Vec<String> {
+        v.iter()
+            .map(|e| e.to_os().to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
     fn env_forms() {
-        let look = |k: &str| (k == "B").then(|| "2".to_string());
+        let look = |k: &str| match k {
+            "B" => Some(OsString::from("2")),
+            "L" => Some(os(b"caf\xe9")),
+            _ => None,
+        };
         assert_eq!(
             parse_env("A=1", &look).unwrap(),
             Some(EnvVar {
@@ -677,21 +713,68 @@ mod tests {
             parse_env("A=x\ny", &look),
             Err(SpecError::EnvBadValue(_))
         ));
-        // Anything but NUL and newline passes as it is.
+        // Anything but NUL and newline passes as it is, bytes too.
         assert_eq!(
             parse_env("A= $x 'q' #;\t", &look).unwrap().unwrap().value,
             " $x 'q' #;\t"
         );
+        assert_eq!(
+            parse_env(os(b"A=caf\xe9\xff"), &look)
+                .unwrap()
+                .unwrap()
+                .value,
+            os(b"caf\xe9\xff")
+        );
+        assert_eq!(
+            parse_env("L", &look).unwrap().unwrap().value,
+            os(b"caf\xe9")
+        );
+        assert!(matches!(
+            parse_env(os(b"A=\xe9\n"), &look),
+            Err(SpecError::EnvBadValue(_))
+        ));
+        // A key is rrun's to read: UTF-8 only, said with the byte escaped.
+        let e = parse_env(os(b"caf\xe9=1"), &look).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"invalid environment variable "caf\xE9=1": the name is not valid UTF-8"#
+        );
+        assert!(matches!(
+            parse_env(os(b"\xe9"), &look),
+            Err(SpecError::EnvKeyNotUtf8(_))
+        ));
+        let v = EnvVar {
+            key: "K".into(),
+            value: os(b"=\xe9="),
+        };
+        assert_eq!(v.to_os(), os(b"K==\xe9="));
+        assert_eq!(EnvVar::from_os(&v.to_os()), Some(v));
+        assert_eq!(EnvVar::from_os(OsStr::new("K")), None);
+        assert_eq!(EnvVar::from_os(&os(b"\xe9=1")), None);
     }
 
     #[test]
     fn env_file() {
-        let look = |k: &str| (k == "H").then(|| "h".to_string());
-        let v = parse_env_file("f", "# c\n\nX=1\n  Y=two words\nH\nZ\r\n", &look).unwrap();
-        let s: Vec<String> = v.iter().map(|e| e.to_string()).collect();
-        assert_eq!(s, ["X=1", "Y=two words", "H=h"]);
-        let e = parse_env_file("f", "A=1\n=2\n", &none).unwrap_err();
+        let look = |k: &str| (k == "H").then(|| OsString::from("h"));
+        let v = parse_env_file(
+            "f",
+            b"# c\n\nX=1\n  Y=two words\nH\nZ\r\n\t\xc2\xa0W=\xe9\r\r\n#\xff\n",
+            &look,
+        )
+        .unwrap();
+        assert_eq!(kv(&v), ["X=1", "Y=two words", "H=h", "W=\u{fffd}"]);
+        assert_eq!(v[3].value, os(b"\xe9"));
+        let e = parse_env_file("f", b"A=1\n=2\n", &none).unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
+        let e = parse_env_file("f", b"A=1\n\n\xff=2", &none).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"env file f, line 3: invalid environment variable "\xFF=2": the name is not valid UTF-8"#
+        );
+        assert_eq!(parse_env_file("f", b"", &none).unwrap(), []);
+        assert_eq!(trim_start_whitespace(b" \t\xe9 x"), b"\xe9 x");
+        assert_eq!(trim_start_whitespace("\u{2028}x".as_bytes()), b"x");
+        assert_eq!(trim_start_whitespace(b"  "), b"");
     }
 
     #[test]
@@ -719,8 +802,7 @@ mod tests {
                 },
             ],
         );
-        let s: Vec<String> = env.iter().map(|e| e.to_string()).collect();
-        assert_eq!(s, ["PATH=/x", "A=1", "B=2"]);
+        assert_eq!(kv(&env), ["PATH=/x", "A=1", "B=2"]);
     }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nbroken\nnohome:x:7:8:::/bin/sh\n";
@@ -821,10 +903,13 @@ mod tests {
     fn volumes() {
         let v = parse_volume("/src:/app:ro").unwrap();
         assert_eq!(
-            (v.src.as_str(), v.dst.as_str(), v.readonly),
-            ("/src", "/app", true)
+            (v.src.as_os_str(), v.dst.as_os_str(), v.readonly),
+            (OsStr::new("/src"), OsStr::new("/app"), true)
         );
-        assert_eq!(parse_volume("/s://data//x/").unwrap().dst, "/data/x");
+        assert_eq!(
+            parse_volume("/s://data//x/").unwrap().dst,
+            Path::new("/data/x")
+        );
         assert!(!parse_volume("/s:/d:rw").unwrap().readonly);
         for bad in [
             "rel:/x",
@@ -844,16 +929,41 @@ mod tests {
         }
         assert_eq!(
             parse_volume("/s:/proc/meminfo").unwrap().dst,
-            "/proc/meminfo"
+            Path::new("/proc/meminfo")
         );
-        assert_eq!(parse_volume("/s:/procx").unwrap().dst, "/procx");
+        assert_eq!(parse_volume("/s:/procx").unwrap().dst, Path::new("/procx"));
+        // Paths are bytes, kept as given; options are not.
+        let v = parse_volume(os(b"/s\xe9://d\xff/./x:ro")).unwrap();
+        assert_eq!(v.src.as_os_str(), os(b"/s\xe9"));
+        assert_eq!(v.dst.as_os_str(), os(b"/d\xff/x"));
+        assert!(v.readonly);
+        assert!(parse_volume(os(b"/s:/d:r\xe9")).is_err());
+        let e = parse_volume(os(b"/s\xe9:rel")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(r#"invalid volume "/s\xE9:rel": "#),
+            "{e}"
+        );
         assert!(parse_tmpfs("/proc/x").is_err());
     }
 
     #[test]
     fn tmpfs() {
         let t = parse_tmpfs("/tmp").unwrap();
-        assert_eq!(t.dst, "/tmp");
+        assert_eq!(t.dst, Path::new("/tmp"));
+        let t = parse_tmpfs(os(b"/t\xe9//x:size=1m")).unwrap();
+        assert_eq!(t.dst.as_os_str(), os(b"/t\xe9/x"));
+        assert_eq!(t.data, "size=1m");
+        let e = parse_tmpfs(os(b"/t:size=1\xe9")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"invalid tmpfs "/t:size=1\xE9": the options are not valid UTF-8"#
+        );
+        assert!(parse_tmpfs("/proc").is_err() && parse_tmpfs("/procx").is_ok());
+        assert_eq!(
+            container_path(os(b"/a/\xe9/./")).unwrap().as_os_str(),
+            os(b"/a/\xe9")
+        );
         assert!(t.noexec && t.nosuid && t.nodev && !t.readonly);
         let t = parse_tmpfs("/run:size=1m,mode=1777,exec").unwrap();
         assert_eq!(t.data, "size=1m,mode=1777");

@@ -14,6 +14,7 @@
 //! State files are replaced by rename; a record whose monitor is gone reads
 //! as exited ("state never lies"), and `rm` removes it.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -86,19 +87,26 @@ pub fn root_path() -> PathBuf {
 }
 
 /// What was asked for a container: written once, when it is created.
+/// Commands, arguments, env values and paths are bytes as given (see
+/// bytes.rs for how they are written).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
     pub id: String,
     pub name: String,
     pub created: String,
     /// The rootfs as given (ps's ROOTFS, inspect's Config.Image).
-    pub rootfs: String,
+    #[serde(with = "crate::bytes::os")]
+    pub rootfs: OsString,
     /// Its absolute, resolved path (inspect's Rootfs).
-    #[serde(default)]
-    pub rootfs_path: String,
-    pub path: String,
-    pub args: Vec<String>,
-    pub env: Vec<String>,
+    #[serde(default, with = "crate::bytes::os")]
+    pub rootfs_path: OsString,
+    #[serde(with = "crate::bytes::os")]
+    pub path: OsString,
+    #[serde(with = "crate::bytes::os_vec")]
+    pub args: Vec<OsString>,
+    /// `K=V`, the value as bytes.
+    #[serde(with = "crate::bytes::os_vec")]
+    pub env: Vec<OsString>,
     pub hostname: String,
     pub user: String,
     pub uid: u32,
@@ -107,20 +115,23 @@ pub struct Config {
     pub caps: u64,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
-    pub workdir: String,
+    #[serde(with = "crate::bytes::os")]
+    pub workdir: OsString,
     pub tty: bool,
     pub interactive: bool,
     pub init: bool,
     pub auto_remove: bool,
     pub detach: bool,
     pub net: String,
-    pub binds: Vec<String>,
-    pub tmpfs: Vec<String>,
+    #[serde(with = "crate::bytes::os_vec")]
+    pub binds: Vec<OsString>,
+    #[serde(with = "crate::bytes::os_vec")]
+    pub tmpfs: Vec<OsString>,
     pub read_only: bool,
     pub rootless: bool,
     /// The user's own -e/--env-file variables, for links' ALIAS_ENV_.
-    #[serde(default)]
-    pub user_env: Vec<String>,
+    #[serde(default, with = "crate::bytes::os_vec")]
+    pub user_env: Vec<OsString>,
     #[serde(default)]
     pub exposed: Vec<crate::ports::Exposed>,
     #[serde(default)]
@@ -773,6 +784,33 @@ mod tests {
             Some(1_795_927_510.5)
         );
         assert_eq!(parse_rfc3339("garbage"), None);
+    }
+
+    /// A record written before bytes were kept (plain strings) reads as
+    /// before; one holding bytes that are not UTF-8 reads back exactly.
+    #[test]
+    fn config_records_old_and_new() {
+        use std::os::unix::ffi::OsStringExt;
+        let old = r#"{"id":"a","name":"n","created":"t","rootfs":"./r","path":"sh",
+            "args":["-c","x"],"env":["A=1"],"hostname":"h","user":"","uid":0,"gid":0,
+            "groups":[],"caps":0,"cap_add":[],"cap_drop":[],"workdir":"/","tty":false,
+            "interactive":false,"init":false,"auto_remove":false,"detach":false,
+            "net":"none","binds":["/s:/d"],"tmpfs":[],"read_only":false,"rootless":false}"#;
+        let c: Config = serde_json::from_str(old).unwrap();
+        assert_eq!((c.path.as_os_str(), c.args.len()), ("sh".as_ref(), 2));
+        assert_eq!(
+            (c.env[0].as_os_str(), c.rootfs_path.as_os_str()),
+            ("A=1".as_ref(), "".as_ref())
+        );
+        let mut c2 = c.clone();
+        c2.args = vec![OsString::from_vec(b"caf\xe9".to_vec())];
+        c2.workdir = OsString::from_vec(b"/w\xff".to_vec());
+        let j = serde_json::to_string(&c2).unwrap();
+        assert!(j.contains(r#""args":[{"hex":"636166e9"}]"#), "{j}");
+        assert!(j.contains(r#""workdir":{"hex":"2f77ff"}"#), "{j}");
+        assert!(j.contains(r#""path":"sh""#), "{j}");
+        let back: Config = serde_json::from_str(&j).unwrap();
+        assert_eq!((back.args, back.workdir), (c2.args, c2.workdir));
     }
 
     #[test]

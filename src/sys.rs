@@ -49,7 +49,12 @@ pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): resolve `path` below `dir` under the `resolve` rules.
-pub fn openat2(dir: RawFd, path: &str, flags: libc::c_int, resolve: u64) -> io::Result<OwnedFd> {
+pub fn openat2(
+    dir: RawFd,
+    path: impl AsRef<OsStr>,
+    flags: libc::c_int,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
     let c = cstr(path)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,

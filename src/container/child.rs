@@ -4,9 +4,11 @@
 //! command (or the init). Every failure is sent to the monitor over the
 //! sync socket as one message and ends the process; nothing here returns.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::RawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
 use super::proto::{self, Msg};
 use crate::crash;
@@ -39,7 +41,7 @@ pub struct ChildConfig {
     /// --net=container:NAME: the network namespace to join first.
     pub join_netns: Option<RawFd>,
     pub stdio: Stdio,
-    pub workdir: String,
+    pub workdir: PathBuf,
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
@@ -47,7 +49,7 @@ pub struct ChildConfig {
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     /// Where PATH lookups happen (the container's PATH).
-    pub path: String,
+    pub path: OsString,
     /// A sealed memfd copy of rrun to run as the init, with --init.
     pub init_fd: Option<RawFd>,
     /// The seccomp programs to install last (none: unconfined).
@@ -299,7 +301,11 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
         fail(
             sock,
             125,
-            format!("working directory {}: {}", cfg.workdir, sys::errno_text(&e)),
+            format!(
+                "working directory {}: {}",
+                cfg.workdir.display(),
+                sys::errno_text(&e)
+            ),
         );
     }
     if !sys::cwd_inside_root() {
@@ -308,7 +314,7 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
             125,
             format!(
                 "working directory {}: it leads out of the container's root filesystem",
-                cfg.workdir
+                cfg.workdir.display()
             ),
         );
     }
@@ -381,11 +387,12 @@ fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
 /// Find the program as Go's exec.LookPath does and exec it; report the
 /// failure with Docker's words and exit codes (127 not found, 126 not
 /// executable). Shared by the plain container process and the init's child.
-pub fn exec_command(argv: &[CString], env: &[CString], path: &str, sock: RawFd) -> ! {
+pub fn exec_command(argv: &[CString], env: &[CString], path: &OsStr, sock: RawFd) -> ! {
     let Some(prog) = argv.first() else {
         fail(sock, 125, "no command given".into())
     };
-    let name = prog.to_string_lossy().into_owned();
+    // Bytes, not text: a name that is not UTF-8 is looked up as it is.
+    let name = OsStr::from_bytes(prog.as_bytes());
     let argvp = ptrs(argv);
     let envp = ptrs(env);
     let try_exec = |p: &CString| -> io::Error {
@@ -393,19 +400,23 @@ pub fn exec_command(argv: &[CString], env: &[CString], path: &str, sock: RawFd) 
         unsafe { libc::execve(p.as_ptr(), argvp.as_ptr(), envp.as_ptr()) };
         io::Error::last_os_error()
     };
-    if name.contains('/') {
+    if name.as_bytes().contains(&b'/') {
         let e = try_exec(prog);
         let (code, why) = match e.raw_os_error() {
-            Some(libc::ENOENT) => (127, format!("stat {name}: no such file or directory")),
-            Some(libc::ENOTDIR) => (127, format!("stat {name}: not a directory")),
+            Some(libc::ENOENT) => (
+                127,
+                format!("stat {}: no such file or directory", name.display()),
+            ),
+            Some(libc::ENOTDIR) => (127, format!("stat {}: not a directory", name.display())),
             _ => (126, sys::errno_text(&e)),
         };
         fail(sock, code, format!("exec: {name:?}: {why}"));
     }
     let mut denied = None;
-    for dir in path.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let Ok(full) = CString::new(format!("{dir}/{name}")) else {
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let full = crate::bytes::join(OsStr::from_bytes(dir), b'/', name);
+        let Ok(full) = CString::new(full.into_vec()) else {
             continue;
         };
         let e = try_exec(&full);

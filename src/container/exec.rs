@@ -5,9 +5,10 @@
 //! child is not dumpable until it execs, like every rrun process that
 //! enters a container's pid namespace.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 
 use super::child::{self, Stdio};
@@ -86,11 +87,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
     let mut env: Vec<spec::EnvVar> = c
         .env
         .iter()
-        .filter_map(|e| e.split_once('='))
-        .map(|(k, v)| spec::EnvVar {
-            key: k.into(),
-            value: v.into(),
-        })
+        .filter_map(|e| spec::EnvVar::from_os(e))
         .collect();
     if a.tty && !env.iter().any(|e| e.key == "TERM") {
         env.push(spec::EnvVar {
@@ -98,7 +95,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
             value: "xterm".into(),
         });
     }
-    let lookup = |k: &str| std::env::var(k).ok();
+    let lookup = |k: &str| std::env::var_os(k);
     for e in &a.env {
         if let Some(v) = spec::parse_env(e, &lookup).map_err(|e| failed(125, e.to_string()))? {
             spec::merge_env(&mut env, [v]);
@@ -110,17 +107,20 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         .find(|e| e.key == "PATH")
         .map(|e| e.value.clone())
         .unwrap_or_default();
-    let to_c = |v: Vec<String>| -> Result<Vec<CString>, RunError> {
+    let to_c = |v: Vec<OsString>| -> Result<Vec<CString>, RunError> {
         v.into_iter()
             .map(|s| {
-                CString::new(s).map_err(|_| failed(125, "an argument contains a NUL byte".into()))
+                CString::new(s.into_vec())
+                    .map_err(|_| failed(125, "an argument contains a NUL byte".into()))
             })
             .collect()
     };
     let argv = to_c(a.command.clone())?;
-    let envp = to_c(env.iter().map(|e| e.to_string()).collect())?;
-    let wd =
-        CString::new(workdir.clone()).map_err(|_| failed(125, "bad working directory".into()))?;
+    let envp = to_c(env.iter().map(|e| e.to_os()).collect())?;
+    let wd = CString::new(workdir.clone().into_vec())
+        .map_err(|_| failed(125, "bad working directory".into()))?;
+    let workdir = std::path::PathBuf::from(workdir);
+    let workdir = workdir.display();
 
     for (flag, fd) in &fds {
         // SAFETY: setns with a namespace fd we opened; single-threaded.

@@ -4,7 +4,7 @@
 //! /proc/1/exe inside the container never leads to the host's binary
 //! (runc CVE-2019-5736), and it is not dumpable.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -31,18 +31,22 @@ pub fn sealed_self() -> io::Result<OwnedFd> {
     Ok(memfd)
 }
 
-/// The init's main: argv is ["rrun-init", SOCK, PATH, COMMAND...].
-pub fn main(args: &[String]) -> ! {
+/// The init's main: argv is ["rrun-init", SOCK, PATH, COMMAND...], the
+/// last two as bytes.
+pub fn main(args: &[OsString]) -> ! {
     // SAFETY: prctl and signal mask calls on ourselves.
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0);
     }
-    let sock: RawFd = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(-1);
+    let sock: RawFd = args
+        .get(1)
+        .and_then(|s| s.to_str()?.parse().ok())
+        .unwrap_or(-1);
     let path = args.get(2).cloned().unwrap_or_default();
     let argv: Vec<CString> = args
         .iter()
         .skip(3)
-        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .filter_map(|a| CString::new(a.as_encoded_bytes()).ok())
         .collect();
     let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {

@@ -14,10 +14,11 @@ pub mod network;
 pub mod proto;
 pub mod tty;
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 use crate::crash;
 use crate::mount::{Bind, MountPlan};
@@ -114,10 +115,10 @@ fn signal_set(sigs: &[libc::c_int]) -> libc::sigset_t {
     }
 }
 
-fn cstrings(v: impl IntoIterator<Item = String>) -> Result<Vec<CString>, RunError> {
+fn cstrings(v: impl IntoIterator<Item = OsString>) -> Result<Vec<CString>, RunError> {
     v.into_iter()
         .map(|s| {
-            CString::new(s).map_err(|_| {
+            CString::new(s.into_vec()).map_err(|_| {
                 setup("argument with a NUL byte")(io::Error::from_raw_os_error(libc::EINVAL))
             })
         })
@@ -152,10 +153,10 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         name,
         created: state::now_rfc3339(),
         rootfs: plan.rootfs_arg.clone(),
-        rootfs_path: plan.rootfs.display().to_string(),
+        rootfs_path: plan.rootfs.clone().into_os_string(),
         path: argv.next().unwrap_or_default(),
         args: argv.collect(),
-        env: plan.env.iter().map(|e| e.to_string()).collect(),
+        env: plan.env.iter().map(|e| e.to_os()).collect(),
         hostname: plan.hostname.clone(),
         user: plan.user_spec.clone(),
         uid: plan.user.uid,
@@ -164,7 +165,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         caps: plan.caps,
         cap_add: plan.cap_add.clone(),
         cap_drop: plan.cap_drop.clone(),
-        workdir: plan.workdir.clone(),
+        workdir: plan.workdir.clone().into_os_string(),
         tty: plan.tty,
         interactive: plan.interactive,
         init: plan.init,
@@ -175,7 +176,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         tmpfs: plan.tmpfs_specs.clone(),
         read_only: plan.read_only,
         rootless,
-        user_env: plan.user_env.iter().map(|e| e.to_string()).collect(),
+        user_env: plan.user_env.iter().map(|e| e.to_os()).collect(),
         exposed: plan.exposed.clone(),
         publish: plan.publish_specs.clone(),
         publish_all: plan.publish_all,
@@ -692,7 +693,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
                 })
                 .collect(),
             tmpfs: plan.tmpfs.clone(),
-            workdir: (plan.workdir != "/").then(|| plan.workdir.clone()),
+            workdir: (plan.workdir != Path::new("/")).then(|| plan.workdir.clone()),
         },
         hostname: plan.hostname.clone(),
         own_netns: own_netns && join_netns.is_none(),
@@ -704,7 +705,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         groups: plan.user.groups.clone(),
         caps: plan.caps,
         argv: cstrings(plan.argv.iter().cloned())?,
-        env: cstrings(plan.env.iter().map(|e| e.to_string()))?,
+        env: cstrings(plan.env.iter().map(|e| e.to_os()))?,
         path,
         init_fd: init_fd.as_ref().map(|f| f.as_raw_fd()),
         seccomp: if plan.seccomp {

@@ -4,6 +4,7 @@
 //! clone, the container is plugged in before it is told to go; at exit
 //! (or, if its monitor died, at the next rrun call) all of it is given back.
 
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -76,11 +77,42 @@ fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<T
     Ok(Target { record: r, ip })
 }
 
-fn env_pairs(env: &[String]) -> Vec<(String, String)> {
+fn env_pairs(env: &[OsString]) -> Vec<(String, OsString)> {
     env.iter()
-        .filter_map(|e| e.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter_map(|e| EnvVar::from_os(e))
+        .map(|e| (e.key, e.value))
         .collect()
+}
+
+/// --add-host lines; `host-gateway` is `gateway`.
+fn add_host_lines(add_hosts: &[(String, String)], gateway: Ipv4Addr) -> Vec<HostLine> {
+    add_hosts
+        .iter()
+        .map(|(h, addr)| HostLine {
+            ip: if addr == "host-gateway" {
+                IpAddr::V4(gateway)
+            } else {
+                addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+            },
+            names: vec![h.clone()],
+        })
+        .collect()
+}
+
+/// --net=none or host with --add-host: as Docker, the container gets a
+/// hosts file of its own — the default block and the lines, not the
+/// host's file (so that a line may override one of the host's names).
+/// `host-gateway` is the address of rrun's bridge, where it is or would
+/// be made (Docker's is docker0's, made or not).
+fn prepare_add_hosts(st: &State, plan: &mut RunPlan) -> Result<(), RunError> {
+    let gateway = if plan.add_hosts.iter().any(|(_, a)| a == "host-gateway") {
+        root::settings(st, &plan.net_request)?.0.gateway
+    } else {
+        Ipv4Addr::UNSPECIFIED
+    };
+    let extra = add_host_lines(&plan.add_hosts, gateway);
+    plan.hosts_file = hosts::hosts_file(&plan.hostname, None, &extra);
+    Ok(())
 }
 
 /// Prepare the container's network and fill in what depends on it: the
@@ -129,11 +161,16 @@ pub fn prepare(
             plan.hostname = r.config.hostname.clone();
             plan.hostname_file = hosts::hostname_file(&plan.hostname);
             for e in plan.env.iter_mut().filter(|e| e.key == "HOSTNAME") {
-                e.value = plan.hostname.clone();
+                e.value = plan.hostname.clone().into();
             }
             Ok(Prep::Join(ns))
         }
-        _ => Ok(Prep::None),
+        NetMode::None | NetMode::Host => {
+            if !plan.add_hosts.is_empty() {
+                prepare_add_hosts(st, plan)?;
+            }
+            Ok(Prep::None)
+        }
     }
 }
 
@@ -212,18 +249,7 @@ fn prepare_bridge(
     }
 
     // Docker's order: --add-host lines, then one line per link.
-    let mut extra = Vec::new();
-    for (h, addr) in &plan.add_hosts {
-        let a: IpAddr = if addr == "host-gateway" {
-            IpAddr::V4(settings.gateway)
-        } else {
-            addr.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-        };
-        extra.push(HostLine {
-            ip: a,
-            names: vec![h.clone()],
-        });
-    }
+    let mut extra = add_host_lines(&plan.add_hosts, settings.gateway);
     let mut link_env = Vec::new();
     let mut link_rules = Vec::new();
     let mut links = Vec::new();

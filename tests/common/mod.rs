@@ -926,7 +926,11 @@ fn describe(cmd: &Command) -> String {
 // Host inspection
 
 pub fn host_mountinfo() -> String {
-    fs::read_to_string("/proc/self/mountinfo").expect("reading /proc/self/mountinfo")
+    // A mount point need not be UTF-8.
+    String::from_utf8_lossy(
+        &fs::read("/proc/self/mountinfo").expect("reading /proc/self/mountinfo"),
+    )
+    .into_owned()
 }
 
 /// Field 5 (the mount point) of a mountinfo line, unescaped.
