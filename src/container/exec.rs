@@ -150,8 +150,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
     };
     // The container's filter, built before the fork.
     let seccomp = if c.seccomp {
-        crate::seccomp::default_programs(c.caps, !c.rootless)
-            .map_err(|e| failed(125, e.to_string()))?
+        crate::seccomp::default_programs(c.caps).map_err(|e| failed(125, e.to_string()))?
     } else {
         Vec::new()
     };

@@ -709,7 +709,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         path,
         init_fd: init_fd.as_ref().map(|f| f.as_raw_fd()),
         seccomp: if plan.seccomp {
-            crate::seccomp::default_programs(plan.caps, !rootless).map_err(|e| RunError::Start {
+            crate::seccomp::default_programs(plan.caps).map_err(|e| RunError::Start {
                 code: 125,
                 msg: e.to_string(),
             })?
