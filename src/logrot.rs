@@ -432,12 +432,31 @@ mod tests {
             ("0.0001k", 0),
             ("1.9", 1),
             ("9000p", 9_000_000_000_000_000_000),
+            // The largest double below 2^63, which Go's int64 still holds.
+            ("9223372036854774784", 9_223_372_036_854_774_784),
         ] {
             assert_eq!(parse_size(s), Some(n), "{s}");
         }
         for s in [
-            "", "m", "-1", "+1", "1x", "1mm", "1bb", "bb", " 1", "1  m", "1.", ".5", "1.2.3",
-            "1e3", "1,5m", "9300p", "1kbx", "１",
+            "",
+            "m",
+            "-1",
+            "+1",
+            "1x",
+            "1mm",
+            "1bb",
+            "bb",
+            " 1",
+            "1  m",
+            "1.",
+            ".5",
+            "1.2.3",
+            "1e3",
+            "1,5m",
+            "9300p",
+            "1kbx",
+            "１",
+            "9223372036854775808",
         ] {
             assert_eq!(parse_size(s), None, "{s}");
         }
@@ -458,6 +477,8 @@ mod tests {
         assert_eq!(c.opts["max-size"], "1k");
         assert_eq!(c.opts["max-file"], "1");
         // max-file alone: never uncapped.
+        let c = opts(&["max-file=1"]).unwrap();
+        assert_eq!((c.max_size, c.max_file), (10_000_000, 1));
         let c = opts(&["max-file=5"]).unwrap();
         assert_eq!((c.max_size, c.max_file), (10_000_000, 5));
         assert_eq!(c.opts["max-size"], "10m");
@@ -480,7 +501,10 @@ mod tests {
             e(&["foo=1"]),
             "unknown log opt 'foo' for json-file log driver"
         );
-        assert_eq!(e(&["max-size"]), "failed to initialize logging driver: invalid size: ''");
+        assert_eq!(
+            e(&["max-size"]),
+            "failed to initialize logging driver: invalid size: ''"
+        );
         assert_eq!(
             e(&["max-size=10x"]),
             "failed to initialize logging driver: invalid size: '10x'"
@@ -574,7 +598,10 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(
             pairs(&r),
-            [p("log.jsonl.1", "log.jsonl.2"), p("log.jsonl", "log.jsonl.1")]
+            [
+                p("log.jsonl.1", "log.jsonl.2"),
+                p("log.jsonl", "log.jsonl.1")
+            ]
         );
         let full = vec![
             p("log.jsonl.2", "log.jsonl.3"),
@@ -683,6 +710,13 @@ mod tests {
         let mut s = vec![b'x'; MAX_ENTRY_BYTES + BLOCK + 1];
         s.extend_from_slice(b"\nlast\n");
         assert_eq!(rev(&s, s.len() as u64), [b"last".to_vec()]);
+        // A line of exactly the limit, on block boundaries, is kept.
+        let mut s = b"\n".to_vec();
+        s.extend_from_slice(&vec![b'w'; MAX_ENTRY_BYTES]);
+        let got = rev(&s, s.len() as u64);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].len(), MAX_ENTRY_BYTES);
+        assert!(got[1].is_empty());
         // Just short of the limit is kept.
         let mut s = vec![b'y'; MAX_ENTRY_BYTES];
         s.extend_from_slice(b"\nz");
@@ -703,7 +737,7 @@ mod tests {
         fn read_at(&self, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
             let n = self.0.get();
             self.0.set(n + 1);
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 return Err(std::io::ErrorKind::Interrupted.into());
             }
             // One byte at a time: short reads are completed.
@@ -727,6 +761,30 @@ mod tests {
         assert_eq!(b"ab"[..].read_at(&mut b, 7).unwrap(), 0);
         assert_eq!(b"ab"[..].read_at(&mut b, 1).unwrap(), 1);
         assert_eq!(b[0], b'b');
+    }
+
+    /// Records the length of every read it answers.
+    struct Counting<'a>(&'a [u8], std::cell::RefCell<Vec<usize>>);
+    impl ReadAt for Counting<'_> {
+        fn read_at(&self, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+            self.1.borrow_mut().push(buf.len());
+            self.0.read_at(buf, off)
+        }
+    }
+
+    #[test]
+    fn the_last_line_costs_one_block() {
+        let s: Vec<u8> = (0..50_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let src = Counting(&s, Default::default());
+        let end = complete_end(&src, s.len() as u64).unwrap();
+        assert_eq!(end, s.len() as u64);
+        let mut it = RevLines::new(&src, end);
+        assert_eq!(it.next().unwrap().unwrap(), b"49999");
+        assert_eq!(it.next().unwrap().unwrap(), b"49998");
+        assert_eq!(*src.1.borrow(), [BLOCK, BLOCK]);
+        assert_eq!(BLOCK, 65536);
     }
 
     proptest! {

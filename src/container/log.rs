@@ -205,17 +205,22 @@ fn id_of(m: &fs::Metadata) -> Id {
     (m.dev(), m.ino())
 }
 
-/// The names of the log's files now in `dir`, oldest first.
+/// The names of the log's files now in `dir`, oldest first (none once
+/// the container is removed).
 fn list(dir: &Path, max_file: u32) -> Result<Vec<String>, LogError> {
-    let mut v: Vec<(u32, String)> = fs::read_dir(dir)
-        .map_err(LogError::List)?
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(LogError::List(e)),
+    };
+    let mut v: Vec<(u32, String)> = rd
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
             Some((logrot::file_index(&name, max_file)?, name))
         })
         .collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|e| std::cmp::Reverse(e.0));
     Ok(v.into_iter().map(|(_, n)| n).collect())
 }
 
@@ -363,9 +368,10 @@ impl LogReader {
             let Some(next) = logrot::next_file(&ids, cur.as_ref()) else {
                 return Ok(());
             };
-            let (file, id) = files.into_iter().nth(next).ok_or_else(|| {
-                LogError::Read(io::Error::from(io::ErrorKind::NotFound))
-            })?;
+            let (file, id) = files
+                .into_iter()
+                .nth(next)
+                .ok_or_else(|| LogError::Read(io::Error::from(io::ErrorKind::NotFound)))?;
             self.cur = Some(Open { file, id, off: 0 });
         }
     }
@@ -485,8 +491,11 @@ mod tests {
     }
 
     fn cfg(size: &str, files: &str) -> LogConfig {
-        logrot::parse(None, &[format!("max-size={size}"), format!("max-file={files}")])
-            .expect("options")
+        logrot::parse(
+            None,
+            &[format!("max-size={size}"), format!("max-file={files}")],
+        )
+        .expect("options")
     }
 
     fn numbered(s: &mut LogSink, from: u32, to: u32) {
@@ -496,7 +505,9 @@ mod tests {
     }
 
     fn nums(v: &[String]) -> Vec<u32> {
-        v.iter().map(|l| l.trim().parse().expect("number")).collect()
+        v.iter()
+            .map(|l| l.trim().parse().expect("number"))
+            .collect()
     }
 
     #[test]
@@ -616,6 +627,21 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_container_reads_as_empty() {
+        let dir = temp_dir("removed");
+        let c = LogConfig::default();
+        let mut s = LogSink::open(&dir, &c).expect("open");
+        numbered(&mut s, 0, 2);
+        let mut r = LogReader::new(&dir, &c);
+        assert_eq!(nums(&lines_of(&mut r, "all")), [0, 1]);
+        fs::remove_dir_all(&dir).expect("rm");
+        assert!(lines_of(&mut r, "poll").is_empty());
+        let mut r = LogReader::new(&dir, &c);
+        assert!(lines_of(&mut r, "all").is_empty());
+        assert!(lines_of(&mut r, "1").is_empty());
+    }
+
+    #[test]
     fn none_driver_writes_nothing() {
         let dir = temp_dir("none");
         let c = logrot::parse(Some("none"), &[]).expect("none");
@@ -628,7 +654,8 @@ mod tests {
     #[test]
     fn damaged_lines_are_skipped() {
         let dir = temp_dir("damaged");
-        let mut text = b"{\"t\":\"1\",\"stream\":\"stdout\",\"line\":\"a\\n\"}\nnot json\n".to_vec();
+        let mut text =
+            b"{\"t\":\"1\",\"stream\":\"stdout\",\"line\":\"a\\n\"}\nnot json\n".to_vec();
         text.extend_from_slice(&vec![b'x'; logrot::MAX_ENTRY_BYTES + 70_000]);
         text.extend_from_slice(b"\n{\"t\":\"2\",\"stream\":\"stderr\",\"line\":\"b\\n\"}\n");
         fs::write(dir.join(LOG_FILE), &text).expect("write");
