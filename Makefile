@@ -15,6 +15,7 @@
 #   make bench-lifecycle  ps -a over 200 containers; how soon -d returns
 #   make bench-forward  the userspace port forwarder beside docker-proxy, pasta, socat (root)
 #   make bench-rootless rootless start with a network, first network, podman, forwarder (root runs it as rrtest)
+#   make bench-logs   logs --tail 1 on a 1 GiB log: time and peak RSS
 #   make lint       rustfmt and clippy
 #   make clean
 
@@ -25,7 +26,7 @@ TARGET  := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BUSYBOX := /bin/busybox
 ROOTFS  := target/rootfs
 
-.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless clean lint
+.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-logs clean lint
 
 all: build
 
@@ -75,6 +76,9 @@ bench-forward: build rootfs
 
 bench-rootless: build rootfs
 	bash bench/rootless.sh
+
+bench-logs: build rootfs
+	bash bench/logs.sh
 
 lint:
 	$(CARGO) fmt --check && $(CARGO) clippy --all-targets -- -D warnings

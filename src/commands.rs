@@ -4,14 +4,14 @@
 //! container, as Docker does: one failing argument does not stop the rest,
 //! and the exit code says whether any failed.
 
-use std::fs;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use crate::cli;
 use crate::container::log;
 use crate::inspect;
+use crate::logrot::Driver;
 use crate::state::{Record, State, StateError, Status};
 use crate::sys;
 use crate::template::Template;
@@ -541,94 +541,96 @@ fn parse_tail(s: &str) -> Result<Option<usize>, CmdError> {
     })
 }
 
-fn print_entry(e: &log::Entry, timestamps: bool) {
-    let mut s = String::new();
-    if timestamps {
-        s.push_str(&e.t);
-        s.push(' ');
+/// What `logs` prints: entries gathered and written a stream at a time,
+/// so that a large log is not one write per line and the two streams
+/// keep their order.
+struct Out {
+    buf: Vec<u8>,
+    stderr: bool,
+    timestamps: bool,
+}
+
+impl Out {
+    fn entry(&mut self, e: &log::Entry) -> io::Result<()> {
+        let to_stderr = e.stream == "stderr";
+        if to_stderr != self.stderr {
+            self.flush()?;
+            self.stderr = to_stderr;
+        }
+        if self.timestamps {
+            self.buf.extend_from_slice(e.t.as_bytes());
+            self.buf.push(b' ');
+        }
+        self.buf.extend_from_slice(e.line.as_bytes());
+        if self.buf.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(())
     }
-    s.push_str(&e.line);
-    let _ = if e.stream == "stderr" {
-        io::stderr().write_all(s.as_bytes())
-    } else {
-        io::stdout().write_all(s.as_bytes())
-    };
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let r = if self.stderr {
+            io::stderr().lock().write_all(&self.buf)
+        } else {
+            let mut o = io::stdout().lock();
+            o.write_all(&self.buf).and_then(|_| o.flush())
+        };
+        self.buf.clear();
+        r
+    }
 }
 
 pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
     let tail = parse_tail(&a.tail)?;
     let st = State::open()?;
     let r = st.find(&a.container)?;
-    let path = r.dir.join("log.jsonl");
-    let file = match fs::File::open(&path) {
-        Ok(f) => Some(f),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(CmdError::Failed {
-                code: 1,
-                msg: format!(
-                    "reading the log of {}: {}",
-                    a.container,
-                    sys::errno_text(&e)
-                ),
-            });
+    if r.config.log.driver == Driver::None {
+        return Err(CmdError::Failed {
+            code: 1,
+            msg: "configured logging driver does not support reading".into(),
+        });
+    }
+    let mut out = Out {
+        buf: Vec::new(),
+        stderr: false,
+        timestamps: a.timestamps,
+    };
+    let mut reader = log::LogReader::new(&r.dir, &r.config.log);
+    let res = (|| -> Result<(), log::LogError> {
+        let mut give = |e: log::Entry| out.entry(&e);
+        match tail {
+            None => reader.all(&mut give)?,
+            Some(n) => reader.tail(n, &mut give)?,
         }
-    };
-    let mut reader = file.map(io::BufReader::new);
-    let mut pending = String::new();
-    let mut lines = Vec::new();
-    if let Some(rd) = reader.as_mut() {
-        read_complete_lines(rd, &mut pending, &mut lines);
-    }
-    let entries: Vec<log::Entry> = lines.iter().filter_map(|l| log::parse(l)).collect();
-    let skip = tail.map_or(0, |n| entries.len().saturating_sub(n));
-    for e in &entries[skip..] {
-        print_entry(e, a.timestamps);
-    }
-    let _ = io::stdout().flush();
-    if !a.follow || !r.running() {
-        return Ok(0);
-    }
-    let Some(monitor) = watch(r.state.monitor_pid, r.state.monitor_start) else {
-        return Ok(0);
-    };
-    // Follow: wake on the monitor's exit or every 100 ms to read what was
-    // appended; the monitor's exit is the truth about the end. A
-    // container without a log (a foreground one) prints nothing until then.
-    let Some(reader) = reader.as_mut() else {
-        wait_exit(&monitor, None);
-        return Ok(0);
-    };
-    loop {
-        let done = wait_exit(&monitor, Some(Instant::now() + Duration::from_millis(100)));
-        let mut lines = Vec::new();
-        read_complete_lines(reader, &mut pending, &mut lines);
-        for l in &lines {
-            if let Some(e) = log::parse(l) {
-                print_entry(&e, a.timestamps);
+        out.flush().map_err(log::LogError::Output)?;
+        if !a.follow || !r.running() {
+            return Ok(());
+        }
+        let Some(monitor) = watch(r.state.monitor_pid, r.state.monitor_start) else {
+            return Ok(());
+        };
+        // Follow: wake on the monitor's exit or every 100 ms to read what
+        // was appended; the monitor's exit is the truth about the end.
+        loop {
+            let done = wait_exit(&monitor, Some(Instant::now() + Duration::from_millis(100)));
+            reader.poll(&mut |e| out.entry(&e))?;
+            out.flush().map_err(log::LogError::Output)?;
+            if done {
+                return Ok(());
             }
         }
-        let _ = io::stdout().flush();
-        if done {
-            return Ok(0);
-        }
-    }
-}
-
-/// Append every complete line available to `out`, keeping a partial last
-/// line (a write in progress) in `pending`.
-fn read_complete_lines(rd: &mut impl BufRead, pending: &mut String, out: &mut Vec<String>) {
-    loop {
-        let mut buf = String::new();
-        match rd.read_line(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                pending.push_str(&buf);
-                if pending.ends_with('\n') {
-                    out.push(std::mem::take(pending));
-                }
-            }
-        }
+    })();
+    match res {
+        Ok(()) => Ok(0),
+        // Nobody reads any more (`logs | head`): stop, as quietly.
+        Err(log::LogError::Output(_)) => Ok(0),
+        Err(e) => Err(CmdError::Failed {
+            code: 1,
+            msg: format!("reading the log of {}: {e}", a.container),
+        }),
     }
 }
 

@@ -160,8 +160,13 @@ pub fn inspect(r: &Record) -> Value {
         "ResolvConfPath": file("resolv.conf"),
         "HostnamePath": file("hostname"),
         "HostsPath": file("hosts"),
-        // A --rm container in the foreground keeps no log.
-        "LogPath": if c.detach || !c.auto_remove { file("log.jsonl") } else { String::new() },
+        // A --rm container in the foreground keeps no log, nor one with
+        // --log-driver none.
+        "LogPath": if (c.detach || !c.auto_remove) && c.log.driver != crate::logrot::Driver::None {
+            file(crate::logrot::LOG_FILE)
+        } else {
+            String::new()
+        },
         "Name": format!("/{}", c.name),
         "RestartCount": 0,
         "Driver": "",
@@ -181,6 +186,10 @@ pub fn inspect(r: &Record) -> Value {
             "ReadonlyRootfs": c.read_only,
             "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
             "Init": c.init,
+            "LogConfig": {
+                "Type": c.log.driver.name(),
+                "Config": c.log.opts,
+            },
         },
         "Config": {
             "Hostname": c.hostname,
@@ -628,5 +637,18 @@ mod tests {
         let x = inspect(&rec(Status::Exited));
         assert_eq!(x["State"]["Pid"], 0);
         assert_eq!(x["State"]["Status"], "exited");
+        assert_eq!(
+            v["HostConfig"]["LogConfig"],
+            json!({"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}})
+        );
+        assert_eq!(v["LogPath"], "/run/rrun/containers/x/log.jsonl");
+        let mut r = rec(Status::Running);
+        r.config.log = crate::logrot::parse(Some("none"), &[]).unwrap();
+        let n = inspect(&r);
+        assert_eq!(
+            n["HostConfig"]["LogConfig"],
+            json!({"Type": "none", "Config": {}})
+        );
+        assert_eq!(n["LogPath"], "");
     }
 }

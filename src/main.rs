@@ -12,6 +12,7 @@ mod forward;
 mod fuzz;
 mod hosts;
 mod inspect;
+mod logrot;
 mod mount;
 mod names;
 mod net;

@@ -57,6 +57,8 @@ pub enum PlanError {
         "invalid --security-opt {0:?}: rrun knows seccomp=unconfined, seccomp=default and no-new-privileges"
     )]
     SecurityOpt(String),
+    #[error(transparent)]
+    Log(#[from] crate::logrot::LogOptError),
 }
 
 /// --security-opt values: whether the default seccomp filter applies.
@@ -174,6 +176,8 @@ pub struct RunPlan {
     /// The userspace forwarder's UDP flow idle timeout
     /// (RRUN_PROXY_UDP_TIMEOUT, seconds).
     pub udp_idle: std::time::Duration,
+    /// --log-driver and --log-opt: how the output is kept.
+    pub log: crate::logrot::LogConfig,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -561,6 +565,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         host_resolv,
         seccomp: parse_security_opts(&a.security_opt)?,
         udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
+        log: crate::logrot::parse(a.log_driver.as_deref(), &a.log_opt)?,
     })
 }
 

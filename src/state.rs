@@ -149,6 +149,10 @@ pub struct Config {
     /// The default seccomp filter applies (also to exec'd processes).
     #[serde(default = "yes")]
     pub seccomp: bool,
+    /// --log-driver and --log-opt (a record from before them: rrun's
+    /// default cap, which only tells readers where to look).
+    #[serde(default)]
+    pub log: crate::logrot::LogConfig,
 }
 
 fn yes() -> bool {

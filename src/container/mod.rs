@@ -187,6 +187,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         dns: plan.dns.clone(),
         dns_search: plan.dns_search.clone(),
         seccomp: plan.seccomp,
+        log: plan.log.clone(),
         add_hosts: plan
             .add_hosts
             .iter()
@@ -437,8 +438,8 @@ fn start_and_supervise(
     // The log exists before anyone is told the container runs, so that
     // `logs -f` right after `-d` finds it.
     let mut logsink = match mode {
-        Mode::Foreground => log::LogSink::lazy(&dir.file("log.jsonl")),
-        Mode::Detached => log::LogSink::open(&dir.file("log.jsonl")).map_err(|e| {
+        Mode::Foreground => log::LogSink::lazy(&dir.path, &plan.log),
+        Mode::Detached => log::LogSink::open(&dir.path, &plan.log).map_err(|e| {
             // SAFETY: killing our own child, which has not been reaped.
             unsafe { libc::kill(started.pid, libc::SIGKILL) };
             reap(started.pid);
