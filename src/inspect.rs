@@ -169,6 +169,12 @@ pub fn inspect(r: &Record) -> Value {
             "ReadonlyRootfs": c.read_only,
             "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
             "Init": c.init,
+            "Privileged": c.privileged,
+            "Devices": c.devices.iter().map(|d| json!({
+                "PathOnHost": d.host,
+                "PathInContainer": d.container,
+                "CgroupPermissions": d.perms,
+            })).collect::<Vec<_>>(),
         },
         "Config": {
             "Hostname": c.hostname,
@@ -470,6 +476,7 @@ mod tests {
                 finished_at: "2026-11-29T05:00:03.000000000Z".into(),
                 error: String::new(),
                 net: None,
+                device_cgroup: String::new(),
             },
         }
     }

@@ -2,10 +2,12 @@
 //! directory, rootless or as root. This file only dispatches: each error is
 //! turned into one `rrun: …` line and an exit code here, and nowhere else.
 
+mod cgroup;
 mod cli;
 mod commands;
 mod container;
 mod crash;
+mod devices;
 mod forward;
 #[cfg(test)]
 mod fuzz;

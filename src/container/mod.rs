@@ -19,7 +19,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use crate::crash;
-use crate::mount::{Bind, MountPlan};
+use crate::mount::{Bind, DeviceBind, MountPlan};
 use crate::ns::{self, NsError};
 use crate::plan::{NetMode, RunPlan};
 use crate::state::{self, Config, ContainerDir, NewContainer, RunState, State, StateError, Status};
@@ -185,6 +185,16 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         dns: plan.dns.clone(),
         dns_search: plan.dns_search.clone(),
         seccomp: plan.seccomp,
+        devices: plan
+            .devices
+            .iter()
+            .map(|d| state::DeviceConf {
+                host: d.spec.host.clone(),
+                container: d.spec.container.clone(),
+                perms: d.spec.perms.to_string(),
+            })
+            .collect(),
+        privileged: plan.privileged,
         add_hosts: plan
             .add_hosts
             .iter()
@@ -199,6 +209,7 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
     let st = State::open()?;
     st.sweep();
     network::reclaim_dead(&st);
+    crate::cgroup::reclaim();
     // SAFETY: geteuid cannot fail.
     let rootless = unsafe { libc::geteuid() } != 0;
 
@@ -298,6 +309,7 @@ fn create(c: &Ctx, first_name: &str) -> Result<(ContainerDir, RunState), RunErro
         finished_at: String::new(),
         error: String::new(),
         net: None,
+        device_cgroup: String::new(),
     };
     let mut tries = 0;
     loop {
@@ -581,6 +593,8 @@ struct Started {
     _netns: Option<(OwnedFd, Option<OwnedFd>)>,
     /// The userspace forwarder, stopped and reaped when this drops.
     _forwarder: Option<network::Forwarder>,
+    /// The device cgroup, removed when this drops (the container reaped).
+    _devices: Option<crate::cgroup::DeviceCgroup>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -682,6 +696,16 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
                 .collect(),
             tmpfs: plan.tmpfs.clone(),
             workdir: (plan.workdir != "/").then(|| plan.workdir.clone()),
+            devices: plan
+                .devices
+                .iter()
+                .map(|d| DeviceBind {
+                    src: PathBuf::from(&d.source),
+                    dst: d.spec.container.clone(),
+                })
+                .collect(),
+            privileged: plan.privileged,
+            host_nodes: plan.host_nodes.clone(),
         },
         hostname: plan.hostname.clone(),
         own_netns: own_netns && join_netns.is_none(),
@@ -705,6 +729,9 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
             Vec::new()
         },
     };
+
+    let devices = device_cgroup(plan, rs, rootless)?;
+    crate::crash::t("device-cgroup");
 
     // Signals wait in a signalfd from here on; the child unblocks them.
     let sfd = signal_fd()?;
@@ -749,6 +776,19 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
     crash::point("cloned");
     rs.pid = pid;
     rs.pid_start = sys::start_time(pid).unwrap_or(0);
+    if let Some(cg) = &devices {
+        // Before Go: nothing of the container has run yet.
+        if let Err(e) = cg.add(pid) {
+            // SAFETY: killing our own child, which has not been reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            reap(pid);
+            return Err(RunError::Start {
+                code: 125,
+                msg: e.to_string(),
+            });
+        }
+        rs.device_cgroup = cg.path().display().to_string();
+    }
     if let Err(e) = dir.write_state(rs) {
         // SAFETY: killing our own child, which has not been reaped.
         unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -804,5 +844,45 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         _sock: mine,
         _netns: netns,
         _forwarder: forwarder,
+        _devices: devices,
     })
+}
+
+/// As root, where the devices controller is: the container's device
+/// cgroup, allowing Docker's default list and the --device nodes (none
+/// with --privileged, which may open every device, as in Docker). Without
+/// one, a --tmpfs `dev` would let a root container open what it makes
+/// there: refused. Rootless there is none, and none is needed for that: a
+/// user namespace's tmpfs is nodev whatever it is asked, and mknod of a
+/// device fails there.
+fn device_cgroup(
+    plan: &RunPlan,
+    rs: &RunState,
+    rootless: bool,
+) -> Result<Option<crate::cgroup::DeviceCgroup>, RunError> {
+    if plan.privileged || rootless {
+        return Ok(None);
+    }
+    let cg = if crate::cgroup::available() {
+        let name = crate::devices::cgroup_name(&plan.id, rs.monitor_pid, rs.monitor_start);
+        crate::cgroup::DeviceCgroup::create(&name, &crate::devices::allow_rules(&plan.devices))
+            .map_err(|e| RunError::Start {
+                code: 125,
+                msg: e.to_string(),
+            })?
+    } else {
+        None
+    };
+    if cg.is_none()
+        && let Some(t) = plan.tmpfs.iter().find(|t| !t.nodev)
+    {
+        return Err(RunError::Start {
+            code: 125,
+            msg: format!(
+                "--tmpfs {}:dev: without a device cgroup (no cgroup v1 devices controller here) a root container could open the devices it makes there; use --privileged to allow that",
+                t.dst
+            ),
+        });
+    }
+    Ok(cg)
 }
