@@ -1,17 +1,23 @@
-//! A container's device cgroup: as root, where the cgroup v1 devices
-//! controller is mounted, a cgroup of its own below `rrun/` in that
-//! hierarchy that denies every device but Docker's default list and the
-//! `--device` entries. The monitor makes it before the clone, places the
-//! container process in it before Go (the monitor itself never enters it)
-//! and removes it at teardown; one a killed monitor left behind is removed
-//! by the next run's [`reclaim`]. `rrun exec` puts its command in it too.
+//! A container's device cgroup, as root: a cgroup of its own below `rrun/`
+//! that denies every device but Docker's default list and the `--device`
+//! entries. Where the cgroup v2 hierarchy is mounted (on its own, or as
+//! `unified` beside v1 controllers), a BPF_PROG_TYPE_CGROUP_DEVICE program
+//! attached to it, and the container is cloned straight into it
+//! (CLONE_INTO_CGROUP); otherwise the v1 devices controller's cgroup, into
+//! which the container process is moved before Go. Moving a process
+//! between cgroups waits for an RCU grace period (the kernel's threadgroup
+//! lock, ~10 ms here): the clone into a v2 cgroup does not, which is why
+//! v2 comes first even on hybrid hosts. The monitor itself never enters
+//! it. It is removed at teardown; one a killed monitor left behind is
+//! removed by the next run's [`reclaim`]. `rrun exec` puts its command in
+//! it too.
 //!
 //! Its name carries the monitor's pid and start time (devices.rs), so that
 //! a reclaim never takes a cgroup a live monitor is still filling.
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +26,9 @@ use crate::sys;
 
 /// Where the v1 devices controller is mounted on hybrid and v1 hosts.
 const HIERARCHY: &str = "/sys/fs/cgroup/devices";
+/// Where the v2 hierarchy is: the whole of /sys/fs/cgroup, or beside the
+/// v1 controllers on a hybrid host.
+const V2_ROOTS: &[&str] = &["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
 /// rrun's own directory in it (kept, as Docker keeps its `docker/`).
 const PARENT: &str = "rrun";
 
@@ -37,11 +46,19 @@ pub enum CgroupError {
     Place(PathBuf, String),
 }
 
-/// Whether the v1 devices controller is mounted where systemd and Docker
-/// expect it. rrun makes device cgroups there as root only (a rootless
-/// run, root in its user namespace, could not).
+/// The v2 hierarchy's root, if it is mounted.
+fn v2_root() -> Option<&'static Path> {
+    V2_ROOTS
+        .iter()
+        .map(Path::new)
+        .find(|r| r.join("cgroup.subtree_control").exists())
+}
+
+/// Whether rrun can make device cgroups here: the v2 hierarchy, or the v1
+/// devices controller where systemd and Docker mount it. As root only (a
+/// rootless run, root in its user namespace, could not).
 pub fn available() -> bool {
-    Path::new(HIERARCHY).join("devices.allow").exists()
+    v2_root().is_some() || Path::new(HIERARCHY).join("devices.allow").exists()
 }
 
 /// A container's device cgroup, removed when this drops (by then every
@@ -49,6 +66,8 @@ pub fn available() -> bool {
 #[derive(Debug)]
 pub struct DeviceCgroup {
     path: PathBuf,
+    /// v2: the cgroup's directory, to clone the container into.
+    dir: Option<OwnedFd>,
 }
 
 fn write_to(path: &Path, file: &str, data: &str) -> io::Result<()> {
@@ -58,20 +77,59 @@ fn write_to(path: &Path, file: &str, data: &str) -> io::Result<()> {
 
 impl DeviceCgroup {
     /// Make the cgroup named `name` with everything denied but `rules`.
-    /// None where the hierarchy cannot be written (a read-only /sys, as
-    /// inside another container): nodev mounts still hold there.
+    /// None where the hierarchy cannot be written (a read-only /sys, or
+    /// root of a user namespace, as inside another container): nodev
+    /// mounts still hold there.
     pub fn create(name: &str, rules: &[Rule]) -> Result<Option<DeviceCgroup>, CgroupError> {
-        let parent = Path::new(HIERARCHY).join(PARENT);
-        let mk = |p: &Path| fs::DirBuilder::new().mode(0o755).create(p);
-        match mk(&parent) {
+        if let Some(root) = v2_root()
+            && let Some(cg) = Self::create_v2(root, name, rules)
+        {
+            return Ok(Some(cg));
+        }
+        Self::create_v1(name, rules)
+    }
+
+    /// A v2 cgroup with the device program attached; None where the
+    /// kernel will not have it (no BPF, an ancestor's program that allows
+    /// no other, a hierarchy rrun may not write), leaving nothing behind.
+    fn create_v2(root: &Path, name: &str, rules: &[Rule]) -> Option<DeviceCgroup> {
+        let parent = root.join(PARENT);
+        match fs::DirBuilder::new().mode(0o755).create(&parent) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) if e.raw_os_error() == Some(libc::EROFS) => return Ok(None),
-            Err(e) => return Err(CgroupError::Create(parent, sys::errno_text(&e))),
+            Err(_) => return None,
         }
         let path = parent.join(name);
-        mk(&path).map_err(|e| CgroupError::Create(path.clone(), sys::errno_text(&e)))?;
-        let cg = DeviceCgroup { path };
+        fs::DirBuilder::new().mode(0o755).create(&path).ok()?;
+        let mut cg = DeviceCgroup { path, dir: None };
+        let dir = sys::open(&cg.path, libc::O_RDONLY | libc::O_DIRECTORY).ok()?;
+        let prog = load_device_program(&devices::bpf_program(rules)).ok()?;
+        attach_device_program(&dir, &prog).ok()?;
+        cg.dir = Some(dir);
+        Some(cg)
+    }
+
+    fn create_v1(name: &str, rules: &[Rule]) -> Result<Option<DeviceCgroup>, CgroupError> {
+        if !Path::new(HIERARCHY).join("devices.allow").exists() {
+            return Ok(None);
+        }
+        let parent = Path::new(HIERARCHY).join(PARENT);
+        let path = parent.join(name);
+        let denied = |e: &io::Error| {
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)
+            )
+        };
+        for p in [&parent, &path] {
+            match fs::DirBuilder::new().mode(0o755).create(p) {
+                Ok(()) => {}
+                Err(e) if p == &parent && e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if denied(&e) => return Ok(None),
+                Err(e) => return Err(CgroupError::Create(p.clone(), sys::errno_text(&e))),
+            }
+        }
+        let cg = DeviceCgroup { path, dir: None };
         let rule_err = |rule: String, e: io::Error| CgroupError::Rule {
             path: cg.path.clone(),
             rule,
@@ -87,8 +145,17 @@ impl DeviceCgroup {
         Ok(Some(cg))
     }
 
-    /// Put process `pid` (the container's, not yet told to go) in it.
+    /// v2: the directory to clone the container into (CLONE_INTO_CGROUP).
+    pub fn clone_into(&self) -> Option<RawFd> {
+        self.dir.as_ref().map(|d| d.as_raw_fd())
+    }
+
+    /// Put process `pid` (the container's, not yet told to go) in it,
+    /// unless it was cloned into it.
     pub fn add(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
+        if self.dir.is_some() {
+            return Ok(());
+        }
         write_to(&self.path, "cgroup.procs", &pid.to_string())
             .map_err(|e| CgroupError::Place(self.path.clone(), sys::errno_text(&e)))
     }
@@ -109,21 +176,58 @@ impl Drop for DeviceCgroup {
 /// next run.
 pub fn reclaim() {
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 || !available() {
+    if unsafe { libc::geteuid() } != 0 {
         return;
     }
-    let Ok(rd) = fs::read_dir(Path::new(HIERARCHY).join(PARENT)) else {
-        return;
-    };
-    for ent in rd.flatten() {
-        let name = ent.file_name();
-        let Some((_, pid, start)) = name.to_str().and_then(devices::parse_cgroup_name) else {
-            continue;
-        };
-        if !sys::alive(pid, start) {
-            let _ = fs::remove_dir(ent.path());
+    let dirs = v2_root()
+        .map(|r| r.join(PARENT))
+        .into_iter()
+        .chain([Path::new(HIERARCHY).join(PARENT)]);
+    for dir in dirs {
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for ent in rd.flatten() {
+            let name = ent.file_name();
+            let Some((_, pid, start)) = name.to_str().and_then(devices::parse_cgroup_name) else {
+                continue;
+            };
+            if !sys::alive(pid, start) {
+                let _ = fs::remove_dir(ent.path());
+            }
         }
     }
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+
+/// bpf(2) with an attribute block of the first fields the command reads
+/// (the rest zero, which the kernel requires).
+fn bpf(cmd: libc::c_long, attr: &[u8; 64]) -> io::Result<libc::c_long> {
+    // SAFETY: attr is a valid, initialised buffer of the size passed; the
+    // pointers it holds (for PROG_LOAD) outlive the call.
+    sys::cvt_l(unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_ptr(), attr.len()) })
+}
+
+fn load_device_program(insns: &[devices::Insn]) -> io::Result<OwnedFd> {
+    let license = c"GPL";
+    let mut attr = [0u8; 64];
+    attr[0..4].copy_from_slice(&BPF_PROG_TYPE_CGROUP_DEVICE.to_ne_bytes());
+    attr[4..8].copy_from_slice(&(insns.len() as u32).to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    let fd = bpf(BPF_PROG_LOAD, &attr)?;
+    // SAFETY: the kernel returned a new fd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn attach_device_program(cgroup: &OwnedFd, prog: &OwnedFd) -> io::Result<()> {
+    let mut attr = [0u8; 64];
+    attr[0..4].copy_from_slice(&(cgroup.as_raw_fd() as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&(prog.as_raw_fd() as u32).to_ne_bytes());
+    attr[8..12].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
+    bpf(BPF_PROG_ATTACH, &attr).map(|_| ())
 }
 
 /// For `rrun exec`: the container's `cgroup.procs`, opened before the

@@ -267,6 +267,109 @@ pub fn privileged_node_wanted(rel: &str) -> bool {
         .any(|c| c == ".." || c == "." || c.is_empty())
 }
 
+/// One eBPF instruction, as the kernel takes it (struct bpf_insn).
+pub type Insn = [u8; 8];
+
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    let o = off.to_le_bytes();
+    let i = imm.to_le_bytes();
+    [code, dst | (src << 4), o[0], o[1], i[0], i[1], i[2], i[3]]
+}
+
+const LDX_MEM_W: u8 = 0x61;
+const ALU64_AND_K: u8 = 0x57;
+const ALU64_RSH_K: u8 = 0x77;
+const ALU64_MOV_X: u8 = 0xbf;
+const ALU64_MOV_K: u8 = 0xb7;
+const JMP_JNE_K: u8 = 0x55;
+const JMP_EXIT: u8 = 0x95;
+
+/// The bits a device program sees (BPF_DEVCG_ACC_* and BPF_DEVCG_DEV_*).
+fn access_bits(p: Perms) -> i32 {
+    (p.mknod as i32) | ((p.read as i32) << 1) | ((p.write as i32) << 2)
+}
+
+fn type_bits(t: DevType) -> i32 {
+    match t {
+        DevType::Block => 1,
+        DevType::Char => 2,
+    }
+}
+
+/// A BPF_PROG_TYPE_CGROUP_DEVICE program that allows exactly `rules`
+/// (returns 1) and denies everything else (0): the cgroup v2 form of a v1
+/// device cgroup's deny-all plus allow list. Its context holds
+/// `access << 16 | type`, major and minor as three u32.
+pub fn bpf_program(rules: &[Rule]) -> Vec<Insn> {
+    let mut p = vec![
+        insn(LDX_MEM_W, 2, 1, 0, 0),
+        insn(ALU64_MOV_X, 3, 2, 0, 0),
+        insn(ALU64_AND_K, 3, 0, 0, 0xffff),
+        insn(ALU64_MOV_X, 4, 2, 0, 0),
+        insn(ALU64_RSH_K, 4, 0, 0, 16),
+        insn(LDX_MEM_W, 5, 1, 4, 0),
+        insn(LDX_MEM_W, 6, 1, 8, 0),
+    ];
+    for r in rules {
+        // Each test jumps past the rest of this rule's block on a mismatch.
+        let mut checks: Vec<(u8, i32)> = Vec::new();
+        if let Some(t) = r.kind {
+            checks.push((3, type_bits(t)));
+        }
+        if let Some(m) = r.major {
+            checks.push((5, m as i32));
+        }
+        if let Some(m) = r.minor {
+            checks.push((6, m as i32));
+        }
+        // Then: no access asked for beyond the rule's.
+        let len = checks.len() + 5;
+        for (i, (reg, v)) in checks.iter().enumerate() {
+            p.push(insn(JMP_JNE_K, *reg, 0, (len - i - 1) as i16, *v));
+        }
+        p.push(insn(ALU64_MOV_X, 7, 4, 0, 0));
+        p.push(insn(ALU64_AND_K, 7, 0, 0, !access_bits(r.perms) & 7));
+        p.push(insn(JMP_JNE_K, 7, 0, 2, 0));
+        p.push(insn(ALU64_MOV_K, 0, 0, 0, 1));
+        p.push(insn(JMP_EXIT, 0, 0, 0, 0));
+    }
+    p.push(insn(ALU64_MOV_K, 0, 0, 0, 0));
+    p.push(insn(JMP_EXIT, 0, 0, 0, 0));
+    p
+}
+
+/// What [`bpf_program`]'s program answers for a device access: the same
+/// walk over the instructions the kernel would make (used to test it).
+#[cfg(test)]
+fn run_program(p: &[Insn], ctx: [u32; 3]) -> u64 {
+    let mut reg = [0u64; 11];
+    let mut pc = 0usize;
+    loop {
+        let i = p[pc];
+        let (code, dst, src) = (i[0], (i[1] & 0xf) as usize, (i[1] >> 4) as usize);
+        let off = i16::from_le_bytes([i[2], i[3]]);
+        let imm = i32::from_le_bytes([i[4], i[5], i[6], i[7]]) as i64 as u64;
+        pc += 1;
+        match code {
+            LDX_MEM_W => {
+                assert_eq!(src, 1, "loads come from the context");
+                reg[dst] = u64::from(ctx[(off / 4) as usize]);
+            }
+            ALU64_MOV_X => reg[dst] = reg[src],
+            ALU64_MOV_K => reg[dst] = imm,
+            ALU64_AND_K => reg[dst] &= imm,
+            ALU64_RSH_K => reg[dst] >>= imm,
+            JMP_JNE_K => {
+                if reg[dst] != imm {
+                    pc += off as usize;
+                }
+            }
+            JMP_EXIT => return reg[0],
+            _ => panic!("unknown opcode {code:#x}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,5 +556,54 @@ mod tests {
         ] {
             assert!(!privileged_node_wanted(no), "{no:?}");
         }
+    }
+
+    #[test]
+    fn bpf_program_allows_the_rules_alone() {
+        let d = HostDevice {
+            spec: spec("/dev/loop3", "/dev/loop3", "r"),
+            source: "/dev/loop3".into(),
+            kind: DevType::Block,
+            major: 7,
+            minor: 3,
+        };
+        let p = bpf_program(&allow_rules(std::slice::from_ref(&d)));
+        // access << 16 | type; access: 1 mknod, 2 read, 4 write; type: 1
+        // block, 2 char.
+        let ask = |t: u32, acc: u32, maj: u32, min: u32| run_program(&p, [acc << 16 | t, maj, min]);
+        let (blk, chr) = (1, 2);
+        let (m, r, w) = (1, 2, 4);
+        assert_eq!(ask(chr, r | w, 1, 3), 1, "null");
+        assert_eq!(ask(chr, r, 1, 9), 1, "urandom");
+        assert_eq!(ask(chr, r | w, 5, 2), 1, "ptmx");
+        assert_eq!(ask(chr, r | w, 136, 7), 1, "a pts");
+        assert_eq!(ask(chr, r | w, 137, 7), 0);
+        assert_eq!(ask(chr, r, 1, 4), 0, "a minor not listed");
+        assert_eq!(ask(chr, r, 10, 200), 0, "tun is not in the default list");
+        assert_eq!(ask(chr, m, 10, 200), 1, "mknod of any char node");
+        assert_eq!(ask(blk, m, 8, 0), 1, "mknod of any block node");
+        assert_eq!(ask(blk, r, 8, 0), 0, "a disk");
+        assert_eq!(ask(blk, r, 7, 3), 1, "the --device, read");
+        assert_eq!(ask(blk, w, 7, 3), 0, "the --device, write (r only)");
+        assert_eq!(ask(blk, r | w, 7, 3), 0);
+        assert_eq!(ask(chr, r, 7, 3), 0, "the same numbers, char");
+        assert_eq!(ask(blk, r, 7, 4), 0);
+        assert_eq!(ask(blk, r, 6, 3), 0);
+        assert_eq!(run_program(&bpf_program(&[]), [r << 16 | chr, 1, 3]), 0);
+        let any = Rule {
+            kind: None,
+            major: None,
+            minor: None,
+            perms: Perms::ALL,
+        };
+        assert_eq!(run_program(&bpf_program(&[any]), [7 << 16 | blk, 8, 0]), 1);
+        // The encoding: r2 = *(u32 *)(r1 + 0) first, exit last.
+        assert_eq!(p[0], [0x61, 0x12, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(p[5], [0x61, 0x15, 4, 0, 0, 0, 0, 0]);
+        assert_eq!(p.last(), Some(&[0x95, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(
+            insn(JMP_JNE_K, 3, 0, -2, -1),
+            [0x55, 3, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]
+        );
     }
 }

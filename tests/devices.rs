@@ -193,6 +193,10 @@ fn made_and_found_nodes_do_not_open(mode: Mode) {
     let n = lp.minor;
     let rootfs = own_rootfs(&cx);
     let rootfs_arg = rootfs.to_str().expect("UTF-8 path").to_string();
+    // The volume's mount point exists, so that rootless too sees the
+    // rootfs through rrun's plain bind (a missing one would be made on an
+    // overlay, and a user namespace's overlay is nodev by itself).
+    fs::create_dir(rootfs.join("vol")).expect("mkdir /vol in the rootfs");
     let vol = cx.host_dir("vol");
     // Left by root, open to anyone: in the rootfs and in a volume.
     lp.node_at(&rootfs.join("pre-placed"), 0o666);
@@ -248,7 +252,7 @@ fn made_and_found_nodes_do_not_open(mode: Mode) {
     if !root {
         out.ok();
         assert_made_refused(&out, "devtmp", false, "");
-    } else if Path::new(CGROUP).join("devices.allow").exists() {
+    } else if cgroup_parent().is_some() {
         out.ok();
         assert_made_refused(&out, "devtmp", true, "Operation not permitted");
     } else {
@@ -258,7 +262,17 @@ fn made_and_found_nodes_do_not_open(mode: Mode) {
 
     // `rrun exec` is held the same way.
     let _c = Cleanup::new(&cx);
-    let id = cx.detach(&["--net=none", "-v", &vol_arg], &["sleep", "1000"]);
+    let out = cx.rrun(&[
+        "-d",
+        "--net=none",
+        "-v",
+        &vol_arg,
+        &rootfs_arg,
+        "sleep",
+        "1000",
+    ]);
+    out.ok();
+    let id = out.stdout.trim().to_string();
     let out = cx.rrun(&[
         "exec",
         &id,
@@ -478,9 +492,25 @@ fn bad_device_flags_are_refused(mode: Mode) {
     cx.assert_nothing_left("bad --device flags");
 }
 
+/// Where rrun makes device cgroups: the v2 hierarchy's `rrun/` (a device
+/// program attached), else the v1 devices controller's.
+fn cgroup_parent() -> Option<PathBuf> {
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .iter()
+        .map(Path::new)
+        .find(|r| r.join("cgroup.subtree_control").exists())
+        .map(|r| r.join("rrun"))
+        .or_else(|| {
+            Path::new(CGROUP)
+                .join("devices.allow")
+                .exists()
+                .then(|| Path::new(CGROUP).join("rrun"))
+        })
+}
+
 /// The device cgroups of container `id` (rrun names them ID-PID-START).
-fn cgroups_of(id: &str) -> Vec<PathBuf> {
-    fs::read_dir(Path::new(CGROUP).join("rrun"))
+fn cgroups_of(parent: &Path, id: &str) -> Vec<PathBuf> {
+    fs::read_dir(parent)
         .map(|rd| {
             rd.flatten()
                 .filter(|e| {
@@ -498,13 +528,14 @@ fn device_cgroup_lifecycle() {
     let Some(cx) = Ctx::new(Mode::Root) else {
         return;
     };
-    if !Path::new(CGROUP).join("devices.allow").exists() {
-        skip("no cgroup v1 devices controller at /sys/fs/cgroup/devices");
+    let Some(parent) = cgroup_parent() else {
+        skip("no cgroup v2 hierarchy and no v1 devices controller");
         return;
-    }
+    };
+    let v2 = !parent.starts_with(CGROUP);
     let _c = Cleanup::new(&cx);
     let id = cx.detach(&["--net=none"], &["sleep", "1000"]);
-    let cgs = cgroups_of(&id);
+    let cgs = cgroups_of(&parent, &id);
     assert_eq!(cgs.len(), 1, "one device cgroup for {id}: {cgs:?}");
     let cg = &cgs[0];
     let st = cx.state_json(&id).expect("state.json");
@@ -515,32 +546,36 @@ fn device_cgroup_lifecycle() {
         [st["pid"].to_string()],
         "the container process alone is in it (not its monitor)"
     );
-    let list = fs::read_to_string(cg.join("devices.list")).expect("devices.list");
-    let mut got: Vec<&str> = list.lines().collect();
-    got.sort();
-    let mut want = vec![
-        "c *:* m",
-        "b *:* m",
-        "c 1:3 rwm",
-        "c 1:5 rwm",
-        "c 1:7 rwm",
-        "c 1:8 rwm",
-        "c 1:9 rwm",
-        "c 5:0 rwm",
-        "c 5:1 rwm",
-        "c 5:2 rwm",
-        "c 136:* rwm",
-    ];
-    want.sort();
-    assert_eq!(got, want, "Docker's default list, nothing else");
+    if !v2 {
+        let list = fs::read_to_string(cg.join("devices.list")).expect("devices.list");
+        let mut got: Vec<&str> = list.lines().collect();
+        got.sort();
+        let mut want = vec![
+            "c *:* m",
+            "b *:* m",
+            "c 1:3 rwm",
+            "c 1:5 rwm",
+            "c 1:7 rwm",
+            "c 1:8 rwm",
+            "c 1:9 rwm",
+            "c 5:0 rwm",
+            "c 5:1 rwm",
+            "c 5:2 rwm",
+            "c 136:* rwm",
+        ];
+        want.sort();
+        assert_eq!(got, want, "Docker's default list, nothing else");
+    }
     // rrun exec's command joins it.
     let out = cx.rrun(&["exec", &id, "cat", "/proc/self/cgroup"]);
     out.ok();
     let name = cg.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(
-        out.stdout.contains(&format!(":devices:/rrun/{name}\n")),
-        "{out}"
-    );
+    let line = if v2 {
+        format!("0::/rrun/{name}\n")
+    } else {
+        format!(":devices:/rrun/{name}\n")
+    };
+    assert!(out.stdout.contains(&line), "{line:?}\n{out}");
     cx.rrun(&["rm", "-f", &id]).ok();
     assert!(
         poll_until(SETTLE, || !cg.exists()),
@@ -551,8 +586,8 @@ fn device_cgroup_lifecycle() {
     // A foreground run leaves none.
     let out = cx.sh(&["--net=none"], "cat /proc/self/cgroup");
     out.ok();
-    assert!(out.stdout.contains(":devices:/rrun/"), "{out}");
-    let left: Vec<String> = fs::read_dir(Path::new(CGROUP).join("rrun"))
+    assert!(out.stdout.contains("/rrun/"), "{out}");
+    let left: Vec<String> = fs::read_dir(&parent)
         .expect("rrun's cgroup directory")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -570,11 +605,11 @@ fn device_cgroup_lifecycle() {
     cx.wait_exited(&id);
     let gone = poll_until(SETTLE, || {
         cx.sh(&["--net=none"], "true").ok();
-        cgroups_of(&id).is_empty()
+        cgroups_of(&parent, &id).is_empty()
     });
     assert!(
         gone,
         "the killed monitor's cgroup is reclaimed: {:?}",
-        cgroups_of(&id)
+        cgroups_of(&parent, &id)
     );
 }

@@ -742,18 +742,61 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
     if own_netns && join_netns.is_none() {
         flags |= libc::CLONE_NEWNET;
     }
-    // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit) in a
-    // single-threaded process; the child runs `child::main`, which only
-    // makes syscalls on data prepared above and never returns.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
+    let pid = match devices.as_ref().and_then(|d| d.clone_into()) {
+        // Born in its device cgroup: no move, which would wait for an RCU
+        // grace period.
+        Some(cgroup) => {
+            #[repr(C)]
+            struct CloneArgs {
+                flags: u64,
+                pidfd: u64,
+                child_tid: u64,
+                parent_tid: u64,
+                exit_signal: u64,
+                stack: u64,
+                stack_size: u64,
+                tls: u64,
+                set_tid: u64,
+                set_tid_size: u64,
+                cgroup: u64,
+            }
+            const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+            let args = CloneArgs {
+                flags: flags as u64 | CLONE_INTO_CGROUP,
+                pidfd: 0,
+                child_tid: 0,
+                parent_tid: 0,
+                exit_signal: libc::SIGCHLD as u64,
+                stack: 0,
+                stack_size: 0,
+                tls: 0,
+                set_tid: 0,
+                set_tid_size: 0,
+                cgroup: cgroup as u64,
+            };
+            // SAFETY: as the clone below; clone3 reads `args`, of the size
+            // passed, and with no stack given forks like it.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_clone3,
+                    &args as *const CloneArgs,
+                    std::mem::size_of::<CloneArgs>(),
+                )
+            }
+        }
+        // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit) in a
+        // single-threaded process; the child runs `child::main`, which only
+        // makes syscalls on data prepared above and never returns.
+        None => unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (flags | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        },
     };
     if pid < 0 {
         let e = io::Error::last_os_error();
@@ -848,8 +891,8 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
     })
 }
 
-/// As root, where the devices controller is: the container's device
-/// cgroup, allowing Docker's default list and the --device nodes (none
+/// As root, where cgroups can be made: the container's device cgroup
+/// (cgroup.rs: a v2 device program, else the v1 controller), allowing Docker's default list and the --device nodes (none
 /// with --privileged, which may open every device, as in Docker). Without
 /// one, a --tmpfs `dev` would let a root container open what it makes
 /// there: refused. Rootless there is none, and none is needed for that: a
@@ -879,7 +922,7 @@ fn device_cgroup(
         return Err(RunError::Start {
             code: 125,
             msg: format!(
-                "--tmpfs {}:dev: without a device cgroup (no cgroup v1 devices controller here) a root container could open the devices it makes there; use --privileged to allow that",
+                "--tmpfs {}:dev: without a device cgroup (rrun could make none here) a root container could open the devices it makes there; use --privileged to allow that",
                 t.dst
             ),
         });
