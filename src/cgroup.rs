@@ -68,6 +68,8 @@ pub struct DeviceCgroup {
     path: PathBuf,
     /// v2: the cgroup's directory, to clone the container into.
     dir: Option<OwnedFd>,
+    /// The one cgroup of every container with the default rules: kept.
+    shared: bool,
 }
 
 fn write_to(path: &Path, file: &str, data: &str) -> io::Result<()> {
@@ -81,18 +83,61 @@ impl DeviceCgroup {
     /// root of a user namespace, as inside another container): nodev
     /// mounts still hold there.
     pub fn create(name: &str, rules: &[Rule]) -> Result<Option<DeviceCgroup>, CgroupError> {
-        if let Some(root) = v2_root()
-            && let Some(cg) = Self::create_v2(root, name, rules)
-        {
-            return Ok(Some(cg));
+        if let Some(root) = v2_root() {
+            let prog = devices::bpf_program(rules);
+            let cg = if rules == devices::DEFAULT_RULES {
+                Self::shared_v2(root, &prog)
+            } else {
+                Self::create_v2(root, name, &prog)
+            };
+            if cg.is_some() {
+                return Ok(cg);
+            }
         }
         Self::create_v1(name, rules)
     }
 
-    /// A v2 cgroup with the device program attached; None where the
-    /// kernel will not have it (no BPF, an ancestor's program that allows
-    /// no other, a hierarchy rrun may not write), leaving nothing behind.
-    fn create_v2(root: &Path, name: &str, rules: &[Rule]) -> Option<DeviceCgroup> {
+    /// The v2 cgroup every container with the default rules is cloned
+    /// into, `rrun/default-<hash of its program>`: made, and its program
+    /// loaded and attached, by the first run that finds it missing or
+    /// without a program, then kept (a start then costs an open and a
+    /// query). No container enters it before a program is attached to it;
+    /// two runs attaching at once replace one program with the same.
+    fn shared_v2(root: &Path, prog: &[devices::Insn]) -> Option<DeviceCgroup> {
+        let path = root
+            .join(PARENT)
+            .join(format!("default-{:016x}", devices::program_hash(prog)));
+        let open = || sys::open(&path, libc::O_RDONLY | libc::O_DIRECTORY);
+        let dir = match open() {
+            Ok(d) => d,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                for p in [&root.join(PARENT), &path] {
+                    match fs::DirBuilder::new().mode(0o755).create(p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(_) => return None,
+                    }
+                }
+                open().ok()?
+            }
+            Err(_) => return None,
+        };
+        if attached_programs(&dir).ok()? == 0 {
+            let p = load_device_program(prog).ok()?;
+            attach_device_program(&dir, &p).ok()?;
+        }
+        Some(DeviceCgroup {
+            path,
+            dir: Some(dir),
+            shared: true,
+        })
+    }
+
+    /// A v2 cgroup of the container's own with its program attached; None
+    /// where the kernel will not have it (no BPF, an ancestor's program
+    /// that allows no other, a hierarchy rrun may not write), leaving
+    /// nothing behind.
+    fn create_v2(root: &Path, name: &str, prog: &[devices::Insn]) -> Option<DeviceCgroup> {
         let parent = root.join(PARENT);
         match fs::DirBuilder::new().mode(0o755).create(&parent) {
             Ok(()) => {}
@@ -101,9 +146,13 @@ impl DeviceCgroup {
         }
         let path = parent.join(name);
         fs::DirBuilder::new().mode(0o755).create(&path).ok()?;
-        let mut cg = DeviceCgroup { path, dir: None };
+        let mut cg = DeviceCgroup {
+            path,
+            dir: None,
+            shared: false,
+        };
         let dir = sys::open(&cg.path, libc::O_RDONLY | libc::O_DIRECTORY).ok()?;
-        let prog = load_device_program(&devices::bpf_program(rules)).ok()?;
+        let prog = load_device_program(prog).ok()?;
         attach_device_program(&dir, &prog).ok()?;
         cg.dir = Some(dir);
         Some(cg)
@@ -129,7 +178,11 @@ impl DeviceCgroup {
                 Err(e) => return Err(CgroupError::Create(p.clone(), sys::errno_text(&e))),
             }
         }
-        let cg = DeviceCgroup { path, dir: None };
+        let cg = DeviceCgroup {
+            path,
+            dir: None,
+            shared: false,
+        };
         let rule_err = |rule: String, e: io::Error| CgroupError::Rule {
             path: cg.path.clone(),
             rule,
@@ -167,7 +220,9 @@ impl DeviceCgroup {
 
 impl Drop for DeviceCgroup {
     fn drop(&mut self) {
-        let _ = fs::remove_dir(&self.path);
+        if !self.shared {
+            let _ = fs::remove_dir(&self.path);
+        }
     }
 }
 
@@ -199,6 +254,7 @@ pub fn reclaim() {
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 
@@ -220,6 +276,19 @@ fn load_device_program(insns: &[devices::Insn]) -> io::Result<OwnedFd> {
     let fd = bpf(BPF_PROG_LOAD, &attr)?;
     // SAFETY: the kernel returned a new fd that we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// How many device programs are attached to the cgroup itself.
+fn attached_programs(cgroup: &OwnedFd) -> io::Result<u32> {
+    let mut attr = [0u8; 64];
+    attr[0..4].copy_from_slice(&(cgroup.as_raw_fd() as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
+    // SAFETY: attr is a valid buffer of the size passed; with no prog_ids
+    // buffer the kernel only writes the count into it.
+    sys::cvt_l(unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_PROG_QUERY, attr.as_mut_ptr(), attr.len())
+    })?;
+    Ok(u32::from_ne_bytes([attr[24], attr[25], attr[26], attr[27]]))
 }
 
 fn attach_device_program(cgroup: &OwnedFd, prog: &OwnedFd) -> io::Result<()> {

@@ -338,6 +338,14 @@ pub fn bpf_program(rules: &[Rule]) -> Vec<Insn> {
     p
 }
 
+/// FNV-1a (64 bits) of a program's bytes: names the cgroup that holds it,
+/// so that another rule set (a later rrun) gets a cgroup of its own.
+pub fn program_hash(p: &[Insn]) -> u64 {
+    p.iter().flatten().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// What [`bpf_program`]'s program answers for a device access: the same
 /// walk over the instructions the kernel would make (used to test it).
 #[cfg(test)]
@@ -556,6 +564,24 @@ mod tests {
         ] {
             assert!(!privileged_node_wanted(no), "{no:?}");
         }
+    }
+
+    #[test]
+    fn program_hashes() {
+        assert_eq!(program_hash(&[]), 0xcbf2_9ce4_8422_2325);
+        // FNV-1a 64 of the 8 bytes 61 00 00 00 00 00 00 00.
+        let one = [[0x61, 0, 0, 0, 0, 0, 0, 0]];
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in one[0] {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        assert_eq!(program_hash(&one), h);
+        let two = [[1, 0, 0, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0, 0, 0]];
+        assert_ne!(program_hash(&two), program_hash(&[two[1], two[0]]));
+        let a = bpf_program(DEFAULT_RULES);
+        let b = bpf_program(&DEFAULT_RULES[1..]);
+        assert_eq!(program_hash(&a), program_hash(&bpf_program(DEFAULT_RULES)));
+        assert_ne!(program_hash(&a), program_hash(&b));
     }
 
     #[test]

@@ -534,7 +534,21 @@ fn device_cgroup_lifecycle() {
     };
     let v2 = !parent.starts_with(CGROUP);
     let _c = Cleanup::new(&cx);
+    // On v2 every container with the default rules shares one cgroup,
+    // `rrun/default-HASH`, kept; one with a --device has its own.
     let id = cx.detach(&["--net=none"], &["sleep", "1000"]);
+    let st = cx.state_json(&id).expect("state.json");
+    let own = fs::read_to_string(format!("/proc/{}/cgroup", st["pid"])).expect("its cgroup");
+    if v2 {
+        assert!(own.contains("0::/rrun/default-"), "{own}");
+        assert!(cgroups_of(&parent, &id).is_empty());
+    } else {
+        assert!(own.contains(&format!(":devices:/rrun/{id}-")), "{own}");
+    }
+    cx.rrun(&["rm", "-f", &id]).ok();
+
+    let dev = ["--net=none", "--device", "/dev/zero:/dev/zero2"];
+    let id = cx.detach(&dev, &["sleep", "1000"]);
     let cgs = cgroups_of(&parent, &id);
     assert_eq!(cgs.len(), 1, "one device cgroup for {id}: {cgs:?}");
     let cg = &cgs[0];
@@ -584,7 +598,7 @@ fn device_cgroup_lifecycle() {
     );
 
     // A foreground run leaves none.
-    let out = cx.sh(&["--net=none"], "cat /proc/self/cgroup");
+    let out = cx.sh(&dev, "cat /proc/self/cgroup");
     out.ok();
     assert!(out.stdout.contains("/rrun/"), "{out}");
     let left: Vec<String> = fs::read_dir(&parent)
@@ -597,7 +611,10 @@ fn device_cgroup_lifecycle() {
 
     // A monitor SIGKILLed once the container runs leaves its cgroup; the
     // next run removes it.
-    let mut c = cx.cmd(&["-d", "--net=none", cx.rootfs(), "sleep", "1000"]);
+    let mut args = vec!["-d"];
+    args.extend(dev);
+    args.extend([cx.rootfs(), "sleep", "1000"]);
+    let mut c = cx.cmd(&args);
     c.env("RRUN_TEST_CRASH_AT", "started");
     let out = cx.run(c, Input::Null);
     let id = out.stdout.trim().to_string();

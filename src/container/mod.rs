@@ -730,6 +730,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         },
     };
 
+    crate::crash::t("child-config");
     let devices = device_cgroup(plan, rs, rootless)?;
     crate::crash::t("device-cgroup");
 
