@@ -589,6 +589,21 @@ mod tests {
         assert_eq!(v["State"]["Running"], true);
         assert_eq!(v["Config"]["Cmd"], json!(["httpd", "-f", "-p", "5000"]));
         assert_eq!(v["HostConfig"]["NetworkMode"], "none");
+        assert_eq!(v["HostConfig"]["Privileged"], false);
+        assert_eq!(v["HostConfig"]["Devices"], json!([]));
+        let mut r = rec(Status::Running);
+        r.config.privileged = true;
+        r.config.devices = vec![crate::state::DeviceConf {
+            host: "/dev/loop3".into(),
+            container: "/dev/xd".into(),
+            perms: "rw".into(),
+        }];
+        let p = inspect(&r);
+        assert_eq!(p["HostConfig"]["Privileged"], true);
+        assert_eq!(
+            p["HostConfig"]["Devices"],
+            json!([{"PathOnHost": "/dev/loop3", "PathInContainer": "/dev/xd", "CgroupPermissions": "rw"}])
+        );
         let keys: Vec<&String> = v
             .as_object()
             .map(|o| o.keys().collect())
