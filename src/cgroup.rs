@@ -82,8 +82,11 @@ impl DeviceCgroup {
     /// None where the hierarchy cannot be written (a read-only /sys, or
     /// root of a user namespace, as inside another container): nodev
     /// mounts still hold there.
+    /// RRUN_TEST_DEVICE_CGROUP=v1 skips v2, so that tests reach the v1
+    /// fallback on hosts that have both.
     pub fn create(name: &str, rules: &[Rule]) -> Result<Option<DeviceCgroup>, CgroupError> {
-        if let Some(root) = v2_root() {
+        let v1_only = std::env::var_os("RRUN_TEST_DEVICE_CGROUP").is_some_and(|v| v == "v1");
+        if let Some(root) = v2_root().filter(|_| !v1_only) {
             let prog = devices::bpf_program(rules);
             let cg = if rules == devices::DEFAULT_RULES {
                 Self::shared_v2(root, &prog)

@@ -31,6 +31,10 @@ mod root_only {
     fn device_cgroup_lifecycle() {
         super::device_cgroup_lifecycle()
     }
+    #[test]
+    fn device_cgroup_v1_fallback() {
+        super::device_cgroup_v1_fallback()
+    }
 }
 
 const CGROUP: &str = "/sys/fs/cgroup/devices";
@@ -629,4 +633,69 @@ fn device_cgroup_lifecycle() {
         "the killed monitor's cgroup is reclaimed: {:?}",
         cgroups_of(&parent, &id)
     );
+}
+
+/// The v1 devices controller, where there is no v2 hierarchy (forced here
+/// with RRUN_TEST_DEVICE_CGROUP=v1): a cgroup of the container's own with
+/// Docker's list (and the --device entry), the container moved into it
+/// before it starts, removed with it.
+fn device_cgroup_v1_fallback() {
+    let Some(cx) = Ctx::new(Mode::Root) else {
+        return;
+    };
+    if !Path::new(CGROUP).join("devices.allow").exists() {
+        skip("no cgroup v1 devices controller at /sys/fs/cgroup/devices");
+        return;
+    }
+    let Some(lp) = Loop::new(&cx) else { return };
+    // Another minor than the --device's: the rule allows that one alone.
+    let n = lp.minor + 1;
+    let script = format!(
+        "{PROBE} cat /proc/self/cgroup; mk devtmp /t/made {n}; probe devtmp /t/made; probe xd /dev/xd"
+    );
+    let args = cx.sh_args(
+        &[
+            "--net=none",
+            "--tmpfs",
+            "/t:dev",
+            "--device",
+            &format!("{}:/dev/xd:r", lp.dev),
+        ],
+        &script,
+    );
+    let mut c = cx.cmd(&args);
+    c.env("RRUN_TEST_DEVICE_CGROUP", "v1");
+    let out = cx.run(c, Input::Null);
+    out.ok();
+    let lines = out.lines();
+    let cg = lines
+        .iter()
+        .find_map(|l| l.split_once(":devices:/rrun/").map(|(_, n)| n.to_string()))
+        .unwrap_or_else(|| panic!("not in a v1 device cgroup of rrun's\n{out}"));
+    assert!(
+        parse_name_id(&cg).is_some(),
+        "named ID-PID-START: {cg}\n{out}"
+    );
+    assert!(lines.contains(&"devtmp mknod=ok"), "{out}");
+    assert!(
+        lines.contains(&refused("devtmp", "Operation not permitted").as_str()),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"xd read=OPENED write=Operation not permitted"),
+        "{out}"
+    );
+    assert!(
+        !Path::new(CGROUP).join("rrun").join(&cg).exists(),
+        "{cg} is removed with the container"
+    );
+    lp.assert_unchanged("the v1 device cgroup refused the write");
+}
+
+/// The id of a cgroup name ID-PID-START.
+fn parse_name_id(name: &str) -> Option<&str> {
+    let mut it = name.rsplitn(3, '-');
+    it.next()?.parse::<u64>().ok()?;
+    it.next()?.parse::<i32>().ok()?;
+    it.next().filter(|id| is_hex(id, 64))
 }
