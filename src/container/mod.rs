@@ -893,8 +893,9 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
 }
 
 /// As root, where cgroups can be made: the container's device cgroup
-/// (cgroup.rs: a v2 device program, else the v1 controller), allowing Docker's default list and the --device nodes (none
-/// with --privileged, which may open every device, as in Docker). Without
+/// (cgroup.rs: a v2 device program, else the v1 controller), allowing
+/// Docker's default list and the --device nodes (none with --privileged,
+/// which may open every device, as in Docker). Without
 /// one, a --tmpfs `dev` would let a root container open what it makes
 /// there: refused. Rootless there is none, and none is needed for that: a
 /// user namespace's tmpfs is nodev whatever it is asked, and mknod of a
