@@ -106,6 +106,13 @@ pub struct RunArgs {
     /// Drop Linux capabilities
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
+    /// Give the container a host device: HOST[:CONTAINER][:PERMS] (PERMS: r, w, m; default rwm)
+    #[arg(long = "device", value_name = "HOST[:CONTAINER][:rwm]")]
+    pub device: Vec<String>,
+    /// Give extended privileges: every capability, no seccomp filter, no
+    /// masked /proc paths, a writable /sys, the host's devices
+    #[arg(long = "privileged")]
+    pub privileged: bool,
     /// Security options: seccomp=unconfined (no seccomp filter),
     /// no-new-privileges (always on)
     #[arg(long = "security-opt", value_name = "OPT")]

@@ -190,6 +190,12 @@ pub fn inspect(r: &Record) -> Value {
                 "Type": c.log.driver.name(),
                 "Config": c.log.opts,
             },
+            "Privileged": c.privileged,
+            "Devices": c.devices.iter().map(|d| json!({
+                "PathOnHost": d.host,
+                "PathInContainer": d.container,
+                "CgroupPermissions": d.perms,
+            })).collect::<Vec<_>>(),
         },
         "Config": {
             "Hostname": c.hostname,
@@ -515,6 +521,7 @@ mod tests {
                 finished_at: "2026-11-29T05:00:03.000000000Z".into(),
                 error: String::new(),
                 net: None,
+                device_cgroup: String::new(),
             },
         }
     }
@@ -629,6 +636,21 @@ mod tests {
         assert_eq!(v["State"]["Running"], true);
         assert_eq!(v["Config"]["Cmd"], json!(["httpd", "-f", "-p", "5000"]));
         assert_eq!(v["HostConfig"]["NetworkMode"], "none");
+        assert_eq!(v["HostConfig"]["Privileged"], false);
+        assert_eq!(v["HostConfig"]["Devices"], json!([]));
+        let mut r = rec(Status::Running);
+        r.config.privileged = true;
+        r.config.devices = vec![crate::state::DeviceConf {
+            host: "/dev/loop3".into(),
+            container: "/dev/xd".into(),
+            perms: "rw".into(),
+        }];
+        let p = inspect(&r);
+        assert_eq!(p["HostConfig"]["Privileged"], true);
+        assert_eq!(
+            p["HostConfig"]["Devices"],
+            json!([{"PathOnHost": "/dev/loop3", "PathInContainer": "/dev/xd", "CgroupPermissions": "rw"}])
+        );
         let keys: Vec<&String> = v
             .as_object()
             .map(|o| o.keys().collect())

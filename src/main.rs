@@ -3,10 +3,12 @@
 //! turned into one `rrun: …` line and an exit code here, and nowhere else.
 
 mod bytes;
+mod cgroup;
 mod cli;
 mod commands;
 mod container;
 mod crash;
+mod devices;
 mod forward;
 #[cfg(test)]
 mod fuzz;

@@ -11,6 +11,14 @@
 //! where the caller may write, and otherwise lays a tmpfs-backed overlay
 //! over the nearest existing directory (the kernel allows it in a user
 //! namespace with `userxattr`) so that the rootfs itself is never touched.
+//!
+//! No device node the container makes or finds can be opened: every mount
+//! it can write or make nodes in is `nodev` (the rootfs and the overlays
+//! laid on it, /dev, /dev/shm, -v binds, --tmpfs unless `dev`). The nodes
+//! it is given (/dev/null and the like, `--device`) are read-only binds of
+//! the host's, which keep the host's /dev mount flags, so they open while
+//! their owner and mode stay out of the container's reach. `--privileged`
+//! lifts all of that, as in Docker.
 
 use std::ffi::OsStr;
 use std::io;
@@ -49,6 +57,26 @@ pub enum Kind {
     File,
 }
 
+/// A host device node given with `--device`: bound onto `dst`.
+#[derive(Debug, Clone)]
+pub struct DeviceBind {
+    pub src: PathBuf,
+    pub dst: String,
+}
+
+/// A host device node for `--privileged`'s /dev: made with mknod as root,
+/// bound from the host's /dev rootless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostNode {
+    /// The path below /dev.
+    pub rel: String,
+    /// st_mode: type and permissions.
+    pub mode: u32,
+    pub rdev: u64,
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// A bind mount from the host.
 #[derive(Debug, Clone)]
 pub struct Bind {
@@ -76,7 +104,15 @@ pub struct MountPlan {
     pub tmpfs: Vec<Tmpfs>,
     /// The working directory, made if missing (as Docker does).
     pub workdir: Option<PathBuf>,
+    /// --device nodes.
+    pub devices: Vec<DeviceBind>,
+    /// --privileged: no nodev, no masked or read-only paths, a writable
+    /// /sys, and these host nodes in /dev.
+    pub privileged: bool,
+    pub host_nodes: Vec<HostNode>,
 }
+
+const MOUNT_ATTR_NODEV: u64 = 0x4;
 
 /// runc's default masked paths (with /proc/interrupts, which newer runc
 /// masks too): files get /dev/null over them, directories an empty
@@ -308,7 +344,11 @@ impl Fs<'_> {
             Some("overlay"),
             &fd_path(&lower),
             Some("overlay"),
-            0,
+            if self.plan.privileged {
+                0
+            } else {
+                libc::MS_NODEV
+            },
             Some(&data),
         )?;
         if components(dir).is_empty() {
@@ -392,6 +432,11 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
     drop(under);
     let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY)
         .map_err(step(format!("opening the rootfs {shown}")))?;
+    if !plan.privileged {
+        // With whatever is mounted below it on the host.
+        sys::mount_setattr_rec(&root, MOUNT_ATTR_NODEV)
+            .map_err(step(format!("making the rootfs {shown} nodev")))?;
+    }
     let mut fs = Fs {
         plan,
         root,
@@ -414,6 +459,13 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
     if let Some(w) = &plan.workdir {
         targets.push((w.as_path(), Kind::Dir));
     }
+    // Nodes under /dev go on rrun's tmpfs, made there after it is mounted.
+    targets.extend(
+        plan.devices
+            .iter()
+            .filter(|d| !under_dev(&d.dst))
+            .map(|d| (Path::new(&d.dst), Kind::File)),
+    );
     fs.ensure_all(&targets)?;
 
     if plan.readonly {
@@ -432,10 +484,18 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
     mount_dev(&fs)?;
 
     for (dst, src) in &plan.etc {
-        bind(&fs, src, Path::new(dst), false, false)?;
+        bind(&fs, src, Path::new(dst), false, 0)?;
     }
+    // Docker's binds are not nodev (its device cgroup guards them); here
+    // nodev is what guards them rootless, where there is no device cgroup.
+    let nodev = if plan.privileged { 0 } else { MOUNT_ATTR_NODEV };
     for b in &plan.binds {
-        bind(&fs, &b.src, &b.dst, b.readonly, true)?;
+        let ro = if b.readonly {
+            sys::MOUNT_ATTR_RDONLY
+        } else {
+            0
+        };
+        bind(&fs, &b.src, &b.dst, true, ro | nodev)?;
     }
     for t in &plan.tmpfs {
         let shown = t.dst.display();
@@ -461,14 +521,30 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
         sys::mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), flags, data)
             .map_err(step(format!("mounting a tmpfs on {shown}")))?;
     }
+    // Last, so that a node's place inside a volume or a tmpfs is there.
+    // Read-only: the node opens for writing all the same, but its owner
+    // and mode on the host stay as they are.
+    for d in &plan.devices {
+        fs.create_path(&components(Path::new(&d.dst)), Kind::File)
+            .map_err(|(_, e)| step(format!("creating {} for the device", d.dst))(e))?;
+        bind(&fs, &d.src, Path::new(&d.dst), false, sys::MOUNT_ATTR_RDONLY)?;
+    }
 
-    mask_paths(&fs, &devnull)?;
+    if !plan.privileged {
+        mask_paths(&fs, &devnull)?;
+    }
     pivot(&fs)
 }
 
 fn set_readonly(fd: &OwnedFd, recursive: bool) -> io::Result<()> {
+    set_attrs(fd, sys::MOUNT_ATTR_RDONLY, recursive)
+}
+
+/// Set MOUNT_ATTR_* flags on the mount `fd` names (and, recursive, on
+/// every mount below it).
+fn set_attrs(fd: &OwnedFd, attrs: u64, recursive: bool) -> io::Result<()> {
     if recursive {
-        return sys::mount_setattr_rec(fd, sys::MOUNT_ATTR_RDONLY);
+        return sys::mount_setattr_rec(fd, attrs);
     }
     #[repr(C)]
     struct MountAttr {
@@ -478,7 +554,7 @@ fn set_readonly(fd: &OwnedFd, recursive: bool) -> io::Result<()> {
         userns_fd: u64,
     }
     let attr = MountAttr {
-        attr_set: sys::MOUNT_ATTR_RDONLY,
+        attr_set: attrs,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
@@ -512,12 +588,17 @@ fn mount_proc(fs: &Fs) -> Result<(), MountError> {
 
 fn mount_sys(fs: &Fs) -> Result<(), MountError> {
     let t = resolve(&fs.root, "/sys").map_err(step("resolving /sys"))?;
+    let ro = if fs.plan.privileged {
+        0
+    } else {
+        libc::MS_RDONLY
+    };
     if fs.plan.own_netns || !fs.plan.rootless {
         sys::mount(
             Some("sysfs"),
             &fd_path(&t),
             Some("sysfs"),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | ro,
             None,
         )
         .map_err(step("mounting /sys"))
@@ -532,6 +613,9 @@ fn mount_sys(fs: &Fs) -> Result<(), MountError> {
             None,
         )
         .map_err(step("binding the host's /sys"))?;
+        if fs.plan.privileged {
+            return Ok(());
+        }
         let t = resolve(&fs.root, "/sys").map_err(step("resolving /sys"))?;
         set_readonly(&t, true).map_err(step("making /sys read-only"))
     }
@@ -539,32 +623,25 @@ fn mount_sys(fs: &Fs) -> Result<(), MountError> {
 
 fn mount_dev(fs: &Fs) -> Result<(), MountError> {
     let t = resolve(&fs.root, "/dev").map_err(step("resolving /dev"))?;
+    // A node made here with mknod does not open (nodev); the nodes bound
+    // below keep the flags of the host's /dev mount.
+    let nodev = if fs.plan.privileged {
+        0
+    } else {
+        libc::MS_NODEV
+    };
     sys::mount(
         Some("tmpfs"),
         &fd_path(&t),
         Some("tmpfs"),
-        libc::MS_NOSUID | libc::MS_STRICTATIME,
+        libc::MS_NOSUID | libc::MS_STRICTATIME | nodev,
         Some("mode=755,size=65536k"),
     )
     .map_err(step("mounting a tmpfs on /dev"))?;
     let dev = resolve(&fs.root, "/dev").map_err(step("resolving /dev"))?;
     for name in DEVICES {
         create_in(&dev, name, Kind::File).map_err(step(format!("creating /dev/{name}")))?;
-        let target = sys::openat2(
-            dev.as_raw_fd(),
-            name,
-            libc::O_PATH,
-            sys::RESOLVE_NO_SYMLINKS,
-        )
-        .map_err(step(format!("opening /dev/{name}")))?;
-        sys::mount(
-            Some(&format!("/dev/{name}")),
-            &fd_path(&target),
-            None,
-            libc::MS_BIND,
-            None,
-        )
-        .map_err(step(format!("binding /dev/{name}")))?;
+        bind_host_node(&dev, OsStr::new(name), Path::new(&format!("/dev/{name}")))?;
     }
     for d in ["pts", "shm", "mqueue"] {
         create_in(&dev, d, Kind::Dir).map_err(step(format!("creating /dev/{d}")))?;
@@ -632,16 +709,96 @@ fn mount_dev(fs: &Fs) -> Result<(), MountError> {
         sys::cvt(unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), n.as_ptr()) })
             .map_err(step(format!("creating /dev/{name}")))?;
     }
+    for n in &fs.plan.host_nodes {
+        host_node(fs, n)?;
+    }
     Ok(())
 }
 
-fn bind(
-    fs: &Fs,
-    src: &Path,
-    dst: &Path,
-    readonly: bool,
-    recursive: bool,
-) -> Result<(), MountError> {
+/// Bind the host's node `src` onto the file `name` below `dir`, read-only:
+/// it opens for reading and writing as on the host, but chmod and chown
+/// inside cannot change the host's node.
+fn bind_host_node(dir: &OwnedFd, name: &OsStr, src: &Path) -> Result<(), MountError> {
+    let what = || src.display().to_string();
+    let open = || {
+        sys::openat2(
+            dir.as_raw_fd(),
+            name,
+            libc::O_PATH,
+            sys::RESOLVE_NO_SYMLINKS,
+        )
+    };
+    let name_shown = name.to_string_lossy();
+    let target = open().map_err(step(format!("opening {name_shown} for {}", what())))?;
+    let s = src.to_str().ok_or_else(|| {
+        step(format!("binding {}", what()))(io::Error::from_raw_os_error(libc::EINVAL))
+    })?;
+    sys::mount(Some(s), &fd_path(&target), None, libc::MS_BIND, None)
+        .map_err(step(format!("binding {}", what())))?;
+    let top = open().map_err(step(format!("opening {name_shown} for {}", what())))?;
+    set_readonly(&top, false).map_err(step(format!("making {} read-only", what())))
+}
+
+/// One host node of --privileged's /dev: root makes it (the /dev tmpfs is
+/// not nodev then), rootless binds the host's. One that exists already
+/// (rrun's own null, tty, …) is left as it is.
+fn host_node(fs: &Fs, n: &HostNode) -> Result<(), MountError> {
+    let path = format!("/dev/{}", n.rel);
+    let parts = components(Path::new(&path));
+    let Some((name, dirs)) = parts.split_last() else {
+        return Ok(());
+    };
+    fs.create_path(dirs, Kind::Dir)
+        .map_err(|(_, e)| step(format!("creating the directory of {path}"))(e))?;
+    let parent = resolve(&fs.root, prefix(dirs, dirs.len()))
+        .map_err(step(format!("resolving {path}")))?;
+    if !fs.plan.rootless {
+        let c = sys::cstr(name).map_err(step(format!("creating {path}")))?;
+        // SAFETY: a directory fd and a valid C string; the mode and device
+        // number are the host node's.
+        let r = unsafe {
+            libc::mknodat(
+                parent.as_raw_fd(),
+                c.as_ptr(),
+                n.mode & (libc::S_IFMT | 0o777),
+                n.rdev,
+            )
+        };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EEXIST) {
+                return Ok(());
+            }
+            return Err(step(format!("creating {path}"))(e));
+        }
+        // SAFETY: as above; mknod applied the umask, the host's mode wins.
+        unsafe {
+            libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), n.mode & 0o7777, 0);
+            libc::fchownat(
+                parent.as_raw_fd(),
+                c.as_ptr(),
+                n.uid,
+                n.gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            );
+        }
+        return Ok(());
+    }
+    if resolve(&parent, name).is_ok() {
+        return Ok(());
+    }
+    create_in(&parent, name, Kind::File).map_err(step(format!("creating {path}")))?;
+    bind_host_node(&parent, name, Path::new(&path))
+}
+
+/// Whether a container path lies on rrun's /dev tmpfs.
+fn under_dev(path: &str) -> bool {
+    path.starts_with("/dev/")
+}
+
+/// Bind `src` onto `dst` in the rootfs, then set `attrs` (MOUNT_ATTR_*)
+/// on the new mount (recursive: on every mount it brought along).
+fn bind(fs: &Fs, src: &Path, dst: &Path, recursive: bool, attrs: u64) -> Result<(), MountError> {
     let dst_path = dst;
     let dst = dst.display();
     let s = sys::open(src, libc::O_PATH).map_err(step(format!("opening {}", src.display())))?;
@@ -661,9 +818,9 @@ fn bind(
     }
     sys::mount(Some(&fd_path(&s)), &fd_path(&t), None, flags, None)
         .map_err(step(format!("binding {} on {dst}", src.display())))?;
-    if readonly {
+    if attrs != 0 {
         let t = resolve(&fs.root, dst_path).map_err(step(format!("resolving {dst}")))?;
-        set_readonly(&t, recursive).map_err(step(format!("making {dst} read-only")))?;
+        set_attrs(&t, attrs, recursive).map_err(step(format!("setting the flags of {dst}")))?;
     }
     Ok(())
 }
@@ -684,6 +841,8 @@ fn mask_paths(fs: &Fs, devnull: &OwnedFd) -> Result<(), MountError> {
                 Some("size=0"),
             )
         } else {
+            // Read-only, as the nodes of /dev: the host's /dev/null's mode
+            // and owner are not the container's to change.
             sys::mount(
                 Some(&fd_path(devnull)),
                 &fd_path(&t),
@@ -691,6 +850,7 @@ fn mask_paths(fs: &Fs, devnull: &OwnedFd) -> Result<(), MountError> {
                 libc::MS_BIND,
                 None,
             )
+            .and_then(|()| set_readonly(&resolve(&fs.root, p)?, false))
         };
         r.map_err(step(format!("masking {p}")))?;
     }

@@ -12,8 +12,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::cli::RunArgs;
+use crate::devices::{self, DevType, DeviceError, HostDevice};
 use crate::hosts;
-use crate::mount::Kind;
+use crate::mount::{HostNode, Kind};
 use crate::spec::{self, EnvVar, SpecError, Tmpfs, User, Volume};
 use crate::sys;
 
@@ -59,6 +60,10 @@ pub enum PlanError {
     SecurityOpt(String),
     #[error(transparent)]
     Log(#[from] crate::logrot::LogOptError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("error gathering device information while adding custom device {0:?}: {1}")]
+    DeviceHost(String, String),
 }
 
 /// --security-opt values: whether the default seccomp filter applies.
@@ -171,8 +176,13 @@ pub struct RunPlan {
     /// The host's resolver configuration, read once (resolv_file's source).
     pub host_resolv: hosts::Resolv,
     /// The default seccomp filter (off with --security-opt
-    /// seccomp=unconfined).
+    /// seccomp=unconfined or --privileged).
     pub seccomp: bool,
+    /// --device entries, their host nodes looked up.
+    pub devices: Vec<HostDevice>,
+    pub privileged: bool,
+    /// --privileged: the host's device nodes, shown in the container's /dev.
+    pub host_nodes: Vec<HostNode>,
     /// The userspace forwarder's UDP flow idle timeout
     /// (RRUN_PROXY_UDP_TIMEOUT, seconds).
     pub udp_idle: std::time::Duration,
@@ -268,6 +278,84 @@ impl RunPlan {
             Some(&dns.to_string()),
         );
     }
+}
+
+/// The capabilities rrun itself may still hold (its bounding set): all
+/// that --privileged can give.
+fn bounding_set() -> u64 {
+    (0..=sys::cap_last_cap().min(63))
+        // SAFETY: PR_CAPBSET_READ only reads the caller's bounding set.
+        .filter(
+            |&c| unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong, 0, 0, 0) } == 1,
+        )
+        .fold(0, |set, c| set | (1u64 << c))
+}
+
+/// Look up the host node of a --device: a character or block device
+/// (symlinks followed, as Docker does for /dev/disk/by-id and the like).
+fn host_device(spec: devices::DeviceSpec) -> Result<HostDevice, PlanError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let err = |why: String| PlanError::DeviceHost(spec.host.clone(), why);
+    let md = fs::metadata(&spec.host).map_err(|e| err(sys::errno_text(&e)))?;
+    let kind = if md.file_type().is_char_device() {
+        DevType::Char
+    } else if md.file_type().is_block_device() {
+        DevType::Block
+    } else {
+        return Err(err("not a device node".into()));
+    };
+    let source = fs::canonicalize(&spec.host).map_err(|e| err(sys::errno_text(&e)))?;
+    let source = source
+        .to_str()
+        .ok_or_else(|| err("the path is not UTF-8".into()))?
+        .to_string();
+    let rdev = md.rdev();
+    Ok(HostDevice {
+        spec,
+        source,
+        kind,
+        major: libc::major(rdev),
+        minor: libc::minor(rdev),
+    })
+}
+
+/// The host's device nodes below /dev (not following symlinks), for
+/// --privileged, as Docker shows them. Unreadable directories are skipped.
+fn host_nodes() -> Vec<HostNode> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    fn walk(dir: &std::path::Path, rel: &str, depth: usize, out: &mut Vec<HostNode>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for ent in rd.flatten() {
+            let Some(name) = ent.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if !devices::privileged_node_wanted(&r) {
+                continue;
+            }
+            let Ok(md) = ent.metadata() else { continue };
+            let ft = md.file_type();
+            if ft.is_dir() && depth < 8 {
+                walk(&ent.path(), &r, depth + 1, out);
+            } else if ft.is_char_device() || ft.is_block_device() {
+                out.push(HostNode {
+                    rel: r,
+                    mode: md.mode(),
+                    rdev: md.rdev(),
+                    uid: md.uid(),
+                    gid: md.gid(),
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(std::path::Path::new("/dev"), "", 0, &mut out);
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
 }
 
 pub fn host_resolv() -> hosts::Resolv {
@@ -506,7 +594,24 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         .iter()
         .map(spec::parse_tmpfs)
         .collect::<Result<Vec<_>, _>>()?;
+    // As Docker: --privileged gets every capability, whatever
+    // --cap-add/--cap-drop say (they are still checked).
     let caps = spec::effective_caps(&a.cap_add, &a.cap_drop)?;
+    let caps = if a.privileged {
+        spec::ALL_CAPS & bounding_set()
+    } else {
+        caps
+    };
+    let devices = a
+        .device
+        .iter()
+        .map(|d| host_device(devices::parse_device(d)?))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host_nodes = if a.privileged {
+        host_nodes()
+    } else {
+        Vec::new()
+    };
 
     let argv = if a.command.is_empty() {
         vec![OsString::from("/bin/sh")]
@@ -563,7 +668,10 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         shared_etc: None,
         resolv_file,
         host_resolv,
-        seccomp: parse_security_opts(&a.security_opt)?,
+        seccomp: parse_security_opts(&a.security_opt)? && !a.privileged,
+        devices,
+        privileged: a.privileged,
+        host_nodes,
         udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
         log: crate::logrot::parse(a.log_driver.as_deref(), &a.log_opt)?,
     })

@@ -153,6 +153,19 @@ pub struct Config {
     /// default cap, which only tells readers where to look).
     #[serde(default)]
     pub log: crate::logrot::LogConfig,
+    /// --device entries as given (inspect's HostConfig.Devices).
+    #[serde(default)]
+    pub devices: Vec<DeviceConf>,
+    #[serde(default)]
+    pub privileged: bool,
+}
+
+/// A --device: host node, path in the container, cgroup permissions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceConf {
+    pub host: String,
+    pub container: String,
+    pub perms: String,
 }
 
 fn yes() -> bool {
@@ -206,6 +219,9 @@ pub struct RunState {
     /// What the container holds of the network (bridge mode).
     #[serde(default)]
     pub net: Option<crate::net::NetState>,
+    /// Its device cgroup's directory, which `rrun exec` joins (empty: none).
+    #[serde(default)]
+    pub device_cgroup: String,
 }
 
 /// Go's zero time, which Docker prints for times that have not happened.

@@ -73,6 +73,23 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
     if !sys::alive(pid, pid_start) {
         return Err(not_running());
     }
+    // Its device cgroup, opened while the host's /sys is still in view.
+    let cgroup = if r.state.device_cgroup.is_empty() {
+        None
+    } else {
+        Some(
+            crate::cgroup::open_procs(&r.state.device_cgroup).map_err(|e| {
+                failed(
+                    125,
+                    format!(
+                        "joining the container's device cgroup {}: {}",
+                        r.state.device_cgroup,
+                        sys::errno_text(&e)
+                    ),
+                )
+            })?,
+        )
+    };
 
     let (uid, gid, groups) = match &a.user {
         Some(u) => {
@@ -177,6 +194,18 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
             // SAFETY: ending the child.
             unsafe { libc::_exit(code) }
         };
+        // First: the command opens no device the container could not.
+        if let Some(procs) = &cgroup
+            && let Err(e) = crate::cgroup::join(procs)
+        {
+            die(
+                125,
+                format!(
+                    "joining the container's device cgroup: {}",
+                    sys::errno_text(&e)
+                ),
+            );
+        }
         if let Err(e) = child::setup_stdio(sock, &stdio) {
             die(
                 125,

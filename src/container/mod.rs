@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use crate::crash;
-use crate::mount::{Bind, MountPlan};
+use crate::mount::{Bind, DeviceBind, MountPlan};
 use crate::ns::{self, NsError};
 use crate::plan::{NetMode, RunPlan};
 use crate::state::{self, Config, ContainerDir, NewContainer, RunState, State, StateError, Status};
@@ -188,6 +188,16 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         dns_search: plan.dns_search.clone(),
         seccomp: plan.seccomp,
         log: plan.log.clone(),
+        devices: plan
+            .devices
+            .iter()
+            .map(|d| state::DeviceConf {
+                host: d.spec.host.clone(),
+                container: d.spec.container.clone(),
+                perms: d.spec.perms.to_string(),
+            })
+            .collect(),
+        privileged: plan.privileged,
         add_hosts: plan
             .add_hosts
             .iter()
@@ -206,6 +216,7 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
     // user's network namespace can remove).
     network::reclaim_dead(&st);
     st.sweep();
+    crate::cgroup::reclaim();
     // SAFETY: geteuid cannot fail.
     let rootless = unsafe { libc::geteuid() } != 0;
 
@@ -305,6 +316,7 @@ fn create(c: &Ctx, first_name: &str) -> Result<(ContainerDir, RunState), RunErro
         finished_at: String::new(),
         error: String::new(),
         net: None,
+        device_cgroup: String::new(),
     };
     let mut tries = 0;
     loop {
@@ -594,6 +606,8 @@ struct Started {
     /// The container's network namespace (bridge mode), held until its
     /// rules are removed.
     _netns: Option<(OwnedFd, Option<OwnedFd>)>,
+    /// The device cgroup, removed when this drops (the container reaped).
+    _devices: Option<crate::cgroup::DeviceCgroup>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -695,6 +709,16 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
                 .collect(),
             tmpfs: plan.tmpfs.clone(),
             workdir: (plan.workdir != Path::new("/")).then(|| plan.workdir.clone()),
+            devices: plan
+                .devices
+                .iter()
+                .map(|d| DeviceBind {
+                    src: PathBuf::from(&d.source),
+                    dst: d.spec.container.clone(),
+                })
+                .collect(),
+            privileged: plan.privileged,
+            host_nodes: plan.host_nodes.clone(),
         },
         hostname: plan.hostname.clone(),
         own_netns: own_netns && join_netns.is_none(),
@@ -719,6 +743,10 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         },
     };
 
+    crate::crash::t("child-config");
+    let devices = device_cgroup(plan, rs, rootless)?;
+    crate::crash::t("device-cgroup");
+
     // Signals wait in a signalfd from here on; the child unblocks them.
     let sfd = signal_fd()?;
 
@@ -728,18 +756,61 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
     if own_netns && join_netns.is_none() {
         flags |= libc::CLONE_NEWNET;
     }
-    // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit) in a
-    // single-threaded process; the child runs `child::main`, which only
-    // makes syscalls on data prepared above and never returns.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
+    let pid = match devices.as_ref().and_then(|d| d.clone_into()) {
+        // Born in its device cgroup: no move, which would wait for an RCU
+        // grace period.
+        Some(cgroup) => {
+            #[repr(C)]
+            struct CloneArgs {
+                flags: u64,
+                pidfd: u64,
+                child_tid: u64,
+                parent_tid: u64,
+                exit_signal: u64,
+                stack: u64,
+                stack_size: u64,
+                tls: u64,
+                set_tid: u64,
+                set_tid_size: u64,
+                cgroup: u64,
+            }
+            const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+            let args = CloneArgs {
+                flags: flags as u64 | CLONE_INTO_CGROUP,
+                pidfd: 0,
+                child_tid: 0,
+                parent_tid: 0,
+                exit_signal: libc::SIGCHLD as u64,
+                stack: 0,
+                stack_size: 0,
+                tls: 0,
+                set_tid: 0,
+                set_tid_size: 0,
+                cgroup: cgroup as u64,
+            };
+            // SAFETY: as the clone below; clone3 reads `args`, of the size
+            // passed, and with no stack given forks like it.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_clone3,
+                    &args as *const CloneArgs,
+                    std::mem::size_of::<CloneArgs>(),
+                )
+            }
+        }
+        // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit) in a
+        // single-threaded process; the child runs `child::main`, which only
+        // makes syscalls on data prepared above and never returns.
+        None => unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (flags | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        },
     };
     if pid < 0 {
         let e = io::Error::last_os_error();
@@ -762,6 +833,19 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
     crash::point("cloned");
     rs.pid = pid;
     rs.pid_start = sys::start_time(pid).unwrap_or(0);
+    if let Some(cg) = &devices {
+        // Before Go: nothing of the container has run yet.
+        if let Err(e) = cg.add(pid) {
+            // SAFETY: killing our own child, which has not been reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            reap(pid);
+            return Err(RunError::Start {
+                code: 125,
+                msg: e.to_string(),
+            });
+        }
+        rs.device_cgroup = cg.path().display().to_string();
+    }
     if let Err(e) = dir.write_state(rs) {
         // SAFETY: killing our own child, which has not been reaped.
         unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -808,5 +892,46 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         _stdin: stdin_w,
         _sock: mine,
         _netns: netns,
+        _devices: devices,
     })
+}
+
+/// As root, where cgroups can be made: the container's device cgroup
+/// (cgroup.rs: a v2 device program, else the v1 controller), allowing
+/// Docker's default list and the --device nodes (none with --privileged,
+/// which may open every device, as in Docker). Without
+/// one, a --tmpfs `dev` would let a root container open what it makes
+/// there: refused. Rootless there is none, and none is needed for that: a
+/// user namespace's tmpfs is nodev whatever it is asked, and mknod of a
+/// device fails there.
+fn device_cgroup(
+    plan: &RunPlan,
+    rs: &RunState,
+    rootless: bool,
+) -> Result<Option<crate::cgroup::DeviceCgroup>, RunError> {
+    if plan.privileged || rootless {
+        return Ok(None);
+    }
+    let cg = if crate::cgroup::available() {
+        let name = crate::devices::cgroup_name(&plan.id, rs.monitor_pid, rs.monitor_start);
+        crate::cgroup::DeviceCgroup::create(&name, &crate::devices::allow_rules(&plan.devices))
+            .map_err(|e| RunError::Start {
+                code: 125,
+                msg: e.to_string(),
+            })?
+    } else {
+        None
+    };
+    if cg.is_none()
+        && let Some(t) = plan.tmpfs.iter().find(|t| !t.nodev)
+    {
+        return Err(RunError::Start {
+            code: 125,
+            msg: format!(
+                "--tmpfs {}:dev: without a device cgroup (rrun could make none here) a root container could open the devices it makes there; use --privileged to allow that",
+                t.dst.display()
+            ),
+        });
+    }
+    Ok(cg)
 }
