@@ -363,32 +363,30 @@ fn host_loopback_unreachable(kind: NetKind) {
     // A container: raw SYNs to the gateway's MAC, for the gateway's
     // address (the control: the host answers) and for 127.0.0.1.
     let attack = |dst: &str, port: u16| -> String {
-        let out = rrun_kind(
-            &cx,
-            kind,
-            &[
-                "--rm",
-                "-v",
-                &vol,
-                "-e",
-                "RRUN_ESC_ROLE=syn",
-                "-e",
-                "IFACE=eth0",
-                "-e",
-                &format!("DST_MAC={gw_mac}"),
-                "-e",
-                &format!("DST_IP={dst}"),
-                "-e",
-                &format!("DPORT={port}"),
-                cx.rootfs(),
-                IN_CONTAINER,
-                "role",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-                "-q",
-            ],
+        let (mac, ip, dport) = (
+            format!("DST_MAC={gw_mac}"),
+            format!("DST_IP={dst}"),
+            format!("DPORT={port}"),
         );
+        let mut args = vec![
+            "--rm",
+            "-v",
+            &vol,
+            "-e",
+            "RRUN_ESC_ROLE=syn",
+            "-e",
+            "IFACE=eth0",
+            "-e",
+            &mac,
+            "-e",
+            &ip,
+            "-e",
+            &dport,
+            cx.rootfs(),
+            IN_CONTAINER,
+        ];
+        args.extend(probe_args());
+        let out = rrun_kind(&cx, kind, &args);
         out.ok();
         probe_reply(&out)
     };
@@ -653,24 +651,6 @@ fn swept_rm_container_gives_back_its_network() {
     let t = ruleset(&cx);
     assert!(!t.contains("18086 :"), "its element is gone\n{t}");
     assert!(leases(&cx).is_empty(), "its lease is gone");
-}
-
-/// The forwarder of container `id` (comm rrun-forward, child of its
-/// monitor), if it runs.
-fn forwarder_pid(cx: &Ctx, id: &str) -> Option<i32> {
-    let st = cx.state_json(id)?;
-    let monitor = st["monitor_pid"].as_i64()? as i32;
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let comm = &stat[stat.find('(')? + 1..stat.rfind(')')?];
-        let ppid: i32 = stat[stat.rfind(')')? + 2..]
-            .split(' ')
-            .nth(1)?
-            .parse()
-            .ok()?;
-        (comm == "rrun-forward" && ppid == monitor).then_some(pid)
-    })
 }
 
 both_modes!(killed_forwarder_comes_back);

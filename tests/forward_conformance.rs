@@ -22,7 +22,7 @@ mod common;
 mod net;
 
 use common::*;
-use net::host_ns;
+use net::{forwarder_pid, host_ns};
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -722,24 +722,6 @@ fn client_in(cx: &Ctx, ns: &NetNs, args: &[&str]) -> Results {
     let out = cx.run(client_cmd(ns, args), Input::Null);
     out.ok();
     Results::of(&out)
-}
-
-/// The forwarder of container `id` (comm rrun-forward, child of its
-/// monitor), if it runs.
-fn forwarder_pid(cx: &Ctx, id: &str) -> Option<i32> {
-    let st = cx.state_json(id)?;
-    let monitor = st["monitor_pid"].as_i64()? as i32;
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let comm = &stat[stat.find('(')? + 1..stat.rfind(')')?];
-        let ppid: i32 = stat[stat.rfind(')')? + 2..]
-            .split(' ')
-            .nth(1)?
-            .parse()
-            .ok()?;
-        (comm == "rrun-forward" && ppid == monitor).then_some(pid)
-    })
 }
 
 /// (sockets, pipes) open in process `pid`.

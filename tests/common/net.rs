@@ -618,3 +618,21 @@ pub fn wait_serving(cx: &Ctx, container: &str, tcp: &[u16], udp: &[u16]) {
         cx.mode
     );
 }
+
+/// The forwarder of container `id` (comm rrun-forward, child of its
+/// monitor), if it runs.
+pub fn forwarder_pid(cx: &Ctx, id: &str) -> Option<i32> {
+    let st = cx.state_json(id)?;
+    let monitor = st["monitor_pid"].as_i64()? as i32;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let comm = &stat[stat.find('(')? + 1..stat.rfind(')')?];
+        let ppid: i32 = stat[stat.rfind(')')? + 2..]
+            .split(' ')
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (comm == "rrun-forward" && ppid == monitor).then_some(pid)
+    })
+}
