@@ -76,41 +76,47 @@ printf 'tests: %d ran and passed, %d failed, %d not run (need root), %d skipped;
 printf ' %dm%02ds; cargo test exit status %d\n' $((elapsed / 60)) $((elapsed % 60)) "$status"
 
 # The log's lines: class<TAB>binary<TAB>test<TAB>reason.
+# Grouped: root-mode tests by test binary; the others by their reason.
 sort -u "$skips" | awk -F'\t' -v ci="${CI:-}" '
-    function flush_names(   line, i, n) {
-        if (cur == "") return
-        line = sprintf("    %s (%d):", cur, cnt[cur])
-        n = split(names[cur], a, " ")
-        for (i = 1; i <= n; i++) {
-            if (length(line) + 1 + length(a[i]) > 100) { print line; line = "      " }
-            line = line " " a[i]
+    function add(kind, key, name) {
+        k = kind SUBSEP key
+        if (!(k in cnt)) order[kind, ++groups[kind]] = key
+        cnt[k]++; names[k] = names[k] " " name; total[kind]++
+    }
+    function show(kind,   g, key, k, line, n, i, a) {
+        for (g = 1; g <= groups[kind]; g++) {
+            key = order[kind, g]; k = kind SUBSEP key
+            line = sprintf("    %s (%d):", key, cnt[k])
+            n = split(names[k], a, " ")
+            for (i = 1; i <= n; i++) {
+                if (length(line) + 1 + length(a[i]) > 100) { print line; line = "      " }
+                line = line " " a[i]
+            }
+            print line
         }
-        print line
     }
-    $1 == "needs-root" && $4 == "it runs rrun as root" {
-        rootmode++; cnt[$2]++; names[$2] = names[$2] " " $3
-        if (!($2 in seen)) { seen[$2] = 1; order[++nb] = $2 }
-        next
-    }
-    $1 == "needs-root" { other[++no] = sprintf("    %s::%s: %s", $2, $3, $4); next }
-    $1 == "skip" { skipped[++ns] = sprintf("    %s::%s: %s", $2, $3, $4); next }
+    $1 == "needs-root" && $4 == "it runs rrun as root" { add("root", $2, $3); next }
+    $1 == "needs-root" { r = $4; sub(/^it needs root on the host: /, "", r); add("host", r, $2 "::" $3); next }
+    $1 == "skip" { add("skip", $4, $2 "::" $3); next }
     END {
-        if (rootmode + no > 0) {
-            printf "not run, they need root (%d; `make test` as root runs them; never a failure):\n", rootmode + no
-            if (rootmode > 0) {
-                printf "  root-mode tests (%d):\n", rootmode
-                for (i = 1; i <= nb; i++) { cur = order[i]; flush_names() }
+        if (total["root"] + total["host"] > 0) {
+            printf "not run, they need root (%d; `make test` as root runs them; never a failure):\n",
+                total["root"] + total["host"]
+            if (total["root"] > 0) {
+                printf "  root-mode tests (%d), by test file:\n", total["root"]
+                show("root")
             }
-            if (no > 0) {
-                printf "  rootless tests that need root on the host (%d):\n", no
-                for (i = 1; i <= no; i++) print other[i]
+            if (total["host"] > 0) {
+                printf "  rootless tests that need root on the host (%d), by reason:\n", total["host"]
+                show("host")
             }
         }
-        if (ns > 0) {
-            printf "skipped (%d)%s:\n", ns, (ci == "true" ? ", each a FAILURE under CI=true" : "; under CI=true each would fail")
-            for (i = 1; i <= ns; i++) print skipped[i]
+        if (total["skip"] > 0) {
+            printf "skipped (%d)%s, by reason:\n", total["skip"],
+                (ci == "true" ? ", each a FAILURE under CI=true" : "; under CI=true each would fail")
+            show("skip")
         }
-        if (rootmode + no + ns == 0) print "every test ran"
+        if (total["root"] + total["host"] + total["skip"] == 0) print "every test ran"
     }'
 if [ "$status" -ne 0 ]; then
     echo "FAILED: see the failures above (all of cargo's output: target/test-output.log)"
