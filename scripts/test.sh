@@ -19,7 +19,7 @@
 # caller may run must run.
 set -uo pipefail
 
-cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
+cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." || exit
 mkdir -p target
 skips=$PWD/target/test-skips.log
 output=$PWD/target/test-output.log
@@ -48,7 +48,7 @@ if env --default-signal true 2>/dev/null; then
 fi
 
 started=$(date +%s)
-"${default_signals[@]}" ${CARGO:-cargo} test --no-fail-fast "$@" 2>&1 | tee "$output"
+"${default_signals[@]}" "${CARGO:-cargo}" test --no-fail-fast "$@" 2>&1 | tee "$output"
 status=${PIPESTATUS[0]}
 elapsed=$(($(date +%s) - started))
 

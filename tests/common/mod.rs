@@ -475,8 +475,9 @@ fn sub_ranges_missing(user: &User) -> Option<String> {
         .find(|f| sub_range(f, user).is_none())
         .map(|f| {
             format!(
-                "the user {} has no range in {f} (rootless containers with more than one id \
-                 need one; as root, scripts/test-setup.sh adds one for the test users)",
+                "the user {} has no range in {f}: rootless containers with more than one id \
+                 need one (root adds it: usermod --add-subuids/--add-subgids; \
+                 scripts/test-setup.sh does for the test users)",
                 user.name
             )
         })
