@@ -107,7 +107,7 @@ sort -u "$skips" | awk -F'\t' -v ci="${CI:-}" '
                 show("root")
             }
             if (total["host"] > 0) {
-                printf "  rootless tests that need root on the host (%d), by reason:\n", total["host"]
+                printf "  tests that need root for something else (%d), by what:\n", total["host"]
                 show("host")
             }
         }
