@@ -1,10 +1,16 @@
 # rrun — build, test rootfs, demo and benchmark.
 #
-#   make            release build, copied to target/release/rrun
+#   make            release build for this machine (x86_64 or aarch64), static,
+#                   copied to target/release/rrun; make TARGET=<triple> builds
+#                   for another (see README: Building)
 #   make rootfs     busybox-static rootfs in target/rootfs (scripts/mkrootfs.sh);
 #                   rebuilt when the script or /bin/busybox changes (make -B rootfs
 #                   forces it)
-#   make test       cargo test on that rootfs (environment passed through)
+#   make test       every test (scripts/test.sh): as root, first prepares the
+#                   machine (scripts/test-setup.sh: packages, test users, ...)
+#                   and runs the tests as root and as $RRUN_TEST_USER; as an
+#                   ordinary user, the rootless tests as that user. Ends with
+#                   a list of the tests that did not run and why.
 #   make demo       scripts/demo.sh
 #   make bench-start  start-up time and memory against bwrap and unshare
 #   make bench-bridge bridge start-up and kernel-DNAT throughput (root)
@@ -20,9 +26,12 @@
 #   make clean
 
 CARGO   ?= cargo
-# Host triple: .cargo/config.toml builds for it explicitly (static binary), so
-# cargo's output lands in target/$(TARGET)/.
-TARGET  := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+# The triple to build for: by default the machine's own, as rustc names it
+# (none is written here). It is passed to cargo explicitly, as
+# .cargo/config.toml's `host-tuple` is, so that the static-linking flags reach
+# only what runs on the target, not proc-macros; cargo's output lands in
+# target/$(TARGET)/.
+TARGET  ?= $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BUSYBOX := /bin/busybox
 ROOTFS  := target/rootfs
 
@@ -31,8 +40,8 @@ ROOTFS  := target/rootfs
 all: build
 
 build:
-	$(CARGO) build --release
 	@test -n "$(TARGET)" || { echo "make: cannot tell the host triple (is rustc on PATH?)" >&2; exit 1; }
+	$(CARGO) build --release --target $(TARGET)
 	mkdir -p target/release
 	cp -f target/$(TARGET)/release/rrun target/release/rrun.tmp
 	mv -f target/release/rrun.tmp target/release/rrun
@@ -53,8 +62,12 @@ $(ROOTFS): scripts/mkrootfs.sh $(wildcard $(BUSYBOX))
 	fi
 	BUSYBOX=$(BUSYBOX) bash scripts/mkrootfs.sh $@
 
-test: rootfs
-	$(CARGO) test --no-fail-fast
+# As root, the machine is prepared first (before the rootfs, which needs
+# busybox-static); by an ordinary user, nothing is changed on it.
+test:
+	@if [ "$$(id -u)" -eq 0 ]; then bash scripts/test-setup.sh; fi
+	@$(MAKE) --no-print-directory rootfs
+	CARGO="$(CARGO)" bash scripts/test.sh
 
 demo: build rootfs
 	bash scripts/demo.sh

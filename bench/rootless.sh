@@ -42,7 +42,7 @@ bench_user=${RRUN_TEST_USER:-rrtest}
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (it measures as the unprivileged '$bench_user', in a network namespace of its own)"
 id -u "$bench_user" >/dev/null 2>&1 ||
-    die "test user '$bench_user' does not exist (create it as .ci/run does, or set RRUN_TEST_USER)"
+    die "test user '$bench_user' does not exist ('make test' as root creates it with scripts/test-setup.sh; or set RRUN_TEST_USER)"
 [ -x "$rrun_src" ] || die "$rrun_src not found; run 'make build' first"
 [ -x "$rootfs_src/bin/true" ] || die "no rootfs at $rootfs_src; run 'make rootfs' first"
 [ -x "$rootfs_src/usr/bin/iperf3" ] || die "no iperf3 in $rootfs_src; install iperf3 and make -B rootfs"

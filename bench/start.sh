@@ -58,7 +58,7 @@ trap 'exit 143' TERM
 
 if [ "$(id -u)" -eq 0 ]; then
     id -u "$bench_user" >/dev/null 2>&1 ||
-        die "test user '$bench_user' does not exist (create it as .ci/run does, or set RRUN_TEST_USER)"
+        die "test user '$bench_user' does not exist ('make test' as root creates it with scripts/test-setup.sh; or set RRUN_TEST_USER)"
     chmod 0755 "$work"
     cp -- "$rrun_src" "$work/rrun"
     chmod 0755 "$work/rrun"

@@ -49,10 +49,13 @@ enum Path {
 
 impl Path {
     fn ctx(self) -> Option<Ctx> {
-        let cx = Ctx::new(match self {
-            Path::Rootless => Mode::Rootless,
-            _ => Mode::Root,
-        })?;
+        let cx = Ctx::new_needing_root(
+            match self {
+                Path::Rootless => Mode::Rootless,
+                _ => Mode::Root,
+            },
+            "network namespaces of its own for the clients",
+        )?;
         if let Some(tool) = missing_tool(&["ip", "nft"]) {
             skip(&format!("{tool} is not installed on the host"));
             return None;

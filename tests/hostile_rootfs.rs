@@ -520,7 +520,9 @@ fn missing_mount_points(mode: Mode) {
 /// other), and on a read-only mount (both modes). It works, and where
 /// rrun could not write, the rootfs is exactly as it was.
 fn foreign_owner_and_read_only(mode: Mode) {
-    let Some(cx) = Ctx::new(mode) else { return };
+    let Some(cx) = Ctx::new_needing_root(mode, "a rootfs owned by root, a read-only mount") else {
+        return;
+    };
     // Owned by someone else.
     let r = mini_rootfs(&cx, "foreign", false);
     let other = match mode {

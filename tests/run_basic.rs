@@ -148,7 +148,9 @@ fn host_processes_invisible(mode: Mode) {
 }
 
 fn host_mounts_invisible(mode: Mode) {
-    let Some(cx) = Ctx::new(mode) else { return };
+    let Some(cx) = Ctx::new_needing_root(mode, "a mount on the host") else {
+        return;
+    };
     let own = match host_only_mount() {
         Ok(p) => p.to_string_lossy().into_owned(),
         Err(e) => panic!("the harness could not mount on the host: {e}"),

@@ -249,7 +249,10 @@ fn net_view(cx: &Ctx) -> NetView {
 /// detached one (the forked monitor dies, the CLI reports) — both with
 /// --net=bridge -p PORT:80 and no --rm; then check what the next runs find.
 fn net_crash_at(stage: &str, mode: Mode) {
-    let Some(cx) = Ctx::new(mode) else { return };
+    let Some(cx) = Ctx::new_needing_root(mode, "the test's own network namespace, its \"host\"")
+    else {
+        return;
+    };
     if !reached(stage, mode) {
         // Nothing to crash at: the run works, and leaves nothing.
         let mut cmd = cx.cmd(&["--rm", "-p", "18080:80", cx.rootfs(), "true"]);

@@ -637,7 +637,10 @@ fn abstract_sockets_of_the_host_out_of_reach(mode: Mode) {
 }
 
 fn loopback_published_port_only_on_loopback(mode: Mode) {
-    let Some(cx) = Ctx::new(mode) else { return };
+    let Some(cx) = Ctx::new_needing_root(mode, "an address of its own on the test's \"host\"")
+    else {
+        return;
+    };
     let _c = Cleanup::new(&cx);
     // The host gets an address of its own besides loopback.
     let out = cx.run(

@@ -154,7 +154,7 @@ fn setup() -> Option<Ctx> {
         skip(&why);
         return None;
     }
-    Ctx::new(Mode::Rootless)
+    Ctx::new_needing_root(Mode::Rootless, "a mount namespace with a /tmp of its own")
 }
 
 /// The machine's own /tmp/rrun-UID as (inode, ctime), None when absent:

@@ -15,6 +15,8 @@ pub mod pasta;
 pub mod reconcile;
 pub mod root;
 pub mod settings;
+#[cfg(test)]
+pub mod test_skip;
 pub mod transparent;
 
 use std::fs;

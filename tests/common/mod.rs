@@ -2,11 +2,18 @@
 //!
 //! Every test runs the real binary (`CARGO_BIN_EXE_rrun`) on the busybox
 //! rootfs that `scripts/mkrootfs.sh` assembles in target/rootfs, once as root
-//! and once as the unprivileged test user (`$RRUN_TEST_USER`, default
-//! `rrtest`). The checkout may live where that user cannot read it (/root is
-//! 0700), so each test process copies the binary and the rootfs once into a
-//! world-readable directory `/tmp/rrun-it-<pid>` and removes it at exit
-//! (leftovers of a test process that died are removed by the next one).
+//! and once rootless. Run as root, the harness runs the rootless half as the
+//! unprivileged test user (`$RRUN_TEST_USER`, default `rrtest`), each test
+//! in a throwaway network namespace of its own. Run by an ordinary user, the
+//! rootless half runs as that user, in the machine's own network namespace,
+//! and whatever needs root — every root-mode test, and the rootless tests
+//! that also do something only root may on the host (a network namespace of
+//! their own, a mount, a second user) — is not run: it says so and is
+//! listed by `make test` (see [`skip_needs_root`]). The checkout may live
+//! where the test user cannot read it (/root is 0700), so each test process
+//! copies the binary and the rootfs once into a world-readable directory
+//! `/tmp/rrun-it-<pid>` and removes it at exit (leftovers of a test process
+//! that died are removed by the next one).
 //!
 //! Each test gets its own `RRUN_ROOT` (mode 0700, owned by whoever runs rrun)
 //! through [`Ctx`]; dropping the `Ctx` kills the rootless holder recorded in
@@ -18,7 +25,10 @@
 //!
 //! A test that cannot run says `SKIP: reason` on the real stderr (past the
 //! test harness's output capture) and returns; with `CI=true` it fails
-//! instead, so a green CI run means that every test ran.
+//! instead, so a green CI run means that every test ran — every test the
+//! caller's privileges allow: one that needs root, run by an ordinary user,
+//! is not run and never fails. Both kinds are also appended to the file
+//! `$RRUN_TEST_SKIP_LOG` names, if any, for `make test`'s summary.
 
 #![allow(dead_code)]
 
@@ -87,7 +97,8 @@ macro_rules! both_modes {
 pub enum Mode {
     /// rrun runs as root.
     Root,
-    /// rrun runs as `$RRUN_TEST_USER`.
+    /// rrun runs as `$RRUN_TEST_USER` (the tests run as root) or as the
+    /// ordinary user who runs the tests.
     Rootless,
 }
 
@@ -108,14 +119,70 @@ pub fn test_name() -> String {
         .to_string()
 }
 
+/// Whether the tests run as root (then the rootless half runs as
+/// `$RRUN_TEST_USER`); otherwise as an ordinary user, who is also the
+/// rootless half's user.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// A test that cannot run: loud on the real stderr; a failure under CI=true.
 pub fn skip(reason: &str) {
     let msg = format!("SKIP: {}: {reason}", test_name());
+    log_skip("skip", reason);
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{msg} (a skip is a failure under CI=true)");
     }
     // io::stderr() directly, not eprintln!: libtest captures the macros only.
     let _ = writeln!(io::stderr(), "\n*** {msg} ***\n");
+}
+
+/// A test that needs root, run by an ordinary user: not run, said on the
+/// real stderr and logged for `make test`'s list; never a failure, not even
+/// under CI=true (only root can run it; `make test` as root does).
+pub fn skip_needs_root(reason: &str) {
+    log_skip("needs-root", reason);
+    let _ = writeln!(
+        io::stderr(),
+        "\n*** NOT RUN (needs root): {}: {reason} ***\n",
+        test_name()
+    );
+}
+
+/// Append `class<TAB>binary<TAB>test<TAB>reason` to `$RRUN_TEST_SKIP_LOG`
+/// (one write with O_APPEND, so lines of parallel tests do not mix).
+fn log_skip(class: &str, reason: &str) {
+    let Some(path) = std::env::var_os("RRUN_TEST_SKIP_LOG").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    // The test binary's name without cargo's hash: `run_basic-0123abcd`.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .map(|n| match n.rsplit_once('-') {
+            Some((stem, hash)) if hash.bytes().all(|b| b.is_ascii_hexdigit()) => stem.to_string(),
+            _ => n,
+        })
+        .unwrap_or_else(|| "?".into());
+    let one_line = |s: &str| s.replace(['\t', '\n'], " ");
+    let line = format!(
+        "{class}\t{binary}\t{}\t{}\n",
+        one_line(&test_name()),
+        one_line(reason)
+    );
+    let written = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        let _ = writeln!(
+            io::stderr(),
+            "warning: appending to RRUN_TEST_SKIP_LOG={}: {e}",
+            Path::new(&path).display()
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -142,14 +209,6 @@ pub fn env() -> Result<&'static Env, String> {
 }
 
 fn setup() -> Result<Env, String> {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(
-            "the integration tests must run as root (they run rrun both as root and \
-                    as the unprivileged $RRUN_TEST_USER)"
-                .into(),
-        );
-    }
     let src_rootfs = source_rootfs()?;
     remove_stale_dirs();
     let dir = Path::new(TMP).join(format!("{DIR_PREFIX}{}", std::process::id()));
@@ -212,12 +271,19 @@ fn source_rootfs() -> Result<PathBuf, String> {
     Ok(rootfs)
 }
 
-/// Remove /tmp/rrun-it-<pid> directories whose test process is gone.
+/// Remove /tmp/rrun-it-<pid> directories whose test process is gone (an
+/// ordinary user: only their own).
 fn remove_stale_dirs() {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = fs::read_dir(TMP) else {
         return;
     };
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
     for e in entries.flatten() {
+        if me != 0 && e.metadata().map_or(true, |m| m.uid() != me) {
+            continue;
+        }
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = name.strip_prefix(DIR_PREFIX) else {
             continue;
@@ -298,6 +364,9 @@ fn run_host(cmd: &mut Command) -> Result<Output, String> {
 /// A mount in the host's mount namespace, outside the rootfs, made by the
 /// harness (root only): no container may see it.
 pub fn host_only_mount() -> Result<&'static Path, String> {
+    if !is_root() {
+        return Err(needs_root_step("mounting a tmpfs on the host"));
+    }
     let env = env()?;
     HOST_MOUNT
         .get_or_init(|| {
@@ -344,6 +413,85 @@ pub fn test_user() -> Result<User, String> {
     user_from_env("RRUN_TEST_USER", "rrtest")
 }
 
+/// The user who runs the tests (for an ordinary user: the rootless half's
+/// user).
+pub fn current_user() -> Result<User, String> {
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    passwd_entry(PasswdKey::Uid(uid))
+}
+
+enum PasswdKey<'a> {
+    Name(&'a std::ffi::CStr),
+    Uid(u32),
+}
+
+/// A user from the system's user database (getpwnam_r/getpwuid_r: NSS too).
+fn passwd_entry(key: PasswdKey) -> Result<User, String> {
+    let what = match &key {
+        PasswdKey::Name(n) => format!("user {}", n.to_string_lossy()),
+        PasswdKey::Uid(u) => format!("uid {u}"),
+    };
+    // SAFETY: getpwnam_r/getpwuid_r fill `pw` with pointers into `buf`,
+    // which outlives every use of them below.
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let mut buf = vec![0 as libc::c_char; 16384];
+        let r = match key {
+            PasswdKey::Name(n) => {
+                libc::getpwnam_r(n.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut found)
+            }
+            PasswdKey::Uid(u) => {
+                libc::getpwuid_r(u, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found)
+            }
+        };
+        if r != 0 || found.is_null() {
+            return Err(format!(
+                "no {what} in the user database ({})",
+                if r != 0 {
+                    io::Error::from_raw_os_error(r).to_string()
+                } else {
+                    "not found".into()
+                }
+            ));
+        }
+        let text =
+            |p: *const libc::c_char| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned();
+        Ok(User {
+            name: text(pw.pw_name),
+            uid: pw.pw_uid,
+            gid: pw.pw_gid,
+            home: text(pw.pw_dir),
+        })
+    }
+}
+
+/// Why `user` cannot be the rootless half's user, if it cannot: it needs a
+/// range of subordinate ids (the tests map more than one id).
+fn sub_ranges_missing(user: &User) -> Option<String> {
+    ["/etc/subuid", "/etc/subgid"]
+        .into_iter()
+        .find(|f| sub_range(f, user).is_none())
+        .map(|f| {
+            format!(
+                "the user {} has no range in {f}: rootless containers with more than one id \
+                 need one (root adds it: usermod --add-subuids/--add-subgids; \
+                 scripts/test-setup.sh does for the test users)",
+                user.name
+            )
+        })
+}
+
+/// The message of a harness step that needs root, reached by a test run
+/// by an ordinary user: the test should have been made root-only.
+pub fn needs_root_step(what: &str) -> String {
+    format!(
+        "{what} needs root, and the tests run as an ordinary user: a test that does it must \
+         make its Ctx with Ctx::new_needing_root (it is then not run without root)"
+    )
+}
+
 /// The second unprivileged test user (`$RRUN_TEST_USER2`, default
 /// `rrtest2`), for tests of two users side by side.
 pub fn second_test_user() -> Result<User, String> {
@@ -378,8 +526,8 @@ fn user_from_env(var: &str, default: &str) -> Result<User, String> {
         }
     }
     Err(format!(
-        "test user {name} does not exist (create it as .ci/run does, with ranges in /etc/subuid \
-         and /etc/subgid, or set {var})"
+        "test user {name} does not exist (`make test` as root creates it with \
+         scripts/test-setup.sh, with ranges in /etc/subuid and /etc/subgid; or set {var})"
     ))
 }
 
@@ -470,6 +618,9 @@ impl NetNs {
 
     fn make(uplink: bool) -> Result<NetNs, String> {
         use std::io::BufRead;
+        if !is_root() {
+            return Err(needs_root_step("making a network namespace"));
+        }
         let script = format!(
             "ip link set lo up && {}echo ready && exec sleep 3600",
             if uplink { UPLINK } else { "" }
@@ -525,47 +676,96 @@ impl Drop for NetNs {
     }
 }
 
+/// Why a test cannot run.
+enum Unavailable {
+    /// It needs root and the tests run as an ordinary user.
+    NeedsRoot(String),
+    /// Something is missing: a skip (a failure under CI=true).
+    Skip(String),
+}
+
 impl Ctx {
-    /// Set up, or say SKIP and return None.
+    /// Set up, or say SKIP (or, for a root-mode test run by an ordinary
+    /// user, NOT RUN) and return None.
     pub fn new(mode: Mode) -> Option<Ctx> {
         match Self::try_new(mode) {
             Ok(c) => Some(c),
-            Err(reason) => {
+            Err(Unavailable::NeedsRoot(reason)) => {
+                skip_needs_root(&reason);
+                None
+            }
+            Err(Unavailable::Skip(reason)) => {
                 skip(&reason);
                 None
             }
         }
     }
 
-    fn try_new(mode: Mode) -> Result<Ctx, String> {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            return Err(
-                "the integration tests must run as root (they run rrun both as root \
-                 and as the unprivileged $RRUN_TEST_USER)"
-                    .into(),
-            );
+    /// As [`Ctx::new`], for a test that, whatever its mode, also does on the
+    /// host something only root may (`what`: a mount namespace, a network
+    /// namespace of its own, files of another user): run by an ordinary
+    /// user, it is not run.
+    pub fn new_needing_root(mode: Mode, what: &str) -> Option<Ctx> {
+        if !is_root() && mode == Mode::Rootless {
+            skip_needs_root(&format!("it needs root on the host: {what}"));
+            return None;
+        }
+        Self::new(mode)
+    }
+
+    fn try_new(mode: Mode) -> Result<Ctx, Unavailable> {
+        let root = is_root();
+        if mode == Mode::Root && !root {
+            return Err(Unavailable::NeedsRoot("it runs rrun as root".into()));
         }
         let user = match mode {
             Mode::Root => None,
             Mode::Rootless => {
                 if let Some(why) = userns_unavailable() {
-                    return Err(why);
+                    return Err(Unavailable::Skip(why));
                 }
-                Some(test_user()?)
+                // As root, the test user; else the caller, who runs rrun
+                // without switching.
+                let u =
+                    if root { test_user() } else { current_user() }.map_err(Unavailable::Skip)?;
+                if let Some(why) = sub_ranges_missing(&u) {
+                    return Err(Unavailable::Skip(why));
+                }
+                // Without them rrun runs, but otherwise (one id mapped, no
+                // outbound network and a warning on every run).
+                if let Some(tool) = missing_tool(&["newuidmap", "newgidmap", "pasta"]) {
+                    return Err(Unavailable::Skip(format!(
+                        "{tool} is not installed (Debian: uidmap, passt); rootless runs need it"
+                    )));
+                }
+                Some(u)
             }
         };
-        let netns = match mode {
-            Mode::Root => NetNs::new()?,
-            Mode::Rootless => NetNs::with_uplink()?,
+        // Only root can make the test's own "host" namespace; an ordinary
+        // user's rootless rrun runs in the machine's (the ports it publishes
+        // listen there while the test runs).
+        let netns = if root {
+            let ns = match mode {
+                Mode::Root => NetNs::new(),
+                Mode::Rootless => NetNs::with_uplink(),
+            }
+            .map_err(Unavailable::Skip)?;
+            Some(std::sync::Arc::new(ns))
+        } else {
+            None
         };
-        Self::with_user(mode, user, Some(std::sync::Arc::new(netns)))
+        Self::with_user(mode, user, netns).map_err(Unavailable::Skip)
     }
 
     /// A rootless Ctx for the second test user (`$RRUN_TEST_USER2`), with
     /// its own RRUN_ROOT, whose rruns run in `first`'s network namespace
-    /// (the same "host"); or None after a loud SKIP.
+    /// (the same "host"); or None after a loud SKIP (NOT RUN for an
+    /// ordinary user, who cannot switch to another).
     pub fn new_second_user(first: &Ctx) -> Option<Ctx> {
+        if !is_root() {
+            skip_needs_root("it runs rrun as a second user ($RRUN_TEST_USER2), which needs root");
+            return None;
+        }
         let made = userns_unavailable()
             .map_or_else(second_test_user, Err)
             .and_then(|u| Self::with_user(Mode::Rootless, Some(u), first.netns.clone()));
@@ -584,43 +784,15 @@ impl Ctx {
     /// network namespace with an uplink (as a rootless [`Ctx::new`]). None
     /// after a loud SKIP when `nobody` does not exist or has a range.
     pub fn new_user_without_subids() -> Option<Ctx> {
+        if !is_root() {
+            skip_needs_root("it runs rrun as the user nobody, which needs root");
+            return None;
+        }
         let made = (|| -> Result<Ctx, String> {
             if let Some(why) = userns_unavailable() {
                 return Err(why);
             }
-            // SAFETY: getpwnam_r fills `pw` with pointers into `buf`, which
-            // outlives every use of them below.
-            let user = unsafe {
-                let mut pw: libc::passwd = std::mem::zeroed();
-                let mut found: *mut libc::passwd = std::ptr::null_mut();
-                let mut buf = vec![0 as libc::c_char; 16384];
-                let r = libc::getpwnam_r(
-                    c"nobody".as_ptr(),
-                    &mut pw,
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                    &mut found,
-                );
-                if r != 0 || found.is_null() {
-                    return Err(format!(
-                        "no user nobody (getpwnam: {})",
-                        if r != 0 {
-                            io::Error::from_raw_os_error(r).to_string()
-                        } else {
-                            "not found".into()
-                        }
-                    ));
-                }
-                let text = |p: *const libc::c_char| {
-                    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-                };
-                User {
-                    name: text(pw.pw_name),
-                    uid: pw.pw_uid,
-                    gid: pw.pw_gid,
-                    home: text(pw.pw_dir),
-                }
-            };
+            let user = passwd_entry(PasswdKey::Name(c"nobody"))?;
             if user.uid == 0 {
                 return Err("the user nobody is uid 0".into());
             }
@@ -708,7 +880,8 @@ impl Ctx {
         if let Some(ns) = &self.netns {
             ns.enter(c);
         }
-        if self.mode == Mode::Rootless {
+        // An ordinary user is the rootless user already.
+        if self.mode == Mode::Rootless && is_root() {
             // After setns (which needs root), so not Command::uid/gid: those
             // switch before pre_exec hooks run.
             let (uid, gid) = (self.uid, self.gid);
@@ -1912,6 +2085,7 @@ impl Ctx {
     /// the rootless uid switch): a read-only rootfs that never shows in the
     /// host's mount table, and is gone when rrun exits.
     pub fn cmd_read_only<S: AsRef<OsStr>>(&self, args: &[S], dir: &Path) -> Command {
+        assert!(is_root(), "{}", needs_root_step("a read-only bind mount"));
         let target = CString::new(dir.as_os_str().as_encoded_bytes()).expect("no NUL in the path");
         let mut c = self.base_cmd(args);
         // SAFETY: unshare and mount are async-signal-safe and change only
@@ -2019,6 +2193,11 @@ impl Ctx {
     /// own in which every `nft` it would find is hidden (/dev/null bound
     /// over it): a host without the nft program, and only for this rrun.
     pub fn cmd_without_nft<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        assert!(
+            is_root(),
+            "{}",
+            needs_root_step("hiding nft with a bind mount")
+        );
         let hide: Vec<CString> = NFT_PATHS
             .iter()
             .filter(|p| Path::new(p).is_file())

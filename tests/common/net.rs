@@ -33,13 +33,15 @@ use std::process::Command;
 pub fn host_ns(cx: &Ctx) -> &NetNs {
     cx.netns
         .as_ref()
-        .expect("every Ctx has a test network namespace")
+        .expect("a Ctx made as root has a test network namespace")
 }
 
 /// A Ctx for `mode`, or None (after a loud SKIP) when a tool the tests
-/// need is missing (rootless: pasta too).
+/// need is missing (rootless: pasta too). Every test here plays the host in
+/// a network namespace of its own, which only root can make: run by an
+/// ordinary user, none is run.
 pub fn net_ctx(mode: Mode) -> Option<Ctx> {
-    let cx = Ctx::new(mode)?;
+    let cx = Ctx::new_needing_root(mode, "the test's own network namespace, its \"host\"")?;
     let mut tools = vec!["ip", "nft", "socat", "nsenter"];
     if mode == Mode::Rootless {
         tools.push("pasta");
