@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod container;
 mod crash;
+mod filter;
 mod forward;
 #[cfg(test)]
 mod fuzz;

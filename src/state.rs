@@ -149,6 +149,9 @@ pub struct Config {
     /// The default seccomp filter applies (also to exec'd processes).
     #[serde(default = "yes")]
     pub seccomp: bool,
+    /// --label and --label-file (inspect's Config.Labels, ps's filters).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
