@@ -79,10 +79,9 @@ pub fn go_quote(s: &str) -> String {
                     | 0x2066..=0x206f | 0xe000..=0xf8ff | 0xfeff | 0xfff9..=0xfffb
                     | 0xe0001 | 0xe0020..=0xe007f | 0xf0000..) =>
             {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
+                match u16::try_from(u32::from(c)) {
+                    Ok(u) => out.push_str(&format!("\\u{u:04x}")),
+                    Err(_) => out.push_str(&format!("\\U{:08x}", u32::from(c))),
                 }
             }
             c => out.push(c),
@@ -143,7 +142,7 @@ fn underscore_ok(s: &str) -> bool {
         hex = b[1] | 0x20 == b'x';
     }
     for &c in &b[i..] {
-        if c.is_ascii_digit() || (hex && (c | 0x20).is_ascii_hexdigit()) {
+        if c.is_ascii_digit() || (hex && matches!(c | 0x20, b'a'..=b'f')) {
             saw = b'0';
         } else if c == b'_' {
             if saw != b'0' {
@@ -847,6 +846,9 @@ mod tests {
         // A hex digit counts only after 0x.
         assert!(!underscore_ok("1a_1"));
         assert!(underscore_ok("0x1a_1"));
+        assert!(underscore_ok("0xA_F"));
+        // As Go's lower(): a control byte is no hex digit.
+        assert!(!underscore_ok("0x\x10_1"));
         assert!(underscore_ok("0"));
         assert!(underscore_ok(""));
     }
