@@ -218,10 +218,8 @@ fn parse_int(s: &str, base: u64, func: &'static str) -> Result<i64, NumError> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let n = match parse_uint(rest, base, u64::MAX, func, s) {
-        Err(e) if !e.range => return Err(e),
-        r => r.unwrap_or(u64::MAX),
-    };
+    // A number past u64 is out of range as one past i64 is.
+    let n = parse_uint(rest, base, u64::MAX, func, s)?;
     let cut = 1u64 << 63;
     if n > cut || (n == cut && !neg) {
         return Err(NumError {
@@ -1123,6 +1121,12 @@ mod tests {
         assert_eq!(ok(&[&format!("before={DB}")]), Vec::<&str>::new());
         assert_eq!(ok(&["before=web/db"]), Vec::<&str>::new());
         assert_eq!(ok(&["before=cr", "since=web"]), ["ex0", "ex3"]);
+        // before= and since= walk the name= and id= candidates only: one
+        // that is not among them is never met (Docker's quirk, kept).
+        assert_eq!(ok(&["name=^ex", "before=cr"]), Vec::<&str>::new());
+        assert_eq!(ok(&["name=^ex", "before=w3"]), Vec::<&str>::new());
+        assert_eq!(ok(&["name=^ex", "since=db"]), ["ex0", "ex3"]);
+        assert_eq!(ok(&["name=web", "before=db"]), Vec::<&str>::new());
         assert_eq!(ok(&["network=bridge"]), ["w3", "ex3", "web", "db"]);
         assert_eq!(ok(&["network=host"]), ["cr"]);
         assert_eq!(ok(&["network=none"]), ["ex0"]);
