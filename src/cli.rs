@@ -132,6 +132,12 @@ pub struct RunArgs {
     /// Log driver options: max-size=SIZE (10m), max-file=N
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opt: Vec<String>,
+    /// Set meta data on a container: KEY=VALUE, or KEY (an empty value)
+    #[arg(short = 'l', long = "label", value_name = "LABEL", value_parser = crate::spec::parse_label_flag)]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels (KEY=VALUE a line, # comments)
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<OsString>,
     /// Print this help
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -163,6 +169,15 @@ pub struct PsArgs {
     /// Format output using a Go template
     #[arg(long = "format", value_name = "TEMPLATE")]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (KEY=VALUE)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER", value_parser = crate::filter::parse_filter_flag)]
+    pub filter: Vec<crate::filter::FilterArg>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", value_name = "N", default_value = "-1", allow_hyphen_values = true, value_parser = crate::filter::parse_last)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long = "latest")]
+    pub latest: bool,
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
 }
@@ -192,6 +207,9 @@ pub struct InspectArgs {
     /// Format output using a Go template
     #[arg(short = 'f', long = "format", value_name = "TEMPLATE")]
     pub format: Option<String>,
+    /// Return JSON for specified type (rrun has containers only)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
     #[arg(required = true)]
@@ -357,6 +375,12 @@ fn clap_error(
             None => "an argument is not valid UTF-8".into(),
         }),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Help(e.to_string()),
+        ErrorKind::ValueValidation
+            if std::error::Error::source(&e).is_some_and(|s| s.is::<FlagError>()) =>
+        {
+            let why = std::error::Error::source(&e).map(|s| s.to_string());
+            CliError::Usage(why.unwrap_or_default())
+        }
         ErrorKind::UnknownArgument => {
             let flag = e
                 .get(clap::error::ContextKind::InvalidArg)
@@ -378,6 +402,15 @@ fn clap_error(
             CliError::Usage(first)
         }
     }
+}
+
+/// A flag value Docker's CLI refuses, in its (cobra's) words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid argument {} for \"{flag}\" flag: {why}", crate::filter::go_quote(.value))]
+pub struct FlagError {
+    pub flag: &'static str,
+    pub value: String,
+    pub why: String,
 }
 
 /// What went wrong on the command line, already worded for the user.

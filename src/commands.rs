@@ -6,10 +6,12 @@
 
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, Instant};
 
 use crate::cli;
 use crate::container::log;
+use crate::filter;
 use crate::inspect;
 use crate::logrot::Driver;
 use crate::state::{Record, State, StateError, Status};
@@ -84,14 +86,33 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
         eprintln!("rrun: skipping container {id}: {why}");
     }
     let t = now();
-    let names = inspect::names_column(&records);
-    let name_of = |r: &Record| {
+    let names = inspect::all_names(&records);
+    let names_of = |r: &Record| {
         names
             .get(r.id())
             .cloned()
-            .unwrap_or_else(|| r.config.name.clone())
+            .unwrap_or_else(|| vec![r.config.name.clone()])
     };
-    let shown: Vec<&Record> = records.iter().filter(|r| a.all || r.running()).collect();
+    let name_of = |r: &Record| names_of(r).join(",");
+    let views: Vec<filter::View> = records
+        .iter()
+        .map(|r| inspect::filter_view(r, names_of(r)))
+        .collect();
+    // ancestor=: where the path leads from here, if anywhere.
+    let resolve = |p: &str| {
+        std::fs::canonicalize(p)
+            .ok()
+            .map(|p| p.into_os_string().into_vec())
+    };
+    let f = filter::Filter::new(&a.filter, &views, &resolve).map_err(|e| CmdError::Failed {
+        code: 1,
+        msg: e.to_string(),
+    })?;
+    let shown: Vec<&Record> = f
+        .select(&views, a.all, filter::limit(a.last, a.latest))
+        .into_iter()
+        .map(|i| &records[i])
+        .collect();
     let mut out = String::new();
     if a.quiet {
         for r in shown {
@@ -149,7 +170,38 @@ fn mark_lost(v: &mut serde_json::Value, key: &str, f: impl FnOnce(&str) -> Strin
     }
 }
 
+/// Docker's `inspect --type` values: rrun has objects of the first only.
+const INSPECT_TYPES: [&str; 9] = [
+    "container",
+    "image",
+    "node",
+    "network",
+    "service",
+    "volume",
+    "task",
+    "plugin",
+    "secret",
+];
+
 pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
+    match a.kind.as_deref() {
+        None | Some("") | Some("container") => {}
+        Some(t) if INSPECT_TYPES.contains(&t) => {
+            if a.format.is_none() {
+                println!("[]");
+            }
+            for c in &a.containers {
+                eprintln!("rrun: No such {t}: {c}");
+            }
+            return Err(CmdError::Reported(1));
+        }
+        Some(t) => {
+            return Err(CmdError::Failed {
+                code: 1,
+                msg: format!("{} is not a valid value for --type", filter::go_quote(t)),
+            });
+        }
+    }
     let st = State::open()?;
     let tpl = a
         .format
@@ -357,11 +409,11 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
     // A container whose monitor was killed still holds rules and an
     // address: give them back before its record goes.
     crate::container::network::reclaim_dead(&st);
-    // A record that cannot be read is still removed with -f.
-    let mut rest = Vec::new();
     let mut failed = 0;
     for n in &a.containers {
-        match st.find(n) {
+        let r = match st.find(n) {
+            Ok(r) => r,
+            // A record that cannot be read is still removed with -f.
             Err(StateError::Corrupt(_, why)) => {
                 if a.force && st.remove_corrupt(n).unwrap_or(false) {
                     println!("{n}");
@@ -369,46 +421,65 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
                     eprintln!("rrun: container {n}: {why}; remove it with rrun rm -f {n}");
                     failed = 1;
                 }
+                continue;
             }
-            _ => rest.push(n.clone()),
-        }
-    }
-    let r = each(&st, &rest, |st, arg, r| {
-        if r.running() {
-            if !a.force {
-                return Err(CmdError::Failed {
-                    code: 1,
-                    msg: format!(
-                        "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                        r.id()
-                    ),
-                });
+            // As Docker (20.10 and later): with -f, a container that is
+            // not there is said, and not a failure (`rm -f web; run --name
+            // web` under `set -e`).
+            Err(e @ StateError::NoSuch(_)) if a.force => {
+                eprintln!("rrun: {e}");
+                continue;
             }
-            if let Some(p) = watch(r.state.pid, r.state.pid_start) {
-                let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
-                wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
-            }
-            wait_monitor(&r, Duration::from_secs(10));
-        }
-        match st.remove(&r) {
-            Ok(()) => {}
-            // --rm got there first.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(CmdError::Failed {
-                    code: 1,
-                    msg: format!("removing container {arg}: {}", sys::errno_text(&e)),
-                });
+                let e = CmdError::from(e);
+                failed = failed.max(e.exit_code());
+                eprintln!("rrun: {e}");
+                continue;
             }
+        };
+        if let Err(e) = remove(&st, a.force, n, r) {
+            failed = failed.max(e.exit_code());
+            eprintln!("rrun: {e}");
         }
-        println!("{arg}");
-        Ok(())
-    });
-    match (r, failed) {
-        (Err(e), _) => Err(e),
-        (Ok(()), 0) => Ok(0),
-        (Ok(()), f) => Err(CmdError::Reported(f)),
     }
+    if failed != 0 {
+        Err(CmdError::Reported(failed))
+    } else {
+        Ok(0)
+    }
+}
+
+/// Remove one container (killing it first with -f), and say its name.
+fn remove(st: &State, force: bool, arg: &str, r: Record) -> Result<(), CmdError> {
+    if r.running() {
+        if !force {
+            return Err(CmdError::Failed {
+                code: 1,
+                msg: format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    r.id()
+                ),
+            });
+        }
+        if let Some(p) = watch(r.state.pid, r.state.pid_start) {
+            let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
+            wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
+        }
+        wait_monitor(&r, Duration::from_secs(10));
+    }
+    match st.remove(&r) {
+        Ok(()) => {}
+        // --rm got there first.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(CmdError::Failed {
+                code: 1,
+                msg: format!("removing container {arg}: {}", sys::errno_text(&e)),
+            });
+        }
+    }
+    println!("{arg}");
+    Ok(())
 }
 
 pub fn port(a: &cli::PortArgs) -> Result<i32, CmdError> {
@@ -417,7 +488,7 @@ pub fn port(a: &cli::PortArgs) -> Result<i32, CmdError> {
     let filter = a
         .port
         .as_deref()
-        .map(crate::ports::parse_port_filter)
+        .map(crate::ports::parse_port_arg)
         .transpose()
         .map_err(|e| CmdError::Failed {
             code: 1,
@@ -427,14 +498,14 @@ pub fn port(a: &cli::PortArgs) -> Result<i32, CmdError> {
         Some(n) if r.running() && !n.released => n.ports.clone(),
         _ => Vec::new(),
     };
-    let lines = crate::ports::port_lines(&bindings, filter);
+    let lines = match &filter {
+        None => crate::ports::port_lines(&bindings, None),
+        Some((_, Some(one))) => crate::ports::port_lines(&bindings, Some(*one)),
+        Some((_, None)) => Vec::new(),
+    };
     if lines.is_empty()
-        && let Some(f) = filter
+        && let Some((shown, _)) = filter
     {
-        let shown = match a.port.as_deref() {
-            Some(p) if !p.contains('/') => f.port.to_string(),
-            _ => f.to_string(),
-        };
         return Err(CmdError::Failed {
             code: 1,
             msg: format!("No public port '{shown}' published for {}", a.container),

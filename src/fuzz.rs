@@ -1023,3 +1023,155 @@ proptest! {
         let _ = crate::net::conntrack::parse_tuple(&b);
     }
 }
+
+// ------------------------------------------------- ps filters and labels
+
+const FILTER_PIECES: &[&str] = &[
+    "name",
+    "id",
+    "label",
+    "status",
+    "exited",
+    "before",
+    "since",
+    "ancestor",
+    "network",
+    "publish",
+    "expose",
+    "health",
+    "is-task",
+    "volume",
+    "isolation",
+    "Name",
+    " ",
+    "=",
+    "/",
+    ":",
+    "-",
+    "_",
+    "0x",
+    "0b",
+    "+",
+    "80",
+    "5432",
+    "65536",
+    "99999999999999999999",
+    "db",
+    "web",
+    "^w",
+    "$",
+    "[",
+    ".*",
+    "(?i)DB",
+    "tcp",
+    "udp",
+    "a=b",
+    "exited",
+    "running",
+    "é",
+    "\t",
+    "true",
+    "false",
+    "none",
+    "bridge",
+];
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// `--filter`, `-n` and the daemon's validation: no panic on any
+    /// input; what the CLI accepts is a trimmed, lower-case key; Go's
+    /// numbers agree with Rust's where both read plain decimals.
+    #[test]
+    fn ps_filters_never_panic(
+        args in proptest::collection::vec(text_of(FILTER_PIECES), 0..6),
+        n in text_of(FILTER_PIECES),
+        all in any::<bool>(),
+        limit in -2i64..8,
+    ) {
+        let mut parsed = Vec::new();
+        for a in &args {
+            match crate::filter::parse_filter_flag(a) {
+                Ok(f) => {
+                    if let Some((k, v)) = &f.0 {
+                        prop_assert_eq!(k.trim(), k.as_str());
+                        prop_assert_eq!(v.trim(), v.as_str());
+                        prop_assert!(!k.chars().any(|c| c.is_ascii_uppercase()));
+                    }
+                    parsed.push(f);
+                }
+                Err(e) => {
+                    prop_assert!(!a.contains('='));
+                    prop_assert!(e.to_string().starts_with("invalid argument "));
+                }
+            }
+        }
+        if let Ok(v) = crate::filter::parse_last(&n)
+            && let Ok(r) = n.parse::<i64>()
+            && !n.starts_with(['0', '+', '-'])
+        {
+            prop_assert_eq!(v, r);
+        }
+        if let Ok(v) = n.parse::<i64>() {
+            prop_assert_eq!(crate::filter::atoi(&n), Ok(v));
+        }
+        let _ = crate::filter::port_range(&n);
+        let _ = crate::ports::parse_port_arg(&n);
+        let labels: std::collections::BTreeMap<String, String> =
+            [("a".to_string(), "b".to_string())].into_iter().collect();
+        let views: Vec<crate::filter::View> = ["db", "web", "w3"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| crate::filter::View {
+                id: ["2a15", "d6f3", "17ce"][i],
+                name,
+                names: vec![name.to_string(), format!("{name}/x")],
+                state: ["running", "exited", "created"][i],
+                running: i == 0,
+                started: i < 2,
+                labels: Some(&labels),
+                network: Some("bridge"),
+                ports: vec![crate::filter::PortView { private: 80, public: 8080, proto: "tcp".into() }],
+                ..Default::default()
+            })
+            .collect();
+        let resolve = |s: &str| s.starts_with('/').then(|| s.as_bytes().to_vec());
+        if let Ok(f) = crate::filter::Filter::new(&parsed, &views, &resolve) {
+            let shown = f.select(&views, all, limit);
+            prop_assert!(shown.windows(2).all(|w| w[0] < w[1]));
+            if limit > 0 {
+                prop_assert!(shown.len() as i64 <= limit);
+            }
+        }
+    }
+
+    /// --label-file: no panic; what it gives are `KEY=VALUE` strings whose
+    /// key has no blank; --label accepts what Docker's CLI does.
+    #[test]
+    fn label_files_never_panic(s in bytes_of(&["a", "=", " ", "\t", "#", "\n", "\r", "\u{feff}", "k", "v=w", "é"])) {
+        if let Ok(kvs) = spec::parse_label_file("f", s.as_bytes()) {
+            for kv in &kvs {
+                let (k, _) = kv.split_once('=').unwrap_or((kv, ""));
+                prop_assert!(!k.is_empty() && !k.contains([' ', '\t']));
+            }
+            let m = spec::labels_map(&kvs);
+            prop_assert!(m.len() <= kvs.len());
+        }
+        if let Some(t) = s.to_str()
+            && let Ok(l) = spec::parse_label_flag(t)
+        {
+            prop_assert_eq!(l, t);
+        }
+    }
+
+    /// Labels written one `KEY=VALUE` a line read back as the same map.
+    #[test]
+    fn label_file_round_trip(
+        kvs in proptest::collection::vec(("[a-z][a-z0-9.-]{0,8}", "[^\n\r]{0,12}"), 0..6),
+    ) {
+        let text: String = kvs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let want: std::collections::BTreeMap<String, String> = kvs.iter().cloned().collect();
+        let got = spec::parse_label_file("f", text.as_bytes()).map(|l| spec::labels_map(&l));
+        prop_assert_eq!(got, Ok(want));
+    }
+}

@@ -29,9 +29,10 @@ fn lossy_all(v: &[OsString]) -> Vec<String> {
     v.iter().map(|s| lossy(s)).collect()
 }
 
-/// Docker's map of port → bindings: {"80/tcp": [{"HostIp": .., "HostPort": ..}]}.
+/// Docker's map of port → bindings: {"80/tcp": [{"HostIp": .., "HostPort": ..}]},
+/// keys in Docker's (Go's JSON) order: as strings.
 fn port_map(bindings: &[Binding], exposed: &[Exposed]) -> Value {
-    let mut m = serde_json::Map::new();
+    let mut m = std::collections::BTreeMap::new();
     for e in exposed {
         m.insert(e.to_string(), Value::Null);
     }
@@ -45,13 +46,27 @@ fn port_map(bindings: &[Binding], exposed: &[Exposed]) -> Value {
             }
         }
     }
-    Value::Object(m)
+    Value::Object(m.into_iter().collect())
+}
+
+/// A container's exposed ports and bindings as Docker lists them: only
+/// while it runs on the bridge (a stopped container, or one on the host's
+/// network or none, has none).
+fn live_ports(r: &Record) -> Option<(&[Exposed], Vec<Binding>)> {
+    if r.state.status != Status::Running || r.config.net != "bridge" {
+        return None;
+    }
+    let bound = match &r.state.net {
+        Some(n) if !n.released => n.ports.clone(),
+        _ => Vec::new(),
+    };
+    Some((&r.config.exposed, bound))
 }
 
 /// HostConfig.PortBindings: the -p specs as written (-P adds none), with
 /// "" for a host address or port left out, as Docker keeps them.
 fn port_bindings(specs: &[String]) -> Value {
-    let mut m = serde_json::Map::new();
+    let mut m = std::collections::BTreeMap::new();
     for r in specs
         .iter()
         .filter_map(|p| ports::parse_requested(p).ok())
@@ -69,7 +84,7 @@ fn port_bindings(specs: &[String]) -> Value {
             v => *v = json!([entry]),
         }
     }
-    Value::Object(m)
+    Value::Object(m.into_iter().collect())
 }
 
 /// "/db:/web/db": the links of `r`, as Docker's HostConfig.Links.
@@ -111,20 +126,14 @@ pub fn inspect(r: &Record) -> Value {
         .filter(|_| live_net)
         .map(|i| i.to_string())
         .unwrap_or_default();
-    let bindings: Vec<Binding> = if live_net {
-        net.ports.clone()
-    } else {
-        Vec::new()
-    };
+    let ports =
+        live_ports(r).map_or_else(|| json!({}), |(exposed, bound)| port_map(&bound, exposed));
     let exposed: Value = if c.exposed.is_empty() {
         Value::Null
     } else {
-        Value::Object(
-            c.exposed
-                .iter()
-                .map(|e| (e.to_string(), json!({})))
-                .collect(),
-        )
+        let keys: std::collections::BTreeSet<String> =
+            c.exposed.iter().map(|e| e.to_string()).collect();
+        Value::Object(keys.into_iter().map(|k| (k, json!({}))).collect())
     };
     let mut networks = serde_json::Map::new();
     if c.net == "bridge" {
@@ -213,12 +222,13 @@ pub fn inspect(r: &Record) -> Value {
             "Image": lossy(&c.rootfs),
             "WorkingDir": if c.workdir == "/" { String::new() } else { lossy(&c.workdir) },
             "Entrypoint": Value::Null,
+            "Labels": c.labels,
         },
         "NetworkSettings": {
             "Bridge": if live_net { net.bridge.clone() } else { String::new() },
             "SandboxID": "",
             "SandboxKey": if running { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
-            "Ports": port_map(&bindings, &c.exposed),
+            "Ports": ports,
             "Gateway": gw,
             "IPAddress": ip,
             "IPPrefixLen": if live_net { net.prefix } else { 0 },
@@ -377,13 +387,72 @@ fn created_at(t: &str) -> String {
     }
 }
 
-/// ps's PORTS: published ports while running, and exposed ones.
+/// ps's PORTS: published and exposed ports, while running on the bridge.
 pub fn ports_text(r: &Record) -> String {
-    let bound: Vec<Binding> = match &r.state.net {
-        Some(n) if r.state.status == Status::Running && !n.released => n.ports.clone(),
-        _ => Vec::new(),
-    };
-    ports::ps_ports(&r.config.exposed, &bound)
+    live_ports(r).map_or_else(String::new, |(exposed, bound)| {
+        ports::ps_ports(exposed, &bound)
+    })
+}
+
+/// ps's `{{.Labels}}`: `k=v` pairs, by key, joined with commas.
+fn labels_text(r: &Record) -> String {
+    r.config
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What ps's filters see of a container: `names` is every name it goes
+/// by ([`all_names`]).
+pub fn filter_view<'a>(r: &'a Record, names: Vec<String>) -> crate::filter::View<'a> {
+    let c = &r.config;
+    let mut ports = Vec::new();
+    if let Some((exposed, bound)) = live_ports(r) {
+        for e in exposed {
+            let mut bs = bound
+                .iter()
+                .filter(|b| b.container_port == e.port && b.proto == e.proto)
+                .peekable();
+            if bs.peek().is_none() {
+                ports.push((e.port, 0, e.proto));
+            }
+            ports.extend(bs.map(|b| (e.port, b.host_port, e.proto)));
+        }
+    }
+    crate::filter::View {
+        id: &c.id,
+        name: &c.name,
+        names,
+        state: r.state.status.name(),
+        running: r.running(),
+        started: !r.state.started_at.is_empty(),
+        exit_code: r.state.exit_code,
+        labels: Some(&c.labels),
+        rootfs: c.rootfs.as_bytes(),
+        rootfs_path: c.rootfs_path.as_bytes(),
+        network: matches!(c.net.as_str(), "bridge" | "host" | "none").then_some(c.net.as_str()),
+        ports: ports
+            .into_iter()
+            .map(|(private, public, proto)| crate::filter::PortView {
+                private,
+                public,
+                proto: proto.to_string(),
+            })
+            .collect(),
+        mounts: c
+            .binds
+            .iter()
+            .filter_map(|b| crate::spec::parse_volume(b).ok())
+            .map(|v| {
+                (
+                    v.src.as_os_str().as_bytes().to_vec(),
+                    v.dst.as_os_str().as_bytes().to_vec(),
+                )
+            })
+            .collect(),
+    }
 }
 
 /// The values `ps --format` templates see, with Docker's names. `names`
@@ -405,6 +474,7 @@ pub fn ps_fields(r: &Record, now: f64, no_trunc: bool, names: &str) -> Value {
         "State": r.state.status.name(),
         "Ports": ports_text(r),
         "Names": names,
+        "Labels": labels_text(r),
     })
 }
 
@@ -445,12 +515,14 @@ pub fn ps_header_fields() -> Value {
         "State": "STATE",
         "Ports": "PORTS",
         "Names": "NAMES",
+        "Labels": "LABELS",
     })
 }
 
-/// NAMES for each record: its name, then "linker/alias" for each other
-/// container that links to it (Docker 1.x's `db,web/db`).
-pub fn names_column(all: &[Record]) -> std::collections::HashMap<String, String> {
+/// Every name of each record: its own, and "linker/alias" for each other
+/// container that links to it, in Docker's order (its name index: sorted
+/// as "/name" strings, so "Bb/db,aa/mydb,db,web/db").
+pub fn all_names(all: &[Record]) -> std::collections::HashMap<String, Vec<String>> {
     let mut m: std::collections::HashMap<String, Vec<String>> = all
         .iter()
         .map(|r| (r.config.id.clone(), vec![r.config.name.clone()]))
@@ -462,7 +534,10 @@ pub fn names_column(all: &[Record]) -> std::collections::HashMap<String, String>
             }
         }
     }
-    m.into_iter().map(|(k, v)| (k, v.join(","))).collect()
+    for v in m.values_mut() {
+        v.sort();
+    }
+    m
 }
 
 /// Align columns as Docker's tabwriter (minimum width 10, padding 3; the
@@ -672,5 +747,163 @@ mod tests {
             json!({"Type": "none", "Config": {}})
         );
         assert_eq!(n["LogPath"], "");
+    }
+
+    fn ported(status: Status, net: &str) -> Record {
+        use crate::ports::Proto;
+        let mut r = rec(status);
+        r.config.net = net.into();
+        let e = |port, proto| Exposed { port, proto };
+        // Docker sorts Ports and ExposedPorts as strings: 5000 < 53 < 80.
+        r.config.exposed = vec![
+            e(53, Proto::Udp),
+            e(80, Proto::Tcp),
+            e(5000, Proto::Tcp),
+            e(9000, Proto::Udp),
+        ];
+        r.config.publish = vec!["9000:9000/udp".into(), "8080:80".into()];
+        let b = |hp, cp, proto| Binding {
+            host_ip: crate::ports::ANY_V4,
+            host_port: hp,
+            container_port: cp,
+            proto,
+        };
+        r.state.net = Some(crate::net::NetState {
+            ports: vec![b(8080, 80, Proto::Tcp), b(9000, 9000, Proto::Udp)],
+            ..Default::default()
+        });
+        r.config.labels = [("b", "2"), ("a", "1")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        r
+    }
+
+    #[test]
+    fn ports_in_dockers_order_and_only_while_running_on_the_bridge() {
+        let v = inspect(&ported(Status::Running, "bridge"));
+        let keys = |v: &Value| -> Vec<String> {
+            v.as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let order = ["5000/tcp", "53/udp", "80/tcp", "9000/udp"];
+        assert_eq!(keys(&v["NetworkSettings"]["Ports"]), order);
+        assert_eq!(keys(&v["Config"]["ExposedPorts"]), order);
+        assert_eq!(
+            keys(&v["HostConfig"]["PortBindings"]),
+            ["80/tcp", "9000/udp"]
+        );
+        assert_eq!(v["NetworkSettings"]["Ports"]["53/udp"], Value::Null);
+        assert_eq!(
+            v["NetworkSettings"]["Ports"]["80/tcp"],
+            json!([{"HostIp": "0.0.0.0", "HostPort": "8080"}])
+        );
+        assert_eq!(v["Config"]["Labels"], json!({"a": "1", "b": "2"}));
+        assert_eq!(keys(&v["Config"]["Labels"]), ["a", "b"]);
+        let r = ported(Status::Running, "bridge");
+        assert_eq!(
+            ports_text(&r),
+            "53/udp, 5000/tcp, 0.0.0.0:9000->9000/udp, 0.0.0.0:8080->80/tcp"
+        );
+        assert_eq!(ps_fields(&r, 0.0, false, "web")["Labels"], "a=1,b=2");
+        for (status, net) in [
+            (Status::Exited, "bridge"),
+            (Status::Created, "bridge"),
+            (Status::Running, "host"),
+            (Status::Running, "none"),
+        ] {
+            let r = ported(status, net);
+            let v = inspect(&r);
+            assert_eq!(v["NetworkSettings"]["Ports"], json!({}), "{status:?} {net}");
+            assert_eq!(keys(&v["Config"]["ExposedPorts"]), order);
+            assert_eq!(ports_text(&r), "", "{status:?} {net}");
+            assert!(filter_view(&r, vec![]).ports.is_empty());
+        }
+        let mut lost = ported(Status::Running, "bridge");
+        if let Some(n) = lost.state.net.as_mut() {
+            n.released = true;
+        }
+        assert_eq!(ports_text(&lost), "80/tcp, 53/udp, 9000/udp, 5000/tcp");
+        assert_eq!(
+            inspect(&rec(Status::Running))["Config"]["Labels"],
+            json!({})
+        );
+        assert_eq!(
+            ps_fields(&rec(Status::Running), 0.0, false, "web")["Labels"],
+            ""
+        );
+        assert_eq!(ps_header_fields()["Labels"], "LABELS");
+    }
+
+    #[test]
+    fn what_filters_see() {
+        let r = ported(Status::Running, "bridge");
+        let v = filter_view(&r, vec!["web".into()]);
+        let got: Vec<(u16, u16, &str)> = v
+            .ports
+            .iter()
+            .map(|p| (p.private, p.public, p.proto.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (53, 0, "udp"),
+                (80, 8080, "tcp"),
+                (5000, 0, "tcp"),
+                (9000, 9000, "udp")
+            ]
+        );
+        assert_eq!((v.id, v.name, v.state), (r.id(), "web", "running"));
+        assert!(v.running && v.started && v.exit_code == 3);
+        assert_eq!(v.network, Some("bridge"));
+        assert_eq!(v.labels.map(|l| l.len()), Some(2));
+        assert_eq!((v.rootfs, v.rootfs_path), (&b"bb"[..], &b""[..]));
+        let mut c = rec(Status::Created);
+        c.state.started_at.clear();
+        c.config.net = "container:db".into();
+        c.config.binds = vec!["/srv/data:/data:ro".into(), "bad".into()];
+        let v = filter_view(&c, vec![]);
+        assert!(!v.running && !v.started);
+        assert_eq!(v.state, "created");
+        assert_eq!(v.network, None);
+        assert_eq!(v.mounts, [(b"/srv/data".to_vec(), b"/data".to_vec())]);
+        for net in ["host", "none"] {
+            c.config.net = net.into();
+            assert_eq!(filter_view(&c, vec![]).network, Some(net));
+        }
+    }
+
+    #[test]
+    fn names_in_dockers_order() {
+        let mk = |id: &str, name: &str, links: &[(&str, &str)]| {
+            let mut r = rec(Status::Running);
+            r.config.id = id.into();
+            r.config.name = name.into();
+            r.config.links = links
+                .iter()
+                .map(|(t, a)| crate::state::LinkConf {
+                    target_id: t.to_string(),
+                    target_name: "db".into(),
+                    alias: a.to_string(),
+                })
+                .collect();
+            r
+        };
+        let all = [
+            mk("1", "db", &[]),
+            mk("2", "web", &[("1", "db")]),
+            mk("3", "zz", &[("1", "zdb"), ("1", "adb")]),
+            mk("4", "aa", &[("1", "mydb")]),
+            mk("5", "Bb", &[("1", "db"), ("9", "gone")]),
+            mk("6", "db2", &[("1", "Zed")]),
+        ];
+        let n = all_names(&all);
+        assert_eq!(
+            n["1"].join(","),
+            "Bb/db,aa/mydb,db,db2/Zed,web/db,zz/adb,zz/zdb"
+        );
+        assert_eq!(n["2"], ["web"]);
+        assert_eq!(n.len(), 6);
     }
 }

@@ -9,6 +9,7 @@ mod commands;
 mod container;
 mod crash;
 mod devices;
+mod filter;
 mod forward;
 #[cfg(test)]
 mod fuzz;

@@ -28,6 +28,11 @@ pub enum PlanError {
     EnvFile(String, String),
     #[error("env file {0}: larger than {ENV_FILE_MAX} bytes (1 MiB), the most rrun reads")]
     EnvFileTooBig(String),
+    /// Opening or reading a --label-file, in Docker's CLI's words.
+    #[error("{0}")]
+    LabelFile(String),
+    #[error("label file {0}: larger than {ENV_FILE_MAX} bytes (1 MiB), the most rrun reads")]
+    LabelFileTooBig(String),
     #[error("invalid volume {0:?}: source {1}: {2}")]
     VolumeSource(OsString, String, String),
     #[error("invalid network mode {0:?}: {1}")]
@@ -188,6 +193,8 @@ pub struct RunPlan {
     pub udp_idle: std::time::Duration,
     /// --log-driver and --log-opt: how the output is kept.
     pub log: crate::logrot::LogConfig,
+    /// --label-file and --label, merged (inspect's Config.Labels).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -212,6 +219,36 @@ fn read_env_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
         return Err(PlanError::EnvFileTooBig(name()));
     }
     Ok(buf)
+}
+
+/// A --label-file's bytes, bounded as an --env-file is.
+fn read_label_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
+    let name = || Path::new(f).display().to_string();
+    let mut buf = Vec::new();
+    let file = fs::File::open(f)
+        .map_err(|e| PlanError::LabelFile(format!("open {}: {}", name(), sys::errno_text(&e))))?;
+    file.take(ENV_FILE_MAX + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| PlanError::LabelFile(format!("read {}: {}", name(), sys::errno_text(&e))))?;
+    if buf.len() as u64 > ENV_FILE_MAX {
+        return Err(PlanError::LabelFileTooBig(name()));
+    }
+    Ok(buf)
+}
+
+/// Labels as Docker's CLI gathers them: the files' in order, then the
+/// flags'; a later one for a key wins.
+fn labels(a: &RunArgs) -> Result<std::collections::BTreeMap<String, String>, PlanError> {
+    let mut all = Vec::new();
+    for f in &a.label_file {
+        let text = read_label_file(f)?;
+        all.extend(spec::parse_label_file(
+            &Path::new(f).display().to_string(),
+            &text,
+        )?);
+    }
+    all.extend(a.label.iter().cloned());
+    Ok(spec::labels_map(&all))
 }
 
 /// The network settings a run asks for: flags, else RRUN_* variables.
@@ -628,7 +665,9 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     let host_resolv = host_resolv();
     let resolv_file = hosts::resolv_file(&host_resolv, host_net, &a.dns, &a.dns_search);
 
+    let labels = labels(a)?;
     Ok(RunPlan {
+        labels,
         id,
         name,
         detach: a.detach,

@@ -303,12 +303,38 @@ pub fn port_lines(bindings: &[Binding], filter: Option<Exposed>) -> Vec<String> 
 }
 
 /// `port`'s PORT[/PROTO] argument.
+#[cfg(test)]
 pub fn parse_port_filter(raw: &str) -> Result<Exposed, PortError> {
     let e = parse_expose(raw)?;
     match e.as_slice() {
         [one] => Ok(*one),
         _ => Err(PortError::ContainerPort(raw.to_string())),
     }
+}
+
+/// `port`'s PRIVATE_PORT[/PROTO] as Docker's CLI reads it: what its error
+/// names ("9999/tcp", the text as given), and the one port it can match,
+/// if any (a range or another protocol matches none).
+pub fn parse_port_arg(
+    raw: &str,
+) -> Result<(String, Option<Exposed>), crate::filter::PortRangeError> {
+    let (port, proto) = match raw.split_once('/') {
+        Some((p, pr)) if !pr.is_empty() => (p, pr),
+        _ => (raw, "tcp"),
+    };
+    let (start, end) = if port.is_empty() {
+        (0, 0)
+    } else {
+        crate::filter::port_range(port)?
+    };
+    let one = match proto {
+        "tcp" => Some(Proto::Tcp),
+        "udp" => Some(Proto::Udp),
+        _ => None,
+    }
+    .filter(|_| start == end)
+    .map(|proto| Exposed { port: start, proto });
+    Ok((format!("{port}/{proto}"), one))
 }
 
 #[cfg(test)]
@@ -484,5 +510,50 @@ mod tests {
         let f = parse_port_filter("5001/udp").ok();
         assert_eq!(port_lines(&w, f), ["127.0.0.1:5001"]);
         assert!(port_lines(&w, parse_port_filter("5432").ok()).is_empty());
+    }
+
+    #[test]
+    fn port_argument_as_docker_cli() {
+        let tcp = |port| Exposed {
+            port,
+            proto: Proto::Tcp,
+        };
+        assert_eq!(
+            parse_port_arg("9999"),
+            Ok(("9999/tcp".into(), Some(tcp(9999))))
+        );
+        assert_eq!(
+            parse_port_arg("53/udp"),
+            Ok((
+                "53/udp".into(),
+                Some(Exposed {
+                    port: 53,
+                    proto: Proto::Udp
+                })
+            ))
+        );
+        assert_eq!(parse_port_arg("80/TCP"), Ok(("80/TCP".into(), None)));
+        assert_eq!(parse_port_arg("80/sctp"), Ok(("80/sctp".into(), None)));
+        assert_eq!(parse_port_arg("80-81"), Ok(("80-81/tcp".into(), None)));
+        assert_eq!(
+            parse_port_arg("/udp"),
+            Ok((
+                "/udp".into(),
+                Some(Exposed {
+                    port: 0,
+                    proto: Proto::Udp
+                })
+            ))
+        );
+        assert_eq!(parse_port_arg("0"), Ok(("0/tcp".into(), Some(tcp(0)))));
+        assert_eq!(
+            parse_port_arg("abc").unwrap_err().to_string(),
+            r#"strconv.ParseUint: parsing "abc": invalid syntax"#
+        );
+        // A bare trailing '/' stays part of the port, as Docker's CLI has it.
+        assert_eq!(
+            parse_port_arg("80/").unwrap_err().to_string(),
+            r#"strconv.ParseUint: parsing "80/": invalid syntax"#
+        );
     }
 }

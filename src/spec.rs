@@ -54,6 +54,18 @@ pub enum SpecError {
     LongName(String),
     #[error("invalid mount destination {0:?}: {1}")]
     BadDest(OsString, &'static str),
+    #[error("poorly formatted environment: variable '{0}' contains whitespaces")]
+    LabelFileKey(String),
+    #[error("poorly formatted environment: no variable name on line '{0}'")]
+    LabelFileNoKey(String),
+    #[error("env file {file} contains invalid utf8 bytes at line {line}: [{}]", bytes.iter().map(u8::to_string).collect::<Vec<_>>().join(" "))]
+    LabelFileUtf8 {
+        file: String,
+        line: usize,
+        bytes: Vec<u8>,
+    },
+    #[error("bufio.Scanner: token too long")]
+    LabelFileLongLine,
 }
 
 /// An environment variable, validated. The value is bytes, passed as
@@ -657,6 +669,88 @@ pub fn effective_caps(add: &[String], drop: &[String]) -> Result<u64, SpecError>
     Ok(set)
 }
 
+/// `-l, --label KEY[=VALUE]` as Docker's CLI checks it: a key, without
+/// blanks, once leading ones are dropped (the value is kept as given,
+/// leading blanks of the key too).
+pub fn parse_label_flag(raw: &str) -> Result<String, crate::cli::FlagError> {
+    let key = raw.split('=').next().unwrap_or_default();
+    let key = key.trim_start_matches([' ', '\t']);
+    let why = if key.is_empty() {
+        format!("invalid label '{raw}': empty name")
+    } else if key.contains([' ', '\t']) {
+        format!("label '{key}' contains whitespaces")
+    } else {
+        return Ok(raw.to_string());
+    };
+    Err(crate::cli::FlagError {
+        flag: "-l, --label",
+        value: raw.to_string(),
+        why,
+    })
+}
+
+/// The longest line Go's bufio.Scanner reads (Docker's CLI reads label
+/// files with it).
+const SCANNER_MAX: usize = 64 * 1024;
+
+/// A `--label-file`'s `KEY=VALUE` lines, as Docker's CLI reads them: a
+/// UTF-8 BOM and leading whitespace dropped, blank lines, `#` comments and
+/// lines without `=` skipped, the value kept as it is (but for the `\r`
+/// of a CRLF line end).
+pub fn parse_label_file(name: &str, text: &[u8]) -> Result<Vec<String>, SpecError> {
+    let mut out = Vec::new();
+    let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    for (i, line) in lines.into_iter().enumerate() {
+        if line.len() >= SCANNER_MAX {
+            return Err(SpecError::LabelFileLongLine);
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut s = std::str::from_utf8(line).map_err(|_| SpecError::LabelFileUtf8 {
+            file: name.to_string(),
+            line: i + 1,
+            bytes: line.to_vec(),
+        })?;
+        if i == 0 {
+            s = s.strip_prefix('\u{feff}').unwrap_or(s);
+        }
+        let s = s.trim_start();
+        if s.is_empty() || s.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match s.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (s, None),
+        };
+        if key.contains([' ', '\t']) {
+            return Err(SpecError::LabelFileKey(key.to_string()));
+        }
+        if key.is_empty() {
+            return Err(SpecError::LabelFileNoKey(s.to_string()));
+        }
+        // A key alone is dropped (Docker's CLI looks it up nowhere).
+        if let Some(value) = value {
+            out.push(format!("{key}={value}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Labels from `KEY[=VALUE]` strings, a later one replacing an earlier
+/// one (files first, then flags, as Docker's CLI orders them).
+pub fn labels_map<'a>(
+    kvs: impl IntoIterator<Item = &'a String>,
+) -> std::collections::BTreeMap<String, String> {
+    kvs.into_iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), String::new()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -993,6 +1087,107 @@ mod tests {
         assert_eq!(
             effective_caps(&["KILL".into()], &["ALL".into()]).unwrap(),
             1 << 5
+        );
+    }
+
+    #[test]
+    fn label_flags_as_docker() {
+        assert_eq!(parse_label_flag("a=1").unwrap(), "a=1");
+        assert_eq!(parse_label_flag("tier").unwrap(), "tier");
+        assert_eq!(parse_label_flag(" f=1").unwrap(), " f=1");
+        assert_eq!(parse_label_flag("a=x y=z").unwrap(), "a=x y=z");
+        assert_eq!(
+            parse_label_flag("=x").unwrap_err().to_string(),
+            r#"invalid argument "=x" for "-l, --label" flag: invalid label '=x': empty name"#
+        );
+        assert_eq!(
+            parse_label_flag(" \t=x").unwrap_err().why,
+            "invalid label ' \t=x': empty name"
+        );
+        assert_eq!(
+            parse_label_flag("a b=x").unwrap_err().to_string(),
+            r#"invalid argument "a b=x" for "-l, --label" flag: label 'a b' contains whitespaces"#
+        );
+        assert_eq!(
+            parse_label_flag("a\tb").unwrap_err().why,
+            "label 'a\tb' contains whitespaces"
+        );
+        // Only blanks are refused: other whitespace is part of the key.
+        assert!(parse_label_flag("a\u{a0}b=1").is_ok());
+    }
+
+    #[test]
+    fn label_files_as_docker() {
+        // Docker 20.10's reading of this file and these flags:
+        // {" f":"1","a":"3","b":" spaced value ","c":"x=y","d":"4","e":"","z":""}
+        let f1 = b"\xef\xbb\xbf a=1\n# c\n\nlone\nb= spaced value \nc=x=y\n  d=4\r\n";
+        let f2 = b"a=2\nz=";
+        let mut all = parse_label_file("lf1", f1).unwrap();
+        assert_eq!(all, ["a=1", "b= spaced value ", "c=x=y", "d=4"]);
+        all.extend(parse_label_file("lf2", f2).unwrap());
+        all.extend(["a=3", "e", " f=1"].map(String::from));
+        let m = labels_map(&all);
+        let got: Vec<(&str, &str)> = m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (" f", "1"),
+                ("a", "3"),
+                ("b", " spaced value "),
+                ("c", "x=y"),
+                ("d", "4"),
+                ("e", ""),
+                ("z", "")
+            ]
+        );
+        let e = |t: &[u8]| parse_label_file("lf", t).unwrap_err().to_string();
+        assert_eq!(
+            e(b"x y=1\n"),
+            "poorly formatted environment: variable 'x y' contains whitespaces"
+        );
+        assert_eq!(
+            e(b"  d\t=4"),
+            "poorly formatted environment: variable 'd\t' contains whitespaces"
+        );
+        assert_eq!(
+            e(b"ok=1\n =v\n"),
+            "poorly formatted environment: no variable name on line '=v'"
+        );
+        assert_eq!(
+            e(b"ok=1\na=\xe9\r\n"),
+            "env file lf contains invalid utf8 bytes at line 2: [97 61 233]"
+        );
+        // The BOM only opens the file.
+        assert_eq!(
+            parse_label_file("lf", b"a=1\n\xef\xbb\xbfb=2").unwrap(),
+            ["a=1", "\u{feff}b=2"]
+        );
+        assert!(parse_label_file("lf", b"").unwrap().is_empty());
+        assert_eq!(
+            parse_label_file("lf", "\r\n\u{3000}k=v\r\r".as_bytes()).unwrap(),
+            ["k=v\r"]
+        );
+        assert_eq!(
+            e(b"lone word\n"),
+            "poorly formatted environment: variable 'lone word' contains whitespaces"
+        );
+        // Go's scanner reads lines of up to 64 KiB.
+        let long = |n: usize| {
+            let mut t = b"k=".to_vec();
+            t.resize(n, b'v');
+            t.extend_from_slice(b"\nx=1\n");
+            t
+        };
+        assert_eq!(
+            parse_label_file("lf", &long(SCANNER_MAX - 1))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(e(&long(SCANNER_MAX)), "bufio.Scanner: token too long");
+        assert_eq!(
+            e(&long(SCANNER_MAX)[..SCANNER_MAX]),
+            "bufio.Scanner: token too long"
         );
     }
 }

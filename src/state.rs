@@ -158,6 +158,9 @@ pub struct Config {
     pub devices: Vec<DeviceConf>,
     #[serde(default)]
     pub privileged: bool,
+    /// --label and --label-file (inspect's Config.Labels, ps's filters).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A --device: host node, path in the container, cgroup permissions.

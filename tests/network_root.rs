@@ -98,7 +98,7 @@ fn publish_all_and_port(mode: Mode) {
         out.stdout.is_empty()
             && out
                 .stderr
-                .contains("No public port '5432' published for web"),
+                .contains("No public port '5432/tcp' published for web"),
         "{out}"
     );
 

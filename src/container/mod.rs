@@ -186,6 +186,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         },
         dns: plan.dns.clone(),
         dns_search: plan.dns_search.clone(),
+        labels: plan.labels.clone(),
         seccomp: plan.seccomp,
         log: plan.log.clone(),
         devices: plan
