@@ -539,17 +539,17 @@ fn logs_streams_timestamps_tail(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
     cx.detach(
-        &["--name", "s"],
+        &["--name", "ss"],
         &["sh", "-c", "echo out; echo err >&2; sleep 30"],
     );
     // The two streams are written by different pipes: wait for both.
-    cx.wait_logs("s", "out");
-    let out = cx.wait_logs("s", "err");
+    cx.wait_logs("ss", "out");
+    let out = cx.wait_logs("ss", "err");
     out.ok();
     assert_eq!(out.stdout, "out\n", "stdout to stdout\n{out}");
     assert_eq!(out.stderr, "err\n", "stderr to stderr\n{out}");
 
-    let out = cx.rrun(&["logs", "-t", "s"]);
+    let out = cx.rrun(&["logs", "-t", "ss"]);
     out.ok();
     for (text, want) in [(&out.stdout, " out"), (&out.stderr, " err")] {
         let l: Vec<&str> = text.lines().collect();
