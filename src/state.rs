@@ -158,6 +158,20 @@ pub struct Config {
     pub devices: Vec<DeviceConf>,
     #[serde(default)]
     pub privileged: bool,
+    /// --domainname (inspect's Config.Domainname; "" when none).
+    #[serde(default)]
+    pub domainname: String,
+    /// --dns-option (inspect's HostConfig.DnsOptions).
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// --group-add as given (inspect's HostConfig.GroupAdd).
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// The variables as the user gave them (inspect's Config.Env): see
+    /// `RunPlan::env_given`. Empty in a record from before it, whose
+    /// `user_env` stands in (the two are empty together).
+    #[serde(default, with = "crate::bytes::os_vec")]
+    pub env_given: Vec<OsString>,
 }
 
 /// A --device: host node, path in the container, cgroup permissions.

@@ -364,7 +364,8 @@ fn name_validation(mode: Mode) {
         "rrun: Invalid container name (bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n",
         "{out}"
     );
-    for bad in ["_x", ".x", "-x", "a/b", "é", "a b", ""] {
+    // One character is not a name either (Docker's `[…]+`).
+    for bad in ["_x", ".x", "-x", "a/b", "é", "a b", "a", "/a", "1"] {
         let flag = format!("--name={bad}");
         let out = cx.rrun(&["-d", &flag, cx.rootfs(), "true"]);
         out.expect_rrun_error();
