@@ -72,6 +72,15 @@ pub struct RunArgs {
     /// Set custom DNS search domains
     #[arg(long = "dns-search", value_name = "DOMAIN")]
     pub dns_search: Vec<String>,
+    /// Set DNS options (resolv.conf's options line)
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPT")]
+    pub dns_option: Vec<String>,
+    /// Container NIS domain name (and the domain of its /etc/hosts line)
+    #[arg(long = "domainname", value_name = "DOMAIN")]
+    pub domainname: Option<String>,
+    /// Add additional groups to join: a name from the rootfs's /etc/group or a GID
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
     /// Add a custom host-to-IP mapping: NAME:IP
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,

@@ -223,7 +223,7 @@ pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
         match &tpl {
             Some(t) => {
                 let s = t
-                    .render(&v)
+                    .render(&inspect::template_view(v))
                     .map_err(|e| CmdError::Template(e.to_string()))?;
                 out.push_str(&s);
                 out.push('\n');

@@ -545,12 +545,13 @@ proptest! {
     }
 
     /// Names (--name, --link targets and aliases): what is accepted is
-    /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters, and validating
-    /// it again gives it back.
+    /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters (a container
+    /// name 2 at least), and validating it again gives it back.
     #[test]
     fn names_and_links(s in text_of(NAME_PIECES)) {
         if let Ok(n) = spec::validate_name(&s) {
-            prop_assert!(!n.is_empty() && n.len() <= 128);
+            prop_assert!(n.len() >= 2 && n.len() <= 128);
+            prop_assert_eq!(spec::validate_alias(&s), Ok(n.clone()));
             prop_assert!(n.starts_with(|c: char| c.is_ascii_alphanumeric()));
             prop_assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
             prop_assert_eq!(spec::validate_name(&n), Ok(n.clone()));
@@ -558,7 +559,7 @@ proptest! {
         // --link NAME[:ALIAS], as plan.rs splits it; the alias names the
         // link variables, which must all be valid variables.
         let (t, al) = s.split_once(':').unwrap_or((&s, &s));
-        if let (Ok(_), Ok(alias)) = (spec::validate_name(t), spec::validate_name(al)) {
+        if let (Ok(_), Ok(alias)) = (spec::validate_alias(t), spec::validate_alias(al)) {
             let env = hosts::link_env(
                 &alias,
                 "me",
@@ -583,7 +584,7 @@ proptest! {
     /// Hostnames and --add-host names: what is accepted cannot break a line
     /// of /etc/hosts or /etc/hostname (no whitespace, '#', NUL, ':').
     #[test]
-    fn hostnames(s in text_of(HOST_PIECES), extra in text_of(HOST_PIECES)) {
+    fn hostnames(s in text_of(HOST_PIECES), extra in text_of(HOST_PIECES), domain in text_of(HOST_PIECES)) {
         if spec::validate_hostname(&s).is_ok() {
             prop_assert!(!s.is_empty() && s.len() <= 64);
             prop_assert!(!s.starts_with('-'));
@@ -592,15 +593,26 @@ proptest! {
                 Ok(()) => vec![extra.clone()],
                 Err(_) => vec!["alias".into()],
             };
+            // --domainname, as plan.rs takes it ("" when none).
+            let domain = if spec::validate_domainname(&domain).is_ok() { domain } else { String::new() };
+            let own = HostLine {
+                ip: IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2)),
+                names: hosts::own_names(&s, &domain),
+            };
             let f = hosts::hosts_file(
-                &s,
-                Some(IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2))),
+                Some(&own),
                 &[HostLine { ip: IpAddr::V6(Ipv6Addr::LOCALHOST), names }],
             );
             let lines: Vec<&str> = f.lines().collect();
             prop_assert_eq!(lines.len(), 8);
-            prop_assert_eq!(lines[7], format!("172.17.0.2\t{s}"));
+            let short = s.split('.').next().unwrap_or_default();
+            let full = if domain.is_empty() { s.clone() } else { format!("{s}.{domain}") };
+            let want = if full == short { format!("172.17.0.2\t{full}") } else { format!("172.17.0.2\t{full} {short}") };
+            prop_assert_eq!(lines[7], want);
             prop_assert_eq!(hosts::hostname_file(&s), format!("{s}\n"));
+            // No address of its own: the default block and the lines only.
+            let f = hosts::hosts_file(None, &[]);
+            prop_assert_eq!(f.lines().count(), 6);
         }
     }
 }
@@ -660,9 +672,22 @@ proptest! {
         for e in &passwd {
             prop_assert!(!e.name.is_empty() && !e.name.contains([':', '\n']));
         }
-        if let Ok(user) = spec::resolve_user(&u, &passwd, &group) {
+        if let Ok(mut user) = spec::resolve_user(&u, &passwd, &group) {
             prop_assert!(user.uid != u32::MAX && user.gid != u32::MAX);
             prop_assert!(!user.home.is_empty());
+            // The gid first; an explicit group alone (Docker's rule).
+            prop_assert_eq!(user.groups.first(), Some(&user.gid));
+            if u.contains(':') {
+                prop_assert_eq!(&user.groups, &vec![user.gid]);
+            }
+            // --group-add, whatever it names: each group once.
+            let add: Vec<String> = u.split([':', ',']).map(str::to_string).collect();
+            if spec::add_groups(&mut user, &add, &group).is_ok() {
+                let mut seen = user.groups.clone();
+                seen.sort();
+                seen.dedup();
+                prop_assert_eq!(seen.len(), user.groups.len());
+            }
         }
     }
 
@@ -708,14 +733,15 @@ proptest! {
         for w in r.nameservers.iter().chain(&r.search).chain(&r.options) {
             prop_assert!(!w.is_empty() && !w.contains(|c: char| c.is_whitespace() || c == '#' || c == ';'));
         }
-        let out = hosts::resolv_file(&r, true, &[], &[]);
+        let none = hosts::DnsFlags::default();
+        let out = hosts::resolv_file(&r, true, &none);
         let want = Resolv {
             search: r.search.iter().filter(|d| d.as_str() != ".").cloned().collect(),
             ..r.clone()
         };
         prop_assert_eq!(hosts::parse_resolv(&out), want);
 
-        let own = hosts::parse_resolv(&hosts::resolv_file(&r, false, &[], &[]));
+        let own = hosts::parse_resolv(&hosts::resolv_file(&r, false, &none));
         prop_assert!(!own.nameservers.is_empty());
         for n in &own.nameservers {
             let ip: IpAddr = n.parse().map_err(|_| TestCaseError::fail(format!("{n:?} is no address")))?;
@@ -724,23 +750,45 @@ proptest! {
         prop_assert!(!hosts::is_resolved_stub(&own));
     }
 
-    /// --dns and --dns-search as plan.rs accepts them end up on their own
-    /// lines, each once.
+    /// --dns, --dns-search and --dns-option as plan.rs accepts them end
+    /// up on their own lines, each once; an option spec::validate_dns_option
+    /// refuses is one that could break the file.
     #[test]
     fn resolv_with_flags(
         text in text_of(RESOLV_PIECES),
         dns in proptest::collection::vec(ip(), 0..3),
         search in proptest::collection::vec("[a-z0-9.-]{1,20}", 0..3),
+        options in proptest::collection::vec(text_of(RESOLV_PIECES), 0..3),
     ) {
         let r = hosts::parse_resolv(&text);
         let dns: Vec<String> = dns.iter().map(|i| i.to_string()).collect();
-        let out = hosts::parse_resolv(&hosts::resolv_file(&r, false, &dns, &search));
+        let options: Vec<String> = options
+            .into_iter()
+            .filter(|o| spec::validate_dns_option(o).is_ok())
+            .collect();
+        let flags = hosts::DnsFlags { dns: dns.clone(), search: search.clone(), options: options.clone() };
+        let out = hosts::parse_resolv(&hosts::resolv_file(&r, false, &flags));
         if !dns.is_empty() {
             prop_assert_eq!(&out.nameservers, &dns);
         }
         if !search.is_empty() {
             let want: Vec<String> = search.iter().filter(|d| d.as_str() != ".").cloned().collect();
             prop_assert_eq!(out.search, want);
+        }
+        if options.is_empty() {
+            prop_assert_eq!(out.options, r.options);
+        } else {
+            prop_assert_eq!(out.options, options);
+        }
+    }
+
+    /// --dns-option: what is accepted is one word that cannot end a line,
+    /// start a comment or hold a space.
+    #[test]
+    fn dns_options(o in text_of(RESOLV_PIECES)) {
+        if spec::validate_dns_option(&o).is_ok() {
+            prop_assert!(!o.is_empty());
+            prop_assert!(!o.contains(|c: char| c.is_whitespace() || c.is_control() || c == '#' || c == ';'));
         }
     }
 }

@@ -21,19 +21,31 @@ pub struct HostLine {
     pub names: Vec<String>,
 }
 
+/// The names of a container's own /etc/hosts line, as Docker writes
+/// them: with a --domainname, `HOST.DOMAIN` and the hostname's first
+/// label; without, the hostname and, when it has dots, its first label.
+pub fn own_names(hostname: &str, domainname: &str) -> Vec<String> {
+    let full = if domainname.is_empty() {
+        hostname.to_string()
+    } else {
+        format!("{hostname}.{domainname}")
+    };
+    let short = hostname.split('.').next().unwrap_or(hostname).to_string();
+    if full == short {
+        vec![full]
+    } else {
+        vec![full, short]
+    }
+}
+
 /// The container's /etc/hosts: the default block, then `extra` lines (links,
-/// --add-host), then the container's own line. Without an address of its
-/// own (no network, or none yet) the hostname maps to 127.0.0.1 so that
-/// `hostname -i` and lookups of the own name still answer.
-pub fn hosts_file(hostname: &str, own_ip: Option<IpAddr>, extra: &[HostLine]) -> String {
+/// --add-host), then the container's own line, when it has an address of
+/// its own (as Docker: with no network, no line names it).
+pub fn hosts_file(own: Option<&HostLine>, extra: &[HostLine]) -> String {
     let mut s = String::from(DEFAULT_HOSTS);
-    for l in extra {
+    for l in extra.iter().chain(own) {
         s.push_str(&format!("{}\t{}\n", l.ip, l.names.join(" ")));
     }
-    let ip = own_ip
-        .map(|i| i.to_string())
-        .unwrap_or_else(|| "127.0.0.1".into());
-    s.push_str(&format!("{ip}\t{hostname}\n"));
     s
 }
 
@@ -83,13 +95,22 @@ fn is_loopback_ns(ns: &str) -> bool {
 /// Docker's fallback when the host leaves the container no nameserver.
 pub const DEFAULT_DNS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
 
+/// What --dns, --dns-search and --dns-option ask of a resolv.conf: each
+/// replaces the host's values when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsFlags {
+    pub dns: Vec<String>,
+    pub search: Vec<String>,
+    pub options: Vec<String>,
+}
+
 /// The container's resolv.conf. `host` is the host's file; when the caller
 /// shares the host's network it is used as it is; otherwise loopback
 /// nameservers (a 127.0.0.53 stub is not reachable from another network
 /// namespace) are dropped, and if none is left Docker's defaults are used.
-/// `dns` and `dns_search` (--dns, --dns-search) replace the host's values.
-pub fn resolv_file(host: &Resolv, host_net: bool, dns: &[String], dns_search: &[String]) -> String {
-    resolv_file_via(host, host_net, dns, dns_search, None)
+/// `flags` (--dns, --dns-search, --dns-option) replace the host's values.
+pub fn resolv_file(host: &Resolv, host_net: bool, flags: &DnsFlags) -> String {
+    resolv_file_via(host, host_net, flags, None)
 }
 
 /// As [`resolv_file`]; `loopback_via`: an address that forwards DNS to
@@ -98,10 +119,10 @@ pub fn resolv_file(host: &Resolv, host_net: bool, dns: &[String], dns_search: &[
 pub fn resolv_file_via(
     host: &Resolv,
     host_net: bool,
-    dns: &[String],
-    dns_search: &[String],
+    flags: &DnsFlags,
     loopback_via: Option<&str>,
 ) -> String {
+    let (dns, dns_search) = (&flags.dns, &flags.search);
     let nameservers: Vec<String> = if !dns.is_empty() {
         dns.to_vec()
     } else if host_net {
@@ -146,8 +167,13 @@ pub fn resolv_file_via(
     for ns in &nameservers {
         s.push_str(&format!("nameserver {ns}\n"));
     }
-    if !host.options.is_empty() {
-        s.push_str(&format!("options {}\n", host.options.join(" ")));
+    let options = if flags.options.is_empty() {
+        &host.options
+    } else {
+        &flags.options
+    };
+    if !options.is_empty() {
+        s.push_str(&format!("options {}\n", options.join(" ")));
     }
     s
 }
@@ -320,11 +346,27 @@ mod tests {
         );
     }
 
+    const BLOCK: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+    fn flags(dns: &[&str], search: &[&str], options: &[&str]) -> DnsFlags {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        DnsFlags {
+            dns: v(dns),
+            search: v(search),
+            options: v(options),
+        }
+    }
+
     #[test]
     fn hosts_default() {
-        let h = hosts_file("abc", None, &[]);
-        assert!(h.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
-        assert!(h.ends_with("ff02::2\tip6-allrouters\n127.0.0.1\tabc\n"));
+        // No address of its own (--net=none): no line names the container,
+        // as in Docker.
+        assert_eq!(hosts_file(None, &[]), BLOCK);
+        let foo = HostLine {
+            ip: "1.2.3.4".parse().unwrap(),
+            names: vec!["foo".into()],
+        };
+        assert_eq!(hosts_file(None, &[foo]), format!("{BLOCK}1.2.3.4\tfoo\n"));
     }
 
     #[test]
@@ -333,9 +375,37 @@ mod tests {
             ip: "172.17.0.2".parse().unwrap(),
             names: vec!["db".into(), "82a3cb6f3db1".into()],
         };
-        let h = hosts_file("myhost", Some("172.17.0.4".parse().unwrap()), &[db]);
-        let want = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n172.17.0.2\tdb 82a3cb6f3db1\n172.17.0.4\tmyhost\n";
+        let own = HostLine {
+            ip: "172.17.0.4".parse().unwrap(),
+            names: own_names("myhost", ""),
+        };
+        let h = hosts_file(Some(&own), &[db]);
+        let want = format!("{BLOCK}172.17.0.2\tdb 82a3cb6f3db1\n172.17.0.4\tmyhost\n");
         assert_eq!(h, want);
+    }
+
+    #[test]
+    fn own_names_as_docker() {
+        // Captured from Docker 20.10: `-h H [--domainname D]` → the line's
+        // names.
+        for (h, d, want) in [
+            ("myhost", "", &["myhost"][..]),
+            ("web.example.com", "", &["web.example.com", "web"]),
+            ("a.b.c.d", "", &["a.b.c.d", "a"]),
+            ("web", "corp.lan", &["web.corp.lan", "web"]),
+            (
+                "web.example.com",
+                "corp.lan",
+                &["web.example.com.corp.lan", "web"],
+            ),
+            (
+                "b44241ca15f1",
+                "corp.lan",
+                &["b44241ca15f1.corp.lan", "b44241ca15f1"],
+            ),
+        ] {
+            assert_eq!(own_names(h, d), want, "-h {h} --domainname {d:?}");
+        }
     }
 
     #[test]
@@ -344,12 +414,13 @@ mod tests {
             "# comment\nnameserver 127.0.0.53\nnameserver 10.0.0.2 # x\nnameserver ::1\nnameserver fe80::1%eth0\nsearch a.example b.example\noptions edns0 trust-ad\n",
         );
         assert_eq!(host.nameservers.len(), 4);
-        let r = resolv_file(&host, false, &[], &[]);
+        let none = DnsFlags::default();
+        let r = resolv_file(&host, false, &none);
         assert_eq!(
             r,
             "search a.example b.example\nnameserver 10.0.0.2\noptions edns0 trust-ad\n"
         );
-        let hostnet = resolv_file(&host, true, &[], &[]);
+        let hostnet = resolv_file(&host, true, &none);
         assert!(hostnet.contains("nameserver 127.0.0.53\n"));
     }
 
@@ -361,7 +432,7 @@ mod tests {
         assert_eq!(r, parse_resolv(up));
         // Loopback servers of the upstream file are still dropped.
         assert_eq!(
-            resolv_file(&r, false, &[], &[]),
+            resolv_file(&r, false, &DnsFlags::default()),
             "search corp\nnameserver 192.0.2.7\n"
         );
         // No upstream file: the stub's file (whose loopback is dropped).
@@ -377,23 +448,52 @@ mod tests {
         let host = parse_resolv("nameserver 127.0.0.53\n");
         assert!(is_resolved_stub(&host));
         assert_eq!(
-            resolv_file(&host, false, &[], &[]),
+            resolv_file(&host, false, &DnsFlags::default()),
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
         );
         let stub =
             parse_resolv("nameserver 127.0.0.53\nnameserver 127.0.0.1\nnameserver 10.0.0.2\n");
-        let r = resolv_file_via(&stub, false, &[], &[], Some("169.254.1.1"));
+        let r = resolv_file_via(&stub, false, &DnsFlags::default(), Some("169.254.1.1"));
         assert_eq!(r, "nameserver 169.254.1.1\nnameserver 10.0.0.2\n");
-        let r = resolv_file_via(&stub, false, &["10.9.9.9".into()], &[], Some("169.254.1.1"));
+        let r = resolv_file_via(
+            &stub,
+            false,
+            &flags(&["10.9.9.9"], &[], &[]),
+            Some("169.254.1.1"),
+        );
         assert_eq!(r, "nameserver 10.9.9.9\n");
-        let r = resolv_file(&host, false, &["10.1.2.3".into()], &["example.com".into()]);
+        let r = resolv_file(&host, false, &flags(&["10.1.2.3"], &["example.com"], &[]));
         assert_eq!(r, "search example.com\nnameserver 10.1.2.3\n");
         let r = resolv_file(
             &parse_resolv("search x\nnameserver 1.1.1.1"),
             false,
-            &[],
-            &[".".into()],
+            &flags(&[], &["."], &[]),
         );
         assert_eq!(r, "nameserver 1.1.1.1\n");
+    }
+
+    #[test]
+    fn resolv_dns_options() {
+        // Captured from Docker 20.10 (host file: one nameserver, no options).
+        let host = parse_resolv("nameserver 10.255.255.53\n");
+        let r = resolv_file(&host, false, &flags(&[], &[], &["ndots:2", "timeout:1"]));
+        assert_eq!(r, "nameserver 10.255.255.53\noptions ndots:2 timeout:1\n");
+        let r = resolv_file(
+            &host,
+            false,
+            &flags(&["10.1.2.3"], &["ex.com"], &["ndots:2"]),
+        );
+        assert_eq!(r, "search ex.com\nnameserver 10.1.2.3\noptions ndots:2\n");
+        // Given twice, written twice.
+        let r = resolv_file(&host, true, &flags(&[], &[], &["ndots:2", "ndots:2"]));
+        assert_eq!(r, "nameserver 10.255.255.53\noptions ndots:2 ndots:2\n");
+        // They replace the host's options; without them the host's stay.
+        let host = parse_resolv("nameserver 10.0.0.1\noptions edns0 trust-ad\n");
+        let r = resolv_file(&host, false, &flags(&[], &[], &["ndots:3"]));
+        assert_eq!(r, "nameserver 10.0.0.1\noptions ndots:3\n");
+        let r = resolv_file(&host, true, &flags(&[], &[], &["ndots:3"]));
+        assert_eq!(r, "nameserver 10.0.0.1\noptions ndots:3\n");
+        let r = resolv_file(&host, false, &DnsFlags::default());
+        assert_eq!(r, "nameserver 10.0.0.1\noptions edns0 trust-ad\n");
     }
 }

@@ -99,6 +99,65 @@ fn links(r: &Record) -> Value {
     )
 }
 
+/// Go's filepath.Clean of an absolute path, on bytes: no empty or `.`
+/// components, `..` taken back lexically, no trailing '/'.
+fn clean_abs(p: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in p.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::with_capacity(p.len());
+    for c in &parts {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// Docker's Mounts of the -v binds (a --tmpfs is in HostConfig.Tmpfs
+/// only, as in Docker): paths cleaned, Mode the options as written.
+fn mounts(binds: &[OsString]) -> Value {
+    let list: Vec<Value> = binds
+        .iter()
+        .filter_map(|raw| {
+            let v = crate::spec::parse_volume(raw).ok()?;
+            let mode = raw
+                .as_bytes()
+                .splitn(3, |&b| b == b':')
+                .nth(2)
+                .unwrap_or(b"");
+            Some(json!({
+                "Type": "bind",
+                "Source": lossy(OsStr::from_bytes(&clean_abs(v.src.as_os_str().as_bytes()))),
+                "Destination": lossy(v.dst.as_os_str()),
+                "Mode": lossy(OsStr::from_bytes(mode)),
+                "RW": !v.readonly,
+                "Propagation": "rprivate",
+            }))
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// What `inspect -f` templates see: the inspect object, plus what
+/// Docker's CLI finds in its typed structure but its JSON leaves out —
+/// `State.Health`, nil without a health check.
+pub fn template_view(mut v: Value) -> Value {
+    if let Some(Value::Object(state)) = v.get_mut("State") {
+        state.entry("Health").or_insert(Value::Null);
+    }
+    v
+}
+
 /// The inspect object of one container, shaped like Docker's.
 pub fn inspect(r: &Record) -> Value {
     let c = &r.config;
@@ -128,6 +187,12 @@ pub fn inspect(r: &Record) -> Value {
         .unwrap_or_default();
     let ports =
         live_ports(r).map_or_else(|| json!({}), |(exposed, bound)| port_map(&bound, exposed));
+    // Docker's Config.Env: what the user set, null when nothing.
+    let env_given = if c.env_given.is_empty() {
+        &c.user_env
+    } else {
+        &c.env_given
+    };
     let exposed: Value = if c.exposed.is_empty() {
         Value::Null
     } else {
@@ -166,6 +231,8 @@ pub fn inspect(r: &Record) -> Value {
             "StartedAt": or_zero(&s.started_at),
             "FinishedAt": or_zero(&s.finished_at),
         },
+        // No image: the rootfs stands for it, as in Config.Image, resolved.
+        "Image": lossy(if c.rootfs_path.is_empty() { &c.rootfs } else { &c.rootfs_path }),
         "ResolvConfPath": file("resolv.conf"),
         "HostnamePath": file("hostname"),
         "HostsPath": file("hosts"),
@@ -180,17 +247,22 @@ pub fn inspect(r: &Record) -> Value {
         "RestartCount": 0,
         "Driver": "",
         "Platform": "linux",
+        // Docker lists running execs here; rrun keeps no record of them.
+        "ExecIDs": Value::Null,
         "HostConfig": {
             "Binds": list_or_null(&lossy_all(&c.binds)),
             "NetworkMode": c.net,
             "PortBindings": port_bindings(&c.publish),
+            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "PublishAllPorts": c.publish_all,
             "AutoRemove": c.auto_remove,
             "CapAdd": list_or_null(&c.cap_add),
             "CapDrop": list_or_null(&c.cap_drop),
             "Dns": c.dns,
+            "DnsOptions": c.dns_options,
             "DnsSearch": c.dns_search,
             "ExtraHosts": list_or_null(&c.add_hosts),
+            "GroupAdd": list_or_null(&c.group_add),
             "Links": links(r),
             "ReadonlyRootfs": c.read_only,
             "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
@@ -206,9 +278,10 @@ pub fn inspect(r: &Record) -> Value {
                 "CgroupPermissions": d.perms,
             })).collect::<Vec<_>>(),
         },
+        "Mounts": mounts(&c.binds),
         "Config": {
             "Hostname": c.hostname,
-            "Domainname": "",
+            "Domainname": c.domainname,
             "User": c.user,
             "AttachStdin": c.interactive && !c.detach,
             "AttachStdout": !c.detach,
@@ -217,7 +290,7 @@ pub fn inspect(r: &Record) -> Value {
             "Tty": c.tty,
             "OpenStdin": c.interactive,
             "StdinOnce": c.interactive && !c.detach,
-            "Env": lossy_all(&c.env),
+            "Env": list_or_null(&lossy_all(env_given)),
             "Cmd": cmd,
             "Image": lossy(&c.rootfs),
             "WorkingDir": if c.workdir == "/" { String::new() } else { lossy(&c.workdir) },
@@ -599,6 +672,130 @@ mod tests {
                 device_cgroup: String::new(),
             },
         }
+    }
+
+    #[test]
+    fn docker_keys_users_template_on() {
+        // Shapes captured from Docker 20.10 (`docker inspect`, a busybox
+        // image, `-v SRC:/data -v SRC2:/ro:ro --tmpfs /scratch:size=1m`).
+        let mut r = rec(Status::Running);
+        r.config.rootfs_path = "/srv/rootfs".into();
+        r.config.binds = vec![
+            "/tmp/run13d/vol:/data".into(),
+            "/tmp/run13d/vol2:/ro:ro".into(),
+            "/tmp//vol/:/data/./x/:rw".into(),
+            "/a/../b:/d:ro,rw".into(),
+        ];
+        r.config.tmpfs = vec!["/scratch:size=1m".into()];
+        let v = inspect(&r);
+        let keys: Vec<&String> = v.as_object().map(|o| o.keys().collect()).unwrap();
+        let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+        // Docker's order: ... State, Image, ResolvConfPath ...
+        assert_eq!(pos("Image"), pos("State") + 1);
+        assert!(pos("ExecIDs") < pos("HostConfig"));
+        assert!(pos("HostConfig") < pos("Mounts") && pos("Mounts") < pos("Config"));
+        assert_eq!(v["Image"], "/srv/rootfs");
+        assert_eq!(v["ExecIDs"], Value::Null);
+        assert_eq!(
+            v["Mounts"],
+            json!([
+                {"Type": "bind", "Source": "/tmp/run13d/vol", "Destination": "/data", "Mode": "", "RW": true, "Propagation": "rprivate"},
+                {"Type": "bind", "Source": "/tmp/run13d/vol2", "Destination": "/ro", "Mode": "ro", "RW": false, "Propagation": "rprivate"},
+                {"Type": "bind", "Source": "/tmp/vol", "Destination": "/data/x", "Mode": "rw", "RW": true, "Propagation": "rprivate"},
+                {"Type": "bind", "Source": "/b", "Destination": "/d", "Mode": "ro,rw", "RW": true, "Propagation": "rprivate"},
+            ])
+        );
+        assert_eq!(
+            v["HostConfig"]["RestartPolicy"],
+            json!({"Name": "no", "MaximumRetryCount": 0})
+        );
+        assert_eq!(v["HostConfig"]["DnsOptions"], json!([]));
+        assert_eq!(v["HostConfig"]["GroupAdd"], Value::Null);
+        assert_eq!(v["Config"]["Domainname"], "");
+        // No -e: null, as Docker's for an image without ENV.
+        assert_eq!(v["Config"]["Env"], Value::Null);
+        // Nothing bound: an empty list.
+        assert_eq!(inspect(&rec(Status::Exited))["Mounts"], json!([]));
+        assert_eq!(clean_abs(b"/"), b"/");
+        assert_eq!(clean_abs(b"/.."), b"/");
+        assert_eq!(clean_abs(b"//a//b/"), b"/a/b");
+
+        let mut r = rec(Status::Running);
+        r.config.env = vec!["PATH=/bin".into(), "HOSTNAME=h".into(), "B=2".into()];
+        r.config.user_env = vec!["B=2".into(), "A=1".into()];
+        r.config.env_given = vec!["B=2".into(), "A=1".into(), "A=2".into(), "NOPE".into()];
+        r.config.domainname = "corp.lan".into();
+        r.config.dns_options = vec!["ndots:2".into()];
+        r.config.group_add = vec!["staff".into(), "7".into()];
+        let v = inspect(&r);
+        assert_eq!(v["Config"]["Env"], json!(["B=2", "A=1", "A=2", "NOPE"]));
+        assert_eq!(v["Config"]["Domainname"], "corp.lan");
+        assert_eq!(v["HostConfig"]["DnsOptions"], json!(["ndots:2"]));
+        assert_eq!(v["HostConfig"]["GroupAdd"], json!(["staff", "7"]));
+        // A record from before env_given: the user's variables stand in.
+        r.config.env_given.clear();
+        assert_eq!(inspect(&r)["Config"]["Env"], json!(["B=2", "A=1"]));
+    }
+
+    #[test]
+    fn health_is_nil_to_templates_only() {
+        let v = inspect(&rec(Status::Running));
+        assert!(
+            v["State"].get("Health").is_none(),
+            "Docker's JSON has no Health"
+        );
+        let t = template_view(v);
+        assert_eq!(t["State"]["Health"], Value::Null);
+        assert_eq!(t["State"]["Pid"], 11443);
+        // Nothing else changes.
+        let mut back = t.clone();
+        if let Some(Value::Object(s)) = back.get_mut("State") {
+            s.remove("Health");
+        }
+        assert_eq!(back, inspect(&rec(Status::Running)));
+        assert_eq!(template_view(json!(1)), json!(1));
+    }
+
+    #[test]
+    fn ports_discarded_without_a_network_of_its_own() {
+        use crate::ports::Proto;
+        // Docker, --net=host or none with -p 8080:80 --expose 90: ps PORTS
+        // empty, NetworkSettings.Ports {}; the record keeps what was asked.
+        let exposed = vec![
+            Exposed {
+                port: 80,
+                proto: Proto::Tcp,
+            },
+            Exposed {
+                port: 90,
+                proto: Proto::Tcp,
+            },
+        ];
+        for net in ["none", "host", "container:db"] {
+            let mut r = rec(Status::Running);
+            r.config.net = net.into();
+            r.config.exposed = exposed.clone();
+            r.config.publish = vec!["8080:80".into()];
+            assert_eq!(ports_text(&r), "", "{net}");
+            let v = inspect(&r);
+            assert_eq!(v["NetworkSettings"]["Ports"], json!({}), "{net}");
+            assert_eq!(
+                v["HostConfig"]["PortBindings"],
+                json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
+            );
+            assert_eq!(
+                v["Config"]["ExposedPorts"],
+                json!({"80/tcp": {}, "90/tcp": {}})
+            );
+        }
+        let mut r = rec(Status::Running);
+        r.config.net = "bridge".into();
+        r.config.exposed = exposed;
+        assert_eq!(ports_text(&r), "80/tcp, 90/tcp");
+        assert_eq!(
+            inspect(&r)["NetworkSettings"]["Ports"],
+            json!({"80/tcp": null, "90/tcp": null})
+        );
     }
 
     #[test]

@@ -156,6 +156,21 @@ pub struct RunPlan {
     pub links: Vec<Link>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
+    /// --dns-option: resolv.conf's options, replacing the host's.
+    pub dns_options: Vec<String>,
+    /// --domainname: the UTS domain name ("" leaves the inherited one).
+    pub domainname: String,
+    /// --group-add as given (inspect's HostConfig.GroupAdd); resolved into
+    /// `user.groups`.
+    pub group_add: Vec<String>,
+    /// The variables as Docker's Config.Env holds them: --env-file's lines
+    /// in order, duplicates kept, then -e's, each key once (a later value
+    /// in the first one's place); a `-e K` that rrun's environment lacks
+    /// stays a bare `K`.
+    pub env_given: Vec<OsString>,
+    /// Lines for stderr before the container starts, as Docker's
+    /// "WARNING: …".
+    pub warnings: Vec<String>,
     /// --add-host: name and address ("host-gateway" kept as is until the
     /// network's gateway is known).
     pub add_hosts: Vec<(String, String)>,
@@ -310,11 +325,57 @@ impl RunPlan {
         self.resolv_file = hosts::resolv_file_via(
             &self.host_resolv,
             false,
-            &self.dns,
-            &self.dns_search,
+            &self.dns_flags(),
             Some(&dns.to_string()),
         );
     }
+
+    pub fn dns_flags(&self) -> hosts::DnsFlags {
+        hosts::DnsFlags {
+            dns: self.dns.clone(),
+            search: self.dns_search.clone(),
+            options: self.dns_options.clone(),
+        }
+    }
+
+    /// The environment again, now that the hostname and the link variables
+    /// are known.
+    pub fn set_env(&mut self, links: Vec<EnvVar>) {
+        self.env = container_env(
+            &self.hostname,
+            self.tty,
+            links,
+            &self.user_env,
+            &self.user.home,
+        );
+    }
+}
+
+/// The container's environment, in Docker's order: PATH, HOSTNAME (TERM
+/// with -t), the link variables, then the user's own (-e, --env-file),
+/// which replace any of those in place; HOME from passwd last, unless the
+/// user set it.
+pub fn container_env(
+    hostname: &str,
+    tty: bool,
+    links: Vec<EnvVar>,
+    user: &[EnvVar],
+    home: &str,
+) -> Vec<EnvVar> {
+    let var = |k: &str, v: &str| EnvVar {
+        key: k.into(),
+        value: v.into(),
+    };
+    let mut env = vec![var("PATH", DEFAULT_PATH), var("HOSTNAME", hostname)];
+    if tty {
+        env.push(var("TERM", "xterm"));
+    }
+    spec::merge_env(&mut env, links);
+    spec::merge_env(&mut env, user.iter().cloned());
+    if !env.iter().any(|e| e.key == "HOME") {
+        env.push(var("HOME", home));
+    }
+    env
 }
 
 /// The capabilities rrun itself may still hold (its bounding set): all
@@ -413,7 +474,13 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         return Err(PlanError::Rootfs(shown(), "not a directory".into()));
     }
 
-    let name = a.name.as_deref().map(spec::validate_name).transpose()?;
+    // As Docker: an empty --name asks for a generated one.
+    let name = a
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(spec::validate_name)
+        .transpose()?;
     let id =
         sys::random_hex64().map_err(|e| PlanError::Random(format!("reading random bytes: {e}")))?;
 
@@ -456,9 +523,9 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     let mut links = Vec::new();
     for l in &a.link {
         let (t, al) = l.split_once(':').unwrap_or((l, l));
-        let target = spec::validate_name(t)
+        let target = spec::validate_alias(t)
             .map_err(|_| PlanError::Link(l.clone(), "the container name is not valid".into()))?;
-        let alias = spec::validate_name(al).map_err(|_| {
+        let alias = spec::validate_alias(al).map_err(|_| {
             PlanError::Link(
                 l.clone(),
                 "the alias is not valid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*".into(),
@@ -480,6 +547,16 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
             return Err(PlanError::DnsSearch(d.clone()));
         }
     }
+    for o in &a.dns_option {
+        spec::validate_dns_option(o)?;
+    }
+    let domainname = match &a.domainname {
+        Some(d) if !d.is_empty() => {
+            spec::validate_domainname(d)?;
+            d.clone()
+        }
+        _ => String::new(),
+    };
     let mut add_hosts = Vec::new();
     for h in &a.add_host {
         let (name, ip) = h
@@ -492,6 +569,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         add_hosts.push((name.to_string(), ip.to_string()));
     }
     let publishes = !publish.is_empty() || a.publish_all;
+    let mut warnings = Vec::new();
     match &net {
         NetMode::Container(_) => {
             let mut what = Vec::new();
@@ -521,11 +599,12 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
             }
         }
         NetMode::Host | NetMode::None => {
-            if publishes {
-                return Err(PlanError::Conflict(format!(
-                    "port publishing and the {} network mode",
-                    net.name()
-                )));
+            // As Docker: published ports are kept in the record and
+            // discarded; with the host's network it says so.
+            if net == NetMode::Host && !publish.is_empty() {
+                warnings.push(
+                    "WARNING: Published ports are discarded when using host network mode".into(),
+                );
             }
             if !links.is_empty() {
                 return Err(PlanError::Conflict(format!(
@@ -552,49 +631,44 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         None => id[..12].to_string(),
     };
 
-    // Environment: Docker's defaults, then --env-file and -e in order. A
-    // copied variable keeps its bytes.
+    // Environment: --env-file and -e in order (a copied variable keeps
+    // its bytes), over Docker's defaults.
     let lookup = |k: &str| std::env::var_os(k);
-    let mut env = vec![
-        EnvVar {
-            key: "PATH".into(),
-            value: DEFAULT_PATH.into(),
-        },
-        EnvVar {
-            key: "HOSTNAME".into(),
-            value: hostname.clone().into(),
-        },
-    ];
-    if a.tty {
-        env.push(EnvVar {
-            key: "TERM".into(),
-            value: "xterm".into(),
-        });
-    }
     let mut user_env = Vec::new();
+    let mut env_given = Vec::new();
     for f in &a.env_file {
         let text = read_env_file(f)?;
         let vars = spec::parse_env_file(&Path::new(f).display().to_string(), &text, &lookup)?;
+        env_given.extend(vars.iter().map(EnvVar::to_os));
         spec::merge_env(&mut user_env, vars);
     }
+    // Docker's record keeps --env-file's lines as they are, and each -e
+    // key once: a later value takes the first one's place.
+    let mut given_e: Vec<(String, OsString)> = Vec::new();
     for e in &a.env {
-        if let Some(v) = spec::parse_env(e, &lookup)? {
-            spec::merge_env(&mut user_env, [v]);
+        let (key, given) = match spec::parse_env(e, &lookup)? {
+            Some(v) => {
+                let given = (v.key.clone(), v.to_os());
+                spec::merge_env(&mut user_env, [v]);
+                given
+            }
+            // Validated: a bare key, which Docker's record keeps.
+            None => (e.to_string_lossy().into_owned(), e.clone()),
+        };
+        match given_e.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = given,
+            None => given_e.push((key, given)),
         }
     }
-    spec::merge_env(&mut env, user_env.iter().cloned());
+    env_given.extend(given_e.into_iter().map(|(_, g)| g));
 
     // The user, from the rootfs's own files.
     let user_spec = a.user.clone().unwrap_or_else(|| "0".into());
     let passwd = spec::parse_passwd(&read_in_rootfs(&root, "/etc/passwd"));
     let group = spec::parse_group(&read_in_rootfs(&root, "/etc/group"));
-    let user = spec::resolve_user(&user_spec, &passwd, &group)?;
-    if !env.iter().any(|e| e.key == "HOME") {
-        env.push(EnvVar {
-            key: "HOME".into(),
-            value: user.home.clone().into(),
-        });
-    }
+    let mut user = spec::resolve_user(&user_spec, &passwd, &group)?;
+    spec::add_groups(&mut user, &a.group_add, &group)?;
+    let env = container_env(&hostname, a.tty, Vec::new(), &user_env, &user.home);
 
     let workdir = match &a.workdir {
         Some(w) if !w.as_bytes().starts_with(b"/") => {
@@ -657,13 +731,22 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     };
 
     let host_net = net == NetMode::Host;
+    // The bridge's own line is added once its address is known.
     let hosts_file = if host_net {
-        fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts::hosts_file(&hostname, None, &[]))
+        fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts::hosts_file(None, &[]))
     } else {
-        hosts::hosts_file(&hostname, None, &[])
+        hosts::hosts_file(None, &[])
     };
     let host_resolv = host_resolv();
-    let resolv_file = hosts::resolv_file(&host_resolv, host_net, &a.dns, &a.dns_search);
+    let resolv_file = hosts::resolv_file(
+        &host_resolv,
+        host_net,
+        &hosts::DnsFlags {
+            dns: a.dns.clone(),
+            search: a.dns_search.clone(),
+            options: a.dns_option.clone(),
+        },
+    );
 
     let labels = labels(a)?;
     Ok(RunPlan {
@@ -695,6 +778,11 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         links,
         dns: a.dns.clone(),
         dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        domainname,
+        group_add: a.group_add.clone(),
+        env_given,
+        warnings,
         add_hosts,
         net_request,
         user_env,
@@ -738,6 +826,60 @@ mod tests {
         ] {
             assert!(v(&[bad]).is_err(), "{bad}");
         }
+    }
+
+    fn vars(kv: &[&str]) -> Vec<EnvVar> {
+        kv.iter()
+            .map(|s| EnvVar::from_os(std::ffi::OsStr::new(s)).unwrap())
+            .collect()
+    }
+
+    fn texts(env: &[EnvVar]) -> Vec<String> {
+        env.iter()
+            .map(|e| e.to_os().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn environment_in_dockers_order() {
+        // Captured from Docker 20.10: `-e B=2 -e A=1 -e DB_PORT=5432
+        // --link db:db`, env as the container sees it.
+        let links = vars(&[
+            "DB_PORT=tcp://172.17.0.2:5432",
+            "DB_PORT_5432_TCP=tcp://172.17.0.2:5432",
+            "DB_NAME=/e1/db",
+        ]);
+        let user = vars(&["B=2", "A=1", "DB_PORT=5432"]);
+        let env = container_env("33eeb4e4cd58", false, links, &user, "/root");
+        assert_eq!(
+            texts(&env),
+            [
+                &format!("PATH={DEFAULT_PATH}"),
+                "HOSTNAME=33eeb4e4cd58",
+                "DB_PORT=5432",
+                "DB_PORT_5432_TCP=tcp://172.17.0.2:5432",
+                "DB_NAME=/e1/db",
+                "B=2",
+                "A=1",
+                "HOME=/root",
+            ]
+        );
+        // -t adds TERM after HOSTNAME; the user's HOSTNAME, PATH and HOME
+        // replace Docker's in place.
+        let env = container_env(
+            "h",
+            true,
+            Vec::new(),
+            &vars(&["HOSTNAME=hx", "PATH=/bin", "HOME=/h"]),
+            "/root",
+        );
+        assert_eq!(
+            texts(&env),
+            ["PATH=/bin", "HOSTNAME=hx", "TERM=xterm", "HOME=/h"]
+        );
+        let env = container_env("h", false, Vec::new(), &[], "/home/app");
+        assert_eq!(texts(&env)[2], "HOME=/home/app");
+        assert_eq!(env.len(), 3);
     }
 
     #[test]

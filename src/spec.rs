@@ -38,10 +38,22 @@ pub enum SpecError {
     UnknownGroup(String, String),
     #[error("invalid user {0:?}")]
     BadUser(String),
+    #[error("Unable to find group {0}: no matching entries in group file")]
+    NoGroup(String),
+    #[error("uids and gids must be in range 0-2147483647")]
+    GroupRange(String),
+    #[error(
+        "invalid --dns-option {0:?}: use a resolver option (ndots:2, edns0, …), without spaces, '#', ';' or control characters"
+    )]
+    BadDnsOption(String),
     #[error(
         "invalid hostname {0:?}: use letters, digits, '-', '_' and '.', at most 63 characters a label and 253 in all"
     )]
     BadHostname(String),
+    #[error(
+        "invalid domainname {0:?}: use letters, digits, '-', '_' and '.', at most 63 characters a label and 64 in all"
+    )]
+    BadDomainname(String),
     #[error("invalid volume {0:?}: {1}")]
     BadVolume(OsString, &'static str),
     #[error("invalid tmpfs {0:?}: {1}")]
@@ -281,8 +293,9 @@ pub struct User {
 
 /// Resolve `-u USER[:GROUP]` (names or numbers) against the rootfs's passwd
 /// and group files. Without `-u` the spec is "0". Docker's rules: a numeric
-/// uid need not exist; its gid is then 0 and HOME is "/"; supplementary
-/// groups are those listing the user's name.
+/// uid need not exist; its gid is then 0 and HOME is "/". The groups the
+/// process holds start with its gid; without an explicit GROUP, those
+/// listing the user's name (found by name or by uid) follow.
 pub fn resolve_user(
     spec: &str,
     passwd: &[PasswdEntry],
@@ -336,11 +349,10 @@ pub fn resolve_user(
         },
         None => entry.as_ref().map(|e| e.gid).unwrap_or(0),
     };
-    let mut groups = Vec::new();
-    if let Some(e) = &entry {
+    let mut groups = vec![gid];
+    if let (Some(e), None) = (&entry, g) {
         for gr in group {
-            if gr.members.iter().any(|m| m == &e.name) && gr.gid != gid && !groups.contains(&gr.gid)
-            {
+            if gr.members.iter().any(|m| m == &e.name) && !groups.contains(&gr.gid) {
                 groups.push(gr.gid);
             }
         }
@@ -356,6 +368,28 @@ pub fn resolve_user(
         groups,
         home,
     })
+}
+
+/// The largest id `--group-add` takes, as Docker's.
+pub const MAX_GROUP_ADD: u32 = 2_147_483_647;
+
+/// `--group-add` values: group names from the rootfs's /etc/group, or
+/// numbers (a name is looked up first), added to `user`'s groups once each.
+pub fn add_groups(user: &mut User, add: &[String], group: &[GroupEntry]) -> Result<(), SpecError> {
+    for a in add {
+        let gid = match group.iter().find(|e| e.name == *a) {
+            Some(e) => e.gid,
+            None => match a.parse::<u64>() {
+                Ok(n) if n <= MAX_GROUP_ADD as u64 => n as u32,
+                Ok(_) => return Err(SpecError::GroupRange(a.clone())),
+                Err(_) => return Err(SpecError::NoGroup(a.clone())),
+            },
+        };
+        if !user.groups.contains(&gid) {
+            user.groups.push(gid);
+        }
+    }
+    Ok(())
 }
 
 fn valid_user_name(s: &str) -> bool {
@@ -390,9 +424,26 @@ pub fn validate_hostname(s: &str) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// A container name: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters.
-/// A leading '/' is accepted and dropped, as Docker does.
+/// A --domainname: a hostname's rules (the kernel keeps 64 bytes).
+pub fn validate_domainname(s: &str) -> Result<(), SpecError> {
+    validate_hostname(s).map_err(|_| SpecError::BadDomainname(s.to_string()))
+}
+
+/// A container name, as Docker's `^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`: two
+/// characters at least, at most 128. A leading '/' is accepted and
+/// dropped, as Docker does.
 pub fn validate_name(raw: &str) -> Result<String, SpecError> {
+    let n = validate_alias(raw)?;
+    if n.len() < 2 {
+        return Err(SpecError::BadName(raw.to_string()));
+    }
+    Ok(n)
+}
+
+/// A --link target or alias: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128
+/// characters, one character too (Docker takes `--link db:x`). A leading
+/// '/' is accepted and dropped.
+pub fn validate_alias(raw: &str) -> Result<String, SpecError> {
     let n = raw.strip_prefix('/').unwrap_or(raw);
     let mut chars = n.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
@@ -403,6 +454,21 @@ pub fn validate_name(raw: &str) -> Result<String, SpecError> {
         return Err(SpecError::LongName(raw.to_string()));
     }
     Ok(n.to_string())
+}
+
+/// A `--dns-option` (`--dns-opt`): one word of resolv.conf's `options`
+/// line. Docker writes whatever it is given; rrun takes what cannot break
+/// the file: no whitespace, control characters, '#' or ';'.
+pub fn validate_dns_option(raw: &str) -> Result<(), SpecError> {
+    if raw.is_empty()
+        || raw.len() > 255
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == ';')
+    {
+        return Err(SpecError::BadDnsOption(raw.to_string()));
+    }
+    Ok(())
 }
 
 /// A path inside the container: absolute, normalised, never climbing out
@@ -914,14 +980,24 @@ mod tests {
             (app.uid, app.gid, app.home.as_str()),
             (1000, 1000, "/home/app")
         );
-        assert_eq!(app.groups, vec![5, 50]);
+        assert_eq!(app.groups, vec![1000, 5, 50]);
+        // Found by uid: the same groups.
+        assert_eq!(
+            resolve_user("1000", &p, &g).unwrap().groups,
+            vec![1000, 5, 50]
+        );
+        // An explicit group: that group alone, as Docker (runc) does.
         let n = resolve_user("1000:1000", &p, &g).unwrap();
         assert_eq!((n.uid, n.gid), (1000, 1000));
+        assert_eq!(n.groups, vec![1000]);
+        assert_eq!(resolve_user("app:5", &p, &g).unwrap().groups, vec![5]);
+        assert_eq!(root.groups, vec![0]);
         let unknown = resolve_user("4242", &p, &g).unwrap();
         assert_eq!(
             (unknown.uid, unknown.gid, unknown.home.as_str()),
             (4242, 0, "/")
         );
+        assert_eq!(unknown.groups, vec![0]);
         let ng = resolve_user("app:staff", &p, &g).unwrap();
         assert_eq!(ng.gid, 50);
         assert_eq!(resolve_user("nohome", &p, &g).unwrap().home, "/");
@@ -952,6 +1028,72 @@ mod tests {
     }
 
     #[test]
+    fn group_add() {
+        let p = parse_passwd(PASSWD);
+        let g = parse_group(GROUP);
+        let add = |spec: &str, a: &[&str]| {
+            let mut u = resolve_user(spec, &p, &g).unwrap();
+            let a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+            add_groups(&mut u, &a, &g).map(|()| u.groups)
+        };
+        // Names from /etc/group, numbers as they are, each group once.
+        assert_eq!(add("app", &["staff", "7"]), Ok(vec![1000, 5, 50, 7]));
+        assert_eq!(add("1000:1000", &["tty"]), Ok(vec![1000, 5]));
+        assert_eq!(add("0", &["1000", "0", "99999"]), Ok(vec![0, 1000, 99999]));
+        assert_eq!(add("0", &["5", "5"]), Ok(vec![0, 5]));
+        assert_eq!(add("0", &["2147483647"]), Ok(vec![0, 2147483647]));
+        assert_eq!(add("0", &[]), Ok(vec![0]));
+        // A name is looked up before a number.
+        let g2 = parse_group("seven:x:77:\n7:x:70:\n");
+        let mut u = resolve_user("0", &p, &g2).unwrap();
+        add_groups(&mut u, &["7".into()], &g2).unwrap();
+        assert_eq!(u.groups, vec![0, 70]);
+        // Docker's errors, word for word.
+        assert_eq!(
+            add("0", &["nosuch"]).unwrap_err().to_string(),
+            "Unable to find group nosuch: no matching entries in group file"
+        );
+        assert_eq!(
+            add("0", &["4294967295"]).unwrap_err().to_string(),
+            "uids and gids must be in range 0-2147483647"
+        );
+        assert!(matches!(
+            add("0", &["2147483648"]),
+            Err(SpecError::GroupRange(_))
+        ));
+        assert!(matches!(add("0", &[""]), Err(SpecError::NoGroup(_))));
+        assert!(matches!(add("0", &["-1"]), Err(SpecError::NoGroup(_))));
+    }
+
+    #[test]
+    fn dns_options_and_domainnames() {
+        for ok in ["ndots:2", "edns0", "timeout:1", "attempts:5", "x"] {
+            validate_dns_option(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "",
+            "a b",
+            "a\nb",
+            "a#b",
+            "a;b",
+            "a\tb",
+            "\u{7f}",
+            &"a".repeat(256),
+        ] {
+            assert!(
+                matches!(validate_dns_option(bad), Err(SpecError::BadDnsOption(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_dns_option(&"a".repeat(255)).is_ok());
+        validate_domainname("corp.lan").unwrap();
+        assert_eq!(
+            validate_domainname("a b").unwrap_err(),
+            SpecError::BadDomainname("a b".into())
+        );
+    }
+
+    #[test]
     fn hostnames() {
         for ok in ["box", "a.b-c", "x_y", "abcdef012345", &"a".repeat(63)] {
             validate_hostname(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
@@ -975,13 +1117,32 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(validate_name("db").unwrap(), "db");
+        assert_eq!(validate_name("/ab").unwrap(), "ab");
         assert_eq!(validate_name("/web.1_a-b").unwrap(), "web.1_a-b");
-        for bad in ["", "bad name", "-x", "_x", ".x", "a/b", "a\nb", "é", "a#"] {
+        // Docker's ^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$: one character is not a
+        // name (captured: "a", "1", "/a" refused).
+        for bad in [
+            "", "a", "1", "/a", "/", "bad name", "-x", "_x", ".x", "a/b", "a\nb", "é", "a#",
+        ] {
             assert!(
                 matches!(validate_name(bad), Err(SpecError::BadName(_))),
                 "{bad:?}"
             );
         }
+        assert_eq!(
+            validate_name("a").unwrap_err().to_string(),
+            "Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        );
+        // A link alias may be one character (Docker takes --link db:x).
+        assert_eq!(validate_alias("x").unwrap(), "x");
+        assert_eq!(validate_alias("/x").unwrap(), "x");
+        for bad in ["", "/", "-x", "a b"] {
+            assert!(validate_alias(bad).is_err(), "{bad:?}");
+        }
+        assert!(matches!(
+            validate_alias(&"a".repeat(129)),
+            Err(SpecError::LongName(_))
+        ));
         assert!(matches!(
             validate_name(&"a".repeat(129)),
             Err(SpecError::LongName(_))

@@ -161,6 +161,20 @@ pub struct Config {
     /// --label and --label-file (inspect's Config.Labels, ps's filters).
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// --domainname (inspect's Config.Domainname; "" when none).
+    #[serde(default)]
+    pub domainname: String,
+    /// --dns-option (inspect's HostConfig.DnsOptions).
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// --group-add as given (inspect's HostConfig.GroupAdd).
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// The variables as the user gave them (inspect's Config.Env): see
+    /// `RunPlan::env_given`. Empty in a record from before it, whose
+    /// `user_env` stands in (the two are empty together).
+    #[serde(default, with = "crate::bytes::os_vec")]
+    pub env_given: Vec<OsString>,
 }
 
 /// A --device: host node, path in the container, cgroup permissions.

@@ -610,7 +610,7 @@ fn orphan_element_does_not_block_its_port() {
     cx.detach(
         &[
             "--name",
-            "c",
+            "cc",
             "-p",
             "18084:80",
             "-p",
@@ -618,7 +618,7 @@ fn orphan_element_does_not_block_its_port() {
         ],
         &["sleep", "1000"],
     );
-    let ip = container_ip(&cx, "c");
+    let ip = container_ip(&cx, "cc");
     let t = ruleset(&cx);
     assert_eq!(t.matches("18084 : ").count(), 1, "{t}");
     assert!(t.contains(&format!("18084 : {ip} . 80")), "{t}");
@@ -769,8 +769,8 @@ fn republish_at_once(mode: Mode, kind: NetKind) {
         a.extend([cx.rootfs(), "sh", "-c", serve.as_str()]);
         run(&a)
     };
-    start("a", &["18090:80", "[::1]:18091:80"]).ok();
-    wait_serving(&cx, "a", &[80], &[]);
+    start("aa", &["18090:80", "[::1]:18091:80"]).ok();
+    wait_serving(&cx, "aa", &[80], &[]);
     // Clients through the forwarder (the host's loopback, in every mode):
     // the container answers and closes first, so the host's end of each
     // connection lingers in TIME_WAIT on the published port.
@@ -795,10 +795,10 @@ fn republish_at_once(mode: Mode, kind: NetKind) {
         tw.stdout.contains(":18090") && tw.stdout.contains(":18091"),
         "[{mode} {kind:?}] the published ports have TIME_WAIT connections\n{tw}"
     );
-    run(&["rm", "-f", "a"]).ok();
+    run(&["rm", "-f", "aa"]).ok();
     // Docker's most common habit: the same -p, at once.
-    start("a", &["18090:80", "[::1]:18091:80"]).ok();
-    wait_serving(&cx, "a", &[80], &[]);
+    start("aa", &["18090:80", "[::1]:18091:80"]).ok();
+    wait_serving(&cx, "aa", &[80], &[]);
     check_from_ns(
         &cx,
         host,
@@ -810,8 +810,8 @@ fn republish_at_once(mode: Mode, kind: NetKind) {
     );
 
     // A port really held is still refused, naming who holds it.
-    let b = start("b", &["18090:80"]);
-    b.expect_rrun_error_containing("already in use by container a (");
+    let b = start("bb", &["18090:80"]);
+    b.expect_rrun_error_containing("already in use by container aa (");
     let _other = cx.spawn(
         in_ns(
             host,
@@ -826,12 +826,12 @@ fn republish_at_once(mode: Mode, kind: NetKind) {
             .contains(":18092")
     });
     assert!(listening, "socat listens on 18092");
-    start("b", &["18092:80"]).expect_rrun_error_containing("already in use by another program");
+    start("bb", &["18092:80"]).expect_rrun_error_containing("already in use by another program");
     let ps = run(&["ps", "-a", "--format", "{{.Names}}"]);
     ps.ok();
     assert_eq!(
         ps.lines(),
-        ["a"],
+        ["aa"],
         "[{mode} {kind:?}] nothing left of b\n{ps}"
     );
     assert_eq!(leases(&cx).len(), 1, "[{mode} {kind:?}] one lease, a's");

@@ -48,13 +48,13 @@ fn stop_kills_after_timeout(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
     // sleep as pid 1 has no handler for TERM: the kernel drops it.
-    let id = cx.detach(&["--name", "s"], &["sleep", "1000"]);
-    let pid: i32 = cx.inspect_f("{{.State.Pid}}", "s").parse().unwrap_or(0);
+    let id = cx.detach(&["--name", "ss"], &["sleep", "1000"]);
+    let pid: i32 = cx.inspect_f("{{.State.Pid}}", "ss").parse().unwrap_or(0);
     let t0 = Instant::now();
-    let out = cx.rrun(&["stop", "-t", "1", "s"]);
+    let out = cx.rrun(&["stop", "-t", "1", "ss"]);
     let took = t0.elapsed();
     out.ok();
-    assert_eq!(out.stdout, "s\n", "{out}");
+    assert_eq!(out.stdout, "ss\n", "{out}");
     assert!(
         took >= Duration::from_millis(950) && took < Duration::from_secs(8),
         "[{mode}] stop -t 1 of a container that ignores TERM took {took:?}"
@@ -64,21 +64,21 @@ fn stop_kills_after_timeout(mode: Mode) {
     let v = cx.inspect_json(&id);
     assert_eq!(v["State"]["Status"], "exited", "{v:#}");
     assert_eq!(v["State"]["ExitCode"], 137, "{v:#}");
-    let st = ps_status(&cx, "s");
+    let st = ps_status(&cx, "ss");
     assert!(is_exited_status(&st, 137), "ps -a STATUS {st:?}");
     // Stopping a stopped container is fine (Docker prints its name).
-    let out = cx.rrun(&["stop", "-t", "1", "s"]);
+    let out = cx.rrun(&["stop", "-t", "1", "ss"]);
     out.ok();
-    assert_eq!(out.stdout, "s\n", "{out}");
+    assert_eq!(out.stdout, "ss\n", "{out}");
 }
 
 fn stop_trapped_term_is_quick(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
-    cx.detach(&["--name", "t"], &["sh", "-c", TRAP_TERM]);
-    cx.wait_logs("t", "ready");
+    cx.detach(&["--name", "tt"], &["sh", "-c", TRAP_TERM]);
+    cx.wait_logs("tt", "ready");
     let t0 = Instant::now();
-    let out = cx.rrun(&["stop", "t"]);
+    let out = cx.rrun(&["stop", "tt"]);
     let took = t0.elapsed();
     out.ok();
     assert!(
@@ -86,10 +86,10 @@ fn stop_trapped_term_is_quick(mode: Mode) {
         "[{mode}] stop of a container that exits on TERM took {took:?} (-t is 10)"
     );
     assert_eq!(
-        cx.inspect_f("{{.State.Status}} {{.State.ExitCode}}", "t"),
+        cx.inspect_f("{{.State.Status}} {{.State.ExitCode}}", "tt"),
         "exited 0"
     );
-    let st = ps_status(&cx, "t");
+    let st = ps_status(&cx, "tt");
     assert!(is_exited_status(&st, 0), "ps -a STATUS {st:?}");
 }
 
@@ -97,7 +97,7 @@ fn kill_signals(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
     cx.detach(
-        &["--name", "k"],
+        &["--name", "kk"],
         &[
             "sh",
             "-c",
@@ -105,32 +105,32 @@ fn kill_signals(mode: Mode) {
              while :; do sleep 0.1; done",
         ],
     );
-    cx.wait_logs("k", "ready");
+    cx.wait_logs("kk", "ready");
     // By name, by number, with and without SIG.
     for (sig, marker) in [("USR2", "got-usr2"), ("HUP", "got-hup")] {
-        let out = cx.rrun(&["kill", "-s", sig, "k"]);
+        let out = cx.rrun(&["kill", "-s", sig, "kk"]);
         out.ok();
-        assert_eq!(out.stdout, "k\n", "{out}");
-        let logs = cx.wait_logs("k", marker);
+        assert_eq!(out.stdout, "kk\n", "{out}");
+        let logs = cx.wait_logs("kk", marker);
         assert_eq!(logs.stdout.matches(marker).count(), 1, "{logs}");
     }
     // One at a time: two equal signals sent before the shell runs its trap
     // are one pending signal (the kernel does not queue standard signals).
     for (n, spelling) in [
-        (2, &["kill", "--signal", "SIGHUP", "k"]),
-        (3, &["kill", "-s", "1", "k"]),
+        (2, &["kill", "--signal", "SIGHUP", "kk"]),
+        (3, &["kill", "-s", "1", "kk"]),
     ] {
         cx.rrun(spelling).ok();
         let mut logs = String::new();
         let seen = poll_until(SETTLE, || {
-            logs = cx.rrun(&["logs", "k"]).stdout;
+            logs = cx.rrun(&["logs", "kk"]).stdout;
             logs.matches("got-hup").count() == n
         });
         assert!(seen, "{spelling:?} reaches the container\n{logs}");
     }
-    assert_eq!(cx.inspect_f("{{.State.Running}}", "k"), "true");
+    assert_eq!(cx.inspect_f("{{.State.Running}}", "kk"), "true");
 
-    let out = cx.rrun(&["kill", "-s", "NOPE", "k"]);
+    let out = cx.rrun(&["kill", "-s", "NOPE", "kk"]);
     assert_ne!(out.code(), Some(0), "{out}");
     assert!(
         out.stderr_lines().len() == 1
@@ -138,16 +138,16 @@ fn kill_signals(mode: Mode) {
             && out.stderr.contains("NOPE"),
         "one `rrun: ` line about the signal\n{out}"
     );
-    assert_eq!(cx.inspect_f("{{.State.Running}}", "k"), "true");
+    assert_eq!(cx.inspect_f("{{.State.Running}}", "kk"), "true");
 
     // The default signal is KILL.
-    let out = cx.rrun(&["kill", "k"]);
+    let out = cx.rrun(&["kill", "kk"]);
     out.ok();
-    assert_eq!(out.stdout, "k\n", "{out}");
-    cx.wait_exited("k");
-    assert_eq!(cx.inspect_f("{{.State.ExitCode}}", "k"), "137");
+    assert_eq!(out.stdout, "kk\n", "{out}");
+    cx.wait_exited("kk");
+    assert_eq!(cx.inspect_f("{{.State.ExitCode}}", "kk"), "137");
     // A container that is not running cannot be killed.
-    let out = cx.rrun(&["kill", "k"]);
+    let out = cx.rrun(&["kill", "kk"]);
     assert_ne!(out.code(), Some(0), "{out}");
     assert!(
         out.stderr_lines().len() == 1
@@ -226,10 +226,10 @@ fn wait_prints_exit_codes(mode: Mode) {
 fn rm_running_needs_force(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
-    let id = cx.detach(&["--name", "r"], &["sleep", "1000"]);
-    let pid: i32 = cx.inspect_f("{{.State.Pid}}", "r").parse().unwrap_or(0);
+    let id = cx.detach(&["--name", "rr"], &["sleep", "1000"]);
+    let pid: i32 = cx.inspect_f("{{.State.Pid}}", "rr").parse().unwrap_or(0);
     let start = start_time(pid).expect("the container's process");
-    let out = cx.rrun(&["rm", "r"]);
+    let out = cx.rrun(&["rm", "rr"]);
     assert_eq!(out.code(), Some(1), "{out}");
     assert!(
         out.stderr_lines().len() == 1
@@ -238,10 +238,10 @@ fn rm_running_needs_force(mode: Mode) {
                 .starts_with(&format!("rrun: You cannot remove a running container {id}")),
         "{out}"
     );
-    assert_eq!(cx.inspect_f("{{.State.Running}}", "r"), "true");
-    let out = cx.rrun(&["rm", "-f", "r"]);
+    assert_eq!(cx.inspect_f("{{.State.Running}}", "rr"), "true");
+    let out = cx.rrun(&["rm", "-f", "rr"]);
     out.ok();
-    assert_eq!(out.stdout, "r\n", "{out}");
+    assert_eq!(out.stdout, "rr\n", "{out}");
     assert!(gone(pid, start), "rm -f ended the container's process");
     assert!(cx.containers().is_empty(), "{:?}", cx.containers());
     assert!(
@@ -249,34 +249,34 @@ fn rm_running_needs_force(mode: Mode) {
         "the name is released"
     );
     // The name can be used again.
-    cx.detach(&["--name", "r"], &["true"]);
+    cx.detach(&["--name", "rr"], &["true"]);
 }
 
 fn several_at_once(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
-    for n in ["a", "b", "c", "d"] {
+    for n in ["aa", "bb", "cc", "dd"] {
         cx.detach(&["--name", n], &["sh", "-c", TRAP_TERM]);
     }
-    for n in ["a", "b", "c", "d"] {
+    for n in ["aa", "bb", "cc", "dd"] {
         cx.wait_logs(n, "ready");
     }
-    let out = cx.rrun(&["stop", "a", "b"]);
+    let out = cx.rrun(&["stop", "aa", "bb"]);
     out.ok();
-    assert_eq!(out.stdout, "a\nb\n", "{out}");
-    let out = cx.rrun(&["kill", "c", "d"]);
+    assert_eq!(out.stdout, "aa\nbb\n", "{out}");
+    let out = cx.rrun(&["kill", "cc", "dd"]);
     out.ok();
-    assert_eq!(out.stdout, "c\nd\n", "{out}");
-    let out = cx.rrun(&["wait", "a", "b", "c", "d"]);
+    assert_eq!(out.stdout, "cc\ndd\n", "{out}");
+    let out = cx.rrun(&["wait", "aa", "bb", "cc", "dd"]);
     out.ok();
     assert_eq!(out.stdout, "0\n0\n137\n137\n", "{out}");
-    let out = cx.rrun(&["rm", "a", "b", "c"]);
+    let out = cx.rrun(&["rm", "aa", "bb", "cc"]);
     out.ok();
-    assert_eq!(out.stdout, "a\nb\nc\n", "{out}");
+    assert_eq!(out.stdout, "aa\nbb\ncc\n", "{out}");
     assert_eq!(cx.containers().len(), 1);
 
     let ids: Vec<String> = (0..3).map(|_| cx.detach(&[], &["sleep", "1000"])).collect();
-    let mut args = vec!["rm", "-f", "d"];
+    let mut args = vec!["rm", "-f", "dd"];
     args.extend(ids.iter().map(String::as_str));
     let out = cx.rrun(&args);
     out.ok();
@@ -287,7 +287,7 @@ fn several_at_once(mode: Mode) {
 fn monitor_killed(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
-    let id = cx.detach(&["--name", "m"], &["sleep", "1000"]);
+    let id = cx.detach(&["--name", "mm"], &["sleep", "1000"]);
     let st = cx.state_json(&id).expect("state.json");
     let num = |k: &str| st[k].as_i64().unwrap_or(0);
     let (mpid, mstart) = (num("monitor_pid") as i32, num("monitor_start") as u64);
@@ -303,29 +303,29 @@ fn monitor_killed(mode: Mode) {
         died,
         "[{mode}] the container's process {pid} outlives its SIGKILLed monitor {mpid}"
     );
-    let status = ps_status(&cx, "m");
+    let status = ps_status(&cx, "mm");
     assert!(is_exited_status(&status, 137), "ps -a STATUS {status:?}");
     let out = cx.rrun(&["ps", "-q"]);
     out.ok();
     assert_eq!(out.stdout, "", "ps shows nothing running\n{out}");
     assert_eq!(
-        cx.inspect_f("{{.State.Running}} {{.State.Pid}}", "m"),
+        cx.inspect_f("{{.State.Running}} {{.State.Pid}}", "mm"),
         "false 0"
     );
     // The first look after the death stamps FinishedAt (as Docker does for
     // a container it finds dead): after StartedAt, and it stays put.
-    let times = cx.inspect_f("{{.State.StartedAt}} {{.State.FinishedAt}}", "m");
+    let times = cx.inspect_f("{{.State.StartedAt}} {{.State.FinishedAt}}", "mm");
     let (started, finished) = times.split_once(' ').unwrap_or_default();
     assert!(
         !finished.is_empty() && !finished.starts_with("0001") && finished > started,
         "FinishedAt after StartedAt: {times}"
     );
     assert_eq!(
-        cx.inspect_f("{{.State.FinishedAt}}", "m"),
+        cx.inspect_f("{{.State.FinishedAt}}", "mm"),
         finished,
         "FinishedAt is recorded once"
     );
-    let out = cx.rrun(&["rm", "m"]);
+    let out = cx.rrun(&["rm", "mm"]);
     out.ok();
     assert!(cx.containers().is_empty(), "{:?}", cx.containers());
 }
@@ -613,8 +613,8 @@ fn corrupt_records_every_shape(mode: Mode) {
 fn stale_pid_of_another_process(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
-    cx.rrun(&["--name", "x", cx.rootfs(), "true"]).ok();
-    let id = cx.inspect_f("{{.Id}}", "x");
+    cx.rrun(&["--name", "xx", cx.rootfs(), "true"]).ok();
+    let id = cx.inspect_f("{{.Id}}", "xx");
     // Someone else's process, as the same user (so a signal would land).
     let mut other = std::process::Command::new("sleep");
     other.arg("60");
@@ -642,31 +642,34 @@ fn stale_pid_of_another_process(mode: Mode) {
     )
     .expect("write state.json");
 
-    let status = ps_status(&cx, "x");
+    let status = ps_status(&cx, "xx");
     assert!(is_exited_status(&status, 137), "ps -a STATUS {status:?}");
     let out = cx.rrun(&["ps", "-q"]);
     out.ok();
     assert_eq!(out.stdout, "", "nothing is running\n{out}");
     assert_eq!(
-        cx.inspect_f("{{.State.Running}} {{.State.Pid}} {{.State.ExitCode}}", "x"),
+        cx.inspect_f(
+            "{{.State.Running}} {{.State.Pid}} {{.State.ExitCode}}",
+            "xx"
+        ),
         "false 0 137"
     );
-    for args in [&["kill", "x"][..], &["kill", "-s", "TERM", "x"]] {
+    for args in [&["kill", "xx"][..], &["kill", "-s", "TERM", "xx"]] {
         let o = cx.rrun(args);
         assert_eq!(o.code(), Some(1), "{o}");
         assert!(o.stderr.contains("is not running"), "{o}");
     }
     let t0 = Instant::now();
-    let o = cx.rrun(&["stop", "x"]);
+    let o = cx.rrun(&["stop", "xx"]);
     o.ok();
-    let o = cx.rrun(&["wait", "x"]);
+    let o = cx.rrun(&["wait", "xx"]);
     o.ok();
     assert_eq!(o.stdout, "137\n", "{o}");
     assert!(
         t0.elapsed() < Duration::from_secs(5),
         "stop and wait of a container that is not running return at once"
     );
-    cx.rrun(&["rm", "x"]).ok();
+    cx.rrun(&["rm", "xx"]).ok();
     assert!(cx.containers().is_empty(), "{:?}", cx.containers());
     assert!(
         pid_alive(pid) && start_time(pid) == Some(start),

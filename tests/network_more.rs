@@ -290,7 +290,7 @@ fn root_iptables_false_ports_served_by_the_forwarder() {
     let out = cx.rrun(&[
         "-d",
         "--name",
-        "f",
+        "ff",
         "--tmpfs",
         "/w",
         "--iptables=false",
@@ -304,7 +304,7 @@ fn root_iptables_false_ports_served_by_the_forwarder() {
         SERVERS,
     ]);
     out.ok();
-    let host = cx.inspect_f("{{.Config.Hostname}}", "f");
+    let host = cx.inspect_f("{{.Config.Hostname}}", "ff");
     let got = http_via(&cx, "TCP:127.0.0.1:8080");
     assert_eq!(got.stdout.trim(), host, "TCP through the forwarder\n{got}");
     let udp = sh_host(&cx, "echo hi | timeout 3 socat - UDP:127.0.0.1:5353");
@@ -321,7 +321,7 @@ fn root_iptables_false_ports_served_by_the_forwarder() {
             && !rules.stdout.contains("masquerade"),
         "no kernel NAT rules\n{rules}"
     );
-    cx.rrun(&["rm", "-f", "f"]).ok();
+    cx.rrun(&["rm", "-f", "ff"]).ok();
     let again = http_via(&cx, "TCP:127.0.0.1:8080");
     assert_ne!(
         again.code(),
@@ -401,16 +401,22 @@ fn root_hosts_edit_in_running_container() {
     let _cleanup = Cleanup::new(&cx);
     let host_hosts = cx.env.rootfs.join("etc/hosts");
     let before = fs::read(&host_hosts).ok();
-    cx.detach(&["--name", "e"], &["sleep", "100"]);
-    cx.rrun(&["exec", "e", "sh", "-c", "echo 10.9.9.9 added >> /etc/hosts"])
-        .ok();
-    let out = cx.rrun(&["exec", "e", "grep", "added", "/etc/hosts"]);
+    cx.detach(&["--name", "ee"], &["sleep", "100"]);
+    cx.rrun(&[
+        "exec",
+        "ee",
+        "sh",
+        "-c",
+        "echo 10.9.9.9 added >> /etc/hosts",
+    ])
+    .ok();
+    let out = cx.rrun(&["exec", "ee", "grep", "added", "/etc/hosts"]);
     out.ok();
     assert_eq!(out.stdout, "10.9.9.9 added\n", "{out}");
     // The container's own line is still there.
-    let out = cx.rrun(&["exec", "e", "cat", "/etc/hosts"]);
+    let out = cx.rrun(&["exec", "ee", "cat", "/etc/hosts"]);
     out.ok();
-    let id = cx.inspect_f("{{.Id}}", "e");
+    let id = cx.inspect_f("{{.Id}}", "ee");
     assert!(
         out.stdout.contains(&id[..12]),
         "/etc/hosts keeps the container's own line\n{out}"
@@ -427,7 +433,7 @@ fn root_hosts_edit_in_running_container() {
     let files_before = rootfs_files(&cx);
     let out = cx.rrun(&[
         "exec",
-        "e",
+        "ee",
         "sh",
         "-c",
         "echo 'nameserver 10.9.9.9' >> /etc/resolv.conf && echo renamed > /etc/hostname \
@@ -435,7 +441,7 @@ fn root_hosts_edit_in_running_container() {
     ]);
     out.ok();
     assert_eq!(out.stdout, "1\nrenamed\n", "{out}");
-    let out = cx.rrun(&["exec", "e", "cat", "/etc/hostname"]);
+    let out = cx.rrun(&["exec", "ee", "cat", "/etc/hostname"]);
     assert_eq!(
         out.stdout, "renamed\n",
         "the edit stays while it runs\n{out}"
@@ -445,7 +451,7 @@ fn root_hosts_edit_in_running_container() {
         files_before,
         "the rootfs's files are unchanged"
     );
-    cx.rrun(&["rm", "-f", "e"]).ok();
+    cx.rrun(&["rm", "-f", "ee"]).ok();
     assert_eq!(
         fs::read(&host_hosts).ok(),
         before,
@@ -470,14 +476,14 @@ fn nft_any_tcp(cx: &Ctx) -> Output {
 fn root_reclaim_after_killed_monitor() {
     let Some(cx) = root_ctx() else { return };
     let _cleanup = Cleanup::new(&cx);
-    let id = cx.detach(&["--name", "k", "-p", "8090:80"], &["sleep", "100"]);
+    let id = cx.detach(&["--name", "kk", "-p", "8090:80"], &["sleep", "100"]);
     let before = nft_any_tcp(&cx);
     before.ok();
     assert!(
         before.stdout.contains("8090 :"),
         "the DNAT element for 8090 is installed\n{before}"
     );
-    assert_eq!(lease_names(&cx), ["k"], "k holds a lease");
+    assert_eq!(lease_names(&cx), ["kk"], "k holds a lease");
 
     let st = cx.state_json(&id).expect("k has a state.json");
     let pid = st["monitor_pid"].as_i64().unwrap_or(0) as i32;
@@ -495,7 +501,7 @@ fn root_reclaim_after_killed_monitor() {
         let out = cx.rrun(&["ps", "-a"]);
         let (_, rows) = ps_table(&out.stdout);
         let hit = rows.iter().any(|r| {
-            r.get("NAMES").map(String::as_str) == Some("k")
+            r.get("NAMES").map(String::as_str) == Some("kk")
                 && r.get("STATUS").is_some_and(|s| s.starts_with("Exited"))
         });
         last = Some(out);
@@ -517,7 +523,7 @@ fn root_reclaim_after_killed_monitor() {
     );
     let leases = lease_names(&cx);
     assert!(
-        !leases.contains(&"k".to_string()),
+        !leases.contains(&"kk".to_string()),
         "k's lease is released after the next run: {leases:?}"
     );
 

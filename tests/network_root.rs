@@ -316,10 +316,10 @@ fn unpublished_ports_closed_to_neighbour(mode: Mode) {
         &[],
     );
     let _id = cx.detach(
-        &["--name", "c", "-p", "3000:80"],
+        &["--name", "cc", "-p", "3000:80"],
         &["sh", "-c", &servers(&[80, 81], &[54])],
     );
-    let ip = container_ip(&cx, "c");
+    let ip = container_ip(&cx, "cc");
     let subnet = network_inspect(&cx)[0]["Subnet"]
         .as_str()
         .expect("network inspect has a Subnet")
@@ -340,7 +340,7 @@ fn unpublished_ports_closed_to_neighbour(mode: Mode) {
         Mode::Rootless => "10.201.0.1".to_string(),
     };
     wait_reachable(&cx, &outside, &tcp_ok(&host_side, 7000, "host-10.201.0.2"));
-    wait_serving(&cx, "c", &[80, 81], &[54]);
+    wait_serving(&cx, "cc", &[80, 81], &[54]);
     let peer = published_peer(&cx, "10.201.0.2");
     check_from_ns(
         &cx,
@@ -386,8 +386,8 @@ fn root_container_cannot_reach_host_loopback() {
     // here from outside, as root, in its namespace: it needs NET_ADMIN)
     // sends packets for 127.0.0.1 to the bridge, whose route_localnet
     // would accept them but for rrun's guard.
-    cx.detach(&["--name", "c"], &["sleep", "1000"]);
-    let pid = cx.inspect_f("{{.State.Pid}}", "c");
+    cx.detach(&["--name", "cc"], &["sleep", "1000"]);
+    let pid = cx.inspect_f("{{.State.Pid}}", "cc");
     let mut c = Command::new("nsenter");
     c.args([
         &format!("--net=/proc/{pid}/ns/net"),
@@ -405,7 +405,7 @@ fn root_container_cannot_reach_host_loopback() {
     check_from_exec(
         &cx,
         "a container routing 127.0.0.0/8 to the host",
-        "c",
+        "cc",
         &[tcp_no("127.0.0.1", 7777), tcp_ok(&gw, 7778, "any")],
     );
 }
@@ -668,7 +668,7 @@ fn ip_setting_is_the_default_host_address(mode: Mode) {
             "--ip",
             "127.0.0.1",
             "--name",
-            "w",
+            "ww",
             "-p",
             "3000:80",
             "-P",
@@ -677,7 +677,7 @@ fn ip_setting_is_the_default_host_address(mode: Mode) {
         ],
         &["sh", "-c", &servers(&[80, 81], &[])],
     );
-    let out = cx.rrun(&["port", "w", "81"]);
+    let out = cx.rrun(&["port", "ww", "81"]);
     out.ok();
     let n: u16 = out
         .stdout
@@ -685,10 +685,10 @@ fn ip_setting_is_the_default_host_address(mode: Mode) {
         .and_then(|l| l.strip_prefix("127.0.0.1:"))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("-P with --ip 127.0.0.1 binds 127.0.0.1\n{out}"));
-    let out = cx.rrun(&["port", "w", "80"]);
+    let out = cx.rrun(&["port", "ww", "80"]);
     out.ok();
     assert_eq!(out.stdout, "127.0.0.1:3000\n", "{out}");
-    wait_serving(&cx, "w", &[80, 81], &[]);
+    wait_serving(&cx, "ww", &[80, 81], &[]);
     let lo = published_peer(&cx, "127.0.0.1");
     check_from_ns(
         &cx,
@@ -735,19 +735,19 @@ fn root_udp_mapping_moves_to_the_next_container() {
         format!("exec socat UDP-RECVFROM:53,fork SYSTEM:'read -r l; echo {tag}-$SOCAT_PEERADDR'")
     };
     cx.detach(
-        &["--name", "a", "-p", "5353:53/udp"],
+        &["--name", "ua", "-p", "5353:53/udp"],
         &["sh", "-c", &server("a")],
     );
     assert!(
         poll_until(SETTLE, || send("a-")),
         "the first container answers on 127.0.0.1:5353"
     );
-    cx.rrun(&["rm", "-f", "a"]).ok();
+    cx.rrun(&["rm", "-f", "ua"]).ok();
     cx.detach(
-        &["--name", "b", "-p", "5353:53/udp"],
+        &["--name", "ub", "-p", "5353:53/udp"],
         &["sh", "-c", &server("b")],
     );
-    let b_ip = container_ip(&cx, "b");
+    let b_ip = container_ip(&cx, "ub");
     wait_reachable(&cx, ns, &udp_ok(&b_ip, 53, "b"));
     assert!(
         send("b-"),
@@ -976,7 +976,7 @@ fn bip_and_mtu(mode: Mode) {
     // 1500 (rrun gives the MTU when it makes the bridge, which the kernel
     // does not count as set by the user), and the --rm container's veth
     // goes away with its namespace, asynchronously.
-    cx.detach(&["--name", "m"], &["sleep", "1000"]);
+    cx.detach(&["--name", "mm"], &["sleep", "1000"]);
     let br = sh_bridge_ns(&cx, "ip -o -4 addr show rrun0; ip -o link show rrun0");
     br.ok();
     assert!(br.stdout.contains("inet 192.168.5.1/24"), "{br}");
@@ -1254,7 +1254,7 @@ fn inspect_network_fields(mode: Mode) {
     cx.detach(
         &[
             "--name",
-            "w",
+            "ww",
             "-p",
             "127.0.0.1::5001",
             "-p",
@@ -1270,7 +1270,7 @@ fn inspect_network_fields(mode: Mode) {
         &["sleep", "1000"],
     );
     let inspect = |cx: &Ctx| -> serde_json::Value {
-        let out = cx.rrun(&["inspect", "w"]);
+        let out = cx.rrun(&["inspect", "ww"]);
         out.ok();
         serde_json::from_str::<serde_json::Value>(&out.stdout)
             .map(|v| v[0].clone())
@@ -1318,7 +1318,7 @@ fn inspect_network_fields(mode: Mode) {
         format!("/proc/{pid}/ns/net").as_str(),
         "{ns:#}"
     );
-    let link = cx.rrun(&["exec", "w", "ip", "-o", "link", "show", "eth0"]);
+    let link = cx.rrun(&["exec", "ww", "ip", "-o", "link", "show", "eth0"]);
     link.ok();
     assert!(
         link.stdout.contains(&format!("link/ether {mac} ")),
@@ -1352,7 +1352,7 @@ fn inspect_network_fields(mode: Mode) {
     );
 
     // Stopped: the network is gone from NetworkSettings, the request stays.
-    cx.rrun(&["stop", "-t", "0", "w"]).ok();
+    cx.rrun(&["stop", "-t", "0", "ww"]).ok();
     let v = inspect(&cx);
     assert_eq!(v["NetworkSettings"]["IPAddress"], "", "{v:#}");
     assert_eq!(v["NetworkSettings"]["SandboxKey"], "", "{v:#}");
@@ -1368,7 +1368,7 @@ fn link_port_runs_hostname_and_add_host(mode: Mode) {
     cx.detach(
         &[
             "--name",
-            "t",
+            "tt",
             "-h",
             "thost",
             "--expose",
@@ -1378,13 +1378,13 @@ fn link_port_runs_hostname_and_add_host(mode: Mode) {
         ],
         &["sleep", "1000"],
     );
-    let tip = container_ip(&cx, "t");
+    let tip = container_ip(&cx, "tt");
     let out = cx.sh(
         &[
             "-h",
             "webhost",
             "--link",
-            "t:t",
+            "tt:t",
             "--add-host",
             "foo:10.0.0.9",
         ],
@@ -1402,7 +1402,8 @@ fn link_port_runs_hostname_and_add_host(mode: Mode) {
         "ff02::2\tip6-allrouters",
         "10.0.0.9\tfoo",
     ];
-    let link_line = format!("{tip}\tt thost");
+    // The target's name follows when it is not the alias.
+    let link_line = format!("{tip}\tt thost tt");
     assert!(
         lines.len() == 9
             && lines[..7] == want_head
@@ -1451,13 +1452,13 @@ fn root_settings_from_variables_and_ip_forward() {
     assert_eq!(v[0]["IP"], "127.0.0.1", "RRUN_IP: {v:?}");
     assert_eq!(v[0]["IPForward"], true, "{v:?}");
     assert_eq!(forward(&cx), "1", "the network turns ip_forward on");
-    cx.detach(&["--name", "p", "-p", "18081:80"], &["sleep", "1000"]);
-    let out = cx.rrun(&["port", "p"]);
+    cx.detach(&["--name", "pp", "-p", "18081:80"], &["sleep", "1000"]);
+    let out = cx.rrun(&["port", "pp"]);
     assert_eq!(
         out.stdout, "80/tcp -> 127.0.0.1:18081\n",
         "RRUN_IP is -p's address\n{out}"
     );
-    cx.rrun(&["rm", "-f", "p"]).ok();
+    cx.rrun(&["rm", "-f", "pp"]).ok();
     cx.rrun(&["network", "rm"]).ok();
 
     sh_ns(&cx, ns, "echo 0 > /proc/sys/net/ipv4/ip_forward").ok();

@@ -404,7 +404,7 @@ fn pasta_missing_warns_once() {
     let out = run(&[
         "-d",
         "--name",
-        "a",
+        "aa",
         "--expose",
         "80",
         "-p",
@@ -425,18 +425,18 @@ fn pasta_missing_warns_once() {
         "exactly one warning line, naming the cause, when the network is made\n{out}"
     );
     assert_eq!(cx.pasta(), None, "no pasta runs");
-    wait_serving(&cx, "a", &[80], &[]);
+    wait_serving(&cx, "aa", &[80], &[]);
     let gw = gateway(&cx);
 
     let probes = [
-        tcp_ok("a", 80, "tcp-80-{me}"),
+        tcp_ok("aa", 80, "tcp-80-{me}"),
         tcp_ok(&gw, 18082, &format!("tcp-80-{gw}")),
         tcp_no("10.208.0.1", 7778),
     ];
     let out = run(&[
         "--rm",
         "--link",
-        "a:a",
+        "aa:aa",
         cx.rootfs(),
         "sh",
         "-c",

@@ -208,12 +208,12 @@ fn bridge_published_port_and_link() {
     let publish = format!("127.0.0.1:{port}:8080");
     let volume = format!("{}:/srv:ro", www.display());
     cx.detach(
-        &["--name", "w", "-p", &publish, "-v", &volume],
+        &["--name", "ww", "-p", &publish, "-v", &volume],
         &["httpd", "-f", "-p", "8080", "-h", "/srv"],
     );
-    let ip = container_ip(&cx, "w");
+    let ip = container_ip(&cx, "ww");
     let pid: i32 = cx
-        .inspect_f("{{.State.Pid}}", "w")
+        .inspect_f("{{.State.Pid}}", "ww")
         .parse()
         .expect("State.Pid is a number");
     let p = format!("/proc/{pid}/uid_map");
@@ -250,7 +250,7 @@ fn bridge_published_port_and_link() {
 
     // A second container with --link: the link's variables, the alias.
     let out = cx.sh(
-        &["--name", "client", "--link", "w:w"],
+        &["--name", "client", "--link", "ww:w"],
         "env; timeout 5 wget -q -O - http://w:8080/index.html",
     );
     out.ok();
@@ -276,7 +276,7 @@ fn bridge_published_port_and_link() {
         "the linked container reaches w by its alias\n{out}"
     );
 
-    cx.rrun(&["rm", "-f", "w"]).ok();
+    cx.rrun(&["rm", "-f", "ww"]).ok();
     assert!(leases(&cx).is_empty(), "no lease is left");
     // A veth goes with its container's network namespace, which the
     // kernel frees a moment after the last process in it is gone.

@@ -36,6 +36,8 @@ pub enum Stdio {
 pub struct ChildConfig {
     pub mounts: MountPlan,
     pub hostname: String,
+    /// --domainname: set when not empty (else the inherited one stays).
+    pub domainname: String,
     /// A new network namespace of its own: bring its loopback up.
     pub own_netns: bool,
     /// --net=container:NAME: the network namespace to join first.
@@ -281,6 +283,17 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     } != 0
     {
         io_fail(sock, "setting the hostname", io::Error::last_os_error());
+    }
+    // SAFETY: setdomainname with a valid buffer and its length.
+    if !cfg.domainname.is_empty()
+        && unsafe {
+            libc::setdomainname(
+                cfg.domainname.as_ptr() as *const libc::c_char,
+                cfg.domainname.len(),
+            )
+        } != 0
+    {
+        io_fail(sock, "setting the domain name", io::Error::last_os_error());
     }
     if let Err(e) = mount::setup(&cfg.mounts) {
         fail(sock, 125, e.to_string());

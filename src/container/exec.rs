@@ -95,8 +95,11 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         Some(u) => {
             let passwd = spec::parse_passwd(&crate::plan::read_in_rootfs(&root, "/etc/passwd"));
             let group = spec::parse_group(&crate::plan::read_in_rootfs(&root, "/etc/group"));
-            let user =
+            let mut user =
                 spec::resolve_user(u, &passwd, &group).map_err(|e| failed(125, e.to_string()))?;
+            // As Docker: the container's --group-add holds for exec -u too.
+            spec::add_groups(&mut user, &c.group_add, &group)
+                .map_err(|e| failed(125, e.to_string()))?;
             (user.uid, user.gid, user.groups)
         }
         None => (c.uid, c.gid, c.groups.clone()),

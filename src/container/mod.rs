@@ -199,6 +199,10 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
             })
             .collect(),
         privileged: plan.privileged,
+        domainname: plan.domainname.clone(),
+        dns_options: plan.dns_options.clone(),
+        group_add: plan.group_add.clone(),
+        env_given: plan.env_given.clone(),
         add_hosts: plan
             .add_hosts
             .iter()
@@ -210,6 +214,9 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
 /// Run a container; returns the exit code for rrun (the command's in the
 /// foreground, 0 once a detached container has started).
 pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
     let st = State::open()?;
     // The network of dead containers first: the sweep then removes the
     // records of those that were --rm (it keeps any whose network is not
@@ -722,6 +729,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
             host_nodes: plan.host_nodes.clone(),
         },
         hostname: plan.hostname.clone(),
+        domainname: plan.domainname.clone(),
         own_netns: own_netns && join_netns.is_none(),
         join_netns,
         stdio,

@@ -101,7 +101,8 @@ fn add_host_lines(add_hosts: &[(String, String)], gateway: Ipv4Addr) -> Vec<Host
 
 /// --net=none or host with --add-host: as Docker, the container gets a
 /// hosts file of its own — the default block and the lines, not the
-/// host's file (so that a line may override one of the host's names).
+/// host's file (so that a line may override one of the host's names),
+/// and no line for its own name (it has no address of its own).
 /// `host-gateway` is the address of rrun's bridge, where it is or would
 /// be made (Docker's is docker0's, made or not).
 fn prepare_add_hosts(st: &State, plan: &mut RunPlan) -> Result<(), RunError> {
@@ -111,7 +112,7 @@ fn prepare_add_hosts(st: &State, plan: &mut RunPlan) -> Result<(), RunError> {
         Ipv4Addr::UNSPECIFIED
     };
     let extra = add_host_lines(&plan.add_hosts, gateway);
-    plan.hosts_file = hosts::hosts_file(&plan.hostname, None, &extra);
+    plan.hosts_file = hosts::hosts_file(None, &extra);
     Ok(())
 }
 
@@ -156,13 +157,14 @@ pub fn prepare(
                     r.id()
                 )));
             }
-            // Its hosts, resolv.conf and hostname too, as Docker does.
+            // Its hosts, resolv.conf, hostname and domain name too, as
+            // Docker does (its own --domainname and --dns-option have no
+            // effect then).
             plan.shared_etc = Some(r.dir.clone());
             plan.hostname = r.config.hostname.clone();
+            plan.domainname = r.config.domainname.clone();
             plan.hostname_file = hosts::hostname_file(&plan.hostname);
-            for e in plan.env.iter_mut().filter(|e| e.key == "HOSTNAME") {
-                e.value = plan.hostname.clone().into();
-            }
+            plan.set_env(Vec::new());
             Ok(Prep::Join(ns))
         }
         NetMode::None | NetMode::Host => {
@@ -285,12 +287,17 @@ fn prepare_bridge(
             alias: alias.clone(),
         });
     }
-    plan.hosts_file = hosts::hosts_file(&plan.hostname, Some(IpAddr::V4(ip)), &extra);
-    crate::spec::merge_env(
-        &mut plan.env,
+    let own = HostLine {
+        ip: IpAddr::V4(ip),
+        names: hosts::own_names(&plan.hostname, &plan.domainname),
+    };
+    plan.hosts_file = hosts::hosts_file(Some(&own), &extra);
+    // The user's own variables win over the link variables, as in Docker.
+    plan.set_env(
         link_env
             .into_iter()
-            .map(|(key, value)| EnvVar { key, value }),
+            .map(|(key, value)| EnvVar { key, value })
+            .collect(),
     );
     let transparent = settings.proxy_transparent && net::transparent::record(st).active;
     Ok(BridgePrep {
