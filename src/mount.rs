@@ -527,7 +527,13 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
     for d in &plan.devices {
         fs.create_path(&components(Path::new(&d.dst)), Kind::File)
             .map_err(|(_, e)| step(format!("creating {} for the device", d.dst))(e))?;
-        bind(&fs, &d.src, Path::new(&d.dst), false, sys::MOUNT_ATTR_RDONLY)?;
+        bind(
+            &fs,
+            &d.src,
+            Path::new(&d.dst),
+            false,
+            sys::MOUNT_ATTR_RDONLY,
+        )?;
     }
 
     if !plan.privileged {
@@ -750,8 +756,8 @@ fn host_node(fs: &Fs, n: &HostNode) -> Result<(), MountError> {
     };
     fs.create_path(dirs, Kind::Dir)
         .map_err(|(_, e)| step(format!("creating the directory of {path}"))(e))?;
-    let parent = resolve(&fs.root, prefix(dirs, dirs.len()))
-        .map_err(step(format!("resolving {path}")))?;
+    let parent =
+        resolve(&fs.root, prefix(dirs, dirs.len())).map_err(step(format!("resolving {path}")))?;
     if !fs.plan.rootless {
         let c = sys::cstr(name).map_err(step(format!("creating {path}")))?;
         // SAFETY: a directory fd and a valid C string; the mode and device
