@@ -132,6 +132,9 @@ pub struct RunArgs {
     /// Log driver options: max-size=SIZE (10m), max-file=N
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opt: Vec<String>,
+    /// Resource limit: TYPE=SOFT[:HARD] (nofile, nproc, core, stack, …; -1: unlimited)
+    #[arg(long = "ulimit", value_name = "TYPE=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
     /// Print this help
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,

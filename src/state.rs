@@ -158,6 +158,9 @@ pub struct Config {
     pub devices: Vec<DeviceConf>,
     #[serde(default)]
     pub privileged: bool,
+    /// --ulimit values, sorted by name (inspect's HostConfig.Ulimits).
+    #[serde(default)]
+    pub ulimits: Vec<crate::ulimit::Ulimit>,
 }
 
 /// A --device: host node, path in the container, cgroup permissions.

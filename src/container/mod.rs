@@ -198,6 +198,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
             })
             .collect(),
         privileged: plan.privileged,
+        ulimits: plan.ulimits.clone(),
         add_hosts: plan
             .add_hosts
             .iter()
@@ -741,6 +742,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         } else {
             Vec::new()
         },
+        ulimits: plan.ulimits.clone(),
     };
 
     crate::crash::t("child-config");
