@@ -373,6 +373,9 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
             _ => rest.push(n.clone()),
         }
     }
+    if a.force {
+        kill_first(&st, &rest);
+    }
     let r = each(&st, &rest, |st, arg, r| {
         if r.running() {
             if !a.force {
@@ -408,6 +411,19 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
         (Err(e), _) => Err(e),
         (Ok(()), 0) => Ok(0),
         (Ok(()), f) => Err(CmdError::Reported(f)),
+    }
+}
+
+/// rm -f of many: SIGKILL every running one first, so that they and their
+/// monitors end together rather than one after another.
+fn kill_first(st: &State, names: &[String]) {
+    for n in names {
+        if let Ok(r) = st.find(n)
+            && r.running()
+            && let Some(p) = watch(r.state.pid, r.state.pid_start)
+        {
+            let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
+        }
     }
 }
 
