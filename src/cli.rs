@@ -307,6 +307,39 @@ pub struct NetworkArgs {
     pub names: Vec<String>,
 }
 
+/// `rrun top`
+#[derive(Parser, Debug)]
+#[command(name = "rrun top", disable_help_flag = true)]
+pub struct TopArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    pub container: String,
+    /// ps's options (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// `rrun rename`
+#[derive(Parser, Debug)]
+#[command(name = "rrun rename", disable_help_flag = true)]
+pub struct RenameArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    pub container: String,
+    pub new_name: String,
+}
+
+/// `rrun container prune`
+#[derive(Parser, Debug)]
+#[command(name = "rrun container prune", disable_help_flag = true)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
 /// Parse a subcommand's arguments with Docker's error shapes.
 pub fn parse_sub<T: Parser>(cmd: &str, args: &[OsString]) -> Result<T, CliError> {
     let name = format!("rrun {cmd}");

@@ -439,7 +439,7 @@ fn start_and_supervise(
         Ok(s) => s,
         Err(e) => {
             give_back(c, rs.net.as_ref());
-            st.release_name(&name, &plan.id);
+            st.release_name(&current_name(&dir.path, &name), &plan.id);
             return Err(e);
         }
     };
@@ -532,12 +532,20 @@ fn start_and_supervise(
     }
     drop(started);
     if plan.rm {
-        st.release_name(&name, &plan.id);
+        st.release_name(&current_name(&dir.path, &name), &plan.id);
         dir.keep = false;
     } else {
         let _ = dir.write_state(&rs);
     }
     Ok(code)
+}
+
+/// The container's name now: `rrun rename` may have changed it since
+/// the start.
+fn current_name(dir: &Path, was: &str) -> String {
+    crate::state::Record::read(dir)
+        .map(|r| r.config.name)
+        .unwrap_or_else(|_| was.to_string())
 }
 
 fn reap(pid: libc::pid_t) -> i32 {
