@@ -334,6 +334,20 @@ mod tests {
         }
     }
 
+    #[test]
+    fn exit_codes() {
+        assert_eq!(TopError::NoPid.exit_code(), 1);
+        assert_eq!(TopError::NotRunning("x".into()).exit_code(), 1);
+        assert_eq!(
+            TopError::State(StateError::NoSuch("x".into())).exit_code(),
+            1
+        );
+        assert_eq!(
+            TopError::State(StateError::NotDir("/x".into())).exit_code(),
+            125
+        );
+    }
+
     fn pids(p: &[i64]) -> BTreeSet<i64> {
         p.iter().copied().collect()
     }
