@@ -147,6 +147,9 @@ pub struct RunArgs {
     /// Read in a line delimited file of labels (KEY=VALUE a line, # comments)
     #[arg(long = "label-file", value_name = "FILE")]
     pub label_file: Vec<OsString>,
+    /// Resource limit: TYPE=SOFT[:HARD] (nofile, nproc, core, stack, …; -1: unlimited)
+    #[arg(long = "ulimit", value_name = "TYPE=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
     /// Print this help
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -329,6 +332,39 @@ pub struct NetworkArgs {
     pub action: String,
     /// Accepted for Docker's muscle memory: the one network is "bridge"
     pub names: Vec<String>,
+}
+
+/// `rrun top`
+#[derive(Parser, Debug)]
+#[command(name = "rrun top", disable_help_flag = true)]
+pub struct TopArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    pub container: String,
+    /// ps's options (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// `rrun rename`
+#[derive(Parser, Debug)]
+#[command(name = "rrun rename", disable_help_flag = true)]
+pub struct RenameArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    pub container: String,
+    pub new_name: String,
+}
+
+/// `rrun container prune`
+#[derive(Parser, Debug)]
+#[command(name = "rrun container prune", disable_help_flag = true)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// Parse a subcommand's arguments with Docker's error shapes.

@@ -409,6 +409,9 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
     // A container whose monitor was killed still holds rules and an
     // address: give them back before its record goes.
     crate::container::network::reclaim_dead(&st);
+    if a.force {
+        kill_first(&st, &a.containers);
+    }
     let mut failed = 0;
     for n in &a.containers {
         let r = match st.find(n) {
@@ -480,6 +483,19 @@ fn remove(st: &State, force: bool, arg: &str, r: Record) -> Result<(), CmdError>
     }
     println!("{arg}");
     Ok(())
+}
+
+/// rm -f of many: SIGKILL every running one first, so that they and their
+/// monitors end together rather than one after another.
+fn kill_first(st: &State, names: &[String]) {
+    for n in names {
+        if let Ok(r) = st.find(n)
+            && r.running()
+            && let Some(p) = watch(r.state.pid, r.state.pid_start)
+        {
+            let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
+        }
+    }
 }
 
 pub fn port(a: &cli::PortArgs) -> Result<i32, CmdError> {

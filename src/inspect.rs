@@ -277,6 +277,11 @@ pub fn inspect(r: &Record) -> Value {
                 "PathInContainer": d.container,
                 "CgroupPermissions": d.perms,
             })).collect::<Vec<_>>(),
+            "Ulimits": c.ulimits.iter().map(|u| json!({
+                "Name": u.name,
+                "Hard": u.hard,
+                "Soft": u.soft,
+            })).collect::<Vec<_>>(),
         },
         "Mounts": mounts(&c.binds),
         "Config": {
@@ -910,6 +915,7 @@ mod tests {
         assert_eq!(v["HostConfig"]["NetworkMode"], "none");
         assert_eq!(v["HostConfig"]["Privileged"], false);
         assert_eq!(v["HostConfig"]["Devices"], json!([]));
+        assert_eq!(v["HostConfig"]["Ulimits"], json!([]));
         let mut r = rec(Status::Running);
         r.config.privileged = true;
         r.config.devices = vec![crate::state::DeviceConf {
@@ -919,6 +925,13 @@ mod tests {
         }];
         let p = inspect(&r);
         assert_eq!(p["HostConfig"]["Privileged"], true);
+        let mut u = rec(Status::Running);
+        u.config.ulimits = crate::ulimit::parse_all(&["nofile=300:400".into(), "core=-1".into()])
+            .unwrap_or_default();
+        assert_eq!(
+            serde_json::to_string(&inspect(&u)["HostConfig"]["Ulimits"]).unwrap_or_default(),
+            r#"[{"Name":"core","Hard":-1,"Soft":-1},{"Name":"nofile","Hard":400,"Soft":300}]"#
+        );
         assert_eq!(
             p["HostConfig"]["Devices"],
             json!([{"PathOnHost": "/dev/loop3", "PathInContainer": "/dev/xd", "CgroupPermissions": "rw"}])

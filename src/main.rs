@@ -22,11 +22,15 @@ mod net;
 mod ns;
 mod plan;
 mod ports;
+mod prune;
+mod rename;
 mod seccomp;
 mod spec;
 mod state;
 mod sys;
 mod template;
+mod top;
+mod ulimit;
 
 use std::ffi::OsString;
 use std::process::exit;
@@ -42,6 +46,12 @@ enum Error {
     Run(#[from] container::RunError),
     #[error(transparent)]
     Cmd(#[from] commands::CmdError),
+    #[error(transparent)]
+    Top(#[from] top::TopError),
+    #[error(transparent)]
+    Rename(#[from] rename::RenameError),
+    #[error(transparent)]
+    Prune(#[from] prune::PruneError),
 }
 
 impl Error {
@@ -49,6 +59,9 @@ impl Error {
         match self {
             Error::Run(e) => e.exit_code(),
             Error::Cmd(e) => e.exit_code(),
+            Error::Top(e) => e.exit_code(),
+            Error::Rename(e) => e.exit_code(),
+            Error::Prune(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -103,7 +116,14 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         // SAFETY: restoring a default signal disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
+    if matches!(cmd, "top" | "rename" | "container") {
+        // SAFETY: restoring a default signal disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cmd {
+        "top" => return sub!(rest, "top", cli::TopArgs, top::top),
+        "rename" => return sub!(rest, "rename", cli::RenameArgs, rename::rename),
+        "container" => return container(rest),
         "ps" => return sub!(rest, "ps", cli::PsArgs, commands::ps),
         "logs" => return sub!(rest, "logs", cli::LogsArgs, commands::logs),
         "inspect" => return sub!(rest, "inspect", cli::InspectArgs, commands::inspect),
@@ -124,6 +144,62 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
     crash::point("parsed");
     let plan = plan::build(&parsed)?;
     Ok(container::run(plan)?)
+}
+
+/// What `rrun container` alone prints: Docker's management command, for
+/// the subcommands rrun has.
+const CONTAINER_USAGE: &str = "Usage:  rrun container COMMAND
+
+Manage containers
+
+Commands:
+  exec        Execute a command in a running container
+  inspect     Display detailed information on one or more containers
+  kill        Kill one or more running containers
+  logs        Fetch the logs of a container
+  ls          List containers
+  port        List port mappings or a specific mapping for the container
+  prune       Remove all stopped containers
+  rename      Rename a container
+  rm          Remove one or more containers
+  run         Run a command in a new container
+  stop        Stop one or more running containers
+  top         Display the running processes of a container
+  wait        Block until one or more containers stop, then print their exit codes
+";
+
+/// `rrun container SUBCOMMAND …`, Docker's other spelling of the
+/// container commands.
+fn container(args: &[OsString]) -> Result<i32, Error> {
+    let rest = args.get(1..).unwrap_or_default();
+    let to = match args.first().map(|a| a.to_str()) {
+        None | Some(Some("--help" | "-h" | "help")) => {
+            print!("{CONTAINER_USAGE}");
+            return Ok(0);
+        }
+        Some(Some("prune")) => {
+            return sub!(rest, "container prune", cli::PruneArgs, prune::prune);
+        }
+        Some(Some("ls" | "list" | "ps")) => "ps",
+        Some(Some(
+            c @ ("exec" | "inspect" | "kill" | "logs" | "port" | "rename" | "rm" | "run" | "stop"
+            | "top" | "wait"),
+        )) => c,
+        Some(other) => {
+            let shown = args
+                .first()
+                .map(|a| a.to_string_lossy())
+                .unwrap_or_default();
+            let _ = other;
+            return Err(Error::Usage(format!(
+                "unknown command: rrun container {}\nSee 'rrun container --help'.",
+                one_line(&shown)
+            )));
+        }
+    };
+    let mut v = vec![OsString::from(to)];
+    v.extend_from_slice(rest);
+    run(&v)
 }
 
 fn main() {

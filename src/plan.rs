@@ -69,6 +69,8 @@ pub enum PlanError {
     Device(#[from] DeviceError),
     #[error("error gathering device information while adding custom device {0:?}: {1}")]
     DeviceHost(String, String),
+    #[error(transparent)]
+    Ulimit(#[from] crate::ulimit::UlimitError),
 }
 
 /// --security-opt values: whether the default seccomp filter applies.
@@ -210,6 +212,8 @@ pub struct RunPlan {
     pub log: crate::logrot::LogConfig,
     /// --label-file and --label, merged (inspect's Config.Labels).
     pub labels: std::collections::BTreeMap<String, String>,
+    /// --ulimit, checked against what rrun may give.
+    pub ulimits: Vec<crate::ulimit::Ulimit>,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -463,7 +467,42 @@ pub fn host_resolv() -> hosts::Resolv {
     )
 }
 
+/// CAP_SYS_RESOURCE, in the initial user namespace: what raising a hard
+/// limit takes.
+const CAP_SYS_RESOURCE: u32 = 24;
+
+/// --ulimit values, parsed; refused here if rrun could not set them.
+fn ulimits(vals: &[String]) -> Result<Vec<crate::ulimit::Ulimit>, PlanError> {
+    let limits = crate::ulimit::parse_all(vals)?;
+    if limits.is_empty() {
+        return Ok(limits);
+    }
+    let held = |r: libc::__rlimit_resource_t| {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit into a valid rlimit.
+        (unsafe { libc::getrlimit(r, &mut lim) } == 0).then_some(lim.rlim_max)
+    };
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let may_raise = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0);
+    let nr_open = fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    // SAFETY: geteuid cannot fail.
+    let rootless = unsafe { libc::geteuid() } != 0;
+    crate::ulimit::check(&limits, held, may_raise, rootless, nr_open)?;
+    Ok(limits)
+}
+
 pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
+    // Flag values first, as Docker's CLI checks them before anything.
+    let ulimits = ulimits(&a.ulimit)?;
     // The rootfs.
     let shown = || Path::new(&a.rootfs).display().to_string();
     let rootfs =
@@ -801,6 +840,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         host_nodes,
         udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
         log: crate::logrot::parse(a.log_driver.as_deref(), &a.log_opt)?,
+        ulimits,
     })
 }
 

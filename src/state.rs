@@ -175,6 +175,9 @@ pub struct Config {
     /// `user_env` stands in (the two are empty together).
     #[serde(default, with = "crate::bytes::os_vec")]
     pub env_given: Vec<OsString>,
+    /// --ulimit values, sorted by name (inspect's HostConfig.Ulimits).
+    #[serde(default)]
+    pub ulimits: Vec<crate::ulimit::Ulimit>,
 }
 
 /// A --device: host node, path in the container, cgroup permissions.
@@ -498,15 +501,32 @@ impl State {
     /// lock, after looking again.
     pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), StateError> {
         let link = self.names().join(name);
-        let try_link = || std::os::unix::fs::symlink(id, &link);
-        match try_link() {
+        match std::os::unix::fs::symlink(id, &link) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
                 return Err(StateError::Write(link, e));
             }
             Err(_) => {}
         }
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
+        self.reclaim_name(&lock, name, id)
+    }
+
+    /// As `reserve_name`, for a caller that holds the lock (`rrun rename`).
+    pub fn reserve_name_locked(&self, held: &Lock, name: &str, id: &str) -> Result<(), StateError> {
+        let link = self.names().join(name);
+        match std::os::unix::fs::symlink(id, &link) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(StateError::Write(link, e)),
+            Err(_) => self.reclaim_name(held, name, id),
+        }
+    }
+
+    /// `name` exists: take it if its container is gone, else say whose it
+    /// is. Under the lock, so that no two reclaim one name.
+    fn reclaim_name(&self, _held: &Lock, name: &str, id: &str) -> Result<(), StateError> {
+        let link = self.names().join(name);
+        let try_link = || std::os::unix::fs::symlink(id, &link);
         let owner = fs::read_link(&link)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();

@@ -56,6 +56,9 @@ pub struct ChildConfig {
     pub init_fd: Option<RawFd>,
     /// The seccomp programs to install last (none: unconfined).
     pub seccomp: Vec<crate::seccomp::BpfProgram>,
+    /// --ulimit: set before the identity change, while rrun may still
+    /// raise a hard limit (as root, with CAP_SYS_RESOURCE).
+    pub ulimits: Vec<crate::ulimit::Ulimit>,
 }
 
 fn fail(sock: RawFd, code: i32, msg: String) -> ! {
@@ -166,6 +169,34 @@ pub fn setup_stdio(sock: RawFd, stdio: &Stdio) -> io::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Set the container's --ulimit values (shared with exec). On failure:
+/// which one, and why.
+pub fn set_rlimits(limits: &[crate::ulimit::Ulimit]) -> Result<(), String> {
+    for u in limits {
+        let Some(r) = u.rlimit() else { continue };
+        let lim = libc::rlimit {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
+        // SAFETY: setrlimit on ourselves with a valid rlimit.
+        if unsafe { libc::setrlimit(r.resource, &lim) } != 0 {
+            let e = io::Error::last_os_error();
+            let why = match e.raw_os_error() {
+                Some(libc::EPERM) => format!(
+                    "{}: raising a hard limit needs CAP_SYS_RESOURCE (never held rootless)",
+                    sys::errno_text(&e)
+                ),
+                _ => sys::errno_text(&e),
+            };
+            return Err(format!(
+                "setting --ulimit {}={}:{}: {why}",
+                u.name, u.soft, u.hard
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Drop to the container's user and capabilities: bounding set, groups,
@@ -330,6 +361,9 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
                 cfg.workdir.display()
             ),
         );
+    }
+    if let Err(msg) = set_rlimits(&cfg.ulimits) {
+        fail(sock, 125, msg);
     }
     if let Err(e) = set_identity(cfg.uid, cfg.gid, &cfg.groups, cfg.caps) {
         io_fail(sock, "setting the user and capabilities", e);

@@ -231,6 +231,10 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
                 ),
             );
         }
+        // The container's --ulimit values, as Docker's exec gets them.
+        if let Err(msg) = child::set_rlimits(&c.ulimits) {
+            die(125, msg);
+        }
         if let Err(e) = child::set_identity(uid, gid, &groups, c.caps) {
             die(
                 125,

@@ -203,6 +203,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         dns_options: plan.dns_options.clone(),
         group_add: plan.group_add.clone(),
         env_given: plan.env_given.clone(),
+        ulimits: plan.ulimits.clone(),
         add_hosts: plan
             .add_hosts
             .iter()
@@ -446,7 +447,7 @@ fn start_and_supervise(
         Ok(s) => s,
         Err(e) => {
             give_back(c, rs.net.as_ref());
-            st.release_name(&name, &plan.id);
+            st.release_name(&current_name(&dir.path, &name), &plan.id);
             return Err(e);
         }
     };
@@ -539,12 +540,20 @@ fn start_and_supervise(
     }
     drop(started);
     if plan.rm {
-        st.release_name(&name, &plan.id);
+        st.release_name(&current_name(&dir.path, &name), &plan.id);
         dir.keep = false;
     } else {
         let _ = dir.write_state(&rs);
     }
     Ok(code)
+}
+
+/// The container's name now: `rrun rename` may have changed it since
+/// the start.
+fn current_name(dir: &Path, was: &str) -> String {
+    crate::state::Record::read(dir)
+        .map(|r| r.config.name)
+        .unwrap_or_else(|_| was.to_string())
 }
 
 fn reap(pid: libc::pid_t) -> i32 {
@@ -750,6 +759,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         } else {
             Vec::new()
         },
+        ulimits: plan.ulimits.clone(),
     };
 
     crate::crash::t("child-config");
