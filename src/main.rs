@@ -10,6 +10,7 @@ mod crash;
 mod forward;
 #[cfg(test)]
 mod fuzz;
+mod help;
 mod hosts;
 mod inspect;
 mod mount;
@@ -22,6 +23,7 @@ mod seccomp;
 mod spec;
 mod state;
 mod sys;
+mod system;
 mod template;
 
 use std::ffi::OsString;
@@ -38,6 +40,11 @@ enum Error {
     Run(#[from] container::RunError),
     #[error(transparent)]
     Cmd(#[from] commands::CmdError),
+    /// Docker's "unknown command" and "unknown help topic": exit 1.
+    #[error("{0}")]
+    Unknown(String),
+    #[error(transparent)]
+    System(#[from] system::SystemError),
 }
 
 impl Error {
@@ -45,6 +52,8 @@ impl Error {
         match self {
             Error::Run(e) => e.exit_code(),
             Error::Cmd(e) => e.exit_code(),
+            Error::Unknown(_) => 1,
+            Error::System(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -99,6 +108,13 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         // SAFETY: restoring a default signal disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
+    if matches!(
+        cmd,
+        "help" | "--help" | "version" | "--version" | "info" | "completion" | "system"
+    ) {
+        // SAFETY: as above.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cmd {
         "ps" => return sub!(rest, "ps", cli::PsArgs, commands::ps),
         "logs" => return sub!(rest, "logs", cli::LogsArgs, commands::logs),
@@ -110,6 +126,16 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         "exec" => return sub!(rest, "exec", cli::ExecArgs, container::exec::exec),
         "port" => return sub!(rest, "port", cli::PortArgs, commands::port),
         "network" => return sub!(rest, "network", cli::NetworkArgs, commands::network),
+        "help" => return help(rest),
+        "--help" => {
+            print!("{}", help::top_help());
+            return Ok(0);
+        }
+        "version" | "--version" => return sub!(rest, "version", cli::VersionArgs, system::version),
+        "info" => return sub!(rest, "info", cli::InfoArgs, system::info),
+        "completion" => return sub!(rest, "completion", cli::CompletionArgs, completion),
+        "system" => return system_command(rest),
+        "__man" => return man(rest),
         _ => {}
     }
     let args = if cmd == "run" { rest } else { args };
@@ -120,6 +146,73 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
     crash::point("parsed");
     let plan = plan::build(&parsed)?;
     Ok(container::run(plan)?)
+}
+
+/// `rrun help [COMMAND [SUBCOMMAND]]`: the list of commands, or what
+/// `rrun COMMAND [SUBCOMMAND] --help` prints.
+fn help(rest: &[OsString]) -> Result<i32, Error> {
+    let a: cli::HelpArgs = match cli::parse_sub("help", rest) {
+        Ok(a) => a,
+        Err(e) => return usage(e, "See 'rrun help --help'."),
+    };
+    if a.topic.is_empty() {
+        print!("{}", help::top_help());
+        return Ok(0);
+    }
+    if let Some(word) = help::unknown_topic(&a.topic) {
+        return Err(Error::Unknown(format!(
+            "unknown help topic: {}",
+            one_line(&word)
+        )));
+    }
+    let mut args: Vec<OsString> = a.topic.iter().map(OsString::from).collect();
+    args.push("--help".into());
+    run(&args)
+}
+
+/// `rrun system reset|info`; alone, its help (as Docker's groups).
+fn system_command(rest: &[OsString]) -> Result<i32, Error> {
+    let a: cli::SystemArgs = match cli::parse_sub("system", rest) {
+        Ok(a) => a,
+        Err(cli::CliError::Usage(m)) if m.starts_with("unrecognized subcommand") => {
+            let word = rest
+                .iter()
+                .find(|w| !w.to_string_lossy().starts_with('-'))
+                .map(|w| w.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return Err(Error::Unknown(format!(
+                "unknown command: rrun system {}\nSee 'rrun system --help'.",
+                one_line(&word)
+            )));
+        }
+        Err(e) => return usage(e, "See 'rrun system --help'."),
+    };
+    match &a.command {
+        Some(cli::SystemCommand::Reset(r)) => Ok(system::reset(r)?),
+        Some(cli::SystemCommand::Info(i)) => Ok(system::info(i)?),
+        None => run(&["system".into(), "--help".into()]),
+    }
+}
+
+fn completion(a: &cli::CompletionArgs) -> Result<i32, Error> {
+    help::completion(&a.shell, &mut std::io::stdout().lock())
+        .map_err(|e| Error::Usage(format!("writing the completion script: {e}")))?;
+    Ok(0)
+}
+
+/// `rrun __man DIR`, for `make man` and `make install`: not a command of
+/// the user's, so neither listed nor completed.
+fn man(rest: &[OsString]) -> Result<i32, Error> {
+    let [dir] = rest else {
+        return Err(Error::Usage("usage: rrun __man DIR".into()));
+    };
+    help::man(std::path::Path::new(dir)).map_err(|e| {
+        Error::Usage(format!(
+            "writing man pages to {}: {e}",
+            one_line(&dir.to_string_lossy())
+        ))
+    })?;
+    Ok(0)
 }
 
 fn main() {
@@ -150,7 +243,7 @@ fn main() {
             // One line, whatever the user's input held (a name, a path
             // with a newline); only the usage text has a second.
             let msg = match &e {
-                Error::Usage(m) => m.clone(),
+                Error::Usage(m) | Error::Unknown(m) => m.clone(),
                 _ => one_line(&e.to_string()),
             };
             // Commands that act on several containers report each failure
@@ -160,5 +253,42 @@ fn main() {
             }
             exit(e.exit_code());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every word `run` dispatches on is a command that `rrun --help` lists
+    /// (and `help` knows), and every command listed is dispatched: read from
+    /// this file's own `run`, so a command added to one and not the other
+    /// fails here.
+    #[test]
+    fn every_dispatched_command_is_listed() {
+        let src = include_str!("main.rs");
+        let body = src
+            .split("\nfn run(")
+            .nth(1)
+            .and_then(|s| s.split("\n}\n").next())
+            .expect("fn run");
+        let mut dispatched = vec!["run".to_string()];
+        for line in body.lines().map(str::trim) {
+            if !line.starts_with('"') || !line.contains("=>") {
+                continue;
+            }
+            let pats = line.split("=>").next().unwrap_or_default();
+            for p in pats.split('|') {
+                let w = p.trim().trim_matches('"');
+                if !w.starts_with('-') && !w.starts_with("__") {
+                    dispatched.push(w.to_string());
+                }
+            }
+        }
+        let mut listed: Vec<String> = super::help::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        listed.sort();
+        dispatched.sort();
+        assert_eq!(dispatched, listed);
     }
 }
