@@ -762,5 +762,16 @@ Network:          none
 Processes:        none
 "
         );
+        // A state directory with nothing running still has something to
+        // reset.
+        let mut idle = none.clone();
+        idle["StateDirExists"] = json!(true);
+        assert!(
+            info_text(&idle).ends_with(
+                "Processes:        none\nTo stop all of it and remove the state: rrun system reset\n"
+            ),
+            "{}",
+            info_text(&idle)
+        );
     }
 }

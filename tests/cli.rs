@@ -841,6 +841,41 @@ fn reset_force_leaves_nothing(mode: Mode) {
     }
 }
 
+/// `system reset` removes only what rrun made: a state directory (a
+/// RRUN_ROOT) that also holds other files keeps them, and itself, and says
+/// so in one line.
+#[test]
+fn reset_keeps_what_is_not_rrun_s() {
+    let Some(cx) = Ctx::new(Mode::Root) else {
+        return;
+    };
+    let _cleanup = Cleanup::new(&cx);
+    cx.sh(&["--net=none"], "true").ok();
+    let id = cx.detach(&["--net=none", "--name", "kept"], &["true"]);
+    cx.wait_exited("kept");
+    fs::write(cx.state.join("notes.txt"), "mine\n").expect("write");
+    fs::create_dir(cx.state.join("photos")).expect("mkdir");
+    let out = cx.rrun(&["system", "reset", "-f"]);
+    out.expect_rrun_error_containing(&format!(
+        "rrun: kept the state directory {}: it holds files rrun did not make (notes.txt, photos)",
+        cx.state.display()
+    ));
+    assert_eq!(out.stdout, format!("{id}\n"), "{out}");
+    let mut left: Vec<String> = fs::read_dir(&cx.state)
+        .expect("the directory stays")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["notes.txt", "photos"]);
+    assert_eq!(
+        fs::read_to_string(cx.state.join("notes.txt"))
+            .ok()
+            .as_deref(),
+        Some("mine\n")
+    );
+}
+
 both_modes!(
     info_shows_what_runs,
     reset_refuses,
