@@ -36,11 +36,8 @@ Run 'rrun COMMAND --help' for more information on a command
 /// Every command, in the order `rrun --help` lists them.
 pub fn command() -> Command {
     let sub = |c: Command, name: &'static str| c.name(name);
-    let run = cli::RunArgs::command()
-        .name("run")
-        .about("Run a command in a new container on a root filesystem directory");
     let subs = [
-        run,
+        sub(cli::RunArgs::command(), "run"),
         sub(cli::ExecArgs::command(), "exec"),
         sub(cli::PsArgs::command(), "ps"),
         sub(cli::LogsArgs::command(), "logs"),

@@ -172,20 +172,28 @@ fn help(rest: &[OsString]) -> Result<i32, Error> {
 
 /// `rrun system reset|info`; alone, its help (as Docker's groups).
 fn system_command(rest: &[OsString]) -> Result<i32, Error> {
+    use clap::CommandFactory;
+    let word = rest
+        .iter()
+        .map(|w| w.to_string_lossy())
+        .find(|w| !w.starts_with('-'));
+    if let Some(w) = &word
+        && cli::SystemArgs::command().find_subcommand(&**w).is_none()
+    {
+        return Err(Error::Unknown(format!(
+            "unknown command: rrun system {}\nSee 'rrun system --help'.",
+            one_line(w)
+        )));
+    }
     let a: cli::SystemArgs = match cli::parse_sub("system", rest) {
         Ok(a) => a,
-        Err(cli::CliError::Usage(m)) if m.starts_with("unrecognized subcommand") => {
-            let word = rest
-                .iter()
-                .find(|w| !w.to_string_lossy().starts_with('-'))
-                .map(|w| w.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            return Err(Error::Unknown(format!(
-                "unknown command: rrun system {}\nSee 'rrun system --help'.",
-                one_line(&word)
-            )));
+        Err(e) => {
+            let hint = match &word {
+                Some(w) => format!("See 'rrun system {w} --help'."),
+                None => "See 'rrun system --help'.".into(),
+            };
+            return usage(e, &hint);
         }
-        Err(e) => return usage(e, "See 'rrun system --help'."),
     };
     match &a.command {
         Some(cli::SystemCommand::Reset(r)) => Ok(system::reset(r)?),

@@ -186,12 +186,18 @@ fn unknown_topics_fail_like_docker() {
         assert!(out.stdout.is_empty(), "{out}");
         assert_eq!(out.stderr, err, "{out}");
     }
-    let out = rrun_plain(&["help", "--bogus"]);
-    out.expect_code(125);
-    assert_eq!(
-        out.stderr,
-        "rrun: unknown flag: --bogus\nSee 'rrun help --help'.\n"
-    );
+    for (args, hint) in [
+        (vec!["help", "--bogus"], "rrun help"),
+        (vec!["system", "reset", "--bogus"], "rrun system reset"),
+        (vec!["version", "--bogus"], "rrun version"),
+    ] {
+        let out = rrun_plain(&args);
+        out.expect_code(125);
+        assert_eq!(
+            out.stderr,
+            format!("rrun: unknown flag: --bogus\nSee '{hint} --help'.\n")
+        );
+    }
 }
 
 /// A rootfs named like a new command is still reachable, written with a
