@@ -156,17 +156,27 @@ pub fn free_sub_start(texts: &[&str]) -> u64 {
         .fold(100_000, u64::max)
 }
 
-/// What gives a rootless user more ids than its own, and then makes the
-/// namespace again. `tools`: newuidmap and newgidmap are installed;
-/// `ranges`: the user has a range in both files; `who`: its login name, if
-/// known; `uid`: its uid; `start`: a free range's first id.
+/// What to do about an id that the user namespace does not map. `max`:
+/// the highest id inside when the namespace maps more than one (the user's
+/// ranges are in use, and the id lies beyond them); else `tools`:
+/// newuidmap and newgidmap are installed, `ranges`: the user has a range in
+/// both files, `who`: its login name, if known, `uid`: its uid, `start`: a
+/// free range's first id.
 pub fn id_remedy_text(
+    max: Option<u64>,
     tools: bool,
     ranges: bool,
     who: Option<&str>,
     uid: u32,
     start: u64,
 ) -> String {
+    let then = "then run `rrun system reset` (it removes your containers) so that rrun makes the namespace again";
+    if let Some(max) = max {
+        let whom = who.map_or_else(|| format!("uid {uid}"), str::to_string);
+        return format!(
+            "ids 0-{max} exist inside (your ranges in /etc/subuid and /etc/subgid): use one of them, or give {whom} a larger range there, {then}"
+        );
+    }
     let add = add_range_text(who, uid, start);
     let install = "install the uidmap package (newuidmap, newgidmap): sudo apt-get install uidmap";
     let fix = match (tools, ranges) {
@@ -178,9 +188,19 @@ pub fn id_remedy_text(
         (false, true) => install.to_string(),
         (false, false) => format!("{add}, and {install}"),
     };
-    format!(
-        "{fix}; then run `rrun system reset` (it removes your containers) so that rrun makes the namespace again"
-    )
+    format!("{fix}; {then}")
+}
+
+/// The highest id inside `map`, when it maps more than one.
+pub fn map_max(map: &IdMap) -> Option<u64> {
+    let total: u64 = map.iter().map(|&(_, _, n)| n as u64).sum();
+    (total > 1)
+        .then(|| {
+            map.iter()
+                .map(|&(inside, _, n)| inside as u64 + n as u64 - 1)
+                .max()
+        })
+        .flatten()
 }
 
 /// How to give the user `who` (uid `uid`) a range of 65536 ids from `start`.
@@ -208,9 +228,10 @@ pub fn add_range_advice() -> String {
     add_range_text(host_user_name(uid).as_deref(), uid, free_start_here())
 }
 
-/// [`id_remedy_text`] for the user whose namespace has `uid_map` (the
-/// caller may be in it already, where it is uid 0), on this machine.
-pub fn id_remedy(uid_map: &IdMap) -> String {
+/// [`id_remedy_text`] for an id missing from `map` (the uid or gid map) of
+/// the user whose namespace has `uid_map` (the caller may be in it already,
+/// where it is uid 0), on this machine.
+pub fn id_remedy(uid_map: &IdMap, map: &IdMap) -> String {
     let uid = match uid_map.iter().find(|&&(inside, _, _)| inside == 0) {
         Some(&(_, outside, _)) => outside,
         // SAFETY: getuid cannot fail.
@@ -220,7 +241,14 @@ pub fn id_remedy(uid_map: &IdMap) -> String {
     let tools = which("newuidmap").is_some() && which("newgidmap").is_some();
     let ranges = sub_range("/etc/subuid", uid, name.as_deref()).is_some()
         && sub_range("/etc/subgid", uid, name.as_deref()).is_some();
-    id_remedy_text(tools, ranges, name.as_deref(), uid, free_start_here())
+    id_remedy_text(
+        map_max(map),
+        tools,
+        ranges,
+        name.as_deref(),
+        uid,
+        free_start_here(),
+    )
 }
 
 /// A subordinate range: its first id and how many.
@@ -717,7 +745,7 @@ mod tests {
 
     #[test]
     fn id_remedies() {
-        let t = |tools, ranges, who| id_remedy_text(tools, ranges, who, 1001, 300_000);
+        let t = |tools, ranges, who| id_remedy_text(None, tools, ranges, who, 1001, 300_000);
         let add = "add a range for bob to /etc/subuid and /etc/subgid: \
                    sudo usermod --add-subuids 300000-365535 --add-subgids 300000-365535 bob";
         let install =
@@ -730,6 +758,25 @@ mod tests {
             format!("{add}, and {install}{then}")
         );
         assert!(t(true, true, Some("bob")).starts_with("your user namespace was made without"));
+        let beyond = "ids 0-65536 exist inside (your ranges in /etc/subuid and /etc/subgid): \
+                      use one of them, or give bob a larger range there, then run `rrun system reset` \
+                      (it removes your containers) so that rrun makes the namespace again";
+        assert_eq!(
+            id_remedy_text(Some(65536), true, true, Some("bob"), 1, 1),
+            beyond
+        );
+        assert_eq!(
+            id_remedy_text(Some(65536), false, false, None, 7, 1),
+            beyond.replace("give bob", "give uid 7")
+        );
+        assert_eq!(map_max(&vec![(0, 1001, 1)]), None);
+        assert_eq!(map_max(&vec![]), None);
+        assert_eq!(
+            map_max(&vec![(0, 1001, 1), (1, 100000, 65536)]),
+            Some(65536)
+        );
+        assert_eq!(map_max(&vec![(0, 5, 2)]), Some(1));
+        assert_eq!(map_max(&vec![(10, 5, 1), (0, 7, 1)]), Some(10));
         assert_eq!(
             t(true, false, None),
             format!(

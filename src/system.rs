@@ -426,7 +426,8 @@ pub fn info_text(v: &Value) -> String {
             o.push_str(&format!(" {what:<w$}  pid {pid:<8} {why}\n"));
         }
     }
-    if !procs.is_empty() || v["StateDirExists"] == Value::Bool(true) {
+    let network = v.get("Network").is_some_and(Value::is_object);
+    if !procs.is_empty() || n("Containers") > 0 || network {
         o.push_str("To stop all of it and remove the state: rrun system reset\n");
     }
     o
@@ -762,16 +763,17 @@ Network:          none
 Processes:        none
 "
         );
-        // A state directory with nothing running still has something to
-        // reset.
+        // Stopped containers, or a network, with nothing running: still
+        // something to reset; an empty state directory is not.
+        let hint =
+            "Processes:        none\nTo stop all of it and remove the state: rrun system reset\n";
         let mut idle = none.clone();
         idle["StateDirExists"] = json!(true);
-        assert!(
-            info_text(&idle).ends_with(
-                "Processes:        none\nTo stop all of it and remove the state: rrun system reset\n"
-            ),
-            "{}",
-            info_text(&idle)
-        );
+        assert!(info_text(&idle).ends_with("Processes:        none\n"));
+        idle["Containers"] = json!(1);
+        assert!(info_text(&idle).ends_with(hint), "{}", info_text(&idle));
+        idle["Containers"] = json!(0);
+        idle["Network"] = json!({"Bridge": "b", "Subnet": "s", "Gateway": "g"});
+        assert!(info_text(&idle).ends_with(hint), "{}", info_text(&idle));
     }
 }

@@ -928,6 +928,23 @@ fn no_subordinate_ids_says_what_to_run() {
     );
 }
 
+/// A user whose ranges are in use, asking for an id beyond them, is told
+/// which ids exist and where to give it more.
+#[test]
+fn id_beyond_the_ranges_says_which_exist() {
+    let Some(cx) = Ctx::new(Mode::Rootless) else {
+        return;
+    };
+    let _cleanup = Cleanup::new(&cx);
+    let user = cx.user.as_ref().expect("a rootless Ctx has a user");
+    let (_, count) = sub_range("/etc/subuid", user).expect("the test user has subuids");
+    let out = cx.sh(&["--net=none", "-u", "4000000"], "true");
+    out.expect_rrun_error_containing(&format!(
+        "ids 0-{count} exist inside (your ranges in /etc/subuid and /etc/subgid): use one of them, or give {} a larger range there, then run `rrun system reset`",
+        user.name
+    ));
+}
+
 /// Without newuidmap (package uidmap) a user with ranges gets only its own
 /// id; asking for another says to install uidmap.
 #[test]

@@ -223,7 +223,7 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
             return Err(RunError::Unmapped(
                 u.uid.to_string(),
                 map_text(&userns.uid_map),
-                ns::id_remedy(&userns.uid_map),
+                ns::id_remedy(&userns.uid_map, &userns.uid_map),
             ));
         }
         if let Some(g) = std::iter::once(&u.gid)
@@ -233,7 +233,7 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
             return Err(RunError::UnmappedGroup(
                 *g,
                 map_text(&userns.gid_map),
-                ns::id_remedy(&userns.uid_map),
+                ns::id_remedy(&userns.uid_map, &userns.gid_map),
             ));
         }
         tty_gid = ns::id_mapped(&userns.gid_map, 5);
