@@ -23,6 +23,12 @@
 #   make bench-rootless rootless start with a network, first network, podman, forwarder (root runs it as rrtest)
 #   make bench-logs   logs --tail 1 on a 1 GiB log: time and peak RSS
 #   make lint       rustfmt and clippy
+#   make man        man pages in target/man (rrun.1, rrun-ps.1, …)
+#   make install [PREFIX=/usr/local] [DESTDIR=] [RRUN_BIN=path]
+#                   the binary, its man pages and its bash, zsh and fish
+#                   completions; builds first unless RRUN_BIN names a binary
+#                   already built (`make && sudo make install RRUN_BIN=target/release/rrun`)
+#   make uninstall [PREFIX=…] [DESTDIR=]  removes what install put there
 #   make clean
 
 CARGO   ?= cargo
@@ -35,7 +41,18 @@ TARGET  ?= $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BUSYBOX := /bin/busybox
 ROOTFS  := target/rootfs
 
-.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-logs clean lint
+# Installation: where, and which binary (default: the one `make build` makes).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+RRUN_BIN ?=
+BIN_SRC := $(or $(RRUN_BIN),target/release/rrun)
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR  := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+
+.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-logs clean lint man install uninstall
 
 all: build
 
@@ -92,6 +109,31 @@ bench-rootless: build rootfs
 
 bench-logs: build rootfs
 	bash bench/logs.sh
+
+# Generated from the same clap definitions as --help (`rrun __man DIR`).
+man: $(if $(RRUN_BIN),,build)
+	rm -rf target/man
+	$(BIN_SRC) __man target/man
+
+# The pages and completions come from the binary being installed, made in a
+# temporary directory first, so a failure installs nothing half-written.
+install: $(if $(RRUN_BIN),,build)
+	@test -x "$(BIN_SRC)" || { echo "make: $(BIN_SRC) is not an executable; run make first, or set RRUN_BIN" >&2; exit 1; }
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	"$(BIN_SRC)" __man "$$tmp/man"; \
+	"$(BIN_SRC)" completion bash >"$$tmp/rrun.bash"; \
+	"$(BIN_SRC)" completion zsh >"$$tmp/_rrun"; \
+	"$(BIN_SRC)" completion fish >"$$tmp/rrun.fish"; \
+	install -d "$(BINDIR)" "$(MAN1DIR)" "$(BASHDIR)" "$(ZSHDIR)" "$(FISHDIR)"; \
+	install -m 0755 "$(BIN_SRC)" "$(BINDIR)/rrun"; \
+	install -m 0644 "$$tmp"/man/*.1 "$(MAN1DIR)/"; \
+	install -m 0644 "$$tmp/rrun.bash" "$(BASHDIR)/rrun"; \
+	install -m 0644 "$$tmp/_rrun" "$(ZSHDIR)/_rrun"; \
+	install -m 0644 "$$tmp/rrun.fish" "$(FISHDIR)/rrun.fish"
+
+uninstall:
+	rm -f "$(BINDIR)/rrun" "$(MAN1DIR)"/rrun.1 "$(MAN1DIR)"/rrun-*.1 \
+	    "$(BASHDIR)/rrun" "$(ZSHDIR)/_rrun" "$(FISHDIR)/rrun.fish"
 
 lint:
 	$(CARGO) fmt --check && $(CARGO) clippy --all-targets -- -D warnings

@@ -165,7 +165,7 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-/// `rrun ps`
+/// List containers
 #[derive(Parser, Debug)]
 #[command(name = "rrun ps", disable_help_flag = true)]
 pub struct PsArgs {
@@ -194,7 +194,7 @@ pub struct PsArgs {
     pub help: Option<bool>,
 }
 
-/// `rrun logs`
+/// Show a container's output
 #[derive(Parser, Debug)]
 #[command(name = "rrun logs", disable_help_flag = true)]
 pub struct LogsArgs {
@@ -212,7 +212,7 @@ pub struct LogsArgs {
     pub container: String,
 }
 
-/// `rrun inspect`
+/// Show containers' details as JSON
 #[derive(Parser, Debug)]
 #[command(name = "rrun inspect", disable_help_flag = true)]
 pub struct InspectArgs {
@@ -228,7 +228,7 @@ pub struct InspectArgs {
     pub containers: Vec<String>,
 }
 
-/// `rrun exec`
+/// Run a command in a running container
 #[derive(Parser, Debug)]
 #[command(name = "rrun exec", disable_help_flag = true)]
 pub struct ExecArgs {
@@ -254,7 +254,7 @@ pub struct ExecArgs {
     pub command: Vec<OsString>,
 }
 
-/// `rrun stop`
+/// Stop running containers (SIGTERM, then SIGKILL)
 #[derive(Parser, Debug)]
 #[command(name = "rrun stop", disable_help_flag = true)]
 pub struct StopArgs {
@@ -267,7 +267,7 @@ pub struct StopArgs {
     pub containers: Vec<String>,
 }
 
-/// `rrun kill`
+/// Send a signal to running containers
 #[derive(Parser, Debug)]
 #[command(name = "rrun kill", disable_help_flag = true)]
 pub struct KillArgs {
@@ -285,7 +285,7 @@ pub struct KillArgs {
     pub containers: Vec<String>,
 }
 
-/// `rrun rm`
+/// Remove containers
 #[derive(Parser, Debug)]
 #[command(name = "rrun rm", disable_help_flag = true)]
 pub struct RmArgs {
@@ -298,7 +298,7 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
-/// `rrun wait`
+/// Wait for containers to stop and print their exit codes
 #[derive(Parser, Debug)]
 #[command(name = "rrun wait", disable_help_flag = true)]
 pub struct WaitArgs {
@@ -308,7 +308,7 @@ pub struct WaitArgs {
     pub containers: Vec<String>,
 }
 
-/// `rrun port`
+/// List a container's published ports
 #[derive(Parser, Debug)]
 #[command(name = "rrun port", disable_help_flag = true)]
 pub struct PortArgs {
@@ -319,7 +319,7 @@ pub struct PortArgs {
     pub port: Option<String>,
 }
 
-/// `rrun network inspect|rm|reload`
+/// Inspect, remove or rebuild the network (inspect, rm, reload)
 #[derive(Parser, Debug)]
 #[command(name = "rrun network", disable_help_flag = true)]
 pub struct NetworkArgs {
@@ -334,7 +334,7 @@ pub struct NetworkArgs {
     pub names: Vec<String>,
 }
 
-/// `rrun top`
+/// Display the running processes of a container
 #[derive(Parser, Debug)]
 #[command(name = "rrun top", disable_help_flag = true)]
 pub struct TopArgs {
@@ -346,7 +346,7 @@ pub struct TopArgs {
     pub ps_args: Vec<String>,
 }
 
-/// `rrun rename`
+/// Rename a container
 #[derive(Parser, Debug)]
 #[command(name = "rrun rename", disable_help_flag = true)]
 pub struct RenameArgs {
@@ -356,7 +356,7 @@ pub struct RenameArgs {
     pub new_name: String,
 }
 
-/// `rrun container prune`
+/// Remove all stopped containers
 #[derive(Parser, Debug)]
 #[command(name = "rrun container prune", disable_help_flag = true)]
 pub struct PruneArgs {
@@ -367,13 +367,120 @@ pub struct PruneArgs {
     pub help: Option<bool>,
 }
 
+/// Show the commands, or a command's flags
+#[derive(Parser, Debug)]
+#[command(name = "rrun help", disable_help_flag = true)]
+pub struct HelpArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The command (and subcommand) whose flags to show
+    #[arg(value_name = "COMMAND")]
+    pub topic: Vec<String>,
+}
+
+/// Show rrun's version and what it finds on this machine
+#[derive(Parser, Debug)]
+#[command(name = "rrun version", disable_help_flag = true)]
+pub struct VersionArgs {
+    /// Format output using a Go template ('{{json .}}': all of it as JSON)
+    #[arg(short = 'f', long = "format", value_name = "TEMPLATE")]
+    pub format: Option<String>,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Show what rrun keeps running for you and where its state is
+#[derive(Parser, Debug)]
+#[command(name = "rrun info", disable_help_flag = true)]
+pub struct InfoArgs {
+    /// Format output using a Go template ('{{json .}}': all of it as JSON)
+    #[arg(short = 'f', long = "format", value_name = "TEMPLATE")]
+    pub format: Option<String>,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Print a shell completion script (bash, zsh or fish)
+#[derive(Parser, Debug)]
+#[command(
+    name = "rrun completion",
+    disable_help_flag = true,
+    after_help = "Load it in the running shell:\n  \
+                  bash: source <(rrun completion bash)\n  \
+                  zsh:  source <(rrun completion zsh)\n  \
+                  fish: rrun completion fish | source\n\
+                  `make install` installs all three."
+)]
+pub struct CompletionArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The shell
+    #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish"])]
+    pub shell: String,
+}
+
+/// Reset rrun: stop what it keeps running for you and remove its state
+#[derive(Parser, Debug)]
+#[command(
+    name = "rrun system",
+    disable_help_flag = true,
+    disable_help_subcommand = true
+)]
+pub struct SystemArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[command(subcommand)]
+    pub command: Option<SystemCommand>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SystemCommand {
+    Reset(ResetArgs),
+    Info(InfoArgs),
+}
+
+/// Stop every container, the network, its pasta and the namespace holder,
+/// and remove the state directory
+#[derive(Parser, Debug)]
+#[command(name = "reset", disable_help_flag = true)]
+pub struct ResetArgs {
+    /// Do not ask for confirmation; remove running containers too
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `cmd` with the words its help lacks: every `--help` flag is described.
+pub fn polish(mut cmd: clap::Command) -> clap::Command {
+    if cmd
+        .get_arguments()
+        .any(|a| a.get_id() == "help" && a.get_help().is_none())
+    {
+        cmd = cmd.mut_arg("help", |a| a.help("Print this help"));
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for s in subs {
+        cmd = cmd.mut_subcommand(s, polish);
+    }
+    cmd
+}
+
 /// Parse a subcommand's arguments with Docker's error shapes.
 pub fn parse_sub<T: Parser>(cmd: &str, args: &[OsString]) -> Result<T, CliError> {
     let name = format!("rrun {cmd}");
     let argv = |args: &[OsString]| std::iter::once(OsString::from(&name)).chain(args.to_vec());
-    T::try_parse_from(argv(args)).map_err(|e| {
+    let parse = |a: &[OsString]| -> Result<T, clap::Error> {
+        let mut cmd = polish(T::command());
+        let mut m = cmd.try_get_matches_from_mut(argv(a))?;
+        T::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut cmd))
+    };
+    parse(args).map_err(|e| {
         clap_error(e, &name, args, &|a: &[OsString]| {
-            T::try_parse_from(argv(a)).err().map(|e| e.kind())
+            parse(a).err().map(|e| e.kind())
         })
     })
 }
@@ -435,6 +542,19 @@ fn clap_error(
         }
         ErrorKind::MissingRequiredArgument => {
             CliError::Usage(format!("\"{cmd}\" requires more arguments"))
+        }
+        ErrorKind::InvalidValue
+            if e.get(clap::error::ContextKind::ValidValue).is_some()
+                && e.get(clap::error::ContextKind::InvalidValue).is_some() =>
+        {
+            let ctx = |k| e.get(k).map(|v| v.to_string()).unwrap_or_default();
+            use clap::error::ContextKind as K;
+            CliError::Usage(format!(
+                "invalid value '{}' for '{}': use one of {}",
+                ctx(K::InvalidValue),
+                ctx(K::InvalidArg),
+                ctx(K::ValidValue)
+            ))
         }
         _ => {
             let msg = e.to_string();

@@ -249,13 +249,13 @@ pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
 
 /// Follow a process by pidfd, if it is still the one that started at
 /// `start`.
-fn watch(pid: libc::pid_t, start: u64) -> Option<OwnedFd> {
+pub(crate) fn watch(pid: libc::pid_t, start: u64) -> Option<OwnedFd> {
     let fd = sys::pidfd_open(pid).ok()?;
     sys::alive(pid, start).then_some(fd)
 }
 
 /// Wait until the pidfd's process exits, or the deadline passes.
-fn wait_exit(fd: &OwnedFd, deadline: Option<Instant>) -> bool {
+pub(crate) fn wait_exit(fd: &OwnedFd, deadline: Option<Instant>) -> bool {
     loop {
         let ms = match deadline {
             None => -1,

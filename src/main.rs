@@ -13,6 +13,7 @@ mod filter;
 mod forward;
 #[cfg(test)]
 mod fuzz;
+mod help;
 mod hosts;
 mod inspect;
 mod logrot;
@@ -28,6 +29,7 @@ mod seccomp;
 mod spec;
 mod state;
 mod sys;
+mod system;
 mod template;
 mod top;
 mod ulimit;
@@ -52,6 +54,11 @@ enum Error {
     Rename(#[from] rename::RenameError),
     #[error(transparent)]
     Prune(#[from] prune::PruneError),
+    /// Docker's "unknown command" and "unknown help topic": exit 1.
+    #[error("{0}")]
+    Unknown(String),
+    #[error(transparent)]
+    System(#[from] system::SystemError),
 }
 
 impl Error {
@@ -62,6 +69,8 @@ impl Error {
             Error::Top(e) => e.exit_code(),
             Error::Rename(e) => e.exit_code(),
             Error::Prune(e) => e.exit_code(),
+            Error::Unknown(_) => 1,
+            Error::System(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -116,7 +125,19 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         // SAFETY: restoring a default signal disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
-    if matches!(cmd, "top" | "rename" | "container") {
+    if matches!(
+        cmd,
+        "top"
+            | "rename"
+            | "container"
+            | "help"
+            | "--help"
+            | "version"
+            | "--version"
+            | "info"
+            | "completion"
+            | "system"
+    ) {
         // SAFETY: restoring a default signal disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
@@ -134,6 +155,16 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         "exec" => return sub!(rest, "exec", cli::ExecArgs, container::exec::exec),
         "port" => return sub!(rest, "port", cli::PortArgs, commands::port),
         "network" => return sub!(rest, "network", cli::NetworkArgs, commands::network),
+        "help" => return help(rest),
+        "--help" => {
+            print!("{}", help::top_help());
+            return Ok(0);
+        }
+        "version" | "--version" => return sub!(rest, "version", cli::VersionArgs, system::version),
+        "info" => return sub!(rest, "info", cli::InfoArgs, system::info),
+        "completion" => return sub!(rest, "completion", cli::CompletionArgs, completion),
+        "system" => return system_command(rest),
+        "__man" => return man(rest),
         _ => {}
     }
     let args = if cmd == "run" { rest } else { args };
@@ -148,7 +179,7 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
 
 /// What `rrun container` alone prints: Docker's management command, for
 /// the subcommands rrun has.
-const CONTAINER_USAGE: &str = "Usage:  rrun container COMMAND
+const CONTAINER_USAGE: &str = "Usage: rrun container COMMAND
 
 Manage containers
 
@@ -166,6 +197,8 @@ Commands:
   stop        Stop one or more running containers
   top         Display the running processes of a container
   wait        Block until one or more containers stop, then print their exit codes
+
+Run 'rrun container COMMAND --help' for more information on a command.
 ";
 
 /// `rrun container SUBCOMMAND …`, Docker's other spelling of the
@@ -202,6 +235,81 @@ fn container(args: &[OsString]) -> Result<i32, Error> {
     run(&v)
 }
 
+/// `rrun help [COMMAND [SUBCOMMAND]]`: the list of commands, or what
+/// `rrun COMMAND [SUBCOMMAND] --help` prints.
+fn help(rest: &[OsString]) -> Result<i32, Error> {
+    let a: cli::HelpArgs = match cli::parse_sub("help", rest) {
+        Ok(a) => a,
+        Err(e) => return usage(e, "See 'rrun help --help'."),
+    };
+    if a.topic.is_empty() {
+        print!("{}", help::top_help());
+        return Ok(0);
+    }
+    if let Some(word) = help::unknown_topic(&a.topic) {
+        return Err(Error::Unknown(format!(
+            "unknown help topic: {}",
+            one_line(&word)
+        )));
+    }
+    let mut args: Vec<OsString> = a.topic.iter().map(OsString::from).collect();
+    args.push("--help".into());
+    run(&args)
+}
+
+/// `rrun system reset|info`; alone, its help (as Docker's groups).
+fn system_command(rest: &[OsString]) -> Result<i32, Error> {
+    use clap::CommandFactory;
+    let word = rest
+        .iter()
+        .map(|w| w.to_string_lossy())
+        .find(|w| !w.starts_with('-'));
+    if let Some(w) = &word
+        && cli::SystemArgs::command().find_subcommand(&**w).is_none()
+    {
+        return Err(Error::Unknown(format!(
+            "unknown command: rrun system {}\nSee 'rrun system --help'.",
+            one_line(w)
+        )));
+    }
+    let a: cli::SystemArgs = match cli::parse_sub("system", rest) {
+        Ok(a) => a,
+        Err(e) => {
+            let hint = match &word {
+                Some(w) => format!("See 'rrun system {w} --help'."),
+                None => "See 'rrun system --help'.".into(),
+            };
+            return usage(e, &hint);
+        }
+    };
+    match &a.command {
+        Some(cli::SystemCommand::Reset(r)) => Ok(system::reset(r)?),
+        Some(cli::SystemCommand::Info(i)) => Ok(system::info(i)?),
+        None => run(&["system".into(), "--help".into()]),
+    }
+}
+
+fn completion(a: &cli::CompletionArgs) -> Result<i32, Error> {
+    help::completion(&a.shell, &mut std::io::stdout().lock())
+        .map_err(|e| Error::Usage(format!("writing the completion script: {e}")))?;
+    Ok(0)
+}
+
+/// `rrun __man DIR`, for `make man` and `make install`: not a command of
+/// the user's, so neither listed nor completed.
+fn man(rest: &[OsString]) -> Result<i32, Error> {
+    let [dir] = rest else {
+        return Err(Error::Usage("usage: rrun __man DIR".into()));
+    };
+    help::man(std::path::Path::new(dir)).map_err(|e| {
+        Error::Usage(format!(
+            "writing man pages to {}: {e}",
+            one_line(&dir.to_string_lossy())
+        ))
+    })?;
+    Ok(0)
+}
+
 fn main() {
     // Bytes, as the caller gave them: commands, arguments and paths need
     // not be UTF-8 (cli.rs says which values must be).
@@ -230,7 +338,7 @@ fn main() {
             // One line, whatever the user's input held (a name, a path
             // with a newline); only the usage text has a second.
             let msg = match &e {
-                Error::Usage(m) => m.clone(),
+                Error::Usage(m) | Error::Unknown(m) => m.clone(),
                 _ => one_line(&e.to_string()),
             };
             // Commands that act on several containers report each failure
@@ -240,5 +348,42 @@ fn main() {
             }
             exit(e.exit_code());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every word `run` dispatches on is a command that `rrun --help` lists
+    /// (and `help` knows), and every command listed is dispatched: read from
+    /// this file's own `run`, so a command added to one and not the other
+    /// fails here.
+    #[test]
+    fn every_dispatched_command_is_listed() {
+        let src = include_str!("main.rs");
+        let body = src
+            .split("\nfn run(")
+            .nth(1)
+            .and_then(|s| s.split("\n}\n").next())
+            .expect("fn run");
+        let mut dispatched = vec!["run".to_string()];
+        for line in body.lines().map(str::trim) {
+            if !line.starts_with('"') || !line.contains("=>") {
+                continue;
+            }
+            let pats = line.split("=>").next().unwrap_or_default();
+            for p in pats.split('|') {
+                let w = p.trim().trim_matches('"');
+                if !w.starts_with('-') && !w.starts_with("__") {
+                    dispatched.push(w.to_string());
+                }
+            }
+        }
+        let mut listed: Vec<String> = super::help::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        listed.sort();
+        dispatched.sort();
+        assert_eq!(dispatched, listed);
     }
 }

@@ -92,25 +92,176 @@ pub struct UserNs {
 /// Explain why a user namespace could not be made, with the fix.
 fn userns_advice(e: &io::Error) -> String {
     let read = |p: &str| fs::read_to_string(p).ok().map(|s| s.trim().to_string());
-    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        return "cannot create a user namespace: AppArmor restricts unprivileged user namespaces on this system; \
-                allow them with: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
-            .into();
+    userns_refusal(
+        read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref(),
+        read("/proc/sys/kernel/unprivileged_userns_clone").as_deref(),
+        read("/proc/sys/user/max_user_namespaces").as_deref(),
+    )
+    .map(|why| format!("cannot create a user namespace: {why}"))
+    .unwrap_or_else(|| {
+        format!(
+            "cannot create a user namespace ({}); rootless rrun needs unprivileged user namespaces \
+             (check kernel.unprivileged_userns_clone and user.max_user_namespaces)",
+            sys::errno_text(e)
+        )
+    })
+}
+
+/// Which setting keeps unprivileged users from making user namespaces,
+/// and the command that lifts it, from the values of
+/// kernel.apparmor_restrict_unprivileged_userns (Ubuntu),
+/// kernel.unprivileged_userns_clone (Debian's older kernels) and
+/// user.max_user_namespaces (None: the kernel has no such setting).
+pub fn userns_refusal(
+    apparmor: Option<&str>,
+    clone: Option<&str>,
+    max: Option<&str>,
+) -> Option<String> {
+    if apparmor == Some("1") {
+        return Some(
+            "AppArmor restricts unprivileged user namespaces on this system; \
+             allow them with: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+                .into(),
+        );
     }
-    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
-        return "cannot create a user namespace: unprivileged user namespaces are disabled; \
-                enable them with: sudo sysctl -w kernel.unprivileged_userns_clone=1"
-            .into();
+    if clone == Some("0") {
+        return Some(
+            "unprivileged user namespaces are disabled; \
+             enable them with: sudo sysctl -w kernel.unprivileged_userns_clone=1"
+                .into(),
+        );
     }
-    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
-        return "cannot create a user namespace: user.max_user_namespaces is 0; \
-                raise it with: sudo sysctl -w user.max_user_namespaces=15000"
-            .into();
+    if max == Some("0") {
+        return Some(
+            "user.max_user_namespaces is 0; raise it with: sudo sysctl -w user.max_user_namespaces=15000"
+                .into(),
+        );
     }
-    format!(
-        "cannot create a user namespace ({}); rootless rrun needs unprivileged user namespaces \
-         (check kernel.unprivileged_userns_clone and user.max_user_namespaces)",
-        sys::errno_text(e)
+    None
+}
+
+/// The first id past every subordinate range in these /etc/subuid and
+/// /etc/subgid texts (at least 100000): where a new user's range fits.
+pub fn free_sub_start(texts: &[&str]) -> u64 {
+    texts
+        .iter()
+        .flat_map(|t| t.lines())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.trim().split(':').collect();
+            match f[..] {
+                [_, start, count] => Some(start.parse::<u64>().ok()? + count.parse::<u64>().ok()?),
+                _ => None,
+            }
+        })
+        .fold(100_000, u64::max)
+}
+
+/// What to do about an id that the user namespace does not map. `max`:
+/// the highest id inside when the namespace maps more than one (the user's
+/// ranges are in use, and the id lies beyond them); else `tools`:
+/// newuidmap and newgidmap are installed, `ranges`: the user has a range in
+/// both files, `who`: its login name, if known, `uid`: its uid, `start`: a
+/// free range's first id.
+pub fn id_remedy_text(
+    max: Option<u64>,
+    tools: bool,
+    ranges: bool,
+    who: Option<&str>,
+    uid: u32,
+    start: u64,
+) -> String {
+    let then = "then run `rrun system reset` (it removes your containers) so that rrun makes the namespace again";
+    if let Some(max) = max {
+        let whom = who.map_or_else(|| format!("uid {uid}"), str::to_string);
+        return format!(
+            "ids 0-{max} exist inside (your ranges in /etc/subuid and /etc/subgid): use one of them, or give {whom} a larger range there, {then}"
+        );
+    }
+    let add = add_range_text(who, uid, start);
+    let install = "install the uidmap package (newuidmap, newgidmap): sudo apt-get install uidmap";
+    let fix = match (tools, ranges) {
+        (true, true) => {
+            "your user namespace was made without your ranges (before they were added, or newuidmap failed)"
+                .to_string()
+        }
+        (true, false) => add,
+        (false, true) => install.to_string(),
+        (false, false) => format!("{add}, and {install}"),
+    };
+    format!("{fix}; {then}")
+}
+
+/// The highest id inside `map`, when it maps more than one.
+pub fn map_max(map: &IdMap) -> Option<u64> {
+    let total: u64 = map.iter().map(|&(_, _, n)| n as u64).sum();
+    (total > 1)
+        .then(|| {
+            map.iter()
+                .map(|&(inside, _, n)| inside as u64 + n as u64 - 1)
+                .max()
+        })
+        .flatten()
+}
+
+/// How to give the user `who` (uid `uid`) a range of 65536 ids from `start`.
+pub fn add_range_text(who: Option<&str>, uid: u32, start: u64) -> String {
+    let end = start + 65535;
+    match who {
+        Some(name) => format!(
+            "add a range for {name} to /etc/subuid and /etc/subgid: sudo usermod --add-subuids {start}-{end} --add-subgids {start}-{end} {name}"
+        ),
+        None => format!(
+            "add a range for uid {uid} to /etc/subuid and /etc/subgid: a line {uid}:{start}:65536 in each"
+        ),
+    }
+}
+
+fn free_start_here() -> u64 {
+    let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
+    free_sub_start(&[&read("/etc/subuid"), &read("/etc/subgid")])
+}
+
+/// [`add_range_text`] for the calling user, on this machine.
+pub fn add_range_advice() -> String {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    add_range_text(host_user_name(uid).as_deref(), uid, free_start_here())
+}
+
+/// [`id_remedy_text`] for an id missing from `map` (the uid or gid map) of
+/// the user whose namespace has `uid_map` (the caller may be in it already,
+/// where it is uid 0), on this machine.
+pub fn id_remedy(uid_map: &IdMap, map: &IdMap) -> String {
+    let uid = match uid_map.iter().find(|&&(inside, _, _)| inside == 0) {
+        Some(&(_, outside, _)) => outside,
+        // SAFETY: getuid cannot fail.
+        None => unsafe { libc::getuid() },
+    };
+    let name = host_user_name(uid);
+    let tools = which("newuidmap").is_some() && which("newgidmap").is_some();
+    let ranges = sub_range("/etc/subuid", uid, name.as_deref()).is_some()
+        && sub_range("/etc/subgid", uid, name.as_deref()).is_some();
+    id_remedy_text(
+        map_max(map),
+        tools,
+        ranges,
+        name.as_deref(),
+        uid,
+        free_start_here(),
+    )
+}
+
+/// A subordinate range: its first id and how many.
+pub type SubRange = (u32, u32);
+
+/// The caller's subordinate uid and gid ranges, if it has them.
+pub fn own_sub_ranges() -> (Option<SubRange>, Option<SubRange>) {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let name = host_user_name(uid);
+    (
+        sub_range("/etc/subuid", uid, name.as_deref()),
+        sub_range("/etc/subgid", uid, name.as_deref()),
     )
 }
 
@@ -147,7 +298,8 @@ pub fn parse_sub_range(text: &str, id: u32, name: Option<&str>) -> Option<(u32, 
     })
 }
 
-fn which(prog: &str) -> Option<std::path::PathBuf> {
+/// `prog` on $PATH (and /usr/bin, /bin).
+pub fn which(prog: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin:/usr/sbin:/sbin".into());
     std::env::split_paths(&path)
         .chain(["/usr/bin".into(), "/bin".into()])
@@ -496,6 +648,11 @@ pub fn user_namespaces(st: &State) -> Result<UserNamespaces, NsError> {
     })
 }
 
+/// The recorded holder, if it is alive.
+pub fn live_holder(st: &State) -> Option<Holder> {
+    read_holder(st).filter(|h| h.pid > 0 && sys::alive(h.pid, h.start_time))
+}
+
 /// The holder's namespaces if it is alive; None otherwise (nothing made).
 pub fn existing_namespaces(st: &State) -> Option<UserNamespaces> {
     let h = read_holder(st)?;
@@ -546,6 +703,86 @@ mod tests {
         assert!(!id_mapped(&m, 65537));
         let single = parse_id_map("0 1001 1");
         assert!(!id_mapped(&single, 1));
+    }
+
+    #[test]
+    fn userns_refusals_name_the_setting() {
+        let a = userns_refusal(Some("1"), Some("0"), Some("0")).unwrap();
+        assert!(
+            a.ends_with("sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"),
+            "{a}"
+        );
+        let c = userns_refusal(Some("0"), Some("0"), Some("0")).unwrap();
+        assert!(
+            c.ends_with("sudo sysctl -w kernel.unprivileged_userns_clone=1"),
+            "{c}"
+        );
+        let m = userns_refusal(None, Some("1"), Some("0")).unwrap();
+        assert_eq!(
+            m,
+            "user.max_user_namespaces is 0; raise it with: sudo sysctl -w user.max_user_namespaces=15000"
+        );
+        assert_eq!(userns_refusal(None, None, Some("15000")), None);
+        assert_eq!(userns_refusal(Some("0"), Some("1"), Some("1")), None);
+        assert_eq!(userns_refusal(Some("2"), Some("2"), Some("2")), None);
+        assert_eq!(userns_refusal(None, None, None), None);
+        for r in [a, c, m] {
+            assert!(!r.contains('\n'), "one line: {r}");
+        }
+    }
+
+    #[test]
+    fn a_free_range_is_past_every_range() {
+        assert_eq!(free_sub_start(&[]), 100_000);
+        assert_eq!(free_sub_start(&["", "garbage\nx:y:z\n"]), 100_000);
+        assert_eq!(
+            free_sub_start(&["a:100000:65536\nb:165536:65536\n", "a:100000:1\n"]),
+            231_072
+        );
+        assert_eq!(free_sub_start(&["a:1:2\n", "b:500000:10\n"]), 500_010);
+        assert_eq!(free_sub_start(&["a:50:10"]), 100_000);
+    }
+
+    #[test]
+    fn id_remedies() {
+        let t = |tools, ranges, who| id_remedy_text(None, tools, ranges, who, 1001, 300_000);
+        let add = "add a range for bob to /etc/subuid and /etc/subgid: \
+                   sudo usermod --add-subuids 300000-365535 --add-subgids 300000-365535 bob";
+        let install =
+            "install the uidmap package (newuidmap, newgidmap): sudo apt-get install uidmap";
+        let then = "; then run `rrun system reset` (it removes your containers) so that rrun makes the namespace again";
+        assert_eq!(t(true, false, Some("bob")), format!("{add}{then}"));
+        assert_eq!(t(false, true, Some("bob")), format!("{install}{then}"));
+        assert_eq!(
+            t(false, false, Some("bob")),
+            format!("{add}, and {install}{then}")
+        );
+        assert!(t(true, true, Some("bob")).starts_with("your user namespace was made without"));
+        let beyond = "ids 0-65536 exist inside (your ranges in /etc/subuid and /etc/subgid): \
+                      use one of them, or give bob a larger range there, then run `rrun system reset` \
+                      (it removes your containers) so that rrun makes the namespace again";
+        assert_eq!(
+            id_remedy_text(Some(65536), true, true, Some("bob"), 1, 1),
+            beyond
+        );
+        assert_eq!(
+            id_remedy_text(Some(65536), false, false, None, 7, 1),
+            beyond.replace("give bob", "give uid 7")
+        );
+        assert_eq!(map_max(&vec![(0, 1001, 1)]), None);
+        assert_eq!(map_max(&vec![]), None);
+        assert_eq!(
+            map_max(&vec![(0, 1001, 1), (1, 100000, 65536)]),
+            Some(65536)
+        );
+        assert_eq!(map_max(&vec![(0, 5, 2)]), Some(1));
+        assert_eq!(map_max(&vec![(10, 5, 1), (0, 7, 1)]), Some(10));
+        assert_eq!(
+            t(true, false, None),
+            format!(
+                "add a range for uid 1001 to /etc/subuid and /etc/subgid: a line 1001:300000:65536 in each{then}"
+            )
+        );
     }
 
     #[test]

@@ -603,7 +603,7 @@ fn container_spelling(mode: Mode) {
     let usage = cx.rrun(&["container"]);
     usage.ok();
     assert!(
-        usage.stdout.starts_with("Usage:  rrun container COMMAND\n"),
+        usage.stdout.starts_with("Usage: rrun container COMMAND\n"),
         "{usage}"
     );
     for c in ["prune", "rename", "top", "ls", "rm"] {

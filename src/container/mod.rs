@@ -35,14 +35,11 @@ pub enum RunError {
     State(#[from] StateError),
     #[error(transparent)]
     Ns(#[from] NsError),
-    #[error(
-        "user {0} is not mapped in your user namespace (uid map: {1}); add a range for your user to /etc/subuid and /etc/subgid (and install newuidmap from the uidmap package), then stop the holder (rrun's holder.json) so that it is made again"
-    )]
-    Unmapped(String, String),
-    #[error(
-        "group {0} is not mapped in your user namespace (gid map: {1}); add a range for your user to /etc/subgid and /etc/subuid (and install newgidmap from the uidmap package), then stop the holder (rrun's holder.json) so that it is made again"
-    )]
-    UnmappedGroup(u32, String),
+    /// The id, the map, and what to do (ns::id_remedy).
+    #[error("user {0} is not mapped in your user namespace (uid map: {1}); {2}")]
+    Unmapped(String, String, String),
+    #[error("group {0} is not mapped in your user namespace (gid map: {1}); {2}")]
+    UnmappedGroup(u32, String, String),
     #[error("copying rrun for --init: {0}")]
     InitCopy(#[source] io::Error),
     #[error("{what}: {source}")]
@@ -247,13 +244,18 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
             return Err(RunError::Unmapped(
                 u.uid.to_string(),
                 map_text(&userns.uid_map),
+                ns::id_remedy(&userns.uid_map, &userns.uid_map),
             ));
         }
         if let Some(g) = std::iter::once(&u.gid)
             .chain(&u.groups)
             .find(|g| !ns::id_mapped(&userns.gid_map, **g))
         {
-            return Err(RunError::UnmappedGroup(*g, map_text(&userns.gid_map)));
+            return Err(RunError::UnmappedGroup(
+                *g,
+                map_text(&userns.gid_map),
+                ns::id_remedy(&userns.uid_map, &userns.gid_map),
+            ));
         }
         tty_gid = ns::id_mapped(&userns.gid_map, 5);
     }

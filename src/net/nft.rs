@@ -347,6 +347,14 @@ pub fn available() -> bool {
     nft_path().is_some()
 }
 
+/// The nft program rrun runs, if there is one.
+pub fn program() -> Option<std::path::PathBuf> {
+    nft_path()
+}
+
+/// What to install when there is none.
+pub const INSTALL: &str = "install the nftables package: sudo apt-get install nftables";
+
 fn nft_path() -> Option<std::path::PathBuf> {
     ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft"]
         .iter()

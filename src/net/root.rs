@@ -101,6 +101,12 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
         }
     }
     if fresh {
+        if s.iptables && !nft::available() {
+            eprintln!(
+                "rrun: warning: nftables (the nft program) is not installed, so the network has no NAT rules (as with --iptables=false): published ports are served by the userspace forwarder, which shows clients as the gateway; {}",
+                nft::INSTALL
+            );
+        }
         let mut marked = false;
         if kernel_nat(s) {
             // The mark chain needs the kernel's nft_socket; without it the

@@ -43,7 +43,10 @@ pub fn install(st: &State, nl: &mut Netlink, s: &Settings, marked: bool) {
             why: if super::nft::available() {
                 "the kernel refused nftables' socket expression".into()
             } else {
-                "nftables (the nft program) is not installed".into()
+                format!(
+                    "nftables (the nft program) is not installed; {}",
+                    super::nft::INSTALL
+                )
             },
         }
     } else {
@@ -61,7 +64,10 @@ pub fn install(st: &State, nl: &mut Netlink, s: &Settings, marked: bool) {
             },
         }
     };
-    if s.proxy_transparent && !rec.active {
+    // Without nft a network that asked for NAT rules has said so already
+    // (root.rs), this included.
+    let said = s.iptables && !super::nft::available();
+    if s.proxy_transparent && !rec.active && !said {
         eprintln!(
             "rrun: warning: containers will see forwarded clients as coming from the gateway ({}): {}",
             s.gateway, rec.why

@@ -2238,3 +2238,98 @@ impl Ctx {
         c
     }
 }
+
+// ---------------------------------------------------------------------------
+// Added for tests/cli.rs
+
+/// Where rrun would find each of `programs` on this host: nft at its fixed
+/// paths, anything else on HOST_PATH (and /usr/bin, /bin, as ns.rs looks).
+pub fn program_paths(programs: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in programs {
+        let mut cands: Vec<String> = if *p == "nft" {
+            NFT_PATHS.iter().map(|s| s.to_string()).collect()
+        } else {
+            HOST_PATH
+                .split(':')
+                .chain(["/usr/bin", "/bin"])
+                .map(|d| format!("{d}/{p}"))
+                .collect()
+        };
+        cands.retain(|c| Path::new(c).is_file());
+        for c in cands {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+impl Ctx {
+    /// As [`Ctx::cmd`], but rrun runs in a private mount namespace of its
+    /// own in which each of `programs` is hidden wherever rrun would find
+    /// it (/dev/null bound over it): a host without them, for this rrun
+    /// only (and what it starts).
+    pub fn cmd_without_programs<S: AsRef<OsStr>>(&self, args: &[S], programs: &[&str]) -> Command {
+        let hide: Vec<CString> = program_paths(programs)
+            .into_iter()
+            .map(|p| CString::new(p).expect("no NUL"))
+            .collect();
+        let mut c = self.base_cmd(args);
+        // SAFETY: unshare and mount are async-signal-safe and change only
+        // the child; the C strings are owned by the closure.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::unshare(libc::CLONE_NEWNS) != 0
+                    || libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                for p in &hide {
+                    if libc::mount(
+                        c"/dev/null".as_ptr(),
+                        p.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        self.finish_cmd(&mut c);
+        c
+    }
+}
+
+impl Proc {
+    /// Wait until stdout holds `needle` anywhere, a line end or not (a
+    /// prompt waits for its answer on the same line).
+    #[track_caller]
+    pub fn wait_text(&mut self, needle: &str) {
+        loop {
+            if String::from_utf8_lossy(&self.stdout).contains(needle) {
+                return;
+            }
+            if self.status.is_some() && self.out.is_none() {
+                self.fail(&format!("the process ended without printing {needle:?}"));
+            }
+            if Instant::now() >= self.deadline {
+                self.fail(&format!(
+                    "timed out after {TIMEOUT:?} waiting for {needle:?}"
+                ));
+            }
+            self.pump(self.deadline);
+        }
+    }
+}
