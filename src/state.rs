@@ -602,6 +602,10 @@ impl State {
         };
         for m in marks.flatten() {
             let id = m.file_name().to_string_lossy().into_owned();
+            // A marker is named by a full id; anything else is not rrun's.
+            if !is_id(&id) {
+                continue;
+            }
             let dir = self.containers().join(&id);
             match Record::read(&dir) {
                 Ok(r) => {
@@ -622,6 +626,11 @@ impl State {
             }
         }
     }
+}
+
+/// Whether `name` is a full container id (64 hex digits).
+pub fn is_id(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `.new-<pid>-<start>-<id>` → (pid, start, id).

@@ -549,7 +549,7 @@ pub fn reset(a: &cli::ResetArgs) -> Result<i32, SystemError> {
     ids.extend(
         bad.into_iter()
             .map(|(id, _)| id)
-            .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+            .filter(|id| state::is_id(id)),
     );
     if !ids.is_empty() {
         let mut args: Vec<OsString> = vec!["-f".into(), "--".into()];
@@ -588,6 +588,64 @@ pub fn reset(a: &cli::ResetArgs) -> Result<i32, SystemError> {
     remove_state(&st.root)
 }
 
+/// Whether `name`, of type `t`, inside rrun's subdirectory `sub` is an
+/// entry rrun made there: a record's directory (or one being assembled),
+/// a name's symlink, a --rm marker, a network file. Anything else — the
+/// directory may be a user's own `containers` or `network` under a
+/// RRUN_ROOT that is `$HOME` or `/etc` — is kept.
+pub fn ours_inside(sub: &str, name: &str, t: fs::FileType) -> bool {
+    match sub {
+        "containers" => t.is_dir() && (state::is_id(name) || name.starts_with(".new-")),
+        "names" => t.is_symlink(),
+        "autoremove" => t.is_file() && state::is_id(name),
+        "network" => t.is_file() && net::own_file(name),
+        _ => false,
+    }
+}
+
+/// Remove the entry `p` at the top of the state directory as far as it is
+/// rrun's, adding what is not to `foreign`.
+fn remove_entry(p: &Path, name: &str, foreign: &mut Vec<String>) -> Result<(), SystemError> {
+    let gone = |r: io::Result<()>| match r {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(SystemError::Remove(p.to_path_buf(), e))
+        }
+        _ => Ok(()),
+    };
+    let Ok(md) = fs::symlink_metadata(p) else {
+        return Ok(());
+    };
+    let t = md.file_type();
+    if !t.is_dir() {
+        // rrun's lock is an empty file; holder.json a small record.
+        if t.is_file() && (name != "lock" || md.len() == 0) {
+            return gone(fs::remove_file(p));
+        }
+        foreign.push(name.to_string());
+        return Ok(());
+    }
+    let rd = fs::read_dir(p).map_err(|e| SystemError::Remove(p.to_path_buf(), e))?;
+    let mut kept = false;
+    for ent in rd.flatten() {
+        let n = ent.file_name().to_string_lossy().into_owned();
+        let Ok(et) = ent.file_type() else { continue };
+        if !ours_inside(name, &n, et) {
+            foreign.push(format!("{name}/{n}"));
+            kept = true;
+            continue;
+        }
+        gone(if et.is_dir() {
+            fs::remove_dir_all(ent.path())
+        } else {
+            fs::remove_file(ent.path())
+        })?;
+    }
+    if kept {
+        return Ok(());
+    }
+    gone(fs::remove_dir(p))
+}
+
 /// Remove what rrun made in the state directory, then the directory, unless
 /// something else is in it.
 fn remove_state(root: &Path) -> Result<i32, SystemError> {
@@ -599,17 +657,7 @@ fn remove_state(root: &Path) -> Result<i32, SystemError> {
             foreign.push(name);
             continue;
         }
-        let p = ent.path();
-        let r = match ent.file_type() {
-            Ok(t) if t.is_dir() => fs::remove_dir_all(&p),
-            _ => fs::remove_file(&p),
-        };
-        match r {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(SystemError::Remove(p, e));
-            }
-            _ => {}
-        }
+        remove_entry(&ent.path(), &name, &mut foreign)?;
     }
     if !foreign.is_empty() {
         foreign.sort();
@@ -652,6 +700,36 @@ mod tests {
         ] {
             assert!(!ours(n), "{n}");
         }
+    }
+
+    #[test]
+    fn the_entries_reset_removes_inside() {
+        let d = std::env::temp_dir().join(format!("rrun-ours-inside-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("dir")).unwrap();
+        fs::write(d.join("file"), "").unwrap();
+        std::os::unix::fs::symlink("x", d.join("link")).unwrap();
+        let t = |n: &str| fs::symlink_metadata(d.join(n)).unwrap().file_type();
+        let (dir, file, link) = (t("dir"), t("file"), t("link"));
+        let id = "ab".repeat(32);
+        assert!(ours_inside("containers", &id, dir));
+        assert!(ours_inside("containers", ".new-1-2-x", dir));
+        assert!(!ours_inside("containers", &id, file));
+        assert!(!ours_inside("containers", "photos", dir));
+        assert!(!ours_inside("containers", &id[1..], dir));
+        assert!(ours_inside("names", "web", link));
+        assert!(!ours_inside("names", "web", file));
+        assert!(ours_inside("autoremove", &id, file));
+        assert!(!ours_inside("autoremove", "list", file));
+        assert!(!ours_inside("autoremove", &id, dir));
+        assert!(ours_inside("network", "leases.json", file));
+        assert!(ours_inside("network", "leases.tmp42", file));
+        assert!(!ours_inside("network", "leases.tmp", file));
+        assert!(!ours_inside("network", "leases.tmp4x", file));
+        assert!(!ours_inside("network", "interfaces", file));
+        assert!(!ours_inside("network", "leases.json", dir));
+        assert!(!ours_inside("lock", "x", file));
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -892,6 +892,82 @@ fn reset_keeps_what_is_not_rrun_s() {
     );
 }
 
+/// A RRUN_ROOT pointed at a directory of the user's own (`$HOME`, `/etc`)
+/// whose entries happen to bear the names rrun uses (`network/`,
+/// `containers/`, `names/`, `autoremove/`, `lock`): `system reset -f` and
+/// `network rm` remove rrun's own entries in them and nothing else.
+#[test]
+fn reset_keeps_users_files_under_rrun_s_names() {
+    let Some(cx) = Ctx::new(Mode::Root) else {
+        return;
+    };
+    let _cleanup = Cleanup::new(&cx);
+    let s = &cx.state;
+    for d in ["network", "containers", "names", "autoremove"] {
+        fs::create_dir_all(s.join(d)).expect("mkdir");
+    }
+    fs::write(s.join("network/interfaces"), "auto lo\n").expect("write");
+    fs::write(s.join("containers/notes.txt"), "mine\n").expect("write");
+    fs::create_dir(s.join("containers/album")).expect("mkdir");
+    fs::write(s.join("containers/album/photo"), "x").expect("write");
+    fs::write(s.join("names/todo"), "call\n").expect("write");
+    fs::write(s.join("autoremove/list"), "a\n").expect("write");
+    fs::write(s.join("lock"), "the user's own lock file\n").expect("write");
+    // rrun's own entries among them: a container and its network.
+    let id = cx.detach(&["--name", "kept"], &["true"]);
+    cx.wait_exited("kept");
+    let out = cx.rrun(&["system", "reset", "-f"]);
+    out.expect_rrun_error_containing(&format!(
+        "rrun: kept the state directory {}: it holds files rrun did not make (autoremove/list, containers/album, containers/notes.txt, lock, names/todo, network/interfaces)",
+        s.display()
+    ));
+    assert_eq!(out.stdout, format!("{id}\n"), "{out}");
+    for (f, want) in [
+        ("network/interfaces", "auto lo\n"),
+        ("containers/notes.txt", "mine\n"),
+        ("containers/album/photo", "x"),
+        ("names/todo", "call\n"),
+        ("autoremove/list", "a\n"),
+        ("lock", "the user's own lock file\n"),
+    ] {
+        assert_eq!(
+            fs::read_to_string(s.join(f)).ok().as_deref(),
+            Some(want),
+            "{f} after system reset -f"
+        );
+    }
+    let mut left: Vec<String> = ["network", "containers", "names", "autoremove"]
+        .iter()
+        .flat_map(|d| {
+            fs::read_dir(s.join(d))
+                .expect("kept")
+                .flatten()
+                .map(move |e| format!("{d}/{}", e.file_name().to_string_lossy()))
+        })
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "autoremove/list",
+            "containers/album",
+            "containers/notes.txt",
+            "names/todo",
+            "network/interfaces"
+        ]
+    );
+    // `network rm` alone, the network made again: the same.
+    cx.sh(&[], "true").ok();
+    cx.rrun(&["network", "rm"]).ok();
+    assert_eq!(
+        fs::read_to_string(s.join("network/interfaces"))
+            .ok()
+            .as_deref(),
+        Some("auto lo\n"),
+        "network/interfaces after network rm"
+    );
+}
+
 both_modes!(
     info_shows_what_runs,
     reset_refuses,

@@ -122,6 +122,43 @@ pub(crate) fn dir(st: &State) -> PathBuf {
     st.root.join("network")
 }
 
+/// The files rrun keeps in [`dir`]: all that `network rm` and `system
+/// reset` remove of it (the directory may be a user's own, under RRUN_ROOT).
+pub const FILES: [&str; 6] = [
+    "settings.json",
+    "leases.json",
+    "pasta.json",
+    "tables.json",
+    "lost.json",
+    "transparent.json",
+];
+
+/// Whether `name` is one of [`FILES`] or a temporary file of
+/// state::write_atomic for one (`leases.tmpPID`).
+pub fn own_file(name: &str) -> bool {
+    FILES.contains(&name)
+        || FILES.iter().any(|f| {
+            let stem = f.trim_end_matches(".json");
+            name.strip_prefix(stem)
+                .and_then(|r| r.strip_prefix(".tmp"))
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// Remove rrun's files from [`dir`], then the directory if that empties it.
+pub fn remove_dir(st: &State) {
+    let d = dir(st);
+    if let Ok(rd) = fs::read_dir(&d) {
+        for ent in rd.flatten() {
+            let own = own_file(&ent.file_name().to_string_lossy());
+            if own && ent.file_type().is_ok_and(|t| !t.is_dir()) {
+                let _ = fs::remove_file(ent.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(&d);
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

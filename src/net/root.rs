@@ -199,6 +199,6 @@ pub fn remove_network(st: &State) -> Result<bool, NetError> {
         bridge::remove_bridge(&mut nl, &s)?;
     }
     super::outbound::stop(st).map_err(|e| NetError::Record(dir(st).join("pasta.json"), e))?;
-    let _ = fs::remove_dir_all(dir(st));
+    super::remove_dir(st);
     Ok(true)
 }
