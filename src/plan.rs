@@ -224,12 +224,30 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// from being read forever.
 pub const ENV_FILE_MAX: u64 = 1 << 20;
 
+/// Open a file to read without waiting for a writer: a named pipe that
+/// nobody has open for writing reads as empty instead of holding rrun
+/// forever in open(2). Reads then block as usual (a pipe with a writer is
+/// read as it writes).
+fn open_no_wait(f: &OsStr) -> std::io::Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(f)?;
+    nix::fcntl::fcntl(
+        file.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )?;
+    Ok(file)
+}
+
 /// An --env-file's bytes, at most [`ENV_FILE_MAX`] of them.
 fn read_env_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
     let name = || Path::new(f).display().to_string();
     let err = |e: std::io::Error| PlanError::EnvFile(name(), sys::errno_text(&e));
     let mut buf = Vec::new();
-    fs::File::open(f)
+    open_no_wait(f)
         .map_err(err)?
         .take(ENV_FILE_MAX + 1)
         .read_to_end(&mut buf)
@@ -244,7 +262,7 @@ fn read_env_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
 fn read_label_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
     let name = || Path::new(f).display().to_string();
     let mut buf = Vec::new();
-    let file = fs::File::open(f)
+    let file = open_no_wait(f)
         .map_err(|e| PlanError::LabelFile(format!("open {}: {}", name(), sys::errno_text(&e))))?;
     file.take(ENV_FILE_MAX + 1)
         .read_to_end(&mut buf)
@@ -306,19 +324,31 @@ fn requested_settings(a: &RunArgs) -> Result<crate::net::settings::Requested, Pl
 }
 
 /// Read a file inside the rootfs without following any symlink out of it.
-/// A missing or unreadable file reads as empty.
+/// A missing or unreadable file reads as empty, and so does anything but a
+/// regular file: a named pipe would hold rrun forever, and a device node
+/// (which a container can make in its rootfs) must not be opened by rrun
+/// on the host. The name is held with O_PATH, which opens nothing, and
+/// only a regular file is opened for reading, through that very fd.
 pub fn read_in_rootfs(root: &impl AsRawFd, path: &str) -> String {
     let Ok(fd) = sys::openat2(
         root.as_raw_fd(),
         path,
-        libc::O_RDONLY,
+        libc::O_PATH | libc::O_CLOEXEC,
         sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
     ) else {
         return String::new();
     };
+    let regular = nix::sys::stat::fstat(fd.as_raw_fd())
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
+    if !regular {
+        return String::new();
+    }
+    let Ok(file) = fs::File::open(sys::fd_path(&fd)) else {
+        return String::new();
+    };
     let mut s = String::new();
     // A passwd file is small; cap what a hostile rootfs can make us read.
-    let _ = fs::File::from(fd).take(4 << 20).read_to_string(&mut s);
+    let _ = file.take(4 << 20).read_to_string(&mut s);
     s
 }
 

@@ -28,6 +28,7 @@ both_modes!(
     missing_mount_points,
     foreign_owner_and_read_only,
     odd_shapes,
+    passwd_and_group_that_are_not_files,
 );
 
 /// busybox applets the tests' scripts use.
@@ -626,4 +627,46 @@ fn odd_shapes(mode: Mode) {
         );
         cx.assert_nothing_left(what);
     }
+}
+
+/// A rootfs whose `/etc/passwd` and `/etc/group` are named pipes (which a
+/// container sharing the rootfs can make at any time) holds neither `run`
+/// nor `exec -u` forever: rrun reads only regular files there, as if the
+/// others were empty, and never opens a node of the rootfs on the host.
+fn passwd_and_group_that_are_not_files(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    let r = mini_rootfs(&cx, "fifo-passwd", true);
+    for f in ["passwd", "group"] {
+        let p = r.join("etc").join(f);
+        fs::remove_file(&p).expect("rm");
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o666)).expect("mkfifo");
+    }
+    symlink("busybox", r.join("bin/sleep")).expect("symlink sleep");
+    chown_tree(&r, cx.uid, cx.gid);
+    let rs = r.display().to_string();
+    // (`id` would wait on the pipe itself: the ids are read from /proc.)
+    let uid = ["grep", "^Uid", "/proc/self/status"];
+    let mut a = vec!["--rm", "--net=none", &rs];
+    a.extend(uid);
+    let out = cx.rrun(&a);
+    out.ok();
+    assert_eq!(out.stdout, "Uid:\t0\t0\t0\t0\n", "{out}");
+    let mut a = vec!["--rm", "--net=none", "-u", "7:8", &rs];
+    a.extend(uid);
+    let out = cx.rrun(&a);
+    out.ok();
+    assert_eq!(out.stdout, "Uid:\t7\t7\t7\t7\n", "{out}");
+    cx.rrun(&["-d", "--net=none", "--name", "fifos", &rs, "sleep", "600"])
+        .ok();
+    let mut a = vec!["exec", "-u", "9", "fifos"];
+    a.extend(uid);
+    let out = cx.rrun(&a);
+    out.ok();
+    assert_eq!(out.stdout, "Uid:\t9\t9\t9\t9\n", "{out}");
+    // A name needs the file: refused at once, not waited for.
+    let out = cx.rrun(&["exec", "-u", "nobody", "fifos", "true"]);
+    out.expect_rrun_error_containing("nobody");
+    cx.rrun(&["rm", "-f", "fifos"]).ok();
+    cx.assert_nothing_left("fifo passwd and group");
 }

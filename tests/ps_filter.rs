@@ -30,6 +30,7 @@ both_modes!(
     names_of_several_linkers_in_dockers_order,
     ports_in_dockers_order_and_none_once_stopped,
     inspect_type,
+    label_and_env_files_that_are_fifos,
 );
 
 /// `ps ARGS... --no-trunc --format {{.ID}}`: the names of the listed
@@ -212,6 +213,39 @@ fn label_errors_as_docker(mode: Mode) {
     let out = cx.rrun(&["--label-file", "/dev/zero", cx.rootfs(), "true"]);
     out.expect_rrun_error_containing("label file /dev/zero: larger than 1048576 bytes (1 MiB)");
     cx.assert_nothing_left("labels refused");
+}
+
+/// A `--label-file` or `--env-file` that is a named pipe nobody writes to
+/// does not hang rrun: it reads as an empty file (a pipe with a writer is
+/// read as the writer writes it).
+fn label_and_env_files_that_are_fifos(mode: Mode) {
+    let Some(cx) = Ctx::new(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    let dir = cx.host_dir("fifos");
+    let fifo = dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).expect("mkfifo");
+    let _ = std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let f = fifo.to_str().expect("UTF-8");
+    let started = std::time::Instant::now();
+    let out = cx.rrun(&[
+        "--rm",
+        "--net=none",
+        "--label-file",
+        f,
+        "--env-file",
+        f,
+        cx.rootfs(),
+        "echo",
+        "ran",
+    ]);
+    out.ok();
+    assert_eq!(out.stdout, "ran\n", "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "[{mode}] a fifo with no writer held rrun for {:?}",
+        started.elapsed()
+    );
+    cx.assert_nothing_left("fifo label and env files");
 }
 
 /// The containers of the Docker session the filter tests replay, oldest
