@@ -340,13 +340,16 @@ impl State {
         if !md.is_dir() {
             return Err(StateError::NotDir(root));
         }
-        if private_tmp {
-            if md.uid() != me {
-                return Err(StateError::NotOwner(root, md.uid(), me));
-            }
-            if md.mode() & 0o077 != 0 {
-                return Err(StateError::Open(root, md.mode() & 0o7777));
-            }
+        // Wherever it is (an XDG_RUNTIME_DIR or RRUN_ROOT may name a
+        // shared place such as /dev/shm), a directory someone else owns or
+        // may write in is not ours: its records would say which processes
+        // rrun signals and what it mounts.
+        if md.uid() != me {
+            return Err(StateError::NotOwner(root, md.uid(), me));
+        }
+        let open = if private_tmp { 0o077 } else { 0o022 };
+        if md.mode() & open != 0 {
+            return Err(StateError::Open(root, md.mode() & 0o7777));
         }
         for sub in ["containers", "names", "autoremove"] {
             let c = root.join(sub);

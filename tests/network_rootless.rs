@@ -331,7 +331,10 @@ fn two_users_isolated() {
         out.expect_rrun_error();
         assert!(
             out.stderr.contains(&a.state.display().to_string())
-                && out.stderr.contains("Permission denied"),
+                && out.stderr.contains(&format!(
+                    "belongs to uid {}, not to you (uid {})",
+                    a.uid, b.uid
+                )),
             "{args:?}: the error names a's state directory and why\n{out}"
         );
     }

@@ -396,3 +396,41 @@ fn unsafe_tmp_dir_refused() {
         s.out
     );
 }
+
+/// An XDG_RUNTIME_DIR outside /tmp that others can write to (a careless
+/// `XDG_RUNTIME_DIR=/dev/shm`): an `rrun` directory another user made
+/// there first, or one open to others, is refused as /tmp/rrun-UID would
+/// be, and nothing is written into it.
+#[test]
+fn unsafe_xdg_dir_refused() {
+    let Some(cx) = setup() else { return };
+    let shared = "mount -t tmpfs -o mode=1777,size=1m rrun-it-xdg /mnt";
+    let state = "/mnt/rrun";
+    let s = run_case(
+        &cx,
+        "XDG rrun made by another user",
+        &format!("{shared} && mkdir -m 777 {state} && chown 65534:65534 {state}"),
+        Some("/mnt"),
+    );
+    let line = s.refused();
+    assert!(
+        line.contains(state) && line.contains("belongs to uid 65534, not to you"),
+        "the error should name {state} and say it belongs to someone else\n{}",
+        s.out
+    );
+    assert_eq!(s.ls(state), Vec::<&str>::new(), "{}", s.out);
+
+    let s = run_case(
+        &cx,
+        "XDG rrun open to others",
+        &format!("{shared} && mkdir -m 777 {state} && chown $U:$G {state}"),
+        Some("/mnt"),
+    );
+    let line = s.refused();
+    assert!(
+        line.contains(state) && line.contains("open to other users") && line.contains("777"),
+        "the error should name {state} and say it is open to other users\n{}",
+        s.out
+    );
+    assert_eq!(s.ls(state), Vec::<&str>::new(), "{}", s.out);
+}
