@@ -209,6 +209,17 @@ pub fn env() -> Result<&'static Env, String> {
 }
 
 fn setup() -> Result<Env, String> {
+    // cargo-mutants builds each mutant in a scratch copy of the tree. A
+    // mutant of the mount or device code, run as root by these tests, acts
+    // on the host itself (a container's `rm /dev/null` reaching the host's
+    // when the pivot is mutated away): mutants get the unit tests only.
+    if env!("CARGO_MANIFEST_DIR").contains("cargo-mutants-") {
+        return Err(
+            "the integration tests do not run a mutated rrun (it would run as root on \
+                    this host): run cargo mutants with `-- --bins`"
+                .into(),
+        );
+    }
     let src_rootfs = source_rootfs()?;
     remove_stale_dirs();
     let dir = Path::new(TMP).join(format!("{DIR_PREFIX}{}", std::process::id()));
