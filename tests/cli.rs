@@ -41,7 +41,7 @@ const COMMANDS: [&str; 19] = [
     "help",
 ];
 
-/// rrun (the test copy) run as root with a clean environment and no state
+/// rrun (the test copy) run as the caller with a clean environment and no state
 /// of its own: for commands that print and touch nothing.
 fn rrun_plain<S: AsRef<OsStr>>(args: &[S]) -> Output {
     let env = env().unwrap_or_else(|e| panic!("setting up the test environment: {e}"));
@@ -55,15 +55,6 @@ fn rrun_plain<S: AsRef<OsStr>>(args: &[S]) -> Output {
     Proc::spawn(c, Input::Null, what.clone())
         .unwrap_or_else(|e| panic!("spawning {what}: {e}"))
         .wait()
-}
-
-fn root_only() -> bool {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        skip("the integration tests run as root");
-        return false;
-    }
-    true
 }
 
 /// The names and descriptions of the "Commands:" section of a help text.
@@ -88,9 +79,6 @@ fn commands_section(help: &str) -> Vec<(String, String)> {
 /// description, commands, options, a pointer to `COMMAND --help`).
 #[test]
 fn help_lists_every_command() {
-    if !root_only() {
-        return;
-    }
     let long = rrun_plain(&["--help"]);
     long.ok();
     assert!(long.stderr.is_empty(), "{long}");
@@ -128,9 +116,6 @@ fn help_lists_every_command() {
 /// exactly that; so do `help system reset` and `system reset --help`.
 #[test]
 fn help_command_is_command_help() {
-    if !root_only() {
-        return;
-    }
     for name in COMMANDS {
         let own = rrun_plain(&[name, "--help"]);
         own.ok();
@@ -166,9 +151,6 @@ fn help_command_is_command_help() {
 /// nosuch").
 #[test]
 fn unknown_topics_fail_like_docker() {
-    if !root_only() {
-        return;
-    }
     for (args, err) in [
         (vec!["help", "nosuch"], "rrun: unknown help topic: nosuch\n"),
         (
@@ -367,7 +349,8 @@ fn version_shows_subordinate_ids() {
 /// to install for each.
 #[test]
 fn version_names_what_is_missing() {
-    let Some(cx) = Ctx::new(Mode::Rootless) else {
+    let Some(cx) = Ctx::new_needing_root(Mode::Rootless, "a mount namespace that hides programs")
+    else {
         return;
     };
     let c = cx.cmd_without_programs(&["version"], &["nft", "pasta", "newuidmap", "newgidmap"]);
@@ -1035,7 +1018,8 @@ fn id_beyond_the_ranges_says_which_exist() {
 /// id; asking for another says to install uidmap.
 #[test]
 fn no_uidmap_says_what_to_install() {
-    let Some(cx) = Ctx::new(Mode::Rootless) else {
+    let Some(cx) = Ctx::new_needing_root(Mode::Rootless, "a mount namespace that hides programs")
+    else {
         return;
     };
     let _cleanup = Cleanup::new(&cx);
@@ -1107,7 +1091,9 @@ both_modes!(no_nft_says_what_to_install);
 /// `version` says the same.
 #[test]
 fn refused_user_namespaces_name_the_setting() {
-    let Some(cx) = Ctx::new(Mode::Rootless) else {
+    let Some(cx) =
+        Ctx::new_needing_root(Mode::Rootless, "it writes a user namespace's maps as root")
+    else {
         return;
     };
     if missing_tool(&["unshare", "setpriv"]).is_some() {

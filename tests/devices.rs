@@ -52,6 +52,10 @@ struct Loop {
 impl Loop {
     /// None after a loud skip when losetup is missing or makes nothing.
     fn new(cx: &Ctx) -> Option<Loop> {
+        if !is_root() {
+            skip_needs_root("it makes a loop device (losetup), which needs root");
+            return None;
+        }
         if let Some(t) = missing_tool(&["losetup", "blockdev"]) {
             skip(&format!("{t} is not installed (util-linux)"));
             return None;
