@@ -26,6 +26,7 @@ mod spec;
 mod state;
 mod sys;
 mod template;
+mod timespec;
 
 use std::ffi::OsString;
 use std::process::exit;
