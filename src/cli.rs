@@ -181,10 +181,20 @@ pub struct LogsArgs {
     #[arg(short = 'n', long = "tail", value_name = "N", default_value = "all")]
     pub tail: String,
     /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
-    #[arg(long = "since", value_name = "TIME", default_value = "", allow_hyphen_values = true)]
+    #[arg(
+        long = "since",
+        value_name = "TIME",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     pub since: String,
     /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
-    #[arg(long = "until", value_name = "TIME", default_value = "", allow_hyphen_values = true)]
+    #[arg(
+        long = "until",
+        value_name = "TIME",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     pub until: String,
     /// Show extra details provided to logs
     #[arg(long = "details")]

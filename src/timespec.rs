@@ -392,7 +392,11 @@ fn go_parse(
             }
             Elem::Frac => {
                 if rest.len() >= 2 && matches!(rest[0], b'.' | b',') && digit(rest, 1) {
-                    let n = 1 + rest[1..].iter().take(9).take_while(|b| b.is_ascii_digit()).count();
+                    let n = 1 + rest[1..]
+                        .iter()
+                        .take(9)
+                        .take_while(|b| b.is_ascii_digit())
+                        .count();
                     nsec = nanoseconds(rest, n);
                     i += n;
                 }
@@ -570,15 +574,22 @@ enum Sent {
 fn get_timestamp(flag: &'static str, value: &str, now: &Clock) -> Result<Sent, TimeSpecError> {
     if value != "0" {
         if let Some(d) = go_duration(value) {
-            let at = i128::from(now.sec) * i128::from(NANOS) + i128::from(now.nsec)
+            let at = i128::from(now.sec) * i128::from(NANOS)
+                + i128::from(now.nsec)
                 + i128::from(d.wrapping_neg());
             let secs = at.div_euclid(i128::from(NANOS));
-            return Ok(Sent::Secs(secs.clamp(i64::MIN.into(), i64::MAX.into()) as i64));
+            return Ok(Sent::Secs(
+                secs.clamp(i64::MIN.into(), i64::MAX.into()) as i64
+            ));
         }
     }
     let zoned = value.contains(['z', 'Z', '+']) || value.matches('-').count() == 3;
     let layout = if value.contains('.') {
-        if zoned { RFC3339_NANO } else { "2006-01-02T15:04:05.999999999" }
+        if zoned {
+            RFC3339_NANO
+        } else {
+            "2006-01-02T15:04:05.999999999"
+        }
     } else if value.contains('T') {
         let mut colons = value.matches(':').count();
         if zoned && !value.contains(['z', 'Z']) && colons > 0 {
@@ -698,5 +709,715 @@ impl Window {
     /// ended at `until`: the follow's own first entry after it ends that.
     pub fn restart(&mut self) {
         self.ended = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// 2026-12-02T04:53:20.123456789Z, in a zone 3 h 30 min east.
+    const NOW: Clock = Clock {
+        sec: 1_796_000_000,
+        nsec: 123_456_789,
+        offset: 3 * 3600 + 1800,
+    };
+
+    /// What Docker's daemon compares entries with: Unix seconds and
+    /// nanoseconds.
+    fn at(value: &str, now: &Clock) -> (i64, u32) {
+        let m =
+            moment(&get_timestamp("since", value, now).unwrap_or_else(|e| panic!("{value}: {e}")));
+        (m.sec.wrapping_sub(UNIX_TO_INTERNAL), m.nsec)
+    }
+
+    fn unix(m: Moment) -> (i64, u32) {
+        (m.sec.wrapping_sub(UNIX_TO_INTERNAL), m.nsec)
+    }
+
+    /// Docker 20.10's client and daemon (Go 1.19.8) on each value, with the
+    /// clock above: where the instant lands.
+    #[test]
+    fn values_land_where_dockers_do() {
+        for (value, sec, nsec) in [
+            ("10m", 1795999400, 0),
+            ("1h30m", 1795994600, 0),
+            ("90s", 1795999910, 0),
+            ("1.5h", 1795994600, 0),
+            ("0", 0, 0),
+            ("+0", 1796000000, 0),
+            ("-0", 1796000000, 0),
+            ("0s", 1796000000, 0),
+            ("-10m", 1796000600, 0),
+            ("2026-12-06", 1796502600, 0),
+            ("2026-12-06T10", 1796538600, 0),
+            ("2026-12-06T10:00", 1796538600, 0),
+            ("2026-12-06T10:00:00", 1796538600, 0),
+            ("2026-12-06T10:00:00Z", 1796551200, 0),
+            ("2026-12-06T10:00:00.5Z", 1796551200, 500000000),
+            ("2026-12-06T10:00:00.123456789+01:00", 1796547600, 123456789),
+            ("2026-12-06T10:00:00,5", 1796538600, 500000000),
+            ("2026-12-06T10:00:00,5Z", 1796551200, 500000000),
+            ("2026-12-06T10:00:00.5", 1796538600, 500000000),
+            ("2026-12-06Z", 1796515200, 0),
+            ("2026-12-06+01:00", 1796511600, 0),
+            ("2026-12-06T10Z", 1796551200, 0),
+            ("2026-12-06T10+01:00", 1796547600, 0),
+            ("2026-12-06T10:00+01:00", 1796547600, 0),
+            ("2026-12-06T10:00:00-05:30", 1796571000, 0),
+            ("1700000000", 1700000000, 0),
+            ("1700000000.123456789", 1700000000, 123456789),
+            ("1700000000.5", 1700000000, 500000000),
+            ("+5", 5, 0),
+            ("5.+1", 5, 10000000),
+            ("1.1234567891", 1, 123456789),
+            ("1.0000000000000000000000000001", 1, 0),
+            ("1.9223372036854775807", 1, 922337203),
+            ("9223372036854775807", 9223372036854775807, 0),
+            ("0001-01-01", -62135609400, 0),
+            ("0001-01-01T00:00:00Z", -62135596800, 0),
+            ("0001-01-01T00:00:01Z", -62135596799, 0),
+            ("0000-01-01", -62167231800, 0),
+            ("9999-12-31T23:59:59.999999999Z", 253402300799, 999999999),
+            ("2024-02-29", 1709152200, 0),
+            ("2026-12-06T1:00", 1796506200, 0),
+            ("2026-12-06T10:00:00+-1:30", 1796553000, 0),
+            ("2026-12-06T10:00:00++1:30", 1796545800, 0),
+            ("2026-12-06T10:00:00+99:99", 1796188860, 0),
+            ("9223372036854775808ns9223372036854775808ns", 1796000000, 0),
+            ("-9223372036854775808ns", -7427372037, 0),
+            ("9223372036854775807ns", -7427372037, 0),
+            ("2562047h47m16.854775807s", -7427372037, 0),
+            (".5s", 1795999999, 0),
+            ("5.s", 1795999995, 0),
+            ("0.000000000000000000001h", 1796000000, 0),
+            ("1.00000000000000000000000000000000001s", 1795999999, 0),
+            ("3m2s1ms", 1795999818, 0),
+            ("1µs", 1796000000, 0),
+            ("1μs", 1796000000, 0),
+            ("1us", 1796000000, 0),
+            ("1ns", 1796000000, 0),
+            ("1796000000s", 0, 0),
+            ("1796000000123456789ns", 0, 0),
+            ("1796000000123456790ns", -1, 0),
+            ("-1796000000s", 3592000000, 0),
+        ] {
+            assert_eq!(at(value, &NOW), (sec, nsec), "{value:?}");
+        }
+    }
+
+    /// Docker 20.10's error texts for the same clock.
+    #[test]
+    fn bad_values_in_dockers_words() {
+        for (value, msg) in [
+            (
+                "5.-1",
+                "parsing time \"5.-1\" as \"2006-01-02T15:04:05.999999999\": cannot parse \"\" as \"2006\"",
+            ),
+            (
+                "-1.9223372036854775807",
+                "parsing time \"-1.9223372036854775807\" as \"2006-01-02T15:04:05.999999999\": cannot parse \"-1.9223372036854775807\" as \"2006\"",
+            ),
+            (
+                "-9223372036854775808",
+                "parsing time \"-9223372036854775808\" as \"2006-01-02\": cannot parse \"-9223372036854775808\" as \"2006\"",
+            ),
+            (
+                "2026-13-01",
+                "parsing time \"2026-13-01\": month out of range",
+            ),
+            (
+                "2026-02-30",
+                "parsing time \"2026-02-30\": day out of range",
+            ),
+            (
+                "2023-02-29",
+                "parsing time \"2023-02-29\": day out of range",
+            ),
+            (
+                "2026-12-06T24:00",
+                "parsing time \"2026-12-06T24:00\": hour out of range",
+            ),
+            (
+                "2026-12-06T10:60",
+                "parsing time \"2026-12-06T10:60\": minute out of range",
+            ),
+            (
+                "2026-12-06T10:00:60",
+                "parsing time \"2026-12-06T10:00:60\": second out of range",
+            ),
+            (
+                "2026-12-6",
+                "parsing time \"2026-12-6\" as \"2006-01-02\": cannot parse \"6\" as \"02\"",
+            ),
+            (
+                "2026-12-06T10:00:00z",
+                "parsing time \"2026-12-06T10:00:00z\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"z\" as \"Z07:00\"",
+            ),
+            (
+                "2026-12-06T10:00:00+0100",
+                "parsing time \"2026-12-06T10:00:00+0100\" as \"2006-01-02T15:04Z07:00\": cannot parse \":00+0100\" as \"Z07:00\"",
+            ),
+            (
+                "2026-12-06T10:00:00.1234567891Z",
+                "parsing time \"2026-12-06T10:00:00.1234567891Z\" as \"2006-01-02T15:04:05.999999999Z07:00\": cannot parse \"1Z\" as \"Z07:00\"",
+            ),
+            (
+                "2026-12-06T10:00:00.Z",
+                "parsing time \"2026-12-06T10:00:00.Z\" as \"2006-01-02T15:04:05.999999999Z07:00\": cannot parse \".Z\" as \"Z07:00\"",
+            ),
+            (
+                "2026-12-06T10:00:00Zjunk",
+                "parsing time \"2026-12-06T10:00:00Zjunk\": extra text: \"junk\"",
+            ),
+            (
+                "2026-12-06Tx",
+                "parsing time \"2026-12-06Tx\" as \"2006-01-02T15\": cannot parse \"x\" as \"15\"",
+            ),
+            (
+                "2026-12-06T10:0",
+                "parsing time \"2026-12-06T10:0\" as \"2006-01-02T15:04\": cannot parse \"0\" as \"04\"",
+            ),
+            (
+                "2026-12-0",
+                "parsing time \"2026-12-0\" as \"2006-01-02\": cannot parse \"0\" as \"02\"",
+            ),
+            (
+                "2026-12-06T10:00:00+01:0é",
+                "parsing time \"2026-12-06T10:00:00+01:0\\xc3\\xa9\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"\\xa9\" as \"Z07:00\"",
+            ),
+            (
+                "-5",
+                "parsing time \"-5\" as \"2006-01-02\": cannot parse \"-5\" as \"2006\"",
+            ),
+            (
+                "-",
+                "parsing time \"-\" as \"2006-01-02\": cannot parse \"-\" as \"2006\"",
+            ),
+            (
+                "20a6-01-01",
+                "parsing time \"20a6-01-01\" as \"2006-01-02\": cannot parse \"-01-01\" as \"2006\"",
+            ),
+            (
+                "2026-12-06T10:00:00+x1:00",
+                "parsing time \"2026-12-06T10:00:00+x1:00\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"\" as \"Z07:00\"",
+            ),
+            (
+                "2026-12-06T10:00:00+01:x0",
+                "parsing time \"2026-12-06T10:00:00+01:x0\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"\" as \"Z07:00\"",
+            ),
+            (
+                "2026-12-06T10:00:00*01:00",
+                "parsing time \"2026-12-06T10:00:00*01:00\": extra text: \"*01:00\"",
+            ),
+            (
+                "2026-12-06 10:00",
+                "parsing time \"2026-12-06 10:00\": extra text: \" 10:00\"",
+            ),
+            (
+                "00-12-06",
+                "parsing time \"00-12-06\" as \"2006-01-02\": cannot parse \"2-06\" as \"2006\"",
+            ),
+            (
+                "2026-00-06",
+                "parsing time \"2026-00-06\": month out of range",
+            ),
+            (
+                "2026-12-00",
+                "parsing time \"2026-12-00\": day out of range",
+            ),
+            (
+                "yesterday",
+                "failed to parse value as time or duration: \"yesterday\"",
+            ),
+            (
+                "10 m",
+                "failed to parse value as time or duration: \"10 m\"",
+            ),
+            (
+                "1700000000.",
+                "failed to parse value as time or duration: \"1700000000.\"",
+            ),
+            (
+                "1.5.5",
+                "failed to parse value as time or duration: \"1.5.5\"",
+            ),
+            ("é", "failed to parse value as time or duration: \"é\""),
+            (
+                "a\"b",
+                "failed to parse value as time or duration: \"a\\\"b\"",
+            ),
+            (
+                "\u{a0}",
+                "failed to parse value as time or duration: \"\\u00a0\"",
+            ),
+            (
+                "\u{200b}",
+                "failed to parse value as time or duration: \"\\u200b\"",
+            ),
+            (
+                "\u{7f}",
+                "failed to parse value as time or duration: \"\\x7f\"",
+            ),
+            (
+                "\u{0001}x",
+                "failed to parse value as time or duration: \"\\x01x\"",
+            ),
+            ("\t", "failed to parse value as time or duration: \"\\t\""),
+            ("1e5", "failed to parse value as time or duration: \"1e5\""),
+            (
+                "9223372036854775808",
+                "failed to parse value as time or duration: \"9223372036854775808\"",
+            ),
+            (
+                "9223372036854775808ns",
+                "failed to parse value as time or duration: \"9223372036854775808ns\"",
+            ),
+            (
+                "2562047h47m16.854775808s",
+                "failed to parse value as time or duration: \"2562047h47m16.854775808s\"",
+            ),
+            (".s", "failed to parse value as time or duration: \".s\""),
+            (
+                "1h.m",
+                "failed to parse value as time or duration: \"1h.m\"",
+            ),
+        ] {
+            let e = since(value, &NOW).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid value for \"since\": {msg}"),
+                "{value:?}"
+            );
+            let e = until(value, &NOW).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid value for \"until\": {msg}"),
+                "{value:?}"
+            );
+        }
+    }
+
+    /// Go 1.19's `time.ParseDuration`, to the nanosecond.
+    #[test]
+    fn durations_as_go_reads_them() {
+        for (value, want) in [
+            ("10m", Some(600000000000)),
+            ("1h30m", Some(5400000000000)),
+            ("1.5h", Some(5400000000000)),
+            ("0", Some(0)),
+            ("+0", Some(0)),
+            ("-0", Some(0)),
+            ("0s", Some(0)),
+            ("-10m", Some(-600000000000)),
+            (".5s", Some(500000000)),
+            ("5.s", Some(5000000000)),
+            (".s", None),
+            ("1e5", None),
+            ("1h.m", None),
+            ("3m2s1ms", Some(182001000000)),
+            ("1µs", Some(1000)),
+            ("1μs", Some(1000)),
+            ("1us", Some(1000)),
+            ("1ns", Some(1)),
+            ("1ms", Some(1000000)),
+            ("1s", Some(1000000000)),
+            ("1m", Some(60000000000)),
+            ("1h", Some(3600000000000)),
+            ("1.000000001s", Some(1000000001)),
+            ("0.1ns", Some(0)),
+            ("1.5ns", Some(1)),
+            ("2.5us", Some(2500)),
+            ("0.0000001h", Some(360000)),
+            ("1.23456789012345678901234567890h", Some(4444444404444)),
+            ("0.333333333333333333333333h", Some(1200000000000)),
+            ("9223372036854775807ns", Some(9223372036854775807)),
+            ("9223372036854775808ns", None),
+            ("-9223372036854775808ns", Some(-9223372036854775808)),
+            ("-9223372036854775809ns", None),
+            ("2562047h47m16.854775807s", Some(9223372036854775807)),
+            ("2562047h47m16.854775808s", None),
+            ("2562048h", None),
+            ("922337203685477580.8ns", Some(922337203685477580)),
+            ("92233720368547758070ns", None),
+            ("9223372036854775808ns9223372036854775808ns", Some(0)),
+            ("1x", None),
+            ("1", None),
+            ("1.s.s", None),
+            ("1hm", None),
+            ("1h1", None),
+            ("h", None),
+            ("-", None),
+            ("+", None),
+            ("", None),
+            ("1..5s", None),
+            ("1.5.5s", None),
+            ("00001s", Some(1000000000)),
+            (
+                "0.00000000000000000000000000000000000000000000001s",
+                Some(0),
+            ),
+            ("1.99999999999999999999999999999s", Some(2000000000)),
+            ("922337203685477580h", None),
+            ("1.0000000000000000001h", Some(3600000000000)),
+            ("0.9223372036854775807h", Some(3320413933267)),
+            ("0.9223372036854775808h", Some(3320413933267)),
+            ("5.9s", Some(5900000000)),
+            ("1m59.999999999s", Some(119999999999)),
+            ("2h3ms", Some(7200003000000)),
+            ("1H", None),
+            ("1S", None),
+            ("+1h", Some(3600000000000)),
+            ("-1h30m", Some(-5400000000000)),
+            ("1 s", None),
+            ("1s1", None),
+            ("1.5", None),
+        ] {
+            assert_eq!(go_duration(value), want, "{value:?}");
+        }
+    }
+
+    /// A time without a zone is in the local zone's offset now; one with a
+    /// zone is not.
+    #[test]
+    fn local_forms_take_the_offset_of_now() {
+        for offset in [0, 3600, -5 * 3600 - 1800, 14 * 3600] {
+            let now = Clock { offset, ..NOW };
+            let o = i64::from(offset);
+            assert_eq!(at("2026-12-06", &now), (1_796_515_200 - o, 0));
+            assert_eq!(at("2026-12-06T10", &now), (1_796_551_200 - o, 0));
+            assert_eq!(at("2026-12-06T10:30", &now), (1_796_553_000 - o, 0));
+            assert_eq!(at("2026-12-06T10:30:05", &now), (1_796_553_005 - o, 0));
+            assert_eq!(
+                at("2026-12-06T10:30:05.25", &now),
+                (1_796_553_005 - o, 250_000_000)
+            );
+            assert_eq!(at("2026-12-06T10:30:05Z", &now), (1_796_553_005, 0));
+            assert_eq!(at("2026-12-06T10:30:05+00:00", &now), (1_796_553_005, 0));
+            assert_eq!(at("2026-12-06T10:30:05-01:00", &now), (1_796_556_605, 0));
+            assert_eq!(at("2026-12-06Z", &now), (1_796_515_200, 0));
+            // Three dashes name a zone too.
+            assert_eq!(at("2026-12-06-01:00", &now), (1_796_518_800, 0));
+            // Durations and Unix times know no zone.
+            assert_eq!(at("1m", &now), (1_795_999_940, 0));
+            assert_eq!(at("1700000000", &now), (1_700_000_000, 0));
+        }
+        // Durations count from now to the whole second below.
+        let now = Clock {
+            sec: 100,
+            nsec: 999_999_999,
+            offset: 0,
+        };
+        assert_eq!(at("1ns", &now), (100, 0));
+        assert_eq!(at("1s", &now), (99, 0));
+        assert_eq!(at("-1ns", &now), (101, 0));
+        let now = Clock {
+            sec: -100,
+            nsec: 1,
+            offset: 0,
+        };
+        assert_eq!(at("2ns", &now), (-101, 0));
+        // Far away in both directions, without overflow.
+        let now = Clock {
+            sec: i64::MAX,
+            nsec: 999_999_999,
+            offset: 0,
+        };
+        assert_eq!(at("-1h", &now), (i64::MAX, 0));
+        let now = Clock {
+            sec: i64::MIN,
+            nsec: 0,
+            offset: 0,
+        };
+        assert_eq!(at("1h", &now), (i64::MIN, 0));
+    }
+
+    #[test]
+    fn calendar() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        assert_eq!(days_from_civil(1, 1, 1), -719_162);
+        assert_eq!(days_from_civil(0, 1, 1), -719_528);
+        assert_eq!(days_from_civil(0, 3, 1), -719_468);
+        assert_eq!(days_from_civil(2026, 12, 31), 20_818);
+        for (m, y, n) in [
+            (1, 2026, 31),
+            (2, 2026, 28),
+            (2, 2024, 29),
+            (2, 2000, 29),
+            (2, 1900, 28),
+            (2, 0, 29),
+            (3, 2026, 31),
+            (4, 2026, 30),
+            (5, 2026, 31),
+            (6, 2026, 30),
+            (7, 2026, 31),
+            (8, 2026, 31),
+            (9, 2026, 30),
+            (10, 2026, 31),
+            (11, 2026, 30),
+            (12, 2026, 31),
+        ] {
+            assert_eq!(days_in(m, y), n, "{y}-{m}");
+        }
+        for (y, leap) in [
+            (2024, true),
+            (2026, false),
+            (1900, false),
+            (2000, true),
+            (0, true),
+            (4, true),
+        ] {
+            assert_eq!(is_leap(y), leap, "{y}");
+        }
+    }
+
+    #[test]
+    fn go_unix_carries_and_wraps() {
+        assert_eq!(unix(Moment::unix(5, 0)), (5, 0));
+        assert_eq!(unix(Moment::unix(5, 999_999_999)), (5, 999_999_999));
+        assert_eq!(unix(Moment::unix(5, 1_000_000_000)), (6, 0));
+        assert_eq!(unix(Moment::unix(5, 2_500_000_000)), (7, 500_000_000));
+        assert_eq!(unix(Moment::unix(5, -1)), (4, 999_999_999));
+        assert_eq!(unix(Moment::unix(5, -1_000_000_000)), (4, 0));
+        assert_eq!(unix(Moment::unix(5, -2_500_000_000)), (2, 500_000_000));
+        assert!(Moment::unix(-UNIX_TO_INTERNAL, 0).is_zero());
+        assert!(!Moment::unix(-UNIX_TO_INTERNAL, 1).is_zero());
+        assert!(!Moment::unix(1 - UNIX_TO_INTERNAL, 0).is_zero());
+        // Go's seconds since year 1 wrap: the largest Unix time is before
+        // 1970 there.
+        assert!(Moment::unix(i64::MAX, 0) < Moment::unix(0, 0));
+        assert!(Moment::unix(i64::MAX, 1_000_000_000) < Moment::unix(0, 0));
+        assert!(Moment::unix(1, 0) > Moment::unix(0, 999_999_999));
+    }
+
+    #[test]
+    fn bounds() {
+        let some = |v: &str| since(v, &NOW).unwrap().map(unix);
+        let upto = |v: &str| until(v, &NOW).unwrap().map(unix);
+        assert_eq!(some(""), None);
+        assert_eq!(upto(""), None);
+        assert_eq!(some("0"), Some((0, 0)));
+        // Docker's daemon takes "0" for no --until; "00" is 1970.
+        assert_eq!(upto("0"), None);
+        assert_eq!(upto("00"), Some((0, 0)));
+        assert_eq!(upto("+0"), Some((1_796_000_000, 0)));
+        // A duration that lands on 0 sends "0" too.
+        assert_eq!(upto("1796000000s"), None);
+        assert_eq!(upto("1796000001s"), Some((-1, 0)));
+        assert_eq!(some("1796000000s"), Some((0, 0)));
+        // Go's zero time is no bound either way.
+        assert_eq!(some("0001-01-01T00:00:00Z"), None);
+        assert_eq!(upto("0001-01-01T00:00:00Z"), None);
+        assert_eq!(
+            upto("0001-01-01T00:00:00.000000001Z"),
+            Some((-UNIX_TO_INTERNAL, 1))
+        );
+        assert_eq!(some("10m"), Some((1_795_999_400, 0)));
+        assert_eq!(upto("1700000000.5"), Some((1_700_000_000, 500_000_000)));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            time_quote(b"a\"b\\c\x7f\x1f\x80\xff ~"),
+            "\"a\\\"b\\\\c\x7f\\x1f\\x80\\xff ~\""
+        );
+        assert_eq!(
+            strconv_quote(
+                "a\"\\\x07\x08\x0c\n\r\t\x0b\x00\x1f\x7f é\u{85}\u{a0}\u{ad}\u{e000}\u{10fffd}\u{e0001}\u{1f600}"
+            ),
+            "\"a\\\"\\\\\\a\\b\\f\\n\\r\\t\\v\\x00\\x1f\\x7f é\\u0085\\u00a0\\u00ad\\ue000\\U0010fffd\\U000e0001\u{1f600}\""
+        );
+        for c in ['a', 'é', '€', '\u{1f600}', '\u{600}'] {
+            assert_eq!(prints(c), c != '\u{600}', "{c:?}");
+        }
+        for c in [
+            '\u{605}',
+            '\u{61c}',
+            '\u{6dd}',
+            '\u{70f}',
+            '\u{8e2}',
+            '\u{180e}',
+            '\u{200b}',
+            '\u{200f}',
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{206f}',
+            '\u{feff}',
+            '\u{fff9}',
+            '\u{fffb}',
+            '\u{110bd}',
+            '\u{110cd}',
+            '\u{1d173}',
+            '\u{1d17a}',
+            '\u{e0020}',
+            '\u{e007f}',
+            '\u{f8ff}',
+            '\u{f0000}',
+            '\u{ffffd}',
+            '\u{100000}',
+            '\u{2028}',
+            '\u{3000}',
+        ] {
+            assert!(!prints(c), "{c:?}");
+        }
+        for c in [
+            '\u{2065}',
+            '\u{2070}',
+            '\u{fffc}',
+            '\u{1d17b}',
+            '\u{e0080}',
+            '\u{f900}',
+            '\u{ffffe}',
+        ] {
+            assert!(prints(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn go_pieces() {
+        assert_eq!(getnum(b"7", false), Some((7, 1)));
+        assert_eq!(getnum(b"7", true), None);
+        assert_eq!(getnum(b"75x", true), Some((75, 2)));
+        assert_eq!(getnum(b"x", false), None);
+        assert_eq!(getnum(b"", false), None);
+        assert_eq!(atoi(b"-12"), Some(-12));
+        assert_eq!(atoi(b"+12"), Some(12));
+        assert_eq!(atoi(b"+"), Some(0));
+        assert_eq!(atoi(b"1-2"), None);
+        assert_eq!(atoi(b"99999999999999999999"), None);
+        assert_eq!(nanoseconds(b".5", 2), 500_000_000);
+        assert_eq!(nanoseconds(b",123456789", 10), 123_456_789);
+        assert_eq!(nanoseconds(b".1234567891", 11), 123_456_789);
+        assert_eq!(unix_timestamp("12"), Some((12, 0)));
+        assert_eq!(unix_timestamp("12.5"), Some((12, 500_000_000)));
+        assert_eq!(unix_timestamp("12.000000001"), Some((12, 1)));
+        assert_eq!(unix_timestamp("12.-5"), Some((12, -50_000_000)));
+        assert_eq!(unix_timestamp("1.1234567891"), Some((1, 123_456_789)));
+        assert_eq!(
+            unix_timestamp("1.0000000000000000000000000000009"),
+            Some((1, 0))
+        );
+        assert_eq!(unix_timestamp("1.0000000000000000000000009"), Some((1, 0)));
+        assert_eq!(
+            unix_timestamp("1.00000000000009223372036854775807"),
+            Some((1, 0))
+        );
+        assert_eq!(
+            unix_timestamp("1.9223372036854775807"),
+            Some((1, 922_337_203))
+        );
+        assert_eq!(
+            unix_timestamp("1.99999999999999999"),
+            Some((1, 1_000_000_000))
+        );
+        assert_eq!(unix_timestamp("1."), None);
+        assert_eq!(unix_timestamp(".5"), None);
+        assert_eq!(unix_timestamp("x"), None);
+        assert_eq!(
+            elems("2006-01-02T15:04:05.999999999Z07:00"),
+            [
+                Elem::Year,
+                Elem::Lit("-"),
+                Elem::Month,
+                Elem::Lit("-"),
+                Elem::Day,
+                Elem::Lit("T"),
+                Elem::Hour,
+                Elem::Lit(":"),
+                Elem::Minute,
+                Elem::Lit(":"),
+                Elem::Second,
+                Elem::Frac,
+                Elem::Zone,
+            ]
+        );
+        assert_eq!(
+            entry_time("2026-12-06T10:30:05.000000007Z").map(unix),
+            Some((1_796_553_005, 7))
+        );
+        assert_eq!(
+            entry_time("2026-12-06T10:30:05Z").map(unix),
+            Some((1_796_553_005, 0))
+        );
+        assert_eq!(entry_time("2026-12-06T10:30:05"), None);
+        assert_eq!(entry_time(""), None);
+    }
+
+    fn stamp(sec: i64, nsec: u32) -> String {
+        crate::state::rfc3339(sec, nsec)
+    }
+
+    #[test]
+    fn window_keeps_dockers_order() {
+        let t = |n: i64| stamp(1_000 + n, 500);
+        let m = |n: i64| Some(Moment::unix(1_000 + n, 500));
+        // No bound: everything, even an entry without a time.
+        let mut w = Window::new(None, None);
+        assert!(w.admit(&t(0)) && w.admit("garbage") && !w.ended());
+        // since: entries before it are skipped, the one at it is shown.
+        let mut w = Window::new(m(2), None);
+        let shown: Vec<bool> = (0..5).map(|n| w.admit(&t(n))).collect();
+        assert_eq!(shown, [false, false, true, true, true]);
+        assert!(!w.admit("garbage") && !w.ended());
+        // until: the one at it is shown; the first after it ends the
+        // reading, even if an earlier one comes after.
+        let mut w = Window::new(None, m(2));
+        let shown: Vec<bool> = [0, 1, 2, 3, 1]
+            .into_iter()
+            .map(|n| w.admit(&t(n)))
+            .collect();
+        assert_eq!(shown, [true, true, true, false, false]);
+        assert!(w.ended());
+        // A follow starts afresh, and ends at its own first entry after.
+        w.restart();
+        assert!(!w.ended());
+        assert!(w.admit(&t(1)));
+        assert!(!w.admit(&t(5)) && w.ended());
+        // Before since is skipped before until is looked at: it ends
+        // nothing.
+        let mut w = Window::new(m(5), m(2));
+        assert!(!w.admit(&t(4)) && !w.ended());
+        assert!(!w.admit(&t(6)) && w.ended());
+        // Both: between them.
+        let mut w = Window::new(m(1), m(3));
+        let shown: Vec<bool> = (0..5).map(|n| w.admit(&t(n))).collect();
+        assert_eq!(shown, [false, true, true, true, false]);
+        // To the nanosecond.
+        let mut w = Window::new(Some(Moment::unix(10, 5)), Some(Moment::unix(10, 6)));
+        assert!(!w.admit(&stamp(10, 4)));
+        assert!(w.admit(&stamp(10, 5)));
+        assert!(w.admit(&stamp(10, 6)));
+        assert!(!w.admit(&stamp(10, 7)));
+        assert!(Window::default().admit("x"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_value_is_an_instant_or_an_error(
+            v in "[-+0-9:.,TZz hmsµnu]{0,24}|\\PC{0,12}",
+            sec in any::<i64>(), nsec in 0u32..1_000_000_000, offset in -86_400i32..86_400,
+        ) {
+            let now = Clock { sec, nsec, offset };
+            let _ = since(&v, &now).map_err(|e| e.to_string());
+            let _ = until(&v, &now).map_err(|e| e.to_string());
+            let _ = entry_time(&v);
+        }
+
+        #[test]
+        fn rfc3339_round_trips(sec in -62_135_596_800i64..253_402_300_800, nsec in 0u32..1_000_000_000) {
+            let t = stamp(sec, nsec);
+            prop_assert_eq!(entry_time(&t).map(unix), Some((sec, nsec)));
+            prop_assert_eq!(at(&t, &NOW), (sec, nsec));
+        }
     }
 }
