@@ -24,9 +24,10 @@ second_user=${RRUN_TEST_USER2:-rrtest2}
 
 # --- packages ----------------------------------------------------------------
 # busybox-static: the test rootfs; uidmap: newuidmap/newgidmap (rootless);
-# passt: pasta (rootless networking); the rest: tools the tests drive.
+# passt: pasta (rootless networking); tzdata: zone files (logs --since in
+# local time); the rest: tools the tests drive.
 packages=(busybox-static uidmap passt nftables iptables iproute2 iputils-ping iperf3 socat
-    bubblewrap util-linux procps file)
+    bubblewrap util-linux procps file tzdata)
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
     for p in "${packages[@]}"; do

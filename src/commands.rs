@@ -604,9 +604,12 @@ fn clock() -> timespec::Clock {
     let t: libc::time_t = sec;
     // SAFETY: an all-zero tm is a valid value to be overwritten.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let tz = std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned());
+    let zone = timespec::local_zone(tz.as_deref(), |p| std::path::Path::new(p).is_file());
     // SAFETY: localtime_r (which reads TZ and the zone files the first
     // time) writes only the tm it is given; null when it cannot convert.
-    let converted = !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
+    let converted =
+        zone == timespec::LocalZone::System && !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
     let offset = if converted {
         i32::try_from(tm.tm_gmtoff).unwrap_or(0)
     } else {

@@ -59,6 +59,42 @@ pub struct Clock {
     pub offset: i32,
 }
 
+/// Where Go's `time.Local`, which Docker reads a time without a zone in,
+/// comes from: the system's zone (`/etc/localtime`, or the zone file TZ
+/// names), or UTC. Go reads TZ only as a file's name, so a POSIX rule
+/// such as `TZ=XYZ-3`, which the C library follows, is UTC there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalZone {
+    System,
+    Utc,
+}
+
+/// Where Go looks for a zone TZ names.
+const ZONE_DIRS: [&str; 3] = [
+    "/usr/share/zoneinfo/",
+    "/usr/share/lib/zoneinfo/",
+    "/usr/lib/locale/TZ/",
+];
+
+/// Go's choice for the value of TZ (None: unset); `is_file` says whether
+/// a path names a file.
+pub fn local_zone(tz: Option<&str>, is_file: impl Fn(&str) -> bool) -> LocalZone {
+    let Some(tz) = tz else {
+        return LocalZone::System;
+    };
+    let tz = tz.strip_prefix(':').unwrap_or(tz);
+    let found = if tz.starts_with('/') {
+        is_file(tz)
+    } else {
+        !tz.is_empty() && tz != "UTC" && ZONE_DIRS.iter().any(|d| is_file(&format!("{d}{tz}")))
+    };
+    if found {
+        LocalZone::System
+    } else {
+        LocalZone::Utc
+    }
+}
+
 /// A bad `--since`/`--until` value, in Docker's words (its client says
 /// them and exits 1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -1131,6 +1167,35 @@ mod tests {
             offset: 0,
         };
         assert_eq!(at("1h", &now), (i64::MIN, 0));
+    }
+
+    #[test]
+    fn local_zone_as_go_finds_it() {
+        let files = |p: &str| {
+            [
+                "/usr/share/zoneinfo/Asia/Kolkata",
+                "/usr/lib/locale/TZ/Old",
+                "/z",
+            ]
+            .contains(&p)
+        };
+        for (tz, zone) in [
+            (None, LocalZone::System),
+            (Some(""), LocalZone::Utc),
+            (Some(":"), LocalZone::Utc),
+            (Some("UTC"), LocalZone::Utc),
+            (Some(":UTC"), LocalZone::Utc),
+            (Some("Asia/Kolkata"), LocalZone::System),
+            (Some(":Asia/Kolkata"), LocalZone::System),
+            (Some("Old"), LocalZone::System),
+            (Some("XYZ-3"), LocalZone::Utc),
+            (Some("/z"), LocalZone::System),
+            (Some(":/z"), LocalZone::System),
+            (Some("/y"), LocalZone::Utc),
+            (Some("z"), LocalZone::Utc),
+        ] {
+            assert_eq!(local_zone(tz, files), zone, "{tz:?}");
+        }
     }
 
     #[test]
