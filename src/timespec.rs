@@ -181,19 +181,18 @@ fn strconv_quote(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\x0b' => out.push_str("\\v"),
             ' ' => out.push(' '),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
+            '\x00'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if prints(c) => out.push(c),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+            c if (c as u32) > 0xffff => out.push_str(&format!("\\U{:08x}", c as u32)),
+            c => out.push_str(&format!("\\u{:04x}", c as u32)),
         }
     }
     out.push('"');
     out
 }
 
-/// Whether Go's `unicode.IsPrint` holds, but for unassigned code points.
+/// Whether Go's `unicode.IsPrint` holds, but for unassigned code points
+/// (noncharacters excepted).
 fn prints(c: char) -> bool {
     let u = c as u32;
     let format = matches!(
@@ -217,7 +216,8 @@ fn prints(c: char) -> bool {
             | 0xe0020..=0xe007f
     );
     let private = matches!(u, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
-    !(c.is_control() || c.is_whitespace() || format || private)
+    let nonchar = matches!(u, 0xfdd0..=0xfdef) || u & 0xfffe == 0xfffe;
+    !(c.is_control() || c.is_whitespace() || format || private || nonchar)
 }
 
 /// One element of a Go time layout, as the layouts here use them.
@@ -581,16 +581,15 @@ fn unix_timestamp(s: &str) -> Option<(i64, i64)> {
     let len = frac.len();
     let nsec = if len <= 9 {
         n * 10i64.pow(9 - len as u32)
-    } else if len - 9 <= 22 {
+    } else {
+        // Go multiplies by 10^-(len-9) in floating point; exact powers up
+        // to 10^22, and past that the product is below a ten-thousandth
+        // of a nanosecond, 0 however it rounds.
         let mut p = 1f64;
         for _ in 9..len {
             p *= 10.0;
         }
         (n as f64 * (1.0 / p)) as i64
-    } else {
-        // Below a ten-thousandth of a nanosecond: Go's product truncates
-        // to 0 however it rounds.
-        0
     };
     Some((sec, nsec))
 }
@@ -1039,6 +1038,12 @@ mod tests {
     #[test]
     fn durations_as_go_reads_them() {
         for (value, want) in [
+            ("-9223372036.854775808s", Some(-9223372036854775808)),
+            ("9223372036.854775808s", None),
+            ("-9223372036.854775809s", None),
+            ("9223372036.854775807s", Some(9223372036854775807)),
+            ("0.9223372036854775808h", Some(3320413933267)),
+            ("0.92233720368547758089h", Some(3320413933267)),
             ("10m", Some(600000000000)),
             ("1h30m", Some(5400000000000)),
             ("1.5h", Some(5400000000000)),
@@ -1297,6 +1302,12 @@ mod tests {
             ),
             "\"a\\\"\\\\\\a\\b\\f\\n\\r\\t\\v\\x00\\x1f\\x7f é\\u0085\\u00a0\\u00ad\\ue000\\U0010fffd\\U000e0001\u{1f600}\""
         );
+        assert_eq!(
+            strconv_quote(
+                "\u{ffff}\u{fffe}\u{fdd0}\u{fdef}\u{1ffff}\u{10ffff}\u{fffd}\u{fdcf}\u{fdf0}\u{10000}"
+            ),
+            "\"\\uffff\\ufffe\\ufdd0\\ufdef\\U0001ffff\\U0010ffff\u{fffd}\u{fdcf}\u{fdf0}\u{10000}\""
+        );
         for c in ['a', 'é', '€', '\u{1f600}', '\u{600}'] {
             assert_eq!(prints(c), c != '\u{600}', "{c:?}");
         }
@@ -1340,7 +1351,7 @@ mod tests {
             '\u{1d17b}',
             '\u{e0080}',
             '\u{f900}',
-            '\u{ffffe}',
+            '\u{e0100}',
         ] {
             assert!(prints(c), "{c:?}");
         }

@@ -548,20 +548,24 @@ fn since_and_until_between_entries(mode: Mode) {
     // for Go (a POSIX rule such as XYZ-3 is UTC there, as Docker's client
     // reads it).
     let zones = ["Asia/Kolkata", "Etc/GMT+7"];
-    if let Some(z) = zones
+    let missing = zones
         .iter()
-        .find(|z| !Path::new("/usr/share/zoneinfo").join(z).is_file())
-    {
+        .find(|z| !Path::new("/usr/share/zoneinfo").join(z).is_file());
+    if let Some(z) = missing {
         skip(&format!(
             "no zone file /usr/share/zoneinfo/{z} (package tzdata)"
         ));
     }
+    let zoned = missing.is_none();
     for (tz, east) in [
         ("UTC", 0),
         ("Asia/Kolkata", 5 * 3600 + 1800),
         (":Etc/GMT+7", -7 * 3600),
         ("XYZ-3", 0),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| zoned)
+    {
         let local = local_form(m4, east);
         let mut c = cx.cmd(&["logs", "--since", &local, &id]);
         c.env("TZ", tz);
@@ -736,7 +740,7 @@ fn follow_until_ends_at_the_first_entry_after(mode: Mode) {
     let mut upto = cx.spawn(cx.cmd(&["logs", "-f", "--until", &t1, &id]), Input::Null);
     // An hour from now: nothing before it is shown, and nothing it skips
     // ends the follow.
-    let mut later = cx.spawn(cx.cmd(&["logs", "-f", "--since", "-1h", &id]), Input::Null);
+    let later = cx.spawn(cx.cmd(&["logs", "-f", "--since", "-1h", &id]), Input::Null);
     // And a follower that prints what comes between.
     let mut all = cx.spawn(cx.cmd(&["logs", "-f", "--since", &t1, &id]), Input::Null);
     upto.wait_line("1");
