@@ -633,8 +633,8 @@ pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
         code: 1,
         msg: e.to_string(),
     };
-    let since = timespec::since(&a.since, &now).map_err(bad)?;
-    let until = timespec::until(&a.until, &now).map_err(bad)?;
+    let since = timespec::since(a.since.as_deref().unwrap_or(""), &now).map_err(bad)?;
+    let until = timespec::until(a.until.as_deref().unwrap_or(""), &now).map_err(bad)?;
     if r.config.log.driver == Driver::None {
         return Err(CmdError::Failed {
             code: 1,
