@@ -607,16 +607,16 @@ enum Sent {
 }
 
 fn get_timestamp(flag: &'static str, value: &str, now: &Clock) -> Result<Sent, TimeSpecError> {
-    if value != "0" {
-        if let Some(d) = go_duration(value) {
-            let at = i128::from(now.sec) * i128::from(NANOS)
-                + i128::from(now.nsec)
-                + i128::from(d.wrapping_neg());
-            let secs = at.div_euclid(i128::from(NANOS));
-            return Ok(Sent::Secs(
-                secs.clamp(i64::MIN.into(), i64::MAX.into()) as i64
-            ));
-        }
+    if value != "0"
+        && let Some(d) = go_duration(value)
+    {
+        let at = i128::from(now.sec) * i128::from(NANOS)
+            + i128::from(now.nsec)
+            + i128::from(d.wrapping_neg());
+        let secs = at.div_euclid(i128::from(NANOS));
+        return Ok(Sent::Secs(
+            secs.clamp(i64::MIN.into(), i64::MAX.into()) as i64
+        ));
     }
     let zoned = value.contains(['z', 'Z', '+']) || value.matches('-').count() == 3;
     let layout = if value.contains('.') {
