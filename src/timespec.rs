@@ -548,11 +548,10 @@ fn go_duration(s: &str) -> Option<i64> {
             return None;
         }
         v *= unit;
-        if f > 0 {
-            v += (f as f64 * (unit as f64 / scale)) as u64;
-            if v > TOP {
-                return None;
-            }
+        // Go adds the fraction only when it is not 0: adding 0 is the same.
+        v += (f as f64 * (unit as f64 / scale)) as u64;
+        if v > TOP {
+            return None;
         }
         // Go's uint64 wraps: two halves of 2^64 make 0.
         d = d.wrapping_add(v);
