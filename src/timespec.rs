@@ -504,7 +504,9 @@ fn go_duration(s: &str) -> Option<i64> {
             }
         }
         s = &s[pre..];
-        // The fraction; digits past what fits are ignored.
+        // The fraction; digits past what fits are ignored, as Go does
+        // (the 19th digit its guards keep or drop is below what the
+        // float64 below holds).
         let (mut f, mut scale, mut post) = (0u64, 1f64, false);
         if s.first() == Some(&b'.') {
             s = &s[1..];
