@@ -25,9 +25,10 @@ second_user=${RRUN_TEST_USER2:-rrtest2}
 # --- packages ----------------------------------------------------------------
 # busybox-static: the test rootfs; uidmap: newuidmap/newgidmap (rootless);
 # passt: pasta (rootless networking); zsh, fish: the completion scripts are
-# loaded by those shells; the rest: tools the tests drive.
+# loaded by those shells; tzdata: zone files (logs --since in local time);
+# the rest: tools the tests drive.
 packages=(busybox-static uidmap passt nftables iptables iproute2 iputils-ping iperf3 socat
-    bubblewrap util-linux procps file zsh fish)
+    bubblewrap util-linux procps file zsh fish tzdata)
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
     for p in "${packages[@]}"; do

@@ -207,6 +207,15 @@ pub struct LogsArgs {
     /// Number of lines to show from the end of the logs ("all" or a number)
     #[arg(short = 'n', long = "tail", value_name = "N", default_value = "all")]
     pub tail: String,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long = "since", value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long = "until", value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// Show extra details provided to logs
+    #[arg(long = "details")]
+    pub details: bool,
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
     pub container: String,

@@ -17,6 +17,7 @@ use crate::logrot::Driver;
 use crate::state::{Record, State, StateError, Status};
 use crate::sys;
 use crate::template::Template;
+use crate::timespec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CmdError {
@@ -635,10 +636,18 @@ struct Out {
     buf: Vec<u8>,
     stderr: bool,
     timestamps: bool,
+    /// `--details`: an entry's attributes and a space before its text, as
+    /// Docker prints them (`k=v,k2=v2 `); rrun's entries have none, so
+    /// only the space.
+    details: bool,
+    window: timespec::Window,
 }
 
 impl Out {
     fn entry(&mut self, e: &log::Entry) -> io::Result<()> {
+        if !self.window.admit(&e.t) {
+            return Ok(());
+        }
         let to_stderr = e.stream == "stderr";
         if to_stderr != self.stderr {
             self.flush()?;
@@ -646,6 +655,9 @@ impl Out {
         }
         if self.timestamps {
             self.buf.extend_from_slice(e.t.as_bytes());
+            self.buf.push(b' ');
+        }
+        if self.details {
             self.buf.push(b' ');
         }
         self.buf.extend_from_slice(e.line.as_bytes());
@@ -670,10 +682,46 @@ impl Out {
     }
 }
 
+/// Now, and the local zone's offset from UTC now, for `--since`/`--until`.
+fn clock() -> timespec::Clock {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let sec = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let t: libc::time_t = sec;
+    // SAFETY: an all-zero tm is a valid value to be overwritten.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let tz = std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned());
+    let zone = timespec::local_zone(tz.as_deref(), |p| std::path::Path::new(p).is_file());
+    // SAFETY: localtime_r (which reads TZ and the zone files the first
+    // time) writes only the tm it is given; null when it cannot convert.
+    let converted =
+        zone == timespec::LocalZone::System && !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
+    let offset = if converted {
+        i32::try_from(tm.tm_gmtoff).unwrap_or(0)
+    } else {
+        0
+    };
+    timespec::Clock {
+        sec,
+        nsec: d.subsec_nanos(),
+        offset,
+    }
+}
+
 pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
     let tail = parse_tail(&a.tail)?;
     let st = State::open()?;
     let r = st.find(&a.container)?;
+    // After the container, before the driver: Docker's client reads the
+    // times once it has found the container, its daemon the driver.
+    let now = clock();
+    let bad = |e: timespec::TimeSpecError| CmdError::Failed {
+        code: 1,
+        msg: e.to_string(),
+    };
+    let since = timespec::since(a.since.as_deref().unwrap_or(""), &now).map_err(bad)?;
+    let until = timespec::until(a.until.as_deref().unwrap_or(""), &now).map_err(bad)?;
     if r.config.log.driver == Driver::None {
         return Err(CmdError::Failed {
             code: 1,
@@ -684,6 +732,8 @@ pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
         buf: Vec::new(),
         stderr: false,
         timestamps: a.timestamps,
+        details: a.details,
+        window: timespec::Window::new(since, until),
     };
     let mut reader = log::LogReader::new(&r.dir, &r.config.log);
     let res = (|| -> Result<(), log::LogError> {
@@ -696,6 +746,9 @@ pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
         if !a.follow || !r.running() {
             return Ok(());
         }
+        // As Docker's: a reading that stopped at --until still follows,
+        // and the first new entry after it ends the follow.
+        out.window.restart();
         let Some(monitor) = watch(r.state.monitor_pid, r.state.monitor_start) else {
             return Ok(());
         };
@@ -705,7 +758,7 @@ pub fn logs(a: &cli::LogsArgs) -> Result<i32, CmdError> {
             let done = wait_exit(&monitor, Some(Instant::now() + Duration::from_millis(100)));
             reader.poll(&mut |e| out.entry(&e))?;
             out.flush().map_err(log::LogError::Output)?;
-            if done {
+            if done || out.window.ended() {
                 return Ok(());
             }
         }

@@ -31,6 +31,7 @@ mod state;
 mod sys;
 mod system;
 mod template;
+mod timespec;
 mod top;
 mod ulimit;
 
