@@ -2214,6 +2214,12 @@ impl Ctx {
             .filter(|p| Path::new(p).is_file())
             .map(|p| CString::new(*p).expect("no NUL"))
             .collect();
+        self.cmd_hiding(args, hide)
+    }
+
+    /// rrun in a private mount namespace of its own, /dev/null bound over
+    /// each of `hide`.
+    fn cmd_hiding<S: AsRef<OsStr>>(&self, args: &[S], hide: Vec<CString>) -> Command {
         let mut c = self.base_cmd(args);
         // SAFETY: unshare and mount are async-signal-safe and change only
         // the child; the C strings are owned by the closure.
@@ -2287,39 +2293,7 @@ impl Ctx {
             .into_iter()
             .map(|p| CString::new(p).expect("no NUL"))
             .collect();
-        let mut c = self.base_cmd(args);
-        // SAFETY: unshare and mount are async-signal-safe and change only
-        // the child; the C strings are owned by the closure.
-        unsafe {
-            c.pre_exec(move || {
-                if libc::unshare(libc::CLONE_NEWNS) != 0
-                    || libc::mount(
-                        std::ptr::null(),
-                        c"/".as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        std::ptr::null(),
-                    ) != 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
-                for p in &hide {
-                    if libc::mount(
-                        c"/dev/null".as_ptr(),
-                        p.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND,
-                        std::ptr::null(),
-                    ) != 0
-                    {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        self.finish_cmd(&mut c);
-        c
+        self.cmd_hiding(args, hide)
     }
 }
 
