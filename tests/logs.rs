@@ -282,6 +282,35 @@ fn default_log_cap_holds(mode: Mode) {
     cx.rrun(&["rm", "-f", &id]).ok();
 }
 
+/// A fifo the container reads at /t/go (mode 0666, for a rootless
+/// container's root too), and the `-v` that mounts it there.
+fn fifo_in_t(cx: &Ctx) -> (PathBuf, String) {
+    let dir = cx.host_dir("fifo");
+    let fifo = dir.join("go");
+    let c = std::ffi::CString::new(fifo.to_str().expect("UTF-8 path")).expect("no NUL");
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).expect("chmod fifo");
+    let vol = format!("{}:/t", dir.display());
+    (fifo, vol)
+}
+
+/// The writing end of `fifo`, once the container has opened it to read:
+/// until then an open to write fails with ENXIO.
+fn fifo_writer(fifo: &Path, mode: Mode) -> fs::File {
+    let mut w = None;
+    let opened = poll_until(SETTLE, || {
+        w = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+            .ok();
+        w.is_some()
+    });
+    assert!(opened, "[{mode}] the container did not open its fifo");
+    w.expect("fifo open")
+}
+
 fn follow_across_rotations(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
@@ -291,13 +320,7 @@ fn follow_across_rotations(mode: Mode) {
     // has shown the batch. Five files hold more than a batch, so every
     // line is still on disk when the follower comes to it: it must print
     // them all, once each, in order.
-    let dir = cx.host_dir("fifo");
-    let fifo = dir.join("go");
-    let c = std::ffi::CString::new(fifo.to_str().expect("UTF-8 path")).expect("no NUL");
-    // SAFETY: mkfifo with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
-    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).expect("chmod fifo");
-    let vol = format!("{}:/t", dir.display());
+    let (fifo, vol) = fifo_in_t(&cx);
     let id = cx.detach(
         &[
             "-v",
@@ -315,19 +338,7 @@ fn follow_across_rotations(mode: Mode) {
         ],
     );
     let mut p = cx.spawn(cx.cmd(&["logs", "-f", &id]), Input::Null);
-    // The container opens the fifo to read: until then an open to write
-    // fails with ENXIO.
-    let mut w = None;
-    let opened = poll_until(SETTLE, || {
-        w = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo)
-            .ok();
-        w.is_some()
-    });
-    assert!(opened, "[{mode}] the container did not open its fifo");
-    let mut w = w.expect("fifo open");
+    let mut w = fifo_writer(&fifo, mode);
     let batches = 25;
     for b in 0..batches {
         w.write_all(b"\n").expect("writing to the fifo");
@@ -703,13 +714,7 @@ fn follow_until_ends_at_the_first_entry_after(mode: Mode) {
     let _clean = Cleanup::new(&cx);
     // The container prints the next number each time the test writes a
     // line to a fifo.
-    let dir = cx.host_dir("fifo");
-    let fifo = dir.join("go");
-    let c = std::ffi::CString::new(fifo.to_str().expect("UTF-8 path")).expect("no NUL");
-    // SAFETY: mkfifo with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
-    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).expect("chmod fifo");
-    let vol = format!("{}:/t", dir.display());
+    let (fifo, vol) = fifo_in_t(&cx);
     let id = cx.detach(
         &["-v", &vol],
         &[
@@ -718,17 +723,7 @@ fn follow_until_ends_at_the_first_entry_after(mode: Mode) {
             "i=1; while read x; do echo $i; i=$((i+1)); done < /t/go",
         ],
     );
-    let mut w = None;
-    let opened = poll_until(SETTLE, || {
-        w = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo)
-            .ok();
-        w.is_some()
-    });
-    assert!(opened, "[{mode}] the container did not open its fifo");
-    let mut w = w.expect("fifo open");
+    let mut w = fifo_writer(&fifo, mode);
     w.write_all(b"\n").expect("writing to the fifo");
     cx.wait_logs(&id, "1");
     let out = cx.rrun(&["logs", "-t", &id]);

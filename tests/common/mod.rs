@@ -2019,6 +2019,17 @@ impl Ctx {
     }
 }
 
+/// The block that opens every container's /etc/hosts, as Docker 20.10
+/// writes it.
+pub const DEFAULT_HOSTS: [&str; 6] = [
+    "127.0.0.1\tlocalhost",
+    "::1\tlocalhost ip6-localhost ip6-loopback",
+    "fe00::0\tip6-localnet",
+    "ff00::0\tip6-mcastprefix",
+    "ff02::1\tip6-allnodes",
+    "ff02::2\tip6-allrouters",
+];
+
 /// The rows of a `ps` table as (column, value) maps, cut at the header's
 /// column offsets (the table is aligned, so a value starts where its
 /// heading does). Returns the header's column names and the rows.
