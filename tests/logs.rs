@@ -390,14 +390,7 @@ fn tail_and_all_across_rotated_files(mode: Mode) {
         ],
         "[{mode}]"
     );
-    let logs = |args: &[&str]| {
-        let mut a = vec!["logs"];
-        a.extend_from_slice(args);
-        a.push(&id);
-        let out = cx.rrun(&a);
-        out.ok();
-        out.stdout
-    };
+    let logs = |args: &[&str]| cx.logs(args, &id).stdout;
     assert_eq!(logs(&[]), "6\n7\n8\n9\n10\n", "[{mode}] oldest file first");
     assert_eq!(logs(&["--tail", "3"]), "8\n9\n10\n", "[{mode}]");
     assert_eq!(logs(&["--tail", "5"]), "6\n7\n8\n9\n10\n", "[{mode}]");
@@ -525,14 +518,7 @@ fn since_and_until_between_entries(mode: Mode) {
         "[{mode}] the entries' times go forward: {stamps:?}"
     );
     let err_t = unix_nanos(out.stderr.split(' ').next().unwrap_or(""));
-    let logs = |args: &[&str]| {
-        let mut a = vec!["logs"];
-        a.extend_from_slice(args);
-        a.push(&id);
-        let out = cx.rrun(&a);
-        out.ok();
-        out
-    };
+    let logs = |args: &[&str]| cx.logs(args, &id);
     let lines = |args: &[&str]| logs(args).stdout;
     let from = |i: usize| (i..=6).map(|n| format!("{n}\n")).collect::<String>();
     let upto = |i: usize| (1..=i).map(|n| format!("{n}\n")).collect::<String>();

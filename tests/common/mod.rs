@@ -1991,6 +1991,17 @@ impl Ctx {
         last
     }
 
+    /// `rrun logs ARGS KEY`, which must succeed.
+    #[track_caller]
+    pub fn logs(&self, args: &[&str], key: &str) -> Output {
+        let mut a = vec!["logs"];
+        a.extend_from_slice(args);
+        a.push(key);
+        let out = self.rrun(&a);
+        out.ok();
+        out
+    }
+
     /// Poll until KEY's State.Status is "exited" (`rrun inspect`) and the
     /// monitor named in its state.json is gone: only then are its exit code
     /// and its log final (the container's process may be gone a moment
