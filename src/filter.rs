@@ -172,7 +172,7 @@ fn parse_uint(
 }
 
 /// Go's strconv.ParseInt(s, base, 64), errors naming `func`.
-fn parse_int(s: &str, base: u64, func: &'static str) -> Result<i64, NumError> {
+pub fn parse_int(s: &str, base: u64, func: &'static str) -> Result<i64, NumError> {
     let (neg, rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),

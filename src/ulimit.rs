@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::filter::{self, NumError};
+
 /// One --ulimit, as the record keeps it and inspect shows it: -1 is
 /// unlimited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,9 +44,8 @@ pub enum Why {
     NoEquals(String),
     #[error("invalid ulimit type: {0}")]
     Type(String),
-    /// Go's strconv.ParseInt error for this text.
-    #[error("strconv.ParseInt: parsing {q}: {why}", q = crate::goquote::quote(.0), why = if *.1 { "value out of range" } else { "invalid syntax" })]
-    Number(String, bool),
+    #[error(transparent)]
+    Number(NumError),
     #[error("too many limit value arguments - {0}, can only have up to two, `soft[:hard]`")]
     TooMany(String),
     #[error(
@@ -105,14 +106,7 @@ fn parse_int(s: &str) -> Result<i64, Why> {
     if s == "unlimited" {
         return Ok(-1);
     }
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Why::Number(s.to_string(), false));
-    }
-    // Digits only, with at most a sign: any failure now is the range.
-    let plus = s.strip_prefix('+').unwrap_or(s);
-    plus.parse::<i64>()
-        .map_err(|_| Why::Number(s.to_string(), true))
+    filter::parse_int(s, 10, "ParseInt").map_err(Why::Number)
 }
 
 fn parse_why(val: &str) -> Result<Ulimit, Why> {
