@@ -149,6 +149,35 @@ fn bad_log_opts_refused(mode: Mode) {
     cx.detach(&["--name", "logged"], &["true"]);
 }
 
+/// A log kept in `keep` files of `max_size` bytes: no other file, and none
+/// longer by more than an entry.
+#[track_caller]
+fn assert_capped(files: &[(String, u64)], keep: usize, max_size: u64, mode: Mode) {
+    let names: Vec<String> = (0..keep)
+        .map(|i| match i {
+            0 => "log.jsonl".to_string(),
+            i => format!("log.jsonl.{i}"),
+        })
+        .collect();
+    assert!(
+        files.len() <= keep && files.iter().all(|(n, _)| names.contains(n)),
+        "[{mode}] max-file={keep} keeps {names:?} only: {files:?}"
+    );
+    for (n, len) in files {
+        assert!(
+            *len < max_size + ENTRY_OVERHEAD,
+            "[{mode}] {n} is {len} bytes: over max-size={max_size} by more than an entry"
+        );
+    }
+}
+
+/// The number on the last line of the container's log.
+fn last_number(cx: &Ctx, id: &str) -> Option<u64> {
+    numbers(&cx.logs(&["--tail", "1"], id).stdout)
+        .last()
+        .copied()
+}
+
 fn log_opt_cap_holds_while_writing(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
@@ -179,26 +208,9 @@ fn log_opt_cap_holds_while_writing(mode: Mode) {
             "[{mode}] the container wrote only {last} lines in {:?}",
             t0.elapsed()
         );
-        let files = log_files(&dir);
         samples += 1;
-        assert!(
-            files.len() <= 2
-                && files
-                    .iter()
-                    .all(|(n, _)| n == "log.jsonl" || n == "log.jsonl.1"),
-            "[{mode}] max-file=2 keeps log.jsonl and log.jsonl.1 only: {files:?}"
-        );
-        for (n, len) in &files {
-            assert!(
-                *len < max_size + ENTRY_OVERHEAD,
-                "[{mode}] {n} is {len} bytes: over max-size=64k by more than an entry"
-            );
-        }
-        let out = cx.rrun(&["logs", "--tail", "1", &id]);
-        out.ok();
-        if let Some(n) = numbers(&out.stdout).last() {
-            last = *n;
-        }
+        assert_capped(&log_files(&dir), 2, max_size, mode);
+        last = last_number(&cx, &id).unwrap_or(last);
     }
     cx.rrun(&["kill", &id]).ok();
     let seen = follower.wait();
@@ -258,25 +270,10 @@ fn default_log_cap_holds(mode: Mode) {
             t0.elapsed()
         );
         let files = log_files(&dir);
-        assert!(
-            files.len() <= 3
-                && files
-                    .iter()
-                    .all(|(n, _)| ["log.jsonl", "log.jsonl.1", "log.jsonl.2"].contains(&n.as_str())),
-            "[{mode}] the default keeps three files: {files:?}"
-        );
+        // Its entries are 1 KiB lines.
+        assert_capped(&files, 3, max_size + 1024, mode);
         saw_third |= files.iter().any(|(n, _)| n == "log.jsonl.2");
-        for (n, len) in &files {
-            assert!(
-                *len < max_size + 1024 + ENTRY_OVERHEAD,
-                "[{mode}] {n} is {len} bytes: over 10m by more than an entry"
-            );
-        }
-        let out = cx.rrun(&["logs", "--tail", "1", &id]);
-        out.ok();
-        if let Some(n) = numbers(&out.stdout).last() {
-            last = *n;
-        }
+        last = last_number(&cx, &id).unwrap_or(last);
         std::thread::sleep(Duration::from_millis(50));
     }
     cx.rrun(&["rm", "-f", &id]).ok();
