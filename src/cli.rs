@@ -580,7 +580,7 @@ fn clap_error(
 
 /// A flag value Docker's CLI refuses, in its (cobra's) words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid argument {} for \"{flag}\" flag: {why}", crate::filter::go_quote(.value))]
+#[error("invalid argument {} for \"{flag}\" flag: {why}", crate::goquote::quote(.value))]
 pub struct FlagError {
     pub flag: &'static str,
     pub value: String,

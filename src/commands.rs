@@ -199,7 +199,10 @@ pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
         Some(t) => {
             return Err(CmdError::Failed {
                 code: 1,
-                msg: format!("{} is not a valid value for --type", filter::go_quote(t)),
+                msg: format!(
+                    "{} is not a valid value for --type",
+                    crate::goquote::quote(t)
+                ),
             });
         }
     }

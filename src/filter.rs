@@ -51,46 +51,6 @@ const STATES: [&str; 7] = [
 
 const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 
-/// Go's strconv.Quote of a string: what Docker's messages put in quotes.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control()
-                || (c.is_whitespace() && c != ' ')
-                || matches!(c as u32,
-                    // Format characters (Cf) and private use (Co), which
-                    // Go does not print either.
-                    0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e
-                    | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064
-                    | 0x2066..=0x206f | 0xe000..=0xf8ff | 0xfeff | 0xfff9..=0xfffb
-                    | 0xe0001 | 0xe0020..=0xe007f | 0xf0000..) =>
-            {
-                match u16::try_from(u32::from(c)) {
-                    Ok(u) => out.push_str(&format!("\\u{u:04x}")),
-                    Err(_) => out.push_str(&format!("\\U{:08x}", u32::from(c))),
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Go's *strconv.NumError.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NumError {
@@ -111,7 +71,7 @@ impl fmt::Display for NumError {
             f,
             "strconv.{}: parsing {}: {why}",
             self.func,
-            go_quote(&self.num)
+            crate::goquote::quote(&self.num)
         )
     }
 }
@@ -212,7 +172,7 @@ fn parse_uint(
 }
 
 /// Go's strconv.ParseInt(s, base, 64), errors naming `func`.
-fn parse_int(s: &str, base: u64, func: &'static str) -> Result<i64, NumError> {
+pub fn parse_int(s: &str, base: u64, func: &'static str) -> Result<i64, NumError> {
     let (neg, rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -715,23 +675,6 @@ mod tests {
             num: s.into(),
             range,
         }
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
-        assert_eq!(
-            go_quote("\x07\x08\x0c\n\r\t\x0b\x01\x7f"),
-            r#""\a\b\f\n\r\t\v\x01\x7f""#
-        );
-        assert_eq!(go_quote("é ok"), "\"é ok\"");
-        assert_eq!(
-            go_quote("\u{a0}\u{85}\u{200b}\u{feff}\u{ad}"),
-            r#""\u00a0\u0085\u200b\ufeff\u00ad""#
-        );
-        assert_eq!(go_quote("\u{e0001}"), r#""\U000e0001""#);
-        assert_eq!(go_quote("\u{e000}\u{10fffd}"), r#""\ue000\U0010fffd""#);
-        assert_eq!(go_quote("\u{1f600}"), "\"\u{1f600}\"");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{Value, json};
 
+use crate::goquote::{self, Unit};
 use crate::ports::{self, Binding, Exposed};
 use crate::state::{Record, Status, ZERO_TIME, parse_rfc3339};
 
@@ -369,28 +370,12 @@ pub fn status_text(r: &Record, now: f64) -> String {
     }
 }
 
-/// Text as Go ranges over it: characters, and bytes that are not UTF-8.
-#[derive(Clone, Copy)]
-enum Unit {
-    Char(char),
-    Byte(u8),
-}
-
-fn units(b: &[u8]) -> Vec<Unit> {
-    let mut v = Vec::with_capacity(b.len());
-    for chunk in b.utf8_chunks() {
-        v.extend(chunk.valid().chars().map(Unit::Char));
-        v.extend(chunk.invalid().iter().map(|&b| Unit::Byte(b)));
-    }
-    v
-}
-
 /// Docker's TruncateWithEllipsis (a byte that is not UTF-8 counts as one
 /// character, and stays as it is).
 fn truncate(mut u: Vec<Unit>, n: usize) -> Vec<Unit> {
     if u.len() > n {
         u.truncate(n - 1);
-        u.push(Unit::Char('…'));
+        u.push(Ok('…'));
     }
     u
 }
@@ -411,49 +396,8 @@ pub fn command_text(r: &Record, no_trunc: bool) -> String {
             cmd.extend_from_slice(a);
         }
     }
-    let cmd = units(&cmd);
-    quote_units(if no_trunc { cmd } else { truncate(cmd, 20) })
-}
-
-/// Go's strconv.Quote: printable characters as they are, the usual
-/// backslash escapes, `\xNN` for other bytes below 0x80 and for bytes
-/// that are not UTF-8, `\uNNNN` / `\UNNNNNNNN` for other characters.
-fn quote_units(u: Vec<Unit>) -> String {
-    let mut out = String::with_capacity(u.len() + 2);
-    out.push('"');
-    for c in u {
-        let c = match c {
-            Unit::Char(c) => c,
-            Unit::Byte(b) => {
-                out.push_str(&format!("\\x{b:02x}"));
-                continue;
-            }
-        };
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() || matches!(c as u32, 0x2028 | 0x2029 | 0xfeff) => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let cmd = goquote::units(&cmd).collect();
+    goquote::quote_units(if no_trunc { cmd } else { truncate(cmd, 20) })
 }
 
 /// Go's time.Time.String() of a UTC RFC 3339 time, to the second, as
@@ -900,9 +844,14 @@ mod tests {
         r.config.path = "sh".into();
         r.config.args = vec!["-c".into(), "exit 3".into()];
         assert_eq!(command_text(&r, true), "\"sh -c 'exit 3'\"");
-        let q = |b: &[u8]| quote_units(units(b));
-        assert_eq!(q("a\u{1}b\"\\é\t".as_bytes()), "\"a\\x01b\\\"\\\\é\\t\"");
-        assert_eq!(q(b"caf\xe9 \xff\xfe\xc3"), r#""caf\xe9 \xff\xfe\xc3""#);
+        // A byte that is not UTF-8 counts as one character and shows as
+        // \xNN.
+        r.config.path = "caf\u{e9}".into();
+        r.config.args = vec![
+            OsStr::from_bytes(b"\xff\xe9 x").into(),
+            "0123456789abcdef".into(),
+        ];
+        assert_eq!(command_text(&r, false), "\"café '\\xff\\xe9 x' 0123456…\"");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod filter;
 mod forward;
 #[cfg(test)]
 mod fuzz;
+mod goquote;
 mod help;
 mod hosts;
 mod inspect;

@@ -19,6 +19,8 @@ use std::rc::Rc;
 
 use serde_json::{Number, Value};
 
+use crate::goquote::{self, is_print};
+
 /// Deepest nesting of control structures and parenthesised pipelines.
 const MAX_DEPTH: usize = 100;
 /// Largest output one execution may produce.
@@ -171,9 +173,9 @@ impl Tok {
         };
         if text.chars().count() > 10 {
             let head: String = text.chars().take(10).collect();
-            format!("{}...", go_quote(&head))
+            format!("{}...", goquote::quote(&head))
         } else {
-            go_quote(&text)
+            goquote::quote(&text)
         }
     }
 }
@@ -525,7 +527,10 @@ impl<'s> Lexer<'s> {
         }
         let text = self.slice(start, self.pos);
         if !ok {
-            return self.fail(format!("bad number syntax: {}", go_quote(text)), start);
+            return self.fail(
+                format!("bad number syntax: {}", goquote::quote(text)),
+                start,
+            );
         }
         self.emit(Tok::Number(text.to_string()), start);
         true
@@ -1117,9 +1122,10 @@ impl Parser<'_> {
                 Tok::Declare | Tok::Assign => {
                     is_assign = t.tok == Tok::Assign;
                     if is_assign && !self.vars.contains(&name) {
-                        return Err(
-                            self.error(v.pos, format!("undefined variable {}", go_quote(&name)))
-                        );
+                        return Err(self.error(
+                            v.pos,
+                            format!("undefined variable {}", goquote::quote(&name)),
+                        ));
                     }
                     if !is_assign {
                         self.vars.push(name.clone());
@@ -1250,7 +1256,10 @@ impl Parser<'_> {
             ArgKind::Dot | ArgKind::Nil | ArgKind::Lit { .. } => {
                 return Err(self.error(
                     pos,
-                    format!("unexpected . after term {}", go_quote(&node.to_string())),
+                    format!(
+                        "unexpected . after term {}",
+                        goquote::quote(&node.to_string())
+                    ),
                 ));
             }
             kind => ArgKind::Chain(
@@ -1271,16 +1280,19 @@ impl Parser<'_> {
             Tok::Ident(name) => match Builtin::lookup(&name) {
                 Some(b) => ArgKind::Func(b),
                 None => {
-                    return Err(
-                        self.error(pos, format!("function {} not defined", go_quote(&name)))
-                    );
+                    return Err(self.error(
+                        pos,
+                        format!("function {} not defined", goquote::quote(&name)),
+                    ));
                 }
             },
             Tok::Dot => ArgKind::Dot,
             Tok::Nil => ArgKind::Nil,
             Tok::Variable(name) => {
                 if !self.vars.contains(&name) {
-                    return Err(self.error(pos, format!("undefined variable {}", go_quote(&name))));
+                    return Err(
+                        self.error(pos, format!("undefined variable {}", goquote::quote(&name)))
+                    );
                 }
                 ArgKind::Var {
                     name,
@@ -1342,7 +1354,7 @@ impl Parser<'_> {
         match parse_go_int(text) {
             Some(Some(i)) => return Ok(Value::from(i)),
             Some(None) => {
-                return Err(self.error(pos, format!("integer overflow: {}", go_quote(text))));
+                return Err(self.error(pos, format!("integer overflow: {}", goquote::quote(text))));
             }
             None => {}
         }
@@ -1353,7 +1365,10 @@ impl Parser<'_> {
         {
             return Ok(Value::Number(n));
         }
-        Err(self.error(pos, format!("illegal number syntax: {}", go_quote(text))))
+        Err(self.error(
+            pos,
+            format!("illegal number syntax: {}", goquote::quote(text)),
+        ))
     }
 }
 
@@ -2049,13 +2064,13 @@ impl<'a> Exec<'a> {
                     match self.part(&cur, |v| v.as_object().and_then(|m| m.get(name)))? {
                         Some(v) => v,
                         None => {
-                            let msg = format!("map has no entry for key {}", go_quote(name));
+                            let msg = format!("map has no entry for key {}", goquote::quote(name));
                             return Err(self.fail(node, msg));
                         }
                     }
                 }
                 Value::Null if i == 0 && nil_data => {
-                    let msg = format!("nil data; no entry for key {}", go_quote(name));
+                    let msg = format!("nil data; no entry for key {}", goquote::quote(name));
                     return Err(self.fail(node, msg));
                 }
                 Value::Null => {
@@ -2627,20 +2642,6 @@ fn url_query_escape(s: &str) -> String {
 
 // ---------------------------------------------------------------- Go fmt
 
-/// Go's `strconv.IsPrint`, approximated outside ASCII.
-fn is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    let u = u32::from(c);
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(u, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E)
-        || matches!(u, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F)
-        || matches!(u, 0xFEFF | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF)
-        || matches!(u, 0xE000..=0xF8FF | 0xF0000..))
-}
-
 /// Go's `%#U` form of a rune, used in lexer errors.
 fn go_u(c: char) -> String {
     if is_print(c) {
@@ -2648,51 +2649,6 @@ fn go_u(c: char) -> String {
     } else {
         format!("U+{:04X}", u32::from(c))
     }
-}
-
-fn escape_rune(out: &mut String, c: char, quote: char, ascii_only: bool) {
-    if c == quote || c == '\\' {
-        out.push('\\');
-        out.push(c);
-        return;
-    }
-    if is_print(c) && (!ascii_only || c.is_ascii()) {
-        out.push(c);
-        return;
-    }
-    let u = u32::from(c);
-    let _ = match c {
-        '\x07' => out.write_str("\\a"),
-        '\x08' => out.write_str("\\b"),
-        '\x0c' => out.write_str("\\f"),
-        '\n' => out.write_str("\\n"),
-        '\r' => out.write_str("\\r"),
-        '\t' => out.write_str("\\t"),
-        '\x0b' => out.write_str("\\v"),
-        _ if u < 0x20 || u == 0x7f => write!(out, "\\x{u:02x}"),
-        _ if u < 0x10000 => write!(out, "\\u{u:04x}"),
-        _ => write!(out, "\\U{u:08x}"),
-    };
-}
-
-fn quote_with(s: &str, quote: char, ascii_only: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        escape_rune(&mut out, c, quote, ascii_only);
-    }
-    out.push(quote);
-    out
-}
-
-/// Go's `strconv.Quote`.
-fn go_quote(s: &str) -> String {
-    quote_with(s, '"', false)
-}
-
-fn can_backquote(s: &str) -> bool {
-    !s.chars()
-        .any(|c| c == '`' || c == '\u{FEFF}' || (c.is_control() && c != '\t'))
 }
 
 /// Flags, width and precision of one printf verb.
@@ -2817,14 +2773,16 @@ fn fmt_str(out: &mut String, s: &str, verb: char, sp: &Spec, depth: usize) {
         }
     };
     match verb {
-        'v' if sp.sharp_v => pad(out, &go_quote(s), sp),
+        'v' if sp.sharp_v => pad(out, &goquote::quote(s), sp),
         'v' | 's' => pad(out, &cut(s), sp),
         'q' => {
             let t = cut(s);
-            let q = if sp.sharp && can_backquote(&t) {
+            let q = if sp.sharp && goquote::can_backquote(&t) {
                 format!("`{t}`")
+            } else if sp.plus {
+                goquote::quote_ascii(&t)
             } else {
-                quote_with(&t, '"', sp.plus)
+                goquote::quote(&t)
             };
             pad(out, &q, sp);
         }
@@ -2871,10 +2829,7 @@ fn fmt_int(out: &mut String, v: &Value, i: i128, verb: char, sp: &Spec, depth: u
                 .ok()
                 .and_then(char::from_u32)
                 .unwrap_or('\u{FFFD}');
-            let mut q = String::from('\'');
-            escape_rune(&mut q, c, '\'', sp.plus);
-            q.push('\'');
-            return pad(out, &q, sp);
+            return pad(out, &goquote::quote_rune(c, sp.plus), sp);
         }
         'U' => {
             let u = i.unsigned_abs();

@@ -109,7 +109,7 @@ pub enum TimeSpecError {
     /// Neither a duration, a date nor a Unix timestamp.
     #[error(
         "invalid value for \"{flag}\": failed to parse value as time or duration: {}",
-        strconv_quote(value)
+        crate::goquote::quote(value)
     )]
     Neither { flag: &'static str, value: String },
 }
@@ -144,7 +144,9 @@ pub enum TimeParseError {
     Extra { value: String, at: usize },
 }
 
-/// Go's `time` package quoting: bytes outside printable ASCII as `\xNN`.
+/// The `time` package's own quoting in Go's parse errors (not
+/// `strconv.Quote`): every byte outside printable ASCII as `\xNN`, DEL
+/// as it is.
 fn time_quote(s: &[u8]) -> String {
     let mut out = String::from("\"");
     for &b in s {
@@ -159,65 +161,6 @@ fn time_quote(s: &[u8]) -> String {
     }
     out.push('"');
     out
-}
-
-/// Go's `%q` (`strconv.Quote`) of a UTF-8 string. Go asks Unicode's tables
-/// whether a character prints; here control, space, format and
-/// private-use characters are escaped and every other one kept (Go also
-/// escapes unassigned code points).
-fn strconv_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            ' ' => out.push(' '),
-            '\x00'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if prints(c) => out.push(c),
-            c if (c as u32) > 0xffff => out.push_str(&format!("\\U{:08x}", c as u32)),
-            c => out.push_str(&format!("\\u{:04x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Whether Go's `unicode.IsPrint` holds, but for unassigned code points
-/// (noncharacters excepted).
-fn prints(c: char) -> bool {
-    let u = c as u32;
-    let format = matches!(
-        u,
-        0xad | 0x600..=0x605
-            | 0x61c
-            | 0x6dd
-            | 0x70f
-            | 0x8e2
-            | 0x180e
-            | 0x200b..=0x200f
-            | 0x202a..=0x202e
-            | 0x2060..=0x2064
-            | 0x2066..=0x206f
-            | 0xfeff
-            | 0xfff9..=0xfffb
-            | 0x110bd
-            | 0x110cd
-            | 0x1d173..=0x1d17a
-            | 0xe0001
-            | 0xe0020..=0xe007f
-    );
-    let private = matches!(u, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
-    let nonchar = matches!(u, 0xfdd0..=0xfdef) || u & 0xfffe == 0xfffe;
-    !(c.is_control() || c.is_whitespace() || format || private || nonchar)
 }
 
 /// One element of a Go time layout, as the layouts here use them.
@@ -1297,65 +1240,6 @@ mod tests {
             time_quote(b"a\"b\\c\x7f\x1f\x80\xff ~"),
             "\"a\\\"b\\\\c\x7f\\x1f\\x80\\xff ~\""
         );
-        assert_eq!(
-            strconv_quote(
-                "a\"\\\x07\x08\x0c\n\r\t\x0b\x00\x1f\x7f é\u{85}\u{a0}\u{ad}\u{e000}\u{10fffd}\u{e0001}\u{1f600}"
-            ),
-            "\"a\\\"\\\\\\a\\b\\f\\n\\r\\t\\v\\x00\\x1f\\x7f é\\u0085\\u00a0\\u00ad\\ue000\\U0010fffd\\U000e0001\u{1f600}\""
-        );
-        assert_eq!(
-            strconv_quote(
-                "\u{ffff}\u{fffe}\u{fdd0}\u{fdef}\u{1ffff}\u{10ffff}\u{fffd}\u{fdcf}\u{fdf0}\u{10000}"
-            ),
-            "\"\\uffff\\ufffe\\ufdd0\\ufdef\\U0001ffff\\U0010ffff\u{fffd}\u{fdcf}\u{fdf0}\u{10000}\""
-        );
-        for c in ['a', 'é', '€', '\u{1f600}', '\u{600}'] {
-            assert_eq!(prints(c), c != '\u{600}', "{c:?}");
-        }
-        for c in [
-            '\u{605}',
-            '\u{61c}',
-            '\u{6dd}',
-            '\u{70f}',
-            '\u{8e2}',
-            '\u{180e}',
-            '\u{200b}',
-            '\u{200f}',
-            '\u{202a}',
-            '\u{202e}',
-            '\u{2060}',
-            '\u{2064}',
-            '\u{2066}',
-            '\u{206f}',
-            '\u{feff}',
-            '\u{fff9}',
-            '\u{fffb}',
-            '\u{110bd}',
-            '\u{110cd}',
-            '\u{1d173}',
-            '\u{1d17a}',
-            '\u{e0020}',
-            '\u{e007f}',
-            '\u{f8ff}',
-            '\u{f0000}',
-            '\u{ffffd}',
-            '\u{100000}',
-            '\u{2028}',
-            '\u{3000}',
-        ] {
-            assert!(!prints(c), "{c:?}");
-        }
-        for c in [
-            '\u{2065}',
-            '\u{2070}',
-            '\u{fffc}',
-            '\u{1d17b}',
-            '\u{e0080}',
-            '\u{f900}',
-            '\u{e0100}',
-        ] {
-            assert!(prints(c), "{c:?}");
-        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 
 use crate::cli;
+use crate::filter::{self, NumError};
 use crate::state::{State, StateError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +26,8 @@ pub enum TopError {
     #[error("Couldn't find PID field in ps output")]
     NoPid,
     /// Go's strconv.Atoi error for the field, as Docker shows it.
-    #[error("Unexpected pid '{0}': strconv.Atoi: parsing \"{0}\": {why}", why = if *.1 { "value out of range" } else { "invalid syntax" })]
-    BadPid(String, bool),
+    #[error("Unexpected pid '{0}': {1}")]
+    BadPid(String, NumError),
 }
 
 impl TopError {
@@ -91,14 +92,7 @@ fn fields(line: &str) -> Vec<&str> {
 
 /// Go's strconv.Atoi of a pid field.
 fn atoi(s: &str) -> Result<i64, TopError> {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(TopError::BadPid(s.to_string(), false));
-    }
-    s.strip_prefix('+')
-        .unwrap_or(s)
-        .parse()
-        .map_err(|_| TopError::BadPid(s.to_string(), true))
+    filter::atoi(s).map_err(|e| TopError::BadPid(s.to_string(), e))
 }
 
 /// ps's titles and the rows of the processes in `pids`, as Docker reads
@@ -444,6 +438,11 @@ root                3675                3652                0                   
         assert_eq!(
             e("PID\n+\n"),
             "Unexpected pid '+': strconv.Atoi: parsing \"+\": invalid syntax"
+        );
+        // The field as it is, then quoted as Go's NumError quotes it.
+        assert_eq!(
+            e("PID\na\"\\\u{a0}\n"),
+            "Unexpected pid 'a\"\\\u{a0}': strconv.Atoi: parsing \"a\\\"\\\\\\u00a0\": invalid syntax"
         );
         let (_, rows) = parse_ps("PID\n+1\n-1\n", &pids(&[1])).unwrap();
         assert_eq!(rows, [["+1"]]);

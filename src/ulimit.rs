@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::filter::{self, NumError};
+
 /// One --ulimit, as the record keeps it and inspect shows it: -1 is
 /// unlimited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,9 +44,8 @@ pub enum Why {
     NoEquals(String),
     #[error("invalid ulimit type: {0}")]
     Type(String),
-    /// Go's strconv.ParseInt error for this text.
-    #[error("strconv.ParseInt: parsing {q}: {why}", q = go_quote(.0), why = if *.1 { "value out of range" } else { "invalid syntax" })]
-    Number(String, bool),
+    #[error(transparent)]
+    Number(NumError),
     #[error("too many limit value arguments - {0}, can only have up to two, `soft[:hard]`")]
     TooMany(String),
     #[error(
@@ -61,7 +62,7 @@ pub enum Why {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UlimitError {
-    #[error("invalid argument {} for \"--ulimit\" flag: {why}", go_quote(.arg))]
+    #[error("invalid argument {} for \"--ulimit\" flag: {why}", crate::goquote::quote(.arg))]
     Invalid { arg: String, why: Why },
     /// The hard limit asked for is above the one rrun holds, and raising
     /// it needs CAP_SYS_RESOURCE (which no rootless process has).
@@ -100,43 +101,12 @@ fn limit_text(v: i64) -> String {
     }
 }
 
-/// Go's strconv.Quote for the texts these errors show: printable
-/// characters as they are, the usual escapes, `\xNN` below 0x20,
-/// `\u{…}`-free so that the line reads as Docker's.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Go's strconv.ParseInt(s, 10, 64); rrun also takes `unlimited` for -1.
 fn parse_int(s: &str) -> Result<i64, Why> {
     if s == "unlimited" {
         return Ok(-1);
     }
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Why::Number(s.to_string(), false));
-    }
-    // Digits only, with at most a sign: any failure now is the range.
-    let plus = s.strip_prefix('+').unwrap_or(s);
-    plus.parse::<i64>()
-        .map_err(|_| Why::Number(s.to_string(), true))
+    filter::parse_int(s, 10, "ParseInt").map_err(Why::Number)
 }
 
 fn parse_why(val: &str) -> Result<Ulimit, Why> {

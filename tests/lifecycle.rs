@@ -568,14 +568,7 @@ fn logs_streams_timestamps_tail(mode: Mode) {
         &["sh", "-c", "for i in 1 2 3 4 5; do echo l$i; done; exit 0"],
     );
     cx.wait_exited(&id);
-    let logs = |args: &[&str]| {
-        let mut a = vec!["logs"];
-        a.extend_from_slice(args);
-        a.push(&id);
-        let out = cx.rrun(&a);
-        out.ok();
-        out.stdout
-    };
+    let logs = |args: &[&str]| cx.logs(args, &id).stdout;
     assert_eq!(logs(&[]), "l1\nl2\nl3\nl4\nl5\n");
     assert_eq!(logs(&["--tail", "2"]), "l4\nl5\n");
     assert_eq!(logs(&["--tail", "0"]), "");

@@ -149,6 +149,35 @@ fn bad_log_opts_refused(mode: Mode) {
     cx.detach(&["--name", "logged"], &["true"]);
 }
 
+/// A log kept in `keep` files of `max_size` bytes: no other file, and none
+/// longer by more than an entry.
+#[track_caller]
+fn assert_capped(files: &[(String, u64)], keep: usize, max_size: u64, mode: Mode) {
+    let names: Vec<String> = (0..keep)
+        .map(|i| match i {
+            0 => "log.jsonl".to_string(),
+            i => format!("log.jsonl.{i}"),
+        })
+        .collect();
+    assert!(
+        files.len() <= keep && files.iter().all(|(n, _)| names.contains(n)),
+        "[{mode}] max-file={keep} keeps {names:?} only: {files:?}"
+    );
+    for (n, len) in files {
+        assert!(
+            *len < max_size + ENTRY_OVERHEAD,
+            "[{mode}] {n} is {len} bytes: over max-size={max_size} by more than an entry"
+        );
+    }
+}
+
+/// The number on the last line of the container's log.
+fn last_number(cx: &Ctx, id: &str) -> Option<u64> {
+    numbers(&cx.logs(&["--tail", "1"], id).stdout)
+        .last()
+        .copied()
+}
+
 fn log_opt_cap_holds_while_writing(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
@@ -179,26 +208,9 @@ fn log_opt_cap_holds_while_writing(mode: Mode) {
             "[{mode}] the container wrote only {last} lines in {:?}",
             t0.elapsed()
         );
-        let files = log_files(&dir);
         samples += 1;
-        assert!(
-            files.len() <= 2
-                && files
-                    .iter()
-                    .all(|(n, _)| n == "log.jsonl" || n == "log.jsonl.1"),
-            "[{mode}] max-file=2 keeps log.jsonl and log.jsonl.1 only: {files:?}"
-        );
-        for (n, len) in &files {
-            assert!(
-                *len < max_size + ENTRY_OVERHEAD,
-                "[{mode}] {n} is {len} bytes: over max-size=64k by more than an entry"
-            );
-        }
-        let out = cx.rrun(&["logs", "--tail", "1", &id]);
-        out.ok();
-        if let Some(n) = numbers(&out.stdout).last() {
-            last = *n;
-        }
+        assert_capped(&log_files(&dir), 2, max_size, mode);
+        last = last_number(&cx, &id).unwrap_or(last);
     }
     cx.rrun(&["kill", &id]).ok();
     let seen = follower.wait();
@@ -258,28 +270,42 @@ fn default_log_cap_holds(mode: Mode) {
             t0.elapsed()
         );
         let files = log_files(&dir);
-        assert!(
-            files.len() <= 3
-                && files
-                    .iter()
-                    .all(|(n, _)| ["log.jsonl", "log.jsonl.1", "log.jsonl.2"].contains(&n.as_str())),
-            "[{mode}] the default keeps three files: {files:?}"
-        );
+        // Its entries are 1 KiB lines.
+        assert_capped(&files, 3, max_size + 1024, mode);
         saw_third |= files.iter().any(|(n, _)| n == "log.jsonl.2");
-        for (n, len) in &files {
-            assert!(
-                *len < max_size + 1024 + ENTRY_OVERHEAD,
-                "[{mode}] {n} is {len} bytes: over 10m by more than an entry"
-            );
-        }
-        let out = cx.rrun(&["logs", "--tail", "1", &id]);
-        out.ok();
-        if let Some(n) = numbers(&out.stdout).last() {
-            last = *n;
-        }
+        last = last_number(&cx, &id).unwrap_or(last);
         std::thread::sleep(Duration::from_millis(50));
     }
     cx.rrun(&["rm", "-f", &id]).ok();
+}
+
+/// A fifo the container reads at /t/go (mode 0666, for a rootless
+/// container's root too), and the `-v` that mounts it there.
+fn fifo_in_t(cx: &Ctx) -> (PathBuf, String) {
+    let dir = cx.host_dir("fifo");
+    let fifo = dir.join("go");
+    let c = std::ffi::CString::new(fifo.to_str().expect("UTF-8 path")).expect("no NUL");
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).expect("chmod fifo");
+    let vol = format!("{}:/t", dir.display());
+    (fifo, vol)
+}
+
+/// The writing end of `fifo`, once the container has opened it to read:
+/// until then an open to write fails with ENXIO.
+fn fifo_writer(fifo: &Path, mode: Mode) -> fs::File {
+    let mut w = None;
+    let opened = poll_until(SETTLE, || {
+        w = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+            .ok();
+        w.is_some()
+    });
+    assert!(opened, "[{mode}] the container did not open its fifo");
+    w.expect("fifo open")
 }
 
 fn follow_across_rotations(mode: Mode) {
@@ -291,13 +317,7 @@ fn follow_across_rotations(mode: Mode) {
     // has shown the batch. Five files hold more than a batch, so every
     // line is still on disk when the follower comes to it: it must print
     // them all, once each, in order.
-    let dir = cx.host_dir("fifo");
-    let fifo = dir.join("go");
-    let c = std::ffi::CString::new(fifo.to_str().expect("UTF-8 path")).expect("no NUL");
-    // SAFETY: mkfifo with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
-    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).expect("chmod fifo");
-    let vol = format!("{}:/t", dir.display());
+    let (fifo, vol) = fifo_in_t(&cx);
     let id = cx.detach(
         &[
             "-v",
@@ -315,19 +335,7 @@ fn follow_across_rotations(mode: Mode) {
         ],
     );
     let mut p = cx.spawn(cx.cmd(&["logs", "-f", &id]), Input::Null);
-    // The container opens the fifo to read: until then an open to write
-    // fails with ENXIO.
-    let mut w = None;
-    let opened = poll_until(SETTLE, || {
-        w = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo)
-            .ok();
-        w.is_some()
-    });
-    assert!(opened, "[{mode}] the container did not open its fifo");
-    let mut w = w.expect("fifo open");
+    let mut w = fifo_writer(&fifo, mode);
     let batches = 25;
     for b in 0..batches {
         w.write_all(b"\n").expect("writing to the fifo");
@@ -379,14 +387,7 @@ fn tail_and_all_across_rotated_files(mode: Mode) {
         ],
         "[{mode}]"
     );
-    let logs = |args: &[&str]| {
-        let mut a = vec!["logs"];
-        a.extend_from_slice(args);
-        a.push(&id);
-        let out = cx.rrun(&a);
-        out.ok();
-        out.stdout
-    };
+    let logs = |args: &[&str]| cx.logs(args, &id).stdout;
     assert_eq!(logs(&[]), "6\n7\n8\n9\n10\n", "[{mode}] oldest file first");
     assert_eq!(logs(&["--tail", "3"]), "8\n9\n10\n", "[{mode}]");
     assert_eq!(logs(&["--tail", "5"]), "6\n7\n8\n9\n10\n", "[{mode}]");
@@ -514,14 +515,7 @@ fn since_and_until_between_entries(mode: Mode) {
         "[{mode}] the entries' times go forward: {stamps:?}"
     );
     let err_t = unix_nanos(out.stderr.split(' ').next().unwrap_or(""));
-    let logs = |args: &[&str]| {
-        let mut a = vec!["logs"];
-        a.extend_from_slice(args);
-        a.push(&id);
-        let out = cx.rrun(&a);
-        out.ok();
-        out
-    };
+    let logs = |args: &[&str]| cx.logs(args, &id);
     let lines = |args: &[&str]| logs(args).stdout;
     let from = |i: usize| (i..=6).map(|n| format!("{n}\n")).collect::<String>();
     let upto = |i: usize| (1..=i).map(|n| format!("{n}\n")).collect::<String>();
@@ -703,13 +697,7 @@ fn follow_until_ends_at_the_first_entry_after(mode: Mode) {
     let _clean = Cleanup::new(&cx);
     // The container prints the next number each time the test writes a
     // line to a fifo.
-    let dir = cx.host_dir("fifo");
-    let fifo = dir.join("go");
-    let c = std::ffi::CString::new(fifo.to_str().expect("UTF-8 path")).expect("no NUL");
-    // SAFETY: mkfifo with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
-    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).expect("chmod fifo");
-    let vol = format!("{}:/t", dir.display());
+    let (fifo, vol) = fifo_in_t(&cx);
     let id = cx.detach(
         &["-v", &vol],
         &[
@@ -718,17 +706,7 @@ fn follow_until_ends_at_the_first_entry_after(mode: Mode) {
             "i=1; while read x; do echo $i; i=$((i+1)); done < /t/go",
         ],
     );
-    let mut w = None;
-    let opened = poll_until(SETTLE, || {
-        w = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo)
-            .ok();
-        w.is_some()
-    });
-    assert!(opened, "[{mode}] the container did not open its fifo");
-    let mut w = w.expect("fifo open");
+    let mut w = fifo_writer(&fifo, mode);
     w.write_all(b"\n").expect("writing to the fifo");
     cx.wait_logs(&id, "1");
     let out = cx.rrun(&["logs", "-t", &id]);

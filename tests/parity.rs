@@ -36,16 +36,6 @@ both_modes!(
     one_character_name_refused,
 );
 
-/// The default block of every container's /etc/hosts.
-const DEFAULT_BLOCK: [&str; 6] = [
-    "127.0.0.1\tlocalhost",
-    "::1\tlocalhost ip6-localhost ip6-loopback",
-    "fe00::0\tip6-localnet",
-    "ff00::0\tip6-mcastprefix",
-    "ff02::1\tip6-allnodes",
-    "ff02::2\tip6-allrouters",
-];
-
 fn sorted_lines(text: &str) -> Vec<String> {
     let mut v: Vec<String> = text.lines().map(str::to_string).collect();
     v.sort();
@@ -699,7 +689,7 @@ fn groups_as_docker(mode: Mode) {
 fn hosts_without_an_own_address(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _cleanup = Cleanup::new(&cx);
-    let block: Vec<String> = DEFAULT_BLOCK.iter().map(|s| s.to_string()).collect();
+    let block: Vec<String> = DEFAULT_HOSTS.iter().map(|s| s.to_string()).collect();
     for opts in [
         &["--net=none"][..],
         &["--net=none", "-h", "box"],

@@ -414,14 +414,6 @@ fn env_file_is_bounded(mode: Mode) {
 /// keeps the host's own /etc/hosts.
 fn add_host_with_net_none_and_host(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
-    let default_block = [
-        "127.0.0.1\tlocalhost",
-        "::1\tlocalhost ip6-localhost ip6-loopback",
-        "fe00::0\tip6-localnet",
-        "ff00::0\tip6-mcastprefix",
-        "ff02::1\tip6-allnodes",
-        "ff02::2\tip6-allrouters",
-    ];
     let gw = cx.sh(&[], "ip route | awk '/^default/ {print $3}'");
     gw.ok();
     let gw = gw.stdout.trim().to_string();
@@ -444,7 +436,7 @@ fn add_host_with_net_none_and_host(mode: Mode) {
         "cat /etc/hosts",
     );
     out.ok();
-    let mut want: Vec<String> = default_block.iter().map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = DEFAULT_HOSTS.iter().map(|s| s.to_string()).collect();
     want.extend([
         "10.1.2.3\ta.example".to_string(),
         format!("{gw}\tgw.example"),
@@ -470,7 +462,7 @@ fn add_host_with_net_none_and_host(mode: Mode) {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(
         lines[..6],
-        default_block,
+        DEFAULT_HOSTS,
         "[{mode}] --net=host with --add-host: Docker's default block\n{out}"
     );
     assert_eq!(

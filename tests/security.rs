@@ -228,6 +228,16 @@ const PROBE_CMD: [&str; 6] = [
     "-q",
 ];
 
+/// `rrun run` with `opts` of the probe: this binary, mounted at
+/// IN_CONTAINER, in its syscalls role.
+fn probe_args(cx: &Ctx, opts: &[&str]) -> Vec<String> {
+    let vol = format!("{}:{IN_CONTAINER}:ro", probe_bin());
+    let mut a: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+    a.extend(["-v", &vol, "-e", "RRUN_SEC_ROLE=syscalls", cx.rootfs()].map(String::from));
+    a.extend(PROBE_CMD.map(String::from));
+    a
+}
+
 /// name → errno, from the probe's output.
 fn parse(out: &Output) -> std::collections::BTreeMap<String, i32> {
     out.stdout
@@ -293,35 +303,17 @@ fn assert_filtered(got: &std::collections::BTreeMap<String, i32>, out: &Output) 
 fn seccomp_default_filter(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _c = Cleanup::new(&cx);
-    let vol = format!("{}:{IN_CONTAINER}:ro", probe_bin());
-    let mut a = vec![
-        "--rm",
-        "--net=none",
-        "-v",
-        &vol,
-        "-e",
-        "RRUN_SEC_ROLE=syscalls",
-        cx.rootfs(),
-    ];
-    a.extend(PROBE_CMD);
+    let a = probe_args(&cx, &["--rm", "--net=none"]);
     let out = cx.rrun(&a);
     out.ok();
     assert_filtered(&parse(&out), &out);
 
     // Unconfined: the same calls reach the kernel, which answers otherwise
     // (a session keyring exists; fd 0 is /dev/null, not a terminal).
-    let mut a = vec![
-        "--rm",
-        "--net=none",
-        "--security-opt",
-        "seccomp=unconfined",
-        "-v",
-        &vol,
-        "-e",
-        "RRUN_SEC_ROLE=syscalls",
-        cx.rootfs(),
-    ];
-    a.extend(PROBE_CMD);
+    let a = probe_args(
+        &cx,
+        &["--rm", "--net=none", "--security-opt", "seccomp=unconfined"],
+    );
     let out = cx.rrun(&a);
     out.ok();
     let got = parse(&out);
@@ -398,19 +390,7 @@ fn seccomp_nested_user_namespaces(mode: Mode) {
     out.ok();
     assert_eq!(out.stdout.trim(), "nested", "{out}");
 
-    let vol = format!("{}:{IN_CONTAINER}:ro", probe_bin());
-    let mut a = vec![
-        "--rm",
-        "--net=none",
-        "--cap-add",
-        "SYS_ADMIN",
-        "-v",
-        &vol,
-        "-e",
-        "RRUN_SEC_ROLE=syscalls",
-        cx.rootfs(),
-    ];
-    a.extend(PROBE_CMD);
+    let a = probe_args(&cx, &["--rm", "--net=none", "--cap-add", "SYS_ADMIN"]);
     let out = cx.rrun(&a);
     out.ok();
     let got = parse(&out);
@@ -461,18 +441,7 @@ fn seccomp_ordinary_programs_work(mode: Mode) {
 fn tiocsti_on_the_callers_terminal(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     // -i without -t: the container's stdin is the caller's terminal.
-    let vol = format!("{}:{IN_CONTAINER}:ro", probe_bin());
-    let mut a = vec![
-        "--rm",
-        "-i",
-        "--net=none",
-        "-v",
-        &vol,
-        "-e",
-        "RRUN_SEC_ROLE=syscalls",
-        cx.rootfs(),
-    ];
-    a.extend(PROBE_CMD);
+    let a = probe_args(&cx, &["--rm", "-i", "--net=none"]);
     let mut p = cx.spawn_pty(cx.cmd(&a), 24, 80);
     let line = p.wait_line("ioctl_tioclinux=");
     let out = p.wait();

@@ -1991,6 +1991,17 @@ impl Ctx {
         last
     }
 
+    /// `rrun logs ARGS KEY`, which must succeed.
+    #[track_caller]
+    pub fn logs(&self, args: &[&str], key: &str) -> Output {
+        let mut a = vec!["logs"];
+        a.extend_from_slice(args);
+        a.push(key);
+        let out = self.rrun(&a);
+        out.ok();
+        out
+    }
+
     /// Poll until KEY's State.Status is "exited" (`rrun inspect`) and the
     /// monitor named in its state.json is gone: only then are its exit code
     /// and its log final (the container's process may be gone a moment
@@ -2018,6 +2029,17 @@ impl Ctx {
         );
     }
 }
+
+/// The block that opens every container's /etc/hosts, as Docker 20.10
+/// writes it.
+pub const DEFAULT_HOSTS: [&str; 6] = [
+    "127.0.0.1\tlocalhost",
+    "::1\tlocalhost ip6-localhost ip6-loopback",
+    "fe00::0\tip6-localnet",
+    "ff00::0\tip6-mcastprefix",
+    "ff02::1\tip6-allnodes",
+    "ff02::2\tip6-allrouters",
+];
 
 /// The rows of a `ps` table as (column, value) maps, cut at the header's
 /// column offsets (the table is aligned, so a value starts where its
