@@ -1,7 +1,8 @@
 //! Networking: the network's settings, IP leases, nftables rules, and
 //! (rootful) the bridge and veth plumbing. This file is the part every
 //! mode shares: the network's record in the state directory
-//! (`network/settings.json`, `network/leases.json`), host ports held for
+//! (`network/settings.json`, `network/leases.json` and the holders' locks
+//! in `network/leases.lock`), host ports held for
 //! published bindings, and reclaiming what dead containers left.
 
 pub mod bridge;
