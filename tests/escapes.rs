@@ -653,6 +653,47 @@ fn swept_rm_container_gives_back_its_network() {
     assert!(leases(&cx).is_empty(), "its lease is gone");
 }
 
+/// A start tells a dead lease holder from a live one by the lock the
+/// holder keeps, not by reading every running container's record: the
+/// lease of a container whose monitor was killed is taken back with its
+/// element, and the lease of a running one stays even when its record
+/// cannot be read (a start that judged leases by their records would take
+/// it back).
+#[test]
+fn lease_holders_are_told_by_their_lock() {
+    let Some(cx) = net_ctx(Mode::Root) else {
+        return;
+    };
+    let _cleanup = Cleanup::new(&cx);
+    let dead = cx.detach(&["-p", "18088:80"], &["sleep", "1000"]);
+    let live = cx.detach(&["-p", "18089:80"], &["sleep", "1000"]);
+    let st = cx.state_json(&dead).expect("its state");
+    let monitor = st["monitor_pid"].as_i64().expect("a monitor pid") as i32;
+    // SAFETY: killing a container's monitor, a process of this test.
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    assert!(
+        poll_until(SETTLE, || !pid_alive(monitor)),
+        "the monitor died"
+    );
+    let config = cx.state.join("containers").join(&live).join("config.json");
+    let kept = std::fs::read(&config).expect("its config");
+    std::fs::write(&config, b"not json").expect("spoiling its config");
+    cx.rrun(&["--rm", cx.rootfs(), "true"]).ok();
+    let l = leases(&cx);
+    std::fs::write(&config, kept).expect("restoring its config");
+    assert!(
+        !l.contains_key(&dead),
+        "the dead one's lease is gone: {l:?}"
+    );
+    assert!(l.contains_key(&live), "the live one's lease stays: {l:?}");
+    let t = ruleset(&cx);
+    assert!(
+        !t.contains("18088 :"),
+        "the dead one's element is gone\n{t}"
+    );
+    assert!(t.contains("18089 :"), "the live one's element stays\n{t}");
+}
+
 both_modes!(killed_forwarder_comes_back);
 
 fn killed_forwarder_comes_back(mode: Mode) {

@@ -33,6 +33,9 @@ pub struct BridgePrep {
     pub settings: net::settings::Settings,
     pub bridge_index: u32,
     pub ip: Ipv4Addr,
+    /// The lock that says the lease of `ip` is held (net::LeaseLocks):
+    /// kept open by the monitor for the container's life.
+    pub _lease_lock: OwnedFd,
     pub held: net::HeldPorts,
     pub link_rules: Vec<LinkRuleState>,
     pub links: Vec<LinkConf>,
@@ -210,7 +213,7 @@ fn prepare_bridge(
             resolve_target(st, &l.target, name, &l.alias)?,
         ));
     }
-    let ip = net::allocate(st, &settings, &plan.id)?;
+    let (ip, lease_lock) = net::allocate(st, &settings, &plan.id)?;
     let give_back = |e: RunError| {
         let _ = net::release_lease(st, &plan.id);
         e
@@ -304,6 +307,7 @@ fn prepare_bridge(
         settings,
         bridge_index,
         ip,
+        _lease_lock: lease_lock,
         held,
         link_rules,
         links,
@@ -412,9 +416,9 @@ pub fn etc_dir(plan: &RunPlan) -> Option<PathBuf> {
 /// doing it (its process died with it). Best effort, under no lock: each
 /// step is idempotent.
 pub fn reclaim_dead(st: &State) {
-    // Through the leases, not every record: a start then costs the same
-    // however many exited containers are kept.
-    let owners = net::lease_owners(st);
+    // Through the leases no live process holds, not every record: a start
+    // then costs the same however many containers are kept or running.
+    let owners = net::unheld_lease_owners(st);
     let records: Vec<Record> = owners.iter().filter_map(|id| st.find(id).ok()).collect();
     reclaim_dead_in(st, &records);
 }

@@ -1,7 +1,8 @@
 //! Networking: the network's settings, IP leases, nftables rules, and
 //! (rootful) the bridge and veth plumbing. This file is the part every
 //! mode shares: the network's record in the state directory
-//! (`network/settings.json`, `network/leases.json`), host ports held for
+//! (`network/settings.json`, `network/leases.json` and the holders' locks
+//! in `network/leases.lock`), host ports held for
 //! published bindings, and reclaiming what dead containers left.
 
 pub mod bridge;
@@ -191,26 +192,117 @@ pub fn kernel_nat(s: &Settings) -> bool {
     s.iptables && nft::available()
 }
 
+/// While a lease's holder lives — the run that took it, then (sharing the
+/// open file description across the fork) its monitor — it write-locks the
+/// byte at its address's number in `network/leases.lock` with an open file
+/// description lock, which the kernel drops when the last process holding
+/// it dies, SIGKILL included. So a start learns which leases may belong to
+/// dead containers with one fcntl per lease, and reads only their records,
+/// however many containers run (a lease without the lock, such as one taken
+/// by an older rrun, is judged by its record as before).
+pub struct LeaseLocks {
+    fd: OwnedFd,
+}
+
+impl LeaseLocks {
+    fn path(st: &State) -> PathBuf {
+        dir(st).join("leases.lock")
+    }
+
+    /// The lock file, made if missing (`create`), else None when absent.
+    pub fn open(st: &State, create: bool) -> io::Result<LeaseLocks> {
+        let mut flags = libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+        if create {
+            flags |= libc::O_CREAT;
+        }
+        let p = Self::path(st);
+        let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a valid C path; the new fd is owned at once.
+        let fd = sys::cvt(unsafe { libc::open(c.as_ptr(), flags, 0o600 as libc::c_uint) })?;
+        // SAFETY: fd is new and ours.
+        Ok(LeaseLocks {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    fn flock(ip: Ipv4Addr, kind: libc::c_int) -> libc::flock {
+        // SAFETY: flock is plain data; zero is a valid value of every field.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = kind as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        fl.l_start = u32::from(ip) as libc::off_t;
+        fl.l_len = 1;
+        fl
+    }
+
+    /// Whether a live process holds the lease of `ip` (an error: as held,
+    /// so that nothing is taken back on a doubt).
+    pub fn held(&self, ip: Ipv4Addr) -> bool {
+        let mut fl = Self::flock(ip, libc::F_WRLCK);
+        match nix::fcntl::fcntl(
+            self.fd.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_OFD_GETLK(&mut fl),
+        ) {
+            Ok(_) => fl.l_type != libc::F_UNLCK as libc::c_short,
+            Err(_) => true,
+        }
+    }
+
+    /// Hold the lease of `ip` until the returned description's last fd
+    /// closes. EAGAIN: a live process still holds it.
+    fn hold(self, ip: Ipv4Addr) -> io::Result<OwnedFd> {
+        let fl = Self::flock(ip, libc::F_WRLCK);
+        nix::fcntl::fcntl(self.fd.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_SETLK(&fl))
+            .map_err(io::Error::from)?;
+        Ok(self.fd)
+    }
+}
+
 /// Lease an address for `id`; leases of containers that are gone are
-/// taken back first.
-pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<Ipv4Addr, NetError> {
+/// taken back first. Returns the address and the lock that holds it (see
+/// [`LeaseLocks`]), to keep open while the container lives.
+pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<(Ipv4Addr, OwnedFd), NetError> {
     let _lock = st.lock()?;
     let p = dir(st).join("leases.json");
+    let lp = LeaseLocks::path(st);
+    let locks = LeaseLocks::open(st, true).map_err(|e| NetError::Record(lp.clone(), e))?;
     let mut l: Leases = read_json(&p)?.unwrap_or_default();
+    let held: std::collections::HashSet<String> = l
+        .leases
+        .iter()
+        .filter(|(ip, _)| locks.held(**ip))
+        .map(|(_, owner)| owner.clone())
+        .collect();
     // A dead container whose network was not given back yet keeps its
     // lease: reclaim_dead finds what it holds through the lease.
     let live = |owner: &str| {
         owner == id
+            || held.contains(owner)
             || st.find(owner).is_ok_and(|r| {
                 r.state.status != state::Status::Exited
                     || r.state.net.as_ref().is_some_and(|n| !n.released)
             })
     };
-    let ip = l
-        .allocate(s.subnet(), s.gateway, id, now(), live)
-        .ok_or_else(|| NetError::Full(s.subnet().to_string()))?;
+    let mut tries = 0;
+    let (ip, fd) = loop {
+        let ip = l
+            .allocate(s.subnet(), s.gateway, id, now(), live)
+            .ok_or_else(|| NetError::Full(s.subnet().to_string()))?;
+        let attempt = LeaseLocks::open(st, true).and_then(|f| f.hold(ip));
+        match attempt {
+            Ok(fd) => break (ip, fd),
+            // Still held by a monitor finishing its teardown after giving
+            // the address back: let it sit out the quarantine.
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < 8 => {
+                tries += 1;
+                l.release_owner(id, now());
+            }
+            Err(e) => return Err(NetError::Record(lp, e)),
+        }
+    };
     write_json(&p, &l)?;
-    Ok(ip)
+    Ok((ip, fd))
 }
 
 /// The containers holding a lease: the only ones that may hold network
@@ -221,6 +313,24 @@ pub fn lease_owners(st: &State) -> Vec<String> {
         .flatten()
         .map(|l| l.leases.into_values().collect())
         .unwrap_or_default()
+}
+
+/// The lease owners no live process holds the lease of (see
+/// [`LeaseLocks`]): the only ones that may have died holding network
+/// resources.
+pub fn unheld_lease_owners(st: &State) -> Vec<String> {
+    let Some(l) = read_json::<Leases>(&dir(st).join("leases.json"))
+        .ok()
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    let locks = LeaseLocks::open(st, false).ok();
+    l.leases
+        .into_iter()
+        .filter(|(ip, _)| !locks.as_ref().is_some_and(|k| k.held(*ip)))
+        .map(|(_, owner)| owner)
+        .collect()
 }
 
 pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {
