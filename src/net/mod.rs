@@ -125,9 +125,10 @@ pub(crate) fn dir(st: &State) -> PathBuf {
 
 /// The files rrun keeps in [`dir`]: all that `network rm` and `system
 /// reset` remove of it (the directory may be a user's own, under RRUN_ROOT).
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "settings.json",
     "leases.json",
+    "leases.lock",
     "pasta.json",
     "tables.json",
     "lost.json",
