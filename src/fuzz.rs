@@ -817,8 +817,11 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
+        // Normal numbers only: serde_json's own parser, the oracle here, is
+        // not exact for subnormals (it read -1.62924552956373e-309 back as
+        // a neighbour of the value {{json}} printed exactly).
         any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
+            .prop_filter("finite, not subnormal", |f| f.is_normal() || *f == 0.0)
             .prop_map(Value::from),
         any::<String>().prop_map(Value::String),
         "[<>&\"\\\\\u{2028}\u{7f}\\x00-\\x1f]{0,8}".prop_map(Value::String),
