@@ -1113,10 +1113,13 @@ unshare --user sh -c '
     exec sh -c '"'"'u=$0 g=$1; shift; echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"'"'"' "$@"
 ' "$fifo" "$@" &
 pid=$!
+# Should a map not be written, the waiting child must not outlive the test.
+trap 'kill $pid 2>/dev/null' EXIT
 while [ "$(readlink /proc/$pid/ns/user)" = "$(readlink /proc/self/ns/user)" ]; do :; done
 echo "0 0 4294967295" > /proc/$pid/uid_map
 echo "0 0 4294967295" > /proc/$pid/gid_map
 echo go > "$fifo"
+trap - EXIT
 wait $pid
 "#;
     let run = |args: &[&str]| {
