@@ -242,35 +242,50 @@ fn open_no_wait(f: &OsStr) -> std::io::Result<fs::File> {
     Ok(file)
 }
 
-/// An --env-file's bytes, at most [`ENV_FILE_MAX`] of them.
-fn read_env_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
-    let name = || Path::new(f).display().to_string();
-    let err = |e: std::io::Error| PlanError::EnvFile(name(), sys::errno_text(&e));
+/// Why a list file (--env-file, --label-file) could not be had.
+enum ListFileError {
+    Open(std::io::Error),
+    Read(std::io::Error),
+    TooBig,
+}
+
+/// A list file's bytes, at most [`ENV_FILE_MAX`] of them.
+fn read_list_file(f: &OsStr) -> Result<Vec<u8>, ListFileError> {
     let mut buf = Vec::new();
     open_no_wait(f)
-        .map_err(err)?
+        .map_err(ListFileError::Open)?
         .take(ENV_FILE_MAX + 1)
         .read_to_end(&mut buf)
-        .map_err(err)?;
+        .map_err(ListFileError::Read)?;
     if buf.len() as u64 > ENV_FILE_MAX {
-        return Err(PlanError::EnvFileTooBig(name()));
+        return Err(ListFileError::TooBig);
     }
     Ok(buf)
+}
+
+/// An --env-file's bytes.
+fn read_env_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
+    let name = || Path::new(f).display().to_string();
+    read_list_file(f).map_err(|e| match e {
+        ListFileError::Open(e) | ListFileError::Read(e) => {
+            PlanError::EnvFile(name(), sys::errno_text(&e))
+        }
+        ListFileError::TooBig => PlanError::EnvFileTooBig(name()),
+    })
 }
 
 /// A --label-file's bytes, bounded as an --env-file is.
 fn read_label_file(f: &OsStr) -> Result<Vec<u8>, PlanError> {
     let name = || Path::new(f).display().to_string();
-    let mut buf = Vec::new();
-    let file = open_no_wait(f)
-        .map_err(|e| PlanError::LabelFile(format!("open {}: {}", name(), sys::errno_text(&e))))?;
-    file.take(ENV_FILE_MAX + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| PlanError::LabelFile(format!("read {}: {}", name(), sys::errno_text(&e))))?;
-    if buf.len() as u64 > ENV_FILE_MAX {
-        return Err(PlanError::LabelFileTooBig(name()));
-    }
-    Ok(buf)
+    read_list_file(f).map_err(|e| match e {
+        ListFileError::Open(e) => {
+            PlanError::LabelFile(format!("open {}: {}", name(), sys::errno_text(&e)))
+        }
+        ListFileError::Read(e) => {
+            PlanError::LabelFile(format!("read {}: {}", name(), sys::errno_text(&e)))
+        }
+        ListFileError::TooBig => PlanError::LabelFileTooBig(name()),
+    })
 }
 
 /// Labels as Docker's CLI gathers them: the files' in order, then the

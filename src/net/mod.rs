@@ -286,11 +286,17 @@ pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<(Ipv4Addr, OwnedFd
             })
     };
     let mut tries = 0;
+    let mut spare = Some(locks);
     let (ip, fd) = loop {
         let ip = l
             .allocate(s.subnet(), s.gateway, id, now(), live)
             .ok_or_else(|| NetError::Full(s.subnet().to_string()))?;
-        let attempt = LeaseLocks::open(st, true).and_then(|f| f.hold(ip));
+        // The description that answered the checks holds the first try's
+        // lock; a retry needs one of its own.
+        let attempt = match spare.take() {
+            Some(f) => f.hold(ip),
+            None => LeaseLocks::open(st, true).and_then(|f| f.hold(ip)),
+        };
         match attempt {
             Ok(fd) => break (ip, fd),
             // Still held by a monitor finishing its teardown after giving
