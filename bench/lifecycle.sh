@@ -342,17 +342,6 @@ chown -R "$bench_user:" "$work/rootfs" "$u"
 upy=/usr/bin/python3
 [ -x "$upy" ] || upy=$py
 
-cat >"$work/inside.sh" <<'SH'
-# In the bench's network namespace, as root: lo up, an uplink for pasta.
-set -e
-ip link set lo up
-ip link add up0 type veth peer name up1
-ip addr add 198.18.0.2/24 dev up0
-ip link set up0 up
-ip link set up1 up
-ip route add default via 198.18.0.1
-"$@"
-SH
 
 parts() {
     RRUN_ROOT=$state "$py" "$work/measure.py" "$rrun" "$rootfs" &&
@@ -367,5 +356,5 @@ parts() {
 export -f parts
 export py work rrun rootfs state rootless bench_user u upy
 BENCH_N="${BENCH_N:-50}" BENCH_PS_RUNS="${BENCH_PS_RUNS:-50}" BENCH_SCALE_N="${BENCH_SCALE_N:-30}" \
-    unshare --net -- bash "$work/inside.sh" bash -c parts || rc=$?
+    unshare --net -- bash "$top/bench/uplink.sh" bash -c parts || rc=$?
 exit "$rc"

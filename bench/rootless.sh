@@ -73,12 +73,7 @@ if [ -z "${RRUN_BENCH_NETNS:-}" ]; then
 fi
 
 # Inside the private network namespace, as root.
-ip link set lo up
-ip link add up0 type veth peer name up1
-ip addr add 198.18.0.2/24 dev up0
-ip link set up0 up
-ip link set up1 up
-ip route add default via 198.18.0.1
+. "$top/bench/uplink.sh"
 netns=$(readlink /proc/self/ns/net)
 
 work=$(mktemp -d /tmp/rrun-bench-rootless.XXXXXX) || die "mktemp failed"
