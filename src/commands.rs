@@ -285,6 +285,10 @@ pub(crate) fn wait_exit(fd: &OwnedFd, deadline: Option<Instant>) -> bool {
         if r == 0 {
             return false;
         }
+        // Only a signal is worth another poll; any other error would spin.
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return false;
+        }
     }
 }
 

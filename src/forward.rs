@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::sys::{from_sockaddr, local_addr, to_sockaddr};
+use crate::sys::{from_sockaddr, local_addr, set_int_opt, to_sockaddr};
 
 /// The container's address:port (IPv4).
 #[allow(dead_code)]
@@ -142,20 +142,6 @@ fn is_again(e: &io::Error) -> bool {
 }
 
 // ---------------------------------------------------------------- sockaddr
-
-fn set_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
-    // SAFETY: passes a pointer to a live c_int with its exact size.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            &v as *const _ as *const libc::c_void,
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    })
-    .map(|_| ())
-}
 
 fn get_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
     let mut v: libc::c_int = 0;

@@ -549,35 +549,7 @@ fn set_readonly(fd: &OwnedFd, recursive: bool) -> io::Result<()> {
 /// Set MOUNT_ATTR_* flags on the mount `fd` names (and, recursive, on
 /// every mount below it).
 fn set_attrs(fd: &OwnedFd, attrs: u64, recursive: bool) -> io::Result<()> {
-    if recursive {
-        return sys::mount_setattr_rec(fd, attrs);
-    }
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: attrs,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: a valid mount_attr of the size passed; empty path with
-    // AT_EMPTY_PATH names the mount of `fd`.
-    sys::cvt_l(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    })?;
-    Ok(())
+    sys::mount_setattr(fd, attrs, recursive)
 }
 
 fn mount_proc(fs: &Fs) -> Result<(), MountError> {

@@ -139,11 +139,22 @@ pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 /// mount_setattr(2) on the mount at `fd`, recursively: how a whole tree of
 /// binds is made read-only at once.
 pub fn mount_setattr_rec(fd: &impl AsRawFd, set: u64) -> io::Result<()> {
+    mount_setattr(fd, set, true)
+}
+
+/// mount_setattr(2): set MOUNT_ATTR_* flags on the mount at `fd` (and,
+/// `recursive`, on every mount below it).
+pub fn mount_setattr(fd: &impl AsRawFd, set: u64, recursive: bool) -> io::Result<()> {
     let attr = MountAttr {
         attr_set: set,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
+    };
+    let flags = if recursive {
+        libc::AT_EMPTY_PATH | libc::AT_RECURSIVE
+    } else {
+        libc::AT_EMPTY_PATH
     };
     let empty = c"";
     // SAFETY: attr is a valid mount_attr of the size passed; the empty path
@@ -153,12 +164,37 @@ pub fn mount_setattr_rec(fd: &impl AsRawFd, set: u64) -> io::Result<()> {
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             empty.as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     })?;
     Ok(())
+}
+
+/// setsockopt(2) of an int option.
+pub fn set_int_opt(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live c_int with its exact size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &v as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(|_| ())
+}
+
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe_cloexec() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)
 }
 
 pub fn pivot_root(new: &str, old: &str) -> io::Result<()> {

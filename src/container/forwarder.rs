@@ -116,7 +116,7 @@ impl<'a> Supervisor<'a> {
 
     /// Fork the forwarder on copies of the sockets.
     fn start(&mut self) -> std::io::Result<()> {
-        let (r, w) = pipe()?;
+        let (r, w) = sys::pipe_cloexec()?;
         // SAFETY: the monitor is single-threaded; the child serves and exits.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
@@ -222,14 +222,6 @@ impl Drop for Supervisor<'_> {
             }
         }
     }
-}
-
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills fds with two new descriptors.
-    sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: both fds are new and ours.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The forwarder process: serves copies of `ports` until `stop` closes.

@@ -629,14 +629,6 @@ struct Started {
     _devices: Option<crate::cgroup::DeviceCgroup>,
 }
 
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills fds with two new descriptors.
-    sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: both fds are new and ours.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<Started, RunError> {
     let (plan, rootless, tty_gid) = (c.plan, c.rootless, c.tty_gid);
     let join_netns = match c.prep {
@@ -673,11 +665,11 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
     } else {
         // Output through the monitor, which logs it (and, in the
         // foreground, passes it on), as Docker's attached containers do.
-        let (or, ow) = pipe().map_err(setup("creating the output pipes"))?;
-        let (er, ew) = pipe().map_err(setup("creating the output pipes"))?;
+        let (or, ow) = sys::pipe_cloexec().map_err(setup("creating the output pipes"))?;
+        let (er, ew) = sys::pipe_cloexec().map_err(setup("creating the output pipes"))?;
         let stdin = match (mode, plan.interactive) {
             (Mode::Detached, true) => {
-                in_pipe = Some(pipe().map_err(setup("creating the input pipe"))?);
+                in_pipe = Some(sys::pipe_cloexec().map_err(setup("creating the input pipe"))?);
                 in_pipe.as_ref().map(|(r, _)| r.as_raw_fd())
             }
             // The caller's own stdin.

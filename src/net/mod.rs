@@ -365,20 +365,6 @@ pub struct HeldPorts {
     pub fds: Vec<OwnedFd>,
 }
 
-fn set_int(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
-    // SAFETY: setsockopt with a valid int of its size.
-    sys::cvt(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            &v as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
-}
-
 fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
     let (domain, sa): (libc::c_int, SocketAddr) = match b.host_ip {
         IpAddr::V4(_) => (libc::AF_INET, SocketAddr::new(b.host_ip, b.host_port)),
@@ -394,10 +380,10 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     if domain == libc::AF_INET6 {
         // [::]:PORT is the IPv6 wildcard only; 0.0.0.0:PORT is its own -p.
-        set_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+        sys::set_int_opt(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
     }
     if b.proto == Proto::Tcp {
-        set_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        sys::set_int_opt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     }
     let (storage, len) = sys::to_sockaddr(&sa);
     // SAFETY: storage holds a valid sockaddr of length len.
