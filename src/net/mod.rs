@@ -212,19 +212,16 @@ impl LeaseLocks {
 
     /// The lock file, made if missing (`create`), else None when absent.
     pub fn open(st: &State, create: bool) -> io::Result<LeaseLocks> {
-        let mut flags = libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW;
-        if create {
-            flags |= libc::O_CREAT;
-        }
-        let p = Self::path(st);
-        let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: a valid C path; the new fd is owned at once.
-        let fd = sys::cvt(unsafe { libc::open(c.as_ptr(), flags, 0o600 as libc::c_uint) })?;
-        // SAFETY: fd is new and ours.
-        Ok(LeaseLocks {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(Self::path(st))?;
+        Ok(LeaseLocks { fd: f.into() })
     }
 
     fn flock(ip: Ipv4Addr, kind: libc::c_int) -> libc::flock {
