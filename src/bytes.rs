@@ -112,6 +112,20 @@ pub mod os_vec {
     }
 }
 
+/// `#[serde(with = "crate::bytes::path")]` on a `PathBuf` field.
+pub mod path {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    pub fn serialize<S: Serializer>(v: &Path, s: S) -> Result<S::Ok, S::Error> {
+        Repr::of(v.as_os_str()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Repr::deserialize(d)?.value().map(PathBuf::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,6 +147,9 @@ pub struct RunArgs {
     /// Read in a line delimited file of labels (KEY=VALUE a line, # comments)
     #[arg(long = "label-file", value_name = "FILE")]
     pub label_file: Vec<OsString>,
+    /// Restart policy to apply when the container exits: no, on-failure[:N], always, unless-stopped
+    #[arg(long = "restart", value_name = "POLICY")]
+    pub restart: Option<String>,
     /// Resource limit: TYPE=SOFT[:HARD] (nofile, nproc, core, stack, …; -1: unlimited)
     #[arg(long = "ulimit", value_name = "TYPE=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
@@ -270,6 +273,35 @@ pub struct StopArgs {
     /// Seconds to wait for the container to stop before killing it
     #[arg(short = 't', long = "time", value_name = "SECS", default_value_t = 10)]
     pub time: u32,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Restart one or more containers
+#[derive(Parser, Debug)]
+#[command(name = "rrun restart", disable_help_flag = true)]
+pub struct RestartArgs {
+    /// Seconds to wait for the container to stop before killing it
+    #[arg(short = 't', long = "time", value_name = "SECS", default_value_t = 10)]
+    pub time: u32,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Start one or more stopped containers
+#[derive(Parser, Debug)]
+#[command(name = "rrun start", disable_help_flag = true)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long = "attach")]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
     #[arg(required = true)]
@@ -600,13 +632,37 @@ pub enum CliError {
 }
 
 pub fn parse_run(args: &[OsString]) -> Result<RunArgs, CliError> {
+    parse_run_as("run", args)
+}
+
+/// `rrun create`: run's flags and arguments, the container not started.
+pub fn create_command() -> clap::Command {
+    use clap::CommandFactory;
+    RunArgs::command()
+        .about("Create a new container (run's flags; started with `rrun start`)")
+        .override_usage("rrun create [OPTIONS] ROOTFS [COMMAND [ARG...]]")
+}
+
+/// `run`'s flags for `cmd` (run, create), named in its errors.
+pub fn parse_run_as(cmd: &str, args: &[OsString]) -> Result<RunArgs, CliError> {
+    use clap::FromArgMatches;
     let argv = |args: &[OsString]| std::iter::once(OsString::from("rrun")).chain(args.to_vec());
-    RunArgs::try_parse_from(argv(args)).map_err(|e| match e.kind() {
-        clap::error::ErrorKind::MissingRequiredArgument => CliError::Usage(
-            "\"rrun run\" requires at least 1 argument: the rootfs directory".into(),
-        ),
-        _ => clap_error(e, "rrun run", args, &|a: &[OsString]| {
-            RunArgs::try_parse_from(argv(a)).err().map(|e| e.kind())
+    let name = format!("rrun {cmd}");
+    let parse = |a: &[OsString]| -> Result<RunArgs, clap::Error> {
+        if cmd == "create" {
+            let mut c = create_command();
+            let mut m = c.try_get_matches_from_mut(argv(a))?;
+            RunArgs::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut c))
+        } else {
+            RunArgs::try_parse_from(argv(a))
+        }
+    };
+    parse(args).map_err(|e| match e.kind() {
+        clap::error::ErrorKind::MissingRequiredArgument => CliError::Usage(format!(
+            "\"{name}\" requires at least 1 argument: the rootfs directory"
+        )),
+        _ => clap_error(e, &name, args, &|a: &[OsString]| {
+            parse(a).err().map(|e| e.kind())
         }),
     })
 }

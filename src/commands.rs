@@ -5,7 +5,7 @@
 //! and the exit code says whether any failed.
 
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, Instant};
 
@@ -302,21 +302,151 @@ fn wait_monitor(r: &Record, limit: Duration) {
 pub fn stop(a: &cli::StopArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
     each(&st, &a.containers, |_, arg, r| {
-        if r.running()
-            && let Some(p) = watch(r.state.pid, r.state.pid_start)
-        {
-            let _ = sys::pidfd_send_signal(&p, libc::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(a.time as u64);
-            if !wait_exit(&p, Some(deadline)) {
-                let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
-                wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
-            }
-            wait_monitor(&r, Duration::from_secs(10));
-        }
+        end_policy(&r);
+        halt(&r, a.time, false);
         println!("{arg}");
         Ok(())
     })
     .map(|_| 0)
+}
+
+/// The user stopped the container: its restart policy ends (the monitor
+/// reads this when the process exits). A monitor waiting out a restart's
+/// back-off is woken to end.
+fn end_policy(r: &Record) {
+    if r.active() {
+        let _ = std::fs::write(r.dir.join(crate::container::STOP_REQUEST), b"");
+    }
+    if r.state.status == Status::Restarting
+        && let Some(m) = watch(r.state.monitor_pid, r.state.monitor_start)
+    {
+        let _ = sys::pidfd_send_signal(&m, libc::SIGTERM);
+    }
+}
+
+/// Stop the container's process as `stop` does (SIGTERM, `secs` later
+/// SIGKILL) and wait for its monitor to record the exit — or, if a
+/// restart is asked, only for the process to end.
+fn halt(r: &Record, secs: u32, restarting: bool) {
+    if r.running()
+        && let Some(p) = watch(r.state.pid, r.state.pid_start)
+    {
+        let _ = sys::pidfd_send_signal(&p, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(secs as u64);
+        if !wait_exit(&p, Some(deadline)) {
+            let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
+            wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
+        }
+    }
+    if !restarting {
+        wait_monitor(r, Duration::from_secs(10));
+    }
+}
+
+/// `rrun restart`: a running container is stopped and started again by
+/// its own monitor, which keeps its network namespace, address, ports and
+/// rules; a stopped or created one is started.
+pub fn restart(a: &cli::RestartArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    let mut stopped = Vec::new();
+    let r = each(&st, &a.containers, |_, arg, r| {
+        if !r.active() || !sys::alive(r.state.monitor_pid, r.state.monitor_start) {
+            stopped.push(arg.to_string());
+            return Ok(());
+        }
+        restart_live(&r, a.time)?;
+        println!("{arg}");
+        Ok(())
+    });
+    let mut failed = match r {
+        Err(CmdError::Reported(c)) => c,
+        _ => 0,
+    };
+    if !stopped.is_empty()
+        && let Err(e) = crate::container::start_containers(&stopped, false, false)
+    {
+        if !matches!(e, crate::container::RunError::Reported(_)) {
+            eprintln!("rrun: {e}");
+        }
+        failed = failed.max(e.exit_code());
+    }
+    if failed != 0 {
+        return Err(CmdError::Reported(failed));
+    }
+    Ok(0)
+}
+
+/// Ask a live container's monitor for a restart and wait until the new
+/// process runs (or the monitor gives up).
+fn restart_live(r: &Record, secs: u32) -> Result<(), CmdError> {
+    let fail = |e: io::Error| CmdError::Failed {
+        code: 1,
+        msg: format!(
+            "Cannot restart container {}: {}",
+            r.config.name,
+            sys::errno_text(&e)
+        ),
+    };
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+        .map_err(|e| fail(e.into()))?;
+    ino.add_watch(&r.dir, AddWatchFlags::IN_MOVED_TO)
+        .map_err(|e| fail(e.into()))?;
+    std::fs::write(r.dir.join(crate::container::RESTART_REQUEST), b"").map_err(fail)?;
+    let old = (r.state.pid, r.state.started_at.clone());
+    if r.state.status == Status::Restarting {
+        // Waiting out a back-off: wake it to start now.
+        if let Some(m) = watch(r.state.monitor_pid, r.state.monitor_start) {
+            let _ = sys::pidfd_send_signal(&m, libc::SIGTERM);
+        }
+    } else {
+        halt(r, secs, true);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let monitor = watch(r.state.monitor_pid, r.state.monitor_start);
+    loop {
+        if let Ok(now) = Record::read(&r.dir) {
+            let s = &now.state;
+            if s.status == Status::Running && (s.pid, s.started_at.clone()) != old {
+                return Ok(());
+            }
+            if s.status == Status::Exited {
+                let _ = std::fs::remove_file(r.dir.join(crate::container::RESTART_REQUEST));
+                return Err(CmdError::Failed {
+                    code: 1,
+                    msg: format!(
+                        "Cannot restart container {}: {}",
+                        r.config.name,
+                        if s.error.is_empty() {
+                            format!("it exited ({})", s.exit_code)
+                        } else {
+                            s.error.clone()
+                        }
+                    ),
+                });
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(fail(io::Error::from_raw_os_error(libc::ETIMEDOUT)));
+        }
+        let mut fds = vec![libc::pollfd {
+            fd: ino.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if let Some(m) = &monitor {
+            fds.push(libc::pollfd {
+                fd: m.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let ms = left.as_millis().clamp(1, 1000) as i32;
+        // SAFETY: valid pollfds, as many as passed.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        let _ = ino.read_events();
+    }
 }
 
 /// A signal by name (HUP, SIGHUP, hup) or number.
@@ -381,6 +511,8 @@ pub fn kill(a: &cli::KillArgs) -> Result<i32, CmdError> {
             return Err(not_running());
         }
         let p = watch(r.state.pid, r.state.pid_start).ok_or_else(not_running)?;
+        // As Docker: a killed container is not restarted by its policy.
+        end_policy(&r);
         sys::pidfd_send_signal(&p, sig).map_err(|e| CmdError::Failed {
             code: 1,
             msg: format!("cannot kill container {arg}: {}", sys::errno_text(&e)),
@@ -462,7 +594,7 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
 
 /// Remove one container (killing it first with -f), and say its name.
 fn remove(st: &State, force: bool, arg: &str, r: Record) -> Result<(), CmdError> {
-    if r.running() {
+    if r.active() {
         if !force {
             return Err(CmdError::Failed {
                 code: 1,
@@ -472,12 +604,15 @@ fn remove(st: &State, force: bool, arg: &str, r: Record) -> Result<(), CmdError>
                 ),
             });
         }
+        end_policy(&r);
         if let Some(p) = watch(r.state.pid, r.state.pid_start) {
             let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
             wait_exit(&p, Some(Instant::now() + Duration::from_secs(10)));
         }
         wait_monitor(&r, Duration::from_secs(10));
     }
+    // A stopped container keeps its address until now.
+    let _ = crate::net::release_lease(st, r.id());
     match st.remove(&r) {
         Ok(()) => {}
         // --rm got there first.
@@ -498,10 +633,12 @@ fn remove(st: &State, force: bool, arg: &str, r: Record) -> Result<(), CmdError>
 fn kill_first(st: &State, names: &[String]) {
     for n in names {
         if let Ok(r) = st.find(n)
-            && r.running()
-            && let Some(p) = watch(r.state.pid, r.state.pid_start)
+            && r.active()
         {
-            let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
+            end_policy(&r);
+            if let Some(p) = watch(r.state.pid, r.state.pid_start) {
+                let _ = sys::pidfd_send_signal(&p, libc::SIGKILL);
+            }
         }
     }
 }

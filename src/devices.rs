@@ -22,7 +22,7 @@ pub enum DeviceError {
 }
 
 /// A device node's type, as the device cgroup names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DevType {
     Char,
     Block,
@@ -38,7 +38,7 @@ impl DevType {
 }
 
 /// What a rule allows: read, write, mknod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Perms {
     pub read: bool,
     pub write: bool,
@@ -92,7 +92,7 @@ impl fmt::Display for Perms {
 
 /// `--device HOST[:CONTAINER][:PERMS]`, parsed (the host node not yet
 /// looked at).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeviceSpec {
     pub host: String,
     pub container: String,
@@ -143,7 +143,7 @@ pub fn parse_device(raw: &str) -> Result<DeviceSpec, DeviceError> {
 }
 
 /// A `--device` whose host node was found: its type and numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HostDevice {
     pub spec: DeviceSpec,
     /// The host node with every symlink resolved (what is bound).

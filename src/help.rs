@@ -38,6 +38,9 @@ pub fn command() -> Command {
     let sub = |c: Command, name: &'static str| c.name(name);
     let subs = [
         sub(cli::RunArgs::command(), "run"),
+        sub(cli::create_command(), "create"),
+        sub(cli::StartArgs::command(), "start"),
+        sub(cli::RestartArgs::command(), "restart"),
         sub(cli::ExecArgs::command(), "exec"),
         sub(cli::PsArgs::command(), "ps"),
         sub(cli::LogsArgs::command(), "logs"),
@@ -87,6 +90,7 @@ pub fn command() -> Command {
 /// commands, and `prune`, which has no other.
 fn container() -> Command {
     let same = [
+        ("create", cli::create_command()),
         ("exec", cli::ExecArgs::command()),
         ("inspect", cli::InspectArgs::command()),
         ("kill", cli::KillArgs::command()),
@@ -95,8 +99,10 @@ fn container() -> Command {
         ("port", cli::PortArgs::command()),
         ("prune", cli::PruneArgs::command()),
         ("rename", cli::RenameArgs::command()),
+        ("restart", cli::RestartArgs::command()),
         ("rm", cli::RmArgs::command()),
         ("run", cli::RunArgs::command()),
+        ("start", cli::StartArgs::command()),
         ("stop", cli::StopArgs::command()),
         ("top", cli::TopArgs::command()),
         ("wait", cli::WaitArgs::command()),
@@ -111,8 +117,11 @@ fn container() -> Command {
 }
 
 /// The names `help` knows, as `command()` lists them.
-const NAMES: [&str; 19] = [
+const NAMES: [&str; 22] = [
     "run",
+    "create",
+    "start",
+    "restart",
     "exec",
     "ps",
     "logs",

@@ -54,7 +54,7 @@ pub fn hostname_file(hostname: &str) -> String {
 }
 
 /// What a resolv.conf says, in the parts rrun looks at.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Resolv {
     pub nameservers: Vec<String>,
     pub search: Vec<String>,

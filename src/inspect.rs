@@ -223,7 +223,7 @@ pub fn inspect(r: &Record) -> Value {
             "Status": s.status.name(),
             "Running": running,
             "Paused": false,
-            "Restarting": false,
+            "Restarting": s.status == Status::Restarting,
             "OOMKilled": false,
             "Dead": false,
             "Pid": if running { s.pid } else { 0 },
@@ -245,7 +245,7 @@ pub fn inspect(r: &Record) -> Value {
             String::new()
         },
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": s.restart_count,
         "Driver": "",
         "Platform": "linux",
         // Docker lists running execs here; rrun keeps no record of them.
@@ -254,7 +254,7 @@ pub fn inspect(r: &Record) -> Value {
             "Binds": list_or_null(&lossy_all(&c.binds)),
             "NetworkMode": c.net,
             "PortBindings": port_bindings(&c.publish),
-            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "RestartPolicy": {"Name": c.restart.name(), "MaximumRetryCount": c.restart.max_retries()},
             "PublishAllPorts": c.publish_all,
             "AutoRemove": c.auto_remove,
             "CapAdd": list_or_null(&c.cap_add),
@@ -362,6 +362,11 @@ pub fn status_text(r: &Record, now: f64) -> String {
     match s.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", ago(or_zero(&s.started_at), now)),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            ago(or_zero(&s.finished_at), now)
+        ),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
@@ -619,6 +624,7 @@ mod tests {
                 error: String::new(),
                 net: None,
                 device_cgroup: String::new(),
+                restart_count: 0,
             },
         }
     }

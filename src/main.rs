@@ -26,6 +26,7 @@ mod plan;
 mod ports;
 mod prune;
 mod rename;
+mod restart;
 mod seccomp;
 mod spec;
 mod state;
@@ -120,7 +121,17 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
     };
     if matches!(
         cmd,
-        "ps" | "logs" | "inspect" | "port" | "network" | "stop" | "kill" | "wait" | "rm"
+        "ps" | "logs"
+            | "inspect"
+            | "port"
+            | "network"
+            | "stop"
+            | "kill"
+            | "wait"
+            | "rm"
+            | "create"
+            | "start"
+            | "restart"
     ) {
         // These only print: like any filter, end quietly when the reader
         // goes away (`rrun ps | head`) rather than report a broken pipe.
@@ -150,6 +161,9 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         "ps" => return sub!(rest, "ps", cli::PsArgs, commands::ps),
         "logs" => return sub!(rest, "logs", cli::LogsArgs, commands::logs),
         "inspect" => return sub!(rest, "inspect", cli::InspectArgs, commands::inspect),
+        "create" => return create(rest),
+        "start" => return sub!(rest, "start", cli::StartArgs, start),
+        "restart" => return sub!(rest, "restart", cli::RestartArgs, commands::restart),
         "stop" => return sub!(rest, "stop", cli::StopArgs, commands::stop),
         "kill" => return sub!(rest, "kill", cli::KillArgs, commands::kill),
         "wait" => return sub!(rest, "wait", cli::WaitArgs, commands::wait),
@@ -179,6 +193,23 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
     Ok(container::run(plan)?)
 }
 
+/// `rrun create [run's flags] ROOTFS [COMMAND…]`.
+fn create(args: &[OsString]) -> Result<i32, Error> {
+    let parsed = match cli::parse_run_as("create", args) {
+        Ok(a) => a,
+        Err(e) => return usage(e, "See 'rrun create --help'."),
+    };
+    if parsed.help.is_some() {
+        return Ok(0);
+    }
+    let plan = plan::build(&parsed)?;
+    Ok(container::create(plan)?)
+}
+
+fn start(a: &cli::StartArgs) -> Result<i32, container::RunError> {
+    container::start_containers(&a.containers, a.attach, a.interactive)
+}
+
 /// What `rrun container` alone prints: Docker's management command, for
 /// the subcommands rrun has.
 const CONTAINER_USAGE: &str = "Usage: rrun container COMMAND
@@ -186,6 +217,7 @@ const CONTAINER_USAGE: &str = "Usage: rrun container COMMAND
 Manage containers
 
 Commands:
+  create      Create a new container
   exec        Execute a command in a running container
   inspect     Display detailed information on one or more containers
   kill        Kill one or more running containers
@@ -194,8 +226,10 @@ Commands:
   port        List port mappings or a specific mapping for the container
   prune       Remove all stopped containers
   rename      Rename a container
+  restart     Restart one or more containers
   rm          Remove one or more containers
   run         Run a command in a new container
+  start       Start one or more stopped containers
   stop        Stop one or more running containers
   top         Display the running processes of a container
   wait        Block until one or more containers stop, then print their exit codes
@@ -217,8 +251,8 @@ fn container(args: &[OsString]) -> Result<i32, Error> {
         }
         Some(Some("ls" | "list" | "ps")) => "ps",
         Some(Some(
-            c @ ("exec" | "inspect" | "kill" | "logs" | "port" | "rename" | "rm" | "run" | "stop"
-            | "top" | "wait"),
+            c @ ("create" | "exec" | "inspect" | "kill" | "logs" | "port" | "rename" | "restart"
+            | "rm" | "run" | "start" | "stop" | "top" | "wait"),
         )) => c,
         Some(other) => {
             let shown = args

@@ -51,7 +51,7 @@ fn step(what: impl Into<String>) -> impl FnOnce(io::Error) -> MountError {
 }
 
 /// What kind of object a mount point must be.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Dir,
     File,
@@ -66,7 +66,7 @@ pub struct DeviceBind {
 
 /// A host device node for `--privileged`'s /dev: made with mknod as root,
 /// bound from the host's /dev rootless.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HostNode {
     /// The path below /dev.
     pub rel: String,

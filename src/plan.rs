@@ -71,6 +71,8 @@ pub enum PlanError {
     DeviceHost(String, String),
     #[error(transparent)]
     Ulimit(#[from] crate::ulimit::UlimitError),
+    #[error("{0}")]
+    Restart(#[from] crate::restart::RestartError),
 }
 
 /// --security-opt values: whether the default seccomp filter applies.
@@ -99,7 +101,7 @@ pub fn parse_udp_timeout(v: Option<&str>) -> Result<std::time::Duration, PlanErr
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NetMode {
     Bridge,
     None,
@@ -121,14 +123,14 @@ impl NetMode {
 }
 
 /// A --link, parsed: the target container and the alias it goes by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub target: String,
     pub alias: String,
 }
 
 /// A validated `rrun run`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[allow(dead_code)] // the network fields are used as bridge networking lands
 pub struct RunPlan {
     pub id: String,
@@ -137,11 +139,15 @@ pub struct RunPlan {
     pub detach: bool,
     pub rm: bool,
     /// The rootfs as the user wrote it (for ps), and resolved.
+    #[serde(with = "crate::bytes::os")]
     pub rootfs_arg: OsString,
+    #[serde(with = "crate::bytes::path")]
     pub rootfs: PathBuf,
     /// The command, bytes as given (so are env values and paths).
+    #[serde(with = "crate::bytes::os_vec")]
     pub argv: Vec<OsString>,
     pub env: Vec<EnvVar>,
+    #[serde(with = "crate::bytes::path")]
     pub workdir: PathBuf,
     pub user: User,
     pub hostname: String,
@@ -169,6 +175,7 @@ pub struct RunPlan {
     /// in order, duplicates kept, then -e's, each key once (a later value
     /// in the first one's place); a `-e K` that rrun's environment lacks
     /// stays a bare `K`.
+    #[serde(with = "crate::bytes::os_vec")]
     pub env_given: Vec<OsString>,
     /// Lines for stderr before the container starts, as Docker's
     /// "WARNING: …".
@@ -184,7 +191,9 @@ pub struct RunPlan {
     pub user_spec: String,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
+    #[serde(with = "crate::bytes::os_vec")]
     pub volume_specs: Vec<OsString>,
+    #[serde(with = "crate::bytes::os_vec")]
     pub tmpfs_specs: Vec<OsString>,
     pub volumes: Vec<(Volume, Kind)>,
     pub read_only: bool,
@@ -192,6 +201,7 @@ pub struct RunPlan {
     pub hosts_file: String,
     /// --net=container:NAME: the state directory whose hosts and
     /// resolv.conf the container shares.
+    #[serde(skip)]
     pub shared_etc: Option<PathBuf>,
     pub hostname_file: String,
     pub resolv_file: String,
@@ -214,6 +224,8 @@ pub struct RunPlan {
     pub labels: std::collections::BTreeMap<String, String>,
     /// --ulimit, checked against what rrun may give.
     pub ulimits: Vec<crate::ulimit::Ulimit>,
+    /// --restart.
+    pub restart: crate::restart::Policy,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -368,35 +380,12 @@ pub fn read_in_rootfs(root: &impl AsRawFd, path: &str) -> String {
 }
 
 impl RunPlan {
-    /// Rootless bridge: a host resolver on loopback is reached through
-    /// pasta's DNS forwarding address `dns`.
-    pub fn use_dns_forwarder(&mut self, dns: std::net::Ipv4Addr) {
-        self.resolv_file = hosts::resolv_file_via(
-            &self.host_resolv,
-            false,
-            &self.dns_flags(),
-            Some(&dns.to_string()),
-        );
-    }
-
     pub fn dns_flags(&self) -> hosts::DnsFlags {
         hosts::DnsFlags {
             dns: self.dns.clone(),
             search: self.dns_search.clone(),
             options: self.dns_options.clone(),
         }
-    }
-
-    /// The environment again, now that the hostname and the link variables
-    /// are known.
-    pub fn set_env(&mut self, links: Vec<EnvVar>) {
-        self.env = container_env(
-            &self.hostname,
-            self.tty,
-            links,
-            &self.user_env,
-            &self.user.home,
-        );
     }
 }
 
@@ -548,6 +537,7 @@ fn ulimits(vals: &[String]) -> Result<Vec<crate::ulimit::Ulimit>, PlanError> {
 pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     // Flag values first, as Docker's CLI checks them before anything.
     let ulimits = ulimits(&a.ulimit)?;
+    let restart = crate::restart::parse(a.restart.as_deref().unwrap_or("no"), a.rm)?;
     // The rootfs.
     let shown = || Path::new(&a.rootfs).display().to_string();
     let rootfs =
@@ -886,6 +876,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
         log: crate::logrot::parse(a.log_driver.as_deref(), &a.log_opt)?,
         ulimits,
+        restart,
     })
 }
 

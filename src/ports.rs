@@ -140,7 +140,7 @@ pub fn parse_publish(raw: &str, default_ip: IpAddr) -> Result<Vec<Binding>, Port
 
 /// One port of a -p spec as written: what was left out stays None (Docker's
 /// HostConfig.PortBindings shows it as "").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Requested {
     pub host_ip: Option<IpAddr>,
     pub host_port: Option<u16>,

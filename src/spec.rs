@@ -82,9 +82,10 @@ pub enum SpecError {
 
 /// An environment variable, validated. The value is bytes, passed as
 /// given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EnvVar {
     pub key: String,
+    #[serde(with = "crate::bytes::os")]
     pub value: OsString,
 }
 
@@ -283,7 +284,7 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
 }
 
 /// The identity a container process runs as.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub uid: u32,
     pub gid: u32,
@@ -523,9 +524,11 @@ fn proc_dest_allowed(dst: &Path) -> bool {
 }
 
 /// `-v SRC:DST[:ro|rw]`. Both paths are bytes, as given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Volume {
+    #[serde(with = "crate::bytes::path")]
     pub src: PathBuf,
+    #[serde(with = "crate::bytes::path")]
     pub dst: PathBuf,
     pub readonly: bool,
 }
@@ -571,8 +574,9 @@ pub fn parse_volume(raw: impl AsRef<OsStr>) -> Result<Volume, SpecError> {
 /// `--tmpfs DST[:OPTIONS]`: mount flags split from the data string the
 /// kernel's tmpfs understands. The destination is bytes; the options are
 /// rrun's to read, so UTF-8.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tmpfs {
+    #[serde(with = "crate::bytes::path")]
     pub dst: PathBuf,
     pub readonly: bool,
     pub noexec: bool,

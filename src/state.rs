@@ -178,6 +178,9 @@ pub struct Config {
     /// --ulimit values, sorted by name (inspect's HostConfig.Ulimits).
     #[serde(default)]
     pub ulimits: Vec<crate::ulimit::Ulimit>,
+    /// --restart (inspect's HostConfig.RestartPolicy).
+    #[serde(default)]
+    pub restart: crate::restart::Policy,
 }
 
 /// A --device: host node, path in the container, cgroup permissions.
@@ -205,6 +208,8 @@ pub struct LinkConf {
 pub enum Status {
     Created,
     Running,
+    /// Between two runs of a restart policy, its back-off.
+    Restarting,
     Exited,
 }
 
@@ -213,6 +218,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Restarting => "restarting",
             Status::Exited => "exited",
         }
     }
@@ -242,6 +248,10 @@ pub struct RunState {
     /// Its device cgroup's directory, which `rrun exec` joins (empty: none).
     #[serde(default)]
     pub device_cgroup: String,
+    /// How often its restart policy started it again (inspect's
+    /// RestartCount).
+    #[serde(default)]
+    pub restart_count: u32,
 }
 
 /// Go's zero time, which Docker prints for times that have not happened.
@@ -279,7 +289,8 @@ impl Record {
     /// exit code: 137, as for SIGKILL.
     fn settle(&mut self) {
         let s = &mut self.state;
-        if s.status == Status::Exited {
+        // Exited, or created and never started (no monitor).
+        if s.status == Status::Exited || (s.status == Status::Created && s.monitor_pid == 0) {
             return;
         }
         // While the monitor lives it records the exit itself (with the real
@@ -314,6 +325,12 @@ impl Record {
 
     pub fn running(&self) -> bool {
         self.state.status == Status::Running
+    }
+
+    /// Running, or waiting to run again under its restart policy: its
+    /// monitor lives.
+    pub fn active(&self) -> bool {
+        matches!(self.state.status, Status::Running | Status::Restarting)
     }
 }
 
@@ -696,6 +713,8 @@ pub struct ContainerDir {
 /// The files a container directory starts with.
 pub struct NewContainer<'a> {
     pub config: &'a Config,
+    /// The serialised spec that start and restart execute (spec.json).
+    pub spec: &'a [u8],
     pub state: &'a RunState,
     pub hosts: &'a str,
     pub hostname: &'a str,
@@ -707,9 +726,13 @@ impl ContainerDir {
     /// it, then rename it into place.
     pub fn create(st: &State, c: &NewContainer) -> Result<ContainerDir, StateError> {
         let id = &c.config.id;
+        // Named by its maker, this process, so a sweep knows it in making.
+        let me = std::process::id() as libc::pid_t;
         let tmp = st.containers().join(format!(
             ".new-{}-{}-{}",
-            c.state.monitor_pid, c.state.monitor_start, id
+            me,
+            sys::start_time(me).unwrap_or(0),
+            id
         ));
         let fin = st.containers().join(id);
         let werr = |p: &Path, e| StateError::Write(p.to_path_buf(), e);
@@ -733,6 +756,7 @@ impl ContainerDir {
             fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).map_err(|e| werr(&p, e))?;
         }
         write_json(&tmp.join("config.json"), c.config).map_err(|e| werr(&tmp, e))?;
+        write_atomic(&tmp.join("spec.json"), c.spec, 0o600).map_err(|e| werr(&tmp, e))?;
         write_json(&tmp.join("state.json"), c.state).map_err(|e| werr(&tmp, e))?;
         // The name is taken only once the directory that claims it exists
         // (under its temporary name), so that a racing start never mistakes

@@ -19,8 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every command rrun dispatches on (src/main.rs), in `--help`'s order.
-const COMMANDS: [&str; 19] = [
+const COMMANDS: [&str; 22] = [
     "run",
+    "create",
+    "start",
+    "restart",
     "exec",
     "ps",
     "logs",
@@ -507,8 +510,8 @@ fn make_install_puts_everything_in_place() {
     }
     // Docker's other spelling has its pages too, as docker-container-ls(1).
     for c in [
-        "exec", "inspect", "kill", "logs", "ls", "port", "prune", "rename", "rm", "run", "stop",
-        "top", "wait",
+        "create", "exec", "inspect", "kill", "logs", "ls", "port", "prune", "rename", "restart",
+        "rm", "run", "start", "stop", "top", "wait",
     ] {
         want.push(format!("share/man/man1/rrun-container-{c}.1").into());
     }

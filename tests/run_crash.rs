@@ -215,6 +215,8 @@ struct NetView {
     veths: Vec<String>,
     table: String,
     leases: Vec<String>,
+    /// Live and kept (stopped containers keep theirs until rm).
+    all_leases: Vec<String>,
 }
 
 impl NetView {
@@ -228,20 +230,37 @@ fn net_view(cx: &Ctx) -> NetView {
     table.ok();
     let table = table.stdout;
     let veths = net::rrun_veths(cx);
-    let leases = std::fs::read(cx.state.join("network/leases.json"))
+    let file = std::fs::read(cx.state.join("network/leases.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["leases"].as_object().cloned())
+        .unwrap_or_default();
+    let all_leases: Vec<String> = file["leases"]
+        .as_object()
         .map(|m| {
             m.values()
                 .filter_map(|o| o.as_str().map(str::to_string))
                 .collect()
         })
         .unwrap_or_default();
+    // Stopped containers keep their address until rm: not a live lease.
+    let kept: Vec<String> = file["kept"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let leases = all_leases
+        .iter()
+        .filter(|o| !kept.contains(o))
+        .cloned()
+        .collect();
     NetView {
         veths,
         table,
         leases,
+        all_leases,
     }
 }
 
@@ -387,9 +406,9 @@ fn net_crash_at(stage: &str, mode: Mode) {
     cx.rrun(&all).ok();
     let v = net_view(&cx);
     assert!(
-        v.elements(PORT) == 0 && v.leases.is_empty(),
+        v.elements(PORT) == 0 && v.all_leases.is_empty(),
         "[{mode}] after rm -f of everything: no element or lease: {:?}\n{}",
-        v.leases,
+        v.all_leases,
         v.table
     );
     let mut v = v;

@@ -24,7 +24,9 @@ use crate::crash;
 use crate::mount::{Bind, DeviceBind, MountPlan};
 use crate::ns::{self, NsError};
 use crate::plan::{NetMode, RunPlan};
-use crate::state::{self, Config, ContainerDir, NewContainer, RunState, State, StateError, Status};
+use crate::state::{
+    self, Config, ContainerDir, LinkConf, NewContainer, RunState, State, StateError, Status,
+};
 use crate::sys;
 use child::ChildConfig;
 use proto::Msg;
@@ -55,12 +57,16 @@ pub enum RunError {
     Died(String),
     #[error("the container's monitor died while starting it")]
     MonitorDied,
+    /// Failures already reported one by one (start of several): only the
+    /// exit code is left.
+    #[error("")]
+    Reported(i32),
 }
 
 impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Start { code, .. } => *code,
+            RunError::Start { code, .. } | RunError::Reported(code) => *code,
             RunError::State(e) => e.exit_code(),
             _ => 125,
         }
@@ -143,7 +149,13 @@ fn random_u32() -> u32 {
         .unwrap_or_else(std::process::id)
 }
 
-fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep) -> Config {
+fn config_of(
+    plan: &RunPlan,
+    name: String,
+    rootless: bool,
+    files: &network::Files,
+    links: Vec<LinkConf>,
+) -> Config {
     let mut argv = plan.argv.iter().cloned();
     Config {
         id: plan.id.clone(),
@@ -153,8 +165,8 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         rootfs_path: plan.rootfs.clone().into_os_string(),
         path: argv.next().unwrap_or_default(),
         args: argv.collect(),
-        env: plan.env.iter().map(|e| e.to_os()).collect(),
-        hostname: plan.hostname.clone(),
+        env: files.env.iter().map(|e| e.to_os()).collect(),
+        hostname: files.hostname.clone(),
         user: plan.user_spec.clone(),
         uid: plan.user.uid,
         gid: plan.user.gid,
@@ -177,10 +189,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
         exposed: plan.exposed.clone(),
         publish: plan.publish_specs.clone(),
         publish_all: plan.publish_all,
-        links: match prep {
-            network::Prep::Bridge(b) => b.links.clone(),
-            _ => Vec::new(),
-        },
+        links,
         dns: plan.dns.clone(),
         dns_search: plan.dns_search.clone(),
         labels: plan.labels.clone(),
@@ -196,7 +205,7 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
             })
             .collect(),
         privileged: plan.privileged,
-        domainname: plan.domainname.clone(),
+        domainname: files.domainname.clone(),
         dns_options: plan.dns_options.clone(),
         group_add: plan.group_add.clone(),
         env_given: plan.env_given.clone(),
@@ -206,117 +215,80 @@ fn config_of(plan: &RunPlan, name: String, rootless: bool, prep: &network::Prep)
             .iter()
             .map(|(h, a)| format!("{h}:{a}"))
             .collect(),
+        restart: plan.restart,
     }
 }
 
-/// Run a container; returns the exit code for rrun (the command's in the
-/// foreground, 0 once a detached container has started).
-pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
-    for w in &plan.warnings {
-        eprintln!("{w}");
-    }
-    let st = State::open()?;
-    // The network of dead containers first: the sweep then removes the
-    // records of those that were --rm (it keeps any whose network is not
-    // given back yet, rootless ones whose rules only a run inside the
-    // user's network namespace can remove).
-    network::reclaim_dead(&st);
-    st.sweep();
-    crate::cgroup::reclaim();
-    // SAFETY: geteuid cannot fail.
-    let rootless = unsafe { libc::geteuid() } != 0;
+/// Where this process stands before a container is started: rootless, in
+/// the user's user namespace (joined here), with pasta's DNS forwarding
+/// address for a bridge network.
+struct Host {
+    rootless: bool,
+    user_ns: Option<ns::UserNamespaces>,
+    uid_map: ns::IdMap,
+    gid_map: ns::IdMap,
+    dns_via: Option<std::net::Ipv4Addr>,
+}
 
-    let mut tty_gid = true;
-    let mut user_ns = None;
-    if rootless {
-        let nss = ns::user_namespaces(&st)?;
-        if plan.net == crate::plan::NetMode::Bridge {
-            // pasta runs in the host's namespaces and attaches to the
-            // user's: started before this process leaves them.
-            if let Some(dns) = crate::net::outbound::ensure(&st, &nss) {
-                plan.use_dns_forwarder(dns);
+impl Host {
+    /// `bridge`: some container to start is on the bridge (rootless, pasta
+    /// then runs in the host's namespaces, started before this process
+    /// leaves them).
+    fn enter(st: &State, bridge: bool) -> Result<Host, RunError> {
+        // SAFETY: geteuid cannot fail.
+        let rootless = unsafe { libc::geteuid() } != 0;
+        let mut h = Host {
+            rootless,
+            user_ns: None,
+            uid_map: Vec::new(),
+            gid_map: Vec::new(),
+            dns_via: None,
+        };
+        if rootless {
+            let nss = ns::user_namespaces(st)?;
+            if bridge {
+                h.dns_via = crate::net::outbound::ensure(st, &nss);
             }
+            let userns = ns::join_user(&nss)?;
+            h.uid_map = userns.uid_map;
+            h.gid_map = userns.gid_map;
+            h.user_ns = Some(nss);
         }
-        let userns = ns::join_user(&nss)?;
-        user_ns = Some(nss);
+        Ok(h)
+    }
+
+    /// The container's user and groups must be mapped (rootless); whether
+    /// the tty group (5) is.
+    fn check_mapped(&self, plan: &RunPlan) -> Result<bool, RunError> {
+        if !self.rootless {
+            return Ok(true);
+        }
         let u = &plan.user;
-        if !ns::id_mapped(&userns.uid_map, u.uid) {
+        if !ns::id_mapped(&self.uid_map, u.uid) {
             return Err(RunError::Unmapped(
                 u.uid.to_string(),
-                map_text(&userns.uid_map),
-                ns::id_remedy(&userns.uid_map, &userns.uid_map),
+                map_text(&self.uid_map),
+                ns::id_remedy(&self.uid_map, &self.uid_map),
             ));
         }
         if let Some(g) = std::iter::once(&u.gid)
             .chain(&u.groups)
-            .find(|g| !ns::id_mapped(&userns.gid_map, **g))
+            .find(|g| !ns::id_mapped(&self.gid_map, **g))
         {
             return Err(RunError::UnmappedGroup(
                 *g,
-                map_text(&userns.gid_map),
-                ns::id_remedy(&userns.uid_map, &userns.gid_map),
+                map_text(&self.gid_map),
+                ns::id_remedy(&self.uid_map, &self.gid_map),
             ));
         }
-        tty_gid = ns::id_mapped(&userns.gid_map, 5);
-    }
-    // The name comes first: links tell the target's variables under it.
-    let name = match &plan.name {
-        Some(n) => n.clone(),
-        None => crate::names::generate(random_u32(), random_u32()),
-    };
-    let prep = network::prepare(&st, &mut plan, &name, user_ns.as_ref())?;
-    let ctx = Ctx {
-        st: &st,
-        plan: &plan,
-        prep: &prep,
-        rootless,
-        tty_gid,
-    };
-    if plan.detach {
-        return detach(&ctx, &name);
-    }
-    let (dir, rs) = match create(&ctx, &name) {
-        Ok(x) => x,
-        Err(e) => {
-            give_back(&ctx, None);
-            return Err(e);
-        }
-    };
-    crash::point("state-created");
-    let code = start_and_supervise(&ctx, dir, rs, Mode::Foreground, None);
-    crash::point("teardown");
-    code
-}
-
-/// What every step of a run shares.
-struct Ctx<'a> {
-    st: &'a State,
-    plan: &'a RunPlan,
-    prep: &'a network::Prep,
-    rootless: bool,
-    tty_gid: bool,
-}
-
-/// Give back what the network preparation took (the address; the host
-/// ports close with the monitor) and, once attached, the rules.
-fn give_back(c: &Ctx, ns: Option<&crate::net::NetState>) {
-    if let network::Prep::Bridge(_) = c.prep {
-        match ns {
-            Some(n) => {
-                let _ = crate::net::release(c.st, &c.plan.id, n, true);
-            }
-            None => {
-                let _ = crate::net::release_lease(c.st, &c.plan.id);
-            }
-        }
+        Ok(ns::id_mapped(&self.gid_map, 5))
     }
 }
 
-/// Make the container's directory and take its name.
-fn create(c: &Ctx, first_name: &str) -> Result<(ContainerDir, RunState), RunError> {
-    let (st, plan, rootless) = (c.st, c.plan, c.rootless);
+/// A fresh state for a container about to start under this process.
+fn fresh_state() -> RunState {
     let me = std::process::id() as libc::pid_t;
-    let rs = RunState {
+    RunState {
         status: Status::Created,
         monitor_pid: me,
         monitor_start: sys::start_time(me).unwrap_or(0),
@@ -328,7 +300,139 @@ fn create(c: &Ctx, first_name: &str) -> Result<(ContainerDir, RunState), RunErro
         error: String::new(),
         net: None,
         device_cgroup: String::new(),
+        restart_count: 0,
+    }
+}
+
+/// The spec as its container keeps it (`spec.json`): what start and
+/// restart execute.
+fn spec_bytes(plan: &RunPlan) -> Result<Vec<u8>, RunError> {
+    serde_json::to_vec(plan)
+        .map_err(|e| setup("recording the container's spec")(io::Error::other(e)))
+}
+
+/// Read a container's spec back.
+fn read_spec(dir: &Path) -> Result<RunPlan, RunError> {
+    let b = std::fs::read(dir.join("spec.json")).map_err(|e| RunError::Start {
+        code: 1,
+        msg: format!(
+            "container {}: no spec to start it from ({}); it was made by an older rrun: remove it and run it again",
+            dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            sys::errno_text(&e)
+        ),
+    })?;
+    serde_json::from_slice(&b).map_err(|e| RunError::Start {
+        code: 1,
+        msg: format!("container {}: spec.json is corrupt: {e}", dir.display()),
+    })
+}
+
+/// What a start gives back if it fails before its monitor owns it (or
+/// the monitor's start fails): the network, and for a new container
+/// (run) its record and name. Acts on drop unless disarmed.
+struct Undo<'a> {
+    st: &'a State,
+    id: String,
+    /// The container is new (run): its record and name go too.
+    new: bool,
+    /// The lease was taken (bridge).
+    lease: bool,
+    armed: bool,
+}
+
+impl Undo<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.lease {
+            let _ = if self.new {
+                crate::net::release_lease(self.st, &self.id)
+            } else {
+                crate::net::keep_lease(self.st, &self.id)
+            };
+        }
+    }
+}
+
+/// Run a container (create, then start); returns the exit code for rrun
+/// (the command's in the foreground, 0 once a detached container has
+/// started).
+pub fn run(plan: RunPlan) -> Result<i32, RunError> {
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    let st = State::open()?;
+    // The network of dead containers first: the sweep then removes the
+    // records of those that were --rm (it keeps any whose network is not
+    // given back yet, rootless ones whose rules only a run inside the
+    // user's network namespace can remove).
+    network::reclaim_dead(&st);
+    st.sweep();
+    crate::cgroup::reclaim();
+    let host = Host::enter(&st, plan.net == NetMode::Bridge)?;
+    let tty_gid = host.check_mapped(&plan)?;
+    // The name comes first: links tell the target's variables under it.
+    let first = match &plan.name {
+        Some(n) => n.clone(),
+        None => crate::names::generate(random_u32(), random_u32()),
     };
+    let prep = network::prepare(&st, &plan, &plan.id, &first, None, host.user_ns.as_ref())?;
+    let undo = Undo {
+        st: &st,
+        id: plan.id.clone(),
+        new: true,
+        lease: matches!(prep, network::Prep::Bridge(_)),
+        armed: true,
+    };
+    let (dir, files) = make_record(&st, &plan, &first, &prep, host.rootless, &host, true)?;
+    let ctx = Ctx {
+        st: &st,
+        plan: &plan,
+        prep: &prep,
+        files: &files,
+        rootless: host.rootless,
+        tty_gid,
+        new: true,
+    };
+    let mode = if plan.detach {
+        Mode::Detached
+    } else {
+        Mode::Foreground
+    };
+    undo.disarm();
+    let code = launch(&ctx, dir, mode);
+    if mode == Mode::Foreground {
+        crash::point("teardown");
+    }
+    code
+}
+
+/// Make the container's directory and take its name: with a generated
+/// name, another one if it is taken. `running`: this process starts it at
+/// once (a run), so the record names it as the monitor until one takes
+/// over; else (create) none.
+fn make_record(
+    st: &State,
+    plan: &RunPlan,
+    first_name: &str,
+    prep: &network::Prep,
+    rootless: bool,
+    host: &Host,
+    running: bool,
+) -> Result<(ContainerDir, network::Files), RunError> {
+    let mut rs = fresh_state();
+    if !running {
+        rs.monitor_pid = 0;
+        rs.monitor_start = 0;
+    }
+    let spec = spec_bytes(plan)?;
     let mut tries = 0;
     loop {
         let name = match (&plan.name, tries) {
@@ -336,37 +440,287 @@ fn create(c: &Ctx, first_name: &str) -> Result<(ContainerDir, RunState), RunErro
             (None, 0) => first_name.to_string(),
             (None, _) => crate::names::generate(random_u32(), random_u32()),
         };
-        let config = config_of(plan, name, rootless, c.prep);
+        let files = network::render(plan, &name, prep, host.dns_via);
+        let links = match prep {
+            network::Prep::Bridge(_) => prep.links(),
+            _ => created_links(st, plan),
+        };
+        let config = config_of(plan, name, rootless, &files, links);
         match ContainerDir::create(
             st,
             &NewContainer {
                 config: &config,
                 state: &rs,
-                hosts: &plan.hosts_file,
-                hostname: &plan.hostname_file,
-                resolv: &plan.resolv_file,
+                hosts: &files.hosts,
+                hostname: &files.hostname_file,
+                resolv: &files.resolv,
+                spec: &spec,
             },
         ) {
-            Ok(dir) => return Ok((dir, rs)),
+            Ok(dir) => return Ok((dir, files)),
             Err(StateError::NameInUse(..)) if plan.name.is_none() && tries < 20 => tries += 1,
             Err(e) => return Err(e.into()),
         }
     }
 }
 
+/// The links of a container not started yet, their targets looked up by
+/// name (they must exist, as Docker's create checks).
+fn created_links(st: &State, plan: &RunPlan) -> Vec<LinkConf> {
+    plan.links
+        .iter()
+        .filter_map(|l| {
+            st.find(&l.target).ok().map(|r| LinkConf {
+                target_id: r.config.id,
+                target_name: r.config.name,
+                alias: l.alias.clone(),
+            })
+        })
+        .collect()
+}
+
+/// `rrun create`: the container's record and spec, not started; prints
+/// its id.
+pub fn create(plan: RunPlan) -> Result<i32, RunError> {
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    let st = State::open()?;
+    st.sweep();
+    for l in &plan.links {
+        st.find(&l.target).map_err(|e| RunError::Start {
+            code: 125,
+            msg: format!("could not get container for {}: {e}", l.target),
+        })?;
+    }
+    if let NetMode::Container(t) = &plan.net {
+        st.find(t).map_err(|e| RunError::Start {
+            code: 125,
+            msg: format!("could not get container for {t}: {e}"),
+        })?;
+    }
+    // SAFETY: geteuid cannot fail.
+    let rootless = unsafe { libc::geteuid() } != 0;
+    let host = Host {
+        rootless,
+        user_ns: None,
+        uid_map: Vec::new(),
+        gid_map: Vec::new(),
+        dns_via: None,
+    };
+    let first = match &plan.name {
+        Some(n) => n.clone(),
+        None => crate::names::generate(random_u32(), random_u32()),
+    };
+    let prep = network::Prep::None(std::net::Ipv4Addr::UNSPECIFIED);
+    let (mut dir, _) = make_record(&st, &plan, &first, &prep, rootless, &host, false)?;
+    dir.keep = true;
+    println!("{}", plan.id);
+    Ok(0)
+}
+
+/// `rrun start`: start created or stopped containers, detached (or, with
+/// `attach`, one in the foreground). Each prints its name as given.
+pub fn start_containers(
+    names: &[String],
+    attach: bool,
+    interactive: bool,
+) -> Result<i32, RunError> {
+    let st = State::open()?;
+    network::reclaim_dead(&st);
+    st.sweep();
+    crate::cgroup::reclaim();
+    if attach && names.len() > 1 {
+        return Err(RunError::Start {
+            code: 1,
+            msg: "you cannot start and attach multiple containers at once".into(),
+        });
+    }
+    let mut todo = Vec::new();
+    let mut failed = 0;
+    for n in names {
+        match st.find(n) {
+            Ok(r) if r.active() => println!("{n}"),
+            Ok(r) => match read_spec(&r.dir) {
+                Ok(p) => todo.push((n.clone(), r, p)),
+                Err(e) => {
+                    eprintln!("rrun: {e}");
+                    failed = failed.max(e.exit_code());
+                }
+            },
+            Err(e) => {
+                let e = RunError::from(e);
+                eprintln!("rrun: Error: No such container: {n}");
+                failed = failed.max(e.exit_code().max(1));
+            }
+        }
+    }
+    if !todo.is_empty() {
+        let bridge = todo.iter().any(|(_, _, p)| p.net == NetMode::Bridge);
+        let host = Host::enter(&st, bridge)?;
+        for (n, r, mut plan) in todo {
+            if attach {
+                plan.interactive = interactive;
+            }
+            match start_one(&st, &host, r, plan, attach) {
+                Ok(code) if attach => return Ok(code),
+                Ok(_) => println!("{n}"),
+                Err(e) => {
+                    eprintln!("rrun: {e}");
+                    failed = failed.max(e.exit_code());
+                }
+            }
+        }
+    }
+    if failed != 0 {
+        return Err(RunError::Reported(failed));
+    }
+    Ok(0)
+}
+
+/// Start one stopped or created container from its spec: its network
+/// again (its address kept), its files rewritten where they changed, a
+/// monitor for it.
+fn start_one(
+    st: &State,
+    host: &Host,
+    r: state::Record,
+    plan: RunPlan,
+    attach: bool,
+) -> Result<i32, RunError> {
+    let tty_gid = host.check_mapped(&plan)?;
+    let name = r.config.name.clone();
+    let prefer = r.state.net.as_ref().and_then(|n| n.ip);
+    let prep = network::prepare(st, &plan, &plan.id, &name, prefer, host.user_ns.as_ref())?;
+    let undo = Undo {
+        st,
+        id: plan.id.clone(),
+        new: false,
+        lease: matches!(prep, network::Prep::Bridge(_)),
+        armed: true,
+    };
+    let files = network::render(&plan, &name, &prep, host.dns_via);
+    for (f, text) in [
+        ("hosts", &files.hosts),
+        ("hostname", &files.hostname_file),
+        ("resolv.conf", &files.resolv),
+    ] {
+        rewrite(&r.dir.join(f), text).map_err(setup("rewriting the container's files"))?;
+    }
+    {
+        let _lock = st.lock()?;
+        let mut config = state::Record::read(&r.dir)
+            .map(|r| r.config)
+            .unwrap_or(r.config);
+        config.env = files.env.iter().map(|e| e.to_os()).collect();
+        config.hostname = files.hostname.clone();
+        config.domainname = files.domainname.clone();
+        if let network::Prep::Bridge(_) = prep {
+            config.links = prep.links();
+        }
+        state::write_json(&r.dir.join("config.json"), &config)
+            .map_err(setup("recording the container's configuration"))?;
+    }
+    let ctx = Ctx {
+        st,
+        plan: &plan,
+        prep: &prep,
+        files: &files,
+        rootless: host.rootless,
+        tty_gid,
+        new: false,
+    };
+    let dir = ContainerDir {
+        path: r.dir.clone(),
+        keep: true,
+    };
+    undo.disarm();
+    launch(
+        &ctx,
+        dir,
+        if attach {
+            Mode::Foreground
+        } else {
+            Mode::Detached
+        },
+    )
+}
+
+/// Write `text` to a file the container has bound, in place (a bind
+/// mount holds the inode, so a container sharing it sees the change), and
+/// only if it changed.
+fn rewrite(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::read(path).is_ok_and(|b| b == text.as_bytes()) {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// What every step of a start shares.
+struct Ctx<'a> {
+    st: &'a State,
+    plan: &'a RunPlan,
+    prep: &'a network::Prep,
+    files: &'a network::Files,
+    rootless: bool,
+    tty_gid: bool,
+    /// A run's new container: a failed start removes it.
+    new: bool,
+}
+
+/// Give back what the network preparation took (the address; the host
+/// ports close with the monitor) and, once attached, the rules.
+fn give_back(c: &Ctx, ns: Option<&crate::net::NetState>) {
+    if let network::Prep::Bridge(_) = c.prep {
+        let keep = !c.new && !c.plan.rm;
+        match ns {
+            Some(n) => {
+                let _ = crate::net::release(c.st, &c.plan.id, n, true, keep);
+            }
+            None if keep => {
+                let _ = crate::net::keep_lease(c.st, &c.plan.id);
+            }
+            None => {
+                let _ = crate::net::release_lease(c.st, &c.plan.id);
+            }
+        }
+    }
+}
+
+/// Hand the container to its monitor: this process in the foreground;
+/// with -d (and `start`) a child that leaves the caller's session and
+/// reports back once the command has really started.
+fn launch(c: &Ctx, dir: ContainerDir, mode: Mode) -> Result<i32, RunError> {
+    match mode {
+        Mode::Foreground => supervise(c, dir, mode, None),
+        Mode::Detached => detach(c, dir),
+    }
+}
+
 /// -d: fork the monitor, which leaves our session and stdio, and wait for
 /// its word that the command started (or why it did not).
-fn detach(c: &Ctx, name: &str) -> Result<i32, RunError> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills fds with two new descriptors.
-    sys::cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })
-        .map_err(setup("creating the report pipe"))?;
-    // SAFETY: both fds are new and owned here alone.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+fn detach(c: &Ctx, mut dir: ContainerDir) -> Result<i32, RunError> {
+    let (r, w) = sys::pipe_cloexec().map_err(setup("creating the report pipe"))?;
     // SAFETY: single-threaded; the child runs the monitor and exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(setup("starting the monitor")(io::Error::last_os_error()));
+        let e = io::Error::last_os_error();
+        give_back(c, None);
+        if c.new {
+            c.st.release_name(&current_name(&dir.path, ""), &c.plan.id);
+        } else {
+            dir.keep = true;
+        }
+        return Err(setup("starting the monitor")(e));
     }
     if pid == 0 {
         drop(r);
@@ -386,36 +740,28 @@ fn detach(c: &Ctx, name: &str) -> Result<i32, RunError> {
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
             libc::prctl(libc::PR_SET_NAME, c"rrun-monitor".as_ptr());
         }
-        let report = |msg: &[u8]| {
-            let _ = sys::write_all(w.as_raw_fd(), msg);
-        };
-        let code = match create(c, name) {
+        let code = match supervise(c, dir, Mode::Detached, Some(&w)) {
+            Ok(c) => c,
             Err(e) => {
-                give_back(c, None);
-                report(format!("E{}:{e}", e.exit_code()).as_bytes());
+                let _ = sys::write_all(w.as_raw_fd(), format!("E{}:{e}", e.exit_code()).as_bytes());
                 e.exit_code()
-            }
-            Ok((dir, rs)) => {
-                crash::point("state-created");
-                match start_and_supervise(c, dir, rs, Mode::Detached, Some(&w)) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        report(format!("E{}:{e}", e.exit_code()).as_bytes());
-                        e.exit_code()
-                    }
-                }
             }
         };
         crash::point("teardown");
         // SAFETY: ending the monitor without running the caller's handlers.
         unsafe { libc::_exit(code) }
     }
+    // The monitor owns the directory now.
+    dir.keep = true;
+    drop(dir);
     drop(w);
     let mut buf = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut buf);
     let text = String::from_utf8_lossy(&buf);
     if let Some(id) = text.strip_prefix('S') {
-        println!("{id}");
+        if c.new {
+            println!("{id}");
+        }
         return Ok(0);
     }
     // The start failed: the monitor is exiting (or was killed). Reap it,
@@ -433,33 +779,58 @@ fn detach(c: &Ctx, name: &str) -> Result<i32, RunError> {
     Err(RunError::MonitorDied)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn start_and_supervise(
+/// Files in a container's directory by which commands steer its monitor:
+/// the user stopped it (no restart policy applies), or `rrun restart`
+/// wants it started again at once.
+pub const STOP_REQUEST: &str = "stop-request";
+pub const RESTART_REQUEST: &str = "restart-request";
+
+/// How a run of the container's process ended, for the restart decision.
+enum Ended {
+    /// It ran and exited (wait status).
+    Exited(i32),
+    /// A restart failed to start it (its exit code).
+    Failed(i32),
+}
+
+/// The monitor: start the container, relay its streams and signals until
+/// it exits, start it again as its restart policy (or `rrun restart`)
+/// says, then record the exit and give back what it held.
+fn supervise(
     c: &Ctx,
     mut dir: ContainerDir,
-    mut rs: RunState,
     mode: Mode,
     report: Option<&OwnedFd>,
 ) -> Result<i32, RunError> {
     let (st, plan) = (c.st, c.plan);
-    let name = crate::state::Record::read(&dir.path)
-        .map(|r| r.config.name)
-        .unwrap_or_default();
-    let mut started = match start(c, &dir, &mut rs, mode) {
+    let name = current_name(&dir.path, "");
+    let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
+    let _ = std::fs::remove_file(dir.file(RESTART_REQUEST));
+    let mut rs = fresh_state();
+    if mode == Mode::Detached {
+        // This process, not the caller, is the monitor now.
+        let _ = dir.write_state(&rs);
+    }
+    crash::point("state-created");
+    let mut started = match start(c, &dir, &mut rs, mode, None) {
         Ok(s) => s,
         Err(e) => {
             give_back(c, rs.net.as_ref());
-            st.release_name(&current_name(&dir.path, &name), &plan.id);
+            if c.new {
+                st.release_name(&current_name(&dir.path, &name), &plan.id);
+            } else {
+                dir.keep = true;
+                rs.status = Status::Exited;
+                rs.exit_code = e.exit_code();
+                rs.error = e.to_string();
+                rs.monitor_pid = 0;
+                let _ = dir.write_state(&rs);
+            }
             return Err(e);
         }
     };
     // From here the container exists for good (until rm, or --rm).
     dir.keep = true;
-    rs.status = Status::Running;
-    rs.started_at = state::now_rfc3339();
-    let _ = dir.write_state(&rs);
-    // The log exists before anyone is told the container runs, so that
-    // `logs -f` right after `-d` finds it.
     let mut logsink = match mode {
         Mode::Foreground => log::LogSink::lazy(&dir.path, &plan.log),
         Mode::Detached => log::LogSink::open(&dir.path, &plan.log).map_err(|e| {
@@ -469,6 +840,9 @@ fn start_and_supervise(
             setup("opening the container's log")(e)
         })?,
     };
+    mark_running(&dir, &mut rs);
+    // The log exists before anyone is told the container runs, so that
+    // `logs -f` right after `-d` finds it.
     if let Some(w) = report {
         let _ = sys::write_all(w.as_raw_fd(), format!("S{}", plan.id).as_bytes());
         // SAFETY: closing the report pipe so the waiting CLI returns now.
@@ -476,6 +850,120 @@ fn start_and_supervise(
     }
     crash::point("started");
 
+    // The userspace forwarder of the published ports: started at their
+    // first client, again if it dies; stopped and reaped when this drops.
+    let mut forwarder = match c.prep {
+        network::Prep::Bridge(b) => forwarder::Supervisor::new(b),
+        _ => None,
+    };
+    let mut terminal = tty::Terminal;
+    let mut tee;
+    let sink: &mut dyn tty::Sink = match mode {
+        Mode::Detached => &mut logsink,
+        // A --rm container's log would go with it: its output goes
+        // straight to the caller (or, with -t, through here unlogged).
+        Mode::Foreground if plan.rm => &mut terminal,
+        Mode::Foreground => {
+            tee = tty::Tee {
+                terminal: tty::Terminal,
+                log: &mut logsink,
+            };
+            &mut tee
+        }
+    };
+    // The network namespace outlives each run of the process: a restart
+    // joins it, with its veth, address and rules as they were.
+    let netns = started._netns.take();
+    let mut last_delay = None;
+    let mut restarts = 0u32;
+    let mut current = Some(started);
+    let code = loop {
+        let ran_from = std::time::Instant::now();
+        let ended = match current.take() {
+            Some(s) => Ended::Exited(relay(c, mode, s, sink, forwarder.as_mut())),
+            None => Ended::Failed(rs.exit_code),
+        };
+        crash::point("exited");
+        let code = match &ended {
+            Ended::Exited(status) => exit_code(*status),
+            Ended::Failed(code) => *code,
+        };
+        rs.exit_code = code;
+        rs.finished_at = state::now_rfc3339();
+        rs.pid = 0;
+        rs.pid_start = 0;
+        let asked = std::fs::remove_file(dir.file(RESTART_REQUEST)).is_ok();
+        let stopped = dir.file(STOP_REQUEST).exists();
+        let delay = if asked {
+            std::time::Duration::ZERO
+        } else if crate::restart::again(plan.restart, code, restarts, stopped) {
+            restarts += 1;
+            let d = crate::restart::delay(last_delay, ran_from.elapsed());
+            last_delay = Some(d);
+            d
+        } else {
+            break code;
+        };
+        if !asked {
+            rs.restart_count = restarts;
+            rs.status = Status::Restarting;
+            let _ = dir.write_state(&rs);
+            if !wait_restart(&dir, delay) {
+                break code;
+            }
+        }
+        let join = netns.as_ref().map(|(n, _)| n.as_raw_fd());
+        match start(c, &dir, &mut rs, mode, join) {
+            Ok(s) => {
+                current = Some(s);
+                mark_running(&dir, &mut rs);
+            }
+            Err(e) => {
+                rs.exit_code = e.exit_code();
+                rs.error = e.to_string();
+            }
+        }
+    };
+    drop(forwarder);
+    rs.status = Status::Exited;
+    rs.exit_code = code;
+    if let Some(n) = rs.net.as_mut() {
+        for e in crate::net::release(st, &plan.id, n, true, !plan.rm) {
+            eprintln!(
+                "rrun: warning: releasing the network of {}: {e}",
+                &plan.id[..12]
+            );
+        }
+        n.released = true;
+    }
+    drop(netns);
+    let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
+    if plan.rm {
+        st.release_name(&current_name(&dir.path, &name), &plan.id);
+        dir.keep = false;
+    } else {
+        let _ = dir.write_state(&rs);
+    }
+    Ok(code)
+}
+
+fn mark_running(dir: &ContainerDir, rs: &mut RunState) {
+    rs.status = Status::Running;
+    rs.started_at = state::now_rfc3339();
+    rs.error.clear();
+    let _ = dir.write_state(rs);
+}
+
+/// Relay one run of the container's process until it exits; its wait
+/// status.
+fn relay(
+    c: &Ctx,
+    mode: Mode,
+    mut started: Started,
+    sink: &mut dyn tty::Sink,
+    forwarder: Option<&mut forwarder::Supervisor>,
+) -> i32 {
+    let plan = c.plan;
     let stdin_tty = tty::is_tty(0);
     let _raw = match (
         &started.master,
@@ -492,28 +980,7 @@ fn start_and_supervise(
         sources.push((tty::Source::Owned(o), tty::Stream::Stdout));
         sources.push((tty::Source::Owned(e), tty::Stream::Stderr));
     }
-    let mut tee;
-    let mut terminal = tty::Terminal;
-    let sink: &mut dyn tty::Sink = match mode {
-        Mode::Detached => &mut logsink,
-        // A --rm container's log would go with it: its output goes
-        // straight to the caller (or, with -t, through here unlogged).
-        Mode::Foreground if plan.rm => &mut terminal,
-        Mode::Foreground => {
-            tee = tty::Tee {
-                terminal: tty::Terminal,
-                log: &mut logsink,
-            };
-            &mut tee
-        }
-    };
-    // The userspace forwarder of the published ports: started at their
-    // first client, again if it dies; stopped and reaped when this drops.
-    let mut forwarder = match c.prep {
-        network::Prep::Bridge(b) => forwarder::Supervisor::new(b),
-        _ => None,
-    };
-    let status = tty::relay(tty::Relay {
+    tty::relay(tty::Relay {
         pid: started.pid,
         pidfd: &started.pidfd,
         sfd: &started.sfd,
@@ -522,32 +989,51 @@ fn start_and_supervise(
         stdin: mode == Mode::Foreground && plan.interactive,
         sink,
         forwarded: FORWARDED,
-        aux: forwarder.as_mut().map(|f| f as &mut dyn tty::Aux),
-    });
-    drop(forwarder);
-    drop(_raw);
-    crash::point("exited");
-    let code = exit_code(status);
-    rs.status = Status::Exited;
-    rs.exit_code = code;
-    rs.finished_at = state::now_rfc3339();
-    if let Some(n) = rs.net.as_mut() {
-        for e in crate::net::release(st, &plan.id, n, true) {
-            eprintln!(
-                "rrun: warning: releasing the network of {}: {e}",
-                &plan.id[..12]
-            );
+        aux: forwarder.map(|f| f as &mut dyn tty::Aux),
+    })
+}
+
+/// Sit out a restart's back-off. A signal ends it early: `rrun restart`
+/// (its request file) starts the container at once, anything else — `rrun
+/// stop` and `rm -f` signal the monitor — ends the policy. True: start
+/// it again.
+fn wait_restart(dir: &ContainerDir, delay: std::time::Duration) -> bool {
+    let Ok(sfd) = signal_fd() else {
+        std::thread::sleep(delay);
+        return !dir.file(STOP_REQUEST).exists();
+    };
+    let deadline = std::time::Instant::now() + delay;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return !dir.file(STOP_REQUEST).exists();
         }
-        n.released = true;
+        let mut p = libc::pollfd {
+            fd: sfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r <= 0 {
+            continue;
+        }
+        let mut info = [0u8; 128];
+        // SAFETY: reading one signalfd_siginfo into a buffer of its size.
+        let n = unsafe { libc::read(sfd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+        if n <= 0 {
+            continue;
+        }
+        let signo = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as libc::c_int;
+        if signo == libc::SIGCHLD || signo == libc::SIGWINCH {
+            continue;
+        }
+        if std::fs::remove_file(dir.file(RESTART_REQUEST)).is_ok() {
+            return true;
+        }
+        return false;
     }
-    drop(started);
-    if plan.rm {
-        st.release_name(&current_name(&dir.path, &name), &plan.id);
-        dir.keep = false;
-    } else {
-        let _ = dir.write_state(&rs);
-    }
-    Ok(code)
 }
 
 /// The container's name now: `rrun rename` may have changed it since
@@ -629,12 +1115,17 @@ struct Started {
     _devices: Option<crate::cgroup::DeviceCgroup>,
 }
 
-fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<Started, RunError> {
+/// Start the container's process. `rejoin`: a restart's network namespace,
+/// kept from the first run (already plugged in).
+fn start(
+    c: &Ctx,
+    dir: &ContainerDir,
+    rs: &mut RunState,
+    mode: Mode,
+    rejoin: Option<std::os::fd::RawFd>,
+) -> Result<Started, RunError> {
     let (plan, rootless, tty_gid) = (c.plan, c.rootless, c.tty_gid);
-    let join_netns = match c.prep {
-        network::Prep::Join(fd) => Some(fd.as_raw_fd()),
-        _ => None,
-    };
+    let join_netns = c.prep.join_fd().or(rejoin);
     // Whether the container's network namespace is one it may mount sysfs
     // for (its own, or another container's).
     let own_netns = plan.net != NetMode::Host;
@@ -684,7 +1175,8 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         out_pipes = Some(((or, ow), (er, ew)));
         s
     };
-    let path = plan
+    let path = c
+        .files
         .env
         .iter()
         .find(|e| e.key == "PATH")
@@ -700,7 +1192,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
             etc: ["hostname", "hosts", "resolv.conf"]
                 .iter()
                 .map(|f| {
-                    let from = match network::etc_dir(plan) {
+                    let from = match &c.files.shared_etc {
                         // --net=container: shares the other's files.
                         Some(d) if *f != "hostname" => d.join(f),
                         _ => dir.file(f),
@@ -731,8 +1223,8 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
             privileged: plan.privileged,
             host_nodes: plan.host_nodes.clone(),
         },
-        hostname: plan.hostname.clone(),
-        domainname: plan.domainname.clone(),
+        hostname: c.files.hostname.clone(),
+        domainname: c.files.domainname.clone(),
         own_netns: own_netns && join_netns.is_none(),
         join_netns,
         stdio,
@@ -742,7 +1234,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         groups: plan.user.groups.clone(),
         caps: plan.caps,
         argv: cstrings(plan.argv.iter().cloned())?,
-        env: cstrings(plan.env.iter().map(|e| e.to_os()))?,
+        env: cstrings(c.files.env.iter().map(|e| e.to_os()))?,
         path,
         init_fd: init_fd.as_ref().map(|f| f.as_raw_fd()),
         seccomp: if plan.seccomp {
@@ -866,7 +1358,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
         return Err(setup("recording the container's state")(e));
     }
     let mut netns = None;
-    if let network::Prep::Bridge(b) = c.prep {
+    if let (network::Prep::Bridge(b), None) = (c.prep, rejoin) {
         let attached = network::attach(c.st, b, pid, &plan.id, |n| {
             rs.net = Some(n.clone());
             dir.write_state(rs)

@@ -39,6 +39,9 @@ pub struct BridgePrep {
     pub held: net::HeldPorts,
     pub link_rules: Vec<LinkRuleState>,
     pub links: Vec<LinkConf>,
+    /// The running link targets, as the container's files and variables
+    /// tell them.
+    targets: Vec<(String, Target)>,
     pub udp_idle: std::time::Duration,
     /// Rootless: every host port is the forwarder's (kernel NAT in the
     /// user's namespace serves only hairpin traffic from containers).
@@ -47,18 +50,52 @@ pub struct BridgePrep {
     pub transparent: bool,
 }
 
-/// What the monitor holds of the network for a container.
-pub enum Prep {
-    None,
-    Bridge(Box<BridgePrep>),
-    /// --net=container:NAME: the target's network namespace, to join.
-    Join(OwnedFd),
+/// --net=container:NAME: the target's network namespace and what of it the
+/// container shares.
+pub struct JoinPrep {
+    pub netns: OwnedFd,
+    /// The state directory whose hosts and resolv.conf the container shares.
+    pub etc: PathBuf,
+    pub hostname: String,
+    pub domainname: String,
 }
 
-/// A running link target, resolved.
+/// What the monitor holds of the network for a container.
+pub enum Prep {
+    /// No network of its own to plug in; the address --add-host's
+    /// `host-gateway` stands for.
+    None(Ipv4Addr),
+    Bridge(Box<BridgePrep>),
+    Join(JoinPrep),
+}
+
+impl Prep {
+    /// The namespace to join instead of making one.
+    pub fn join_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        match self {
+            Prep::Join(j) => Some(j.netns.as_raw_fd()),
+            _ => None,
+        }
+    }
+
+    /// The resolved links (bridge mode), for the container's record.
+    pub fn links(&self) -> Vec<LinkConf> {
+        match self {
+            Prep::Bridge(b) => b.links.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A running link target, as the linking container sees it.
 struct Target {
-    record: Record,
+    id: String,
+    name: String,
+    hostname: String,
     ip: Ipv4Addr,
+    exposed: Vec<crate::ports::Exposed>,
+    user_env: Vec<OsString>,
 }
 
 fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<Target, RunError> {
@@ -77,7 +114,15 @@ fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<T
             r.config.name, r.config.net
         ))
     })?;
-    Ok(Target { record: r, ip })
+    let c = r.config;
+    Ok(Target {
+        id: c.id,
+        name: c.name,
+        hostname: c.hostname,
+        ip,
+        exposed: c.exposed,
+        user_env: c.user_env,
+    })
 }
 
 fn env_pairs(env: &[OsString]) -> Vec<(String, OsString)> {
@@ -102,41 +147,136 @@ fn add_host_lines(add_hosts: &[(String, String)], gateway: Ipv4Addr) -> Vec<Host
         .collect()
 }
 
-/// --net=none or host with --add-host: as Docker, the container gets a
-/// hosts file of its own — the default block and the lines, not the
-/// host's file (so that a line may override one of the host's names),
-/// and no line for its own name (it has no address of its own).
-/// `host-gateway` is the address of rrun's bridge, where it is or would
-/// be made (Docker's is docker0's, made or not).
-fn prepare_add_hosts(st: &State, plan: &mut RunPlan) -> Result<(), RunError> {
-    let gateway = if plan.add_hosts.iter().any(|(_, a)| a == "host-gateway") {
-        root::settings(st, &plan.net_request)?.0.gateway
-    } else {
-        Ipv4Addr::UNSPECIFIED
-    };
-    let extra = add_host_lines(&plan.add_hosts, gateway);
-    plan.hosts_file = hosts::hosts_file(None, &extra);
-    Ok(())
+/// The files and variables a container starts with, once its network is
+/// prepared and its name is known: what `render` makes of the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Files {
+    pub env: Vec<EnvVar>,
+    pub hostname: String,
+    pub domainname: String,
+    pub hosts: String,
+    pub hostname_file: String,
+    pub resolv: String,
+    /// --net=container: the directory whose hosts and resolv.conf it shares.
+    pub shared_etc: Option<PathBuf>,
 }
 
-/// Prepare the container's network and fill in what depends on it: the
-/// hosts file, link variables, the name the container will have for links.
-/// `user_ns`: rootless, the user's namespaces (the user namespace already
-/// joined); a bridge-mode run joins the network namespace here, once its
-/// host ports are bound.
+/// The container's files and variables from its spec, its name (links tell
+/// the target's variables under it) and what the network prepared. `dns_via`:
+/// rootless bridge, pasta's DNS forwarding address, through which a host
+/// resolver on loopback is reached. Pure.
+pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>) -> Files {
+    let resolv = match dns_via {
+        Some(dns) => hosts::resolv_file_via(
+            &plan.host_resolv,
+            false,
+            &plan.dns_flags(),
+            Some(&dns.to_string()),
+        ),
+        None => plan.resolv_file.clone(),
+    };
+    let mut f = Files {
+        env: plan.env.clone(),
+        hostname: plan.hostname.clone(),
+        domainname: plan.domainname.clone(),
+        hosts: plan.hosts_file.clone(),
+        hostname_file: plan.hostname_file.clone(),
+        resolv,
+        shared_etc: None,
+    };
+    match prep {
+        Prep::None(gateway) => {
+            // --net=none or host with --add-host: as Docker, the container
+            // gets a hosts file of its own — the default block and the
+            // lines, not the host's file (so that a line may override one
+            // of the host's names), and no line for its own name (it has no
+            // address of its own). `host-gateway` is the address of rrun's
+            // bridge, where it is or would be made.
+            if !plan.add_hosts.is_empty() {
+                f.hosts = hosts::hosts_file(None, &add_host_lines(&plan.add_hosts, *gateway));
+            }
+        }
+        Prep::Join(j) => {
+            // Its hosts, resolv.conf, hostname and domain name too, as
+            // Docker does (its own --domainname and --dns-option have no
+            // effect then).
+            f.shared_etc = Some(j.etc.clone());
+            f.hostname = j.hostname.clone();
+            f.domainname = j.domainname.clone();
+            f.hostname_file = hosts::hostname_file(&f.hostname);
+            f.env = crate::plan::container_env(
+                &f.hostname,
+                plan.tty,
+                Vec::new(),
+                &plan.user_env,
+                &plan.user.home,
+            );
+        }
+        Prep::Bridge(b) => {
+            // Docker's order: --add-host lines, then one line per link.
+            let mut extra = add_host_lines(&plan.add_hosts, b.settings.gateway);
+            let mut link_env = Vec::new();
+            for (alias, t) in &b.targets {
+                let mut names = vec![alias.clone(), t.hostname.clone()];
+                if t.name != *alias {
+                    names.push(t.name.clone());
+                }
+                names.dedup();
+                extra.push(HostLine {
+                    ip: IpAddr::V4(t.ip),
+                    names,
+                });
+                link_env.extend(hosts::link_env(
+                    alias,
+                    name,
+                    IpAddr::V4(t.ip),
+                    &t.exposed,
+                    &env_pairs(&t.user_env),
+                ));
+            }
+            let own = HostLine {
+                ip: IpAddr::V4(b.ip),
+                names: hosts::own_names(&plan.hostname, &plan.domainname),
+            };
+            f.hosts = hosts::hosts_file(Some(&own), &extra);
+            // The user's own variables win over the link variables, as in
+            // Docker.
+            f.env = crate::plan::container_env(
+                &plan.hostname,
+                plan.tty,
+                link_env
+                    .into_iter()
+                    .map(|(key, value)| EnvVar { key, value })
+                    .collect(),
+                &plan.user_env,
+                &plan.user.home,
+            );
+        }
+    }
+    f
+}
+
+/// Prepare the container's network: everything that can fail for a reason
+/// the user can fix, before anything of the container is made. `user_ns`:
+/// rootless, the user's namespaces (the user namespace already joined); a
+/// bridge-mode run joins the network namespace here, once its host ports
+/// are bound. `id` and `name`: the container's; `prefer`: the address it
+/// had (kept when free).
 pub fn prepare(
     st: &State,
-    plan: &mut RunPlan,
+    plan: &RunPlan,
+    id: &str,
     name: &str,
+    prefer: Option<Ipv4Addr>,
     user_ns: Option<&crate::ns::UserNamespaces>,
 ) -> Result<Prep, RunError> {
-    match plan.net.clone() {
+    match &plan.net {
         NetMode::Bridge => {
-            prepare_bridge(st, plan, name, user_ns).map(|b| Prep::Bridge(Box::new(b)))
+            prepare_bridge(st, plan, id, name, prefer, user_ns).map(|b| Prep::Bridge(Box::new(b)))
         }
         NetMode::Container(target) => {
             let r = st
-                .find(&target)
+                .find(target)
                 .map_err(|e| fail(format!("could not get container for {target}: {e}")))?;
             if !r.running() {
                 return Err(fail(format!(
@@ -160,29 +300,30 @@ pub fn prepare(
                     r.id()
                 )));
             }
-            // Its hosts, resolv.conf, hostname and domain name too, as
-            // Docker does (its own --domainname and --dns-option have no
-            // effect then).
-            plan.shared_etc = Some(r.dir.clone());
-            plan.hostname = r.config.hostname.clone();
-            plan.domainname = r.config.domainname.clone();
-            plan.hostname_file = hosts::hostname_file(&plan.hostname);
-            plan.set_env(Vec::new());
-            Ok(Prep::Join(ns))
+            Ok(Prep::Join(JoinPrep {
+                netns: ns,
+                etc: r.dir.clone(),
+                hostname: r.config.hostname.clone(),
+                domainname: r.config.domainname.clone(),
+            }))
         }
         NetMode::None | NetMode::Host => {
-            if !plan.add_hosts.is_empty() {
-                prepare_add_hosts(st, plan)?;
-            }
-            Ok(Prep::None)
+            let gateway = if plan.add_hosts.iter().any(|(_, a)| a == "host-gateway") {
+                root::settings(st, &plan.net_request)?.0.gateway
+            } else {
+                Ipv4Addr::UNSPECIFIED
+            };
+            Ok(Prep::None(gateway))
         }
     }
 }
 
 fn prepare_bridge(
     st: &State,
-    plan: &mut RunPlan,
+    plan: &RunPlan,
+    id: &str,
     name: &str,
+    prefer: Option<Ipv4Addr>,
     user_ns: Option<&crate::ns::UserNamespaces>,
 ) -> Result<BridgePrep, RunError> {
     crate::crash::t("prep-start");
@@ -213,9 +354,9 @@ fn prepare_bridge(
             resolve_target(st, &l.target, name, &l.alias)?,
         ));
     }
-    let (ip, lease_lock) = net::allocate(st, &settings, &plan.id)?;
+    let (ip, lease_lock) = net::allocate(st, &settings, id, prefer)?;
     let give_back = |e: RunError| {
-        let _ = net::release_lease(st, &plan.id);
+        let _ = net::release_lease(st, id);
         e
     };
     let mut bindings: Vec<Binding> = plan
@@ -252,31 +393,10 @@ fn prepare_bridge(
         bridge_index =
             root::ensure_network(st, &settings, fresh, false).map_err(|e| give_back(e.into()))?;
     }
-
-    // Docker's order: --add-host lines, then one line per link.
-    let mut extra = add_host_lines(&plan.add_hosts, settings.gateway);
-    let mut link_env = Vec::new();
     let mut link_rules = Vec::new();
     let mut links = Vec::new();
     for (alias, t) in &targets {
-        let c = &t.record.config;
-        let mut names = vec![alias.clone(), c.hostname.clone()];
-        if c.name != *alias {
-            names.push(c.name.clone());
-        }
-        names.dedup();
-        extra.push(HostLine {
-            ip: IpAddr::V4(t.ip),
-            names,
-        });
-        link_env.extend(hosts::link_env(
-            alias,
-            name,
-            IpAddr::V4(t.ip),
-            &c.exposed,
-            &env_pairs(&c.user_env),
-        ));
-        for e in &c.exposed {
+        for e in &t.exposed {
             link_rules.push(LinkRuleState {
                 from: ip,
                 to: t.ip,
@@ -285,23 +405,11 @@ fn prepare_bridge(
             });
         }
         links.push(LinkConf {
-            target_id: c.id.clone(),
-            target_name: c.name.clone(),
+            target_id: t.id.clone(),
+            target_name: t.name.clone(),
             alias: alias.clone(),
         });
     }
-    let own = HostLine {
-        ip: IpAddr::V4(ip),
-        names: hosts::own_names(&plan.hostname, &plan.domainname),
-    };
-    plan.hosts_file = hosts::hosts_file(Some(&own), &extra);
-    // The user's own variables win over the link variables, as in Docker.
-    plan.set_env(
-        link_env
-            .into_iter()
-            .map(|(key, value)| EnvVar { key, value })
-            .collect(),
-    );
     let transparent = settings.proxy_transparent && net::transparent::record(st).active;
     Ok(BridgePrep {
         settings,
@@ -311,6 +419,7 @@ fn prepare_bridge(
         held,
         link_rules,
         links,
+        targets,
         udp_idle: plan.udp_idle,
         rootless: user_ns.is_some(),
         transparent,
@@ -406,12 +515,6 @@ fn port_holder(st: &State, b: &Binding) -> Option<String> {
         })
 }
 
-/// Where the container's /etc files come from when it shares another's
-/// network (None: its own).
-pub fn etc_dir(plan: &RunPlan) -> Option<PathBuf> {
-    plan.shared_etc.clone()
-}
-
 /// Give back the network of every container whose monitor died without
 /// doing it (its process died with it). Best effort, under no lock: each
 /// step is idempotent.
@@ -440,7 +543,7 @@ pub fn reclaim_dead_in<'a>(st: &State, records: impl IntoIterator<Item = &'a Rec
         {
             continue;
         }
-        let _ = net::release(st, r.id(), n, false);
+        let _ = net::release(st, r.id(), n, false, !r.config.auto_remove);
         let mut rs = r.state.clone();
         if let Some(n) = rs.net.as_mut() {
             n.released = true;

@@ -40,7 +40,6 @@ impl Subnet {
         }
     }
 
-    #[cfg(test)]
     pub fn contains(&self, a: Ipv4Addr) -> bool {
         u32::from(a) & Self::mask(self.prefix) == u32::from(self.net)
     }
@@ -78,6 +77,10 @@ pub struct Leases {
     pub leases: BTreeMap<Ipv4Addr, String>,
     /// Released address → when (seconds since the epoch).
     pub freed: BTreeMap<Ipv4Addr, u64>,
+    /// Owners of stopped containers, which keep their address until they
+    /// are removed (so that their links stay true when they start again).
+    #[serde(default)]
+    pub kept: std::collections::BTreeSet<String>,
 }
 
 impl Leases {
@@ -121,6 +124,33 @@ impl Leases {
         None
     }
 
+    /// The address `id` holds already, or `prefer` if it is a free
+    /// address of `subnet` (quarantine aside: the container had it last).
+    pub fn reuse(
+        &mut self,
+        subnet: Subnet,
+        gateway: Ipv4Addr,
+        id: &str,
+        prefer: Option<Ipv4Addr>,
+    ) -> Option<Ipv4Addr> {
+        self.kept.remove(id);
+        if let Some((ip, _)) = self.leases.iter().find(|(_, o)| o.as_str() == id) {
+            return Some(*ip);
+        }
+        let ip = prefer?;
+        let usable = subnet.contains(ip)
+            && ip != gateway
+            && ip != subnet.nth(0)
+            && ip != subnet.broadcast()
+            && !self.leases.contains_key(&ip);
+        if !usable {
+            return None;
+        }
+        self.freed.remove(&ip);
+        self.leases.insert(ip, id.to_string());
+        Some(ip)
+    }
+
     pub fn release(&mut self, ip: Ipv4Addr, now: u64) {
         if self.leases.remove(&ip).is_some() {
             self.freed.insert(ip, now);
@@ -129,6 +159,7 @@ impl Leases {
 
     /// Give back every address held by `id`.
     pub fn release_owner(&mut self, id: &str, now: u64) {
+        self.kept.remove(id);
         let ips: Vec<Ipv4Addr> = self
             .leases
             .iter()

@@ -260,7 +260,12 @@ impl LeaseLocks {
 /// Lease an address for `id`; leases of containers that are gone are
 /// taken back first. Returns the address and the lock that holds it (see
 /// [`LeaseLocks`]), to keep open while the container lives.
-pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<(Ipv4Addr, OwnedFd), NetError> {
+pub fn allocate(
+    st: &State,
+    s: &Settings,
+    id: &str,
+    prefer: Option<Ipv4Addr>,
+) -> Result<(Ipv4Addr, OwnedFd), NetError> {
     let _lock = st.lock()?;
     let p = dir(st).join("leases.json");
     let lp = LeaseLocks::path(st);
@@ -274,9 +279,12 @@ pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<(Ipv4Addr, OwnedFd
         .collect();
     // A dead container whose network was not given back yet keeps its
     // lease: reclaim_dead finds what it holds through the lease.
+    // A stopped container keeps its address while its record exists.
+    let kept = l.kept.clone();
     let live = |owner: &str| {
         owner == id
             || held.contains(owner)
+            || (kept.contains(owner) && st.containers().join(owner).is_dir())
             || st.find(owner).is_ok_and(|r| {
                 r.state.status != state::Status::Exited
                     || r.state.net.as_ref().is_some_and(|n| !n.released)
@@ -284,10 +292,14 @@ pub fn allocate(st: &State, s: &Settings, id: &str) -> Result<(Ipv4Addr, OwnedFd
     };
     let mut tries = 0;
     let mut spare = Some(locks);
+    let mut again = l.reuse(s.subnet(), s.gateway, id, prefer);
     let (ip, fd) = loop {
-        let ip = l
-            .allocate(s.subnet(), s.gateway, id, now(), live)
-            .ok_or_else(|| NetError::Full(s.subnet().to_string()))?;
+        let ip = match again.take() {
+            Some(ip) => ip,
+            None => l
+                .allocate(s.subnet(), s.gateway, id, now(), live)
+                .ok_or_else(|| NetError::Full(s.subnet().to_string()))?,
+        };
         // The description that answered the checks holds the first try's
         // lock; a retry needs one of its own.
         let attempt = match spare.take() {
@@ -332,9 +344,25 @@ pub fn unheld_lease_owners(st: &State) -> Vec<String> {
     let locks = LeaseLocks::open(st, false).ok();
     l.leases
         .into_iter()
-        .filter(|(ip, _)| !locks.as_ref().is_some_and(|k| k.held(*ip)))
+        .filter(|(ip, owner)| {
+            !l.kept.contains(owner) && !locks.as_ref().is_some_and(|k| k.held(*ip))
+        })
         .map(|(_, owner)| owner)
         .collect()
+}
+
+/// Keep `id`'s address for its next start (it stopped and was not --rm):
+/// the lease stays, no longer held by a live process, and marked kept so
+/// that no start reads its record to judge it.
+pub fn keep_lease(st: &State, id: &str) -> Result<(), NetError> {
+    let _lock = st.lock()?;
+    let p = dir(st).join("leases.json");
+    let mut l: Leases = read_json(&p)?.unwrap_or_default();
+    if l.leases.values().any(|o| o == id) {
+        l.kept.insert(id.to_string());
+        write_json(&p, &l)?;
+    }
+    Ok(())
 }
 
 pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {
@@ -492,7 +520,9 @@ pub fn ports_clash(a: &Binding, b: &Binding) -> bool {
 /// pinned to the old address, moby#8795). Best effort; returns the errors.
 /// `own`: the caller is the container's monitor (whose crash at each step
 /// the tests inject), not a later run reclaiming what it left.
-pub fn release(st: &State, id: &str, n: &NetState, own: bool) -> Vec<String> {
+/// `keep_lease`: the container stays (not --rm, not removed), and its
+/// address with it.
+pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) -> Vec<String> {
     let point = |stage: &str| {
         if own {
             crate::crash::point(stage)
@@ -521,7 +551,12 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool) -> Vec<String> {
             }
         }
     }
-    if let Err(e) = release_lease(st, id) {
+    let r = if keep_lease {
+        self::keep_lease(st, id)
+    } else {
+        release_lease(st, id)
+    };
+    if let Err(e) = r {
         errs.push(e.to_string());
     }
     point("lease-released");
@@ -581,9 +616,12 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
         return Ok(serde_json::Value::Null);
     };
     let l: Leases = read_json(&dir(st).join("leases.json"))?.unwrap_or_default();
+    // As Docker's, the containers on the network now: a stopped one keeps
+    // its address (for its next start) but is not on it.
     let containers: serde_json::Map<String, serde_json::Value> = l
         .leases
         .iter()
+        .filter(|(_, id)| !l.kept.contains(*id))
         .map(|(ip, id)| {
             let name = st.find(id).map(|r| r.config.name).unwrap_or_default();
             (

@@ -38,7 +38,7 @@ pub enum SettingsError {
 }
 
 /// What a run asked for; None: not given (the stored or default value).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Requested {
     pub bridge: Option<String>,
     pub bip: Option<(Ipv4Addr, u8)>,
