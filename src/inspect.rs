@@ -625,6 +625,7 @@ mod tests {
                 net: None,
                 device_cgroup: String::new(),
                 restart_count: 0,
+                boot_id: String::new(),
             },
         }
     }

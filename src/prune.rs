@@ -82,11 +82,18 @@ pub fn prune(a: &cli::PruneArgs) -> Result<i32, PruneError> {
     let (records, _) = st.list();
     let mut deleted = Vec::new();
     let mut failed = false;
-    for r in records.iter().filter(|r| r.state.status == Status::Exited) {
+    // Stopped ones, and created ones never started (Docker's "stopped").
+    let stopped = |r: &&crate::state::Record| {
+        r.state.status == Status::Exited
+            || (r.state.status == Status::Created && r.state.monitor_pid == 0)
+    };
+    for r in records.iter().filter(stopped) {
         // A --rm container's monitor, still ending, removes it itself.
         if r.config.auto_remove && crate::sys::alive(r.state.monitor_pid, r.state.monitor_start) {
             continue;
         }
+        // A stopped container keeps its address until now.
+        let _ = crate::net::release_lease(&st, r.id());
         match st.remove(r) {
             Ok(()) => deleted.push(r.id().to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

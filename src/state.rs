@@ -86,6 +86,43 @@ pub fn root_path() -> PathBuf {
     PathBuf::from(format!("/tmp/rrun-{uid}"))
 }
 
+/// Where containers themselves are kept — their records, specs, logs and
+/// names — so that a created or stopped container survives a reboot (as
+/// Podman keeps them under the user's data directory); the runtime
+/// directory (`root_path`) keeps what lives only while containers run.
+/// RRUN_DATA names it; with only RRUN_ROOT given, it is that directory.
+pub fn data_path() -> PathBuf {
+    if let Some(d) = std::env::var_os("RRUN_DATA").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if std::env::var_os("RRUN_ROOT").is_some_and(|r| !r.is_empty()) {
+        return root_path();
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/rrun");
+    }
+    let abs = |v: Option<std::ffi::OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    if let Some(x) = abs(std::env::var_os("XDG_DATA_HOME")) {
+        return x.join("rrun");
+    }
+    if let Some(h) = abs(std::env::var_os("HOME")) {
+        return h.join(".local/share/rrun");
+    }
+    root_path()
+}
+
+/// This boot's id: a record from an earlier boot describes processes that
+/// are gone, whatever their pids are now.
+pub fn boot_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
 /// What was asked for a container: written once, when it is created.
 /// Commands, arguments, env values and paths are bytes as given (see
 /// bytes.rs for how they are written).
@@ -252,6 +289,9 @@ pub struct RunState {
     /// RestartCount).
     #[serde(default)]
     pub restart_count: u32,
+    /// The boot its monitor ran in ("": a record from before it).
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 /// Go's zero time, which Docker prints for times that have not happened.
@@ -291,6 +331,23 @@ impl Record {
         let s = &mut self.state;
         // Exited, or created and never started (no monitor).
         if s.status == Status::Exited || (s.status == Status::Created && s.monitor_pid == 0) {
+            return;
+        }
+        // A monitor of an earlier boot is gone, and so is everything its
+        // container held (the network's state lives in the runtime
+        // directory, which the reboot emptied).
+        if !s.boot_id.is_empty() && s.boot_id != boot_id() {
+            s.status = Status::Exited;
+            s.exit_code = 137;
+            s.pid = 0;
+            if let Some(n) = s.net.as_mut() {
+                n.released = true;
+            }
+            if s.finished_at.is_empty() {
+                s.finished_at = now_rfc3339();
+            }
+            s.boot_id = boot_id().to_string();
+            let _ = write_json(&self.dir.join("state.json"), s);
             return;
         }
         // While the monitor lives it records the exit itself (with the real
@@ -334,9 +391,12 @@ impl Record {
     }
 }
 
-/// The opened state directory.
+/// The opened state directories.
 pub struct State {
+    /// The runtime directory: the network's records, the rootless holder.
     pub root: PathBuf,
+    /// Containers, names and the lock that orders them (see `data_path`).
+    pub data: PathBuf,
 }
 
 impl State {
@@ -344,58 +404,48 @@ impl State {
     /// and private: anyone could have made it first.
     pub fn open() -> Result<State, StateError> {
         let root = root_path();
-        let err = |e| StateError::Dir(root.clone(), e);
+        let data = data_path();
         let private_tmp = root.starts_with("/tmp") && std::env::var_os("RRUN_ROOT").is_none();
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(&root)
-            .map_err(err)?;
-        let md = fs::symlink_metadata(&root).map_err(err)?;
-        // SAFETY: geteuid cannot fail.
-        let me = unsafe { libc::geteuid() };
-        if !md.is_dir() {
-            return Err(StateError::NotDir(root));
-        }
-        // Wherever it is (an XDG_RUNTIME_DIR or RRUN_ROOT may name a
-        // shared place such as /dev/shm), a directory someone else owns or
-        // may write in is not ours: its records would say which processes
-        // rrun signals and what it mounts.
-        if md.uid() != me {
-            return Err(StateError::NotOwner(root, md.uid(), me));
-        }
-        let open = if private_tmp { 0o077 } else { 0o022 };
-        if md.mode() & open != 0 {
-            return Err(StateError::Open(root, md.mode() & 0o7777));
+        own_dir(&root, private_tmp)?;
+        if data != root {
+            own_dir(&data, false)?;
         }
         for sub in ["containers", "names", "autoremove"] {
-            let c = root.join(sub);
+            let c = data.join(sub);
             fs::DirBuilder::new()
                 .mode(0o700)
                 .recursive(true)
                 .create(&c)
                 .map_err(|e| StateError::Dir(c.clone(), e))?;
         }
-        Ok(State { root })
+        Ok(State { root, data })
+    }
+
+    /// The directories as they are (None: neither exists), made by
+    /// nothing: for commands that change nothing.
+    pub fn existing() -> Option<State> {
+        let (root, data) = (root_path(), data_path());
+        let is_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+        (is_dir(&root) || is_dir(&data)).then_some(State { root, data })
     }
 
     pub fn containers(&self) -> PathBuf {
-        self.root.join("containers")
+        self.data.join("containers")
     }
 
     pub fn names(&self) -> PathBuf {
-        self.root.join("names")
+        self.data.join("names")
     }
 
     /// One empty file per record of a --rm container: what `sweep` reads,
     /// so that a start does not read every record kept.
     fn autoremove(&self) -> PathBuf {
-        self.root.join("autoremove")
+        self.data.join("autoremove")
     }
 
     /// Take the state directory's lock until the guard drops.
     pub fn lock(&self) -> Result<Lock, StateError> {
-        let p = self.root.join("lock");
+        let p = self.data.join("lock");
         let f = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -646,6 +696,34 @@ impl State {
             }
         }
     }
+}
+
+/// Find or make a state directory that is ours and closed to others.
+fn own_dir(root: &Path, private_tmp: bool) -> Result<(), StateError> {
+    let err = |e| StateError::Dir(root.to_path_buf(), e);
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(root)
+        .map_err(err)?;
+    let md = fs::symlink_metadata(root).map_err(err)?;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !md.is_dir() {
+        return Err(StateError::NotDir(root.to_path_buf()));
+    }
+    // Wherever it is (an XDG_RUNTIME_DIR or RRUN_ROOT may name a shared
+    // place such as /dev/shm), a directory someone else owns or may write
+    // in is not ours: its records would say which processes rrun signals
+    // and what it mounts.
+    if md.uid() != me {
+        return Err(StateError::NotOwner(root.to_path_buf(), md.uid(), me));
+    }
+    let open = if private_tmp { 0o077 } else { 0o022 };
+    if md.mode() & open != 0 {
+        return Err(StateError::Open(root.to_path_buf(), md.mode() & 0o7777));
+    }
+    Ok(())
 }
 
 /// Whether `name` is a full container id (64 hex digits).

@@ -309,10 +309,7 @@ pub fn info(a: &cli::InfoArgs) -> Result<i32, SystemError> {
 
 /// The state directory as it is, never made: `info` changes nothing.
 fn existing_state() -> Option<State> {
-    let root = state::root_path();
-    fs::symlink_metadata(&root)
-        .is_ok_and(|m| m.is_dir())
-        .then_some(State { root })
+    State::existing()
 }
 
 fn info_value() -> Value {
@@ -354,6 +351,7 @@ fn info_value() -> Value {
     json!({
         "StateDir": root.display().to_string(),
         "StateDirExists": st.is_some(),
+        "DataDir": state::data_path().display().to_string(),
         "Rootless": rootless(),
         "Uid": uid,
         "Containers": records.len(),
@@ -375,6 +373,10 @@ pub fn info_text(v: &Value) -> String {
         o.push_str(&format!("State directory:  {dir}\n"));
     } else {
         o.push_str(&format!("State directory:  {dir} (not made yet)\n"));
+    }
+    let data = s(v, &["DataDir"]);
+    if !data.is_empty() && data != dir {
+        o.push_str(&format!("Containers kept:  {data}\n"));
     }
     if v["Rootless"] == Value::Bool(true) {
         o.push_str(&format!("Mode:             rootless (uid {})\n", n("Uid")));
@@ -538,6 +540,9 @@ pub fn reset(a: &cli::ResetArgs) -> Result<i32, SystemError> {
             what.push(format!("the namespace holder (pid {})", h.pid));
         }
         what.push(format!("the state directory {}", st.root.display()));
+        if st.data != st.root {
+            what.push(format!("the containers' directory {}", st.data.display()));
+        }
         if !ask(&what)? {
             return Ok(0);
         }
@@ -584,6 +589,9 @@ pub fn reset(a: &cli::ResetArgs) -> Result<i32, SystemError> {
     }
     if let Some(fd) = &holder_fd {
         end(fd, libc::SIGKILL, Duration::from_secs(5));
+    }
+    if st.data != st.root {
+        remove_state(&st.data)?;
     }
     remove_state(&st.root)
 }

@@ -301,6 +301,7 @@ fn fresh_state() -> RunState {
         net: None,
         device_cgroup: String::new(),
         restart_count: 0,
+        boot_id: state::boot_id().to_string(),
     }
 }
 
@@ -549,9 +550,8 @@ pub fn start_containers(
                 }
             },
             Err(e) => {
-                let e = RunError::from(e);
-                eprintln!("rrun: Error: No such container: {n}");
-                failed = failed.max(e.exit_code().max(1));
+                eprintln!("rrun: {e}");
+                failed = failed.max(e.exit_code());
             }
         }
     }

@@ -223,7 +223,18 @@ pub fn attach(
         .map_err(BridgeError::Netns)?;
     let veth = veth_name(id);
     let mac = container_mac(ip);
-    let host = nl.create_veth(&veth, "eth0", ns.as_fd(), mac, s.mtu)?;
+    let host = match nl.create_veth(&veth, "eth0", ns.as_fd(), mac, s.mtu) {
+        // The same container's veth from its last run, whose network
+        // namespace the kernel is still taking down (a start right after
+        // a stop): named by this container's id, it is nobody else's.
+        Err(e) if e.errno() == Some(libc::EEXIST) => {
+            if let Some(old) = nl.link_index(&veth)? {
+                let _ = nl.delete_link(old);
+            }
+            nl.create_veth(&veth, "eth0", ns.as_fd(), mac, s.mtu)?
+        }
+        r => r?,
+    };
     let r = (|| -> Result<(), BridgeError> {
         nl.set_master(host, bridge_index)?;
         // Hairpin: a container may reach its own published port through
