@@ -18,6 +18,7 @@ both_modes!(
     restart_keeps_the_network,
     start_of_a_taken_port_fails_cleanly,
     earlier_boot_is_exited,
+    survives_a_reboot,
 );
 
 /// Poll the published port from the test's host until it answers as
@@ -377,4 +378,95 @@ fn earlier_boot_is_exited(mode: Mode) {
     cx.rrun(&["start", "old"]).ok();
     assert_eq!(cx.inspect_f("{{.State.Status}}", "old"), "running");
     cx.rrun(&["rm", "-f", "old"]).ok();
+}
+
+/// rrun with its containers kept in `data` (RRUN_DATA) apart from the
+/// runtime directory (RRUN_ROOT).
+fn rrun_data(cx: &Ctx, data: &std::path::Path, args: &[&str]) -> Output {
+    let mut c = cx.cmd(args);
+    c.env("RRUN_DATA", data);
+    cx.run(c, Input::Null)
+}
+
+/// A reboot empties the runtime directory (a tmpfs) and takes the
+/// network, the holder and every process with it: a stopped container,
+/// kept in the data directory, is listed and starts again, on its address.
+fn survives_a_reboot(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _clean = Cleanup::new(&cx);
+    let data = cx.state.join("kept");
+    let script = servers(&[80], &[]);
+    let out = rrun_data(
+        &cx,
+        &data,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "keep",
+            "-p",
+            "18092:80",
+            cx.rootfs(),
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    out.ok();
+    let ip = rrun_data(
+        &cx,
+        &data,
+        &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "keep"],
+    );
+    ip.ok();
+    rrun_data(&cx, &data, &["stop", "-t", "0", "keep"]).ok();
+    assert!(
+        data.join("containers").join(out.stdout.trim()).is_dir(),
+        "the record is in the data directory"
+    );
+    assert!(!cx.state.join("containers").join(out.stdout.trim()).exists());
+
+    // The "reboot": the network and the rootless namespaces go, and the
+    // runtime directory is emptied.
+    for pid in [cx.holder(), cx.pasta()].into_iter().flatten() {
+        // SAFETY: SIGKILL to the holder or pasta of this test's rrun.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    if mode == Mode::Root {
+        sh_bridge_ns(
+            &cx,
+            "ip link del rrun0; nft delete table ip rrun; nft delete table bridge rrun; true",
+        )
+        .ok();
+    }
+    for ent in std::fs::read_dir(&cx.state)
+        .expect("the runtime directory")
+        .flatten()
+    {
+        if ent.path() != data {
+            remove_tree(&ent.path());
+        }
+    }
+
+    let ps = rrun_data(
+        &cx,
+        &data,
+        &["ps", "-a", "--format", "{{.Names}} {{.Status}}"],
+    );
+    ps.ok();
+    assert!(ps.stdout.starts_with("keep Exited (137)"), "{ps}");
+    rrun_data(&cx, &data, &["start", "keep"]).ok();
+    let again = rrun_data(
+        &cx,
+        &data,
+        &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "keep"],
+    );
+    assert_eq!(again.stdout, ip.stdout, "its address again");
+    let lo = published_peer(&cx, "127.0.0.1");
+    answers(
+        &cx,
+        "after the reboot",
+        tcp_ok("127.0.0.1", 18092, &format!("tcp-80-{lo}")),
+    );
+    rrun_data(&cx, &data, &["rm", "-f", "keep"]).ok();
 }
