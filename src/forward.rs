@@ -8,11 +8,21 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::net::{SocketAddr, SocketAddrV4};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::sys::{from_sockaddr, local_addr, set_int_opt, to_sockaddr};
+use nix::errno::Errno;
+use nix::fcntl::{self, FcntlArg, OFlag, SpliceFFlags, fcntl};
+use nix::poll::PollTimeout;
+use nix::sys::epoll::{self, EpollCreateFlags, EpollEvent, EpollFlags};
+use nix::sys::socket::{
+    self, AddressFamily, Backlog, MsgFlags, Shutdown, SockFlag, SockType, SockaddrIn,
+    SockaddrStorage, getsockopt, setsockopt, socket, sockopt,
+};
+use nix::unistd::pipe2;
+
+use crate::sys::{from_sockaddr, local_addr, to_sockaddr};
 
 /// The container's address:port (IPv4).
 #[allow(dead_code)]
@@ -143,44 +153,26 @@ fn is_again(e: &io::Error) -> bool {
 
 // ---------------------------------------------------------------- sockaddr
 
-fn get_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
-    let mut v: libc::c_int = 0;
-    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: v/len describe a writable c_int.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            name,
-            &mut v as *mut _ as *mut libc::c_void,
-            &mut len,
-        )
-    })?;
-    Ok(v)
-}
-
-fn so_error(fd: RawFd) -> i32 {
-    get_int_opt(fd, libc::SOL_SOCKET, libc::SO_ERROR)
-        .unwrap_or_else(|e| e.raw_os_error().unwrap_or(libc::EIO))
+fn so_error(fd: &impl AsFd) -> i32 {
+    getsockopt(fd, sockopt::SocketError).unwrap_or_else(|e| e as i32)
 }
 
 /// Probe an idle connection after 15 s, then every 15 s (docker-proxy's
 /// setting, Go's default), so that a client or container that vanished
 /// without a word does not pin a relayed connection and its fds forever.
 /// Best effort: a connection without it is still relayed.
-pub const KEEPALIVE_SECS: libc::c_int = 15;
+pub const KEEPALIVE_SECS: u32 = 15;
 
-fn keepalive(fd: RawFd) {
-    let _ = set_int_opt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
-    let _ = set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, KEEPALIVE_SECS);
-    let _ = set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, KEEPALIVE_SECS);
+fn keepalive(fd: &impl AsFd) {
+    let _ = setsockopt(fd, sockopt::KeepAlive, &true);
+    let _ = setsockopt(fd, sockopt::TcpKeepIdle, &KEEPALIVE_SECS);
+    let _ = setsockopt(fd, sockopt::TcpKeepInterval, &KEEPALIVE_SECS);
 }
 
 fn set_nonblock(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on an fd we own; no pointers.
-    let fl = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    // SAFETY: as above.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) }).map(|_| ())
+    let fl = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(fl | OFlag::O_NONBLOCK))?;
+    Ok(())
 }
 
 /// Close with SO_LINGER {1, 0}: the peer gets a RST, not a FIN.
@@ -189,126 +181,98 @@ fn reset(fd: OwnedFd) {
         l_onoff: 1,
         l_linger: 0,
     };
-    // SAFETY: passes a pointer to a live linger with its exact size. A
-    // failure only means a FIN instead of a RST.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &l as *const _ as *const libc::c_void,
-            size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    // A failure only means a FIN instead of a RST.
+    let _ = setsockopt(&fd, sockopt::Linger, &l);
     drop(fd);
 }
 
-fn new_socket(family: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: socket() takes no pointers.
-    let fd =
-        cvt(unsafe { libc::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: fd was just returned by socket() and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn new_socket(family: AddressFamily, ty: SockType) -> io::Result<OwnedFd> {
+    Ok(socket(
+        family,
+        ty,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?)
 }
 
 /// Bind `fd` to `client`'s address (its port, else any) with
 /// IP_TRANSPARENT, so that the container sees the client. Ok(false): the
 /// client cannot be used as a source (IPv6, loopback).
-fn bind_transparent(fd: RawFd, client: &SocketAddr) -> io::Result<bool> {
+fn bind_transparent(fd: &impl AsFd, client: &SocketAddr) -> io::Result<bool> {
     let SocketAddr::V4(c) = client else {
         return Ok(false);
     };
     if c.ip().is_loopback() || c.ip().is_unspecified() {
         return Ok(false);
     }
-    set_int_opt(fd, libc::SOL_IP, libc::IP_TRANSPARENT, 1)?;
+    setsockopt(fd, sockopt::IpTransparent, &true)?;
     for port in [c.port(), 0] {
-        let (ss, len) = to_sockaddr(&SocketAddr::new((*c.ip()).into(), port));
-        // SAFETY: ss/len are a valid sockaddr of the stated length.
-        let r = unsafe { libc::bind(fd, &ss as *const _ as *const libc::sockaddr, len) };
-        if r == 0 {
-            return Ok(true);
-        }
-        let e = errno();
-        // The client's own port may be in use here (a quick reconnect
-        // from the same port, a client on this host): any port will do.
-        if e.raw_os_error() != Some(libc::EADDRINUSE) {
-            return Err(e);
+        let addr = SockaddrIn::from(SocketAddrV4::new(*c.ip(), port));
+        match socket::bind(fd.as_fd().as_raw_fd(), &addr) {
+            Ok(()) => return Ok(true),
+            // The client's own port may be in use here (a quick reconnect
+            // from the same port, a client on this host): any port will do.
+            Err(Errno::EADDRINUSE) => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    Err(io::Error::from_raw_os_error(libc::EADDRINUSE))
+    Err(Errno::EADDRINUSE.into())
 }
 
 /// Nonblocking connect. Ok(true): connected now; Ok(false): in progress.
-fn connect(fd: RawFd, to: &SocketAddr) -> io::Result<bool> {
-    let (ss, len) = to_sockaddr(to);
-    // SAFETY: ss/len are a valid sockaddr of the stated length.
-    let r = unsafe { libc::connect(fd, &ss as *const _ as *const libc::sockaddr, len) };
-    if r == 0 {
-        return Ok(true);
-    }
-    let e = errno();
-    if e.raw_os_error() == Some(libc::EINPROGRESS) {
-        Ok(false)
-    } else {
-        Err(e)
+fn connect(fd: &impl AsFd, to: &SocketAddr) -> io::Result<bool> {
+    match socket::connect(fd.as_fd().as_raw_fd(), &SockaddrStorage::from(*to)) {
+        Ok(()) => Ok(true),
+        Err(Errno::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
 fn open_spare() -> Option<OwnedFd> {
-    // SAFETY: the path is a NUL-terminated literal.
-    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        None
-    } else {
-        // SAFETY: fd was just returned by open() and is ours alone.
-        Some(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
+    std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
 }
 
 // ---------------------------------------------------------------- epoll
 
-struct Epoll(OwnedFd);
+struct Epoll(epoll::Epoll);
 
 impl Epoll {
     fn new() -> Result<Self, ForwardError> {
-        // SAFETY: no pointers.
-        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
-            .map_err(ForwardError::EpollCreate)?;
-        // SAFETY: fd was just returned by epoll_create1 and is ours alone.
-        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+        epoll::Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+            .map(Epoll)
+            .map_err(|e| ForwardError::EpollCreate(e.into()))
     }
 
-    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events, u64: tok };
-        // SAFETY: ev is a live epoll_event; both fds are open.
-        cvt(unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut ev) }).map(|_| ())
+    fn add(&self, fd: impl AsFd, events: u32, tok: u64) -> io::Result<()> {
+        let ev = EpollEvent::new(EpollFlags::from_bits_retain(events as i32), tok);
+        Ok(self.0.add(fd, ev)?)
     }
 
     /// Make `fd`'s registration match `want` (0 = not registered, so a
     /// hung-up socket nobody waits on cannot wake the loop over and over).
-    fn set(&self, fd: RawFd, have: &mut u32, want: u32, tok: u64) -> io::Result<()> {
+    fn set(&self, fd: BorrowedFd<'_>, have: &mut u32, want: u32, tok: u64) -> io::Result<()> {
         if *have == want {
             return Ok(());
         }
         let r = if want == 0 {
-            self.ctl(libc::EPOLL_CTL_DEL, fd, 0, tok)
+            self.0.delete(fd)
         } else if *have == 0 {
-            self.ctl(libc::EPOLL_CTL_ADD, fd, want, tok)
+            return self.add(fd, want, tok).map(|()| *have = want);
         } else {
-            self.ctl(libc::EPOLL_CTL_MOD, fd, want, tok)
+            let mut ev = EpollEvent::new(EpollFlags::from_bits_retain(want as i32), tok);
+            self.0.modify(fd, &mut ev)
         };
         if r.is_ok() {
             *have = want;
         }
-        r
+        Ok(r?)
     }
 }
 
-const IN: u32 = libc::EPOLLIN as u32;
-const OUT: u32 = libc::EPOLLOUT as u32;
-const ERR: u32 = libc::EPOLLERR as u32;
-const HUP: u32 = libc::EPOLLHUP as u32;
+const IN: u32 = EpollFlags::EPOLLIN.bits() as u32;
+const OUT: u32 = EpollFlags::EPOLLOUT.bits() as u32;
+const ERR: u32 = EpollFlags::EPOLLERR.bits() as u32;
+const HUP: u32 = EpollFlags::EPOLLHUP.bits() as u32;
 
 // ---------------------------------------------------------------- pipes
 
@@ -332,18 +296,10 @@ impl Pipes {
         if self.total >= MAX_PIPES {
             return Ok(None);
         }
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: fds is a writable array of two c_ints.
-        cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
-        // SAFETY: both fds were just returned by pipe2 and are ours alone.
-        let p = unsafe {
-            Pipe {
-                r: OwnedFd::from_raw_fd(fds[0]),
-                w: OwnedFd::from_raw_fd(fds[1]),
-            }
-        };
-        // SAFETY: no pointers; failure (e.g. over pipe-max-size) is harmless.
-        unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, PIPE_SIZE) };
+        let (r, w) = pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+        // Failure (e.g. over pipe-max-size) is harmless.
+        let _ = fcntl(w.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+        let p = Pipe { r, w };
         self.total += 1;
         Ok(Some(p))
     }
@@ -364,19 +320,15 @@ impl Pipes {
     }
 }
 
-fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
-    // SAFETY: null offsets are allowed for pipes and sockets; no other
-    // pointers.
-    cvt_size(unsafe {
-        libc::splice(
-            from,
-            std::ptr::null_mut(),
-            to,
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-        )
-    })
+fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    Ok(fcntl::splice(
+        from,
+        None,
+        to,
+        None,
+        len,
+        SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK,
+    )?)
 }
 
 // ---------------------------------------------------------------- state
@@ -462,7 +414,7 @@ struct Fwd<'a> {
 /// listener and connection is closed on return.
 pub fn serve(ports: Vec<Port>, stop: BorrowedFd<'_>, opts: &Options) -> Result<(), ForwardError> {
     let ep = Epoll::new()?;
-    ep.ctl(libc::EPOLL_CTL_ADD, stop.as_raw_fd(), IN, token(K_STOP, 0))
+    ep.add(stop, IN, token(K_STOP, 0))
         .map_err(ForwardError::EpollCtl)?;
     let mut fwd = Fwd {
         ep,
@@ -504,24 +456,19 @@ impl Fwd<'_> {
         let mut pktinfo = false;
         match p.proto {
             Proto::Tcp => {
-                // SAFETY: no pointers.
-                cvt(unsafe { libc::listen(fd, libc::SOMAXCONN) }).map_err(|source| {
-                    ForwardError::Listen {
-                        addr: local.to_string(),
-                        source,
-                    }
+                socket::listen(&p.fd, Backlog::MAXCONN).map_err(|e| ForwardError::Listen {
+                    addr: local.to_string(),
+                    source: e.into(),
                 })?;
             }
             Proto::Udp if local.ip().is_unspecified() => {
                 let r = match local {
-                    SocketAddr::V4(_) => set_int_opt(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1),
-                    SocketAddr::V6(_) => {
-                        set_int_opt(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
-                    }
+                    SocketAddr::V4(_) => setsockopt(&p.fd, sockopt::Ipv4PacketInfo, &true),
+                    SocketAddr::V6(_) => setsockopt(&p.fd, sockopt::Ipv6RecvPacketInfo, &true),
                 };
-                r.map_err(|source| ForwardError::PktInfo {
+                r.map_err(|e| ForwardError::PktInfo {
                     addr: local.to_string(),
-                    source,
+                    source: e.into(),
                 })?;
                 pktinfo = true;
             }
@@ -539,35 +486,23 @@ impl Fwd<'_> {
             last_log: None,
         };
         self.ep
-            .set(fd, &mut l.events, IN, token(K_PORT, i as u64))
+            .set(l.fd.as_fd(), &mut l.events, IN, token(K_PORT, i as u64))
             .map_err(ForwardError::EpollCtl)?;
         self.ports.push(l);
         Ok(())
     }
 
     fn run(&mut self) -> Result<(), ForwardError> {
-        // SAFETY: epoll_event is plain old data.
-        let mut events: Vec<libc::epoll_event> = vec![unsafe { zeroed() }; 256];
+        let mut events = vec![EpollEvent::empty(); 256];
         loop {
-            let timeout = self.timeout_ms();
-            // SAFETY: events is a writable array of the length passed.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.ep.0.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    events.len() as libc::c_int,
-                    timeout,
-                )
+            let timeout = self.timeout();
+            let n = match self.ep.0.wait(&mut events, timeout) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(ForwardError::EpollWait(e.into())),
             };
-            if n < 0 {
-                let e = errno();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(ForwardError::EpollWait(e));
-            }
-            for ev in &events[..n as usize] {
-                let (tok, flags) = (ev.u64, ev.events);
+            for ev in &events[..n] {
+                let (tok, flags) = (ev.data(), ev.events().bits() as u32);
                 let id = tok >> 2;
                 match tok & 3 {
                     K_STOP => return Ok(()),
@@ -584,7 +519,7 @@ impl Fwd<'_> {
         }
     }
 
-    fn timeout_ms(&self) -> libc::c_int {
+    fn timeout(&self) -> PollTimeout {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         for l in &self.ports {
@@ -599,11 +534,11 @@ impl Fwd<'_> {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         match next {
-            None => -1,
+            None => PollTimeout::NONE,
             Some(t) => {
                 let d = t.saturating_duration_since(now);
                 // Round up so we never wake a hair early and spin.
-                d.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+                PollTimeout::try_from(d.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX)
             }
         }
     }
@@ -615,7 +550,7 @@ impl Fwd<'_> {
             if l.paused_until.is_some_and(|t| t <= now) {
                 l.paused_until = None;
                 self.ep
-                    .set(l.fd.as_raw_fd(), &mut l.events, IN, token(K_PORT, i as u64))
+                    .set(l.fd.as_fd(), &mut l.events, IN, token(K_PORT, i as u64))
                     .map_err(ForwardError::EpollCtl)?;
             }
         }
@@ -634,10 +569,10 @@ impl Fwd<'_> {
     /// Make `fd`, the connection to `port`'s target, come from `client`'s
     /// own address where the forwarder may (transparent mode, not hairpin);
     /// where that fails it comes from the gateway's, and the log says so.
-    fn bind_source(&mut self, port: usize, fd: RawFd, client: &SocketAddr) {
+    fn bind_source(&mut self, port: usize, fd: BorrowedFd<'_>, client: &SocketAddr) {
         if self.opts.transparent
             && !self.ports[port].hairpin
-            && let Err(e) = bind_transparent(fd, client)
+            && let Err(e) = bind_transparent(&fd, client)
         {
             self.log(
                 port,
@@ -683,12 +618,7 @@ impl Fwd<'_> {
         let l = &mut self.ports[port];
         l.paused_until = Some(Instant::now() + ACCEPT_PAUSE);
         self.ep
-            .set(
-                l.fd.as_raw_fd(),
-                &mut l.events,
-                0,
-                token(K_PORT, port as u64),
-            )
+            .set(l.fd.as_fd(), &mut l.events, 0, token(K_PORT, port as u64))
             .map_err(ForwardError::EpollCtl)
     }
 
@@ -733,7 +663,7 @@ impl Fwd<'_> {
         (client, peer): (OwnedFd, Option<SocketAddr>),
     ) -> Result<(), ForwardError> {
         let target = self.ports[port].target;
-        let server = match new_socket(libc::AF_INET, libc::SOCK_STREAM) {
+        let server = match new_socket(AddressFamily::Inet, SockType::Stream) {
             Ok(s) => s,
             Err(e) => {
                 self.log(port, format_args!("socket: {e}: shedding connection"));
@@ -741,14 +671,14 @@ impl Fwd<'_> {
                 return Ok(());
             }
         };
-        for fd in [client.as_raw_fd(), server.as_raw_fd()] {
-            let _ = set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        for fd in [&client, &server] {
+            let _ = setsockopt(fd, sockopt::TcpNoDelay, &true);
             keepalive(fd);
         }
         if let Some(peer) = peer {
-            self.bind_source(port, server.as_raw_fd(), &peer);
+            self.bind_source(port, server.as_fd(), &peer);
         }
-        let connected = match connect(server.as_raw_fd(), &target) {
+        let connected = match connect(&server, &target) {
             Ok(c) => c,
             Err(e) => {
                 self.log(port, format_args!("connect: {e}"));
@@ -804,7 +734,7 @@ impl Fwd<'_> {
         };
         for (side, (fd, have)) in c.fds.iter().zip(c.events.iter_mut()).enumerate() {
             self.ep.set(
-                fd.as_raw_fd(),
+                fd.as_fd(),
                 have,
                 want[side],
                 token(K_TCP, id * 2 + side as u64),
@@ -832,7 +762,7 @@ impl Fwd<'_> {
             return Ok(());
         };
         if c.connecting {
-            let err = so_error(c.fds[1].as_raw_fd());
+            let err = so_error(&c.fds[1]);
             if err != 0 {
                 let e = io::Error::from_raw_os_error(err);
                 self.log(c.port, format_args!("connect: {e}"));
@@ -873,8 +803,8 @@ impl Fwd<'_> {
 
     /// Move bytes src -> pipe -> dst until either side would block.
     fn pump(&mut self, c: &mut Conn, d: usize) -> Pumped {
-        let src = c.fds[d].as_raw_fd();
-        let dst = c.fds[1 - d].as_raw_fd();
+        let src = c.fds[d].as_fd();
+        let dst = c.fds[1 - d].as_fd();
         let dir = &mut c.dirs[d];
         if dir.done {
             return Pumped::Ok;
@@ -885,7 +815,7 @@ impl Fwd<'_> {
                     Some(p) => p,
                     None => return Pumped::Reset,
                 };
-                match splice(p.r.as_raw_fd(), dst, dir.inflight) {
+                match splice(p.r.as_fd(), dst, dir.inflight) {
                     Ok(n) => {
                         dir.inflight -= n.min(dir.inflight);
                         if dir.inflight > 0 {
@@ -901,8 +831,7 @@ impl Fwd<'_> {
                 if let Some(p) = dir.pipe.take() {
                     self.pipes.put(p);
                 }
-                // SAFETY: no pointers.
-                if unsafe { libc::shutdown(dst, libc::SHUT_WR) } < 0 {
+                if socket::shutdown(dst.as_raw_fd(), Shutdown::Write).is_err() {
                     return Pumped::Reset;
                 }
                 dir.done = true;
@@ -926,7 +855,7 @@ impl Fwd<'_> {
                 Some(p) => p,
                 None => return Pumped::Reset,
             };
-            match splice(src, p.w.as_raw_fd(), SPLICE_LEN) {
+            match splice(src, p.w.as_fd(), SPLICE_LEN) {
                 Ok(0) => dir.eof = true,
                 Ok(n) => dir.inflight = n,
                 Err(e) if is_again(&e) => {
@@ -998,10 +927,8 @@ impl Fwd<'_> {
             if !matches!(spec, Spec::None) {
                 f.spec = spec;
             }
-            // SAFETY: buf holds at least n initialised bytes.
-            let r = unsafe { libc::send(f.fd.as_raw_fd(), self.buf.as_ptr().cast(), n, 0) };
-            if r < 0 {
-                let e = errno();
+            if let Err(e) = socket::send(f.fd.as_raw_fd(), &self.buf[..n], MsgFlags::empty()) {
+                let e = io::Error::from(e);
                 // Full buffer or an earlier ICMP refusal: drop the datagram.
                 if !is_again(&e) && e.raw_os_error() != Some(libc::ECONNREFUSED) {
                     self.log(port, format_args!("send: {e}"));
@@ -1067,24 +994,21 @@ impl Fwd<'_> {
             self.drop_flow(old);
         }
         let target = self.ports[port].target;
-        let fd = match new_socket(libc::AF_INET, libc::SOCK_DGRAM) {
+        let fd = match new_socket(AddressFamily::Inet, SockType::Datagram) {
             Ok(fd) => fd,
             Err(e) => {
                 self.log(port, format_args!("socket: {e}: dropping datagram"));
                 return None;
             }
         };
-        self.bind_source(port, fd.as_raw_fd(), &client);
-        if let Err(e) = connect(fd.as_raw_fd(), &target) {
+        self.bind_source(port, fd.as_fd(), &client);
+        if let Err(e) = connect(&fd, &target) {
             self.log(port, format_args!("connect: {e}: dropping datagram"));
             return None;
         }
         let id = self.next_flow;
         self.next_flow += 1;
-        if let Err(e) = self
-            .ep
-            .ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), IN, token(K_FLOW, id))
-        {
+        if let Err(e) = self.ep.add(&fd, IN, token(K_FLOW, id)) {
             self.log(port, format_args!("epoll_ctl: {e}: dropping datagram"));
             return None;
         }
@@ -1247,11 +1171,11 @@ mod tests {
     fn bind_tcp(addr: &str) -> io::Result<OwnedFd> {
         let a: SocketAddr = addr.parse().expect("test address");
         let fam = if a.is_ipv4() {
-            libc::AF_INET
+            AddressFamily::Inet
         } else {
-            libc::AF_INET6
+            AddressFamily::Inet6
         };
-        let fd = new_socket(fam, libc::SOCK_STREAM)?;
+        let fd = new_socket(fam, SockType::Stream)?;
         let (ss, len) = to_sockaddr(&a);
         // SAFETY: ss/len are a valid sockaddr of the stated length.
         cvt(unsafe {
@@ -1350,8 +1274,9 @@ mod tests {
     }
 
     fn listening(fd: RawFd) -> bool {
-        // fd stays open while serve() runs (it owns it).
-        get_int_opt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN).is_ok_and(|v| v == 1)
+        // SAFETY: fd stays open while serve() runs (it owns it).
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        getsockopt(&fd, sockopt::AcceptConn).unwrap_or(false)
     }
 
     trait AsFdRef {

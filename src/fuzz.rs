@@ -886,9 +886,9 @@ proptest! {
     /// parses back to the same value.
     #[test]
     fn settings_round_trip(s in text_of(SETTINGS_PIECES)) {
-        if let Ok((a, p)) = settings::parse_bip(&s) {
-            prop_assert!((8..=30).contains(&p));
-            prop_assert_eq!(settings::parse_bip(&format!("{a}/{p}")), Ok((a, p)));
+        if let Ok(b) = settings::parse_bip(&s) {
+            prop_assert!((8..=30).contains(&b.prefix_len()));
+            prop_assert_eq!(settings::parse_bip(&b.to_string()), Ok(b));
         }
         if let Ok(m) = settings::parse_mtu(&s) {
             prop_assert!((68..=65535).contains(&m));
@@ -911,8 +911,9 @@ proptest! {
     #[test]
     fn bip_any_address(a in any::<u32>(), p in 0u8..40) {
         let a = Ipv4Addr::from(a);
-        if let Ok((got, prefix)) = settings::parse_bip(&format!("{a}/{p}")) {
-            prop_assert_eq!((got, prefix), (a, p));
+        if let Ok(got) = settings::parse_bip(&format!("{a}/{p}")) {
+            prop_assert_eq!((got.addr(), got.prefix_len()), (a, p));
+            prop_assert!(got.trunc().contains(&a) && a != got.network() && a != got.broadcast());
         }
     }
 

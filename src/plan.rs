@@ -419,12 +419,9 @@ pub fn container_env(
 /// The capabilities rrun itself may still hold (its bounding set): all
 /// that --privileged can give.
 fn bounding_set() -> u64 {
-    (0..=sys::cap_last_cap().min(63))
-        // SAFETY: PR_CAPBSET_READ only reads the caller's bounding set.
-        .filter(
-            |&c| unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong, 0, 0, 0) } == 1,
-        )
-        .fold(0, |set, c| set | (1u64 << c))
+    caps::read(None, caps::CapSet::Bounding)
+        .map(|set| set.iter().fold(0, |m, c| m | c.bitmask()))
+        .unwrap_or(0)
 }
 
 /// Look up the host node of a --device: a character or block device
@@ -501,10 +498,6 @@ pub fn host_resolv() -> hosts::Resolv {
     )
 }
 
-/// CAP_SYS_RESOURCE, in the initial user namespace: what raising a hard
-/// limit takes.
-const CAP_SYS_RESOURCE: u32 = 24;
-
 /// --ulimit values, parsed; refused here if rrun could not set them.
 fn ulimits(vals: &[String]) -> Result<Vec<crate::ulimit::Ulimit>, PlanError> {
     let limits = crate::ulimit::parse_all(vals)?;
@@ -519,12 +512,14 @@ fn ulimits(vals: &[String]) -> Result<Vec<crate::ulimit::Ulimit>, PlanError> {
         // SAFETY: getrlimit into a valid rlimit.
         (unsafe { libc::getrlimit(r, &mut lim) } == 0).then_some(lim.rlim_max)
     };
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let may_raise = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0);
+    // CAP_SYS_RESOURCE in effect, in the initial user namespace: what
+    // raising a hard limit takes.
+    let may_raise = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_RESOURCE,
+    )
+    .unwrap_or(false);
     let nr_open = fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse().ok());
@@ -783,7 +778,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     // --cap-add/--cap-drop say (they are still checked).
     let caps = spec::effective_caps(&a.cap_add, &a.cap_drop)?;
     let caps = if a.privileged {
-        spec::ALL_CAPS & bounding_set()
+        spec::all_caps() & bounding_set()
     } else {
         caps
     };

@@ -39,6 +39,8 @@
 //! Installing it is the container process's last step before execve,
 //! after no_new_privs. `--security-opt seccomp=unconfined` turns it off.
 
+use caps::Capability;
+
 /// A classic BPF program.
 pub type BpfProgram = Vec<libc::sock_filter>;
 
@@ -86,24 +88,24 @@ impl Arch {
     }
 }
 
-// Capabilities as bits of a set (numbers from linux/capability.h).
-const fn cap(n: u32) -> u64 {
-    1 << n
+// Capabilities as bits of a set, as a container's record keeps them.
+const fn cap(c: Capability) -> u64 {
+    crate::spec::cap_mask(&[c])
 }
-const DAC_READ_SEARCH: u64 = cap(2);
-const SYS_MODULE: u64 = cap(16);
-const SYS_RAWIO: u64 = cap(17);
-const SYS_CHROOT: u64 = cap(18);
-const SYS_PTRACE: u64 = cap(19);
-const SYS_PACCT: u64 = cap(20);
-const SYS_ADMIN: u64 = cap(21);
-const SYS_BOOT: u64 = cap(22);
-const SYS_NICE: u64 = cap(23);
-const SYS_TIME: u64 = cap(25);
-const SYS_TTY_CONFIG: u64 = cap(26);
-const SYSLOG: u64 = cap(34);
-const PERFMON: u64 = cap(38);
-const BPF: u64 = cap(39);
+const DAC_READ_SEARCH: u64 = cap(Capability::CAP_DAC_READ_SEARCH);
+const SYS_MODULE: u64 = cap(Capability::CAP_SYS_MODULE);
+const SYS_RAWIO: u64 = cap(Capability::CAP_SYS_RAWIO);
+const SYS_CHROOT: u64 = cap(Capability::CAP_SYS_CHROOT);
+const SYS_PTRACE: u64 = cap(Capability::CAP_SYS_PTRACE);
+const SYS_PACCT: u64 = cap(Capability::CAP_SYS_PACCT);
+const SYS_ADMIN: u64 = cap(Capability::CAP_SYS_ADMIN);
+const SYS_BOOT: u64 = cap(Capability::CAP_SYS_BOOT);
+const SYS_NICE: u64 = cap(Capability::CAP_SYS_NICE);
+const SYS_TIME: u64 = cap(Capability::CAP_SYS_TIME);
+const SYS_TTY_CONFIG: u64 = cap(Capability::CAP_SYS_TTY_CONFIG);
+const SYSLOG: u64 = cap(Capability::CAP_SYSLOG);
+const PERFMON: u64 = cap(Capability::CAP_PERFMON);
+const BPF: u64 = cap(Capability::CAP_BPF);
 
 /// What Docker's profile says about a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

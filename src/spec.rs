@@ -12,6 +12,8 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
+use caps::{Capability, CapsHashSet};
+
 use crate::bytes;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -648,82 +650,60 @@ fn valid_size(v: &str) -> bool {
     !digits.is_empty() && digits.len() + 1 >= v.len() && digits.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Capability names by number, as the kernel's capability.h numbers them.
-pub const CAP_NAMES: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
+/// A set of capabilities as a bit mask by kernel number, the form a
+/// container's record keeps: `1 << Capability::index()` for each.
+pub const fn cap_mask(caps: &[Capability]) -> u64 {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < caps.len() {
+        mask |= 1u64 << caps[i] as u8;
+        i += 1;
+    }
+    mask
+}
 
 /// Docker's default capability set.
-pub const DEFAULT_CAPS: u64 = (1 << 0)
-    | (1 << 1)
-    | (1 << 3)
-    | (1 << 4)
-    | (1 << 5)
-    | (1 << 6)
-    | (1 << 7)
-    | (1 << 8)
-    | (1 << 10)
-    | (1 << 13)
-    | (1 << 18)
-    | (1 << 27)
-    | (1 << 29)
-    | (1 << 31);
+pub const DEFAULT_CAPS: u64 = cap_mask(&[
+    Capability::CAP_CHOWN,
+    Capability::CAP_DAC_OVERRIDE,
+    Capability::CAP_FOWNER,
+    Capability::CAP_FSETID,
+    Capability::CAP_KILL,
+    Capability::CAP_SETGID,
+    Capability::CAP_SETUID,
+    Capability::CAP_SETPCAP,
+    Capability::CAP_NET_BIND_SERVICE,
+    Capability::CAP_NET_RAW,
+    Capability::CAP_SYS_CHROOT,
+    Capability::CAP_MKNOD,
+    Capability::CAP_AUDIT_WRITE,
+    Capability::CAP_SETFCAP,
+]);
 
-/// Every capability this build knows.
-pub const ALL_CAPS: u64 = (1u64 << CAP_NAMES.len()) - 1;
+/// Every capability this build knows (the `caps` crate's list), as a mask.
+pub fn all_caps() -> u64 {
+    caps::all().iter().fold(0, |m, c| m | c.bitmask())
+}
+
+/// The capabilities of a mask that this build knows, as `caps` takes them.
+pub fn cap_set(mask: u64) -> CapsHashSet {
+    caps::all()
+        .into_iter()
+        .filter(|c| mask & c.bitmask() != 0)
+        .collect()
+}
 
 /// A capability name (`NET_ADMIN`, `cap_net_admin`, or `ALL`) as a mask.
 pub fn parse_cap(raw: &str) -> Result<u64, SpecError> {
     let up = raw.to_ascii_uppercase();
-    let name = up.strip_prefix("CAP_").unwrap_or(&up);
-    if name == "ALL" {
-        return Ok(ALL_CAPS);
+    let bare = up.strip_prefix("CAP_").unwrap_or(&up);
+    if bare == "ALL" {
+        return Ok(all_caps());
     }
-    CAP_NAMES
-        .iter()
-        .position(|n| *n == name)
-        .map(|i| 1u64 << i)
-        .ok_or_else(|| SpecError::BadCap(raw.to_string()))
+    format!("CAP_{bare}")
+        .parse::<Capability>()
+        .map(|c| c.bitmask())
+        .map_err(|_| SpecError::BadCap(raw.to_string()))
 }
 
 /// The default set with `--cap-add` and `--cap-drop` applied; as Docker,
@@ -1247,6 +1227,16 @@ mod tests {
         assert_eq!(parse_cap("net_admin").unwrap(), 1 << 12);
         assert_eq!(parse_cap("CAP_SYS_ADMIN").unwrap(), 1 << 21);
         assert!(parse_cap("NOPE").is_err());
+        assert_eq!(parse_cap("all").unwrap(), (1 << 41) - 1);
+        assert_eq!(parse_cap("Cap_All").unwrap(), all_caps());
+        assert_eq!(parse_cap("checkpoint_restore").unwrap(), 1 << 40);
+        for bad in ["", "CAP_", "CAP_CAP_KILL", "KILL ", "kill,chown"] {
+            assert_eq!(parse_cap(bad), Err(SpecError::BadCap(bad.into())));
+        }
+        let set = cap_set(DEFAULT_CAPS | 1 << 63);
+        assert_eq!(set.len(), 14);
+        assert!(set.contains(&Capability::CAP_SETFCAP));
+        assert_eq!(cap_mask(&set.into_iter().collect::<Vec<_>>()), DEFAULT_CAPS);
         let s = effective_caps(&["SYS_ADMIN".into()], &["NET_RAW".into()]).unwrap();
         assert_eq!(s, (DEFAULT_CAPS & !(1 << 13)) | (1 << 21));
         assert_eq!(

@@ -200,32 +200,38 @@ pub fn set_rlimits(limits: &[crate::ulimit::Ulimit]) -> Result<(), String> {
 }
 
 /// Drop to the container's user and capabilities: bounding set, groups,
-/// ids, then the effective set; no_new_privs last. Shared with exec.
+/// ids, then the effective set; no_new_privs last. Shared with exec. The
+/// sets are `caps`' hash sets: this runs in a child forked from a
+/// single-threaded rrun, where allocating is safe.
 pub fn set_identity(uid: u32, gid: u32, groups: &[u32], caps: u64) -> io::Result<()> {
+    use caps::CapSet;
+    let caps_err = |e: caps::errors::CapsError| io::Error::other(e.to_string());
+    let kept = crate::spec::cap_set(caps);
     // Bounding set first: dropping needs CAP_SETPCAP, which setuid may take.
+    // A capability this kernel does not know is simply absent.
     let last = sys::cap_last_cap();
-    for cap in 0..=last {
-        if caps & (1u64 << cap) == 0 {
-            // SAFETY: PR_CAPBSET_DROP with a capability number.
-            let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-            if r != 0 {
-                let e = io::Error::last_os_error();
-                // A capability this kernel does not know is simply absent.
-                if e.raw_os_error() != Some(libc::EINVAL) {
-                    return Err(e);
-                }
+    for cap in caps::all().difference(&kept) {
+        if u32::from(cap.index()) <= last {
+            caps::drop(None, CapSet::Bounding, *cap).map_err(caps_err)?;
+        }
+    }
+    // One the kernel knows and the caps crate does not (yet): it cannot be
+    // in `kept`, so it goes too, by number.
+    let known = caps::all().iter().map(|c| u32::from(c.index())).max();
+    for cap in known.map_or(0, |k| k + 1)..=last {
+        // SAFETY: PR_CAPBSET_DROP with a capability number.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINVAL) {
+                return Err(e);
             }
         }
     }
+    // Ignored as before: kernels without ambient sets refuse the call,
+    // and then there is nothing to clear.
+    let _ = caps::clear(None, CapSet::Ambient);
     // SAFETY: plain credential syscalls on the calling process.
     unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        );
         if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
             let e = io::Error::last_os_error();
             // A single-id user namespace denies setgroups; there are no
@@ -238,9 +244,12 @@ pub fn set_identity(uid: u32, gid: u32, groups: &[u32], caps: u64) -> io::Result
         sys::cvt(libc::setresuid(uid, uid, uid))?;
     }
     // Root keeps the set; any other user starts with none in effect, as in
-    // Docker. Inheritable stays empty (CVE-2022-24769).
-    let set = if uid == 0 { caps } else { 0 };
-    sys::capset(set, set, 0)?;
+    // Docker. Inheritable empty (CVE-2022-24769), then effective before
+    // permitted: the kernel wants effective within permitted at each step.
+    let set = if uid == 0 { kept } else { Default::default() };
+    caps::clear(None, CapSet::Inheritable).map_err(caps_err)?;
+    caps::set(None, CapSet::Effective, &set).map_err(caps_err)?;
+    caps::set(None, CapSet::Permitted, &set).map_err(caps_err)?;
     // SAFETY: prctl with constant arguments.
     sys::cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
     Ok(())

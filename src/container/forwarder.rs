@@ -15,6 +15,13 @@ use std::time::{Duration, Instant};
 
 use super::network::BridgePrep;
 use super::tty::Aux;
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::sys::prctl;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid, close, dup2, fork};
+
 use crate::forward;
 use crate::net;
 use crate::ports::Proto;
@@ -118,28 +125,25 @@ impl<'a> Supervisor<'a> {
     fn start(&mut self) -> std::io::Result<()> {
         let (r, w) = sys::pipe_cloexec()?;
         // SAFETY: the monitor is single-threaded; the child serves and exits.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if pid == 0 {
-            drop(w);
-            child(&self.ports, r, &self.opts);
-        }
+        let pid = match unsafe { fork() }? {
+            ForkResult::Child => {
+                drop(w);
+                child(&self.ports, r, &self.opts);
+            }
+            ForkResult::Parent { child } => child,
+        };
         drop(r);
-        let pidfd = match sys::pidfd_open(pid) {
+        let pidfd = match sys::pidfd_open(pid.as_raw()) {
             Ok(p) => p,
             Err(e) => {
-                // SAFETY: killing and reaping our own child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, std::ptr::null_mut(), 0);
-                }
+                // Killing and reaping our own child.
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
                 return Err(e);
             }
         };
         self.running = Some(Running {
-            pid,
+            pid: pid.as_raw(),
             pidfd,
             started: Instant::now(),
             _stop: w,
@@ -215,34 +219,30 @@ impl Drop for Supervisor<'_> {
         if let Some(r) = self.running.take() {
             // The stop pipe closes with `r` after this; kill instead of
             // waiting for the loop to notice, then reap.
-            // SAFETY: signalling and reaping our own child.
-            unsafe {
-                libc::kill(r.pid, libc::SIGKILL);
-                libc::waitpid(r.pid, std::ptr::null_mut(), 0);
-            }
+            let pid = Pid::from_raw(r.pid);
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
         }
     }
 }
 
 /// The forwarder process: serves copies of `ports` until `stop` closes.
 fn child(ports: &[Served], stop: OwnedFd, opts: &forward::Options) -> ! {
-    // SAFETY: process attributes and signal state of this child only.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::prctl(libc::PR_SET_NAME, c"rrun-forward".as_ptr());
-        super::child::reset_signals();
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            libc::dup2(null, 0);
-            libc::dup2(null, 1);
-            libc::close(null);
-        }
-        // Connections are fds: as many as the hard limit allows.
-        let mut rl: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
-            rl.rlim_cur = rl.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
-        }
+    let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+    let _ = prctl::set_name(c"rrun-forward");
+    // SAFETY: signal state of this child only.
+    unsafe { super::child::reset_signals() };
+    if let Ok(null) = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = dup2(null.as_raw_fd(), 0);
+        let _ = dup2(null.as_raw_fd(), 1);
+    }
+    // Connections are fds: as many as the hard limit allows.
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
     // Hold nothing of the monitor's but the ports and the stop pipe: a copy
     // of the report pipe of -d would keep the caller waiting, one of the
@@ -259,18 +259,17 @@ fn child(ports: &[Served], stop: OwnedFd, opts: &forward::Options) -> ! {
             .collect();
         for fd in open {
             if fd > 2 && !keep.contains(&fd) {
-                // SAFETY: closing a descriptor this child inherited and does
-                // not use.
-                unsafe { libc::close(fd) };
+                // A descriptor this child inherited and does not use.
+                let _ = close(fd);
             }
         }
     }
     let ports: Vec<forward::Port> = ports
         .iter()
         .filter_map(|p| {
-            // SAFETY: dup of a socket we hold; the copy is owned here.
-            let fd = unsafe { libc::fcntl(p.fd, libc::F_DUPFD_CLOEXEC, 3) };
-            (fd >= 0).then(|| forward::Port {
+            // A copy of a socket we hold, owned here.
+            let fd = fcntl(p.fd, FcntlArg::F_DUPFD_CLOEXEC(3)).ok()?;
+            Some(forward::Port {
                 // SAFETY: fd was just made by F_DUPFD_CLOEXEC.
                 fd: unsafe { OwnedFd::from_raw_fd(fd) },
                 proto: match p.proto {

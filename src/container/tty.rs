@@ -4,14 +4,17 @@
 //! caller's terminal mode, restored on every way out.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::termios::{self, SetArg, Termios};
 
 use crate::sys;
 
 pub fn is_tty(fd: RawFd) -> bool {
-    // SAFETY: isatty only queries the fd.
-    unsafe { libc::isatty(fd) == 1 }
+    nix::unistd::isatty(fd).unwrap_or(false)
 }
 
 /// The caller's window size, from whichever of stdin/stdout is a terminal.
@@ -30,32 +33,29 @@ pub fn winsize() -> Option<libc::winsize> {
 
 /// The caller's terminal in raw mode; the old mode comes back on drop.
 pub struct RawMode {
-    fd: RawFd,
-    saved: libc::termios,
+    fd: BorrowedFd<'static>,
+    saved: Termios,
 }
 
 impl RawMode {
+    /// `fd`: one of the standard streams, which rrun never closes.
     pub fn enter(fd: RawFd) -> Option<RawMode> {
-        // SAFETY: termios calls on a terminal fd with valid buffers.
-        unsafe {
-            let mut saved: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(fd, &mut saved) != 0 {
-                return None;
-            }
-            let mut raw = saved;
-            libc::cfmakeraw(&mut raw);
-            if libc::tcsetattr(fd, libc::TCSANOW, &raw) != 0 {
-                return None;
-            }
-            Some(RawMode { fd, saved })
+        if !(0..=2).contains(&fd) {
+            return None;
         }
+        // SAFETY: a standard stream stays open for the life of the process.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let saved = termios::tcgetattr(fd).ok()?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(fd, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { fd, saved })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        // SAFETY: restoring the mode saved from the same fd.
-        unsafe { libc::tcsetattr(self.fd, libc::TCSADRAIN, &self.saved) };
+        let _ = termios::tcsetattr(self.fd, SetArg::TCSADRAIN, &self.saved);
     }
 }
 
@@ -169,24 +169,21 @@ pub struct Relay<'a> {
 
 fn read_some(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        // SAFETY: buf is valid for its length.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match nix::unistd::read(fd, buf) {
+            Ok(n) => return Ok(n),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
 /// Copy everything the container still has written.
 fn drain(fd: RawFd, stream: Stream, buf: &mut [u8], sink: &mut dyn Sink) {
-    // SAFETY: switching our own fd to non-blocking.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    if let Ok(fl) = fcntl(fd, FcntlArg::F_GETFL) {
+        let _ = fcntl(
+            fd,
+            FcntlArg::F_SETFL(OFlag::from_bits_retain(fl) | OFlag::O_NONBLOCK),
+        );
     }
     while let Ok(n) = read_some(fd, buf) {
         if n == 0 || !sink.write(stream, &buf[..n]) {

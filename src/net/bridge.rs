@@ -85,17 +85,20 @@ pub fn default_mtu(nl: &mut Netlink) -> u32 {
 }
 
 /// The host's routes and addresses, as subnets a new bridge must avoid.
-pub fn taken_subnets(nl: &mut Netlink) -> Result<Vec<super::ipam::Subnet>, BridgeError> {
-    let mut out: Vec<super::ipam::Subnet> = nl
+pub fn taken_subnets(nl: &mut Netlink) -> Result<Vec<ipnet::IpNet>, BridgeError> {
+    use super::ipam::subnet_of;
+    let mut out: Vec<ipnet::IpNet> = nl
         .ipv4_routes()?
         .iter()
-        .map(|r| super::ipam::Subnet::of(r.dst, r.prefix))
+        .filter_map(|r| subnet_of(r.dst, r.prefix))
+        .map(Into::into)
         .collect();
     out.extend(
         nl.ipv4_addresses()?
             .iter()
             .filter(|(_, a, _)| !a.is_loopback())
-            .map(|(_, a, p)| super::ipam::Subnet::of(*a, *p)),
+            .filter_map(|(_, a, p)| subnet_of(*a, *p))
+            .map(ipnet::IpNet::from),
     );
     Ok(out)
 }

@@ -10,63 +10,25 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 
 /// Seconds a released address waits before it may be leased again.
 pub const QUARANTINE_SECS: u64 = 30;
 
-/// An IPv4 subnet: network address and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Subnet {
-    pub net: Ipv4Addr,
-    pub prefix: u8,
+/// The network of `addr`/`prefix` (host bits cleared); None past /32.
+pub fn subnet_of(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Net> {
+    Ipv4Net::new(addr, prefix).ok().map(|n| n.trunc())
 }
 
-impl Subnet {
-    /// The subnet containing `addr`/`prefix`.
-    pub fn of(addr: Ipv4Addr, prefix: u8) -> Subnet {
-        let mask = Self::mask(prefix);
-        Subnet {
-            net: Ipv4Addr::from(u32::from(addr) & mask),
-            prefix,
-        }
-    }
-
-    fn mask(prefix: u8) -> u32 {
-        if prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - prefix.min(32))
-        }
-    }
-
-    pub fn contains(&self, a: Ipv4Addr) -> bool {
-        u32::from(a) & Self::mask(self.prefix) == u32::from(self.net)
-    }
-
-    pub fn overlaps(&self, other: &Subnet) -> bool {
-        let p = self.prefix.min(other.prefix);
-        let m = Self::mask(p);
-        u32::from(self.net) & m == u32::from(other.net) & m
-    }
-
-    pub fn size(&self) -> u64 {
-        1u64 << (32 - self.prefix.min(32))
-    }
-
-    pub fn nth(&self, i: u64) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.net).wrapping_add(i as u32))
-    }
-
-    pub fn broadcast(&self) -> Ipv4Addr {
-        self.nth(self.size() - 1)
-    }
+/// Whether two networks share an address: one of them holds the other.
+pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(b) || b.contains(a)
 }
 
-impl std::fmt::Display for Subnet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.net, self.prefix)
-    }
+/// The `i`th address of `net`, from its network address on.
+fn nth(net: Ipv4Net, i: u64) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()).wrapping_add(i as u32))
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -88,7 +50,7 @@ impl Leases {
     /// says is gone are taken back first. None when the subnet is full.
     pub fn allocate(
         &mut self,
-        subnet: Subnet,
+        subnet: Ipv4Net,
         gateway: Ipv4Addr,
         id: &str,
         now: u64,
@@ -105,7 +67,7 @@ impl Leases {
         }
         self.freed
             .retain(|_, t| now.saturating_sub(*t) < QUARANTINE_SECS);
-        let size = subnet.size();
+        let size = 1u64 << (32 - subnet.prefix_len());
         if size < 4 {
             return None;
         }
@@ -113,7 +75,7 @@ impl Leases {
         let usable = size - 2;
         for k in 0..usable {
             let off = 1 + (self.next + k) % usable;
-            let ip = subnet.nth(off);
+            let ip = nth(subnet, off);
             if ip == gateway || self.leases.contains_key(&ip) || self.freed.contains_key(&ip) {
                 continue;
             }
@@ -128,7 +90,7 @@ impl Leases {
     /// address of `subnet` (quarantine aside: the container had it last).
     pub fn reuse(
         &mut self,
-        subnet: Subnet,
+        subnet: Ipv4Net,
         gateway: Ipv4Addr,
         id: &str,
         prefer: Option<Ipv4Addr>,
@@ -138,9 +100,9 @@ impl Leases {
             return Some(*ip);
         }
         let ip = prefer?;
-        let usable = subnet.contains(ip)
+        let usable = subnet.contains(&ip)
             && ip != gateway
-            && ip != subnet.nth(0)
+            && ip != subnet.network()
             && ip != subnet.broadcast()
             && !self.leases.contains_key(&ip);
         if !usable {
@@ -181,21 +143,74 @@ mod tests {
     }
 
     #[test]
+    fn kept_and_preferred_addresses() {
+        let net: Ipv4Net = "172.17.0.0/16".parse().unwrap_or_else(|e| panic!("{e}"));
+        let gw = ip("172.17.0.1");
+        let mut l = Leases::default();
+        // Nothing held, nothing preferred: none.
+        assert_eq!(l.reuse(net, gw, "a", None), None);
+        // A preferred free address is taken, quarantine or not.
+        l.freed.insert(ip("172.17.0.9"), 5);
+        assert_eq!(
+            l.reuse(net, gw, "a", Some(ip("172.17.0.9"))),
+            Some(ip("172.17.0.9"))
+        );
+        assert!(!l.freed.contains_key(&ip("172.17.0.9")));
+        assert_eq!(
+            l.leases.get(&ip("172.17.0.9")).map(String::as_str),
+            Some("a")
+        );
+        // What `a` holds comes back, and its kept mark goes.
+        l.kept.insert("a".into());
+        assert_eq!(
+            l.reuse(net, gw, "a", Some(ip("172.17.0.3"))),
+            Some(ip("172.17.0.9"))
+        );
+        assert!(l.kept.is_empty());
+        // Another's address, the gateway, the network and broadcast
+        // addresses and one outside the subnet are never taken.
+        for bad in [
+            "172.17.0.9",
+            "172.17.0.1",
+            "172.17.0.0",
+            "172.17.255.255",
+            "10.0.0.2",
+        ] {
+            assert_eq!(l.reuse(net, gw, "b", Some(ip(bad))), None, "{bad}");
+        }
+        // Given back, the kept mark goes with the lease.
+        l.kept.insert("a".into());
+        l.release_owner("a", 7);
+        assert!(l.kept.is_empty() && l.leases.is_empty());
+        assert_eq!(l.freed.get(&ip("172.17.0.9")), Some(&7));
+    }
+
+    #[test]
     fn subnets() {
-        let s = Subnet::of(ip("172.17.0.1"), 16);
+        let sub = |a: &str, p| subnet_of(ip(a), p).unwrap_or_else(|| panic!("{a}/{p}"));
+        let s = sub("172.17.0.1", 16);
         assert_eq!(s.to_string(), "172.17.0.0/16");
-        assert!(s.contains(ip("172.17.255.254")));
-        assert!(!s.contains(ip("172.18.0.1")));
-        assert!(s.overlaps(&Subnet::of(ip("172.17.5.0"), 24)));
-        assert!(s.overlaps(&Subnet::of(ip("172.0.0.0"), 8)));
-        assert!(!s.overlaps(&Subnet::of(ip("192.168.0.0"), 16)));
+        assert!(s.contains(&ip("172.17.255.254")));
+        assert!(!s.contains(&ip("172.18.0.1")));
+        let over = |a: Ipv4Net, b: Ipv4Net| overlaps(&a.into(), &b.into());
+        assert!(over(s, sub("172.17.5.0", 24)));
+        assert!(over(sub("172.17.5.0", 24), s));
+        assert!(over(s, sub("172.0.0.0", 8)));
+        assert!(!over(s, sub("192.168.0.0", 16)));
+        assert!(!over(s, sub("172.18.0.0", 16)));
+        assert!(!overlaps(
+            &s.into(),
+            &"::/0".parse().unwrap_or_else(|e| panic!("{e}"))
+        ));
         assert_eq!(s.broadcast(), ip("172.17.255.255"));
-        assert!(Subnet::of(ip("10.0.0.0"), 0).contains(ip("1.2.3.4")));
+        assert!(sub("10.0.0.0", 0).contains(&ip("1.2.3.4")));
+        assert_eq!(subnet_of(ip("10.0.0.1"), 33), None);
+        assert_eq!(nth(s, 258), ip("172.17.1.2"));
     }
 
     #[test]
     fn round_robin_and_quarantine() {
-        let s = Subnet::of(ip("192.168.5.1"), 29); // .0-.7: usable .1-.6, gw .1
+        let s = subnet_of(ip("192.168.5.1"), 29).unwrap_or_default(); // .0-.7: usable .1-.6, gw .1
         let gw = ip("192.168.5.1");
         let mut l = Leases::default();
         let live = |_: &str| true;

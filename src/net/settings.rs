@@ -9,7 +9,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
-use super::ipam::Subnet;
+use ipnet::{IpNet, Ipv4Net};
+
+use super::ipam::{overlaps, subnet_of};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -41,7 +43,8 @@ pub enum SettingsError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Requested {
     pub bridge: Option<String>,
-    pub bip: Option<(Ipv4Addr, u8)>,
+    /// --bip: the bridge's address with the network's prefix length.
+    pub bip: Option<Ipv4Net>,
     pub mtu: Option<u32>,
     pub icc: Option<bool>,
     pub ip: Option<IpAddr>,
@@ -102,8 +105,9 @@ pub fn proxy_source_name(transparent: bool) -> &'static str {
 }
 
 impl Settings {
-    pub fn subnet(&self) -> Subnet {
-        Subnet::of(self.gateway, self.prefix)
+    /// The network (host bits cleared).
+    pub fn subnet(&self) -> Ipv4Net {
+        subnet_of(self.gateway, self.prefix.min(32)).unwrap_or_default()
     }
 
     pub fn bip(&self) -> String {
@@ -121,7 +125,7 @@ pub fn parse_bool(flag: &'static str, v: &str) -> Result<bool, SettingsError> {
     }
 }
 
-pub fn parse_bip(v: &str) -> Result<(Ipv4Addr, u8), SettingsError> {
+pub fn parse_bip(v: &str) -> Result<Ipv4Net, SettingsError> {
     let bad = || SettingsError::Bip(v.to_string());
     let (a, p) = v.split_once('/').ok_or_else(bad)?;
     let a: Ipv4Addr = a.parse().map_err(|_| bad())?;
@@ -129,11 +133,11 @@ pub fn parse_bip(v: &str) -> Result<(Ipv4Addr, u8), SettingsError> {
     if !(8..=30).contains(&p) || a.is_unspecified() || a.is_loopback() || a.is_multicast() {
         return Err(bad());
     }
-    let s = Subnet::of(a, p);
-    if a == s.net || a == s.broadcast() {
+    let net = Ipv4Net::new(a, p).map_err(|_| bad())?;
+    if a == net.network() || a == net.broadcast() {
         return Err(bad());
     }
-    Ok((a, p))
+    Ok(net)
 }
 
 pub fn parse_mtu(v: &str) -> Result<u32, SettingsError> {
@@ -162,40 +166,36 @@ pub fn parse_ip(v: &str) -> Result<IpAddr, SettingsError> {
 
 /// The candidates for the default subnet, in Docker's order of preference:
 /// 172.17–172.31 /16, then the /20s of 192.168/16, then 10.N.0.0/16.
-fn candidates() -> impl Iterator<Item = (Ipv4Addr, u8)> {
+fn candidates() -> impl Iterator<Item = Ipv4Net> {
+    let net = |a, p| Ipv4Net::new(a, p).unwrap_or_default();
     (17u8..=31)
-        .map(|b| (Ipv4Addr::new(172, b, 0, 1), 16))
-        .chain((0u8..16).map(|i| (Ipv4Addr::new(192, 168, i * 16, 1), 20)))
-        .chain((0u8..=255).map(|b| (Ipv4Addr::new(10, b, 0, 1), 16)))
+        .map(move |b| net(Ipv4Addr::new(172, b, 0, 1), 16))
+        .chain((0u8..16).map(move |i| net(Ipv4Addr::new(192, 168, i * 16, 1), 20)))
+        .chain((0u8..=255).map(move |b| net(Ipv4Addr::new(10, b, 0, 1), 16)))
+}
+
+/// The first of `taken` (a default route, /0, aside) that overlaps `net`.
+fn overlap(net: Ipv4Net, taken: &[IpNet]) -> Option<&IpNet> {
+    let net = IpNet::V4(net.trunc());
+    taken
+        .iter()
+        .filter(|t| t.prefix_len() > 0)
+        .find(|t| overlaps(t, &net))
 }
 
 /// The first candidate subnet that overlaps none of the host's routes and
-/// addresses (`taken`), as (gateway, prefix). A default route (0.0.0.0/0)
-/// overlaps nothing for this purpose.
-pub fn pick_subnet(taken: &[Subnet]) -> Result<(Ipv4Addr, u8), SettingsError> {
+/// addresses (`taken`), as the gateway's address and prefix. A default
+/// route (0.0.0.0/0) overlaps nothing for this purpose.
+pub fn pick_subnet(taken: &[IpNet]) -> Result<Ipv4Net, SettingsError> {
     candidates()
-        .find(|(a, p)| {
-            let s = Subnet::of(*a, *p);
-            !taken
-                .iter()
-                .filter(|t| t.prefix > 0)
-                .any(|t| t.overlaps(&s))
-        })
+        .find(|c| overlap(*c, taken).is_none())
         .ok_or(SettingsError::NoSubnet)
 }
 
 /// Check a --bip against the host's routes and addresses.
-pub fn check_bip(bip: (Ipv4Addr, u8), taken: &[Subnet]) -> Result<(), SettingsError> {
-    let s = Subnet::of(bip.0, bip.1);
-    match taken
-        .iter()
-        .filter(|t| t.prefix > 0)
-        .find(|t| t.overlaps(&s))
-    {
-        Some(t) => Err(SettingsError::Overlap(
-            format!("{}/{}", bip.0, bip.1),
-            t.to_string(),
-        )),
+pub fn check_bip(bip: Ipv4Net, taken: &[IpNet]) -> Result<(), SettingsError> {
+    match overlap(bip, taken) {
+        Some(t) => Err(SettingsError::Overlap(bip.to_string(), t.to_string())),
         None => Ok(()),
     }
 }
@@ -209,7 +209,7 @@ impl Requested {
     /// other).
     pub fn settle(
         &self,
-        taken: &[Subnet],
+        taken: &[IpNet],
         default_mtu: u32,
         bridge_addr: Option<(Ipv4Addr, u8)>,
     ) -> Result<Settings, SettingsError> {
@@ -218,9 +218,12 @@ impl Requested {
             (_, Some(b)) => b,
             (Some(b), None) => {
                 check_bip(b, taken)?;
-                b
+                (b.addr(), b.prefix_len())
             }
-            (None, None) => pick_subnet(taken)?,
+            (None, None) => {
+                let n = pick_subnet(taken)?;
+                (n.addr(), n.prefix_len())
+            }
         };
         Ok(Settings {
             bridge: self.bridge.clone().unwrap_or_else(|| DEFAULT_BRIDGE.into()),
@@ -258,8 +261,8 @@ impl Requested {
         if let Some(b) = &self.bridge {
             diff("--bridge", b.clone(), s.bridge.clone());
         }
-        if let Some((a, p)) = self.bip {
-            diff("--bip", format!("{a}/{p}"), s.bip());
+        if let Some(b) = self.bip {
+            diff("--bip", b.to_string(), s.bip());
         }
         if let Some(m) = self.mtu {
             diff("--mtu", m.to_string(), s.mtu.to_string());
@@ -291,20 +294,17 @@ impl Requested {
 mod tests {
     use super::*;
 
-    fn sub(s: &str) -> Subnet {
-        let (a, p) = s.split_once('/').unwrap_or((s, "32"));
-        Subnet::of(
-            a.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
-            p.parse().unwrap_or(32),
-        )
+    fn sub(s: &str) -> IpNet {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     #[test]
     fn parsing() {
-        assert_eq!(
-            parse_bip("192.168.5.1/24"),
-            Ok((Ipv4Addr::new(192, 168, 5, 1), 24))
-        );
+        assert_eq!(parse_bip("192.168.5.1/24"), Ok(net("192.168.5.1/24")));
         for bad in [
             "192.168.5.0/24",
             "192.168.5.255/24",
@@ -335,19 +335,27 @@ mod tests {
             sub("172.17.0.0/16"),
             sub("172.18.3.0/24"),
         ];
-        assert_eq!(pick_subnet(&host), Ok((Ipv4Addr::new(172, 19, 0, 1), 16)));
+        assert_eq!(pick_subnet(&host), Ok(net("172.19.0.1/16")));
         assert_eq!(
             pick_subnet(&[sub("172.16.0.0/12")]),
-            Ok((Ipv4Addr::new(192, 168, 0, 1), 20))
+            Ok(net("192.168.0.1/20"))
         );
-        assert!(check_bip((Ipv4Addr::new(10, 0, 2, 9), 16), &host).is_err());
-        assert!(check_bip((Ipv4Addr::new(192, 168, 5, 1), 24), &host).is_ok());
+        assert_eq!(
+            check_bip(net("10.0.2.9/16"), &host),
+            Err(SettingsError::Overlap(
+                "10.0.2.9/16".into(),
+                "10.0.2.0/24".into()
+            ))
+        );
+        assert!(check_bip(net("192.168.5.1/24"), &host).is_ok());
+        // An IPv6 route overlaps no IPv4 network.
+        assert!(check_bip(net("192.168.5.1/24"), &[sub("::/1"), sub("8000::/1")]).is_ok());
     }
 
     #[test]
     fn conflicts() {
         let r = Requested {
-            bip: Some((Ipv4Addr::new(192, 168, 5, 1), 24)),
+            bip: Some(net("192.168.5.1/24")),
             ..Default::default()
         };
         let s = Requested::default()
@@ -387,7 +395,7 @@ mod tests {
             ("172.17.0.1/16".into(), true)
         );
         let both = Requested {
-            bip: Some(own),
+            bip: Some(net("10.88.0.1/24")),
             ..b
         };
         assert_eq!(
