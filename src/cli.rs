@@ -7,6 +7,8 @@ use std::ffi::OsString;
 
 use clap::{ArgAction, Parser};
 
+use crate::flag::FlagError;
+
 pub const USAGE: &str = "Usage: rrun [run] [OPTIONS] ROOTFS [COMMAND [ARG...]]";
 
 #[derive(Parser, Debug, Default)]
@@ -576,15 +578,6 @@ fn clap_error(
             CliError::Usage(first)
         }
     }
-}
-
-/// A flag value Docker's CLI refuses, in its (cobra's) words.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid argument {} for \"{flag}\" flag: {why}", crate::goquote::quote(.value))]
-pub struct FlagError {
-    pub flag: &'static str,
-    pub value: String,
-    pub why: String,
 }
 
 /// What went wrong on the command line, already worded for the user.

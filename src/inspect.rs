@@ -927,7 +927,7 @@ mod tests {
             container_port: cp,
             proto,
         };
-        r.state.net = Some(crate::net::NetState {
+        r.state.net = Some(crate::netstate::NetState {
             ports: vec![b(8080, 80, Proto::Tcp), b(9000, 9000, Proto::Udp)],
             ..Default::default()
         });

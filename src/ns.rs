@@ -442,7 +442,7 @@ fn spawn_holder(st: &State, source: Source) -> Result<Holder, NsError> {
     };
     // The holder lives on for long; it runs from a sealed copy of rrun so
     // that it never keeps the installed binary busy (ETXTBSY on upgrade).
-    let image = crate::container::init::sealed_self().map_err(NsError::Fork)?;
+    let image = sys::sealed_self().map_err(NsError::Fork)?;
     // SAFETY: rrun is single-threaded here; the child only makes syscalls
     // and execs or exits, never returning into the caller's code.
     let pid = unsafe { libc::fork() };

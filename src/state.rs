@@ -238,7 +238,7 @@ pub struct RunState {
     pub error: String,
     /// What the container holds of the network (bridge mode).
     #[serde(default)]
-    pub net: Option<crate::net::NetState>,
+    pub net: Option<crate::netstate::NetState>,
     /// Its device cgroup's directory, which `rrun exec` joins (empty: none).
     #[serde(default)]
     pub device_cgroup: String,

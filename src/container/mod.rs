@@ -233,7 +233,8 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
         if plan.net == crate::plan::NetMode::Bridge {
             // pasta runs in the host's namespaces and attaches to the
             // user's: started before this process leaves them.
-            if let Some(dns) = crate::net::outbound::ensure(&st, &nss) {
+            if let Some(dns) = crate::net::outbound::ensure(&st, nss.holder.pid, nss.holder.net_ino)
+            {
                 plan.use_dns_forwarder(dns);
             }
         }
@@ -299,7 +300,7 @@ struct Ctx<'a> {
 
 /// Give back what the network preparation took (the address; the host
 /// ports close with the monitor) and, once attached, the rules.
-fn give_back(c: &Ctx, ns: Option<&crate::net::NetState>) {
+fn give_back(c: &Ctx, ns: Option<&crate::netstate::NetState>) {
     if let network::Prep::Bridge(_) = c.prep {
         match ns {
             Some(n) => {
@@ -639,7 +640,7 @@ fn start(c: &Ctx, dir: &ContainerDir, rs: &mut RunState, mode: Mode) -> Result<S
     // for (its own, or another container's).
     let own_netns = plan.net != NetMode::Host;
     let init_fd = if plan.init {
-        Some(init::sealed_self().map_err(RunError::InitCopy)?)
+        Some(sys::sealed_self().map_err(RunError::InitCopy)?)
     } else {
         None
     };

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::RunError;
 use crate::hosts::{self, HostLine};
-use crate::net::{self, LinkRuleState, NetState, bridge, nft, root};
+use crate::net::{self, bridge, nft, root};
+use crate::netstate::{LinkRuleState, NetState};
 use crate::plan::{NetMode, RunPlan};
 use crate::ports::Binding;
 use crate::spec::EnvVar;

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::netstate::NetState;
 use crate::ports::{Binding, Proto};
 use crate::state::{self, State, StateError};
 use crate::sys;
@@ -60,63 +61,6 @@ pub enum NetError {
     Port(String, String),
     #[error("the network is in use by {0} container(s): {1}; remove them first")]
     InUse(usize, String),
-}
-
-/// What a container holds of the network, recorded in its state.json so
-/// that a later rrun can give it back if the container's monitor died.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NetState {
-    pub ip: Option<Ipv4Addr>,
-    pub gateway: Option<Ipv4Addr>,
-    pub prefix: u8,
-    pub mac: String,
-    pub bridge: String,
-    pub veth: String,
-    /// Published ports with their host ports resolved.
-    pub ports: Vec<Binding>,
-    /// Flows its links opened (icc=false).
-    #[serde(default)]
-    pub link_rules: Vec<LinkRuleState>,
-    /// Whether its ports (unless `ports_forwarded`) and link rules are
-    /// kernel NAT map elements.
-    pub kernel_nat: bool,
-    /// Rootless: its ports are none of nft's: the forwarder serves them,
-    /// hairpin traffic from containers too.
-    #[serde(default)]
-    pub ports_forwarded: bool,
-    /// Everything above has been given back.
-    #[serde(default)]
-    pub released: bool,
-}
-
-impl NetState {
-    /// Its ports that are kernel NAT map elements.
-    pub fn nat_ports(&self) -> &[Binding] {
-        if self.ports_forwarded {
-            &[]
-        } else {
-            &self.ports
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LinkRuleState {
-    pub from: Ipv4Addr,
-    pub to: Ipv4Addr,
-    pub port: u16,
-    pub proto: Proto,
-}
-
-impl From<LinkRuleState> for nft::LinkRule {
-    fn from(l: LinkRuleState) -> Self {
-        nft::LinkRule {
-            from: l.from,
-            to: l.to,
-            port: l.port,
-            proto: l.proto,
-        }
-    }
 }
 
 pub(crate) fn dir(st: &State) -> PathBuf {
