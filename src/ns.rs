@@ -683,8 +683,6 @@ pub fn join_net(ns: &UserNamespaces) -> Result<(), NsError> {
     if unsafe { libc::setns(ns.net.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(NsError::JoinNet(ns.holder.pid, io::Error::last_os_error()));
     }
-    // What lives in it (bridge, rules) is now this process's to touch.
-    crate::net::set_in_network_ns();
     Ok(())
 }
 

@@ -220,7 +220,7 @@ pub fn run(mut plan: RunPlan) -> Result<i32, RunError> {
     // records of those that were --rm (it keeps any whose network is not
     // given back yet, rootless ones whose rules only a run inside the
     // user's network namespace can remove).
-    network::reclaim_dead(&st);
+    network::reclaim_dead(&st, crate::net::Where::Host);
     st.sweep();
     crate::cgroup::reclaim();
     // SAFETY: geteuid cannot fail.

@@ -345,19 +345,28 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
     Ok((fd, port))
 }
 
-static IN_NETWORK_NS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// This process has joined the user's network namespace (rootless).
-pub fn set_in_network_ns() {
-    IN_NETWORK_NS.store(true, std::sync::atomic::Ordering::Relaxed);
+/// Which network namespace the process acting on the network is in: it
+/// decides whether the bridge and its rules are within reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    /// The host's network namespace: the bridge's and its rules' as root;
+    /// rootless they are not here (they live in the user's network
+    /// namespace, and a bridge of the same name here would be root's).
+    Host,
+    /// The user's network namespace, which this (rootless) process has
+    /// joined: its bridge and rules are here.
+    UserNs,
 }
 
-/// Whether this process is where the network's bridge and rules are: as
-/// root always, rootless once it joined the user's network namespace.
-pub fn in_network_ns() -> bool {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    root || IN_NETWORK_NS.load(std::sync::atomic::Ordering::Relaxed)
+impl Where {
+    /// Whether the network's bridge and rules of a `rootless` network are
+    /// in this namespace.
+    pub fn holds_bridge(self, rootless: bool) -> bool {
+        match self {
+            Where::UserNs => true,
+            Where::Host => !rootless,
+        }
+    }
 }
 
 /// Rootless: host ports below net.ipv4.ip_unprivileged_port_start cannot
@@ -574,6 +583,14 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn where_the_bridge_is() {
+        assert!(Where::Host.holds_bridge(false));
+        assert!(!Where::Host.holds_bridge(true));
+        assert!(Where::UserNs.holds_bridge(true));
+        assert!(Where::UserNs.holds_bridge(false));
+    }
 
     #[test]
     fn ports_clash_as_sockets_do() {
