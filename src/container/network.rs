@@ -374,6 +374,7 @@ pub fn attach(
         crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry
         // that would keep its datagrams away from this container.
+        crate::crash::t("conntrack");
         for p in ns
             .nat_ports()
             .iter()
@@ -381,6 +382,7 @@ pub fn attach(
         {
             let _ = net::conntrack::delete_udp(p.host_port, b.ip, p.container_port);
         }
+        crate::crash::t("conntrack-done");
     }
     Ok(a.netns)
 }
