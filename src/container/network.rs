@@ -373,14 +373,17 @@ pub fn attach(
         nft::add(b.ip, ns.nat_ports(), &links).map_err(|e| fail(e.to_string()))?;
         crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry
-        // that would keep its datagrams away from this container.
+        // that would keep its datagrams away from this container; one sent
+        // to a container that is gone had its entries deleted with that
+        // container's mapping, those to this host port are deleted again
+        // here, whatever became of that step.
         crate::crash::t("conntrack");
         for p in ns
             .nat_ports()
             .iter()
             .filter(|p| p.proto == crate::ports::Proto::Udp)
         {
-            let _ = net::conntrack::delete_udp(p.host_port, b.ip, p.container_port);
+            let _ = net::conntrack::delete_udp(&[net::conntrack::Want::ToPort(p.host_port)]);
         }
         crate::crash::t("conntrack-done");
     }

@@ -466,7 +466,10 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool) -> Vec<String> {
         errs.extend(nft::remove(ip, nat_ports, &links));
         point("nft-removed");
         for b in nat_ports.iter().filter(|b| b.proto == Proto::Udp) {
-            if let Err(e) = conntrack::delete_udp(b.host_port, ip, b.container_port) {
+            if let Err(e) = conntrack::delete_udp(&[
+                conntrack::Want::ToPort(b.host_port),
+                conntrack::Want::From(ip, b.container_port),
+            ]) {
                 errs.push(format!(
                     "deleting conntrack entries of UDP port {}: {e}",
                     b.host_port
