@@ -1,4 +1,5 @@
-//! The command line, in Docker's words and flags (DESIGN.md §1). Only the
+//! The command line, in Docker's words and flags, so that muscle memory
+//! works (docs/ARCHITECTURE.md has the map of the rest). Only the
 //! shape lives here; meaning is given by `plan.rs`. Commands, their
 //! arguments, env values and paths are taken as bytes (`OsString`); every
 //! other value must be UTF-8, and one that is not is refused here, named.

@@ -1,7 +1,7 @@
 //! The user's namespaces for rootless runs: one user namespace and one
 //! network namespace inside it per user (per state directory), made on
 //! first need and held open by a small holder process whose pid, start time
-//! and namespace inodes are kept in `holder.json` (DESIGN.md §2). Every
+//! and namespace inodes are kept in `holder.json` (docs/ARCHITECTURE.md). Every
 //! rootless container joins the user namespace with setns before making its
 //! own namespaces; bridge-mode containers' monitors join the network
 //! namespace too, where the user's bridge lives. The uid/gid maps: 0 → the

@@ -3,7 +3,8 @@
 //! relays signals and the terminal or the log, records the exit, and tears
 //! everything down. In the foreground the monitor is the rrun process the
 //! user started; with -d it is a child that leaves the caller's session and
-//! reports back once the command has really started (DESIGN.md §3).
+//! reports back once the command has really started (docs/ARCHITECTURE.md
+//! follows one run through these processes).
 
 pub mod child;
 pub mod exec;
