@@ -69,7 +69,7 @@ pub fn ensure(st: &State, holder: libc::pid_t, net_ino: u64) -> Option<std::net:
         Ok((p, dns)) => Record {
             pid: p.pid,
             start_time: p.start_time,
-            net_ino: net_ino,
+            net_ino,
             unavailable: String::new(),
             dns: Some(dns),
         },
@@ -78,7 +78,7 @@ pub fn ensure(st: &State, holder: libc::pid_t, net_ino: u64) -> Option<std::net:
                 "rrun: warning: containers have no outbound network: {why}; they still reach each other and their published ports"
             );
             Record {
-                net_ino: net_ino,
+                net_ino,
                 unavailable: why,
                 ..Record::default()
             }
