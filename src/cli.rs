@@ -1,4 +1,5 @@
-//! The command line, in Docker's words and flags (DESIGN.md §1). Only the
+//! The command line, in Docker's words and flags, so that muscle memory
+//! works (docs/ARCHITECTURE.md has the map of the rest). Only the
 //! shape lives here; meaning is given by `plan.rs`. Commands, their
 //! arguments, env values and paths are taken as bytes (`OsString`); every
 //! other value must be UTF-8, and one that is not is refused here, named.
@@ -6,6 +7,8 @@
 use std::ffi::OsString;
 
 use clap::{ArgAction, Parser};
+
+use crate::flag::FlagError;
 
 pub const USAGE: &str = "Usage: rrun [run] [OPTIONS] ROOTFS [COMMAND [ARG...]]";
 
@@ -608,15 +611,6 @@ fn clap_error(
             CliError::Usage(first)
         }
     }
-}
-
-/// A flag value Docker's CLI refuses, in its (cobra's) words.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid argument {} for \"{flag}\" flag: {why}", crate::goquote::quote(.value))]
-pub struct FlagError {
-    pub flag: &'static str,
-    pub value: String,
-    pub why: String,
 }
 
 /// What went wrong on the command line, already worded for the user.

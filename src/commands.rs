@@ -82,7 +82,7 @@ fn each(
 pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
     let (records, bad) = st.list();
-    crate::container::network::reclaim_dead_in(&st, &records);
+    crate::container::network::reclaim_dead_in(&st, crate::net::Where::Host, &records);
     for (id, why) in &bad {
         eprintln!("rrun: skipping container {id}: {why}");
     }
@@ -548,7 +548,7 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
     // A container whose monitor was killed still holds rules and an
     // address: give them back before its record goes.
-    crate::container::network::reclaim_dead(&st);
+    crate::container::network::reclaim_dead(&st, crate::net::Where::Host);
     if a.force {
         kill_first(&st, &a.containers);
     }
@@ -699,24 +699,23 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
             Ok(0)
         }
         "rm" => {
-            join_user_network(&st)?;
-            crate::container::network::reclaim_dead(&st);
-            if crate::net::root::remove_network(&st).map_err(fail)? {
+            let at = join_user_network(&st)?;
+            crate::container::network::reclaim_dead(&st, at);
+            if crate::net::root::remove_network(&st, at).map_err(fail)? {
                 println!("bridge");
             }
             Ok(0)
         }
         "reload" => {
-            if !join_user_network(&st)? {
-                // SAFETY: geteuid cannot fail.
-                if unsafe { libc::geteuid() } != 0 {
-                    return Err(CmdError::Failed {
-                        code: 125,
-                        msg: "no network to reload: no container of yours has used one since the last reboot (its namespace is gone)".into(),
-                    });
-                }
+            let at = join_user_network(&st)?;
+            // SAFETY: geteuid cannot fail.
+            if !at.holds_bridge(unsafe { libc::geteuid() } != 0) {
+                return Err(CmdError::Failed {
+                    code: 125,
+                    msg: "no network to reload: no container of yours has used one since the last reboot (its namespace is gone)".into(),
+                });
             }
-            crate::container::network::reclaim_dead(&st);
+            crate::container::network::reclaim_dead(&st, at);
             let Some(report) = crate::net::root::reload(&st).map_err(fail)? else {
                 return Err(CmdError::Failed {
                     code: 125,
@@ -744,14 +743,15 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
 
 /// Rootless: join the user's namespaces, where the bridge and rules live,
 /// if their holder lives (else they went with it, and only the record is
-/// left): whether they were joined. As root: true, nothing to join.
-fn join_user_network(st: &State) -> Result<bool, CmdError> {
+/// left): where this process is then. As root: the host's, where they are.
+fn join_user_network(st: &State) -> Result<crate::net::Where, CmdError> {
+    use crate::net::Where;
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } == 0 {
-        return Ok(true);
+        return Ok(Where::Host);
     }
     let Some(nss) = crate::ns::existing_namespaces(st) else {
-        return Ok(false);
+        return Ok(Where::Host);
     };
     crate::ns::join_user(&nss)
         .and_then(|_| crate::ns::join_net(&nss))
@@ -759,7 +759,7 @@ fn join_user_network(st: &State) -> Result<bool, CmdError> {
             code: 1,
             msg: e.to_string(),
         })?;
-    Ok(true)
+    Ok(Where::UserNs)
 }
 
 /// --tail: "all" or a count.

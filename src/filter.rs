@@ -18,7 +18,7 @@ use std::fmt;
 
 use regex::Regex;
 
-use crate::cli::FlagError;
+use crate::flag::FlagError;
 
 /// The keys Docker's daemon takes for containers.
 const ACCEPTED: [&str; 15] = [

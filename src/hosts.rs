@@ -1,6 +1,6 @@
 //! Pure generators of the files rrun bind-mounts over the rootfs's own:
 //! /etc/hosts, /etc/hostname and /etc/resolv.conf, in Docker's formats
-//! (../shared/REFERENCE.md). The caller reads the host's files and passes
+//! (byte for byte what Docker 20.10 writes). The caller reads the host's files and passes
 //! their text in; nothing here touches the filesystem.
 
 use std::ffi::OsString;
@@ -198,7 +198,7 @@ pub fn host_resolv_from(etc: &str, upstream: impl FnOnce() -> Option<String>) ->
 }
 
 /// The environment `--link TARGET:ALIAS` gives the linking container, as
-/// Docker's links code writes it (REFERENCE.md): `ALIAS_NAME`, `ALIAS_PORT`
+/// Docker's links code writes it (scripts read these names): `ALIAS_NAME`, `ALIAS_PORT`
 /// for the first port, four variables a port, `_START`/`_END` for runs of
 /// consecutive ports, and `ALIAS_ENV_K` for the target's own -e variables
 /// except HOME and PATH.

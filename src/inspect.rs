@@ -1,5 +1,5 @@
 //! What `inspect` and `ps` show of a container record, in Docker's shapes
-//! (../shared/REFERENCE.md): the inspect JSON, ps's columns, human
+//! (as Docker 20.10 prints them): the inspect JSON, ps's columns, human
 //! durations and tab-aligned tables. Pure: the caller passes the record and
 //! the current time. Bytes that are not UTF-8 (in a command, an env value,
 //! a path) show in inspect's JSON as U+FFFD, as Go's JSON encoder writes
@@ -934,7 +934,7 @@ mod tests {
             container_port: cp,
             proto,
         };
-        r.state.net = Some(crate::net::NetState {
+        r.state.net = Some(crate::netstate::NetState {
             ports: vec![b(8080, 80, Proto::Tcp), b(9000, 9000, Proto::Udp)],
             ..Default::default()
         });

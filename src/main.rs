@@ -10,6 +10,7 @@ mod container;
 mod crash;
 mod devices;
 mod filter;
+mod flag;
 mod forward;
 #[cfg(test)]
 mod fuzz;
@@ -21,6 +22,7 @@ mod logrot;
 mod mount;
 mod names;
 mod net;
+mod netstate;
 mod ns;
 mod plan;
 mod ports;

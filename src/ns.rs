@@ -1,7 +1,7 @@
 //! The user's namespaces for rootless runs: one user namespace and one
 //! network namespace inside it per user (per state directory), made on
 //! first need and held open by a small holder process whose pid, start time
-//! and namespace inodes are kept in `holder.json` (DESIGN.md §2). Every
+//! and namespace inodes are kept in `holder.json` (docs/ARCHITECTURE.md). Every
 //! rootless container joins the user namespace with setns before making its
 //! own namespaces; bridge-mode containers' monitors join the network
 //! namespace too, where the user's bridge lives. The uid/gid maps: 0 → the
@@ -442,7 +442,7 @@ fn spawn_holder(st: &State, source: Source) -> Result<Holder, NsError> {
     };
     // The holder lives on for long; it runs from a sealed copy of rrun so
     // that it never keeps the installed binary busy (ETXTBSY on upgrade).
-    let image = crate::container::init::sealed_self().map_err(NsError::Fork)?;
+    let image = sys::sealed_self().map_err(NsError::Fork)?;
     // SAFETY: rrun is single-threaded here; the child only makes syscalls
     // and execs or exits, never returning into the caller's code.
     let pid = unsafe { libc::fork() };
@@ -683,8 +683,6 @@ pub fn join_net(ns: &UserNamespaces) -> Result<(), NsError> {
     if unsafe { libc::setns(ns.net.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(NsError::JoinNet(ns.holder.pid, io::Error::last_os_error()));
     }
-    // What lives in it (bridge, rules) is now this process's to touch.
-    crate::net::set_in_network_ns();
     Ok(())
 }
 

@@ -453,7 +453,9 @@ mod tests {
 
     #[test]
     fn ps_column_reference() {
-        // REFERENCE.md's three containers.
+        // Docker's PORTS column for the three containers of the source
+        // document's example: one port published to a free host port,
+        // exposed ports alone, and several bindings on one container.
         assert_eq!(
             ps_ports(&[], &[b("0.0.0.0", 32769, 5000, Proto::Tcp)]),
             "0.0.0.0:32769->5000/tcp"

@@ -78,7 +78,7 @@ pub fn prune(a: &cli::PruneArgs) -> Result<i32, PruneError> {
     }
     let st = State::open()?;
     // As rm: what a killed monitor still holds of the network first.
-    crate::container::network::reclaim_dead(&st);
+    crate::container::network::reclaim_dead(&st, crate::net::Where::Host);
     let (records, _) = st.list();
     let mut deleted = Vec::new();
     let mut failed = false;

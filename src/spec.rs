@@ -722,7 +722,7 @@ pub fn effective_caps(add: &[String], drop: &[String]) -> Result<u64, SpecError>
 /// `-l, --label KEY[=VALUE]` as Docker's CLI checks it: a key, without
 /// blanks, once leading ones are dropped (the value is kept as given,
 /// leading blanks of the key too).
-pub fn parse_label_flag(raw: &str) -> Result<String, crate::cli::FlagError> {
+pub fn parse_label_flag(raw: &str) -> Result<String, crate::flag::FlagError> {
     let key = raw.split('=').next().unwrap_or_default();
     let key = key.trim_start_matches([' ', '\t']);
     let why = if key.is_empty() {
@@ -732,7 +732,7 @@ pub fn parse_label_flag(raw: &str) -> Result<String, crate::cli::FlagError> {
     } else {
         return Ok(raw.to_string());
     };
-    Err(crate::cli::FlagError {
+    Err(crate::flag::FlagError {
         flag: "-l, --label",
         value: raw.to_string(),
         why,

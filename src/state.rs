@@ -1,4 +1,4 @@
-//! The state directory (DESIGN.md §4): where it is, its lock, container
+//! The state directory: where it is, its lock, container
 //! records and the names that point at them.
 //!
 //! Layout (under `$RRUN_ROOT`, /run/rrun for root, `$XDG_RUNTIME_DIR/rrun`,
@@ -67,7 +67,8 @@ impl StateError {
     }
 }
 
-/// Where the state directory is, by DESIGN.md §4's rules.
+/// Where the state directory is: `$RRUN_ROOT`, else /run/rrun for root,
+/// else `$XDG_RUNTIME_DIR/rrun`, else a private /tmp/rrun-UID.
 pub fn root_path() -> PathBuf {
     if let Some(r) = std::env::var_os("RRUN_ROOT").filter(|r| !r.is_empty()) {
         return PathBuf::from(r);
@@ -281,7 +282,7 @@ pub struct RunState {
     pub error: String,
     /// What the container holds of the network (bridge mode).
     #[serde(default)]
-    pub net: Option<crate::net::NetState>,
+    pub net: Option<crate::netstate::NetState>,
     /// Its device cgroup's directory, which `rrun exec` joins (empty: none).
     #[serde(default)]
     pub device_cgroup: String,

@@ -445,3 +445,23 @@ pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
 }
 
 // ---------------------------------------------------------------- socket helpers
+
+/// A sealed, close-on-exec memfd holding a copy of the running binary:
+/// what --init and the rootless holder run from, so that neither keeps the
+/// installed binary busy nor leads back to it through /proc/PID/exe.
+pub fn sealed_self() -> io::Result<OwnedFd> {
+    const MFD_CLOEXEC: libc::c_uint = 1;
+    const MFD_ALLOW_SEALING: libc::c_uint = 2;
+    // SAFETY: memfd_create with a valid name returns a new fd.
+    let fd =
+        cvt(unsafe { libc::memfd_create(c"rrun-init".as_ptr(), MFD_CLOEXEC | MFD_ALLOW_SEALING) })?;
+    // SAFETY: fd is new and ours.
+    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut src = std::fs::File::open("/proc/self/exe")?;
+    let mut dst = std::fs::File::from(memfd.try_clone()?);
+    io::copy(&mut src, &mut dst)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on our memfd.
+    cvt(unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    Ok(memfd)
+}

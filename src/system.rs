@@ -575,14 +575,16 @@ pub fn reset(a: &cli::ResetArgs) -> Result<i32, SystemError> {
     let holder_fd = holder
         .as_ref()
         .and_then(|h| crate::commands::watch(h.pid, h.start_time));
+    let mut at = net::Where::Host;
     if rootless()
         && let Some(nss) = ns::existing_namespaces(&st)
     {
         ns::join_user(&nss)?;
         ns::join_net(&nss)?;
+        at = net::Where::UserNs;
     }
-    crate::container::network::reclaim_dead(&st);
-    net::root::remove_network(&st)?;
+    crate::container::network::reclaim_dead(&st, at);
+    net::root::remove_network(&st, at)?;
     if let Some(fd) = &pasta_fd {
         // remove_network has sent it SIGTERM.
         end(fd, libc::SIGTERM, Duration::from_secs(5));

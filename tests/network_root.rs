@@ -486,7 +486,7 @@ fn links_env_hosts_ps_inspect_errors(mode: Mode) {
     let ip = container_ip(&cx, "db");
     let short = &db[..12];
 
-    // The environment, exactly REFERENCE.md's set.
+    // The environment, exactly the set Docker's links give.
     let out = cx.rrun(&[
         "--rm",
         "--name",

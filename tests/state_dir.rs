@@ -1,5 +1,5 @@
-//! Where the state directory is when RRUN_ROOT is not set (DESIGN.md §4,
-//! src/state.rs `root_path` and `State::open`), for the unprivileged user:
+//! Where the state directory is when RRUN_ROOT is not set
+//! (src/state.rs `root_path` and `State::open`), for the unprivileged user:
 //! `$XDG_RUNTIME_DIR/rrun` when XDG_RUNTIME_DIR is a directory, else
 //! /tmp/rrun-UID, made 0700 and refused (125, one `rrun: ` line) when it
 //! belongs to someone else, is open to others or is not a directory.

@@ -1,35 +1,15 @@
 //! --init: a tiny pid 1 that starts the command, forwards every signal it
 //! can catch to it, reaps orphans, and exits with the command's status.
-//! It runs from a sealed memfd copy of rrun (see `sealed_self`), so
+//! It runs from a sealed memfd copy of rrun (see `sys::sealed_self`), so
 //! /proc/1/exe inside the container never leads to the host's binary
 //! (runc CVE-2019-5736), and it is not dumpable.
 
 use std::ffi::{CString, OsString};
-use std::fs;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use std::os::fd::RawFd;
 
 use super::child;
 use crate::sys;
-
-/// A sealed, close-on-exec memfd holding a copy of the running binary.
-pub fn sealed_self() -> io::Result<OwnedFd> {
-    const MFD_CLOEXEC: libc::c_uint = 1;
-    const MFD_ALLOW_SEALING: libc::c_uint = 2;
-    // SAFETY: memfd_create with a valid name returns a new fd.
-    let fd = sys::cvt(unsafe {
-        libc::memfd_create(c"rrun-init".as_ptr(), MFD_CLOEXEC | MFD_ALLOW_SEALING)
-    })?;
-    // SAFETY: fd is new and ours.
-    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut src = fs::File::open("/proc/self/exe")?;
-    let mut dst = fs::File::from(memfd.try_clone()?);
-    io::copy(&mut src, &mut dst)?;
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: fcntl on our memfd.
-    sys::cvt(unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
-    Ok(memfd)
-}
 
 /// The init's main: argv is ["rrun-init", SOCK, PATH, COMMAND...], the
 /// last two as bytes.

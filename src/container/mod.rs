@@ -3,7 +3,8 @@
 //! relays signals and the terminal or the log, records the exit, and tears
 //! everything down. In the foreground the monitor is the rrun process the
 //! user started; with -d it is a child that leaves the caller's session and
-//! reports back once the command has really started (DESIGN.md §3).
+//! reports back once the command has really started (docs/ARCHITECTURE.md
+//! follows one run through these processes).
 
 pub mod child;
 pub mod exec;
@@ -247,7 +248,7 @@ impl Host {
         if rootless {
             let nss = ns::user_namespaces(st)?;
             if bridge {
-                h.dns_via = crate::net::outbound::ensure(st, &nss);
+                h.dns_via = crate::net::outbound::ensure(st, nss.holder.pid, nss.holder.net_ino);
             }
             let userns = ns::join_user(&nss)?;
             h.uid_map = userns.uid_map;
@@ -374,7 +375,7 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
     // records of those that were --rm (it keeps any whose network is not
     // given back yet, rootless ones whose rules only a run inside the
     // user's network namespace can remove).
-    network::reclaim_dead(&st);
+    network::reclaim_dead(&st, crate::net::Where::Host);
     st.sweep();
     crate::cgroup::reclaim();
     let host = Host::enter(&st, plan.net == NetMode::Bridge)?;
@@ -528,7 +529,7 @@ pub fn start_containers(
     interactive: bool,
 ) -> Result<i32, RunError> {
     let st = State::open()?;
-    network::reclaim_dead(&st);
+    network::reclaim_dead(&st, crate::net::Where::Host);
     st.sweep();
     crate::cgroup::reclaim();
     if attach && names.len() > 1 {
@@ -679,7 +680,7 @@ struct Ctx<'a> {
 
 /// Give back what the network preparation took (the address; the host
 /// ports close with the monitor) and, once attached, the rules.
-fn give_back(c: &Ctx, ns: Option<&crate::net::NetState>) {
+fn give_back(c: &Ctx, ns: Option<&crate::netstate::NetState>) {
     if let network::Prep::Bridge(_) = c.prep {
         let keep = !c.new && !c.plan.rm;
         match ns {
@@ -1130,7 +1131,7 @@ fn start(
     // for (its own, or another container's).
     let own_netns = plan.net != NetMode::Host;
     let init_fd = if plan.init {
-        Some(init::sealed_self().map_err(RunError::InitCopy)?)
+        Some(sys::sealed_self().map_err(RunError::InitCopy)?)
     } else {
         None
     };

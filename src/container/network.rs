@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::RunError;
 use crate::hosts::{self, HostLine};
-use crate::net::{self, LinkRuleState, NetState, bridge, nft, root};
+use crate::net::{self, bridge, nft, root};
+use crate::netstate::{LinkRuleState, NetState};
 use crate::plan::{NetMode, RunPlan};
 use crate::ports::Binding;
 use crate::spec::EnvVar;
@@ -389,7 +390,7 @@ fn prepare_bridge(
     if let Some(nss) = user_ns {
         // For good: the host ports stay bound in the host's namespace.
         crate::ns::join_net(nss).map_err(|e| give_back(e.into()))?;
-        reclaim_dead(st);
+        reclaim_dead(st, net::Where::UserNs);
         bridge_index =
             root::ensure_network(st, &settings, fresh, false).map_err(|e| give_back(e.into()))?;
     }
@@ -481,14 +482,19 @@ pub fn attach(
         nft::add(b.ip, ns.nat_ports(), &links).map_err(|e| fail(e.to_string()))?;
         crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry
-        // that would keep its datagrams away from this container.
+        // that would keep its datagrams away from this container; one sent
+        // to a container that is gone had its entries deleted with that
+        // container's mapping, those to this host port are deleted again
+        // here, whatever became of that step.
+        crate::crash::t("conntrack");
         for p in ns
             .nat_ports()
             .iter()
             .filter(|p| p.proto == crate::ports::Proto::Udp)
         {
-            let _ = net::conntrack::delete_udp(p.host_port, b.ip, p.container_port);
+            let _ = net::conntrack::delete_udp(&[net::conntrack::Want::ToPort(p.host_port)]);
         }
+        crate::crash::t("conntrack-done");
     }
     Ok(a.netns)
 }
@@ -517,24 +523,30 @@ fn port_holder(st: &State, b: &Binding) -> Option<String> {
 
 /// Give back the network of every container whose monitor died without
 /// doing it (its process died with it). Best effort, under no lock: each
-/// step is idempotent.
-pub fn reclaim_dead(st: &State) {
+/// step is idempotent. `at`: where this process is; rules a rootless
+/// container holds in the user's network namespace are given back only
+/// from there.
+pub fn reclaim_dead(st: &State, at: net::Where) {
     // Through the leases no live process holds, not every record: a start
     // then costs the same however many containers are kept or running.
     let owners = net::unheld_lease_owners(st);
     let records: Vec<Record> = owners.iter().filter_map(|id| st.find(id).ok()).collect();
-    reclaim_dead_in(st, &records);
+    reclaim_dead_in(st, at, &records);
 }
 
 /// [`reclaim_dead`] over records already read (ps lists them once).
-pub fn reclaim_dead_in<'a>(st: &State, records: impl IntoIterator<Item = &'a Record>) {
+pub fn reclaim_dead_in<'a>(
+    st: &State,
+    at: net::Where,
+    records: impl IntoIterator<Item = &'a Record>,
+) {
     for r in records {
         let Some(n) = &r.state.net else {
             continue;
         };
         // A rootless container's rules live in the user's network
         // namespace: given back by a run that has joined it.
-        if r.config.rootless && n.kernel_nat && !net::in_network_ns() {
+        if n.kernel_nat && !at.holds_bridge(r.config.rootless) {
             continue;
         }
         if n.released

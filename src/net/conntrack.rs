@@ -2,9 +2,16 @@
 //! sending to a published UDP port keeps its conntrack entry alive; made
 //! while no mapping existed (or pointing at a container that is gone), it
 //! would never reach the next container (moby#8795). So when a UDP mapping
-//! is added or removed, every UDP entry whose original destination is the
-//! host port, or whose reply comes from the container's address and port,
-//! is deleted: a dump, then a delete per entry by its original tuple.
+//! is added, every UDP entry whose original destination is the host port
+//! (made while no mapping existed, or pointing at a container that is
+//! gone), and when it is removed, those too and every one whose reply
+//! comes from the container's address and port, are deleted by their
+//! original tuple. The kernel is asked for those entries
+//! alone (a filtered dump, Linux 5.8 and later), not for the host's whole
+//! table, which may hold hundreds of thousands of flows; a kernel that
+//! refuses the filter gets the plain dump, and every entry returned is
+//! checked here again, since older kernels ignore an attribute they do not
+//! know and return everything.
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -25,6 +32,14 @@ const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_SRC_PORT: u16 = 2;
 const CTA_PROTO_DST_PORT: u16 = 3;
 const NLA_TYPE_MASK: u16 = 0x3fff;
+const NLA_F_NESTED: u16 = 0x8000;
+const CTA_FILTER: u16 = 25;
+const CTA_FILTER_ORIG_FLAGS: u16 = 1;
+const CTA_FILTER_REPLY_FLAGS: u16 = 2;
+const CTA_FILTER_F_CTA_IP_SRC: u32 = 1 << 0;
+const CTA_FILTER_F_CTA_PROTO_NUM: u32 = 1 << 3;
+const CTA_FILTER_F_CTA_PROTO_SRC_PORT: u32 = 1 << 4;
+const CTA_FILTER_F_CTA_PROTO_DST_PORT: u32 = 1 << 5;
 
 /// A flow's tuple, as far as it matters here.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +49,79 @@ pub struct Tuple {
     pub proto: u8,
     pub sport: u16,
     pub dport: u16,
+}
+
+/// The UDP entries one dump asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Those whose original tuple goes to this port (on any address: the
+    /// host port of a mapping, whatever address the client used).
+    ToPort(u16),
+    /// Those whose reply tuple comes from this address and port (a
+    /// container's, behind a mapping).
+    From(Ipv4Addr, u16),
+}
+
+impl Want {
+    /// Whether an entry with these tuples is one `self` asks for.
+    pub fn matches(self, orig: &Tuple, reply: &Tuple) -> bool {
+        orig.proto == libc::IPPROTO_UDP as u8
+            && match self {
+                Want::ToPort(p) => orig.dport == p,
+                Want::From(a, p) => reply.src == Some(a) && reply.sport == p,
+            }
+    }
+}
+
+/// Append one netlink attribute, padded to 4 bytes.
+fn nla(out: &mut Vec<u8>, ty: u16, payload: &[u8]) {
+    out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+    out.extend_from_slice(&ty.to_ne_bytes());
+    out.extend_from_slice(payload);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+}
+
+/// The attributes of a dump request that has the kernel return only
+/// `w`'s entries: the tuple to compare (CTA_TUPLE_ORIG or _REPLY) and,
+/// in CTA_FILTER, which of its fields count.
+pub fn filter_attrs(w: Want) -> Vec<u8> {
+    let mut ip = Vec::new();
+    let mut proto = Vec::new();
+    nla(&mut proto, CTA_PROTO_NUM, &[libc::IPPROTO_UDP as u8]);
+    let (tuple, which, flags) = match w {
+        Want::ToPort(p) => {
+            nla(&mut proto, CTA_PROTO_DST_PORT, &p.to_be_bytes());
+            (
+                CTA_TUPLE_ORIG,
+                CTA_FILTER_ORIG_FLAGS,
+                CTA_FILTER_F_CTA_PROTO_NUM | CTA_FILTER_F_CTA_PROTO_DST_PORT,
+            )
+        }
+        Want::From(a, p) => {
+            nla(&mut ip, CTA_IP_V4_SRC, &a.octets());
+            nla(&mut proto, CTA_PROTO_SRC_PORT, &p.to_be_bytes());
+            (
+                CTA_TUPLE_REPLY,
+                CTA_FILTER_REPLY_FLAGS,
+                CTA_FILTER_F_CTA_IP_SRC
+                    | CTA_FILTER_F_CTA_PROTO_NUM
+                    | CTA_FILTER_F_CTA_PROTO_SRC_PORT,
+            )
+        }
+    };
+    let mut t = Vec::new();
+    if !ip.is_empty() {
+        nla(&mut t, CTA_TUPLE_IP | NLA_F_NESTED, &ip);
+    }
+    nla(&mut t, CTA_TUPLE_PROTO | NLA_F_NESTED, &proto);
+    let mut f = Vec::new();
+    nla(&mut f, which, &flags.to_ne_bytes());
+    let mut out = Vec::new();
+    nla(&mut out, tuple | NLA_F_NESTED, &t);
+    nla(&mut out, CTA_FILTER | NLA_F_NESTED, &f);
+    out
 }
 
 /// Iterate netlink attributes: (type without flags, payload).
@@ -94,16 +182,21 @@ fn header(out: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-/// Every UDP entry's original-tuple attribute (raw, to delete it by) for
-/// which `stale(orig, reply)` holds.
-fn dump(fd: &OwnedFd, stale: &dyn Fn(&Tuple, &Tuple) -> bool) -> io::Result<Vec<Vec<u8>>> {
+/// The original-tuple attribute (raw, to delete it by) of every entry the
+/// kernel returns for which `stale(orig, reply)` holds; `filter`: the
+/// attributes that narrow the dump (none: the whole table).
+fn dump(
+    fd: &OwnedFd,
+    filter: &[u8],
+    stale: &dyn Fn(&Tuple, &Tuple) -> bool,
+) -> io::Result<Vec<Vec<u8>>> {
     let mut req = Vec::new();
     header(
         &mut req,
         IPCTNL_MSG_CT_GET,
         (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16,
         1,
-        &[],
+        filter,
     );
     send_buf(fd, &req)?;
     let mut found = Vec::new();
@@ -135,7 +228,6 @@ fn dump(fd: &OwnedFd, stale: &dyn Fn(&Tuple, &Tuple) -> bool) -> io::Result<Vec<
                 }
             }
             if let Some(raw) = orig_raw
-                && orig.proto == libc::IPPROTO_UDP as u8
                 && stale(&orig, &reply)
             {
                 found.push(raw);
@@ -144,24 +236,12 @@ fn dump(fd: &OwnedFd, stale: &dyn Fn(&Tuple, &Tuple) -> bool) -> io::Result<Vec<
     }
 }
 
-/// Delete the UDP entries to `host_port`, or answered from
-/// `container:container_port`. Best effort; returns how many went.
-pub fn delete_udp(host_port: u16, container: Ipv4Addr, container_port: u16) -> io::Result<usize> {
-    let fd = super::nftnl::socket()?;
-    let stale = |o: &Tuple, r: &Tuple| {
-        o.dport == host_port || (r.src == Some(container) && r.sport == container_port)
-    };
-    let entries = dump(&fd, &stale)?;
+/// Delete each entry by its original tuple; how many went.
+fn delete(fd: &OwnedFd, entries: &[Vec<u8>]) -> usize {
     let mut gone = 0;
     for (i, orig) in entries.iter().enumerate() {
         let mut payload = Vec::new();
-        let len = 4 + orig.len();
-        payload.extend_from_slice(&(len as u16).to_ne_bytes());
-        payload.extend_from_slice(&(CTA_TUPLE_ORIG | 0x8000).to_ne_bytes());
-        payload.extend_from_slice(orig);
-        while !payload.len().is_multiple_of(4) {
-            payload.push(0);
-        }
+        nla(&mut payload, CTA_TUPLE_ORIG | NLA_F_NESTED, orig);
         let mut msg = Vec::new();
         header(
             &mut msg,
@@ -171,13 +251,43 @@ pub fn delete_udp(host_port: u16, container: Ipv4Addr, container_port: u16) -> i
             &payload,
         );
         let mut ack = [0u8; 256];
-        if send_buf(&fd, &msg).is_ok()
-            && let Ok(n) = recv_buf(&fd, &mut ack)
+        if send_buf(fd, &msg).is_ok()
+            && let Ok(n) = recv_buf(fd, &mut ack)
             && messages(&ack[..n])
                 .iter()
                 .any(|(ty, _, body)| *ty == libc::NLMSG_ERROR as u16 && error_code(body) == 0)
         {
             gone += 1;
+        }
+    }
+    gone
+}
+
+/// Whether the kernel refused a dump's filter as one it does not support.
+fn filter_refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+    )
+}
+
+/// Delete the UDP entries each of `wants` names: one filtered dump each
+/// (the kernel walks its whole table for a dump, filtered or not, so a
+/// caller asks only for what its step can have left). Best effort; returns
+/// how many went.
+pub fn delete_udp(wants: &[Want]) -> io::Result<usize> {
+    let fd = super::nftnl::socket()?;
+    let mut gone = 0;
+    // An entry may answer two wants (a mapped flow does): each dump comes
+    // after the previous one's deletions.
+    for w in wants {
+        match dump(&fd, &filter_attrs(*w), &|o, r| w.matches(o, r)) {
+            Ok(entries) => gone += delete(&fd, &entries),
+            Err(e) if filter_refused(&e) => {
+                let any = |o: &Tuple, r: &Tuple| wants.iter().any(|w| w.matches(o, r));
+                return Ok(gone + delete(&fd, &dump(&fd, &[], &any)?));
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(gone)
@@ -232,6 +342,111 @@ mod tests {
         // Garbage never panics.
         for n in 0..t.len() {
             let _ = parse_tuple(&t[..n]);
+        }
+    }
+
+    /// The request's attributes: (type, payload) at the top level.
+    fn top(b: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        attrs(b).map(|(t, p)| (t, p.to_vec())).collect()
+    }
+
+    #[test]
+    fn filter_to_a_port() {
+        let got = filter_attrs(Want::ToPort(5353));
+        // As this kernel took it: CTA_TUPLE_ORIG{CTA_TUPLE_PROTO{17, dst
+        // 5353}}, CTA_FILTER{ORIG_FLAGS = PROTO_NUM | PROTO_DST_PORT}.
+        let mut want = vec![24, 0, 1, 0x80, 20, 0, 2, 0x80, 5, 0, 1, 0, 17, 0, 0, 0];
+        want.extend_from_slice(&[6, 0, 3, 0, 0x14, 0xe9, 0, 0]);
+        want.extend_from_slice(&[12, 0, 25, 0x80, 8, 0, 1, 0]);
+        want.extend_from_slice(&40u32.to_ne_bytes());
+        assert_eq!(got, want);
+        let a = top(&got);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].0, CTA_TUPLE_ORIG);
+        assert_eq!(
+            parse_tuple(&a[0].1),
+            Tuple {
+                proto: 17,
+                dport: 5353,
+                ..Tuple::default()
+            }
+        );
+        assert_eq!(a[1].0, CTA_FILTER);
+        assert_eq!(
+            top(&a[1].1),
+            vec![(CTA_FILTER_ORIG_FLAGS, 40u32.to_ne_bytes().to_vec())]
+        );
+    }
+
+    #[test]
+    fn filter_from_a_container() {
+        let got = filter_attrs(Want::From(Ipv4Addr::new(172, 17, 0, 3), 53));
+        let a = top(&got);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].0, CTA_TUPLE_REPLY);
+        assert_eq!(
+            parse_tuple(&a[0].1),
+            Tuple {
+                src: Some(Ipv4Addr::new(172, 17, 0, 3)),
+                proto: 17,
+                sport: 53,
+                ..Tuple::default()
+            }
+        );
+        assert_eq!(a[1].0, CTA_FILTER);
+        assert_eq!(
+            top(&a[1].1),
+            vec![(CTA_FILTER_REPLY_FLAGS, 25u32.to_ne_bytes().to_vec())]
+        );
+        // Every attribute nested as the kernel's policy wants it, every
+        // length a multiple of 4.
+        assert_eq!(got.len() % 4, 0);
+        assert_eq!(
+            u16::from_ne_bytes([got[2], got[3]]),
+            CTA_TUPLE_REPLY | 0x8000
+        );
+        assert_eq!(u16::from_ne_bytes([got[6], got[7]]), CTA_TUPLE_IP | 0x8000);
+    }
+
+    #[test]
+    fn wants_match_udp_entries_alone() {
+        let c = Ipv4Addr::new(172, 17, 0, 3);
+        let udp = |src: Option<Ipv4Addr>, sport: u16, dport: u16| Tuple {
+            src,
+            dst: None,
+            proto: 17,
+            sport,
+            dport,
+        };
+        let none = Tuple::default();
+        let to = Want::ToPort(5353);
+        assert!(to.matches(&udp(None, 40000, 5353), &none));
+        assert!(!to.matches(&udp(None, 5353, 40000), &none));
+        assert!(!to.matches(
+            &Tuple {
+                proto: 6,
+                ..udp(None, 1, 5353)
+            },
+            &none
+        ));
+        // The reply tuple does not count for a port.
+        assert!(!to.matches(&udp(None, 1, 2), &udp(None, 1, 5353)));
+        let from = Want::From(c, 53);
+        let orig = udp(None, 40000, 5353);
+        assert!(from.matches(&orig, &udp(Some(c), 53, 40000)));
+        assert!(!from.matches(&orig, &udp(Some(c), 54, 40000)));
+        assert!(!from.matches(&orig, &udp(Some(Ipv4Addr::new(172, 17, 0, 4)), 53, 1)));
+        assert!(!from.matches(&udp(Some(c), 53, 1), &none));
+        assert!(!from.matches(&Tuple { proto: 6, ..orig }, &udp(Some(c), 53, 1)));
+    }
+
+    #[test]
+    fn refusals_of_the_filter() {
+        for e in [libc::EINVAL, libc::EOPNOTSUPP] {
+            assert!(filter_refused(&io::Error::from_raw_os_error(e)));
+        }
+        for e in [libc::EPERM, libc::ENOENT, libc::ENOBUFS] {
+            assert!(!filter_refused(&io::Error::from_raw_os_error(e)));
         }
     }
 }

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::netstate::NetState;
 use crate::ports::{Binding, Proto};
 use crate::state::{self, State, StateError};
 use crate::sys;
@@ -60,63 +61,6 @@ pub enum NetError {
     Port(String, String),
     #[error("the network is in use by {0} container(s): {1}; remove them first")]
     InUse(usize, String),
-}
-
-/// What a container holds of the network, recorded in its state.json so
-/// that a later rrun can give it back if the container's monitor died.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NetState {
-    pub ip: Option<Ipv4Addr>,
-    pub gateway: Option<Ipv4Addr>,
-    pub prefix: u8,
-    pub mac: String,
-    pub bridge: String,
-    pub veth: String,
-    /// Published ports with their host ports resolved.
-    pub ports: Vec<Binding>,
-    /// Flows its links opened (icc=false).
-    #[serde(default)]
-    pub link_rules: Vec<LinkRuleState>,
-    /// Whether its ports (unless `ports_forwarded`) and link rules are
-    /// kernel NAT map elements.
-    pub kernel_nat: bool,
-    /// Rootless: its ports are none of nft's: the forwarder serves them,
-    /// hairpin traffic from containers too.
-    #[serde(default)]
-    pub ports_forwarded: bool,
-    /// Everything above has been given back.
-    #[serde(default)]
-    pub released: bool,
-}
-
-impl NetState {
-    /// Its ports that are kernel NAT map elements.
-    pub fn nat_ports(&self) -> &[Binding] {
-        if self.ports_forwarded {
-            &[]
-        } else {
-            &self.ports
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LinkRuleState {
-    pub from: Ipv4Addr,
-    pub to: Ipv4Addr,
-    pub port: u16,
-    pub proto: Proto,
-}
-
-impl From<LinkRuleState> for nft::LinkRule {
-    fn from(l: LinkRuleState) -> Self {
-        nft::LinkRule {
-            from: l.from,
-            to: l.to,
-            port: l.port,
-            proto: l.proto,
-        }
-    }
 }
 
 pub(crate) fn dir(st: &State) -> PathBuf {
@@ -429,19 +373,28 @@ fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
     Ok((fd, port))
 }
 
-static IN_NETWORK_NS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// This process has joined the user's network namespace (rootless).
-pub fn set_in_network_ns() {
-    IN_NETWORK_NS.store(true, std::sync::atomic::Ordering::Relaxed);
+/// Which network namespace the process acting on the network is in: it
+/// decides whether the bridge and its rules are within reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    /// The host's network namespace: the bridge's and its rules' as root;
+    /// rootless they are not here (they live in the user's network
+    /// namespace, and a bridge of the same name here would be root's).
+    Host,
+    /// The user's network namespace, which this (rootless) process has
+    /// joined: its bridge and rules are here.
+    UserNs,
 }
 
-/// Whether this process is where the network's bridge and rules are: as
-/// root always, rootless once it joined the user's network namespace.
-pub fn in_network_ns() -> bool {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    root || IN_NETWORK_NS.load(std::sync::atomic::Ordering::Relaxed)
+impl Where {
+    /// Whether the network's bridge and rules of a `rootless` network are
+    /// in this namespace.
+    pub fn holds_bridge(self, rootless: bool) -> bool {
+        match self {
+            Where::UserNs => true,
+            Where::Host => !rootless,
+        }
+    }
 }
 
 /// Rootless: host ports below net.ipv4.ip_unprivileged_port_start cannot
@@ -543,7 +496,10 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
         errs.extend(nft::remove(ip, nat_ports, &links));
         point("nft-removed");
         for b in nat_ports.iter().filter(|b| b.proto == Proto::Udp) {
-            if let Err(e) = conntrack::delete_udp(b.host_port, ip, b.container_port) {
+            if let Err(e) = conntrack::delete_udp(&[
+                conntrack::Want::ToPort(b.host_port),
+                conntrack::Want::From(ip, b.container_port),
+            ]) {
                 errs.push(format!(
                     "deleting conntrack entries of UDP port {}: {e}",
                     b.host_port
@@ -668,6 +624,14 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn where_the_bridge_is() {
+        assert!(Where::Host.holds_bridge(false));
+        assert!(!Where::Host.holds_bridge(true));
+        assert!(Where::UserNs.holds_bridge(true));
+        assert!(Where::UserNs.holds_bridge(false));
+    }
 
     #[test]
     fn ports_clash_as_sockets_do() {

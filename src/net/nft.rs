@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use super::nftnl::{self, Elem, Field, concat};
 use super::settings::Settings;
+use crate::netstate::LinkRuleState;
 use crate::ports::{Binding, Proto};
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +148,17 @@ pub struct LinkRule {
     pub to: Ipv4Addr,
     pub port: u16,
     pub proto: Proto,
+}
+
+impl From<LinkRuleState> for LinkRule {
+    fn from(l: LinkRuleState) -> Self {
+        LinkRule {
+            from: l.from,
+            to: l.to,
+            port: l.port,
+            proto: l.proto,
+        }
+    }
 }
 
 /// Whether kernel NAT serves a published port: IPv4 host addresses that

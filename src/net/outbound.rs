@@ -11,7 +11,6 @@ use std::io;
 use serde::{Deserialize, Serialize};
 
 use super::{dir, pasta, read_json, write_json};
-use crate::ns::UserNamespaces;
 use crate::state::State;
 use crate::sys;
 
@@ -48,14 +47,16 @@ pub fn live(st: &State) -> Option<(libc::pid_t, u64)> {
 /// Make sure the user's network namespace has its pasta, unless pasta is
 /// known to be unavailable for it. Never fails the run: a problem is one
 /// warning on stderr, once per network namespace. Returns the DNS
-/// forwarding address of the pasta in force, if any.
-pub fn ensure(st: &State, nss: &UserNamespaces) -> Option<std::net::Ipv4Addr> {
+/// forwarding address of the pasta in force, if any. `holder` is the pid of
+/// the process holding the user's namespaces, `net_ino` the inode of its
+/// network namespace.
+pub fn ensure(st: &State, holder: libc::pid_t, net_ino: u64) -> Option<std::net::Ipv4Addr> {
     let Ok(_lock) = st.lock() else {
         return record(st).and_then(|r| r.dns);
     };
     let old = record(st);
     if let Some(r) = &old
-        && r.net_ino == nss.holder.net_ino
+        && r.net_ino == net_ino
         && (!r.unavailable.is_empty() || sys::alive(r.pid, r.start_time))
     {
         return r.dns;
@@ -64,11 +65,11 @@ pub fn ensure(st: &State, nss: &UserNamespaces) -> Option<std::net::Ipv4Addr> {
     if let Some(r) = &old {
         stop_record(r);
     }
-    let rec = match start(nss) {
+    let rec = match start(holder) {
         Ok((p, dns)) => Record {
             pid: p.pid,
             start_time: p.start_time,
-            net_ino: nss.holder.net_ino,
+            net_ino,
             unavailable: String::new(),
             dns: Some(dns),
         },
@@ -77,7 +78,7 @@ pub fn ensure(st: &State, nss: &UserNamespaces) -> Option<std::net::Ipv4Addr> {
                 "rrun: warning: containers have no outbound network: {why}; they still reach each other and their published ports"
             );
             Record {
-                net_ino: nss.holder.net_ino,
+                net_ino,
                 unavailable: why,
                 ..Record::default()
             }
@@ -91,7 +92,7 @@ pub fn ensure(st: &State, nss: &UserNamespaces) -> Option<std::net::Ipv4Addr> {
 
 /// RRUN_PASTA: the pasta program to use (a name looked up in PATH, or a
 /// path), for pasta installed elsewhere; default "pasta".
-fn start(nss: &UserNamespaces) -> Result<(pasta::Pasta, std::net::Ipv4Addr), String> {
+fn start(holder: libc::pid_t) -> Result<(pasta::Pasta, std::net::Ipv4Addr), String> {
     let want = std::env::var_os("RRUN_PASTA").filter(|v| !v.is_empty());
     let bin =
         pasta::find(want.as_deref().map(std::path::Path::new)).ok_or_else(|| match &want {
@@ -105,7 +106,7 @@ fn start(nss: &UserNamespaces) -> Result<(pasta::Pasta, std::net::Ipv4Addr), Str
     let features = pasta::probe(&bin).map_err(|e| e.to_string())?;
     // No pid file: pasta's AppArmor profile lets it write only under /tmp
     // and $HOME; start() finds the daemon by its command line instead.
-    let plan = pasta::PastaPlan::for_holder(nss.holder.pid, None);
+    let plan = pasta::PastaPlan::for_holder(holder, None);
     let p =
         pasta::start(&bin, &features, &plan, pasta::START_TIMEOUT).map_err(|e| e.to_string())?;
     Ok((p, pasta::DNS_FORWARD))

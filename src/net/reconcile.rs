@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 
 use super::settings::Settings;
 use super::{
-    NetError, NetState, dir, docker_user, kernel_nat, lease_owners, netlink, nft, nftnl, read_json,
+    NetError, dir, docker_user, kernel_nat, lease_owners, netlink, nft, nftnl, read_json,
     write_json,
 };
+use crate::netstate::NetState;
 use crate::state::{Record, State};
 use crate::sys;
 

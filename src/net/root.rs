@@ -163,8 +163,8 @@ pub fn reload(st: &State) -> Result<Option<reconcile::Report>, NetError> {
 }
 
 /// `rrun network rm`: remove the bridge, the rules and the record, when no
-/// container holds an address.
-pub fn remove_network(st: &State) -> Result<bool, NetError> {
+/// container holds an address. `at`: where this process is.
+pub fn remove_network(st: &State, at: super::Where) -> Result<bool, NetError> {
     let _lock = st.lock()?;
     let Some(s) = load_settings(st)? else {
         let _ = super::outbound::stop(st);
@@ -184,15 +184,16 @@ pub fn remove_network(st: &State) -> Result<bool, NetError> {
     if !users.is_empty() {
         return Err(NetError::InUse(users.len(), users.join(", ")));
     }
+    // SAFETY: geteuid cannot fail.
+    let rootless = unsafe { libc::geteuid() } != 0;
     // Rootless outside the user's network namespace: the bridge and rules
     // went with it (and a bridge of this name here would be root's).
-    if super::in_network_ns() {
+    if at.holds_bridge(rootless) {
         let mut nl = netlink::Netlink::open()?;
         super::transparent::remove(&mut nl);
         if nft::available() {
             nft::apply(&nft::delete_script())?;
-            // SAFETY: geteuid cannot fail.
-            if kernel_nat(&s) && unsafe { libc::geteuid() } == 0 {
+            if kernel_nat(&s) && !rootless {
                 docker_user(&s.bridge, false);
             }
         }
