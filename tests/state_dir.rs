@@ -45,13 +45,19 @@ trap 'kill_holder "$TMPSTATE"; kill_holder "$XDGSTATE"' EXIT
 
 eval "$SETUP" || exit 95
 
+# A home in the fresh /tmp: the containers' data directory,
+# ~/.local/share/rrun, is made there and goes with it.
+H=/tmp/home-$U
+mkdir -p "$H" && chown "$U:$G" "$H" || exit 96
+DATASTATE=$H/.local/share/rrun
+
 set -- "PATH=$HOST_PATH" "HOME=$H"
 if [ -n "${XDG+set}" ]; then set -- "$@" "XDG_RUNTIME_DIR=$XDG"; fi
 timeout -s KILL 10 setpriv --reuid="$U" --regid="$G" --clear-groups \
     env -i "$@" "$BIN" --net=none --rm "$ROOTFS" true >/tmp/.rrun-out 2>/tmp/.rrun-err
 printf 'code\t%s\n' "$?"
 
-for p in "$TMPSTATE" "$XDGSTATE" /tmp/target; do
+for p in "$TMPSTATE" "$XDGSTATE" "$DATASTATE" /tmp/target; do
     printf 'stat %s\t%s\n' "$p" "$(stat -c '%a %u %F' "$p" 2>/dev/null || echo none)"
     printf 'ls %s\t%s\n' "$p" "$(ls -A "$p" 2>/dev/null | tr '\n' ' ')"
     printf 'containers %s\t%s\n' "$p" "$(ls -A "$p/containers" 2>/dev/null | tr '\n' ' ')"
@@ -279,15 +285,22 @@ fn tmp_fallback() {
             s.out
         );
         let ls = s.ls(&tmp);
-        for want in ["containers", "holder.json", "names"] {
+        assert!(
+            ls.contains(&"holder.json"),
+            "[{what}] {tmp} should hold holder.json: {ls:?}\n{}",
+            s.out
+        );
+        let data = format!("/tmp/home-{}/.local/share/rrun", cx.uid);
+        let ls = s.ls(&data);
+        for want in ["containers", "names"] {
             assert!(
                 ls.contains(&want),
-                "[{what}] {tmp} should hold {want}: {ls:?}\n{}",
+                "[{what}] {data} should hold {want}: {ls:?}\n{}",
                 s.out
             );
         }
         assert_eq!(
-            s.containers(&tmp),
+            s.containers(&data),
             Vec::<&str>::new(),
             "[{what}] --rm left a container\n{}",
             s.out
@@ -316,15 +329,23 @@ fn xdg_runtime_dir() {
         s.out
     );
     let ls = s.ls(state);
-    for want in ["containers", "holder.json", "names"] {
+    assert!(
+        ls.contains(&"holder.json"),
+        "{state} should hold holder.json: {ls:?}\n{}",
+        s.out
+    );
+    // The containers themselves are kept in the data directory.
+    let data = format!("/tmp/home-{}/.local/share/rrun", cx.uid);
+    let ls = s.ls(&data);
+    for want in ["containers", "names"] {
         assert!(
             ls.contains(&want),
-            "{state} should hold {want}: {ls:?}\n{}",
+            "{data} should hold {want}: {ls:?}\n{}",
             s.out
         );
     }
     assert_eq!(
-        s.containers(state),
+        s.containers(&data),
         Vec::<&str>::new(),
         "--rm left a container\n{}",
         s.out
