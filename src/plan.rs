@@ -199,10 +199,6 @@ pub struct RunPlan {
     pub read_only: bool,
     pub tmpfs: Vec<Tmpfs>,
     pub hosts_file: String,
-    /// --net=container:NAME: the state directory whose hosts and
-    /// resolv.conf the container shares.
-    #[serde(skip)]
-    pub shared_etc: Option<PathBuf>,
     pub hostname_file: String,
     pub resolv_file: String,
     /// The host's resolver configuration, read once (resolv_file's source).
@@ -533,16 +529,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     // Flag values first, as Docker's CLI checks them before anything.
     let ulimits = ulimits(&a.ulimit)?;
     let restart = crate::restart::parse(a.restart.as_deref().unwrap_or("no"), a.rm)?;
-    // The rootfs.
-    let shown = || Path::new(&a.rootfs).display().to_string();
-    let rootfs =
-        fs::canonicalize(&a.rootfs).map_err(|e| PlanError::Rootfs(shown(), sys::errno_text(&e)))?;
-    let root =
-        fs::File::open(&rootfs).map_err(|e| PlanError::Rootfs(shown(), sys::errno_text(&e)))?;
-    if !root.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(PlanError::Rootfs(shown(), "not a directory".into()));
-    }
-
+    let (rootfs, root) = open_rootfs(&a.rootfs)?;
     // As Docker: an empty --name asks for a generated one.
     let name = a
         .name
@@ -552,73 +539,11 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         .transpose()?;
     let id =
         sys::random_hex64().map_err(|e| PlanError::Random(format!("reading random bytes: {e}")))?;
-
-    let net = match a.net.as_deref() {
-        None | Some("bridge") | Some("default") => NetMode::Bridge,
-        Some("none") => NetMode::None,
-        Some("host") => NetMode::Host,
-        Some(n) if n.starts_with("container:") => {
-            let c = &n["container:".len()..];
-            if c.is_empty() {
-                return Err(PlanError::Net(
-                    n.to_string(),
-                    "name the container: container:NAME",
-                ));
-            }
-            NetMode::Container(c.to_string())
-        }
-        Some(n) => {
-            return Err(PlanError::Net(
-                n.to_string(),
-                "use bridge, none, host or container:NAME",
-            ));
-        }
-    };
+    let net = net_mode(a.net.as_deref())?;
     let net_request = requested_settings(a)?;
-    let mut publish = Vec::new();
-    for p in &a.publish {
-        publish.extend(crate::ports::parse_requested(p)?);
-    }
-    let mut exposed = Vec::new();
-    for e in &a.expose {
-        exposed.extend(crate::ports::parse_expose(e)?);
-    }
-    exposed.extend(publish.iter().map(|b| crate::ports::Exposed {
-        port: b.container_port,
-        proto: b.proto,
-    }));
-    exposed.sort();
-    exposed.dedup();
-    let mut links = Vec::new();
-    for l in &a.link {
-        let (t, al) = l.split_once(':').unwrap_or((l, l));
-        let target = spec::validate_alias(t)
-            .map_err(|_| PlanError::Link(l.clone(), "the container name is not valid".into()))?;
-        let alias = spec::validate_alias(al).map_err(|_| {
-            PlanError::Link(
-                l.clone(),
-                "the alias is not valid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*".into(),
-            )
-        })?;
-        links.push(Link { target, alias });
-    }
-    for d in &a.dns {
-        d.parse::<std::net::IpAddr>()
-            .map_err(|_| PlanError::Dns(d.clone()))?;
-    }
-    for d in &a.dns_search {
-        if d.is_empty()
-            || d.len() > 253
-            || d.starts_with('-')
-            || d.chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == ';')
-        {
-            return Err(PlanError::DnsSearch(d.clone()));
-        }
-    }
-    for o in &a.dns_option {
-        spec::validate_dns_option(o)?;
-    }
+    let (publish, exposed) = ports(a)?;
+    let links = links(&a.link)?;
+    check_dns(a)?;
     let domainname = match &a.domainname {
         Some(d) if !d.is_empty() => {
             spec::validate_domainname(d)?;
@@ -626,111 +551,10 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         }
         _ => String::new(),
     };
-    let mut add_hosts = Vec::new();
-    for h in &a.add_host {
-        let (name, ip) = h
-            .split_once(':')
-            .ok_or_else(|| PlanError::AddHost(h.clone()))?;
-        spec::validate_hostname(name).map_err(|_| PlanError::AddHost(h.clone()))?;
-        if ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err() {
-            return Err(PlanError::AddHost(h.clone()));
-        }
-        add_hosts.push((name.to_string(), ip.to_string()));
-    }
-    let publishes = !publish.is_empty() || a.publish_all;
-    let mut warnings = Vec::new();
-    match &net {
-        NetMode::Container(_) => {
-            let mut what = Vec::new();
-            if publishes {
-                what.push("port publishing");
-            }
-            if !a.expose.is_empty() {
-                what.push("port exposing");
-            }
-            if !links.is_empty() {
-                what.push("links");
-            }
-            if a.hostname.is_some() {
-                what.push("hostname");
-            }
-            if !a.dns.is_empty() || !a.dns_search.is_empty() {
-                what.push("dns");
-            }
-            if !a.add_host.is_empty() {
-                what.push("add-host");
-            }
-            if !what.is_empty() {
-                return Err(PlanError::Conflict(format!(
-                    "{} and the container type network mode",
-                    what.join(", ")
-                )));
-            }
-        }
-        NetMode::Host | NetMode::None => {
-            // As Docker: published ports are kept in the record and
-            // discarded; with the host's network it says so.
-            if net == NetMode::Host && !publish.is_empty() {
-                warnings.push(
-                    "WARNING: Published ports are discarded when using host network mode".into(),
-                );
-            }
-            if !links.is_empty() {
-                return Err(PlanError::Conflict(format!(
-                    "links and the {} network mode",
-                    net.name()
-                )));
-            }
-        }
-        NetMode::Bridge => {}
-    }
-
-    let host_hostname = || {
-        fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    let hostname = match &a.hostname {
-        Some(h) => {
-            spec::validate_hostname(h)?;
-            h.clone()
-        }
-        // As Docker: with the host's network, the host's name.
-        None if net == NetMode::Host => host_hostname(),
-        None => id[..12].to_string(),
-    };
-
-    // Environment: --env-file and -e in order (a copied variable keeps
-    // its bytes), over Docker's defaults.
-    let lookup = |k: &str| std::env::var_os(k);
-    let mut user_env = Vec::new();
-    let mut env_given = Vec::new();
-    for f in &a.env_file {
-        let text = read_env_file(f)?;
-        let vars = spec::parse_env_file(&Path::new(f).display().to_string(), &text, &lookup)?;
-        env_given.extend(vars.iter().map(EnvVar::to_os));
-        spec::merge_env(&mut user_env, vars);
-    }
-    // Docker's record keeps --env-file's lines as they are, and each -e
-    // key once: a later value takes the first one's place.
-    let mut given_e: Vec<(String, OsString)> = Vec::new();
-    for e in &a.env {
-        let (key, given) = match spec::parse_env(e, &lookup)? {
-            Some(v) => {
-                let given = (v.key.clone(), v.to_os());
-                spec::merge_env(&mut user_env, [v]);
-                given
-            }
-            // Validated: a bare key, which Docker's record keeps.
-            None => (e.to_string_lossy().into_owned(), e.clone()),
-        };
-        match given_e.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = given,
-            None => given_e.push((key, given)),
-        }
-    }
-    env_given.extend(given_e.into_iter().map(|(_, g)| g));
-
+    let add_hosts = add_hosts(&a.add_host)?;
+    let warnings = network_conflicts(a, &net, !publish.is_empty(), !links.is_empty())?;
+    let hostname = hostname(a.hostname.as_deref(), &net, &id)?;
+    let (user_env, env_given) = environment(a)?;
     // The user, from the rootfs's own files.
     let user_spec = a.user.clone().unwrap_or_else(|| "0".into());
     let passwd = spec::parse_passwd(&read_in_rootfs(&root, "/etc/passwd"));
@@ -738,37 +562,8 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     let mut user = spec::resolve_user(&user_spec, &passwd, &group)?;
     spec::add_groups(&mut user, &a.group_add, &group)?;
     let env = container_env(&hostname, a.tty, Vec::new(), &user_env, &user.home);
-
-    let workdir = match &a.workdir {
-        Some(w) if !w.as_bytes().starts_with(b"/") => {
-            return Err(PlanError::Workdir(w.clone()));
-        }
-        Some(w) => spec::container_path(w).or_else(|_| {
-            if w.as_bytes()
-                .split(|&b| b == b'/')
-                .all(|c| c.is_empty() || c == b".")
-            {
-                Ok(PathBuf::from("/"))
-            } else {
-                Err(PlanError::Workdir(w.clone()))
-            }
-        })?,
-        None => "/".into(),
-    };
-
-    let mut volumes = Vec::new();
-    for raw in &a.volume {
-        let v = spec::parse_volume(raw)?;
-        let md = fs::metadata(&v.src).map_err(|e| {
-            PlanError::VolumeSource(
-                raw.clone(),
-                v.src.display().to_string(),
-                sys::errno_text(&e),
-            )
-        })?;
-        let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
-        volumes.push((v, kind));
-    }
+    let workdir = workdir(a.workdir.as_ref())?;
+    let volumes = volumes(&a.volume)?;
     let tmpfs = a
         .tmpfs
         .iter()
@@ -792,31 +587,12 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     } else {
         Vec::new()
     };
-
     let argv = if a.command.is_empty() {
         vec![OsString::from("/bin/sh")]
     } else {
         a.command.clone()
     };
-
-    let host_net = net == NetMode::Host;
-    // The bridge's own line is added once its address is known.
-    let hosts_file = if host_net {
-        fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts::hosts_file(None, &[]))
-    } else {
-        hosts::hosts_file(None, &[])
-    };
-    let host_resolv = host_resolv();
-    let resolv_file = hosts::resolv_file(
-        &host_resolv,
-        host_net,
-        &hosts::DnsFlags {
-            dns: a.dns.clone(),
-            search: a.dns_search.clone(),
-            options: a.dns_option.clone(),
-        },
-    );
-
+    let (hosts_file, host_resolv, resolv_file) = etc_files(a, net == NetMode::Host);
     let labels = labels(a)?;
     Ok(RunPlan {
         labels,
@@ -861,7 +637,6 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         read_only: a.read_only,
         tmpfs,
         hosts_file,
-        shared_etc: None,
         resolv_file,
         host_resolv,
         seccomp: parse_security_opts(&a.security_opt)? && !a.privileged,
@@ -873,6 +648,289 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         ulimits,
         restart,
     })
+}
+
+/// The rootfs, resolved, and an open handle on it (a directory).
+fn open_rootfs(given: &OsStr) -> Result<(PathBuf, fs::File), PlanError> {
+    let shown = || Path::new(given).display().to_string();
+    let rootfs =
+        fs::canonicalize(given).map_err(|e| PlanError::Rootfs(shown(), sys::errno_text(&e)))?;
+    let root =
+        fs::File::open(&rootfs).map_err(|e| PlanError::Rootfs(shown(), sys::errno_text(&e)))?;
+    if !root.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(PlanError::Rootfs(shown(), "not a directory".into()));
+    }
+    Ok((rootfs, root))
+}
+
+/// `--net MODE`.
+fn net_mode(given: Option<&str>) -> Result<NetMode, PlanError> {
+    Ok(match given {
+        None | Some("bridge") | Some("default") => NetMode::Bridge,
+        Some("none") => NetMode::None,
+        Some("host") => NetMode::Host,
+        Some(n) if n.starts_with("container:") => {
+            let c = &n["container:".len()..];
+            if c.is_empty() {
+                return Err(PlanError::Net(
+                    n.to_string(),
+                    "name the container: container:NAME",
+                ));
+            }
+            NetMode::Container(c.to_string())
+        }
+        Some(n) => {
+            return Err(PlanError::Net(
+                n.to_string(),
+                "use bridge, none, host or container:NAME",
+            ));
+        }
+    })
+}
+
+/// -p as written, and the exposed ports: --expose's and -p's container
+/// ports, sorted, once each.
+#[allow(clippy::type_complexity)]
+fn ports(
+    a: &RunArgs,
+) -> Result<(Vec<crate::ports::Requested>, Vec<crate::ports::Exposed>), PlanError> {
+    let mut publish = Vec::new();
+    for p in &a.publish {
+        publish.extend(crate::ports::parse_requested(p)?);
+    }
+    let mut exposed = Vec::new();
+    for e in &a.expose {
+        exposed.extend(crate::ports::parse_expose(e)?);
+    }
+    exposed.extend(publish.iter().map(|b| crate::ports::Exposed {
+        port: b.container_port,
+        proto: b.proto,
+    }));
+    exposed.sort();
+    exposed.dedup();
+    Ok((publish, exposed))
+}
+
+/// `--link NAME[:ALIAS]`.
+fn links(given: &[String]) -> Result<Vec<Link>, PlanError> {
+    let mut links = Vec::new();
+    for l in given {
+        let (t, al) = l.split_once(':').unwrap_or((l, l));
+        let target = spec::validate_alias(t)
+            .map_err(|_| PlanError::Link(l.clone(), "the container name is not valid".into()))?;
+        let alias = spec::validate_alias(al).map_err(|_| {
+            PlanError::Link(
+                l.clone(),
+                "the alias is not valid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*".into(),
+            )
+        })?;
+        links.push(Link { target, alias });
+    }
+    Ok(links)
+}
+
+/// --dns, --dns-search and --dns-option values.
+fn check_dns(a: &RunArgs) -> Result<(), PlanError> {
+    for d in &a.dns {
+        d.parse::<std::net::IpAddr>()
+            .map_err(|_| PlanError::Dns(d.clone()))?;
+    }
+    for d in &a.dns_search {
+        if d.is_empty()
+            || d.len() > 253
+            || d.starts_with('-')
+            || d.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == ';')
+        {
+            return Err(PlanError::DnsSearch(d.clone()));
+        }
+    }
+    for o in &a.dns_option {
+        spec::validate_dns_option(o)?;
+    }
+    Ok(())
+}
+
+/// `--add-host NAME:IP` (`host-gateway` kept until the gateway is known).
+fn add_hosts(given: &[String]) -> Result<Vec<(String, String)>, PlanError> {
+    let mut add_hosts = Vec::new();
+    for h in given {
+        let (name, ip) = h
+            .split_once(':')
+            .ok_or_else(|| PlanError::AddHost(h.clone()))?;
+        spec::validate_hostname(name).map_err(|_| PlanError::AddHost(h.clone()))?;
+        if ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(PlanError::AddHost(h.clone()));
+        }
+        add_hosts.push((name.to_string(), ip.to_string()));
+    }
+    Ok(add_hosts)
+}
+
+/// What the network mode refuses (Docker's conflicts), and its warnings.
+fn network_conflicts(
+    a: &RunArgs,
+    net: &NetMode,
+    publish: bool,
+    links: bool,
+) -> Result<Vec<String>, PlanError> {
+    let publishes = publish || a.publish_all;
+    let mut warnings = Vec::new();
+    match net {
+        NetMode::Container(_) => {
+            let mut what = Vec::new();
+            if publishes {
+                what.push("port publishing");
+            }
+            if !a.expose.is_empty() {
+                what.push("port exposing");
+            }
+            if links {
+                what.push("links");
+            }
+            if a.hostname.is_some() {
+                what.push("hostname");
+            }
+            if !a.dns.is_empty() || !a.dns_search.is_empty() {
+                what.push("dns");
+            }
+            if !a.add_host.is_empty() {
+                what.push("add-host");
+            }
+            if !what.is_empty() {
+                return Err(PlanError::Conflict(format!(
+                    "{} and the container type network mode",
+                    what.join(", ")
+                )));
+            }
+        }
+        NetMode::Host | NetMode::None => {
+            // As Docker: published ports are kept in the record and
+            // discarded; with the host's network it says so.
+            if *net == NetMode::Host && publish {
+                warnings.push(
+                    "WARNING: Published ports are discarded when using host network mode".into(),
+                );
+            }
+            if links {
+                return Err(PlanError::Conflict(format!(
+                    "links and the {} network mode",
+                    net.name()
+                )));
+            }
+        }
+        NetMode::Bridge => {}
+    }
+    Ok(warnings)
+}
+
+/// `-h`, else the host's name with its network, else the id's first 12.
+fn hostname(given: Option<&str>, net: &NetMode, id: &str) -> Result<String, PlanError> {
+    Ok(match given {
+        Some(h) => {
+            spec::validate_hostname(h)?;
+            h.to_string()
+        }
+        // As Docker: with the host's network, the host's name.
+        None if *net == NetMode::Host => fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        None => id[..12].to_string(),
+    })
+}
+
+/// The user's variables (--env-file and -e in order, a copied variable
+/// keeping its bytes) and the variables as Docker's record keeps them.
+fn environment(a: &RunArgs) -> Result<(Vec<EnvVar>, Vec<OsString>), PlanError> {
+    let lookup = |k: &str| std::env::var_os(k);
+    let mut user_env = Vec::new();
+    let mut env_given = Vec::new();
+    for f in &a.env_file {
+        let text = read_env_file(f)?;
+        let vars = spec::parse_env_file(&Path::new(f).display().to_string(), &text, &lookup)?;
+        env_given.extend(vars.iter().map(EnvVar::to_os));
+        spec::merge_env(&mut user_env, vars);
+    }
+    // Docker's record keeps --env-file's lines as they are, and each -e
+    // key once: a later value takes the first one's place.
+    let mut given_e: Vec<(String, OsString)> = Vec::new();
+    for e in &a.env {
+        let (key, given) = match spec::parse_env(e, &lookup)? {
+            Some(v) => {
+                let given = (v.key.clone(), v.to_os());
+                spec::merge_env(&mut user_env, [v]);
+                given
+            }
+            // Validated: a bare key, which Docker's record keeps.
+            None => (e.to_string_lossy().into_owned(), e.clone()),
+        };
+        match given_e.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = given,
+            None => given_e.push((key, given)),
+        }
+    }
+    env_given.extend(given_e.into_iter().map(|(_, g)| g));
+    Ok((user_env, env_given))
+}
+
+/// `-w DIR`: absolute; "/" when not given.
+fn workdir(given: Option<&OsString>) -> Result<PathBuf, PlanError> {
+    Ok(match given {
+        Some(w) if !w.as_bytes().starts_with(b"/") => {
+            return Err(PlanError::Workdir(w.clone()));
+        }
+        Some(w) => spec::container_path(w).or_else(|_| {
+            if w.as_bytes()
+                .split(|&b| b == b'/')
+                .all(|c| c.is_empty() || c == b".")
+            {
+                Ok(PathBuf::from("/"))
+            } else {
+                Err(PlanError::Workdir(w.clone()))
+            }
+        })?,
+        None => "/".into(),
+    })
+}
+
+/// `-v SRC:DST[:ro]`, each source looked at (a directory or a file).
+fn volumes(given: &[OsString]) -> Result<Vec<(Volume, Kind)>, PlanError> {
+    let mut volumes = Vec::new();
+    for raw in given {
+        let v = spec::parse_volume(raw)?;
+        let md = fs::metadata(&v.src).map_err(|e| {
+            PlanError::VolumeSource(
+                raw.clone(),
+                v.src.display().to_string(),
+                sys::errno_text(&e),
+            )
+        })?;
+        let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
+        volumes.push((v, kind));
+    }
+    Ok(volumes)
+}
+
+/// The hosts file before the network is known (the bridge's own line is
+/// added once its address is; with the host's network, the host's file),
+/// the host's resolver configuration, and the container's resolv.conf.
+fn etc_files(a: &RunArgs, host_net: bool) -> (String, hosts::Resolv, String) {
+    let hosts_file = if host_net {
+        fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts::hosts_file(None, &[]))
+    } else {
+        hosts::hosts_file(None, &[])
+    };
+    let host_resolv = host_resolv();
+    let resolv_file = hosts::resolv_file(
+        &host_resolv,
+        host_net,
+        &hosts::DnsFlags {
+            dns: a.dns.clone(),
+            search: a.dns_search.clone(),
+            options: a.dns_option.clone(),
+        },
+    );
+    (hosts_file, host_resolv, resolv_file)
 }
 
 #[cfg(test)]
