@@ -314,7 +314,7 @@ fn spec_bytes(plan: &RunPlan) -> Result<Vec<u8>, RunError> {
 }
 
 /// Read a container's spec back.
-fn read_spec(dir: &Path) -> Result<RunPlan, RunError> {
+pub(super) fn read_spec(dir: &Path) -> Result<RunPlan, RunError> {
     let b = std::fs::read(dir.join("spec.json")).map_err(|e| RunError::Start {
         code: 1,
         msg: format!(
