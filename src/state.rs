@@ -219,6 +219,12 @@ pub struct Config {
     /// --restart (inspect's HostConfig.RestartPolicy).
     #[serde(default)]
     pub restart: crate::restart::Policy,
+    /// The container's spec, as `run`/`create` made it from the command
+    /// line: what start, restart and exec execute (None: a record from
+    /// before it). Kept here, not in a file of its own, so that a start
+    /// writes one file fewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// A --device: host node, path in the container, cgroup permissions.
@@ -792,8 +798,6 @@ pub struct ContainerDir {
 /// The files a container directory starts with.
 pub struct NewContainer<'a> {
     pub config: &'a Config,
-    /// The serialised spec that start and restart execute (spec.json).
-    pub spec: &'a [u8],
     pub state: &'a RunState,
     pub hosts: &'a str,
     pub hostname: &'a str,
@@ -835,7 +839,6 @@ impl ContainerDir {
             fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).map_err(|e| werr(&p, e))?;
         }
         write_json(&tmp.join("config.json"), c.config).map_err(|e| werr(&tmp, e))?;
-        write_atomic(&tmp.join("spec.json"), c.spec, 0o600).map_err(|e| werr(&tmp, e))?;
         write_json(&tmp.join("state.json"), c.state).map_err(|e| werr(&tmp, e))?;
         // The name is taken only once the directory that claims it exists
         // (under its temporary name), so that a racing start never mistakes

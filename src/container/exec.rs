@@ -57,7 +57,7 @@ fn container_identity(r: &Record) -> (Identity, Vec<String>) {
         .iter()
         .filter_map(|e| spec::EnvVar::from_os(e))
         .collect();
-    match super::read_spec(&r.dir) {
+    match super::read_spec(r) {
         Ok(p) => (
             Identity {
                 uid: p.user.uid,

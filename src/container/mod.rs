@@ -217,6 +217,7 @@ fn config_of(
             .map(|(h, a)| format!("{h}:{a}"))
             .collect(),
         restart: plan.restart,
+        spec: None,
     }
 }
 
@@ -306,26 +307,25 @@ fn fresh_state() -> RunState {
     }
 }
 
-/// The spec as its container keeps it (`spec.json`): what start and
+/// The spec as its container's config.json keeps it: what start and
 /// restart execute.
-fn spec_bytes(plan: &RunPlan) -> Result<Vec<u8>, RunError> {
-    serde_json::to_vec(plan)
+fn spec_json(plan: &RunPlan) -> Result<Box<serde_json::value::RawValue>, RunError> {
+    serde_json::value::to_raw_value(plan)
         .map_err(|e| setup("recording the container's spec")(io::Error::other(e)))
 }
 
-/// Read a container's spec back.
-pub(super) fn read_spec(dir: &Path) -> Result<RunPlan, RunError> {
-    let b = std::fs::read(dir.join("spec.json")).map_err(|e| RunError::Start {
+/// A container's spec, read back from its record.
+pub(super) fn read_spec(r: &state::Record) -> Result<RunPlan, RunError> {
+    let raw = r.config.spec.as_ref().ok_or_else(|| RunError::Start {
         code: 1,
         msg: format!(
-            "container {}: no spec to start it from ({}); it was made by an older rrun: remove it and run it again",
-            dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-            sys::errno_text(&e)
+            "container {}: its record holds no spec to start it from (it was made by an older rrun): remove it and run it again",
+            r.config.name
         ),
     })?;
-    serde_json::from_slice(&b).map_err(|e| RunError::Start {
+    serde_json::from_str(raw.get()).map_err(|e| RunError::Start {
         code: 1,
-        msg: format!("container {}: spec.json is corrupt: {e}", dir.display()),
+        msg: format!("container {}: its spec is corrupt: {e}", r.config.name),
     })
 }
 
@@ -371,14 +371,19 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         eprintln!("{w}");
     }
     let st = State::open()?;
+    crash::t("state-open");
     // The network of dead containers first: the sweep then removes the
     // records of those that were --rm (it keeps any whose network is not
     // given back yet, rootless ones whose rules only a run inside the
     // user's network namespace can remove).
     network::reclaim_dead(&st, crate::net::Where::Host);
+    crash::t("reclaimed");
     st.sweep();
+    crash::t("swept");
     crate::cgroup::reclaim();
+    crash::t("cgroups-reclaimed");
     let host = Host::enter(&st, plan.net == NetMode::Bridge)?;
+    crash::t("entered");
     let tty_gid = host.check_mapped(&plan)?;
     // The name comes first: links tell the target's variables under it.
     let first = match &plan.name {
@@ -393,7 +398,9 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         lease: matches!(prep, network::Prep::Bridge(_)),
         armed: true,
     };
-    let (dir, files) = make_record(&st, &plan, &first, &prep, host.rootless, &host, true)?;
+    crash::t("prepared");
+    let (dir, files, name) = make_record(&st, &plan, &first, &prep, host.rootless, &host, true)?;
+    crash::t("recorded");
     let ctx = Ctx {
         st: &st,
         plan: &plan,
@@ -402,6 +409,7 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         rootless: host.rootless,
         tty_gid,
         new: true,
+        name: &name,
     };
     let mode = if plan.detach {
         Mode::Detached
@@ -428,13 +436,13 @@ fn make_record(
     rootless: bool,
     host: &Host,
     running: bool,
-) -> Result<(ContainerDir, network::Files), RunError> {
+) -> Result<(ContainerDir, network::Files, String), RunError> {
     let mut rs = fresh_state();
     if !running {
         rs.monitor_pid = 0;
         rs.monitor_start = 0;
     }
-    let spec = spec_bytes(plan)?;
+    let spec = spec_json(plan)?;
     let mut tries = 0;
     loop {
         let name = match (&plan.name, tries) {
@@ -447,7 +455,8 @@ fn make_record(
             network::Prep::Bridge(_) => prep.links(),
             _ => created_links(st, plan),
         };
-        let config = config_of(plan, name, rootless, &files, links);
+        let mut config = config_of(plan, name.clone(), rootless, &files, links);
+        config.spec = Some(spec.clone());
         match ContainerDir::create(
             st,
             &NewContainer {
@@ -456,10 +465,9 @@ fn make_record(
                 hosts: &files.hosts,
                 hostname: &files.hostname_file,
                 resolv: &files.resolv,
-                spec: &spec,
             },
         ) {
-            Ok(dir) => return Ok((dir, files)),
+            Ok(dir) => return Ok((dir, files, name)),
             Err(StateError::NameInUse(..)) if plan.name.is_none() && tries < 20 => tries += 1,
             Err(e) => return Err(e.into()),
         }
@@ -515,7 +523,7 @@ pub fn create(plan: RunPlan) -> Result<i32, RunError> {
         None => crate::names::generate(random_u32(), random_u32()),
     };
     let prep = network::Prep::None(std::net::Ipv4Addr::UNSPECIFIED);
-    let (mut dir, _) = make_record(&st, &plan, &first, &prep, rootless, &host, false)?;
+    let (mut dir, _, _) = make_record(&st, &plan, &first, &prep, rootless, &host, false)?;
     dir.keep = true;
     println!("{}", plan.id);
     Ok(0)
@@ -543,7 +551,7 @@ pub fn start_containers(
     for n in names {
         match st.find(n) {
             Ok(r) if r.active() => println!("{n}"),
-            Ok(r) => match read_spec(&r.dir) {
+            Ok(r) => match read_spec(&r) {
                 Ok(p) => todo.push((n.clone(), r, p)),
                 Err(e) => {
                     eprintln!("rrun: {e}");
@@ -630,6 +638,7 @@ fn start_one(
         rootless: host.rootless,
         tty_gid,
         new: false,
+        name: &name,
     };
     let dir = ContainerDir {
         path: r.dir.clone(),
@@ -676,6 +685,8 @@ struct Ctx<'a> {
     tty_gid: bool,
     /// A run's new container: a failed start removes it.
     new: bool,
+    /// Its name when it was started (`rename` may change it since).
+    name: &'a str,
 }
 
 /// Give back what the network preparation took (the address; the host

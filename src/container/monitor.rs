@@ -38,7 +38,7 @@ fn detach(c: &Ctx, mut dir: ContainerDir) -> Result<i32, RunError> {
         let e = io::Error::last_os_error();
         give_back(c, None);
         if c.new {
-            c.st.release_name(&current_name(&dir.path, ""), &c.plan.id);
+            c.st.release_name(&current_name(&dir.path, c.name), &c.plan.id);
         } else {
             dir.keep = true;
         }
@@ -125,7 +125,7 @@ fn supervise(
     report: Option<&OwnedFd>,
 ) -> Result<i32, RunError> {
     let plan = c.plan;
-    let name = current_name(&dir.path, "");
+    let name = c.name;
     let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
     let _ = std::fs::remove_file(dir.file(RESTART_REQUEST));
     let mut rs = super::fresh_state();
@@ -137,7 +137,7 @@ fn supervise(
     let mut started = match spawn::start(c, &dir, &mut rs, mode, None) {
         Ok(s) => s,
         Err(e) => {
-            never_started(c, &mut dir, &mut rs, &e, &name);
+            never_started(c, &mut dir, &mut rs, &e, name);
             return Err(e);
         }
     };
@@ -232,7 +232,7 @@ fn supervise(
         }
     };
     drop(forwarder);
-    finish(c, &mut dir, &mut rs, code, &name);
+    finish(c, &mut dir, &mut rs, code, name);
     drop(netns);
     Ok(code)
 }
