@@ -126,8 +126,11 @@ fn supervise(
 ) -> Result<i32, RunError> {
     let plan = c.plan;
     let name = c.name;
-    let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
-    let _ = std::fs::remove_file(dir.file(RESTART_REQUEST));
+    if !c.new {
+        // Requests left from the container's last run are not for this one.
+        let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
+        let _ = std::fs::remove_file(dir.file(RESTART_REQUEST));
+    }
     let mut rs = super::fresh_state();
     if mode == Mode::Detached {
         // This process, not the caller, is the monitor now.
@@ -269,11 +272,11 @@ fn finish(c: &Ctx, dir: &mut ContainerDir, rs: &mut RunState, code: i32, name: &
         }
         n.released = true;
     }
-    let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
     if plan.rm {
         st.release_name(&current_name(&dir.path, name), &plan.id);
         dir.keep = false;
     } else {
+        let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
         let _ = dir.write_state(rs);
     }
 }
