@@ -651,9 +651,18 @@ fn start_one(
 /// mount holds the inode, so a container sharing it sees the change), and
 /// only if it changed.
 fn rewrite(path: &Path, text: &str) -> io::Result<()> {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
-    if std::fs::read(path).is_ok_and(|b| b == text.as_bytes()) {
+    // The container may have written the file (made it 1 GiB, sparse): read
+    // no more of it than could be equal.
+    let mut was = Vec::with_capacity(text.len() + 1);
+    let same = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .and_then(|f| f.take(text.len() as u64 + 1).read_to_end(&mut was))
+        .is_ok_and(|_| was == text.as_bytes());
+    if same {
         return Ok(());
     }
     let mut f = std::fs::OpenOptions::new()
