@@ -323,10 +323,20 @@ fn read_spec(dir: &Path) -> Result<RunPlan, RunError> {
             sys::errno_text(&e)
         ),
     })?;
-    serde_json::from_slice(&b).map_err(|e| RunError::Start {
+    let corrupt = |why: String| RunError::Start {
         code: 1,
-        msg: format!("container {}: spec.json is corrupt: {e}", dir.display()),
-    })
+        msg: format!("container {}: spec.json is corrupt: {why}", dir.display()),
+    };
+    let plan: RunPlan = serde_json::from_slice(&b).map_err(|e| corrupt(e.to_string()))?;
+    // The id names the lease, the rules and the record the start acts on:
+    // a spec edited to another's (or to a path) must not act on those.
+    if dir.file_name() != Some(std::ffi::OsStr::new(&plan.id)) {
+        return Err(corrupt(format!(
+            "it is the spec of another container ({:?})",
+            plan.id
+        )));
+    }
+    Ok(plan)
 }
 
 /// What a start gives back if it fails before its monitor owns it (or
