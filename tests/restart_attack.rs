@@ -32,6 +32,7 @@ both_modes!(
     created_rm_container_goes_after_its_run,
     prune_and_reset_with_created_and_restarting,
     data_dir_not_ours_is_refused,
+    full_data_dir,
 );
 
 /// ps -a's STATUS of the container named `name`.
@@ -145,7 +146,13 @@ fn concurrent_starts_make_one_process(mode: Mode) {
             assert_eq!(out.stdout, "twice\n", "{out}");
         }
         let id = cx.inspect_f("{{.Id}}", "twice");
-        let seen = marked(&marker);
+        // The shell forks its sleep: for a moment the child bears its
+        // command line too.
+        let mut seen = Vec::new();
+        poll_until(SETTLE, || {
+            seen = marked(&marker);
+            seen.len() == 1
+        });
         assert_eq!(
             seen.len(),
             1,
@@ -569,10 +576,13 @@ fn restart_loop_leaks_nothing(mode: Mode) {
     });
     assert!(ok, "[{mode}] the port answers after 10 restarts");
     cx.rrun(&["rm", "-f", "loop"]).ok();
-    assert_eq!(
-        rrun_veths(&cx),
-        veths0,
-        "[{mode}] rm -f gives the veth back"
+    // The veth goes with the container's network namespace, which the
+    // kernel dismantles just after the monitor's end.
+    let back = poll_until(SETTLE, || rrun_veths(&cx) == veths0);
+    assert!(
+        back,
+        "[{mode}] rm -f gives the veth back: {:?}",
+        rrun_veths(&cx)
     );
     cx.assert_nothing_left("a restart loop");
 }
@@ -730,7 +740,10 @@ fn start_with_its_link_target_down(mode: Mode) {
     .ok();
     cx.rrun(&["stop", "-t", "0", "db"]).ok();
     cx.wait_exited("db");
-    let veths = rrun_veths(&cx);
+    // A veth goes with its network namespace, which the kernel dismantles
+    // a moment after the monitor's end: none is left for good.
+    let no_veth = || poll_until(SETTLE, || rrun_veths(&cx).is_empty());
+    assert!(no_veth(), "[{mode}] db's veth: {:?}", rrun_veths(&cx));
     let leases0 = leases(&cx);
     let out = cx.rrun(&["start", "web"]);
     // Docker's text; the code is rrun's for a start it could not make
@@ -741,7 +754,7 @@ fn start_with_its_link_target_down(mode: Mode) {
         "Cannot link to a non running container: /db AS /web/db",
     );
     assert_eq!(cx.inspect_f("{{.State.Status}}", "web"), "created");
-    assert_eq!(rrun_veths(&cx), veths, "[{mode}] no veth left");
+    assert!(no_veth(), "[{mode}] veth left: {:?}", rrun_veths(&cx));
     assert_eq!(leases(&cx), leases0, "[{mode}] no lease left");
     cx.rrun(&["rm", "db"]).ok();
     let out = cx.rrun(&["start", "web"]);
@@ -750,7 +763,7 @@ fn start_with_its_link_target_down(mode: Mode) {
         out.stderr_lines().len() == 1 && out.stderr.contains("db"),
         "[{mode}] one line naming the gone target\n{out}"
     );
-    assert_eq!(rrun_veths(&cx), veths, "[{mode}] no veth left");
+    assert!(no_veth(), "[{mode}] veth left: {:?}", rrun_veths(&cx));
     assert_eq!(cx.inspect_f("{{.State.Status}}", "web"), "created");
     // The port is free for another.
     cx.detach(&["--name", "other", "-p", "18192:80"], &["sleep", "1000"]);
@@ -1021,4 +1034,111 @@ fn data_dir_not_ours_is_refused(mode: Mode) {
     fs::remove_file(&c).expect("rm link");
     fs::rename(data.join("containers.real"), &c).expect("mv back");
     run(&["rm", "dd"]).ok();
+}
+
+/// A tmpfs of its own outside the test directory (whose mounts the other
+/// tests watch), unmounted on drop.
+struct SmallTmpfs(PathBuf);
+
+impl SmallTmpfs {
+    fn new(cx: &Ctx, size: &str) -> SmallTmpfs {
+        let p = PathBuf::from(format!(
+            "/tmp/rrun-attack-full-{}-{}",
+            std::process::id(),
+            cx.mode
+        ));
+        fs::create_dir(&p).expect("mkdir");
+        let opts = std::ffi::CString::new(format!(
+            "size={size},mode=0700,uid={},gid={}",
+            cx.uid, cx.gid
+        ))
+        .expect("opts");
+        let dst = std::ffi::CString::new(p.to_str().expect("utf-8")).expect("path");
+        // SAFETY: mounting a new tmpfs on our own fresh directory.
+        let r = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                dst.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                opts.as_ptr().cast(),
+            )
+        };
+        assert_eq!(r, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
+        SmallTmpfs(p)
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let p = std::ffi::CString::new(self.0.to_str().unwrap_or_default()).unwrap_or_default();
+        // SAFETY: unmounting the tmpfs this test mounted.
+        unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) };
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+/// A full data directory (RRUN_DATA on a small tmpfs, filled up):
+/// `create` and `start` fail in one line (125), leave nothing (no
+/// half-made record, no name, no process), and the container stays as
+/// it was; with room again, it starts.
+fn full_data_dir(mode: Mode) {
+    let Some(cx) = Ctx::new_needing_root(mode, "mounting a tmpfs") else {
+        return;
+    };
+    let _clean = Cleanup::new(&cx);
+    let fs_ = SmallTmpfs::new(&cx, "1m");
+    let data = fs_.0.join("data");
+    let run = |args: &[&str]| {
+        let mut c = cx.cmd(args);
+        c.env("RRUN_DATA", &data);
+        cx.run(c, Input::Null)
+    };
+    let marker = unique_marker("full");
+    let script = format!("sleep 1000; : {marker}");
+    run(&[
+        "create",
+        "--name",
+        "ff",
+        "--net=none",
+        cx.rootfs(),
+        "sh",
+        "-c",
+        &script,
+    ])
+    .ok();
+    // Fill what is left.
+    let filler = fs_.0.join("filler");
+    {
+        use std::io::Write;
+        let mut f = fs::File::create(&filler).expect("filler");
+        let block = vec![b'x'; 4096];
+        while f.write_all(&block).is_ok() {}
+    }
+    let out = run(&["start", "ff"]);
+    out.expect_rrun_error();
+    assert!(out.stderr.contains("No space left"), "{out}");
+    assert!(marked(&marker).is_empty(), "[{mode}] a process runs");
+    assert_eq!(
+        run(&["inspect", "-f", "{{.State.Status}}", "ff"]).stdout,
+        "created\n"
+    );
+    let out = run(&["create", "--name", "gg", "--net=none", cx.rootfs(), "true"]);
+    out.expect_rrun_error();
+    let names: Vec<String> = fs::read_dir(data.join("names"))
+        .expect("names")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["ff".to_string()], "[{mode}] no name left");
+    let dirs = fs::read_dir(data.join("containers"))
+        .expect("containers")
+        .count();
+    assert_eq!(dirs, 1, "[{mode}] no half-made record left");
+    fs::remove_file(&filler).expect("rm filler");
+    run(&["start", "ff"]).ok();
+    let one = poll_until(SETTLE, || marked(&marker).len() == 1);
+    assert!(one, "[{mode}] processes: {:?}", marked(&marker));
+    run(&["rm", "-f", "ff"]).ok();
+    assert!(poll_until(SETTLE, || marked(&marker).is_empty()));
 }
