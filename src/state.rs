@@ -417,13 +417,10 @@ impl State {
         if data != root {
             own_dir(&data, false)?;
         }
+        // Each checked as the directory above: a link out of it, or one
+        // opened to others, would let them plant records.
         for sub in ["containers", "names", "autoremove"] {
-            let c = data.join(sub);
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .recursive(true)
-                .create(&c)
-                .map_err(|e| StateError::Dir(c.clone(), e))?;
+            own_dir(&data.join(sub), false)?;
         }
         Ok(State { root, data })
     }

@@ -512,7 +512,7 @@ pub fn reset(a: &cli::ResetArgs) -> Result<i32, SystemError> {
     let (records, bad) = st.list();
     let running: Vec<(String, String)> = records
         .iter()
-        .filter(|r| r.running())
+        .filter(|r| r.active())
         .map(|r| (r.config.name.clone(), r.id().to_string()))
         .collect();
     let holder = if rootless() {

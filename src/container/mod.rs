@@ -323,10 +323,20 @@ pub(super) fn read_spec(r: &state::Record) -> Result<RunPlan, RunError> {
             r.config.name
         ),
     })?;
-    serde_json::from_str(raw.get()).map_err(|e| RunError::Start {
+    let corrupt = |why: String| RunError::Start {
         code: 1,
-        msg: format!("container {}: its spec is corrupt: {e}", r.config.name),
-    })
+        msg: format!("container {}: its spec is corrupt: {why}", r.config.name),
+    };
+    let plan: RunPlan = serde_json::from_str(raw.get()).map_err(|e| corrupt(e.to_string()))?;
+    // The id names the lease, the rules and the record the start acts on:
+    // a spec edited to another's (or to a path) must not act on those.
+    if plan.id != r.config.id || r.dir.file_name() != Some(std::ffi::OsStr::new(&plan.id)) {
+        return Err(corrupt(format!(
+            "it is the spec of another container ({:?})",
+            plan.id
+        )));
+    }
+    Ok(plan)
 }
 
 /// What a start gives back if it fails before its monitor owns it (or
@@ -598,6 +608,16 @@ fn start_one(
     attach: bool,
 ) -> Result<i32, RunError> {
     let tty_gid = host.check_mapped(&plan)?;
+    // Of starts racing for this container, one starts it; the others find
+    // it running (as if they came after).
+    let Some(_claim) = claim_start(&r.dir)? else {
+        return Ok(0);
+    };
+    let r = state::Record::read(&r.dir)
+        .map_err(|e| RunError::State(state::StateError::Corrupt(r.config.name.clone(), e)))?;
+    if r.active() {
+        return Ok(0);
+    }
     let name = r.config.name.clone();
     let prefer = r.state.net.as_ref().and_then(|n| n.ip);
     let prep = network::prepare(st, &plan, &plan.id, &name, prefer, host.user_ns.as_ref())?;
@@ -656,13 +676,64 @@ fn start_one(
     )
 }
 
+/// Take the right to start the container in `dir`: a record lock on its
+/// `start.lock`, which this process holds until its start has reported
+/// (fcntl locks are not inherited by the forked monitor, and go with this
+/// process). None: another start holds it and the container now runs.
+fn claim_start(dir: &Path) -> Result<Option<OwnedFd>, RunError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir.join("start.lock"))
+        .map_err(setup("locking the container for its start"))?;
+    let fd = OwnedFd::from(f);
+    loop {
+        // SAFETY: an all-zero flock is a valid value; a write lock on the
+        // whole file.
+        let mut lk: libc::flock = unsafe { std::mem::zeroed() };
+        lk.l_type = libc::F_WRLCK as libc::c_short;
+        lk.l_whence = libc::SEEK_SET as libc::c_short;
+        // SAFETY: F_SETLK on an fd we own, with a valid flock.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLK, &lk) } == 0 {
+            return Ok(Some(fd));
+        }
+        let e = io::Error::last_os_error();
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::EAGAIN | libc::EACCES | libc::EINTR)
+        ) {
+            return Err(setup("locking the container for its start")(e));
+        }
+        // Held: by a start under way (then the record soon says running,
+        // or the lock frees if it fails) or by `start -a`'s monitor.
+        if state::Record::read(dir).is_ok_and(|r| r.active()) {
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Write `text` to a file the container has bound, in place (a bind
 /// mount holds the inode, so a container sharing it sees the change), and
 /// only if it changed.
 fn rewrite(path: &Path, text: &str) -> io::Result<()> {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
-    if std::fs::read(path).is_ok_and(|b| b == text.as_bytes()) {
+    // The container may have written the file (made it 1 GiB, sparse): read
+    // no more of it than could be equal.
+    let mut was = Vec::with_capacity(text.len() + 1);
+    let same = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .and_then(|f| f.take(text.len() as u64 + 1).read_to_end(&mut was))
+        .is_ok_and(|_| was == text.as_bytes());
+    if same {
         return Ok(());
     }
     let mut f = std::fs::OpenOptions::new()

@@ -131,6 +131,11 @@ fn supervise(
         let _ = std::fs::remove_file(dir.file(STOP_REQUEST));
         let _ = std::fs::remove_file(dir.file(RESTART_REQUEST));
     }
+    // What a failed start leaves the container as (Docker's: as it was).
+    let before = (!c.new)
+        .then(|| state::Record::read(&dir.path).ok())
+        .flatten()
+        .map(|r| r.state);
     let mut rs = super::fresh_state();
     if mode == Mode::Detached {
         // This process, not the caller, is the monitor now.
@@ -140,7 +145,7 @@ fn supervise(
     let mut started = match spawn::start(c, &dir, &mut rs, mode, None) {
         Ok(s) => s,
         Err(e) => {
-            never_started(c, &mut dir, &mut rs, &e, name);
+            never_started(c, &mut dir, &mut rs, before, &e, name);
             return Err(e);
         }
     };
@@ -241,16 +246,39 @@ fn supervise(
 }
 
 /// The first start failed: a run's new container goes (its name too); a
-/// started one stays as it was, with the error recorded. The network is
-/// given back either way.
-fn never_started(c: &Ctx, dir: &mut ContainerDir, rs: &mut RunState, e: &RunError, name: &str) {
+/// started one stays as it was — created, or exited when it last ran —
+/// with the error and its code recorded. The network is given back either
+/// way.
+fn never_started(
+    c: &Ctx,
+    dir: &mut ContainerDir,
+    rs: &mut RunState,
+    before: Option<RunState>,
+    e: &RunError,
+    name: &str,
+) {
     give_back(c, rs.net.as_ref());
+    if let Some(n) = rs.net.as_mut() {
+        n.released = true;
+    }
     if c.new {
         c.st.release_name(&current_name(&dir.path, name), &c.plan.id);
         return;
     }
     dir.keep = true;
-    rs.status = Status::Exited;
+    match before {
+        Some(b) if b.status == Status::Created => rs.status = Status::Created,
+        Some(b) => {
+            rs.status = Status::Exited;
+            rs.started_at = b.started_at;
+            rs.finished_at = b.finished_at;
+            rs.restart_count = b.restart_count;
+        }
+        None => {
+            rs.status = Status::Exited;
+            rs.finished_at = state::now_rfc3339();
+        }
+    }
     rs.exit_code = e.exit_code();
     rs.error = e.to_string();
     rs.monitor_pid = 0;
