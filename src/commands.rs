@@ -393,7 +393,7 @@ fn restart_live(r: &Record, secs: u32) -> Result<(), CmdError> {
     ino.add_watch(&r.dir, AddWatchFlags::IN_MOVED_TO)
         .map_err(|e| fail(e.into()))?;
     std::fs::write(r.dir.join(crate::container::RESTART_REQUEST), b"").map_err(fail)?;
-    let old = (r.state.pid, r.state.started_at.clone());
+    let old_start = r.state.started_at.clone();
     if r.state.status == Status::Restarting {
         // Waiting out a back-off: wake it to start now.
         if let Some(m) = watch(r.state.monitor_pid, r.state.monitor_start) {
@@ -407,7 +407,9 @@ fn restart_live(r: &Record, secs: u32) -> Result<(), CmdError> {
     loop {
         if let Ok(now) = Record::read(&r.dir) {
             let s = &now.state;
-            if s.status == Status::Running && (s.pid, s.started_at.clone()) != old {
+            // The new run's start time is written once its command has
+            // exec'd (its pid already at the clone).
+            if s.status == Status::Running && s.started_at != old_start {
                 return Ok(());
             }
             if s.status == Status::Exited {

@@ -147,7 +147,7 @@ mod tests {
             1
         );
         assert_eq!(
-            PruneError::State(StateError::NotDir("/x".into())).exit_code(),
+            PruneError::State(StateError::NotDir("/x".into(), "RRUN_ROOT")).exit_code(),
             125
         );
     }

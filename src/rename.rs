@@ -181,7 +181,10 @@ mod tests {
             (RenameError::Same, 1),
             (RenameError::InUse("a".into(), "b".into()), 1),
             (RenameError::State(StateError::NoSuch("x".into())), 1),
-            (RenameError::State(StateError::NotDir("/x".into())), 125),
+            (
+                RenameError::State(StateError::NotDir("/x".into(), "RRUN_ROOT")),
+                125,
+            ),
             (RenameError::Write("a".into(), "b".into(), "c".into()), 125),
         ] {
             assert_eq!(e.exit_code(), code, "{e}");

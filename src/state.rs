@@ -29,18 +29,17 @@ use crate::sys;
 pub enum StateError {
     #[error("state directory {0}: {1}")]
     Dir(PathBuf, #[source] io::Error),
+    /// The directory, its owner, yours, and the variable that moves it.
     #[error(
-        "state directory {0} belongs to uid {1}, not to you (uid {2}); set RRUN_ROOT to a directory of your own"
+        "state directory {0} belongs to uid {1}, not to you (uid {2}); set {3} to a directory of your own"
     )]
-    NotOwner(PathBuf, u32, u32),
+    NotOwner(PathBuf, u32, u32, &'static str),
+    #[error("state directory {0} is open to other users (mode {1:o}); make it 0700 or set {2}")]
+    Open(PathBuf, u32, &'static str),
     #[error(
-        "state directory {0} is open to other users (mode {1:o}); make it 0700 or set RRUN_ROOT"
+        "state directory {0} is not a directory of its own (a symlink or a file); remove it, or set {1}"
     )]
-    Open(PathBuf, u32),
-    #[error(
-        "state directory {0} is not a directory of its own (a symlink or a file); remove it, or set RRUN_ROOT"
-    )]
-    NotDir(PathBuf),
+    NotDir(PathBuf, &'static str),
     #[error("locking {0}: {1}")]
     Lock(PathBuf, #[source] io::Error),
     #[error("writing {0}: {1}")]
@@ -413,14 +412,19 @@ impl State {
         let root = root_path();
         let data = data_path();
         let private_tmp = root.starts_with("/tmp") && std::env::var_os("RRUN_ROOT").is_none();
-        own_dir(&root, private_tmp)?;
+        own_dir(&root, private_tmp, "RRUN_ROOT")?;
         if data != root {
-            own_dir(&data, false)?;
+            own_dir(&data, false, "RRUN_DATA")?;
         }
         // Each checked as the directory above: a link out of it, or one
         // opened to others, would let them plant records.
+        let var = if data == root {
+            "RRUN_ROOT"
+        } else {
+            "RRUN_DATA"
+        };
         for sub in ["containers", "names", "autoremove"] {
-            own_dir(&data.join(sub), false)?;
+            own_dir(&data.join(sub), false, var)?;
         }
         Ok(State { root, data })
     }
@@ -703,7 +707,7 @@ impl State {
 }
 
 /// Find or make a state directory that is ours and closed to others.
-fn own_dir(root: &Path, private_tmp: bool) -> Result<(), StateError> {
+fn own_dir(root: &Path, private_tmp: bool, var: &'static str) -> Result<(), StateError> {
     let err = |e| StateError::Dir(root.to_path_buf(), e);
     fs::DirBuilder::new()
         .mode(0o700)
@@ -714,18 +718,22 @@ fn own_dir(root: &Path, private_tmp: bool) -> Result<(), StateError> {
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
     if !md.is_dir() {
-        return Err(StateError::NotDir(root.to_path_buf()));
+        return Err(StateError::NotDir(root.to_path_buf(), var));
     }
     // Wherever it is (an XDG_RUNTIME_DIR or RRUN_ROOT may name a shared
     // place such as /dev/shm), a directory someone else owns or may write
     // in is not ours: its records would say which processes rrun signals
     // and what it mounts.
     if md.uid() != me {
-        return Err(StateError::NotOwner(root.to_path_buf(), md.uid(), me));
+        return Err(StateError::NotOwner(root.to_path_buf(), md.uid(), me, var));
     }
     let open = if private_tmp { 0o077 } else { 0o022 };
     if md.mode() & open != 0 {
-        return Err(StateError::Open(root.to_path_buf(), md.mode() & 0o7777));
+        return Err(StateError::Open(
+            root.to_path_buf(),
+            md.mode() & 0o7777,
+            var,
+        ));
     }
     Ok(())
 }

@@ -337,7 +337,7 @@ mod tests {
             1
         );
         assert_eq!(
-            TopError::State(StateError::NotDir("/x".into())).exit_code(),
+            TopError::State(StateError::NotDir("/x".into(), "RRUN_ROOT")).exit_code(),
             125
         );
     }

@@ -342,7 +342,9 @@ fn start_of_a_taken_port_fails_cleanly(mode: Mode) {
     cx.detach(&["--name", "first", "-p", "18091:80"], &["sleep", "1000"]);
     let veths = rrun_veths(&cx);
     let out = cx.rrun(&["start", "late"]);
-    out.expect_rrun_error();
+    // Docker's start exits 1 whatever failed, in one line here.
+    out.expect_code(1);
+    assert_eq!(out.stderr_lines().len(), 1, "{out}");
     assert!(
         out.stderr.contains("18091") && out.stderr.contains("first"),
         "the error names the port and who holds it\n{out}"

@@ -557,7 +557,9 @@ pub fn start_containers(
         });
     }
     let mut todo = Vec::new();
-    let mut failed = 0;
+    // As Docker's CLI: each failure said as it comes (one line each, not
+    // Docker's closing summary), exit 1.
+    let mut failed: Vec<String> = Vec::new();
     for n in names {
         match st.find(n) {
             Ok(r) if r.active() => println!("{n}"),
@@ -565,12 +567,12 @@ pub fn start_containers(
                 Ok(p) => todo.push((n.clone(), r, p)),
                 Err(e) => {
                     eprintln!("rrun: {e}");
-                    failed = failed.max(e.exit_code());
+                    failed.push(n.clone());
                 }
             },
             Err(e) => {
                 eprintln!("rrun: {e}");
-                failed = failed.max(e.exit_code());
+                failed.push(n.clone());
             }
         }
     }
@@ -586,13 +588,13 @@ pub fn start_containers(
                 Ok(_) => println!("{n}"),
                 Err(e) => {
                     eprintln!("rrun: {e}");
-                    failed = failed.max(e.exit_code());
+                    failed.push(n);
                 }
             }
         }
     }
-    if failed != 0 {
-        return Err(RunError::Reported(failed));
+    if !failed.is_empty() {
+        return Err(RunError::Reported(1));
     }
     Ok(0)
 }
