@@ -19,7 +19,9 @@
 #                   for BASELINE=target/baseline/rrun-... make bench-start /
 #                   bench-bridge: an interleaved A/B against that binary
 #   make bench-lifecycle  ps -a over 200 containers; how soon -d returns; a start
-#                   with 400 running against none, rm -f of 200 (root and rootless)
+#                   with 400 running against none, rm -f of 200; restart latency;
+#                   create + start against run -d (root and rootless);
+#                   BENCH_PARTS="4 5" runs only some of its parts (1 to 5)
 #   make bench-forward  the userspace port forwarder beside docker-proxy, pasta, socat (root)
 #   make bench-rootless rootless start with a network, first network, podman, forwarder (root runs it as rrtest)
 #   make bench-logs   logs --tail 1 on a 1 GiB log: time and peak RSS
