@@ -638,20 +638,7 @@ fn start_one(
     ] {
         rewrite(&r.dir.join(f), text).map_err(setup("rewriting the container's files"))?;
     }
-    {
-        let _lock = st.lock()?;
-        let mut config = state::Record::read(&r.dir)
-            .map(|r| r.config)
-            .unwrap_or(r.config);
-        config.env = files.env.iter().map(|e| e.to_os()).collect();
-        config.hostname = files.hostname.clone();
-        config.domainname = files.domainname.clone();
-        if let network::Prep::Bridge(_) = prep {
-            config.links = prep.links();
-        }
-        state::write_json(&r.dir.join("config.json"), &config)
-            .map_err(setup("recording the container's configuration"))?;
-    }
+    record_start(st, &r, &files, &prep)?;
     let ctx = Ctx {
         st,
         plan: &plan,
@@ -718,6 +705,41 @@ fn claim_start(dir: &Path) -> Result<Option<OwnedFd>, RunError> {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// What a start changed of the container's record (its variables, host
+/// and domain name, links), written under the state lock — and nothing
+/// written when nothing changed, the case of a container off the bridge.
+fn record_start(
+    st: &State,
+    r: &state::Record,
+    files: &network::Files,
+    prep: &network::Prep,
+) -> Result<(), RunError> {
+    let env: Vec<OsString> = files.env.iter().map(|e| e.to_os()).collect();
+    let links = match prep {
+        network::Prep::Bridge(_) => prep.links(),
+        _ => r.config.links.clone(),
+    };
+    let c = &r.config;
+    if c.env == env
+        && c.hostname == files.hostname
+        && c.domainname == files.domainname
+        && c.links == links
+    {
+        return Ok(());
+    }
+    let _lock = st.lock()?;
+    // Read again under the lock: `rename` may have changed it since.
+    let mut config = state::Record::read(&r.dir)
+        .map(|r| r.config)
+        .unwrap_or_else(|_| c.clone());
+    config.env = env;
+    config.hostname = files.hostname.clone();
+    config.domainname = files.domainname.clone();
+    config.links = links;
+    state::write_json(&r.dir.join("config.json"), &config)
+        .map_err(setup("recording the container's configuration"))
 }
 
 /// Write `text` to a file the container has bound, in place (a bind
