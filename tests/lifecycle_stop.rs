@@ -25,18 +25,6 @@ both_modes!(
     exit_recorded_with_its_logs,
 );
 
-/// ps -a's STATUS of the container named `name`.
-#[track_caller]
-fn ps_status(cx: &Ctx, name: &str) -> String {
-    let out = cx.rrun(&["ps", "-a", "--format", "{{.Names}}|{{.Status}}"]);
-    out.ok();
-    out.lines()
-        .iter()
-        .find_map(|l| l.strip_prefix(&format!("{name}|")))
-        .unwrap_or_else(|| panic!("ps -a does not show {name}\n{out}"))
-        .to_string()
-}
-
 /// The process with pid `pid` and start time `start` is gone (or a zombie).
 fn gone(pid: i32, start: u64) -> bool {
     start_time(pid) != Some(start) || !pid_alive(pid)
@@ -64,7 +52,7 @@ fn stop_kills_after_timeout(mode: Mode) {
     let v = cx.inspect_json(&id);
     assert_eq!(v["State"]["Status"], "exited", "{v:#}");
     assert_eq!(v["State"]["ExitCode"], 137, "{v:#}");
-    let st = ps_status(&cx, "ss");
+    let st = cx.ps_status("ss");
     assert!(is_exited_status(&st, 137), "ps -a STATUS {st:?}");
     // Stopping a stopped container is fine (Docker prints its name).
     let out = cx.rrun(&["stop", "-t", "1", "ss"]);
@@ -89,7 +77,7 @@ fn stop_trapped_term_is_quick(mode: Mode) {
         cx.inspect_f("{{.State.Status}} {{.State.ExitCode}}", "tt"),
         "exited 0"
     );
-    let st = ps_status(&cx, "tt");
+    let st = cx.ps_status("tt");
     assert!(is_exited_status(&st, 0), "ps -a STATUS {st:?}");
 }
 
@@ -303,7 +291,7 @@ fn monitor_killed(mode: Mode) {
         died,
         "[{mode}] the container's process {pid} outlives its SIGKILLed monitor {mpid}"
     );
-    let status = ps_status(&cx, "mm");
+    let status = cx.ps_status("mm");
     assert!(is_exited_status(&status, 137), "ps -a STATUS {status:?}");
     let out = cx.rrun(&["ps", "-q"]);
     out.ok();
@@ -433,7 +421,7 @@ fn foreground_stays_listed(mode: Mode) {
     let _clean = Cleanup::new(&cx);
     cx.rrun(&["--name", "fg", cx.rootfs(), "sh", "-c", "echo hi; exit 4"])
         .expect_code(4);
-    let status = ps_status(&cx, "fg");
+    let status = cx.ps_status("fg");
     assert!(is_exited_status(&status, 4), "ps -a STATUS {status:?}");
     let out = cx.rrun(&["ps"]);
     out.ok();
@@ -467,7 +455,7 @@ fn exit_recorded_with_its_logs(mode: Mode) {
         });
         assert!(ended, "[{mode}] run {i}: still {state:?}");
         let logs = cx.rrun(&["logs", &id]);
-        let status = ps_status(&cx, &name);
+        let status = cx.ps_status(&name);
         assert!(
             state == "exited 3"
                 && is_exited_status(&status, 3)
@@ -642,7 +630,7 @@ fn stale_pid_of_another_process(mode: Mode) {
     )
     .expect("write state.json");
 
-    let status = ps_status(&cx, "xx");
+    let status = cx.ps_status("xx");
     assert!(is_exited_status(&status, 137), "ps -a STATUS {status:?}");
     let out = cx.rrun(&["ps", "-q"]);
     out.ok();

@@ -33,18 +33,6 @@ fn answers(cx: &Ctx, what: &str, p: Probe) {
     assert!(ok, "[{}] {what}: {} answers {got:?}", cx.mode, p.label());
 }
 
-/// ps -a's STATUS of the container named `name`.
-#[track_caller]
-fn ps_status(cx: &Ctx, name: &str) -> String {
-    let out = cx.rrun(&["ps", "-a", "--format", "{{.Names}}|{{.Status}}"]);
-    out.ok();
-    out.lines()
-        .iter()
-        .find_map(|l| l.strip_prefix(&format!("{name}|")))
-        .unwrap_or_else(|| panic!("ps -a does not show {name}\n{out}"))
-        .to_string()
-}
-
 fn create_then_start(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _clean = Cleanup::new(&cx);
@@ -63,7 +51,7 @@ fn create_then_start(mode: Mode) {
     out.ok();
     let id = out.stdout.trim().to_string();
     assert!(is_hex(&id, 64), "create prints the id\n{out}");
-    assert_eq!(ps_status(&cx, "cc"), "Created");
+    assert_eq!(cx.ps_status("cc"), "Created");
     assert_eq!(
         cx.inspect_f("{{.State.Status}} {{.State.Pid}} {{.State.Running}}", "cc"),
         "created 0 false"
@@ -92,7 +80,7 @@ fn create_then_start(mode: Mode) {
     // Stopped, it starts again from its spec, with its log kept.
     cx.rrun(&["stop", "-t", "0", "cc"]).ok();
     cx.wait_exited("cc");
-    assert!(ps_status(&cx, "cc").starts_with("Exited (137)"));
+    assert!(cx.ps_status("cc").starts_with("Exited (137)"));
     cx.rrun(&["start", "cc"]).ok();
     let logs = poll_until(SETTLE, || {
         cx.rrun(&["logs", "cc"]).stdout.matches("out-1-").count() == 2
@@ -182,7 +170,7 @@ fn on_failure_counts_and_stops(mode: Mode) {
         ),
         r#"2 3 {"Name":"on-failure","MaximumRetryCount":2}"#
     );
-    assert!(ps_status(&cx, "ff").starts_with("Exited (3)"));
+    assert!(cx.ps_status("ff").starts_with("Exited (3)"));
     assert_eq!(
         cx.rrun(&["logs", "ff"]).stdout,
         "run\nrun\nrun\n",
@@ -213,7 +201,7 @@ fn always_restarts_until_stopped(mode: Mode) {
     // Between runs (100 ms, doubling) it shows Docker's Restarting.
     let mut status = String::new();
     let restarting = poll_until(SETTLE, || {
-        status = ps_status(&cx, "aa");
+        status = cx.ps_status("aa");
         status.starts_with("Restarting (1) ")
     });
     assert!(restarting, "[{mode}] ps shows Restarting (1) …: {status}");
@@ -376,7 +364,7 @@ fn earlier_boot_is_exited(mode: Mode) {
     st["monitor_start"] = start_time(std::process::id() as i32).into();
     st["boot_id"] = "00000000-0000-0000-0000-000000000000".into();
     std::fs::write(&p, serde_json::to_vec(&st).expect("json")).expect("writing state.json");
-    assert!(ps_status(&cx, "old").starts_with("Exited (137)"));
+    assert!(cx.ps_status("old").starts_with("Exited (137)"));
     cx.rrun(&["start", "old"]).ok();
     assert_eq!(cx.inspect_f("{{.State.Status}}", "old"), "running");
     cx.rrun(&["rm", "-f", "old"]).ok();

@@ -35,18 +35,6 @@ both_modes!(
     full_data_dir,
 );
 
-/// ps -a's STATUS of the container named `name`.
-#[track_caller]
-fn ps_status(cx: &Ctx, name: &str) -> String {
-    let out = cx.rrun(&["ps", "-a", "--format", "{{.Names}}|{{.Status}}"]);
-    out.ok();
-    out.lines()
-        .iter()
-        .find_map(|l| l.strip_prefix(&format!("{name}|")))
-        .unwrap_or_else(|| panic!("ps -a does not show {name}\n{out}"))
-        .to_string()
-}
-
 /// The container's directory.
 fn cdir(cx: &Ctx, id: &str) -> PathBuf {
     cx.state.join("containers").join(id)
@@ -379,7 +367,7 @@ fn failed_start_keeps_the_status(mode: Mode) {
         cx.inspect_f("{{.State.Status}} {{.State.ExitCode}}", "nx"),
         "created 127"
     );
-    assert_eq!(ps_status(&cx, "nx"), "Created");
+    assert_eq!(cx.ps_status("nx"), "Created");
     assert!(
         cx.inspect_f("{{.State.Error}}", "nx").contains("nosuchcmd"),
         "the error is kept"
@@ -407,7 +395,7 @@ fn failed_start_keeps_the_status(mode: Mode) {
     fs::remove_file(&script).expect("rm script");
     let out = cx.rrun(&["start", "gone"]);
     out.expect_code(1);
-    let status = ps_status(&cx, "gone");
+    let status = cx.ps_status("gone");
     assert!(
         status.starts_with("Exited (") && !status.contains("years"),
         "[{mode}] {status}"
@@ -485,7 +473,7 @@ fn vanished_command_backs_off_cheaply(mode: Mode) {
         ticks < 100,
         "[{mode}] the monitor used {ticks} ticks of CPU over {took:?} of back-off"
     );
-    assert!(ps_status(&cx, "vv").starts_with("Restarting (127) "));
+    assert!(cx.ps_status("vv").starts_with("Restarting (127) "));
     let t = Instant::now();
     cx.rrun(&["stop", "vv"]).ok();
     assert!(
@@ -494,7 +482,7 @@ fn vanished_command_backs_off_cheaply(mode: Mode) {
         t.elapsed()
     );
     cx.wait_exited("vv");
-    assert!(ps_status(&cx, "vv").starts_with("Exited (127)"));
+    assert!(cx.ps_status("vv").starts_with("Exited (127)"));
     cx.rrun(&["rm", "vv"]).ok();
     cx.assert_nothing_left("a vanished command");
 }
@@ -632,7 +620,7 @@ fn monitor_killed_while_restarting(mode: Mode) {
     unsafe { libc::kill(mon, libc::SIGKILL) };
     let dead = poll_until(SETTLE, || !pid_alive(mon));
     assert!(dead);
-    let status = ps_status(&cx, "km");
+    let status = cx.ps_status("km");
     assert!(status.starts_with("Exited (137)"), "[{mode}] {status}");
     // Nothing restarts it now, nothing of it runs.
     let count = cx.inspect_f("{{.RestartCount}}", "km");
@@ -940,7 +928,7 @@ fn created_rm_container_goes_after_its_run(mode: Mode) {
         "true",
     ])
     .ok();
-    assert_eq!(ps_status(&cx, "once"), "Created");
+    assert_eq!(cx.ps_status("once"), "Created");
     cx.rrun(&["start", "once"]).ok();
     let gone = poll_until(SETTLE, || cx.rrun(&["inspect", "once"]).code() == Some(1));
     assert!(gone, "[{mode}] the --rm container is removed after its run");

@@ -1972,6 +1972,19 @@ impl Ctx {
             .to_string()
     }
 
+    /// ps -a's STATUS of the container named `name`.
+    #[track_caller]
+    #[allow(dead_code)] // not every test binary lists statuses
+    pub fn ps_status(&self, name: &str) -> String {
+        let out = self.rrun(&["ps", "-a", "--format", "{{.Names}}|{{.Status}}"]);
+        out.ok();
+        out.lines()
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{name}|")))
+            .unwrap_or_else(|| panic!("ps -a does not show {name}\n{out}"))
+            .to_string()
+    }
+
     /// Poll `rrun logs KEY` until its stdout or stderr contains `needle`.
     #[track_caller]
     pub fn wait_logs(&self, key: &str, needle: &str) -> Output {
