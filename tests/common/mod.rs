@@ -1974,7 +1974,6 @@ impl Ctx {
 
     /// ps -a's STATUS of the container named `name`.
     #[track_caller]
-    #[allow(dead_code)] // not every test binary lists statuses
     pub fn ps_status(&self, name: &str) -> String {
         let out = self.rrun(&["ps", "-a", "--format", "{{.Names}}|{{.Status}}"]);
         out.ok();
