@@ -1087,9 +1087,14 @@ proptest! {
         m.extend_from_slice(&[0; 10]);
         m.extend_from_slice(&body);
         for (_, r) in crate::net::nftnl::replies(&m) {
-            if let crate::net::nftnl::Reply::Message(inner) = r {
-                let _ = crate::net::conntrack::entry(inner.clone());
-                let _ = crate::net::nftnl::table_handle(&inner);
+            match r {
+                crate::net::nftnl::Reply::Conntrack(c) => {
+                    let _ = crate::net::conntrack::entry(c);
+                }
+                crate::net::nftnl::Reply::Table(t) => {
+                    let _ = crate::net::nftnl::table_handle(&t);
+                }
+                _ => {}
             }
         }
     }

@@ -161,11 +161,8 @@ pub fn parse_tuple(b: &[u8]) -> Tuple {
 
 /// An entry of a dump: its original tuple (to delete it by), that and its
 /// reply tuple as far as they matter here.
-pub(crate) fn entry(m: NetfilterMessageInner) -> Option<(Vec<CtTuple>, Tuple, Tuple)> {
-    let NetfilterMessageInner::Conntrack(
-        ConntrackMessage::New(attrs) | ConntrackMessage::Get(attrs),
-    ) = m
-    else {
+pub(crate) fn entry(m: ConntrackMessage) -> Option<(Vec<CtTuple>, Tuple, Tuple)> {
+    let (ConntrackMessage::New(attrs) | ConntrackMessage::Get(attrs)) = m else {
         return None;
     };
     let mut orig = None;
@@ -233,14 +230,14 @@ fn dump(
             match reply {
                 Reply::Done | Reply::Ack(0) => return Ok(found),
                 Reply::Ack(code) => return Err(io::Error::from_raw_os_error(-code)),
-                Reply::Message(m) => {
+                Reply::Conntrack(m) => {
                     if let Some((raw, orig, reply)) = entry(m)
                         && stale(&orig, &reply)
                     {
                         found.push(raw);
                     }
                 }
-                Reply::Other => {}
+                Reply::Table(_) | Reply::Other => {}
             }
         }
     }
@@ -473,7 +470,7 @@ mod tests {
         let reply = tuple_bytes([172, 17, 0, 3], [10, 0, 0, 2], 53, 40000);
         let got = crate::net::nftnl::replies(&entry_message(&orig, &reply));
         assert_eq!(got.len(), 1);
-        let (_, Reply::Message(m)) = got.into_iter().next().unwrap() else {
+        let (_, Reply::Conntrack(m)) = got.into_iter().next().unwrap() else {
             panic!()
         };
         let (raw, o, r) = entry(m).expect("an entry");
@@ -492,10 +489,10 @@ mod tests {
         assert_eq!(&del[4..6], &((1u16 << 8) | 2).to_ne_bytes(), "CT_DELETE");
         assert_eq!(&del[6..8], &5u16.to_ne_bytes(), "REQUEST | ACK");
         assert_eq!(&del[8..12], &2u32.to_ne_bytes());
-        // No original tuple, or another subsystem's message: no entry.
+        // No original tuple: no entry.
         let mut no_orig = entry_message(&orig, &reply);
         no_orig[22] = 9;
-        let (_, Reply::Message(m)) = crate::net::nftnl::replies(&no_orig)
+        let (_, Reply::Conntrack(m)) = crate::net::nftnl::replies(&no_orig)
             .into_iter()
             .next()
             .unwrap()
@@ -503,8 +500,10 @@ mod tests {
             panic!()
         };
         assert!(entry(m).is_none());
-        let req = crate::net::nftnl::get_tables_request(&[(FAMILY, "rrun")]);
-        let (_, Reply::Message(m)) = crate::net::nftnl::replies(&req).into_iter().next().unwrap()
+        // A deletion's echo is no entry either (a dump gives CT_NEW).
+        let mut del = entry_message(&orig, &reply);
+        del[4] = 2;
+        let (_, Reply::Conntrack(m)) = crate::net::nftnl::replies(&del).into_iter().next().unwrap()
         else {
             panic!()
         };

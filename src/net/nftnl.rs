@@ -6,16 +6,21 @@
 //! per network.
 //!
 //! Wire format: NFNL_MSG_BATCH_BEGIN, then NFT_MSG_NEWSETELEM or
-//! NFT_MSG_DELSETELEM per set, then NFNL_MSG_BATCH_END. Keys are
-//! concatenations of fields, each padded to 4 bytes, in network order.
+//! NFT_MSG_DELSETELEM per set, then NFNL_MSG_BATCH_END, built as
+//! netlink-packet-netfilter's messages. Keys are concatenations of fields,
+//! each padded to 4 bytes, in network order. Also the NETLINK_NETFILTER
+//! socket and the decoding of answers that `conntrack` shares.
 
 use std::io;
 use std::net::Ipv4Addr;
 
+use std::num::NonZeroI32;
+
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
+    ErrorBuffer, ErrorMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, Parseable, ParseableParametrized,
 };
+use netlink_packet_netfilter::conntrack::ConntrackMessage;
 use netlink_packet_netfilter::nftables::{
     DataAttribute, ListAttribute, NfTablesMessage, SetElementAttribute, SetElementList,
     SetElementMessage, TableAttribute, TableMessage,
@@ -27,6 +32,8 @@ use netlink_packet_netfilter::{
 use netlink_sys::{Socket, protocols::NETLINK_NETFILTER};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFNL_SUBSYS_CTNETLINK: u8 = 1;
+const NFT_MSG_NEWTABLE: u8 = 0;
 pub const FAMILY_IP: u8 = libc::AF_INET as u8;
 pub const FAMILY_BRIDGE: u8 = 7;
 /// A dump's datagrams are at most 32 KiB (the kernel's largest dump skb).
@@ -153,8 +160,10 @@ pub(crate) enum Reply {
     Ack(i32),
     /// The end of a dump.
     Done,
-    /// A message of the subsystem, decoded.
-    Message(NetfilterMessageInner),
+    /// A conntrack entry (of a dump).
+    Conntrack(ConntrackMessage),
+    /// An nftables table (NFT_MSG_NEWTABLE).
+    Table(TableMessage),
     /// Something else, or one this crate cannot decode.
     Other,
 }
@@ -168,21 +177,41 @@ pub(crate) fn replies(buf: &[u8]) -> Vec<(u32, Reply)> {
         let Ok(nb) = NetlinkBuffer::new_checked(rest) else {
             break;
         };
-        let len = nb.length() as usize;
-        let seq = nb.sequence_number();
-        let reply = match NetlinkMessage::<NetfilterMessage>::deserialize(&rest[..len]) {
-            Ok(m) => match m.payload {
-                NetlinkPayload::Error(e) => Ack(e.code.map_or(0, |c| c.get())),
-                NetlinkPayload::Done(_) => Reply::Done,
-                NetlinkPayload::InnerMessage(m) => Reply::Message(m.inner),
-                _ => Reply::Other,
-            },
-            Err(_) => Reply::Other,
-        };
-        out.push((seq, reply));
-        off += len.next_multiple_of(4);
+        out.push((
+            nb.sequence_number(),
+            decode(nb.message_type(), nb.payload()),
+        ));
+        off += (nb.length() as usize).next_multiple_of(4);
     }
     out
+}
+
+/// One message's payload, decoded as far as rrun reads answers: errors,
+/// the end of a dump, conntrack entries and tables. Not the crate's whole
+/// NetfilterMessage, whose parser would bring every nftables expression
+/// and nflog type into the binary.
+fn decode(ty: u16, payload: &[u8]) -> Reply {
+    match ty {
+        NLMSG_ERROR => ErrorBuffer::new_checked(&payload)
+            .and_then(|b| ErrorMessage::parse(&b))
+            .map_or(Reply::Other, |e| Ack(e.code.map_or(0, NonZeroI32::get))),
+        NLMSG_DONE => Reply::Done,
+        _ => {
+            let Some(body) = payload.get(4..) else {
+                return Reply::Other;
+            };
+            let decoded = match ((ty >> 8) as u8, ty as u8) {
+                (NFNL_SUBSYS_CTNETLINK, t) => {
+                    ConntrackMessage::parse_with_param(body, t).map(Reply::Conntrack)
+                }
+                (s, NFT_MSG_NEWTABLE) if s == NFNL_SUBSYS_NFTABLES as u8 => {
+                    TableMessage::parse(body).map(Reply::Table)
+                }
+                _ => return Reply::Other,
+            };
+            decoded.unwrap_or(Reply::Other)
+        }
+    }
 }
 
 use Reply::Ack;
@@ -272,10 +301,7 @@ pub fn get_tables_request(names: &[(u8, &str)]) -> Vec<u8> {
 }
 
 /// NFTA_TABLE_HANDLE of a NEWTABLE answer, if there.
-pub fn table_handle(m: &NetfilterMessageInner) -> Option<u64> {
-    let NetfilterMessageInner::NfTables(NfTablesMessage::NewTable(t)) = m else {
-        return None;
-    };
+pub fn table_handle(t: &TableMessage) -> Option<u64> {
     t.attributes.iter().find_map(|a| match a {
         TableAttribute::Handle(h) => Some(*h),
         _ => None,
@@ -304,12 +330,12 @@ pub fn table_handles(names: &[(u8, &str)]) -> io::Result<Vec<Option<u64>>> {
                         return Err(io::Error::from_raw_os_error(-code));
                     }
                 }
-                Reply::Message(m) => {
+                Reply::Table(t) => {
                     if let Some(slot) = out.get_mut(i) {
-                        *slot = table_handle(&m);
+                        *slot = table_handle(&t);
                     }
                 }
-                Reply::Done | Reply::Other => {}
+                Reply::Done | Reply::Conntrack(_) | Reply::Other => {}
             }
         }
     }
@@ -431,25 +457,26 @@ mod tests {
             (libc::NLMSG_ERROR as u16, 2, error_body(0)),
             (libc::NLMSG_ERROR as u16, 3, error_body(-libc::ENOENT)),
             (libc::NLMSG_DONE as u16, 4, 0i32.to_ne_bytes().to_vec()),
-            // An nftables message type this crate does not know.
+            // Messages rrun does not read: another nftables type, a body
+            // too short for its nfgenmsg, an error too short for its code.
             ((NFNL_SUBSYS_NFTABLES << 8) | 99, 5, vec![2, 0, 0, 0]),
+            (NFNL_SUBSYS_NFTABLES << 8, 6, vec![2, 0]),
+            (libc::NLMSG_ERROR as u16, 7, vec![0, 0]),
         ]));
         let got = replies(&buf);
-        assert_eq!(got.len(), 5, "{got:?}");
+        assert_eq!(got.len(), 7, "{got:?}");
         let seqs: Vec<u32> = got.iter().map(|(s, _)| *s).collect();
-        assert_eq!(seqs, [1, 2, 3, 4, 5]);
-        let Reply::Message(m) = &got[0].1 else {
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 7]);
+        let Reply::Table(t) = &got[0].1 else {
             panic!("{got:?}")
         };
-        assert_eq!(table_handle(m), Some(0x0102_0304_0506_0708));
+        assert_eq!(table_handle(t), Some(0x0102_0304_0506_0708));
         assert!(matches!(got[1].1, Ack(0)));
         assert!(matches!(got[2].1, Ack(c) if c == -libc::ENOENT));
         assert!(matches!(got[3].1, Reply::Done));
-        assert!(
-            matches!(&got[4].1, Reply::Message(m) if table_handle(m).is_none()),
-            "{:?}",
-            got[4]
-        );
+        for r in &got[4..] {
+            assert!(matches!(r.1, Reply::Other), "{r:?}");
+        }
 
         // No handle in a NEWTABLE; not a NEWTABLE.
         let mut bare = Vec::new();
@@ -463,15 +490,12 @@ mod tests {
                 attributes: vec![TableAttribute::Name("rrun".into())],
             }),
         );
-        let (_, Reply::Message(m)) = &replies(&bare)[0] else {
+        let (_, Reply::Table(t)) = &replies(&bare)[0] else {
             panic!()
         };
-        assert_eq!(table_handle(m), None);
+        assert_eq!(table_handle(t), None);
         let req = get_tables_request(&[(FAMILY_IP, "rrun")]);
-        let (_, Reply::Message(m)) = &replies(&req)[0] else {
-            panic!()
-        };
-        assert_eq!(table_handle(m), None, "a GETTABLE");
+        assert!(matches!(replies(&req)[0].1, Reply::Other), "a GETTABLE");
 
         // Malformed: a short buffer, a length past the end or below the
         // header's; what came before stays.
