@@ -708,8 +708,7 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
         }
         "reload" => {
             let at = join_user_network(&st)?;
-            // SAFETY: geteuid cannot fail.
-            if !at.holds_bridge(unsafe { libc::geteuid() } != 0) {
+            if !at.holds_bridge(!nix::unistd::geteuid().is_root()) {
                 return Err(CmdError::Failed {
                     code: 125,
                     msg: "no network to reload: no container of yours has used one since the last reboot (its namespace is gone)".into(),
@@ -746,8 +745,7 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
 /// left): where this process is then. As root: the host's, where they are.
 fn join_user_network(st: &State) -> Result<crate::net::Where, CmdError> {
     use crate::net::Where;
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if nix::unistd::geteuid().is_root() {
         return Ok(Where::Host);
     }
     let Some(nss) = crate::ns::existing_namespaces(st) else {

@@ -223,8 +223,7 @@ fn free_start_here() -> u64 {
 
 /// [`add_range_text`] for the calling user, on this machine.
 pub fn add_range_advice() -> String {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     add_range_text(host_user_name(uid).as_deref(), uid, free_start_here())
 }
 
@@ -234,8 +233,7 @@ pub fn add_range_advice() -> String {
 pub fn id_remedy(uid_map: &IdMap, map: &IdMap) -> String {
     let uid = match uid_map.iter().find(|&&(inside, _, _)| inside == 0) {
         Some(&(_, outside, _)) => outside,
-        // SAFETY: getuid cannot fail.
-        None => unsafe { libc::getuid() },
+        None => nix::unistd::getuid().as_raw(),
     };
     let name = host_user_name(uid);
     let tools = which("newuidmap").is_some() && which("newgidmap").is_some();
@@ -256,8 +254,7 @@ pub type SubRange = (u32, u32);
 
 /// The caller's subordinate uid and gid ranges, if it has them.
 pub fn own_sub_ranges() -> (Option<SubRange>, Option<SubRange>) {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     let name = host_user_name(uid);
     (
         sub_range("/etc/subuid", uid, name.as_deref()),

@@ -58,7 +58,6 @@ impl SystemError {
 }
 
 fn rootless() -> bool {
-    // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() != 0 }
 }
 
@@ -346,8 +345,7 @@ fn info_value() -> Value {
             })
         })
         .collect();
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     json!({
         "StateDir": root.display().to_string(),
         "StateDirExists": st.is_some(),

@@ -605,94 +605,73 @@ mod tests {
     /// whole table), and delete the entries each asks for, and those alone.
     #[test]
     fn filtered_dumps_delete_what_they_name() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             crate::net::test_skip::needs_root("a network namespace and its conntrack table");
             return;
         }
         let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-        // SAFETY: the child only runs the steps below and _exits.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork");
-        if pid == 0 {
-            let code = (|| {
-                // SAFETY: unshare in the forked child only.
-                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-                    return 10;
+        crate::net::test_skip::in_new_netns(|| {
+            let Ok(mut nl) = Nfnl::open() else { return 11 };
+            // To the host port 5353 (answered by a container), to 5354,
+            // and TCP-free noise on another port.
+            for (o, r) in [
+                (
+                    (a("10.0.0.2"), a("10.0.0.1"), 40000, 5353),
+                    (a("172.17.0.3"), 53),
+                ),
+                (
+                    (a("10.0.0.2"), a("10.0.0.1"), 40001, 5354),
+                    (a("10.0.0.1"), 5354),
+                ),
+                (
+                    (a("10.0.0.4"), a("10.0.0.1"), 40002, 7000),
+                    (a("172.17.0.3"), 54),
+                ),
+            ] {
+                let c = create(&mut nl, o, r);
+                if c != 0 {
+                    eprintln!("create: {c}");
+                    return 12;
                 }
-                let Ok(mut nl) = Nfnl::open() else { return 11 };
-                // To the host port 5353 (answered by a container), to 5354,
-                // and TCP-free noise on another port.
-                for (o, r) in [
-                    (
-                        (a("10.0.0.2"), a("10.0.0.1"), 40000, 5353),
-                        (a("172.17.0.3"), 53),
-                    ),
-                    (
-                        (a("10.0.0.2"), a("10.0.0.1"), 40001, 5354),
-                        (a("10.0.0.1"), 5354),
-                    ),
-                    (
-                        (a("10.0.0.4"), a("10.0.0.1"), 40002, 7000),
-                        (a("172.17.0.3"), 54),
-                    ),
-                ] {
-                    let c = create(&mut nl, o, r);
-                    if c != 0 {
-                        eprintln!("create: {c}");
-                        return 12;
-                    }
-                }
-                for w in [Want::ToPort(5353), Want::From(a("172.17.0.3"), 54)] {
-                    match dump(&mut nl, filter_attrs(w), &|o, r| w.matches(o, r)) {
-                        Ok(e) if e.len() == 1 => {}
-                        r => {
-                            eprintln!("{w:?}: {r:?}");
-                            return 13;
-                        }
-                    }
-                }
-                match delete_udp(&[Want::ToPort(5353), Want::From(a("172.17.0.3"), 53)]) {
-                    Ok(1) => {}
+            }
+            for w in [Want::ToPort(5353), Want::From(a("172.17.0.3"), 54)] {
+                match dump(&mut nl, filter_attrs(w), &|o, r| w.matches(o, r)) {
+                    Ok(e) if e.len() == 1 => {}
                     r => {
-                        eprintln!("delete: {r:?}");
-                        return 14;
+                        eprintln!("{w:?}: {r:?}");
+                        return 13;
                     }
                 }
-                match delete_udp(&[Want::ToPort(5353)]) {
-                    Ok(0) => {}
-                    r => {
-                        eprintln!("again: {r:?}");
-                        return 15;
-                    }
+            }
+            match delete_udp(&[Want::ToPort(5353), Want::From(a("172.17.0.3"), 53)]) {
+                Ok(1) => {}
+                r => {
+                    eprintln!("delete: {r:?}");
+                    return 14;
                 }
-                match delete_udp(&[Want::From(a("172.17.0.3"), 54)]) {
-                    Ok(1) => {}
-                    r => {
-                        eprintln!("from: {r:?}");
-                        return 16;
-                    }
+            }
+            match delete_udp(&[Want::ToPort(5353)]) {
+                Ok(0) => {}
+                r => {
+                    eprintln!("again: {r:?}");
+                    return 15;
                 }
-                // The one no want named is still there.
-                match dump(&mut nl, Vec::new(), &|_, _| true) {
-                    Ok(e) if e.len() == 1 && tuple_of(&e[0]).dport == 5354 => 0,
-                    r => {
-                        eprintln!("left: {r:?}");
-                        17
-                    }
+            }
+            match delete_udp(&[Want::From(a("172.17.0.3"), 54)]) {
+                Ok(1) => {}
+                r => {
+                    eprintln!("from: {r:?}");
+                    return 16;
                 }
-            })();
-            // SAFETY: ending the forked child.
-            unsafe { libc::_exit(code) };
-        }
-        let mut status = 0;
-        // SAFETY: waiting for our child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert!(libc::WIFEXITED(status), "child died: {status}");
-        assert_eq!(
-            libc::WEXITSTATUS(status),
-            0,
-            "the step that failed (see above)"
-        );
+            }
+            // The one no want named is still there.
+            match dump(&mut nl, Vec::new(), &|_, _| true) {
+                Ok(e) if e.len() == 1 && tuple_of(&e[0]).dport == 5354 => 0,
+                r => {
+                    eprintln!("left: {r:?}");
+                    17
+                }
+            }
+        });
     }
 }
