@@ -233,8 +233,7 @@ impl Drop for DeviceCgroup {
 /// teardown). Best effort: one still holding a dying process stays for the
 /// next run.
 pub fn reclaim() {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         return;
     }
     let dirs = v2_root()

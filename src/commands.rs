@@ -5,9 +5,11 @@
 //! and the exit code says whether any failed.
 
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::cli;
 use crate::container::log;
@@ -261,33 +263,20 @@ pub(crate) fn watch(pid: libc::pid_t, start: u64) -> Option<OwnedFd> {
 /// Wait until the pidfd's process exits, or the deadline passes.
 pub(crate) fn wait_exit(fd: &OwnedFd, deadline: Option<Instant>) -> bool {
     loop {
-        let ms = match deadline {
-            None => -1,
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    0
-                } else {
-                    left.as_millis().min(i32::MAX as u128) as i32
-                }
+                let ms = left.as_millis().min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r > 0 {
-            return true;
-        }
-        if r == 0 {
-            return false;
-        }
-        // Only a signal is worth another poll; any other error would spin.
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return false;
+        let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut p, timeout) {
+            Ok(n) => return n > 0,
+            // Only a signal is worth another poll; any other error would spin.
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return false,
         }
     }
 }
@@ -432,21 +421,12 @@ fn restart_live(r: &Record, secs: u32) -> Result<(), CmdError> {
         if left.is_zero() {
             return Err(fail(io::Error::from_raw_os_error(libc::ETIMEDOUT)));
         }
-        let mut fds = vec![libc::pollfd {
-            fd: ino.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut fds = vec![PollFd::new(ino.as_fd(), PollFlags::POLLIN)];
         if let Some(m) = &monitor {
-            fds.push(libc::pollfd {
-                fd: m.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
         }
-        let ms = left.as_millis().clamp(1, 1000) as i32;
-        // SAFETY: valid pollfds, as many as passed.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        let ms = left.as_millis().clamp(1, 1000) as u16;
+        let _ = poll(&mut fds, ms);
         let _ = ino.read_events();
     }
 }
@@ -710,8 +690,7 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
         }
         "reload" => {
             let at = join_user_network(&st)?;
-            // SAFETY: geteuid cannot fail.
-            if !at.holds_bridge(unsafe { libc::geteuid() } != 0) {
+            if !at.holds_bridge(!nix::unistd::geteuid().is_root()) {
                 return Err(CmdError::Failed {
                     code: 125,
                     msg: "no network to reload: no container of yours has used one since the last reboot (its namespace is gone)".into(),
@@ -748,8 +727,7 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
 /// left): where this process is then. As root: the host's, where they are.
 fn join_user_network(st: &State) -> Result<crate::net::Where, CmdError> {
     use crate::net::Where;
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if nix::unistd::geteuid().is_root() {
         return Ok(Where::Host);
     }
     let Some(nss) = crate::ns::existing_namespaces(st) else {

@@ -1074,6 +1074,30 @@ proptest! {
     fn conntrack_tuples(b in proptest::collection::vec(any::<u8>(), 0..96)) {
         let _ = crate::net::conntrack::parse_tuple(&b);
     }
+
+    /// A whole ctnetlink or nftables answer, decoded by
+    /// netlink-packet-netfilter: a header that fits, any body.
+    #[test]
+    fn netfilter_answers(
+        ty in prop_oneof![Just(0x100u16), Just(0x102), Just(0xa00), Just(0xa0c), Just(2), Just(3), any::<u16>()],
+        body in proptest::collection::vec(any::<u8>(), 0..160),
+    ) {
+        let mut m = ((16 + body.len()) as u32).to_ne_bytes().to_vec();
+        m.extend_from_slice(&ty.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(&body);
+        for (_, r) in crate::net::nftnl::replies(&m) {
+            match r {
+                crate::net::nftnl::Reply::Conntrack(c) => {
+                    let _ = crate::net::conntrack::entry(c);
+                }
+                crate::net::nftnl::Reply::Table(t) => {
+                    let _ = crate::net::nftnl::table_handle(&t);
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 // ------------------------------------------------- ps filters and labels

@@ -26,6 +26,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, fstat, mkdirat, mknodat};
+use nix::unistd::{Gid, Uid, chdir, close, fchdir, fchownat, symlinkat};
+
 use crate::spec::Tmpfs;
 use crate::sys::{self, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, fd_path};
 
@@ -154,11 +159,7 @@ fn resolve(root: &OwnedFd, path: impl AsRef<OsStr>) -> io::Result<OwnedFd> {
 }
 
 fn is_dir(fd: &OwnedFd) -> bool {
-    // SAFETY: fstat fills a stat buffer for a valid fd.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        libc::fstat(fd.as_raw_fd(), &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFDIR
-    }
+    fstat(fd.as_raw_fd()).is_ok_and(|st| (st.st_mode & libc::S_IFMT) == libc::S_IFDIR)
 }
 
 fn perm_error(e: &io::Error) -> bool {
@@ -171,38 +172,22 @@ fn perm_error(e: &io::Error) -> bool {
 /// Create the one component `name` below `parent` (never following a
 /// symlink in its place: mkdirat and O_EXCL do not).
 fn create_in(parent: &OwnedFd, name: impl AsRef<OsStr>, kind: Kind) -> io::Result<()> {
-    let c = sys::cstr(name)?;
-    // SAFETY: parent is a valid directory fd and c a valid C string.
-    let r = unsafe {
-        match kind {
-            Kind::Dir => libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o755),
-            Kind::File => {
-                let fd = libc::openat(
-                    parent.as_raw_fd(),
-                    c.as_ptr(),
-                    libc::O_CREAT
-                        | libc::O_EXCL
-                        | libc::O_WRONLY
-                        | libc::O_NOFOLLOW
-                        | libc::O_CLOEXEC,
-                    0o644,
-                );
-                if fd >= 0 {
-                    libc::close(fd);
-                    0
-                } else {
-                    -1
-                }
-            }
-        }
+    let name = name.as_ref();
+    let dir = Some(parent.as_raw_fd());
+    let r = match kind {
+        Kind::Dir => mkdirat(dir, name, Mode::from_bits_truncate(0o755)),
+        Kind::File => openat(
+            dir,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .and_then(close),
     };
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e);
-        }
+    match r {
+        Err(e) if e != Errno::EEXIST => Err(e.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn components(path: &Path) -> Vec<&OsStr> {
@@ -681,11 +666,8 @@ fn mount_dev(fs: &Fs) -> Result<(), MountError> {
         ("stderr", "/proc/self/fd/2"),
         ("core", "/proc/kcore"),
     ] {
-        let n = sys::cstr(name).map_err(step("symlink name"))?;
-        let t = sys::cstr(target).map_err(step("symlink target"))?;
-        // SAFETY: valid C strings and a directory fd.
-        sys::cvt(unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), n.as_ptr()) })
-            .map_err(step(format!("creating /dev/{name}")))?;
+        symlinkat(target, Some(dev.as_raw_fd()), name)
+            .map_err(|e| step(format!("creating /dev/{name}"))(e.into()))?;
     }
     for n in &fs.plan.host_nodes {
         host_node(fs, n)?;
@@ -731,35 +713,30 @@ fn host_node(fs: &Fs, n: &HostNode) -> Result<(), MountError> {
     let parent =
         resolve(&fs.root, prefix(dirs, dirs.len())).map_err(step(format!("resolving {path}")))?;
     if !fs.plan.rootless {
-        let c = sys::cstr(name).map_err(step(format!("creating {path}")))?;
-        // SAFETY: a directory fd and a valid C string; the mode and device
-        // number are the host node's.
-        let r = unsafe {
-            libc::mknodat(
-                parent.as_raw_fd(),
-                c.as_ptr(),
-                n.mode & (libc::S_IFMT | 0o777),
-                n.rdev,
-            )
-        };
-        if r != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EEXIST) {
-                return Ok(());
-            }
-            return Err(step(format!("creating {path}"))(e));
+        let dir = Some(parent.as_raw_fd());
+        // The mode and device number are the host node's.
+        let kind = SFlag::from_bits_truncate(n.mode & libc::S_IFMT);
+        match mknodat(
+            dir,
+            *name,
+            kind,
+            Mode::from_bits_truncate(n.mode & 0o777),
+            n.rdev,
+        ) {
+            Err(Errno::EEXIST) => return Ok(()),
+            Err(e) => return Err(step(format!("creating {path}"))(e.into())),
+            Ok(()) => {}
         }
-        // SAFETY: as above; mknod applied the umask, the host's mode wins.
-        unsafe {
-            libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), n.mode & 0o7777, 0);
-            libc::fchownat(
-                parent.as_raw_fd(),
-                c.as_ptr(),
-                n.uid,
-                n.gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            );
-        }
+        // mknod applied the umask: the host's mode wins.
+        let mode = Mode::from_bits_truncate(n.mode & 0o7777);
+        let _ = fchmodat(dir, *name, mode, FchmodatFlags::FollowSymlink);
+        let _ = fchownat(
+            dir,
+            *name,
+            Some(Uid::from_raw(n.uid)),
+            Some(Gid::from_raw(n.gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        );
         return Ok(());
     }
     if resolve(&parent, name).is_ok() {
@@ -853,14 +830,13 @@ fn mask_paths(fs: &Fs, devnull: &OwnedFd) -> Result<(), MountError> {
 }
 
 fn pivot(fs: &Fs) -> Result<(), MountError> {
-    // SAFETY: fchdir on a directory fd (O_PATH directories are allowed).
-    sys::cvt(unsafe { libc::fchdir(fs.root.as_raw_fd()) }).map_err(step("entering the rootfs"))?;
+    // An O_PATH directory is allowed.
+    fchdir(fs.root.as_raw_fd()).map_err(|e| step("entering the rootfs")(e.into()))?;
     // pivot_root(".", ".") stacks the old root under the new one; detaching
     // it then leaves only the container's tree.
     sys::pivot_root(".", ".").map_err(step("pivot_root"))?;
     sys::umount2(".", libc::MNT_DETACH).map_err(step("detaching the old root"))?;
-    // SAFETY: chdir with a valid C string.
-    sys::cvt(unsafe { libc::chdir(c"/".as_ptr()) }).map_err(step("chdir /"))?;
+    chdir("/").map_err(|e| step("chdir /")(e.into()))?;
     Ok(())
 }
 

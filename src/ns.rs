@@ -13,11 +13,19 @@
 //! joins the survivors' namespaces instead of making new ones, so running
 //! containers and the network they share go on.
 
+use std::ffi::{CStr, CString};
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, kill, signal, sigprocmask};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid, chdir, dup2, execveat, fork, getgid, getuid, pause, setsid};
 
 use serde::{Deserialize, Serialize};
 
@@ -223,8 +231,7 @@ fn free_start_here() -> u64 {
 
 /// [`add_range_text`] for the calling user, on this machine.
 pub fn add_range_advice() -> String {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     add_range_text(host_user_name(uid).as_deref(), uid, free_start_here())
 }
 
@@ -234,8 +241,7 @@ pub fn add_range_advice() -> String {
 pub fn id_remedy(uid_map: &IdMap, map: &IdMap) -> String {
     let uid = match uid_map.iter().find(|&&(inside, _, _)| inside == 0) {
         Some(&(_, outside, _)) => outside,
-        // SAFETY: getuid cannot fail.
-        None => unsafe { libc::getuid() },
+        None => nix::unistd::getuid().as_raw(),
     };
     let name = host_user_name(uid);
     let tools = which("newuidmap").is_some() && which("newgidmap").is_some();
@@ -256,8 +262,7 @@ pub type SubRange = (u32, u32);
 
 /// The caller's subordinate uid and gid ranges, if it has them.
 pub fn own_sub_ranges() -> (Option<SubRange>, Option<SubRange>) {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     let name = host_user_name(uid);
     (
         sub_range("/etc/subuid", uid, name.as_deref()),
@@ -421,71 +426,49 @@ enum Source {
 /// joins) the user and network namespaces and then only waits. Returns once
 /// its maps are written.
 fn spawn_holder(st: &State, source: Source) -> Result<Holder, NsError> {
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let mut to_child = [0 as RawFd; 2];
-    let mut to_parent = [0 as RawFd; 2];
-    // SAFETY: pipe2 fills the arrays with two new fds each.
-    sys::cvt(unsafe { libc::pipe2(to_child.as_mut_ptr(), libc::O_CLOEXEC) })
-        .map_err(NsError::Fork)?;
-    // SAFETY: as above; the fds are wrapped right away.
-    sys::cvt(unsafe { libc::pipe2(to_parent.as_mut_ptr(), libc::O_CLOEXEC) })
-        .map_err(NsError::Fork)?;
-    // SAFETY: the fds were just made and are owned here alone.
-    let (c_read, c_write, p_read, p_write) = unsafe {
-        (
-            OwnedFd::from_raw_fd(to_child[0]),
-            OwnedFd::from_raw_fd(to_child[1]),
-            OwnedFd::from_raw_fd(to_parent[0]),
-            OwnedFd::from_raw_fd(to_parent[1]),
-        )
-    };
+    let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
+    let (c_read, c_write) = sys::pipe_cloexec().map_err(NsError::Fork)?;
+    let (p_read, p_write) = sys::pipe_cloexec().map_err(NsError::Fork)?;
     // The holder lives on for long; it runs from a sealed copy of rrun so
     // that it never keeps the installed binary busy (ETXTBSY on upgrade).
     let image = sys::sealed_self().map_err(NsError::Fork)?;
     // SAFETY: rrun is single-threaded here; the child only makes syscalls
     // and execs or exits, never returning into the caller's code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(NsError::Fork(io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        // SAFETY: closing our copies of the parent's ends (so that the
-        // holder sees EOF if the parent dies before it is done), then
-        // exec'ing the copy with the two pipe ends it keeps.
-        unsafe {
-            libc::close(c_write.as_raw_fd());
-            libc::close(p_read.as_raw_fd());
+    let pid = match unsafe { fork() }.map_err(|e| NsError::Fork(e.into()))? {
+        ForkResult::Parent { child } => child.as_raw(),
+        ForkResult::Child => {
+            // Our copies of the parent's ends go (so that the holder sees
+            // EOF if the parent dies before it is done); the copy is exec'd
+            // with the two pipe ends it keeps.
+            drop(c_write);
+            drop(p_read);
             let _ = sys::set_cloexec(c_read.as_raw_fd(), false);
             let _ = sys::set_cloexec(p_write.as_raw_fd(), false);
-            let a = std::ffi::CString::new(c_read.as_raw_fd().to_string()).unwrap_or_default();
-            let b = std::ffi::CString::new(p_write.as_raw_fd().to_string()).unwrap_or_default();
             let (u, n) = match source {
                 Source::New => (0, 0),
                 Source::Adopt(u, n) => (u, n.unwrap_or(0)),
             };
-            let u = std::ffi::CString::new(u.to_string()).unwrap_or_default();
-            let n = std::ffi::CString::new(n.to_string()).unwrap_or_default();
+            let arg = |v: String| CString::new(v).unwrap_or_default();
             let argv = [
-                c"rrun-holder".as_ptr(),
-                a.as_ptr(),
-                b.as_ptr(),
-                u.as_ptr(),
-                n.as_ptr(),
-                std::ptr::null(),
+                c"rrun-holder".to_owned(),
+                arg(c_read.as_raw_fd().to_string()),
+                arg(p_write.as_raw_fd().to_string()),
+                arg(u.to_string()),
+                arg(n.to_string()),
             ];
-            let envp = [std::ptr::null::<libc::c_char>()];
-            libc::syscall(
-                libc::SYS_execveat,
-                image.as_raw_fd(),
-                c"".as_ptr(),
-                argv.as_ptr(),
-                envp.as_ptr(),
-                libc::AT_EMPTY_PATH,
+            let envp: [&CStr; 0] = [];
+            let _ = execveat(
+                Some(image.as_raw_fd()),
+                c"",
+                &argv,
+                &envp,
+                AtFlags::AT_EMPTY_PATH,
             );
-            libc::_exit(127);
+            // SAFETY: ending the forked child without the parent's exit
+            // handlers.
+            unsafe { libc::_exit(127) }
         }
-    }
+    };
     drop(image);
     drop(c_read);
     drop(p_write);
@@ -500,8 +483,7 @@ fn spawn_holder(st: &State, source: Source) -> Result<Holder, NsError> {
     }
     let status = i32::from_ne_bytes(buf);
     if status != 0 {
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        let _ = waitpid(Pid::from_raw(pid), None);
         return Err(NsError::Unavailable(userns_advice(
             &io::Error::from_raw_os_error(status),
         )));
@@ -513,11 +495,8 @@ fn spawn_holder(st: &State, source: Source) -> Result<Holder, NsError> {
         Ok(())
     };
     if let Err(e) = mapped {
-        // SAFETY: killing and reaping our own child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
         return Err(NsError::Map(e));
     }
     crash::point("holder-mapped");
@@ -547,60 +526,69 @@ pub fn holder_main(args: &[String]) -> ! {
     let fd = |i: usize| -> RawFd { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(-1) };
     let (from_parent, to_parent) = (fd(1), fd(2));
     let (user_pid, net_pid) = (fd(3).max(0), fd(4).max(0));
-    // SAFETY: all calls below are plain syscalls on our own process; we are
-    // the only thread of a freshly forked child.
-    unsafe {
-        libc::setsid();
-        let join = |pid: RawFd, kind: &std::ffi::CStr, flag: libc::c_int| -> libc::c_int {
-            let path = format!("/proc/{pid}/ns/{}\0", kind.to_string_lossy());
-            let f = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
-            if f < 0 || libc::setns(f, flag) != 0 {
-                return -1;
-            }
-            libc::close(f);
-            0
-        };
-        let r = if user_pid == 0 {
-            libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)
-        } else if join(user_pid, c"user", libc::CLONE_NEWUSER) != 0 {
-            -1
-        } else if net_pid == 0 {
-            libc::unshare(libc::CLONE_NEWNET)
-        } else {
-            join(net_pid, c"net", libc::CLONE_NEWNET)
-        };
-        let status: i32 = if r == 0 { 0 } else { *libc::__errno_location() };
-        let b = status.to_ne_bytes();
-        libc::write(to_parent, b.as_ptr() as *const libc::c_void, 4);
-        if status != 0 {
-            libc::_exit(1);
+    let bail = || -> ! {
+        // SAFETY: ending this process at once, as it stands.
+        unsafe { libc::_exit(1) }
+    };
+    if from_parent < 0 || to_parent < 0 {
+        bail();
+    }
+    // SAFETY: the two pipe ends rrun passed by number, open in this
+    // process and used by nothing else.
+    let (mut from_parent, mut to_parent) = unsafe {
+        (
+            fs::File::from_raw_fd(from_parent),
+            fs::File::from_raw_fd(to_parent),
+        )
+    };
+    let _ = setsid();
+    let join = |pid: RawFd, kind: &str, flag: CloneFlags| -> nix::Result<()> {
+        let f = fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+            .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        setns(&f, flag)
+    };
+    let r = if user_pid == 0 {
+        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)
+    } else if let Err(e) = join(user_pid, "user", CloneFlags::CLONE_NEWUSER) {
+        Err(e)
+    } else if net_pid == 0 {
+        unshare(CloneFlags::CLONE_NEWNET)
+    } else {
+        join(net_pid, "net", CloneFlags::CLONE_NEWNET)
+    };
+    let status: i32 = match r {
+        Ok(()) => 0,
+        Err(e) => e as i32,
+    };
+    let _ = to_parent.write_all(&status.to_ne_bytes());
+    if status != 0 {
+        bail();
+    }
+    // Wait for the maps, so nothing joins a namespace without them.
+    let mut c = [0u8];
+    if !matches!(from_parent.read(&mut c), Ok(1)) {
+        // rrun died before recording us: nobody would ever find us.
+        bail();
+    }
+    // Hold no file of the caller's: a pipe kept open here would keep a
+    // shell script waiting for rrun's output forever.
+    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
+        for fd in 0..3 {
+            let _ = dup2(null, fd);
         }
-        // Wait for the maps, so nothing joins a namespace without them.
-        let mut c = 0u8;
-        if libc::read(from_parent, &mut c as *mut u8 as *mut libc::c_void, 1) != 1 {
-            // rrun died before recording us: nobody would ever find us.
-            libc::_exit(1);
-        }
-        // Hold no file of the caller's: a pipe kept open here would keep a
-        // shell script waiting for rrun's output forever.
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            libc::dup2(null, 0);
-            libc::dup2(null, 1);
-            libc::dup2(null, 2);
-        }
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        libc::chdir(c"/".as_ptr());
-        libc::prctl(libc::PR_SET_NAME, c"rrun-holder".as_ptr());
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
-            libc::signal(sig, libc::SIG_IGN);
-        }
-        loop {
-            libc::pause();
-        }
+    }
+    // SAFETY: close_range closes fds; none from 3 up is used again (the
+    // Files above are never dropped: this function does not return).
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let _ = chdir("/");
+    let _ = nix::sys::prctl::set_name(c"rrun-holder");
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT] {
+        // SAFETY: SIG_IGN installs no handler.
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
+    loop {
+        pause();
     }
 }
 
@@ -666,11 +654,10 @@ pub fn existing_namespaces(st: &State) -> Option<UserNamespaces> {
 
 /// Join the user namespace. Must be called while single-threaded.
 pub fn join_user(ns: &UserNamespaces) -> Result<UserNs, NsError> {
-    // SAFETY: setns on an fd naming a user namespace; we are single-threaded,
-    // as the kernel requires for joining a user namespace.
-    if unsafe { libc::setns(ns.user.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
-        return Err(NsError::Join(ns.holder.pid, io::Error::last_os_error()));
-    }
+    // We are single-threaded, as the kernel requires for joining a user
+    // namespace.
+    setns(&ns.user, CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| NsError::Join(ns.holder.pid, e.into()))?;
     let uid_map = parse_id_map(&fs::read_to_string("/proc/self/uid_map").unwrap_or_default());
     let gid_map = parse_id_map(&fs::read_to_string("/proc/self/gid_map").unwrap_or_default());
     Ok(UserNs { uid_map, gid_map })
@@ -678,11 +665,9 @@ pub fn join_user(ns: &UserNamespaces) -> Result<UserNs, NsError> {
 
 /// Join the user's network namespace (after the user namespace).
 pub fn join_net(ns: &UserNamespaces) -> Result<(), NsError> {
-    // SAFETY: setns on an fd naming a network namespace owned by the user
-    // namespace we are in.
-    if unsafe { libc::setns(ns.net.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(NsError::JoinNet(ns.holder.pid, io::Error::last_os_error()));
-    }
+    // A network namespace owned by the user namespace we are in.
+    setns(&ns.net, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| NsError::JoinNet(ns.holder.pid, e.into()))?;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Thin, typed wrappers over the raw syscalls the rest of rrun uses and that
-//! `nix` does not cover the way we need (openat2, mount through fds,
-//! pivot_root, close_range, pidfd, capabilities). Each returns io::Result
-//! with the kernel's errno; callers attach what they were doing.
+//! `nix` does not cover the way we need (openat2, mount_setattr,
+//! close_range, pidfd, getrandom, glibc's errno texts), and the few calls
+//! through `nix` that many modules share. Each returns io::Result with the
+//! kernel's errno; callers attach what they were doing.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
@@ -9,6 +10,12 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, SealFlag, fcntl};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
+use nix::sys::socket::SockaddrStorage;
+use nix::sys::stat::Mode;
 
 pub fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -86,9 +93,8 @@ pub fn openat2(
 }
 
 pub fn open(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
-    let c = cstr(path)?;
-    // SAFETY: valid C string; the returned fd is owned by the OwnedFd.
-    let fd = cvt(unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o666) })?;
+    let flags = OFlag::from_bits_retain(flags) | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::open(path, flags, Mode::from_bits_truncate(0o666))?;
     // SAFETY: fd was just returned by open and is ours.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -100,29 +106,12 @@ pub fn mount(
     flags: libc::c_ulong,
     data: Option<&str>,
 ) -> io::Result<()> {
-    let src = src.map(cstr).transpose()?;
-    let target = cstr(target)?;
-    let fstype = fstype.map(cstr).transpose()?;
-    let data = data.map(cstr).transpose()?;
-    let p = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-    // SAFETY: every pointer is either null or a valid C string that outlives
-    // the call.
-    cvt(unsafe {
-        libc::mount(
-            p(&src),
-            target.as_ptr(),
-            p(&fstype),
-            flags,
-            p(&data) as *const libc::c_void,
-        )
-    })?;
+    nix::mount::mount(src, target, fstype, MsFlags::from_bits_retain(flags), data)?;
     Ok(())
 }
 
 pub fn umount2(target: &str, flags: libc::c_int) -> io::Result<()> {
-    let t = cstr(target)?;
-    // SAFETY: valid C string.
-    cvt(unsafe { libc::umount2(t.as_ptr(), flags) })?;
+    nix::mount::umount2(target, MntFlags::from_bits_retain(flags))?;
     Ok(())
 }
 
@@ -172,36 +161,13 @@ pub fn mount_setattr(fd: &impl AsRawFd, set: u64, recursive: bool) -> io::Result
     Ok(())
 }
 
-/// setsockopt(2) of an int option.
-pub fn set_int_opt(
-    fd: std::os::fd::RawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    v: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: passes a pointer to a live c_int with its exact size.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            &v as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    })
-    .map(|_| ())
-}
-
 /// A close-on-exec pipe: (read end, write end).
 pub fn pipe_cloexec() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)
 }
 
 pub fn pivot_root(new: &str, old: &str) -> io::Result<()> {
-    let n = cstr(new)?;
-    let o = cstr(old)?;
-    // SAFETY: valid C strings.
-    cvt_l(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) })?;
+    nix::unistd::pivot_root(new, old)?;
     Ok(())
 }
 
@@ -234,14 +200,18 @@ pub fn cloexec_from(first: RawFd) {
         return;
     }
     for fd in first..4096 {
-        // SAFETY: F_SETFD on a number that may not be an open fd just fails.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // A number that is not an open fd just fails.
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
 }
 
 pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
-    // SAFETY: fcntl on an fd number changes only its flags.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) })?;
+    let flags = if on {
+        FdFlag::FD_CLOEXEC
+    } else {
+        FdFlag::empty()
+    };
+    fcntl(fd, FcntlArg::F_SETFD(flags))?;
     Ok(())
 }
 
@@ -340,11 +310,9 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
 
 /// SIGKILL ourselves, the way a crash would: used by RRUN_TEST_CRASH_AT.
 pub fn kill_self() -> ! {
-    // SAFETY: raising a signal on ourselves; SIGKILL cannot be caught.
-    unsafe {
-        libc::kill(libc::getpid(), libc::SIGKILL);
-        libc::_exit(137)
-    }
+    let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::SIGKILL);
+    // SAFETY: not reached (SIGKILL cannot be caught); _exit runs no handler.
+    unsafe { libc::_exit(137) }
 }
 
 /// The kernel's errno name and text for messages, e.g. "permission denied".
@@ -436,12 +404,14 @@ pub fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
 }
 
 pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
-    // SAFETY: all-zero sockaddr_storage is valid.
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: ss/len describe a writable buffer of the stated size.
-    cvt(unsafe { libc::getsockname(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) })?;
-    from_sockaddr(&ss).ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+    let ss: SockaddrStorage = nix::sys::socket::getsockname(fd)?;
+    if let Some(a) = ss.as_sockaddr_in() {
+        Ok(SocketAddr::V4(SocketAddrV4::from(*a)))
+    } else if let Some(a) = ss.as_sockaddr_in6() {
+        Ok(SocketAddr::V6(SocketAddrV6::from(*a)))
+    } else {
+        Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+    }
 }
 
 // ---------------------------------------------------------------- socket helpers
@@ -450,18 +420,17 @@ pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
 /// what --init and the rootless holder run from, so that neither keeps the
 /// installed binary busy nor leads back to it through /proc/PID/exe.
 pub fn sealed_self() -> io::Result<OwnedFd> {
-    const MFD_CLOEXEC: libc::c_uint = 1;
-    const MFD_ALLOW_SEALING: libc::c_uint = 2;
-    // SAFETY: memfd_create with a valid name returns a new fd.
-    let fd =
-        cvt(unsafe { libc::memfd_create(c"rrun-init".as_ptr(), MFD_CLOEXEC | MFD_ALLOW_SEALING) })?;
-    // SAFETY: fd is new and ours.
-    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let memfd = memfd_create(
+        c"rrun-init",
+        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+    )?;
     let mut src = std::fs::File::open("/proc/self/exe")?;
     let mut dst = std::fs::File::from(memfd.try_clone()?);
     io::copy(&mut src, &mut dst)?;
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: fcntl on our memfd.
-    cvt(unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
+    fcntl(memfd.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))?;
     Ok(memfd)
 }

@@ -58,8 +58,7 @@ impl SystemError {
 }
 
 fn rootless() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() != 0 }
+    !nix::unistd::geteuid().is_root()
 }
 
 /// Print `v` as `text` shows it, or through the template `format`.
@@ -137,35 +136,31 @@ fn userns_feature() -> String {
 
 /// Make a user namespace in a child that exits at once.
 fn try_userns() -> io::Result<()> {
+    use nix::sched::{CloneFlags, unshare};
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
     // SAFETY: rrun is single-threaded; the child makes two syscalls and
     // exits without returning into Rust code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        // SAFETY: unshare and _exit in the forked child.
-        unsafe {
-            let r = libc::unshare(libc::CLONE_NEWUSER);
-            libc::_exit(if r == 0 {
-                0
-            } else {
-                *libc::__errno_location() & 0xff
-            });
+    let child = match unsafe { fork() }? {
+        ForkResult::Child => {
+            let code = match unshare(CloneFlags::CLONE_NEWUSER) {
+                Ok(()) => 0,
+                Err(e) => e as i32 & 0xff,
+            };
+            // SAFETY: ending the forked child without the parent's exit
+            // handlers.
+            unsafe { libc::_exit(code) }
         }
-    }
-    let mut status = 0;
-    // SAFETY: reaping our own child.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        ForkResult::Parent { child } => child,
+    };
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
+            Ok(WaitStatus::Exited(_, n)) => return Err(io::Error::from_raw_os_error(n)),
+            Ok(_) => return Err(io::Error::other("the probe died")),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
-    }
-    match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
-        Some(0) => Ok(()),
-        Some(n) => Err(io::Error::from_raw_os_error(n)),
-        None => Err(io::Error::other("the probe died")),
     }
 }
 
@@ -346,8 +341,7 @@ fn info_value() -> Value {
             })
         })
         .collect();
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     json!({
         "StateDir": root.display().to_string(),
         "StateDirExists": st.is_some(),

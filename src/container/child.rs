@@ -10,6 +10,15 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::sys::stat::{Mode, stat};
+use nix::unistd::{
+    Gid, Uid, chdir, close, dup2, setgroups, sethostname, setresgid, setresuid, setsid,
+};
+
 use super::proto::{self, Msg};
 use crate::crash;
 use crate::mount::{self, MountPlan};
@@ -135,36 +144,28 @@ pub fn setup_stdio(sock: RawFd, stdio: &Stdio) -> io::Result<()> {
         other => {
             // A session of its own: the container cannot reach the caller's
             // terminal as its controlling one (TIOCSTI).
-            // SAFETY: setsid, open and dup2 on our own fds.
-            unsafe {
-                libc::setsid();
-                let null = || {
-                    sys::cvt(libc::open(
-                        c"/dev/null".as_ptr(),
-                        libc::O_RDWR | libc::O_CLOEXEC,
-                    ))
-                };
-                match other {
-                    Stdio::Inherit { interactive: false } => {
-                        let n = null()?;
-                        sys::cvt(libc::dup2(n, 0))?;
-                        libc::close(n);
-                    }
-                    Stdio::Pipes {
-                        stdin,
-                        stdout,
-                        stderr,
-                    } => {
-                        let input = match stdin {
-                            Some(fd) => *fd,
-                            None => null()?,
-                        };
-                        sys::cvt(libc::dup2(input, 0))?;
-                        sys::cvt(libc::dup2(*stdout, 1))?;
-                        sys::cvt(libc::dup2(*stderr, 2))?;
-                    }
-                    _ => {}
+            let _ = setsid();
+            let null = || open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty());
+            match other {
+                Stdio::Inherit { interactive: false } => {
+                    let n = null()?;
+                    dup2(n, 0)?;
+                    let _ = close(n);
                 }
+                Stdio::Pipes {
+                    stdin,
+                    stdout,
+                    stderr,
+                } => {
+                    let input = match stdin {
+                        Some(fd) => *fd,
+                        None => null()?,
+                    };
+                    dup2(input, 0)?;
+                    dup2(*stdout, 1)?;
+                    dup2(*stderr, 2)?;
+                }
+                _ => {}
             }
             Ok(())
         }
@@ -230,28 +231,28 @@ pub fn set_identity(uid: u32, gid: u32, groups: &[u32], caps: u64) -> io::Result
     // Ignored as before: kernels without ambient sets refuse the call,
     // and then there is nothing to clear.
     let _ = caps::clear(None, CapSet::Ambient);
-    // SAFETY: plain credential syscalls on the calling process.
-    unsafe {
-        if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-            let e = io::Error::last_os_error();
-            // A single-id user namespace denies setgroups; there are no
-            // other groups to set then anyway.
-            if e.raw_os_error() != Some(libc::EPERM) {
-                return Err(e);
-            }
-        }
-        sys::cvt(libc::setresgid(gid, gid, gid))?;
-        sys::cvt(libc::setresuid(uid, uid, uid))?;
+    let gids: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    match setgroups(&gids) {
+        // A single-id user namespace denies setgroups; there are no other
+        // groups to set then anyway.
+        Ok(()) | Err(Errno::EPERM) => {}
+        Err(e) => return Err(e.into()),
     }
+    let (gid, uid) = (Gid::from_raw(gid), Uid::from_raw(uid));
+    setresgid(gid, gid, gid)?;
+    setresuid(uid, uid, uid)?;
     // Root keeps the set; any other user starts with none in effect, as in
     // Docker. Inheritable empty (CVE-2022-24769), then effective before
     // permitted: the kernel wants effective within permitted at each step.
-    let set = if uid == 0 { kept } else { Default::default() };
+    let set = if uid.is_root() {
+        kept
+    } else {
+        Default::default()
+    };
     caps::clear(None, CapSet::Inheritable).map_err(caps_err)?;
     caps::set(None, CapSet::Effective, &set).map_err(caps_err)?;
     caps::set(None, CapSet::Permitted, &set).map_err(caps_err)?;
-    // SAFETY: prctl with constant arguments.
-    sys::cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    prctl::set_no_new_privs()?;
     Ok(())
 }
 
@@ -278,11 +279,9 @@ pub unsafe fn reset_signals() {
 
 /// The container process. `sock` is its end of the sync socket.
 pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
-    // SAFETY: signal and prctl calls on ourselves only.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        reset_signals();
-    }
+    let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+    // SAFETY: signal-state calls on ourselves only.
+    unsafe { reset_signals() };
     // Until Go the monitor may open our /proc/PID/ns/net; rootless, it can
     // only while we are dumpable. Nothing else runs in our pid namespace
     // before Go.
@@ -296,8 +295,7 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     }
     // Until exec this process is rrun's image inside the container's pid
     // namespace: keep /proc/1/exe and ptrace out of reach from now on.
-    // SAFETY: prctl on ourselves.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    let _ = prctl::set_dumpable(false);
     crash::point("child-setup");
     if let Some(ns) = cfg.join_netns {
         // SAFETY: setns on a network-namespace fd the monitor opened.
@@ -314,15 +312,8 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     {
         io_fail(sock, "bringing up the loopback interface", e);
     }
-    // SAFETY: sethostname with a valid buffer and its length.
-    if unsafe {
-        libc::sethostname(
-            cfg.hostname.as_ptr() as *const libc::c_char,
-            cfg.hostname.len(),
-        )
-    } != 0
-    {
-        io_fail(sock, "setting the hostname", io::Error::last_os_error());
+    if let Err(e) = sethostname(&cfg.hostname) {
+        io_fail(sock, "setting the hostname", e.into());
     }
     // SAFETY: setdomainname with a valid buffer and its length.
     if !cfg.domainname.is_empty()
@@ -348,9 +339,8 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
         Ok(w) => w,
         Err(e) => io_fail(sock, "working directory", e),
     };
-    // SAFETY: chdir with a valid C string.
-    if unsafe { libc::chdir(wd.as_ptr()) } != 0 {
-        let e = io::Error::last_os_error();
+    if let Err(e) = chdir(wd.as_c_str()) {
+        let e = io::Error::from(e);
         fail(
             sock,
             125,
@@ -379,8 +369,7 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     }
     // The credential change cleared the parent-death signal; set it again
     // and make sure the monitor did not die before it took effect.
-    // SAFETY: prctl on ourselves.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let _ = prctl::set_pdeathsig(Signal::SIGKILL);
     if proto::peer_gone(sock) {
         // SAFETY: ending the child at once.
         unsafe { libc::_exit(125) }
@@ -479,12 +468,8 @@ pub fn exec_command(argv: &[CString], env: &[CString], path: &OsStr, sock: RawFd
         match e.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
             Some(libc::EACCES) | Some(libc::EPERM) => {
-                // SAFETY: stat into a zeroed buffer with a valid C string.
-                let is_file = unsafe {
-                    let mut st: libc::stat = std::mem::zeroed();
-                    libc::stat(full.as_ptr(), &mut st) == 0
-                        && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
-                };
+                let is_file = stat(full.as_c_str())
+                    .is_ok_and(|st| (st.st_mode & libc::S_IFMT) == libc::S_IFREG);
                 if is_file && denied.is_none() {
                     denied = Some(e);
                 }

@@ -14,25 +14,24 @@
 //! know and return everything.
 
 use std::io;
-use std::net::Ipv4Addr;
-use std::os::fd::OwnedFd;
+use std::net::{IpAddr, Ipv4Addr};
 
-use super::nftnl::{error_code, messages, recv_buf, send_buf};
+use netlink_packet_core::{
+    DefaultNla, Emitable, NLA_F_NESTED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, Nla,
+};
+use netlink_packet_netfilter::conntrack::{
+    ConntrackAttribute as Cta, ConntrackMessage, IPTuple, ProtoTuple, Protocol, Tuple as CtTuple,
+};
+use netlink_packet_netfilter::{NetfilterMessageInner, NetfilterSubsystem};
 
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_GET: u16 = 1;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
+use super::nftnl::{Nfnl, Reply, emit};
+
+const FAMILY: u8 = libc::AF_INET as u8;
+const IPCTNL_MSG_CT_GET: u8 = 1;
 const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_TUPLE_REPLY: u16 = 2;
-const CTA_TUPLE_IP: u16 = 1;
-const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_IP_V4_SRC: u16 = 1;
-const CTA_IP_V4_DST: u16 = 2;
-const CTA_PROTO_NUM: u16 = 1;
-const CTA_PROTO_SRC_PORT: u16 = 2;
-const CTA_PROTO_DST_PORT: u16 = 3;
-const NLA_TYPE_MASK: u16 = 0x3fff;
-const NLA_F_NESTED: u16 = 0x8000;
+// CTA_FILTER (Linux 5.8) has no type in netlink-packet-netfilter: it goes
+// as a raw attribute.
 const CTA_FILTER: u16 = 25;
 const CTA_FILTER_ORIG_FLAGS: u16 = 1;
 const CTA_FILTER_REPLY_FLAGS: u16 = 2;
@@ -73,37 +72,30 @@ impl Want {
     }
 }
 
-/// Append one netlink attribute, padded to 4 bytes.
-fn nla(out: &mut Vec<u8>, ty: u16, payload: &[u8]) {
-    out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
-    out.extend_from_slice(&ty.to_ne_bytes());
-    out.extend_from_slice(payload);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
-
 /// The attributes of a dump request that has the kernel return only
 /// `w`'s entries: the tuple to compare (CTA_TUPLE_ORIG or _REPLY) and,
 /// in CTA_FILTER, which of its fields count.
-pub fn filter_attrs(w: Want) -> Vec<u8> {
-    let mut ip = Vec::new();
-    let mut proto = Vec::new();
-    nla(&mut proto, CTA_PROTO_NUM, &[libc::IPPROTO_UDP as u8]);
+pub fn filter_attrs(w: Want) -> Vec<DefaultNla> {
+    let mut proto = vec![ProtoTuple::Protocol(Protocol::Udp)];
     let (tuple, which, flags) = match w {
         Want::ToPort(p) => {
-            nla(&mut proto, CTA_PROTO_DST_PORT, &p.to_be_bytes());
+            proto.push(ProtoTuple::DestinationPort(p));
             (
-                CTA_TUPLE_ORIG,
+                nested(CTA_TUPLE_ORIG, &[CtTuple::Proto(proto)]),
                 CTA_FILTER_ORIG_FLAGS,
                 CTA_FILTER_F_CTA_PROTO_NUM | CTA_FILTER_F_CTA_PROTO_DST_PORT,
             )
         }
         Want::From(a, p) => {
-            nla(&mut ip, CTA_IP_V4_SRC, &a.octets());
-            nla(&mut proto, CTA_PROTO_SRC_PORT, &p.to_be_bytes());
+            proto.push(ProtoTuple::SourcePort(p));
             (
-                CTA_TUPLE_REPLY,
+                nested(
+                    CTA_TUPLE_REPLY,
+                    &[
+                        CtTuple::Ip(vec![IPTuple::SourceAddress(IpAddr::V4(a))]),
+                        CtTuple::Proto(proto),
+                    ],
+                ),
                 CTA_FILTER_REPLY_FLAGS,
                 CTA_FILTER_F_CTA_IP_SRC
                     | CTA_FILTER_F_CTA_PROTO_NUM
@@ -111,56 +103,40 @@ pub fn filter_attrs(w: Want) -> Vec<u8> {
             )
         }
     };
-    let mut t = Vec::new();
-    if !ip.is_empty() {
-        nla(&mut t, CTA_TUPLE_IP | NLA_F_NESTED, &ip);
-    }
-    nla(&mut t, CTA_TUPLE_PROTO | NLA_F_NESTED, &proto);
-    let mut f = Vec::new();
-    nla(&mut f, which, &flags.to_ne_bytes());
-    let mut out = Vec::new();
-    nla(&mut out, tuple | NLA_F_NESTED, &t);
-    nla(&mut out, CTA_FILTER | NLA_F_NESTED, &f);
-    out
+    // The flags are a host-order u32, as the kernel's policy reads them.
+    let f = DefaultNla::new(which, flags.to_ne_bytes().to_vec());
+    vec![tuple, nested(CTA_FILTER, &[f])]
 }
 
-/// Iterate netlink attributes: (type without flags, payload).
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        if b.len() < 4 {
-            return None;
-        }
-        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
-        let ty = u16::from_ne_bytes([b[2], b[3]]) & NLA_TYPE_MASK;
-        if len < 4 || len > b.len() {
-            return None;
-        }
-        let payload = &b[4..len];
-        b = &b[((len + 3) & !3).min(b.len())..];
-        Some((ty, payload))
-    })
+/// A nested attribute of `inner`, flagged NLA_F_NESTED: the kernel parses
+/// CTA_FILTER strictly and refuses it without the flag, which the crate's
+/// ConntrackAttribute::Other cannot carry.
+fn nested<T: Nla>(kind: u16, inner: &[T]) -> DefaultNla {
+    let mut v = vec![0; inner.buffer_len()];
+    inner.emit(&mut v);
+    DefaultNla::new(kind | NLA_F_NESTED, v)
 }
 
-pub fn parse_tuple(b: &[u8]) -> Tuple {
+/// The fields of a decoded tuple that matter here.
+fn tuple_of(ts: &[CtTuple]) -> Tuple {
     let mut t = Tuple::default();
-    for (ty, p) in attrs(b) {
-        match ty {
-            CTA_TUPLE_IP => {
-                for (ty, p) in attrs(p) {
-                    let a = (p.len() == 4).then(|| Ipv4Addr::new(p[0], p[1], p[2], p[3]));
-                    match ty {
-                        CTA_IP_V4_SRC => t.src = a,
-                        CTA_IP_V4_DST => t.dst = a,
+    for nla in ts {
+        match nla {
+            CtTuple::Ip(ips) => {
+                for ip in ips {
+                    match ip {
+                        IPTuple::SourceAddress(IpAddr::V4(a)) => t.src = Some(*a),
+                        IPTuple::DestinationAddress(IpAddr::V4(a)) => t.dst = Some(*a),
                         _ => {}
                     }
                 }
             }
-            CTA_TUPLE_PROTO => {
-                for (ty, p) in attrs(p) {
-                    match (ty, p.len()) {
-                        (CTA_PROTO_NUM, 1) => t.proto = p[0],
-                        (CTA_PROTO_SRC_PORT, 2) => t.sport = u16::from_be_bytes([p[0], p[1]]),
-                        (CTA_PROTO_DST_PORT, 2) => t.dport = u16::from_be_bytes([p[0], p[1]]),
+            CtTuple::Proto(ps) => {
+                for p in ps {
+                    match p {
+                        ProtoTuple::Protocol(n) => t.proto = u8::from(*n),
+                        ProtoTuple::SourcePort(p) => t.sport = *p,
+                        ProtoTuple::DestinationPort(p) => t.dport = *p,
                         _ => {}
                     }
                 }
@@ -171,91 +147,109 @@ pub fn parse_tuple(b: &[u8]) -> Tuple {
     t
 }
 
-fn header(out: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, payload: &[u8]) {
-    let len = 16 + 4 + payload.len();
-    out.extend_from_slice(&(len as u32).to_ne_bytes());
-    out.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | ty).to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out.extend_from_slice(&[libc::AF_INET as u8, 0, 0, 0]);
-    out.extend_from_slice(payload);
+/// A tuple attribute's payload as the kernel sends it; what cannot be
+/// decoded is left out.
+#[cfg(test)]
+pub fn parse_tuple(b: &[u8]) -> Tuple {
+    use netlink_packet_core::{NlasIterator, Parseable};
+    let ts: Vec<CtTuple> = NlasIterator::new(b)
+        .map_while(Result::ok)
+        .filter_map(|nla| CtTuple::parse(&nla).ok())
+        .collect();
+    tuple_of(&ts)
 }
 
-/// The original-tuple attribute (raw, to delete it by) of every entry the
-/// kernel returns for which `stale(orig, reply)` holds; `filter`: the
-/// attributes that narrow the dump (none: the whole table).
-fn dump(
-    fd: &OwnedFd,
-    filter: &[u8],
-    stale: &dyn Fn(&Tuple, &Tuple) -> bool,
-) -> io::Result<Vec<Vec<u8>>> {
+/// An entry of a dump: its original tuple (to delete it by), that and its
+/// reply tuple as far as they matter here.
+pub(crate) fn entry(m: ConntrackMessage) -> Option<(Vec<CtTuple>, Tuple, Tuple)> {
+    let (ConntrackMessage::New(attrs) | ConntrackMessage::Get(attrs)) = m else {
+        return None;
+    };
+    let mut orig = None;
+    let mut reply = Tuple::default();
+    for a in attrs {
+        match a {
+            Cta::CtaTupleOrig(t) => orig = Some(t),
+            Cta::CtaTupleReply(t) => reply = tuple_of(&t),
+            _ => {}
+        }
+    }
+    let orig = orig?;
+    let o = tuple_of(&orig);
+    Some((orig, o, reply))
+}
+
+/// The request that dumps the entries `filter` narrows to (none: the whole
+/// table). Raw attributes, hence not a ConntrackMessage (see `nested`).
+fn dump_request(filter: Vec<DefaultNla>) -> Vec<u8> {
     let mut req = Vec::new();
-    header(
+    emit(
         &mut req,
-        IPCTNL_MSG_CT_GET,
-        (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16,
+        NLM_F_REQUEST | NLM_F_DUMP,
         1,
-        filter,
+        FAMILY,
+        0,
+        NetfilterMessageInner::Other {
+            subsys: NetfilterSubsystem::Conntrack,
+            message_type: IPCTNL_MSG_CT_GET,
+            attributes: filter,
+        },
     );
-    send_buf(fd, &req)?;
+    req
+}
+
+/// The request that deletes the entry of this original tuple.
+fn delete_request(seq: u32, orig: Vec<CtTuple>) -> Vec<u8> {
+    let mut msg = Vec::new();
+    emit(
+        &mut msg,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        FAMILY,
+        0,
+        ConntrackMessage::Delete(vec![Cta::CtaTupleOrig(orig)]),
+    );
+    msg
+}
+
+/// The original tuple (to delete it by) of every entry the kernel returns
+/// for which `stale(orig, reply)` holds; `filter`: the attributes that
+/// narrow the dump (none: the whole table).
+fn dump(
+    nl: &mut Nfnl,
+    filter: Vec<DefaultNla>,
+    stale: &dyn Fn(&Tuple, &Tuple) -> bool,
+) -> io::Result<Vec<Vec<CtTuple>>> {
+    nl.send(&dump_request(filter))?;
     let mut found = Vec::new();
-    let mut buf = vec![0u8; 65536];
     loop {
-        let n = recv_buf(fd, &mut buf)?;
-        for (ty, _, body) in messages(&buf[..n]) {
-            if ty == libc::NLMSG_DONE as u16 {
-                return Ok(found);
-            }
-            if ty == libc::NLMSG_ERROR as u16 {
-                return match error_code(body) {
-                    0 => Ok(found),
-                    code => Err(io::Error::from_raw_os_error(-code)),
-                };
-            }
-            // After the 4-byte nfgenmsg: the entry's attributes.
-            let Some(body) = body.get(4..) else { continue };
-            let mut orig_raw = None;
-            let (mut orig, mut reply) = (Tuple::default(), Tuple::default());
-            for (aty, p) in attrs(body) {
-                match aty {
-                    CTA_TUPLE_ORIG => {
-                        orig = parse_tuple(p);
-                        orig_raw = Some(p.to_vec());
+        let Some(msgs) = nl.recv()? else {
+            return Ok(found);
+        };
+        for (_, reply) in msgs {
+            match reply {
+                Reply::Done | Reply::Ack(0) => return Ok(found),
+                Reply::Ack(code) => return Err(io::Error::from_raw_os_error(-code)),
+                Reply::Conntrack(m) => {
+                    if let Some((raw, orig, reply)) = entry(m)
+                        && stale(&orig, &reply)
+                    {
+                        found.push(raw);
                     }
-                    CTA_TUPLE_REPLY => reply = parse_tuple(p),
-                    _ => {}
                 }
-            }
-            if let Some(raw) = orig_raw
-                && stale(&orig, &reply)
-            {
-                found.push(raw);
+                Reply::Table(_) | Reply::Other => {}
             }
         }
     }
 }
 
 /// Delete each entry by its original tuple; how many went.
-fn delete(fd: &OwnedFd, entries: &[Vec<u8>]) -> usize {
+fn delete(nl: &mut Nfnl, entries: Vec<Vec<CtTuple>>) -> usize {
     let mut gone = 0;
-    for (i, orig) in entries.iter().enumerate() {
-        let mut payload = Vec::new();
-        nla(&mut payload, CTA_TUPLE_ORIG | NLA_F_NESTED, orig);
-        let mut msg = Vec::new();
-        header(
-            &mut msg,
-            IPCTNL_MSG_CT_DELETE,
-            (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16,
-            i as u32 + 2,
-            &payload,
-        );
-        let mut ack = [0u8; 256];
-        if send_buf(fd, &msg).is_ok()
-            && let Ok(n) = recv_buf(fd, &mut ack)
-            && messages(&ack[..n])
-                .iter()
-                .any(|(ty, _, body)| *ty == libc::NLMSG_ERROR as u16 && error_code(body) == 0)
+    for (i, orig) in entries.into_iter().enumerate() {
+        if nl.send(&delete_request(i as u32 + 2, orig)).is_ok()
+            && let Ok(Some(acks)) = nl.recv()
+            && acks.iter().any(|(_, r)| matches!(r, Reply::Ack(0)))
         {
             gone += 1;
         }
@@ -276,16 +270,17 @@ fn filter_refused(e: &io::Error) -> bool {
 /// caller asks only for what its step can have left). Best effort; returns
 /// how many went.
 pub fn delete_udp(wants: &[Want]) -> io::Result<usize> {
-    let fd = super::nftnl::socket()?;
+    let mut nl = Nfnl::open()?;
     let mut gone = 0;
     // An entry may answer two wants (a mapped flow does): each dump comes
     // after the previous one's deletions.
     for w in wants {
-        match dump(&fd, &filter_attrs(*w), &|o, r| w.matches(o, r)) {
-            Ok(entries) => gone += delete(&fd, &entries),
+        match dump(&mut nl, filter_attrs(*w), &|o, r| w.matches(o, r)) {
+            Ok(entries) => gone += delete(&mut nl, entries),
             Err(e) if filter_refused(&e) => {
                 let any = |o: &Tuple, r: &Tuple| wants.iter().any(|w| w.matches(o, r));
-                return Ok(gone + delete(&fd, &dump(&fd, &[], &any)?));
+                let all = dump(&mut nl, Vec::new(), &any)?;
+                return Ok(gone + delete(&mut nl, all));
             }
             Err(e) => return Err(e),
         }
@@ -296,38 +291,50 @@ pub fn delete_udp(wants: &[Want]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::NlasIterator;
+
+    const CTA_STATUS: u16 = 3;
+    const CTA_ID: u16 = 12;
+    const CTA_TUPLE_IP: u16 = 1;
+    const CTA_TUPLE_PROTO: u16 = 2;
+    const CTA_IP_V4_SRC: u16 = 1;
+    const CTA_IP_V4_DST: u16 = 2;
+    const CTA_PROTO_NUM: u16 = 1;
+    const CTA_PROTO_SRC_PORT: u16 = 2;
+    const CTA_PROTO_DST_PORT: u16 = 3;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// One attribute, padded, as the kernel lays it out.
+    fn nla(out: &mut Vec<u8>, ty: u16, payload: &[u8]) {
+        out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(payload);
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+    }
+
+    /// A tuple's payload: CTA_TUPLE_IP{src, dst}, CTA_TUPLE_PROTO{17, sport, dport}.
+    fn tuple_bytes(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+        let mut ip = Vec::new();
+        nla(&mut ip, CTA_IP_V4_SRC, &src);
+        nla(&mut ip, CTA_IP_V4_DST, &dst);
+        let mut proto = Vec::new();
+        nla(&mut proto, CTA_PROTO_NUM, &[17]);
+        nla(&mut proto, CTA_PROTO_SRC_PORT, &sport.to_be_bytes());
+        nla(&mut proto, CTA_PROTO_DST_PORT, &dport.to_be_bytes());
+        let mut t = Vec::new();
+        nla(&mut t, CTA_TUPLE_IP | NLA_F_NESTED, &ip);
+        nla(&mut t, CTA_TUPLE_PROTO | NLA_F_NESTED, &proto);
+        t
+    }
 
     #[test]
     fn tuples() {
-        // CTA_TUPLE_IP{src 10.0.0.2, dst 10.0.0.1}, CTA_TUPLE_PROTO{17, 40000, 5353}
-        let mut ip = Vec::new();
-        for (ty, a) in [
-            (CTA_IP_V4_SRC, [10, 0, 0, 2]),
-            (CTA_IP_V4_DST, [10, 0, 0, 1]),
-        ] {
-            ip.extend_from_slice(&8u16.to_ne_bytes());
-            ip.extend_from_slice(&ty.to_ne_bytes());
-            ip.extend_from_slice(&a);
-        }
-        let mut proto = Vec::new();
-        proto.extend_from_slice(&5u16.to_ne_bytes());
-        proto.extend_from_slice(&CTA_PROTO_NUM.to_ne_bytes());
-        proto.extend_from_slice(&[17, 0, 0, 0]);
-        for (ty, p) in [(CTA_PROTO_SRC_PORT, 40000u16), (CTA_PROTO_DST_PORT, 5353)] {
-            proto.extend_from_slice(&6u16.to_ne_bytes());
-            proto.extend_from_slice(&ty.to_ne_bytes());
-            proto.extend_from_slice(&p.to_be_bytes());
-            proto.extend_from_slice(&[0, 0]);
-        }
-        let mut t = Vec::new();
-        for (ty, body) in [
-            (CTA_TUPLE_IP | 0x8000, &ip),
-            (CTA_TUPLE_PROTO | 0x8000, &proto),
-        ] {
-            t.extend_from_slice(&((4 + body.len()) as u16).to_ne_bytes());
-            t.extend_from_slice(&ty.to_ne_bytes());
-            t.extend_from_slice(body);
-        }
+        let t = tuple_bytes([10, 0, 0, 2], [10, 0, 0, 1], 40000, 5353);
         let got = parse_tuple(&t);
         assert_eq!(
             got,
@@ -345,14 +352,48 @@ mod tests {
         }
     }
 
-    /// The request's attributes: (type, payload) at the top level.
+    /// The attributes as sent.
+    fn bytes(a: &[DefaultNla]) -> Vec<u8> {
+        let mut out = vec![0; a.buffer_len()];
+        a.emit(&mut out);
+        out
+    }
+
+    /// The request's attributes: (type without flags, payload) at the top level.
     fn top(b: &[u8]) -> Vec<(u16, Vec<u8>)> {
-        attrs(b).map(|(t, p)| (t, p.to_vec())).collect()
+        NlasIterator::new(b)
+            .map(|n| n.expect("an attribute"))
+            .map(|n| (n.kind(), n.value().to_vec()))
+            .collect()
+    }
+
+    /// The bytes rrun's own encoder sent before this module used
+    /// netlink-packet-netfilter (the kernel took them): the crate's must be
+    /// the same, byte for byte.
+    #[test]
+    fn requests_as_before() {
+        assert_eq!(
+            hex(&dump_request(filter_attrs(Want::ToPort(5353)))),
+            "3800000001010103010000000000000002000000\
+             180001801400028005000100110000000600030014e900000c0019800800010028000000"
+        );
+        assert_eq!(
+            hex(&dump_request(filter_attrs(Want::From(
+                Ipv4Addr::new(172, 17, 0, 3),
+                53
+            )))),
+            "4400000001010103010000000000000002000000\
+             240002800c00018008000100ac11000314000280050001001100000006000200003500000c0019800800020019000000"
+        );
+        assert_eq!(
+            hex(&dump_request(Vec::new())),
+            "1400000001010103010000000000000002000000"
+        );
     }
 
     #[test]
     fn filter_to_a_port() {
-        let got = filter_attrs(Want::ToPort(5353));
+        let got = bytes(&filter_attrs(Want::ToPort(5353)));
         // As this kernel took it: CTA_TUPLE_ORIG{CTA_TUPLE_PROTO{17, dst
         // 5353}}, CTA_FILTER{ORIG_FLAGS = PROTO_NUM | PROTO_DST_PORT}.
         let mut want = vec![24, 0, 1, 0x80, 20, 0, 2, 0x80, 5, 0, 1, 0, 17, 0, 0, 0];
@@ -380,7 +421,7 @@ mod tests {
 
     #[test]
     fn filter_from_a_container() {
-        let got = filter_attrs(Want::From(Ipv4Addr::new(172, 17, 0, 3), 53));
+        let got = bytes(&filter_attrs(Want::From(Ipv4Addr::new(172, 17, 0, 3), 53)));
         let a = top(&got);
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].0, CTA_TUPLE_REPLY);
@@ -406,6 +447,67 @@ mod tests {
             CTA_TUPLE_REPLY | 0x8000
         );
         assert_eq!(u16::from_ne_bytes([got[6], got[7]]), CTA_TUPLE_IP | 0x8000);
+    }
+
+    /// A dump's entry (IPCTNL_MSG_CT_NEW) as the kernel sends it.
+    fn entry_message(orig: &[u8], reply: &[u8]) -> Vec<u8> {
+        let mut body = vec![FAMILY, 0, 0, 0];
+        nla(&mut body, CTA_TUPLE_ORIG | NLA_F_NESTED, orig);
+        nla(&mut body, CTA_TUPLE_REPLY | NLA_F_NESTED, reply);
+        nla(&mut body, CTA_STATUS, &0x18eu32.to_be_bytes());
+        nla(&mut body, CTA_ID, &7u32.to_be_bytes());
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&(1u16 << 8).to_ne_bytes());
+        m.extend_from_slice(&[2, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn entries_are_deleted_by_their_tuple_as_sent() {
+        let orig = tuple_bytes([10, 0, 0, 2], [10, 0, 0, 1], 40000, 5353);
+        let reply = tuple_bytes([172, 17, 0, 3], [10, 0, 0, 2], 53, 40000);
+        let got = crate::net::nftnl::replies(&entry_message(&orig, &reply));
+        assert_eq!(got.len(), 1);
+        let (_, Reply::Conntrack(m)) = got.into_iter().next().unwrap() else {
+            panic!()
+        };
+        let (raw, o, r) = entry(m).expect("an entry");
+        assert_eq!(
+            (o.sport, o.dport, o.src),
+            (40000, 5353, Some(Ipv4Addr::new(10, 0, 0, 2)))
+        );
+        assert_eq!((r.sport, r.src), (53, Some(Ipv4Addr::new(172, 17, 0, 3))));
+        assert!(Want::ToPort(5353).matches(&o, &r));
+        assert!(Want::From(Ipv4Addr::new(172, 17, 0, 3), 53).matches(&o, &r));
+        // The delete request carries the original tuple as the kernel sent it.
+        let del = delete_request(2, raw);
+        let mut want = Vec::new();
+        nla(&mut want, CTA_TUPLE_ORIG | NLA_F_NESTED, &orig);
+        assert_eq!(&del[20..], &want[..]);
+        assert_eq!(&del[4..6], &((1u16 << 8) | 2).to_ne_bytes(), "CT_DELETE");
+        assert_eq!(&del[6..8], &5u16.to_ne_bytes(), "REQUEST | ACK");
+        assert_eq!(&del[8..12], &2u32.to_ne_bytes());
+        // No original tuple: no entry.
+        let mut no_orig = entry_message(&orig, &reply);
+        no_orig[22] = 9;
+        let (_, Reply::Conntrack(m)) = crate::net::nftnl::replies(&no_orig)
+            .into_iter()
+            .next()
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(entry(m).is_none());
+        // A deletion's echo is no entry either (a dump gives CT_NEW).
+        let mut del = entry_message(&orig, &reply);
+        del[4] = 2;
+        let (_, Reply::Conntrack(m)) = crate::net::nftnl::replies(&del).into_iter().next().unwrap()
+        else {
+            panic!()
+        };
+        assert!(entry(m).is_none());
     }
 
     #[test]
@@ -448,5 +550,128 @@ mod tests {
         for e in [libc::EPERM, libc::ENOENT, libc::ENOBUFS] {
             assert!(!filter_refused(&io::Error::from_raw_os_error(e)));
         }
+    }
+
+    /// Make a UDP entry over ctnetlink (as `conntrack -I` does).
+    fn create(
+        nl: &mut Nfnl,
+        orig: (Ipv4Addr, Ipv4Addr, u16, u16),
+        reply_src: (Ipv4Addr, u16),
+    ) -> i32 {
+        let t = |src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16| {
+            vec![
+                CtTuple::Ip(vec![
+                    IPTuple::SourceAddress(IpAddr::V4(src)),
+                    IPTuple::DestinationAddress(IpAddr::V4(dst)),
+                ]),
+                CtTuple::Proto(vec![
+                    ProtoTuple::Protocol(Protocol::Udp),
+                    ProtoTuple::SourcePort(sport),
+                    ProtoTuple::DestinationPort(dport),
+                ]),
+            ]
+        };
+        let (src, dst, sport, dport) = orig;
+        let mut msg = Vec::new();
+        emit(
+            &mut msg,
+            NLM_F_REQUEST | NLM_F_ACK | netlink_packet_core::NLM_F_CREATE,
+            99,
+            FAMILY,
+            0,
+            ConntrackMessage::New(vec![
+                Cta::CtaTupleOrig(t(src, dst, sport, dport)),
+                Cta::CtaTupleReply(t(reply_src.0, src, reply_src.1, sport)),
+                Cta::CtaTimeout(60),
+            ]),
+        );
+        if nl.send(&msg).is_err() {
+            return -1;
+        }
+        match nl.recv() {
+            Ok(Some(r)) => r
+                .iter()
+                .find_map(|(_, r)| match r {
+                    Reply::Ack(c) => Some(*c),
+                    _ => None,
+                })
+                .unwrap_or(-2),
+            _ => -3,
+        }
+    }
+
+    /// Against this kernel, in a network namespace of its own: the
+    /// filtered dumps are taken (not refused, which would fall back to the
+    /// whole table), and delete the entries each asks for, and those alone.
+    #[test]
+    fn filtered_dumps_delete_what_they_name() {
+        if !nix::unistd::geteuid().is_root() {
+            crate::net::test_skip::needs_root("a network namespace and its conntrack table");
+            return;
+        }
+        let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        crate::net::test_skip::in_new_netns(|| {
+            let Ok(mut nl) = Nfnl::open() else { return 11 };
+            // To the host port 5353 (answered by a container), to 5354,
+            // and TCP-free noise on another port.
+            for (o, r) in [
+                (
+                    (a("10.0.0.2"), a("10.0.0.1"), 40000, 5353),
+                    (a("172.17.0.3"), 53),
+                ),
+                (
+                    (a("10.0.0.2"), a("10.0.0.1"), 40001, 5354),
+                    (a("10.0.0.1"), 5354),
+                ),
+                (
+                    (a("10.0.0.4"), a("10.0.0.1"), 40002, 7000),
+                    (a("172.17.0.3"), 54),
+                ),
+            ] {
+                let c = create(&mut nl, o, r);
+                if c != 0 {
+                    eprintln!("create: {c}");
+                    return 12;
+                }
+            }
+            for w in [Want::ToPort(5353), Want::From(a("172.17.0.3"), 54)] {
+                match dump(&mut nl, filter_attrs(w), &|o, r| w.matches(o, r)) {
+                    Ok(e) if e.len() == 1 => {}
+                    r => {
+                        eprintln!("{w:?}: {r:?}");
+                        return 13;
+                    }
+                }
+            }
+            match delete_udp(&[Want::ToPort(5353), Want::From(a("172.17.0.3"), 53)]) {
+                Ok(1) => {}
+                r => {
+                    eprintln!("delete: {r:?}");
+                    return 14;
+                }
+            }
+            match delete_udp(&[Want::ToPort(5353)]) {
+                Ok(0) => {}
+                r => {
+                    eprintln!("again: {r:?}");
+                    return 15;
+                }
+            }
+            match delete_udp(&[Want::From(a("172.17.0.3"), 54)]) {
+                Ok(1) => {}
+                r => {
+                    eprintln!("from: {r:?}");
+                    return 16;
+                }
+            }
+            // The one no want named is still there.
+            match dump(&mut nl, Vec::new(), &|_, _| true) {
+                Ok(e) if e.len() == 1 && tuple_of(&e[0]).dport == 5354 => 0,
+                r => {
+                    eprintln!("left: {r:?}");
+                    17
+                }
+            }
+        });
     }
 }

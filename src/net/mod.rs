@@ -23,7 +23,7 @@ pub mod transparent;
 use std::fs;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -335,39 +335,32 @@ pub struct HeldPorts {
 }
 
 fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
-    let (domain, sa): (libc::c_int, SocketAddr) = match b.host_ip {
-        IpAddr::V4(_) => (libc::AF_INET, SocketAddr::new(b.host_ip, b.host_port)),
-        IpAddr::V6(_) => (libc::AF_INET6, SocketAddr::new(b.host_ip, b.host_port)),
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage, bind, listen, setsockopt,
+        socket, sockopt,
+    };
+    let sa = SocketAddr::new(b.host_ip, b.host_port);
+    let domain = match b.host_ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
     };
     let ty = match b.proto {
-        Proto::Tcp => libc::SOCK_STREAM,
-        Proto::Udp => libc::SOCK_DGRAM,
+        Proto::Tcp => SockType::Stream,
+        Proto::Udp => SockType::Datagram,
     };
-    // SAFETY: a new socket, owned at once.
-    let fd = sys::cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: fd is new and ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    if domain == libc::AF_INET6 {
+    let fd = socket(domain, ty, SockFlag::SOCK_CLOEXEC, None)?;
+    if domain == AddressFamily::Inet6 {
         // [::]:PORT is the IPv6 wildcard only; 0.0.0.0:PORT is its own -p.
-        sys::set_int_opt(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+        setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
     }
     if b.proto == Proto::Tcp {
-        sys::set_int_opt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     }
-    let (storage, len) = sys::to_sockaddr(&sa);
-    // SAFETY: storage holds a valid sockaddr of length len.
-    sys::cvt(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            &storage as *const _ as *const libc::sockaddr,
-            len,
-        )
-    })?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(sa))?;
     if b.proto == Proto::Tcp {
         // Listening, the port checks again against every other socket
         // bound to it, SO_REUSEADDR or not: EADDRINUSE here if any.
-        // SAFETY: listen on our own bound socket.
-        sys::cvt(unsafe { libc::listen(fd.as_raw_fd(), libc::SOMAXCONN) })?;
+        listen(&fd, Backlog::MAXCONN)?;
     }
     let port = sys::local_addr(fd.as_raw_fd())?.port();
     Ok((fd, port))
@@ -587,8 +580,7 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
         })
         .collect();
     let tr = transparent::record(st);
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = nix::unistd::geteuid().is_root();
     // Rootless: how containers reach the outside (pasta, or why not).
     let outbound = if root {
         "host".to_string()

@@ -444,8 +444,7 @@ mod tests {
     /// ruleset and the elements.
     #[test]
     fn nft_accepts_the_scripts() {
-        // SAFETY: geteuid cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = nix::unistd::geteuid().is_root();
         if !root {
             crate::net::test_skip::needs_root("it runs nft in a network namespace of its own");
             return;
@@ -497,8 +496,7 @@ mod tests {
     /// checked with nft, in the network namespace of a forked child.
     #[test]
     fn netlink_elements_round_trip() {
-        // SAFETY: geteuid cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = nix::unistd::geteuid().is_root();
         if !root {
             crate::net::test_skip::needs_root("it runs nft in a network namespace of its own");
             return;
@@ -535,100 +533,80 @@ mod tests {
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default()
         };
-        // SAFETY: the child only runs the steps below and _exits.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork");
-        if pid == 0 {
-            let code = (|| {
-                // SAFETY: unshare in the forked child only.
-                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-                    return 10;
+        crate::net::test_skip::in_new_netns(|| {
+            if apply(&network_script(&settings(false))).is_err() {
+                return 11;
+            }
+            if add(c, &ports, &links).is_err() {
+                return 12;
+            }
+            let l = list();
+            if !l.contains("8080 : 172.17.0.2 . 80")
+                || !l.contains("10.0.0.5 . 5353 : 172.17.0.2 . 53")
+                || !l.contains("172.17.0.3 . 172.17.0.2 . 5432")
+            {
+                eprintln!("{l}");
+                return 13;
+            }
+            // Adding what exists is not an error (no NLM_F_EXCL).
+            if add(c, &ports, &links).is_err() {
+                return 14;
+            }
+            if !remove(c, &ports, &links).is_empty() {
+                return 15;
+            }
+            let l = list();
+            if l.contains("8080 :") || l.contains("5432") {
+                eprintln!("{l}");
+                return 16;
+            }
+            // Removing what is gone is not an error either.
+            if !remove(c, &ports, &links).is_empty() {
+                return 17;
+            }
+            // The tables' handles: there, then new once made again.
+            let names = [
+                (nftnl::FAMILY_IP, TABLE),
+                (nftnl::FAMILY_BRIDGE, TABLE),
+                (nftnl::FAMILY_IP, "no-such-table"),
+            ];
+            let first = match nftnl::table_handles(&names) {
+                Ok(h) => h,
+                Err(_) => return 18,
+            };
+            if first[0].is_none() || first[1].is_none() || first[2].is_some() {
+                eprintln!("{first:?}");
+                return 19;
+            }
+            if apply(&network_script(&settings(false))).is_err() {
+                return 20;
+            }
+            match nftnl::table_handles(&names) {
+                Ok(h) if h[0] != first[0] && h[0].is_some() => {}
+                h => {
+                    eprintln!("{first:?} then {h:?}");
+                    return 21;
                 }
-                if apply(&network_script(&settings(false))).is_err() {
-                    return 11;
-                }
-                if add(c, &ports, &links).is_err() {
-                    return 12;
-                }
-                let l = list();
-                if !l.contains("8080 : 172.17.0.2 . 80")
-                    || !l.contains("10.0.0.5 . 5353 : 172.17.0.2 . 53")
-                    || !l.contains("172.17.0.3 . 172.17.0.2 . 5432")
-                {
-                    eprintln!("{l}");
-                    return 13;
-                }
-                // Adding what exists is not an error (no NLM_F_EXCL).
-                if add(c, &ports, &links).is_err() {
-                    return 14;
-                }
-                if !remove(c, &ports, &links).is_empty() {
-                    return 15;
-                }
-                let l = list();
-                if l.contains("8080 :") || l.contains("5432") {
-                    eprintln!("{l}");
-                    return 16;
-                }
-                // Removing what is gone is not an error either.
-                if !remove(c, &ports, &links).is_empty() {
-                    return 17;
-                }
-                // The tables' handles: there, then new once made again.
-                let names = [
-                    (nftnl::FAMILY_IP, TABLE),
-                    (nftnl::FAMILY_BRIDGE, TABLE),
-                    (nftnl::FAMILY_IP, "no-such-table"),
-                ];
-                let first = match nftnl::table_handles(&names) {
-                    Ok(h) => h,
-                    Err(_) => return 18,
-                };
-                if first[0].is_none() || first[1].is_none() || first[2].is_some() {
-                    eprintln!("{first:?}");
-                    return 19;
-                }
-                if apply(&network_script(&settings(false))).is_err() {
-                    return 20;
-                }
-                match nftnl::table_handles(&names) {
-                    Ok(h) if h[0] != first[0] && h[0].is_some() => {}
-                    h => {
-                        eprintln!("{first:?} then {h:?}");
-                        return 21;
-                    }
-                }
-                // An orphan under a key (another value): replaced.
-                let orphan = [Binding {
-                    host_ip: ANY_V4,
-                    host_port: 8080,
-                    container_port: 81,
-                    proto: Proto::Tcp,
-                }];
-                if add(Ipv4Addr::new(172, 17, 0, 9), &orphan, &[]).is_err()
-                    || add(c, &ports, &links).is_err()
-                {
-                    return 22;
-                }
-                let l = list();
-                if !l.contains("8080 : 172.17.0.2 . 80") || l.contains("172.17.0.9") {
-                    eprintln!("{l}");
-                    return 23;
-                }
-                0
-            })();
-            // SAFETY: ending the forked child.
-            unsafe { libc::_exit(code) };
-        }
-        let mut status = 0;
-        // SAFETY: waiting for our child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert!(libc::WIFEXITED(status), "child died: {status}");
-        assert_eq!(
-            libc::WEXITSTATUS(status),
-            0,
-            "the step that failed (see above)"
-        );
+            }
+            // An orphan under a key (another value): replaced.
+            let orphan = [Binding {
+                host_ip: ANY_V4,
+                host_port: 8080,
+                container_port: 81,
+                proto: Proto::Tcp,
+            }];
+            if add(Ipv4Addr::new(172, 17, 0, 9), &orphan, &[]).is_err()
+                || add(c, &ports, &links).is_err()
+            {
+                return 22;
+            }
+            let l = list();
+            if !l.contains("8080 : 172.17.0.2 . 80") || l.contains("172.17.0.9") {
+                eprintln!("{l}");
+                return 23;
+            }
+            0
+        });
     }
 
     /// The host's loopback and IPv6 host addresses are the forwarder's:

@@ -6,34 +6,38 @@
 //! per network.
 //!
 //! Wire format: NFNL_MSG_BATCH_BEGIN, then NFT_MSG_NEWSETELEM or
-//! NFT_MSG_DELSETELEM per set, then NFNL_MSG_BATCH_END. Keys are
-//! concatenations of fields, each padded to 4 bytes, in network order.
+//! NFT_MSG_DELSETELEM per set, then NFNL_MSG_BATCH_END, built as
+//! netlink-packet-netfilter's messages. Keys are concatenations of fields,
+//! each padded to 4 bytes, in network order. Also the NETLINK_NETFILTER
+//! socket and the decoding of answers that `conntrack` shares.
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::sys;
+use std::num::NonZeroI32;
 
-const NETLINK_NETFILTER: libc::c_int = 12;
+use netlink_packet_core::{
+    ErrorBuffer, ErrorMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, Parseable, ParseableParametrized,
+};
+use netlink_packet_netfilter::conntrack::ConntrackMessage;
+use netlink_packet_netfilter::nftables::{
+    DataAttribute, ListAttribute, NfTablesMessage, SetElementAttribute, SetElementList,
+    SetElementMessage, TableAttribute, TableMessage,
+};
+use netlink_packet_netfilter::none::ControlMessage;
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
+};
+use netlink_sys::{Socket, protocols::NETLINK_NETFILTER};
+
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
-const NFNL_MSG_BATCH_END: u16 = 0x11;
-const NFT_MSG_GETTABLE: u16 = 1;
-const NFT_MSG_NEWSETELEM: u16 = 12;
-const NFTA_TABLE_NAME: u16 = 1;
-const NFTA_TABLE_HANDLE: u16 = 4;
-const NFT_MSG_DELSETELEM: u16 = 14;
-const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
-const NFTA_SET_ELEM_LIST_SET: u16 = 2;
-const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
-const NFTA_LIST_ELEM: u16 = 1;
-const NFTA_SET_ELEM_KEY: u16 = 1;
-const NFTA_SET_ELEM_DATA: u16 = 2;
-const NFTA_DATA_VALUE: u16 = 1;
-const NLA_F_NESTED: u16 = 0x8000;
+const NFNL_SUBSYS_CTNETLINK: u8 = 1;
+const NFT_MSG_NEWTABLE: u8 = 0;
 pub const FAMILY_IP: u8 = libc::AF_INET as u8;
 pub const FAMILY_BRIDGE: u8 = 7;
+/// A dump's datagrams are at most 32 KiB (the kernel's largest dump skb).
+const RECV_BUF: usize = 65536;
 
 /// One field of a key or value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,41 +75,27 @@ pub struct Elem {
     pub value: Option<Vec<u8>>,
 }
 
-fn attr(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
-    let len = 4 + payload.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&ty.to_ne_bytes());
-    buf.extend_from_slice(payload);
-    while !buf.len().is_multiple_of(4) {
-        buf.push(0);
-    }
-}
-
-fn nested(buf: &mut Vec<u8>, ty: u16, f: impl FnOnce(&mut Vec<u8>)) {
-    let mut inner = Vec::new();
-    f(&mut inner);
-    attr(buf, ty | NLA_F_NESTED, &inner);
-}
-
-fn message(
+/// Append one netlink message (`family`'s nfgenmsg, version 0) to `out`.
+pub(crate) fn emit(
     out: &mut Vec<u8>,
-    ty: u16,
     flags: u16,
     seq: u32,
     family: u8,
     res_id: u16,
-    attrs: &[u8],
+    inner: impl Into<NetfilterMessageInner>,
 ) {
-    let len = 16 + 4 + attrs.len();
-    out.extend_from_slice(&(len as u32).to_ne_bytes());
-    out.extend_from_slice(&ty.to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out.push(family);
-    out.push(0);
-    out.extend_from_slice(&res_id.to_be_bytes());
-    out.extend_from_slice(attrs);
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
+    let msg = NetfilterMessage::new(
+        NetfilterHeader::new(NetfilterProtoFamily::from(family), 0, res_id),
+        inner,
+    );
+    let mut m = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+    m.finalize();
+    let start = out.len();
+    out.resize(start + m.buffer_len(), 0);
+    m.serialize(&mut out[start..]);
 }
 
 /// The batch that adds (or deletes) `elems`, one message per element so
@@ -114,152 +104,152 @@ fn message(
 pub fn batch(table: &str, elems: &[Elem], add: bool) -> (Vec<u8>, Vec<u32>) {
     let mut out = Vec::new();
     let mut seqs = Vec::new();
-    message(
+    let unspec = libc::AF_UNSPEC as u8;
+    emit(
         &mut out,
-        NFNL_MSG_BATCH_BEGIN,
-        libc::NLM_F_REQUEST as u16,
+        NLM_F_REQUEST,
         0,
-        libc::AF_UNSPEC as u8,
+        unspec,
         NFNL_SUBSYS_NFTABLES,
-        &[],
+        ControlMessage::BatchBegin,
     );
-    let mut tname = table.as_bytes().to_vec();
-    tname.push(0);
     for (i, e) in elems.iter().enumerate() {
         let seq = i as u32 + 1;
-        let mut a = Vec::new();
-        attr(&mut a, NFTA_SET_ELEM_LIST_TABLE, &tname);
-        let mut sname = e.set.as_bytes().to_vec();
-        sname.push(0);
-        attr(&mut a, NFTA_SET_ELEM_LIST_SET, &sname);
-        nested(&mut a, NFTA_SET_ELEM_LIST_ELEMENTS, |l| {
-            nested(l, NFTA_LIST_ELEM, |el| {
-                nested(el, NFTA_SET_ELEM_KEY, |k| attr(k, NFTA_DATA_VALUE, &e.key));
-                if let (true, Some(v)) = (add, &e.value) {
-                    nested(el, NFTA_SET_ELEM_DATA, |d| attr(d, NFTA_DATA_VALUE, v));
-                }
-            })
-        });
-        let (ty, flags) = if add {
+        let mut el = vec![SetElementAttribute::Key(DataAttribute::Value(
+            e.key.clone(),
+        ))];
+        if let (true, Some(v)) = (add, &e.value) {
+            el.push(SetElementAttribute::Data(DataAttribute::Value(v.clone())));
+        }
+        let list = SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(table.to_owned()),
+                SetElementList::Set(e.set.clone()),
+                SetElementList::Elements(vec![ListAttribute::Element(el)]),
+            ],
+        };
+        let (msg, flags) = if add {
             (
-                NFT_MSG_NEWSETELEM,
-                libc::NLM_F_REQUEST | libc::NLM_F_CREATE | libc::NLM_F_ACK,
+                NfTablesMessage::NewSetElement(list),
+                NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK,
             )
         } else {
-            (NFT_MSG_DELSETELEM, libc::NLM_F_REQUEST | libc::NLM_F_ACK)
+            (
+                NfTablesMessage::DeleteSetElement(list),
+                NLM_F_REQUEST | NLM_F_ACK,
+            )
         };
-        message(
-            &mut out,
-            (NFNL_SUBSYS_NFTABLES << 8) | ty,
-            flags as u16,
-            seq,
-            e.family,
-            0,
-            &a,
-        );
+        emit(&mut out, flags, seq, e.family, 0, msg);
         seqs.push(seq);
     }
-    message(
+    emit(
         &mut out,
-        NFNL_MSG_BATCH_END,
-        libc::NLM_F_REQUEST as u16,
+        NLM_F_REQUEST,
         elems.len() as u32 + 1,
-        libc::AF_UNSPEC as u8,
+        unspec,
         NFNL_SUBSYS_NFTABLES,
-        &[],
+        ControlMessage::BatchEnd,
     );
     (out, seqs)
 }
 
-/// A bound NETLINK_NETFILTER socket (nftables and ctnetlink).
-pub(crate) fn socket() -> io::Result<OwnedFd> {
-    // SAFETY: a new netlink socket, owned at once.
-    let fd = sys::cvt(unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_NETFILTER,
-        )
-    })?;
-    // SAFETY: fd is new and ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_nl is plain data; zero lets the kernel pick the port.
-    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: bind with a valid sockaddr_nl of its size.
-    sys::cvt(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            &sa as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    })?;
-    Ok(fd)
+/// What one message of a received datagram says, as far as rrun asks.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// An acknowledgement (0) or an error (a negative errno).
+    Ack(i32),
+    /// The end of a dump.
+    Done,
+    /// A conntrack entry (of a dump).
+    Conntrack(ConntrackMessage),
+    /// An nftables table (NFT_MSG_NEWTABLE).
+    Table(TableMessage),
+    /// Something else, or one this crate cannot decode.
+    Other,
 }
 
-/// Send one buffer of netlink messages to the kernel.
-pub(crate) fn send_buf(fd: &OwnedFd, buf: &[u8]) -> io::Result<()> {
-    // SAFETY: buf is valid for its length; the kernel is the destination.
-    let n = unsafe {
-        libc::send(
-            fd.as_raw_fd(),
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            0,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Receive one datagram of netlink messages; retries on EINTR.
-pub(crate) fn recv_buf(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: buf is valid for its length.
-        let n = unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                0,
-            )
-        };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-/// The messages of a received datagram: (type, sequence, body after the
-/// 16-byte header). Stops at the first malformed one.
-pub(crate) fn messages(buf: &[u8]) -> Vec<(u16, u32, &[u8])> {
+/// The messages of a received datagram, each with its sequence number.
+/// Stops at the first malformed header.
+pub(crate) fn replies(buf: &[u8]) -> Vec<(u32, Reply)> {
     let mut out = Vec::new();
     let mut off = 0usize;
-    while off + 16 <= buf.len() {
-        let b = &buf[off..];
-        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        if len < 16 || len > b.len() {
+    while let Some(rest) = buf.get(off..) {
+        let Ok(nb) = NetlinkBuffer::new_checked(rest) else {
             break;
-        }
-        let ty = u16::from_ne_bytes([b[4], b[5]]);
-        let seq = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
-        out.push((ty, seq, &b[16..len]));
-        off += (len + 3) & !3;
+        };
+        out.push((
+            nb.sequence_number(),
+            decode(nb.message_type(), nb.payload()),
+        ));
+        off += (nb.length() as usize).next_multiple_of(4);
     }
     out
 }
 
-/// The error code of an NLMSG_ERROR body (0: an acknowledgement).
-pub(crate) fn error_code(body: &[u8]) -> i32 {
-    match body {
-        [a, b, c, d, ..] => i32::from_ne_bytes([*a, *b, *c, *d]),
-        _ => -libc::EPROTO,
+/// One message's payload, decoded as far as rrun reads answers: errors,
+/// the end of a dump, conntrack entries and tables. Not the crate's whole
+/// NetfilterMessage, whose parser would bring every nftables expression
+/// and nflog type into the binary.
+fn decode(ty: u16, payload: &[u8]) -> Reply {
+    match ty {
+        NLMSG_ERROR => ErrorBuffer::new_checked(&payload)
+            .and_then(|b| ErrorMessage::parse(&b))
+            .map_or(Reply::Other, |e| Ack(e.code.map_or(0, NonZeroI32::get))),
+        NLMSG_DONE => Reply::Done,
+        _ => {
+            let Some(body) = payload.get(4..) else {
+                return Reply::Other;
+            };
+            let decoded = match ((ty >> 8) as u8, ty as u8) {
+                (NFNL_SUBSYS_CTNETLINK, t) => {
+                    ConntrackMessage::parse_with_param(body, t).map(Reply::Conntrack)
+                }
+                (s, NFT_MSG_NEWTABLE) if s == NFNL_SUBSYS_NFTABLES as u8 => {
+                    TableMessage::parse(body).map(Reply::Table)
+                }
+                _ => return Reply::Other,
+            };
+            decoded.unwrap_or(Reply::Other)
+        }
+    }
+}
+
+use Reply::Ack;
+
+/// A bound NETLINK_NETFILTER socket (nftables and ctnetlink) and its
+/// receive buffer.
+pub(crate) struct Nfnl {
+    sock: Socket,
+    buf: Vec<u8>,
+}
+
+impl Nfnl {
+    pub(crate) fn open() -> io::Result<Nfnl> {
+        let mut sock = Socket::new(NETLINK_NETFILTER)?;
+        sock.bind_auto()?;
+        Ok(Nfnl {
+            sock,
+            buf: Vec::with_capacity(RECV_BUF),
+        })
+    }
+
+    /// Send one buffer of netlink messages to the kernel.
+    pub(crate) fn send(&self, buf: &[u8]) -> io::Result<()> {
+        self.sock.send(buf, 0).map(drop)
+    }
+
+    /// Receive one datagram's messages; retries on EINTR. None: the
+    /// socket was shut.
+    pub(crate) fn recv(&mut self) -> io::Result<Option<Vec<(u32, Reply)>>> {
+        self.buf.clear();
+        let n = loop {
+            match self.sock.recv(&mut self.buf, 0) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        Ok((n > 0).then(|| replies(&self.buf[..n.min(self.buf.len())])))
     }
 }
 
@@ -269,19 +259,15 @@ pub fn send(table: &str, elems: &[Elem], add: bool) -> io::Result<Vec<(usize, io
     if elems.is_empty() {
         return Ok(Vec::new());
     }
-    let fd = socket()?;
+    let mut nl = Nfnl::open()?;
     let (buf, mut pending) = batch(table, elems, add);
-    send_buf(&fd, &buf)?;
+    nl.send(&buf)?;
     let mut errors = Vec::new();
-    let mut rbuf = vec![0u8; 16384];
     while !pending.is_empty() {
-        let n = recv_buf(&fd, &mut rbuf)?;
-        for (ty, seq, body) in messages(&rbuf[..n]) {
-            if ty != libc::NLMSG_ERROR as u16 {
-                continue;
-            }
+        let Some(msgs) = nl.recv()? else { break };
+        for (seq, reply) in msgs {
+            let Ack(code) = reply else { continue };
             pending.retain(|s| *s != seq);
-            let code = error_code(body);
             if code != 0 {
                 errors.push((
                     (seq as usize).saturating_sub(1),
@@ -299,40 +285,27 @@ pub fn send(table: &str, elems: &[Elem], add: bool) -> io::Result<Vec<(usize, io
 pub fn get_tables_request(names: &[(u8, &str)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, (family, name)) in names.iter().enumerate() {
-        let mut tname = name.as_bytes().to_vec();
-        tname.push(0);
-        let mut a = Vec::new();
-        attr(&mut a, NFTA_TABLE_NAME, &tname);
-        message(
+        let msg = NfTablesMessage::GetTable(TableMessage {
+            attributes: vec![TableAttribute::Name((*name).to_owned())],
+        });
+        emit(
             &mut out,
-            (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
-            (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16,
+            NLM_F_REQUEST | NLM_F_ACK,
             i as u32 + 1,
             *family,
             0,
-            &a,
+            msg,
         );
     }
     out
 }
 
-/// NFTA_TABLE_HANDLE of a NEWTABLE answer's body (after the 4-byte
-/// nfgenmsg), if there.
-pub fn table_handle(body: &[u8]) -> Option<u64> {
-    let mut b = body.get(4..)?;
-    while b.len() >= 4 {
-        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
-        let ty = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
-        if len < 4 || len > b.len() {
-            return None;
-        }
-        if ty == NFTA_TABLE_HANDLE {
-            let v: [u8; 8] = b.get(4..12)?.try_into().ok()?;
-            return Some(u64::from_be_bytes(v));
-        }
-        b = b.get(((len + 3) & !3).min(b.len())..)?;
-    }
-    None
+/// NFTA_TABLE_HANDLE of a NEWTABLE answer, if there.
+pub fn table_handle(t: &TableMessage) -> Option<u64> {
+    t.attributes.iter().find_map(|a| match a {
+        TableAttribute::Handle(h) => Some(*h),
+        _ => None,
+    })
 }
 
 /// The handles of the tables `names` (None: no such table), in one round
@@ -343,25 +316,26 @@ pub fn table_handles(names: &[(u8, &str)]) -> io::Result<Vec<Option<u64>>> {
     if names.is_empty() {
         return Ok(out);
     }
-    let fd = socket()?;
-    send_buf(&fd, &get_tables_request(names))?;
+    let mut nl = Nfnl::open()?;
+    nl.send(&get_tables_request(names))?;
     let mut pending: Vec<u32> = (1..=names.len() as u32).collect();
-    let mut rbuf = vec![0u8; 8192];
     while !pending.is_empty() {
-        let n = recv_buf(&fd, &mut rbuf)?;
-        if n == 0 {
-            break;
-        }
-        for (ty, seq, body) in messages(&rbuf[..n]) {
+        let Some(msgs) = nl.recv()? else { break };
+        for (seq, reply) in msgs {
             let i = (seq as usize).wrapping_sub(1);
-            if ty == libc::NLMSG_ERROR as u16 {
-                pending.retain(|s| *s != seq);
-                let code = error_code(body);
-                if code != 0 && code != -libc::ENOENT {
-                    return Err(io::Error::from_raw_os_error(-code));
+            match reply {
+                Ack(code) => {
+                    pending.retain(|s| *s != seq);
+                    if code != 0 && code != -libc::ENOENT {
+                        return Err(io::Error::from_raw_os_error(-code));
+                    }
                 }
-            } else if let Some(slot) = out.get_mut(i) {
-                *slot = table_handle(body);
+                Reply::Table(t) => {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = table_handle(&t);
+                    }
+                }
+                Reply::Done | Reply::Conntrack(_) | Reply::Other => {}
             }
         }
     }
@@ -372,38 +346,175 @@ pub fn table_handles(names: &[(u8, &str)]) -> io::Result<Vec<Option<u64>>> {
 mod tests {
     use super::*;
 
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn elems() -> [Elem; 2] {
+        [
+            Elem {
+                family: FAMILY_IP,
+                set: "any_tcp".into(),
+                key: concat(&[Field::Port(18181)]),
+                value: Some(concat(&[
+                    Field::Addr(Ipv4Addr::new(172, 17, 0, 4)),
+                    Field::Port(80),
+                ])),
+            },
+            Elem {
+                family: FAMILY_BRIDGE,
+                set: "hairpin".into(),
+                key: concat(&[Field::Addr(Ipv4Addr::new(172, 17, 0, 4)), Field::Port(80)]),
+                value: None,
+            },
+        ]
+    }
+
+    /// The bytes rrun's own encoder sent before this module used
+    /// netlink-packet-netfilter (the kernel took them): the crate's must be
+    /// the same, byte for byte.
     #[test]
-    fn table_requests_and_handles() {
-        let req = get_tables_request(&[(FAMILY_IP, "rrun"), (FAMILY_BRIDGE, "rrun")]);
-        let msgs = messages(&req);
-        assert_eq!(msgs.len(), 2);
-        for (i, (ty, seq, body)) in msgs.iter().enumerate() {
-            assert_eq!(*ty, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE);
-            assert_eq!(*seq, i as u32 + 1);
-            // nfgenmsg, then NFTA_TABLE_NAME "rrun\0" padded to 8.
-            assert_eq!(body[0], [FAMILY_IP, FAMILY_BRIDGE][i]);
-            assert_eq!(&body[4..8], &[9, 0, 1, 0]);
-            assert_eq!(&body[8..13], b"rrun\0");
-        }
-        // A NEWTABLE body: nfgenmsg, name, flags, use, handle (big endian).
-        let mut b = vec![FAMILY_IP, 0, 0, 0];
-        attr(&mut b, NFTA_TABLE_NAME, b"rrun\0");
-        attr(&mut b, 2, &0u32.to_be_bytes());
-        attr(&mut b, 3, &7u32.to_be_bytes());
-        attr(
-            &mut b,
-            NFTA_TABLE_HANDLE,
-            &0x0102_0304_0506_0708u64.to_be_bytes(),
+    fn batches_as_before() {
+        let (add, seqs) = batch("rrun", &elems(), true);
+        assert_eq!(seqs, [1, 2]);
+        assert_eq!(
+            hex(&add),
+            "140000001000010000000000000000000000000a\
+             500000000c0a0504010000000000000002000000090001007272756e000000000c000200616e795f7463700024000380200001800c0001800600010047050000100002800c000100ac11000400500000\
+             440000000c0a0504020000000000000007000000090001007272756e000000000c0002006861697270696e001800038014000180100001800c000100ac11000400500000\
+             140000001100010003000000000000000000000a"
         );
-        assert_eq!(table_handle(&b), Some(0x0102_0304_0506_0708));
-        assert_eq!(table_handle(&b[..b.len() - 12]), None, "no handle");
-        assert_eq!(table_handle(&[1, 2]), None, "too short");
-        let mut bad = vec![0, 0, 0, 0];
-        bad.extend_from_slice(&[200, 0, 4, 0]);
-        assert_eq!(table_handle(&bad), None, "a length past the end");
-        let mut zero = vec![0, 0, 0, 0];
-        zero.extend_from_slice(&[0, 0, 4, 0, 1, 2, 3, 4]);
-        assert_eq!(table_handle(&zero), None, "a zero length");
+        let (del, seqs) = batch("rrun", &elems(), false);
+        assert_eq!(seqs, [1, 2]);
+        // Deleting sends no value; the flags lose NLM_F_CREATE.
+        assert_eq!(
+            hex(&del),
+            "140000001000010000000000000000000000000a\
+             400000000e0a0500010000000000000002000000090001007272756e000000000c000200616e795f7463700014000380100001800c0001800600010047050000\
+             440000000e0a0500020000000000000007000000090001007272756e000000000c0002006861697270696e001800038014000180100001800c000100ac11000400500000\
+             140000001100010003000000000000000000000a"
+        );
+        let (empty, seqs) = batch("rrun", &[], true);
+        assert!(seqs.is_empty());
+        assert_eq!(replies(&empty).len(), 2, "begin and end alone");
+    }
+
+    #[test]
+    fn table_requests_as_before() {
+        let req = get_tables_request(&[(FAMILY_IP, "rrun"), (FAMILY_BRIDGE, "rrun")]);
+        assert_eq!(
+            hex(&req),
+            "20000000010a0500010000000000000002000000090001007272756e00000000\
+             20000000010a0500020000000000000007000000090001007272756e00000000"
+        );
+        assert!(get_tables_request(&[]).is_empty());
+    }
+
+    /// A datagram as the kernel answers: `msgs` (type, seq, body).
+    fn datagram(msgs: &[(u16, u32, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (ty, seq, body) in msgs {
+            out.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+            out.extend_from_slice(&ty.to_ne_bytes());
+            out.extend_from_slice(&0u16.to_ne_bytes());
+            out.extend_from_slice(&seq.to_ne_bytes());
+            out.extend_from_slice(&0u32.to_ne_bytes());
+            out.extend_from_slice(body);
+            while !out.len().is_multiple_of(4) {
+                out.push(0);
+            }
+        }
+        out
+    }
+
+    /// An NLMSG_ERROR body: the code, then the request's header.
+    fn error_body(code: i32) -> Vec<u8> {
+        let mut b = code.to_ne_bytes().to_vec();
+        b.extend_from_slice(&[16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        b
+    }
+
+    #[test]
+    fn answers() {
+        // A NEWTABLE answer: nfgenmsg, name, flags, use, handle (big endian).
+        let mut table = Vec::new();
+        emit(
+            &mut table,
+            0,
+            1,
+            FAMILY_IP,
+            0,
+            NfTablesMessage::NewTable(TableMessage {
+                attributes: vec![
+                    TableAttribute::Name("rrun".into()),
+                    TableAttribute::Use(7),
+                    TableAttribute::Handle(0x0102_0304_0506_0708),
+                ],
+            }),
+        );
+        let mut buf = table.clone();
+        buf.extend(datagram(&[
+            (libc::NLMSG_ERROR as u16, 2, error_body(0)),
+            (libc::NLMSG_ERROR as u16, 3, error_body(-libc::ENOENT)),
+            (libc::NLMSG_DONE as u16, 4, 0i32.to_ne_bytes().to_vec()),
+            // Messages rrun does not read: another nftables type, a body
+            // too short for its nfgenmsg, an error too short for its code.
+            ((NFNL_SUBSYS_NFTABLES << 8) | 99, 5, vec![2, 0, 0, 0]),
+            (NFNL_SUBSYS_NFTABLES << 8, 6, vec![2, 0]),
+            (libc::NLMSG_ERROR as u16, 7, vec![0, 0]),
+        ]));
+        let got = replies(&buf);
+        assert_eq!(got.len(), 7, "{got:?}");
+        let seqs: Vec<u32> = got.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 7]);
+        let Reply::Table(t) = &got[0].1 else {
+            panic!("{got:?}")
+        };
+        assert_eq!(table_handle(t), Some(0x0102_0304_0506_0708));
+        assert!(matches!(got[1].1, Ack(0)));
+        assert!(matches!(got[2].1, Ack(c) if c == -libc::ENOENT));
+        assert!(matches!(got[3].1, Reply::Done));
+        for r in &got[4..] {
+            assert!(matches!(r.1, Reply::Other), "{r:?}");
+        }
+
+        // No handle in a NEWTABLE; not a NEWTABLE.
+        let mut bare = Vec::new();
+        emit(
+            &mut bare,
+            0,
+            1,
+            FAMILY_IP,
+            0,
+            NfTablesMessage::NewTable(TableMessage {
+                attributes: vec![TableAttribute::Name("rrun".into())],
+            }),
+        );
+        let (_, Reply::Table(t)) = &replies(&bare)[0] else {
+            panic!()
+        };
+        assert_eq!(table_handle(t), None);
+        let req = get_tables_request(&[(FAMILY_IP, "rrun")]);
+        assert!(matches!(replies(&req)[0].1, Reply::Other), "a GETTABLE");
+
+        // Malformed: a short buffer, a length past the end or below the
+        // header's; what came before stays.
+        assert!(replies(&[1, 2]).is_empty());
+        let mut long = table.clone();
+        long.extend_from_slice(&[200, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(replies(&long).len(), 1);
+        let mut short = table.clone();
+        short.extend_from_slice(&[4, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(replies(&short).len(), 1);
+        // A body the crate cannot decode (a handle of 3 bytes).
+        let mut bad = table.clone();
+        let n = bad.len();
+        bad[n - 12..n - 8].copy_from_slice(&[7, 0, 4, 0]);
+        assert!(
+            matches!(replies(&bad)[0].1, Reply::Other),
+            "{:?}",
+            replies(&bad)
+        );
     }
 
     #[test]
@@ -415,16 +526,7 @@ mod tests {
         );
         // The bytes nft itself sends for `add element ip rrun any_tcp
         // { 18181 : 172.17.0.4 . 80 }` (seen with strace).
-        let e = Elem {
-            family: FAMILY_IP,
-            set: "any_tcp".into(),
-            key: concat(&[Field::Port(18181)]),
-            value: Some(concat(&[
-                Field::Addr(Ipv4Addr::new(172, 17, 0, 4)),
-                Field::Port(80),
-            ])),
-        };
-        let (b, seqs) = batch("rrun", &[e], true);
+        let (b, seqs) = batch("rrun", &elems()[..1], true);
         assert_eq!(seqs, [1]);
         let elements: &[u8] = b"\x24\x00\x03\x80\x20\x00\x01\x80\x0c\x00\x01\x80\x06\x00\x01\x00\x47\x05\x00\x00\x10\x00\x02\x80\x0c\x00\x01\x00\xac\x11\x00\x04\x00\x50\x00\x00";
         assert!(b.windows(elements.len()).any(|w| w == elements), "{b:02x?}");

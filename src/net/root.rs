@@ -60,8 +60,7 @@ pub fn settings(st: &State, req: &Requested) -> Result<(Settings, bool), NetErro
     let mtu = bridge::default_mtu(&mut nl);
     // A user's bridge (root's: a rootless network's namespace is rrun's
     // own) brings its address; its route_localnet is kept as it was.
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = nix::unistd::geteuid().is_root();
     let user_bridge = match &req.bridge {
         Some(b) if root => bridge::user_bridge_state(&mut nl, b)?,
         _ => None,
@@ -151,8 +150,7 @@ pub fn reload(st: &State) -> Result<Option<reconcile::Report>, NetError> {
     };
     let mut nl = netlink::Netlink::open()?;
     let (index, created) = bridge::ensure_bridge(&mut nl, &s)?;
-    // SAFETY: geteuid cannot fail.
-    let host = unsafe { libc::geteuid() } == 0;
+    let host = nix::unistd::geteuid().is_root();
     if !host
         && created
         && let Some(lo) = nl.link_index("lo")?
@@ -184,8 +182,7 @@ pub fn remove_network(st: &State, at: super::Where) -> Result<bool, NetError> {
     if !users.is_empty() {
         return Err(NetError::InUse(users.len(), users.join(", ")));
     }
-    // SAFETY: geteuid cannot fail.
-    let rootless = unsafe { libc::geteuid() } != 0;
+    let rootless = !nix::unistd::geteuid().is_root();
     // Rootless outside the user's network namespace: the bridge and rules
     // went with it (and a bridge of this name here would be root's).
     if at.holds_bridge(rootless) {

@@ -3,6 +3,7 @@
 //! captures only the print macros) and appended to `$RRUN_TEST_SKIP_LOG`
 //! for `make test`'s summary. A test that needs root, run by an ordinary
 //! user, is not run and never fails; any other skip fails under CI=true.
+//! Also how such a test gets a network namespace of its own.
 
 use std::io::Write;
 
@@ -46,4 +47,31 @@ fn log(class: &str, why: &str) {
         .create(true)
         .open(path)
         .and_then(|mut f| f.write_all(line.as_bytes()));
+}
+
+/// Run `f` in a forked child, in a new network namespace, and fail the
+/// test unless it returns 0 (the number of the step that failed; the
+/// child says why on stderr).
+pub fn in_new_netns(f: impl FnOnce() -> i32) {
+    use nix::sched::{CloneFlags, unshare};
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    // SAFETY: the child only runs `f` and _exits.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            let code = match unshare(CloneFlags::CLONE_NEWNET) {
+                Ok(()) => f(),
+                Err(_) => 10,
+            };
+            // SAFETY: ending the forked child without the parent's exit
+            // handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                assert_eq!(code, 0, "the step that failed (see above)")
+            }
+            other => panic!("child: {other:?}"),
+        },
+    }
 }
