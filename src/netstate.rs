@@ -3,7 +3,7 @@
 //! network's code, and a later rrun can give back what a container whose
 //! monitor died still held.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,8 +13,10 @@ use crate::ports::{Binding, Proto};
 /// that a later rrun can give it back if the container's monitor died.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NetState {
-    pub ip: Option<Ipv4Addr>,
-    pub gateway: Option<Ipv4Addr>,
+    /// Its address and the network's gateway (either family; the record
+    /// writes them as text, as it always has).
+    pub ip: Option<IpAddr>,
+    pub gateway: Option<IpAddr>,
     pub prefix: u8,
     pub mac: String,
     pub bridge: String,
@@ -37,6 +39,14 @@ pub struct NetState {
 }
 
 impl NetState {
+    /// Its IPv4 address: what the bridge network (IPv4 today) plugs in.
+    pub fn ipv4(&self) -> Option<Ipv4Addr> {
+        match self.ip? {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+
     /// Its ports that are kernel NAT map elements.
     pub fn nat_ports(&self) -> &[Binding] {
         if self.ports_forwarded {
@@ -49,8 +59,38 @@ impl NetState {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LinkRuleState {
-    pub from: Ipv4Addr,
-    pub to: Ipv4Addr,
+    pub from: IpAddr,
+    pub to: IpAddr,
     pub port: u16,
     pub proto: Proto,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record written when the addresses were IPv4 types reads the same,
+    /// and is written the same.
+    #[test]
+    fn records_keep_their_shape() {
+        let old = r#"{"ip":"172.17.0.2","gateway":"172.17.0.1","prefix":16,"mac":"m","bridge":"rrun0","veth":"rrv1","ports":[],"link_rules":[{"from":"172.17.0.3","to":"172.17.0.2","port":5432,"proto":"tcp"}],"kernel_nat":true}"#;
+        let n: NetState = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(n.ipv4(), Some(Ipv4Addr::new(172, 17, 0, 2)));
+        assert_eq!(n.gateway, Some(IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1))));
+        assert_eq!(n.link_rules[0].to, IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2)));
+        let again = serde_json::to_value(&n).unwrap_or_default();
+        assert_eq!(again["ip"], "172.17.0.2");
+        assert_eq!(again["link_rules"][0]["from"], "172.17.0.3");
+        // An IPv6 address is kept, and is no IPv4 one.
+        let v6 = NetState {
+            ip: Some(
+                "fd00::2"
+                    .parse()
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            ),
+            ..NetState::default()
+        };
+        assert_eq!(v6.ipv4(), None);
+        assert_eq!(NetState::default().ipv4(), None);
+    }
 }

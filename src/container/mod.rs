@@ -621,7 +621,7 @@ fn start_one(
         return Ok(0);
     }
     let name = r.config.name.clone();
-    let prefer = r.state.net.as_ref().and_then(|n| n.ip);
+    let prefer = r.state.net.as_ref().and_then(|n| n.ipv4());
     let prep = network::prepare(st, &plan, &plan.id, &name, prefer, host.user_ns.as_ref())?;
     let undo = Undo {
         st,

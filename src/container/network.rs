@@ -109,7 +109,7 @@ fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<T
             r.config.name
         )));
     }
-    let ip = r.state.net.as_ref().and_then(|n| n.ip).ok_or_else(|| {
+    let ip = r.state.net.as_ref().and_then(|n| n.ipv4()).ok_or_else(|| {
         fail(format!(
             "cannot link to container {}: it is not on the bridge network (--net={})",
             r.config.name, r.config.net
@@ -399,8 +399,8 @@ fn prepare_bridge(
     for (alias, t) in &targets {
         for e in &t.exposed {
             link_rules.push(LinkRuleState {
-                from: ip,
-                to: t.ip,
+                from: ip.into(),
+                to: t.ip.into(),
                 port: e.port,
                 proto: e.proto,
             });
@@ -456,8 +456,8 @@ pub fn attach(
         b.link_rules.clone()
     };
     let ns = NetState {
-        ip: Some(b.ip),
-        gateway: Some(b.settings.gateway),
+        ip: Some(b.ip.into()),
+        gateway: Some(b.settings.gateway.into()),
         prefix: b.settings.prefix,
         mac: bridge::mac_text(a.mac),
         bridge: b.settings.bridge.clone(),
@@ -478,7 +478,8 @@ pub fn attach(
     record(&ns).map_err(|e| fail(format!("recording the container's network: {e}")))?;
     crate::crash::point("net-recorded");
     if ns.kernel_nat {
-        let links: Vec<nft::LinkRule> = ns.link_rules.iter().map(|l| (*l).into()).collect();
+        let links: Vec<nft::LinkRule> =
+            ns.link_rules.iter().filter_map(nft::LinkRule::of).collect();
         nft::add(b.ip, ns.nat_ports(), &links).map_err(|e| fail(e.to_string()))?;
         crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry

@@ -481,9 +481,9 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
         return errs;
     }
     if n.kernel_nat
-        && let Some(ip) = n.ip
+        && let Some(ip) = n.ipv4()
     {
-        let links: Vec<nft::LinkRule> = n.link_rules.iter().map(|l| (*l).into()).collect();
+        let links: Vec<nft::LinkRule> = n.link_rules.iter().filter_map(nft::LinkRule::of).collect();
         let nat_ports = n.nat_ports();
         point("release-start");
         errs.extend(nft::remove(ip, nat_ports, &links));

@@ -150,13 +150,18 @@ pub struct LinkRule {
     pub proto: Proto,
 }
 
-impl From<LinkRuleState> for LinkRule {
-    fn from(l: LinkRuleState) -> Self {
-        LinkRule {
-            from: l.from,
-            to: l.to,
-            port: l.port,
-            proto: l.proto,
+impl LinkRule {
+    /// The rule of a recorded flow, if it is one of the IPv4 table's (an
+    /// IPv6 flow would be another table's).
+    pub fn of(l: &LinkRuleState) -> Option<LinkRule> {
+        match (l.from, l.to) {
+            (std::net::IpAddr::V4(from), std::net::IpAddr::V4(to)) => Some(LinkRule {
+                from,
+                to,
+                port: l.port,
+                proto: l.proto,
+            }),
+            _ => None,
         }
     }
 }
@@ -409,6 +414,29 @@ pub fn apply(script: &str) -> Result<(), NftError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_rules_of_the_ipv4_table() {
+        let v4 = |s: &str| std::net::IpAddr::V4(s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
+        let rec = LinkRuleState {
+            from: v4("172.17.0.3"),
+            to: v4("172.17.0.2"),
+            port: 5432,
+            proto: Proto::Tcp,
+        };
+        assert_eq!(
+            LinkRule::of(&rec),
+            Some(LinkRule {
+                from: Ipv4Addr::new(172, 17, 0, 3),
+                to: Ipv4Addr::new(172, 17, 0, 2),
+                port: 5432,
+                proto: Proto::Tcp,
+            })
+        );
+        let six: std::net::IpAddr = "fd00::2".parse().unwrap_or(v4("0.0.0.0"));
+        assert_eq!(LinkRule::of(&LinkRuleState { to: six, ..rec }), None);
+        assert_eq!(LinkRule::of(&LinkRuleState { from: six, ..rec }), None);
+    }
     use crate::ports::ANY_V4;
 
     fn settings(icc: bool) -> Settings {

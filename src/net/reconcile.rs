@@ -155,8 +155,9 @@ pub fn rebuild(
     if kernel_nat(s) {
         let mut elements = String::new();
         for (_, n) in &live {
-            if let (true, Some(ip)) = (n.kernel_nat, n.ip) {
-                let links: Vec<nft::LinkRule> = n.link_rules.iter().map(|l| (*l).into()).collect();
+            if let (true, Some(ip)) = (n.kernel_nat, n.ipv4()) {
+                let links: Vec<nft::LinkRule> =
+                    n.link_rules.iter().filter_map(nft::LinkRule::of).collect();
                 for e in nft::elements(ip, n.nat_ports(), &links) {
                     elements.push_str(&e.add_line());
                 }
