@@ -788,6 +788,18 @@ fn remove_record_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// A new file with exactly `mode` (whatever the umask) holding `data`.
+fn write_new(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(mode)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)?;
+    f.write_all(data)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+}
+
 pub fn write_json<T: Serialize>(path: &Path, v: &T) -> io::Result<()> {
     let data = serde_json::to_vec_pretty(v).map_err(io::Error::other)?;
     write_atomic(path, &data, 0o600)
@@ -834,17 +846,21 @@ impl ContainerDir {
         };
         // The /etc files are bind-mounted into the container and read there
         // by any user the container runs as.
-        for (name, text) in [
-            ("hosts", c.hosts),
-            ("hostname", c.hostname),
-            ("resolv.conf", c.resolv),
+        // The directory is no one's to read until it is renamed into place:
+        // its first files need no temp file and rename each.
+        let json = |r: serde_json::Result<Vec<u8>>| r.map_err(|e| werr(&tmp, io::Error::other(e)));
+        let config = json(serde_json::to_vec_pretty(c.config))?;
+        let state = json(serde_json::to_vec_pretty(c.state))?;
+        for (name, text, mode) in [
+            ("hosts", c.hosts.as_bytes(), 0o644),
+            ("hostname", c.hostname.as_bytes(), 0o644),
+            ("resolv.conf", c.resolv.as_bytes(), 0o644),
+            ("config.json", &config[..], 0o600),
+            ("state.json", &state[..], 0o600),
         ] {
             let p = tmp.join(name);
-            fs::write(&p, text).map_err(|e| werr(&p, e))?;
-            fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).map_err(|e| werr(&p, e))?;
+            write_new(&p, text, mode).map_err(|e| werr(&p, e))?;
         }
-        write_json(&tmp.join("config.json"), c.config).map_err(|e| werr(&tmp, e))?;
-        write_json(&tmp.join("state.json"), c.state).map_err(|e| werr(&tmp, e))?;
         // The name is taken only once the directory that claims it exists
         // (under its temporary name), so that a racing start never mistakes
         // a name being taken for a stale one.
