@@ -709,12 +709,18 @@ impl State {
 /// Find or make a state directory that is ours and closed to others.
 fn own_dir(root: &Path, private_tmp: bool, var: &'static str) -> Result<(), StateError> {
     let err = |e| StateError::Dir(root.to_path_buf(), e);
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(root)
-        .map_err(err)?;
-    let md = fs::symlink_metadata(root).map_err(err)?;
+    // Looked at first: it is there on every start but the first.
+    let md = match fs::symlink_metadata(root) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(root)
+                .map_err(err)?;
+            fs::symlink_metadata(root).map_err(err)?
+        }
+        r => r.map_err(err)?,
+    };
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
     if !md.is_dir() {
