@@ -364,9 +364,38 @@ for root in (root_a, root_b):
     run(root, ["network", "rm"], check=False)
 PY
 
+cat >"$work/benchlib.py" <<'PY'
+"""What parts 4 and 5 share: running rrun timed, and a p90. stdlib only."""
+import math
+import subprocess
+import sys
+import time
+
+
+def runner(rrun, env, label):
+    """run(args, check=True) -> (nanoseconds, CompletedProcess); a failure
+    ends the bench, named."""
+    def run(args, check=True):
+        t0 = time.perf_counter_ns()
+        p = subprocess.run([rrun] + args, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        dt = time.perf_counter_ns() - t0
+        if check and p.returncode != 0:
+            err = p.stderr.decode(errors="replace").strip()
+            sys.exit(f"bench: rrun {' '.join(args)} ({label}) failed with exit {p.returncode}: {err}")
+        return dt, p
+    return run
+
+
+def p90(xs):
+    s = sorted(xs)
+    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
+PY
+
 cat >"$work/restart.py" <<'PY'
 """Part 4: restart latency of a running container with a published port and
 a link. argv: RRUN ROOTFS ROOT LABEL. stdlib only."""
+import benchlib
 import calendar
 import json
 import math
@@ -383,21 +412,8 @@ GOAL_MS = 10.0
 ms = 1e6
 env = dict(os.environ, RRUN_ROOT=root)
 
-
-def run(args, check=True):
-    t0 = time.perf_counter_ns()
-    p = subprocess.run([rrun] + args, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    dt = time.perf_counter_ns() - t0
-    if check and p.returncode != 0:
-        err = p.stderr.decode(errors="replace").strip()
-        sys.exit(f"bench: rrun {' '.join(args)} ({label}) failed with exit {p.returncode}: {err}")
-    return dt, p
-
-
-def p90(xs):
-    s = sorted(xs)
-    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
+run = benchlib.runner(rrun, env, label)
+p90 = benchlib.p90
 
 
 def rfc3339_ns(s):
@@ -492,6 +508,7 @@ PY
 cat >"$work/create.py" <<'PY'
 """Part 5: create + start against run -d. argv: RRUN ROOTFS ROOT LABEL.
 stdlib only."""
+import benchlib
 import math
 import os
 import statistics
@@ -507,21 +524,8 @@ ms = 1e6
 env = dict(os.environ, RRUN_ROOT=root)
 forced = 0
 
-
-def run(args, check=True):
-    t0 = time.perf_counter_ns()
-    p = subprocess.run([rrun] + args, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    dt = time.perf_counter_ns() - t0
-    if check and p.returncode != 0:
-        err = p.stderr.decode(errors="replace").strip()
-        sys.exit(f"bench: rrun {' '.join(args)} ({label}) failed with exit {p.returncode}: {err}")
-    return dt, p
-
-
-def p90(xs):
-    s = sorted(xs)
-    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
+run = benchlib.runner(rrun, env, label)
+p90 = benchlib.p90
 
 
 def one_id(p, what):
