@@ -58,6 +58,9 @@ pub enum RunError {
     Died(String),
     #[error("the container's monitor died while starting it")]
     MonitorDied,
+    /// Preparing or plugging in the container's network.
+    #[error(transparent)]
+    Network(#[from] network::AttachError),
     /// Failures already reported one by one (start of several): only the
     /// exit code is left.
     #[error("")]

@@ -23,9 +23,25 @@ fn fail(msg: String) -> RunError {
     RunError::Start { code: 125, msg }
 }
 
+/// What plugging a container in can meet, each kept with its source up to
+/// the one place that prints it (125, as every failure of rrun's own).
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error(transparent)]
+    Net(#[from] net::NetError),
+    #[error(transparent)]
+    Netlink(#[from] net::netlink::NetlinkError),
+    #[error(transparent)]
+    Bridge(#[from] bridge::BridgeError),
+    #[error(transparent)]
+    Nft(#[from] nft::NftError),
+    #[error("recording the container's network: {0}")]
+    Record(#[source] std::io::Error),
+}
+
 impl From<net::NetError> for RunError {
     fn from(e: net::NetError) -> Self {
-        fail(e.to_string())
+        RunError::Network(e.into())
     }
 }
 
@@ -442,9 +458,9 @@ pub fn attach(
     id: &str,
     record: impl FnOnce(&NetState) -> std::io::Result<()>,
 ) -> Result<OwnedFd, RunError> {
-    let mut nl = net::netlink::Netlink::open().map_err(|e| fail(e.to_string()))?;
+    let mut nl = net::netlink::Netlink::open().map_err(AttachError::from)?;
     let a = bridge::attach(&mut nl, &b.settings, b.bridge_index, pid, id, b.ip)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(AttachError::from)?;
     // The veth pair dies with the container's network namespace, which
     // dies with the container, which dies with this process.
     crate::crash::point("veth-created");
@@ -475,12 +491,12 @@ pub fn attach(
         released: false,
     };
     let _lock = st.lock()?;
-    record(&ns).map_err(|e| fail(format!("recording the container's network: {e}")))?;
+    record(&ns).map_err(AttachError::Record)?;
     crate::crash::point("net-recorded");
     if ns.kernel_nat {
         let links: Vec<nft::LinkRule> =
             ns.link_rules.iter().filter_map(nft::LinkRule::of).collect();
-        nft::add(b.ip, ns.nat_ports(), &links).map_err(|e| fail(e.to_string()))?;
+        nft::add(b.ip, ns.nat_ports(), &links).map_err(AttachError::from)?;
         crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry
         // that would keep its datagrams away from this container; one sent
