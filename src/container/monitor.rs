@@ -7,13 +7,15 @@
 //! leaves the caller's session and reports once the command has started.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use super::{
     Ctx, FORWARDED, Mode, RunError, exit_code, forwarder, give_back, log, network, reap, setup,
     signal_fd, spawn, tty,
 };
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
 use crate::crash;
 use crate::state::{self, ContainerDir, RunState, Status};
 use crate::sys;
@@ -404,31 +406,17 @@ fn wait_restart(dir: &ContainerDir, delay: std::time::Duration) -> bool {
         if left.is_zero() {
             return !dir.file(STOP_REQUEST).exists();
         }
-        let mut p = libc::pollfd {
-            fd: sfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r <= 0 {
+        let mut p = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let wait = PollTimeout::try_from(left.max(std::time::Duration::from_millis(1)))
+            .unwrap_or(PollTimeout::MAX);
+        if !matches!(poll(&mut p, wait), Ok(n) if n > 0) {
             continue;
         }
-        let mut info = [0u8; 128];
-        // SAFETY: reading one signalfd_siginfo into a buffer of its size.
-        let n = unsafe { libc::read(sfd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
-        if n <= 0 {
-            continue;
+        match tty::next_signal(&sfd) {
+            None | Some(libc::SIGCHLD | libc::SIGWINCH) => continue,
+            Some(_) => {}
         }
-        let signo = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as libc::c_int;
-        if signo == libc::SIGCHLD || signo == libc::SIGWINCH {
-            continue;
-        }
-        if std::fs::remove_file(dir.file(RESTART_REQUEST)).is_ok() {
-            return true;
-        }
-        return false;
+        return std::fs::remove_file(dir.file(RESTART_REQUEST)).is_ok();
     }
 }
 

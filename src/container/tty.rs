@@ -254,22 +254,7 @@ pub fn relay(mut r: Relay) -> i32 {
             }
         }
         if fds[0].revents & libc::POLLIN != 0 {
-            loop {
-                // SAFETY: signalfd_siginfo is plain data; read fills it.
-                let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-                let sz = std::mem::size_of::<libc::signalfd_siginfo>();
-                // SAFETY: reading one record into si.
-                let got = unsafe {
-                    libc::read(
-                        r.sfd.as_raw_fd(),
-                        &mut si as *mut _ as *mut libc::c_void,
-                        sz,
-                    )
-                };
-                if got != sz as isize {
-                    break;
-                }
-                let sig = si.ssi_signo as libc::c_int;
+            while let Some(sig) = next_signal(r.sfd) {
                 if sig == libc::SIGWINCH && r.master.is_some() {
                     // The kernel signals the container's foreground group
                     // when the pty's size changes.
@@ -332,4 +317,14 @@ pub fn relay(mut r: Relay) -> i32 {
             }
         }
     }
+}
+
+/// The next signal waiting in the signalfd `sfd` (non-blocking), if any.
+pub(crate) fn next_signal(sfd: &OwnedFd) -> Option<libc::c_int> {
+    // SAFETY: signalfd_siginfo is plain data; read fills it.
+    let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let sz = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: reading one record into si, of its size.
+    let got = unsafe { libc::read(sfd.as_raw_fd(), &mut si as *mut _ as *mut libc::c_void, sz) };
+    (got == sz as isize).then_some(si.ssi_signo as libc::c_int)
 }
