@@ -834,12 +834,13 @@ impl ContainerDir {
         let id = &c.config.id;
         // Named by its maker, this process, so a sweep knows it in making.
         let me = std::process::id() as libc::pid_t;
-        let tmp = st.containers().join(format!(
-            ".new-{}-{}-{}",
-            me,
-            sys::start_time(me).unwrap_or(0),
-            id
-        ));
+        // A run's record names this process as the monitor already.
+        let start = if c.state.monitor_pid == me {
+            c.state.monitor_start
+        } else {
+            sys::start_time(me).unwrap_or(0)
+        };
+        let tmp = st.containers().join(format!(".new-{me}-{start}-{id}"));
         let fin = st.containers().join(id);
         let werr = |p: &Path, e| StateError::Write(p.to_path_buf(), e);
         fs::DirBuilder::new()

@@ -423,6 +423,7 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         tty_gid,
         new: true,
         name: &name,
+        before: None,
     };
     let mode = if plan.detach {
         Mode::Detached
@@ -651,6 +652,7 @@ fn start_one(
         tty_gid,
         new: false,
         name: &name,
+        before: Some(&r.state),
     };
     let dir = ContainerDir {
         path: r.dir.clone(),
@@ -690,11 +692,10 @@ fn claim_start(dir: &Path) -> Result<Option<OwnedFd>, RunError> {
         let mut lk: libc::flock = unsafe { std::mem::zeroed() };
         lk.l_type = libc::F_WRLCK as libc::c_short;
         lk.l_whence = libc::SEEK_SET as libc::c_short;
-        // SAFETY: F_SETLK on an fd we own, with a valid flock.
-        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLK, &lk) } == 0 {
-            return Ok(Some(fd));
-        }
-        let e = io::Error::last_os_error();
+        let e = match nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETLK(&lk)) {
+            Ok(_) => return Ok(Some(fd)),
+            Err(e) => io::Error::from(e),
+        };
         if !matches!(
             e.raw_os_error(),
             Some(libc::EAGAIN | libc::EACCES | libc::EINTR)
@@ -785,6 +786,9 @@ struct Ctx<'a> {
     new: bool,
     /// Its name when it was started (`rename` may change it since).
     name: &'a str,
+    /// A stopped or created container's state before this start (what a
+    /// failed start leaves it as); None for a run's new one.
+    before: Option<&'a RunState>,
 }
 
 /// Give back what the network preparation took (the address; the host

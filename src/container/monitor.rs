@@ -134,10 +134,7 @@ fn supervise(
         let _ = std::fs::remove_file(dir.file(RESTART_REQUEST));
     }
     // What a failed start leaves the container as (Docker's: as it was).
-    let before = (!c.new)
-        .then(|| state::Record::read(&dir.path).ok())
-        .flatten()
-        .map(|r| r.state);
+    let before = c.before.cloned();
     let mut rs = super::fresh_state();
     if mode == Mode::Detached {
         // This process, not the caller, is the monitor now.
