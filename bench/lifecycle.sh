@@ -256,11 +256,40 @@ for i in range(0, len(ids), 50):
 settle(0)
 PY
 
+cat >"$work/benchlib.py" <<'PY'
+"""What parts 3, 4 and 5 share: running rrun timed, and a p90. stdlib only."""
+import math
+import subprocess
+import sys
+import time
+
+
+def runner(rrun, env, label):
+    """run(args, check=True) -> (nanoseconds, CompletedProcess); a failure
+    ends the bench, named."""
+    def run(args, check=True):
+        t0 = time.perf_counter_ns()
+        p = subprocess.run([rrun] + args, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        dt = time.perf_counter_ns() - t0
+        if check and p.returncode != 0:
+            err = p.stderr.decode(errors="replace").strip()
+            sys.exit(f"bench: rrun {' '.join(args)} ({label}) failed with exit {p.returncode}: {err}")
+        return dt, p
+    return run
+
+
+def p90(xs):
+    s = sorted(xs)
+    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
+PY
+
 cat >"$work/scale.py" <<'PY'
 """A start with 0 and with 400 containers running; rm -f of 200.
 argv: RRUN ROOTFS ROOT_EMPTY ROOT_LOADED LABEL. As root each state directory
 lives in a network namespace of its own, entered with setns(2) before each
 of its commands. stdlib only."""
+import benchlib
 import ctypes
 import os
 import statistics
@@ -295,14 +324,7 @@ def enter(root):
 def run(root, args, check=True):
     enter(root)
     env = dict(os.environ, RRUN_ROOT=root)
-    t0 = time.perf_counter_ns()
-    p = subprocess.run([rrun] + args, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    dt = time.perf_counter_ns() - t0
-    if check and p.returncode != 0:
-        err = p.stderr.decode(errors="replace").strip()
-        sys.exit(f"bench: rrun {' '.join(args)} ({label}) failed with exit {p.returncode}: {err}")
-    return dt, p
+    return benchlib.runner(rrun, env, label)(args, check)
 
 
 def stored(root):
@@ -362,34 +384,6 @@ for root in (root_a, root_b):
     if rest:
         run(root, ["rm", "-f"] + rest, check=False)
     run(root, ["network", "rm"], check=False)
-PY
-
-cat >"$work/benchlib.py" <<'PY'
-"""What parts 4 and 5 share: running rrun timed, and a p90. stdlib only."""
-import math
-import subprocess
-import sys
-import time
-
-
-def runner(rrun, env, label):
-    """run(args, check=True) -> (nanoseconds, CompletedProcess); a failure
-    ends the bench, named."""
-    def run(args, check=True):
-        t0 = time.perf_counter_ns()
-        p = subprocess.run([rrun] + args, env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        dt = time.perf_counter_ns() - t0
-        if check and p.returncode != 0:
-            err = p.stderr.decode(errors="replace").strip()
-            sys.exit(f"bench: rrun {' '.join(args)} ({label}) failed with exit {p.returncode}: {err}")
-        return dt, p
-    return run
-
-
-def p90(xs):
-    s = sorted(xs)
-    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
 PY
 
 cat >"$work/restart.py" <<'PY'
