@@ -46,12 +46,16 @@ pub enum CgroupError {
     Place(PathBuf, String),
 }
 
-/// The v2 hierarchy's root, if it is mounted.
+/// The v2 hierarchy's root, if it is mounted: looked for once a process
+/// (a start asks three times: reclaim, available, create).
 fn v2_root() -> Option<&'static Path> {
-    V2_ROOTS
-        .iter()
-        .map(Path::new)
-        .find(|r| r.join("cgroup.subtree_control").exists())
+    static ROOT: std::sync::OnceLock<Option<&'static Path>> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        V2_ROOTS
+            .iter()
+            .map(Path::new)
+            .find(|r| r.join("cgroup.subtree_control").exists())
+    })
 }
 
 /// Whether rrun can make device cgroups here: the v2 hierarchy, or the v1
