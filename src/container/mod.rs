@@ -412,7 +412,7 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         armed: true,
     };
     crash::t("prepared");
-    let (dir, files, name) = make_record(&st, &plan, &first, &prep, host.rootless, &host, true)?;
+    let (dir, files, name) = make_record(&st, &plan, &first, &prep, &prep.links(), &host, true)?;
     crash::t("recorded");
     let ctx = Ctx {
         st: &st,
@@ -447,7 +447,7 @@ fn make_record(
     plan: &RunPlan,
     first_name: &str,
     prep: &network::Prep,
-    rootless: bool,
+    links: &[LinkConf],
     host: &Host,
     running: bool,
 ) -> Result<(ContainerDir, network::Files, String), RunError> {
@@ -465,11 +465,7 @@ fn make_record(
             (None, _) => crate::names::generate(random_u32(), random_u32()),
         };
         let files = network::render(plan, &name, prep, host.dns_via);
-        let links = match prep {
-            network::Prep::Bridge(_) => prep.links(),
-            _ => created_links(st, plan),
-        };
-        let mut config = config_of(plan, name.clone(), rootless, &files, links);
+        let mut config = config_of(plan, name.clone(), host.rootless, &files, links.to_vec());
         config.spec = Some(spec.clone());
         match ContainerDir::create(
             st,
@@ -489,12 +485,16 @@ fn make_record(
 }
 
 /// The links of a container not started yet, their targets looked up by
-/// name (they must exist, as Docker's create checks).
-fn created_links(st: &State, plan: &RunPlan) -> Vec<LinkConf> {
+/// name: they must exist, as Docker's create checks.
+fn created_links(st: &State, plan: &RunPlan) -> Result<Vec<LinkConf>, RunError> {
     plan.links
         .iter()
-        .filter_map(|l| {
-            st.find(&l.target).ok().map(|r| LinkConf {
+        .map(|l| {
+            let r = st.find(&l.target).map_err(|e| RunError::Start {
+                code: 125,
+                msg: format!("could not get container for {}: {e}", l.target),
+            })?;
+            Ok(LinkConf {
                 target_id: r.config.id,
                 target_name: r.config.name,
                 alias: l.alias.clone(),
@@ -511,12 +511,7 @@ pub fn create(plan: RunPlan) -> Result<i32, RunError> {
     }
     let st = State::open()?;
     st.sweep();
-    for l in &plan.links {
-        st.find(&l.target).map_err(|e| RunError::Start {
-            code: 125,
-            msg: format!("could not get container for {}: {e}", l.target),
-        })?;
-    }
+    let links = created_links(&st, &plan)?;
     if let NetMode::Container(t) = &plan.net {
         st.find(t).map_err(|e| RunError::Start {
             code: 125,
@@ -537,7 +532,7 @@ pub fn create(plan: RunPlan) -> Result<i32, RunError> {
         None => crate::names::generate(random_u32(), random_u32()),
     };
     let prep = network::Prep::None(std::net::Ipv4Addr::UNSPECIFIED);
-    let (mut dir, _, _) = make_record(&st, &plan, &first, &prep, rootless, &host, false)?;
+    let (mut dir, _, _) = make_record(&st, &plan, &first, &prep, &links, &host, false)?;
     dir.keep = true;
     println!("{}", plan.id);
     Ok(0)
