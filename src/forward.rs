@@ -460,10 +460,6 @@ impl Fwd<'_> {
                     addr: local.to_string(),
                     source: e.into(),
                 })?;
-                // Set once here: an accepted socket inherits its listener's
-                // options, so no client connection pays for them.
-                let _ = setsockopt(&p.fd, sockopt::TcpNoDelay, &true);
-                keepalive(&p.fd);
             }
             Proto::Udp if local.ip().is_unspecified() => {
                 let r = match local {
@@ -675,9 +671,10 @@ impl Fwd<'_> {
                 return Ok(());
             }
         };
-        // The client's socket has its listener's options (see add_port).
-        let _ = setsockopt(&server, sockopt::TcpNoDelay, &true);
-        keepalive(&server);
+        for fd in [&client, &server] {
+            let _ = setsockopt(fd, sockopt::TcpNoDelay, &true);
+            keepalive(fd);
+        }
         if let Some(peer) = peer {
             self.bind_source(port, server.as_fd(), &peer);
         }
