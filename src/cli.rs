@@ -112,6 +112,10 @@ pub struct RunArgs {
     /// come from (transparent: their own; gateway: the bridge's)
     #[arg(long = "userland-proxy-source", value_name = "transparent|gateway")]
     pub userland_proxy_source: Option<String>,
+    /// Rootless: make the container's outbound TCP connections in the
+    /// host's network namespace instead of relaying them (true|false; default true)
+    #[arg(long = "outbound-bypass", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub outbound_bypass: Option<String>,
     /// Add Linux capabilities
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,

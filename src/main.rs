@@ -2,6 +2,7 @@
 //! directory, rootless or as root. This file only dispatches: each error is
 //! turned into one `rrun: …` line and an exit code here, and nowhere else.
 
+mod bypass;
 mod bytes;
 mod cgroup;
 mod cli;

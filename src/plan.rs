@@ -222,6 +222,14 @@ pub struct RunPlan {
     pub ulimits: Vec<crate::ulimit::Ulimit>,
     /// --restart.
     pub restart: crate::restart::Policy,
+    /// --outbound-bypass (RRUN_OUTBOUND_BYPASS): rootless outbound TCP
+    /// through the host's own stack (bypass.rs) where the kernel allows.
+    #[serde(default = "yes")]
+    pub outbound_bypass: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -647,6 +655,17 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         log: crate::logrot::parse(a.log_driver.as_deref(), &a.log_opt)?,
         ulimits,
         restart,
+        outbound_bypass: a
+            .outbound_bypass
+            .clone()
+            .or_else(|| {
+                std::env::var("RRUN_OUTBOUND_BYPASS")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+            .map(|v| crate::net::settings::parse_bool("outbound-bypass", &v))
+            .transpose()?
+            .unwrap_or(true),
     })
 }
 

@@ -146,8 +146,6 @@ mod table {
     use super::*;
 
     pub struct Call {
-        // For people and the tests: the filter needs only the numbers.
-        #[cfg_attr(not(test), allow(dead_code))]
         pub name: &'static str,
         pub x86_64: u16,
         pub aarch64: u16,
@@ -752,6 +750,56 @@ pub fn install(progs: &[BpfProgram]) -> Result<(), SeccompError> {
         }
     }
     Ok(())
+}
+
+/// The socket bypass's filter (bypass.rs): connect(2) of this
+/// architecture goes to the listener; everything else, and every call of
+/// another architecture or ABI (x32 sets bit 30 of the number), is allowed
+/// here and left to the container's own filter.
+pub fn connect_notify_program() -> Result<BpfProgram, SeccompError> {
+    let arch = Arch::native()?;
+    let nr = table::CALLS
+        .iter()
+        .find(|c| c.name == "connect")
+        .and_then(|c| arch.nr(c))
+        .ok_or(SeccompError::Arch(std::env::consts::ARCH))?;
+    Ok(vec![
+        ins(LD_W_ABS, 0, 0, OFF_ARCH),
+        ins(JEQ_K, 0, 3, arch.audit()),
+        ins(LD_W_ABS, 0, 0, OFF_NR),
+        ins(JEQ_K, 0, 1, nr),
+        ins(RET_K, 0, 0, libc::SECCOMP_RET_USER_NOTIF),
+        ins(RET_K, 0, 0, ALLOW),
+    ])
+}
+
+/// Install `prog` with a user-notification listener; the listener's fd.
+/// The waiting of a trapped call is killable only (a signal would restart
+/// it after the supervisor took it in hand). Needs Linux 5.19; an older
+/// kernel answers EINVAL.
+pub fn install_listener(prog: &BpfProgram) -> Result<std::os::fd::OwnedFd, SeccompError> {
+    use std::os::fd::FromRawFd;
+    let len = u16::try_from(prog.len())
+        .map_err(|_| SeccompError::Install(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at prog's instructions, alive for the call; the
+    // kernel copies the program and returns a new fd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if r < 0 {
+        return Err(SeccompError::Install(std::io::Error::last_os_error()));
+    }
+    // SAFETY: r is the new listener fd, owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(r as std::os::fd::RawFd) })
 }
 
 #[cfg(test)]

@@ -70,7 +70,8 @@ fn ps_names(cx: &Ctx) -> Vec<String> {
 /// uplink's gateway (pasta runs with --no-map-gw), not through 127.0.0.1
 /// (the container's own), not through the uplink's address (pasta's copy
 /// in the user's namespace). A service on all of the host's addresses is
-/// reached through an address pasta did not copy (the control).
+/// reached through an address pasta did not copy (the control); with the
+/// socket bypass, also through the uplink's address, as from the host.
 #[test]
 fn host_loopback_not_reachable() {
     let Some(cx) = rootless_ctx() else { return };
@@ -99,8 +100,25 @@ fn host_loopback_not_reachable() {
     let gw = gateway(&cx);
     check_from_container(
         &cx,
-        "a container and the host's services",
+        "a container (socket bypass on) and the host's services",
         &[],
+        &[
+            tcp_ok(other, 7778, &format!("any-{other}")),
+            tcp_no(other, 7777),
+            tcp_no(&gw, 7777),
+            tcp_no(&gw, 7778),
+            tcp_no("127.0.0.1", 7777),
+            tcp_no("0.0.0.0", 7777),
+            tcp_no(UPLINK_ADDR, 7777),
+            // As from the host: a service on all of its addresses.
+            tcp_ok(UPLINK_ADDR, 7778, &format!("any-{UPLINK_ADDR}")),
+            udp_no(&gw, 7779),
+        ],
+    );
+    check_from_container(
+        &cx,
+        "a container (socket bypass off) and the host's services",
+        &["--outbound-bypass=false"],
         &[
             tcp_ok(other, 7778, &format!("any-{other}")),
             tcp_no(other, 7777),
@@ -438,6 +456,7 @@ fn pasta_missing_warns_once() {
     ];
     let out = run(&[
         "--rm",
+        "--outbound-bypass=false",
         "--link",
         "aa:aa",
         cx.rootfs(),
@@ -450,6 +469,15 @@ fn pasta_missing_warns_once() {
         "without pasta: to the linked container, to a published port through the gateway, \
          and (not) out to the host",
         &probes,
+        &out,
+    );
+    // The socket bypass does not need pasta: TCP still leaves.
+    let bypassed = [tcp_ok("10.208.0.1", 7778, "any-10.208.0.1")];
+    let out = run(&["--rm", cx.rootfs(), "sh", "-c", &probe_script_me(&bypassed)]);
+    assert!(out.stderr.is_empty(), "no warning\n{out}");
+    parse_probe_output_me(
+        "without pasta, TCP through the socket bypass",
+        &bypassed,
         &out,
     );
     check_from_ns(
@@ -536,5 +564,223 @@ fn source_document_db_web() {
             tcp_ok(UPLINK_ADDR, p, &format!("tcp-5000-{UPLINK_ADDR}")),
             tcp_no("127.0.0.1", 5000),
         ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The socket bypass
+
+/// examples/netprobe, built by `cargo test` beside the binary under test.
+fn netprobe() -> Option<String> {
+    let p = std::path::Path::new(env!("CARGO_BIN_EXE_rrun"))
+        .parent()
+        .map(|d| d.join("examples").join("netprobe"))?;
+    if p.is_file() {
+        Some(p.display().to_string())
+    } else {
+        skip(&format!(
+            "{} is not built (plain `cargo test` builds the examples; or cargo build --example netprobe)",
+            p.display()
+        ));
+        None
+    }
+}
+
+/// The pids of the socket bypass's brokers of this test's containers
+/// (their environment names the test's state directory).
+fn brokers(cx: &Ctx) -> Vec<i32> {
+    let want = format!("RRUN_ROOT={}", cx.state.display());
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if comm.trim_end() == "rrun-bypass"
+            && env.split(|b| *b == 0).any(|kv| kv == want.as_bytes())
+        {
+            v.push(pid);
+        }
+    }
+    v
+}
+
+/// The line of `netprobe MODE` output that starts with `local`.
+#[track_caller]
+fn probe_line<'a>(out: &'a Output, mode: &str) -> &'a str {
+    let tag = format!("{mode}: ");
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&tag))
+        .unwrap_or_else(|| panic!("netprobe {mode} printed a line\n{out}"))
+}
+
+/// With the socket bypass (the default where the kernel has it), TCP
+/// connections to the outside are made in the host's namespace: their own
+/// address is the host's, their options are those set before connect(),
+/// blocking and non-blocking connects, errors and SO_SNDTIMEO behave as
+/// without it, and many at once all connect. The host's services on its
+/// own addresses and its published ports are reached as from the host;
+/// its loopback, the linked container and UDP are not bypassed. A socket
+/// an epoll set watched before connect(), and every connection of `rrun
+/// exec`, stay on the container's network. With --outbound-bypass=false
+/// everything stays. The broker ends with the container.
+#[test]
+fn outbound_bypass() {
+    let Some(cx) = rootless_ctx() else { return };
+    let Some(np) = netprobe() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
+    connect(
+        &cx,
+        ns,
+        &outside,
+        "rrh0",
+        "10.209.0.1/24",
+        "rro0",
+        "10.209.0.2/24",
+        &[],
+    );
+    let _srv = peer_server(&cx, &outside, "", 9000, "peer");
+    let _usrv = peer_server_udp(&cx, &outside, 9001, "upeer");
+    // socat's default backlog (5) would drop the handshakes of many at once.
+    let _many = cx.spawn(
+        in_ns(
+            &outside,
+            "socat",
+            &[
+                "TCP-LISTEN:9002,fork,reuseaddr,backlog=64",
+                "SYSTEM:echo many-$SOCAT_PEERADDR",
+            ],
+        ),
+        Input::Null,
+    );
+    let _any = peer_server(&cx, ns, "", 7778, "any");
+    let _loop = peer_server(&cx, ns, "127.0.0.1", 7777, "loop");
+    wait_reachable(&cx, ns, &tcp_ok("10.209.0.2", 9000, "peer-10.209.0.1"));
+    wait_reachable(&cx, ns, &tcp_ok("127.0.0.1", 7777, "loop-127.0.0.1"));
+    wait_reachable(&cx, ns, &tcp_ok("10.209.0.2", 9002, "many-10.209.0.1"));
+    let vol = format!("{np}:/np:ro");
+    let aa = cx.detach(
+        &[
+            "--name", "aa", "--expose", "80", "-p", "18084:80", "-v", &vol,
+        ],
+        &["sh", "-c", &servers(&[80], &[])],
+    );
+    wait_serving(&cx, "aa", &[80], &[]);
+    assert_eq!(brokers(&cx).len(), 1, "aa's broker runs");
+    let gw = gateway(&cx);
+    let script = format!(
+        "for m in opts nonblock epoll keepfd; do echo \"$m: $(/np $m 10.209.0.2:9000)\"; done; \
+         echo \"many: $(/np many 10.209.0.2:9002 16)\"; \
+         echo \"refused: $(/np refused 10.209.0.2:9999)\"; \
+         echo \"timeout: $(/np timeout 10.209.0.77:80)\"; \
+         echo \"any: $(/np opts {UPLINK_ADDR}:7778)\"; \
+         echo \"published: $(/np opts {UPLINK_ADDR}:18084)\"; \
+         echo \"loop: $(/np opts 127.0.0.1:7777)\"; \
+         echo \"link: $(/np opts $(grep -w aa /etc/hosts | cut -f1 | head -n1):80)\";"
+    );
+    let out = cx.sh(&["--link", "aa:aa", "-v", &vol], &script);
+    out.ok();
+    let host = "local 10.209.0.1:";
+    let l = probe_line(&out, "opts");
+    assert!(
+        l.starts_with(host)
+            && l.contains(" nodelay 1 keepalive 1 keepidle 77 rcvbuf 131072 reply peer-10.209.0.1"),
+        "a blocking connect leaves from the host, with its options\n{out}"
+    );
+    let l = probe_line(&out, "nonblock");
+    assert!(
+        l.starts_with(host)
+            && l.contains(" first EINPROGRESS so_error 0 nonblock 1 reply peer-10.209.0.1"),
+        "a non-blocking connect\n{out}"
+    );
+    let l = probe_line(&out, "epoll");
+    assert!(
+        !l.starts_with(host) && l.contains("reply peer-10.209.0.1"),
+        "a socket watched by epoll stays (and reaches the outside through pasta)\n{out}"
+    );
+    let l = probe_line(&out, "keepfd");
+    assert!(
+        l.starts_with(host) && l.contains(" cloexec 0 1 "),
+        "close-on-exec is kept as it was\n{out}"
+    );
+    assert_eq!(
+        probe_line(&out, "many"),
+        "local - ok 16",
+        "16 at once\n{out}"
+    );
+    assert_eq!(
+        probe_line(&out, "refused"),
+        "local - blocking ECONNREFUSED nonblocking ECONNREFUSED",
+        "a closed port\n{out}"
+    );
+    let l = probe_line(&out, "timeout");
+    let ms: u64 = l
+        .strip_prefix("local - err EINPROGRESS ms ")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("SO_SNDTIMEO ends a blocking connect with EINPROGRESS\n{out}"));
+    assert!(
+        (250..3000).contains(&ms),
+        "after about 300 ms, not {ms}\n{out}"
+    );
+    let l = probe_line(&out, "any");
+    assert!(
+        l.starts_with(&format!("local {UPLINK_ADDR}:"))
+            && l.ends_with(&format!("reply any-{UPLINK_ADDR}")),
+        "the host's service on all addresses, through the host's own address\n{out}"
+    );
+    assert!(
+        probe_line(&out, "published").contains("reply tcp-80-"),
+        "aa's published port through the host's address\n{out}"
+    );
+    assert!(
+        probe_line(&out, "loop").starts_with("error connect: ECONNREFUSED"),
+        "127.0.0.1 is the container's own loopback, not the host's\n{out}"
+    );
+    let l = probe_line(&out, "link");
+    assert!(
+        !l.starts_with(host) && l.contains("reply tcp-80-") && !l.contains(&gw),
+        "the linked container over the bridge\n{out}"
+    );
+    check_from_container(
+        &cx,
+        "UDP with the bypass on: through pasta",
+        &[],
+        &[udp_ok("10.209.0.2", 9001, "upeer-10.209.0.1")],
+    );
+
+    let out = cx.rrun(&["exec", &aa, "/np", "opts", "10.209.0.2:9000"]);
+    out.ok();
+    assert!(
+        !out.stdout.starts_with(host) && out.stdout.contains("reply peer-10.209.0.1"),
+        "rrun exec's connections are not trapped: they go through pasta\n{out}"
+    );
+
+    // Off.
+    let script = format!(
+        "echo \"opts: $(/np opts 10.209.0.2:9000)\"; \
+         echo \"any: $(/np opts {UPLINK_ADDR}:7778)\""
+    );
+    let out = cx.sh(&["--outbound-bypass=false", "-v", &vol], &script);
+    out.ok();
+    let l = probe_line(&out, "opts");
+    assert!(
+        !l.starts_with(host)
+            && l.contains(" nodelay 1 keepalive 1 keepidle 77 rcvbuf 131072 reply peer-10.209.0.1"),
+        "off: the connection is the container's, relayed by pasta\n{out}"
+    );
+    assert!(
+        probe_line(&out, "any").starts_with("error connect:"),
+        "off: the host's own address is pasta's copy in the user's namespace\n{out}"
+    );
+
+    cx.rrun(&["rm", "-f", "aa"]).ok();
+    assert!(
+        poll_until(SETTLE, || brokers(&cx).is_empty()),
+        "the broker ends with its container: {:?}",
+        brokers(&cx)
     );
 }

@@ -65,6 +65,9 @@ pub struct ChildConfig {
     pub init_fd: Option<RawFd>,
     /// The seccomp programs to install last (none: unconfined).
     pub seccomp: Vec<crate::seccomp::BpfProgram>,
+    /// The socket bypass: the broker's socket and the filter whose
+    /// listener goes to it.
+    pub bypass: Option<(RawFd, crate::seccomp::BpfProgram)>,
     /// --ulimit: set before the identity change, while rrun may still
     /// raise a hard limit (as root, with CAP_SYS_RESOURCE).
     pub ulimits: Vec<crate::ulimit::Ulimit>,
@@ -378,6 +381,13 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
 
     // Only 0-2 reach the command: everything else closes on exec.
     sys::cloexec_from(3);
+    // Without it (an old kernel, the broker gone), connections go through
+    // the container's network as they would have.
+    if let Some((sock, prog)) = &cfg.bypass
+        && let Ok(l) = crate::seccomp::install_listener(prog)
+    {
+        let _ = crate::bypass::send_listener(*sock, std::os::fd::AsFd::as_fd(&l));
+    }
     // Last: nothing after this may need a call the filter denies.
     if let Err(e) = crate::seccomp::install(&cfg.seccomp) {
         fail(sock, 125, e.to_string());

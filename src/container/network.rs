@@ -65,6 +65,9 @@ pub struct BridgePrep {
     pub rootless: bool,
     /// The forwarder connects from clients' own addresses.
     pub transparent: bool,
+    /// Rootless: the socket bypass's broker, in the host's network
+    /// namespace (none where it is off or the kernel lacks it).
+    pub bypass: Option<crate::bypass::Broker>,
 }
 
 /// --net=container:NAME: the target's network namespace and what of it the
@@ -326,7 +329,9 @@ pub fn prepare(
         }
         NetMode::None | NetMode::Host => {
             let gateway = if plan.add_hosts.iter().any(|(_, a)| a == "host-gateway") {
-                root::settings(st, &plan.net_request)?.0.gateway
+                root::settings(st, &plan.net_request, user_ns.is_some())?
+                    .0
+                    .gateway
             } else {
                 Ipv4Addr::UNSPECIFIED
             };
@@ -357,7 +362,7 @@ fn prepare_bridge(
                     "-b/--bridge needs root: a rootless network's bridge is rrun's own, in the user's network namespace".into(),
                 ));
             }
-            let (s, fresh) = root::settings(st, &plan.net_request)?;
+            let (s, fresh) = root::settings(st, &plan.net_request, true)?;
             (s, 0, fresh)
         }
     };
@@ -403,6 +408,20 @@ fn prepare_bridge(
     let held =
         net::hold_ports(&bindings, |b| port_holder(st, b)).map_err(|e| give_back(e.into()))?;
     crate::crash::t("held");
+    // The broker must be made while this process is still in the host's
+    // network namespace: its sockets are made there.
+    let bypass = match user_ns {
+        Some(_) if plan.outbound_bypass && crate::bypass::available() => {
+            match crate::bypass::spawn(vec![settings.subnet()]) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    eprintln!("rrun: warning: {e}; outbound connections go through pasta");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     if let Some(nss) = user_ns {
         // For good: the host ports stay bound in the host's namespace.
         crate::ns::join_net(nss).map_err(|e| give_back(e.into()))?;
@@ -440,6 +459,7 @@ fn prepare_bridge(
         udp_idle: plan.udp_idle,
         rootless: user_ns.is_some(),
         transparent,
+        bypass,
     })
 }
 

@@ -188,6 +188,14 @@ fn child_config(
             Vec::new()
         },
         ulimits: plan.ulimits.clone(),
+        bypass: match c.prep {
+            network::Prep::Bridge(b) => match (&b.bypass, crate::seccomp::connect_notify_program())
+            {
+                (Some(br), Ok(prog)) => Some((br.fd(), prog)),
+                _ => None,
+            },
+            _ => None,
+        },
     })
 }
 

@@ -74,8 +74,13 @@ pub fn ensure(st: &State, holder: libc::pid_t, net_ino: u64) -> Option<std::net:
             dns: Some(dns),
         },
         Err(why) => {
+            let tcp = if crate::bypass::available() {
+                "; their TCP connections still leave through the socket bypass (unless --outbound-bypass=false)"
+            } else {
+                ""
+            };
             eprintln!(
-                "rrun: warning: containers have no outbound network: {why}; they still reach each other and their published ports"
+                "rrun: warning: containers have no outbound network: {why}; they still reach each other and their published ports{tcp}"
             );
             Record {
                 net_ino,
