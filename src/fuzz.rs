@@ -1251,3 +1251,40 @@ proptest! {
         prop_assert_eq!(got, Ok(want));
     }
 }
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// The socket bypass's reading of a trapped connect()'s address: no
+    /// panic on any bytes; what it sends through the host is an IPv4
+    /// address it read, outside the kept network, never loopback,
+    /// 0.0.0.0/8 or link-local, with a port.
+    #[test]
+    fn bypass_routes(b in proptest::collection::vec(any::<u8>(), 0..40), inet in any::<bool>(), ip in any::<u32>()) {
+        use crate::bypass::policy::{Route, route};
+        let mut raw = b.clone();
+        if inet && raw.len() >= 8 {
+            raw[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            raw[4..8].copy_from_slice(&ip.to_be_bytes());
+        }
+        let keep: ipnet::Ipv4Net = "10.88.0.0/16".parse().unwrap();
+        if let Route::Host(a) = route(&raw, &[keep]) {
+            prop_assert!(raw.len() >= 16);
+            prop_assert_eq!(&raw[4..8], &a.ip().octets()[..]);
+            prop_assert_eq!(&raw[2..4], &a.port().to_be_bytes()[..]);
+            prop_assert!(a.port() != 0);
+            prop_assert!(!keep.contains(a.ip()) && !a.ip().is_loopback() && !a.ip().is_link_local());
+            prop_assert!(a.ip().octets()[0] != 0);
+        }
+    }
+
+    /// The /proc texts the broker reads: no panic on any text.
+    #[test]
+    fn bypass_proc_texts(s in text_of(&["tfd:", " ", "\t", "\n", "5", "12", "flags:", "0", "2000000", "Tgid:", "x", "-1"]), fd in -2i32..20) {
+        use crate::bypass::policy;
+        let _ = policy::watches(&s, fd);
+        let _ = policy::cloexec(&s);
+        let _ = policy::tgid(&s);
+        let _ = policy::kernel_has(&s);
+    }
+}

@@ -258,7 +258,10 @@ fn publish_every_form_tcp_udp_hairpin(mode: Mode) {
     // address in the user's namespace is the uplink's (pasta's copy):
     // kernel NAT there, the gateway again; another address of the host is
     // reached through pasta, whose socket on the host connects from that
-    // address to the forwarder, which connects from it in turn.
+    // address to the forwarder, which connects from it in turn. With the
+    // socket bypass (rootless, the default) a TCP connection is made on
+    // the host itself: to the uplink's address too, from that address,
+    // as the host's own clients are seen.
     let gw = gateway(&cx);
     let via_other = match mode {
         Mode::Root => gw.clone(),
@@ -270,9 +273,10 @@ fn publish_every_form_tcp_udp_hairpin(mode: Mode) {
         udp_ok(other, 5353, &format!("udp-53-{via_other}")),
     ];
     if mode == Mode::Rootless {
+        let up = published_peer(&cx, UPLINK_ADDR);
         hairpin.extend([
-            tcp_ok(UPLINK_ADDR, 3000, &format!("tcp-80-{gw}")),
-            tcp_ok(UPLINK_ADDR, 8001, &format!("tcp-81-{gw}")),
+            tcp_ok(UPLINK_ADDR, 3000, &format!("tcp-80-{up}")),
+            tcp_ok(UPLINK_ADDR, 8001, &format!("tcp-81-{up}")),
             udp_ok(UPLINK_ADDR, 5353, &format!("udp-53-{gw}")),
         ]);
     }
@@ -282,6 +286,18 @@ fn publish_every_form_tcp_udp_hairpin(mode: Mode) {
         &[],
         &hairpin,
     );
+    if mode == Mode::Rootless {
+        check_from_container(
+            &cx,
+            "published ports from another container, socket bypass off",
+            &["--outbound-bypass=false"],
+            &[
+                tcp_ok(other, 3000, &format!("tcp-80-{other}")),
+                tcp_ok(UPLINK_ADDR, 3000, &format!("tcp-80-{gw}")),
+                tcp_ok(UPLINK_ADDR, 8001, &format!("tcp-81-{gw}")),
+            ],
+        );
+    }
     let host_addr = match mode {
         Mode::Root => other,
         Mode::Rootless => UPLINK_ADDR,
@@ -802,7 +818,14 @@ fn network_settings_inspect_rm_and_cleanup(mode: Mode) {
     let n = &v[0];
     assert_eq!(n["Subnet"], "172.17.0.0/16", "{n:#}");
     assert_eq!(n["Gateway"], "172.17.0.1", "{n:#}");
-    assert_eq!(n["MTU"], 1500, "{n:#}");
+    // Root: the host's default route's interface's. Rootless: 65520, the
+    // largest pasta's tap takes (the host's MTU means nothing on a path
+    // that ends TCP in the host's stack).
+    let mtu = match mode {
+        Mode::Root => 1500,
+        Mode::Rootless => 65520,
+    };
+    assert_eq!(n["MTU"], mtu, "{n:#}");
     assert_eq!(n["ICC"], false, "{n:#}");
     assert_eq!(n["Rootless"], mode == Mode::Rootless, "{n:#}");
     assert_eq!(n["UserlandProxySource"], "transparent", "{n:#}");
