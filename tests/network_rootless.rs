@@ -784,3 +784,95 @@ fn outbound_bypass() {
         brokers(&cx)
     );
 }
+
+/// The bypass across a container's life: each start of a restarting
+/// container gets its filter and the same broker; a killed monitor leaves
+/// neither the container nor its broker behind; a connect() waiting in
+/// the broker (SYNs dropped) does not hold up `rrun stop` (the wait is
+/// killable); each broker ends with its container.
+#[test]
+fn outbound_bypass_lifecycle() {
+    let Some(cx) = rootless_ctx() else { return };
+    let Some(np) = netprobe() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
+    connect(
+        &cx,
+        ns,
+        &outside,
+        "rrh0",
+        "10.210.0.1/24",
+        "rro0",
+        "10.210.0.2/24",
+        &[],
+    );
+    let _srv = peer_server(&cx, &outside, "", 9000, "peer");
+    sh_ns(
+        &cx,
+        &outside,
+        "nft add table inet t && \
+         nft add chain inet t c '{ type filter hook input priority 0; }' && \
+         nft add rule inet t c tcp dport 9999 drop",
+    )
+    .ok();
+    wait_reachable(&cx, ns, &tcp_ok("10.210.0.2", 9000, "peer-10.210.0.1"));
+    let vol = format!("{np}:/np:ro");
+    let host = "local 10.210.0.1:";
+
+    // Restarts.
+    cx.detach(
+        &["--name", "rs", "--restart", "on-failure:2", "-v", &vol],
+        &["sh", "-c", "/np opts 10.210.0.2:9000; exit 3"],
+    );
+    cx.wait_exited("rs");
+    let out = cx.logs(&[], "rs");
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.starts_with(host)).count(),
+        3,
+        "the first start and both restarts leave through the host\n{out}"
+    );
+
+    // The monitor killed: the container goes with it (its parent-death
+    // signal), and so does the broker.
+    let id = cx.detach(
+        &["--name", "mk", "-v", &vol],
+        &[
+            "sh",
+            "-c",
+            "while :; do /np opts 10.210.0.2:9000; sleep 0.1; done",
+        ],
+    );
+    cx.wait_logs("mk", host);
+    assert_eq!(brokers(&cx).len(), 1, "mk's broker runs");
+    let st = cx.state_json(&id).expect("its state");
+    let monitor = st["monitor_pid"].as_i64().expect("a monitor pid") as i32;
+    // SAFETY: killing a container's monitor, a process of this test.
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    assert!(
+        poll_until(SETTLE, || brokers(&cx).is_empty()),
+        "the broker ends with a container whose monitor was killed: {:?}",
+        brokers(&cx)
+    );
+
+    // A connect() waiting in the broker, then stop.
+    cx.detach(
+        &["--name", "bl", "-v", &vol],
+        &["/np", "opts", "10.210.0.2:9999"],
+    );
+    assert_eq!(cx.ps_status("bl").split(' ').next(), Some("Up"));
+    let t = std::time::Instant::now();
+    cx.rrun(&["stop", "-t", "1", "bl"]).ok();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "stop is not held up by the waiting connect ({:?})",
+        t.elapsed()
+    );
+
+    cx.rrun(&["rm", "-f", "mk", "bl", "rs"]).ok();
+    assert!(
+        poll_until(SETTLE, || brokers(&cx).is_empty()),
+        "every broker ends with its container: {:?}",
+        brokers(&cx)
+    );
+}
