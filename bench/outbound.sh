@@ -256,6 +256,9 @@ PASTA_OPTS = ["--config-net", "--quiet", "-t", "none", "-u", "none", "-T", "none
               "--no-map-gw", "--ipv4-only"]
 
 # ------------------------------------------------------------ processes
+# Interrupted: exit quietly (run() takes the running client down first).
+signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 live_pids = set()
 
 
@@ -290,6 +293,12 @@ def run(argv, timeout):
             pass
         p.communicate()
         raise Fail(f"timed out after {timeout} s: {' '.join(argv[-6:])}")
+    except BaseException:  # interrupted: take the client down with us
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        raise
     finally:
         live_pids.discard(p.pid)
         save_pids()
