@@ -24,6 +24,10 @@
 #                   BENCH_PARTS="4 5" runs only some of its parts (1 to 5)
 #   make bench-forward  the userspace port forwarder beside docker-proxy, pasta, socat (root)
 #   make bench-rootless rootless start with a network, first network, podman, forwarder (root runs it as rrtest)
+#   make bench-outbound  containers reaching "the outside" (a namespace of the
+#                   bench's own): root bridge, rootless rrun, podman with
+#                   slirp4netns, pasta alone; TCP up/down, 8 streams, RR and
+#                   connect rates (root; rootless paths as rrtest)
 #   make bench-logs   logs --tail 1 on a 1 GiB log: time and peak RSS
 #   make lint       rustfmt and clippy
 #   make man        man pages in target/man (rrun.1, rrun-ps.1, …)
@@ -55,7 +59,7 @@ BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR  := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-logs clean lint man install uninstall
+.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-outbound bench-logs clean lint man install uninstall
 
 all: build
 
@@ -109,6 +113,9 @@ bench-forward: build rootfs
 
 bench-rootless: build rootfs
 	bash bench/rootless.sh
+
+bench-outbound: build rootfs
+	bash bench/outbound.sh
 
 bench-logs: build rootfs
 	bash bench/logs.sh
