@@ -19,6 +19,9 @@
 //!                           and the time taken (`err EINPROGRESS ms 3xx`)
 //!   netprobe refused ADDR   blocking and non-blocking connects to a closed
 //!                           port: `blocking ECONNREFUSED nonblocking ECONNREFUSED`
+//!   netprobe dnsserve ADDR  (not a client) a UDP DNS server answering every
+//!                           A query with 10.1.2.3 and others with no answer;
+//!                           prints `ready` once it listens
 //!
 //! After connecting, modes but timeout/refused print the first line the
 //! server sends (`reply ...`; the tests' servers speak first). Exit status 1
@@ -302,6 +305,42 @@ fn main() {
             };
             println!("local - blocking {b} nonblocking {nb}");
         }
+        "dnsserve" => dns_serve(addr),
         m => die(format!("unknown mode {m}")),
+    }
+}
+
+/// A DNS server of one answer: every A query gets 10.1.2.3 (TTL 60).
+fn dns_serve(addr: SocketAddrV4) -> ! {
+    let sock = std::net::UdpSocket::bind(addr).unwrap_or_else(|e| die(format!("bind: {e}")));
+    println!("ready");
+    let mut buf = [0u8; 512];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let q = &buf[..n];
+        if n < 12 {
+            continue;
+        }
+        // The question: labels up to the root, then type and class.
+        let mut end = 12;
+        while end < n && q[end] != 0 {
+            end += 1 + q[end] as usize;
+        }
+        if end + 5 > n {
+            continue;
+        }
+        let qtype = u16::from_be_bytes([q[end + 1], q[end + 2]]);
+        let question = &q[12..end + 5];
+        let a = qtype == 1;
+        let mut r = Vec::with_capacity(64);
+        r.extend_from_slice(&q[0..2]);
+        r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, u8::from(a), 0, 0, 0, 0]);
+        r.extend_from_slice(question);
+        if a {
+            r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 1, 2, 3]);
+        }
+        let _ = sock.send_to(&r, from);
     }
 }

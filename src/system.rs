@@ -84,6 +84,7 @@ fn print(v: &Value, format: Option<&str>, text: fn(&Value) -> String) -> Result<
 /// What is missing, what it costs and how to get it.
 const NO_NFT: &str =
     "not found: the network has no NAT rules, the userspace forwarder serves published ports";
+const NO_BYPASS: &str = "no: Linux 5.19 or newer needed; rootless outbound TCP goes through pasta";
 const NO_PASTA: &str = "not found: rootless containers have no outbound traffic; install the passt package: sudo apt-get install passt";
 const NO_UIDMAP: &str = "not found: rootless containers have your own id only; install the uidmap package: sudo apt-get install uidmap";
 const OLD_KERNEL: &str = "no: Linux 5.12 or later is needed";
@@ -229,6 +230,11 @@ fn version_value() -> Value {
             "MountSetattr": feature(mount_setattr_probe()),
             "Pidfd": feature(pidfd_probe()),
             "Cgroup": cgroup_version(),
+            "SocketBypass": if crate::bypass::available() {
+                "yes"
+            } else {
+                NO_BYPASS
+            },
         },
         "SubordinateIds": {
             "Uids": range_text(uids),
@@ -276,6 +282,7 @@ pub fn version_text(v: &Value) -> String {
         ("MountSetattr", "mount_setattr"),
         ("Pidfd", "pidfd"),
         ("Cgroup", "cgroup"),
+        ("SocketBypass", "socket bypass"),
     ] {
         kv(&mut o, name, s(v, &["Features", k]));
     }
@@ -769,7 +776,7 @@ mod tests {
             "Version": "0.1.0", "GitCommit": "abc", "Target": "x86_64-unknown-linux-gnu",
             "Kernel": "6.1.0", "Rootless": true,
             "Programs": {"nft": "/usr/sbin/nft", "pasta": NO_PASTA, "newuidmap": "/usr/bin/newuidmap", "newgidmap": "/usr/bin/newgidmap"},
-            "Features": {"UserNamespaces": "yes", "Openat2": "yes", "MountSetattr": OLD_KERNEL, "Pidfd": "yes", "Cgroup": "v2"},
+            "Features": {"UserNamespaces": "yes", "Openat2": "yes", "MountSetattr": OLD_KERNEL, "Pidfd": "yes", "Cgroup": "v2", "SocketBypass": NO_BYPASS},
             "SubordinateIds": {"Uids": "100000-165535", "Gids": "", "Advice": "add one"},
         })
     }
@@ -794,6 +801,7 @@ Kernel features:
  mount_setattr:    {OLD_KERNEL}
  pidfd:            yes
  cgroup:           v2
+ socket bypass:    {NO_BYPASS}
 Subordinate ids (rootless):
  uids:             100000-165535
  gids:             none: rootless containers have your own id only; add one

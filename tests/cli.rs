@@ -307,6 +307,8 @@ fn version_tells_the_build_and_the_machine() {
     j.ok();
     let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("JSON");
     assert_eq!(v["Features"]["Pidfd"], "yes", "{j}");
+    // These machines run Linux 6.x.
+    assert_eq!(v["Features"]["SocketBypass"], "yes", "{j}");
     assert_eq!(v["Target"], target, "{j}");
     let bad = cx.rrun(&["version", "--format", "{{"]);
     bad.expect_code(1);

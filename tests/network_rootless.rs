@@ -876,3 +876,42 @@ fn outbound_bypass_lifecycle() {
         brokers(&cx)
     );
 }
+
+/// DNS keeps working with and without the socket bypass (its UDP goes
+/// through pasta either way), and --dns is honoured: a resolver outside,
+/// named by --dns, answers the container's lookups.
+#[test]
+fn dns_through_either_path() {
+    let Some(cx) = rootless_ctx() else { return };
+    let Some(np) = netprobe() else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let ns = host_ns(&cx);
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
+    connect(
+        &cx,
+        ns,
+        &outside,
+        "rrh0",
+        "10.211.0.1/24",
+        "rro0",
+        "10.211.0.2/24",
+        &[],
+    );
+    let mut dns = cx.spawn(
+        in_ns(&outside, &np, &["dnsserve", "10.211.0.2:53"]),
+        Input::Null,
+    );
+    dns.wait_text("ready");
+    let script = "grep nameserver /etc/resolv.conf; nslookup probe.test";
+    for opts in [
+        &["--dns", "10.211.0.2"][..],
+        &["--dns", "10.211.0.2", "--outbound-bypass=false"],
+    ] {
+        let out = cx.sh(opts, script);
+        out.ok();
+        assert!(
+            out.stdout.contains("nameserver 10.211.0.2") && out.stdout.contains("10.1.2.3"),
+            "{opts:?}: the --dns resolver answers\n{out}"
+        );
+    }
+}
