@@ -729,27 +729,34 @@ pub fn default_programs(caps: u64) -> Result<Vec<BpfProgram>, SeccompError> {
 /// Called last before execve: nothing after it may need a refused call.
 pub fn install(progs: &[BpfProgram]) -> Result<(), SeccompError> {
     for p in progs {
-        let len = u16::try_from(p.len())
-            .map_err(|_| SeccompError::Install(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
-        let prog = libc::sock_fprog {
-            len,
-            filter: p.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: prog points at p's instructions, alive for the call; the
-        // kernel copies the program.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if r != 0 {
-            return Err(SeccompError::Install(std::io::Error::last_os_error()));
-        }
+        load(p, 0)?;
     }
     Ok(())
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): what the call returns
+/// (a listener's fd with NEW_LISTENER).
+fn load(p: &BpfProgram, flags: libc::c_ulong) -> Result<libc::c_long, SeccompError> {
+    let len = u16::try_from(p.len())
+        .map_err(|_| SeccompError::Install(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: p.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: prog points at p's instructions, alive for the call; the
+    // kernel copies the program.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r < 0 {
+        return Err(SeccompError::Install(std::io::Error::last_os_error()));
+    }
+    Ok(r)
 }
 
 /// The socket bypass's filter (bypass.rs): connect(2) of this
@@ -779,25 +786,10 @@ pub fn connect_notify_program() -> Result<BpfProgram, SeccompError> {
 /// kernel answers EINVAL.
 pub fn install_listener(prog: &BpfProgram) -> Result<std::os::fd::OwnedFd, SeccompError> {
     use std::os::fd::FromRawFd;
-    let len = u16::try_from(prog.len())
-        .map_err(|_| SeccompError::Install(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
-    let fprog = libc::sock_fprog {
-        len,
-        filter: prog.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: fprog points at prog's instructions, alive for the call; the
-    // kernel copies the program and returns a new fd.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-            &fprog as *const libc::sock_fprog,
-        )
-    };
-    if r < 0 {
-        return Err(SeccompError::Install(std::io::Error::last_os_error()));
-    }
+    let r = load(
+        prog,
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+    )?;
     // SAFETY: r is the new listener fd, owned by nobody else.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(r as std::os::fd::RawFd) })
 }

@@ -570,6 +570,23 @@ fn source_document_db_web() {
 // ---------------------------------------------------------------------------
 // The socket bypass
 
+/// A namespace "outside" the host, a veth away: the host's end is
+/// 10.N.0.1/24, the outside's 10.N.0.2/24.
+fn outside_ns(cx: &Ctx, n: u8) -> NetNs {
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
+    connect(
+        cx,
+        host_ns(cx),
+        &outside,
+        "rrh0",
+        &format!("10.{n}.0.1/24"),
+        "rro0",
+        &format!("10.{n}.0.2/24"),
+        &[],
+    );
+    outside
+}
+
 /// examples/netprobe, built by `cargo test` beside the binary under test.
 fn netprobe() -> Option<String> {
     let p = std::path::Path::new(env!("CARGO_BIN_EXE_rrun"))
@@ -632,17 +649,7 @@ fn outbound_bypass() {
     let Some(np) = netprobe() else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
-    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
-    connect(
-        &cx,
-        ns,
-        &outside,
-        "rrh0",
-        "10.209.0.1/24",
-        "rro0",
-        "10.209.0.2/24",
-        &[],
-    );
+    let outside = outside_ns(&cx, 209);
     let _srv = peer_server(&cx, &outside, "", 9000, "peer");
     let _usrv = peer_server_udp(&cx, &outside, 9001, "upeer");
     // socat's default backlog (5) would drop the handshakes of many at once.
@@ -796,17 +803,7 @@ fn outbound_bypass_lifecycle() {
     let Some(np) = netprobe() else { return };
     let _cleanup = Cleanup::new(&cx);
     let ns = host_ns(&cx);
-    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
-    connect(
-        &cx,
-        ns,
-        &outside,
-        "rrh0",
-        "10.210.0.1/24",
-        "rro0",
-        "10.210.0.2/24",
-        &[],
-    );
+    let outside = outside_ns(&cx, 210);
     let _srv = peer_server(&cx, &outside, "", 9000, "peer");
     sh_ns(
         &cx,
@@ -885,18 +882,7 @@ fn dns_through_either_path() {
     let Some(cx) = rootless_ctx() else { return };
     let Some(np) = netprobe() else { return };
     let _cleanup = Cleanup::new(&cx);
-    let ns = host_ns(&cx);
-    let outside = NetNs::new().unwrap_or_else(|e| panic!("making the outside namespace: {e}"));
-    connect(
-        &cx,
-        ns,
-        &outside,
-        "rrh0",
-        "10.211.0.1/24",
-        "rro0",
-        "10.211.0.2/24",
-        &[],
-    );
+    let outside = outside_ns(&cx, 211);
     let mut dns = cx.spawn(
         in_ns(&outside, &np, &["dnsserve", "10.211.0.2:53"]),
         Input::Null,

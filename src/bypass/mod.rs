@@ -69,7 +69,7 @@ pub fn available() -> bool {
 /// Fork the broker; it stays in this process's network namespace.
 /// `keep`: the networks whose traffic stays the container's own.
 pub fn spawn(keep: Vec<Ipv4Net>) -> Result<Broker, BypassError> {
-    let (mine, theirs) = seqpacket_pair().map_err(BypassError::Pair)?;
+    let (mine, theirs) = crate::sys::seqpacket_pair().map_err(BypassError::Pair)?;
     // SAFETY: rrun is single-threaded here; the child only makes system
     // calls and allocates (safe after a fork of a single thread), then
     // exits without returning.
@@ -92,21 +92,6 @@ pub fn spawn(keep: Vec<Ipv4Net>) -> Result<Broker, BypassError> {
             unsafe { libc::_exit(code) }
         }
     }
-}
-
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: socketpair fills fds with two new descriptors.
-    crate::sys::cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: both fds are new and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The broker's process: its own session (a terminal's ^C is for the
