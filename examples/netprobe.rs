@@ -11,6 +11,8 @@
 //!   netprobe nonblock ADDR  a non-blocking connect: EINPROGRESS, then poll
 //!   netprobe epoll ADDR     the socket added to an epoll set before a
 //!                           non-blocking connect; waits for EPOLLOUT (5 s)
+//!   netprobe mapped ADDR    a blocking connect of an IPv6 socket to the
+//!                           IPv4-mapped ::ffff:IP (dual-stack programs)
 //!   netprobe keepfd ADDR    no close-on-exec before connect: prints `cloexec 0`
 //!                           (and 1 for a SOCK_CLOEXEC socket)
 //!   netprobe many ADDR N    N threads connect at once; prints `ok K` (K connected)
@@ -230,6 +232,29 @@ fn main() {
                 die("no EPOLLOUT in 5 s");
             }
             println!("local {} first {first} reply {}", local(fd), ask(s));
+        }
+        "mapped" => {
+            // SAFETY: socket returns a new fd or -1.
+            let fd = cvt(unsafe {
+                libc::socket(libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
+            })
+            .unwrap_or_else(|e| die(format!("socket: {e}")));
+            // SAFETY: a new fd, ours.
+            let s = unsafe { OwnedFd::from_raw_fd(fd) };
+            let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_port = addr.port().to_be();
+            sa.sin6_addr.s6_addr = addr.ip().to_ipv6_mapped().octets();
+            // SAFETY: sa is a sockaddr_in6 of the size passed.
+            cvt(unsafe {
+                libc::connect(
+                    fd,
+                    &sa as *const libc::sockaddr_in6 as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            })
+            .unwrap_or_else(|e| die(format!("connect: {}", errname(&e))));
+            println!("local {} reply {}", local(fd), ask(s));
         }
         "keepfd" => {
             let s = socket(0);

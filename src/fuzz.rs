@@ -1260,15 +1260,25 @@ proptest! {
     /// address it read, outside the kept network, never loopback,
     /// 0.0.0.0/8 or link-local, with a port.
     #[test]
-    fn bypass_routes(b in proptest::collection::vec(any::<u8>(), 0..40), inet in any::<bool>(), ip in any::<u32>()) {
+    fn bypass_routes(b in proptest::collection::vec(any::<u8>(), 0..40), inet in 0u8..3, ip in any::<u32>()) {
         use crate::bypass::policy::{Route, route};
         let mut raw = b.clone();
-        if inet && raw.len() >= 8 {
+        if inet == 1 && raw.len() >= 8 {
             raw[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
             raw[4..8].copy_from_slice(&ip.to_be_bytes());
         }
+        if inet == 2 && raw.len() >= 24 {
+            raw[0..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+            raw[8..24].copy_from_slice(&std::net::Ipv4Addr::from(ip).to_ipv6_mapped().octets());
+        }
         let keep: ipnet::Ipv4Net = "10.88.0.0/16".parse().unwrap();
-        if let Route::Host(a) = route(&raw, &[keep]) {
+        let r = route(&raw, &[keep]);
+        if let Route::Mapped(a) = r {
+            prop_assert!(raw.len() >= 24);
+            prop_assert_eq!(&raw[8..24], &a.ip().to_ipv6_mapped().octets()[..]);
+            prop_assert!(!keep.contains(a.ip()) && !a.ip().is_loopback() && a.port() != 0);
+        }
+        if let Route::Host(a) = r {
             prop_assert!(raw.len() >= 16);
             prop_assert_eq!(&raw[4..8], &a.ip().octets()[..]);
             prop_assert_eq!(&raw[2..4], &a.port().to_be_bytes()[..]);

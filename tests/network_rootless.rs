@@ -680,7 +680,7 @@ fn outbound_bypass() {
     assert_eq!(brokers(&cx).len(), 1, "aa's broker runs");
     let gw = gateway(&cx);
     let script = format!(
-        "for m in opts nonblock epoll keepfd; do echo \"$m: $(/np $m 10.209.0.2:9000)\"; done; \
+        "for m in opts nonblock epoll keepfd mapped; do echo \"$m: $(/np $m 10.209.0.2:9000)\"; done; \
          echo \"many: $(/np many 10.209.0.2:9002 16)\"; \
          echo \"refused: $(/np refused 10.209.0.2:9999)\"; \
          echo \"timeout: $(/np timeout 10.209.0.77:80)\"; \
@@ -713,6 +713,11 @@ fn outbound_bypass() {
     assert!(
         l.starts_with(host) && l.contains(" cloexec 0 1 "),
         "close-on-exec is kept as it was\n{out}"
+    );
+    let l = probe_line(&out, "mapped");
+    assert!(
+        l.starts_with("local [::ffff:10.209.0.1]:") && l.ends_with("reply peer-10.209.0.1"),
+        "an IPv6 socket connecting to an IPv4-mapped address leaves from the host too\n{out}"
     );
     assert_eq!(
         probe_line(&out, "many"),

@@ -343,12 +343,7 @@ fn id_valid(l: RawFd, id: u64) -> bool {
     unsafe { libc::ioctl(l, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
 }
 
-fn handle(
-    l: RawFd,
-    n: &libc::seccomp_notif,
-    keep: &[Ipv4Net],
-    fresh: &[Option<Vec<u8>>],
-) -> Answer {
+fn handle(l: RawFd, n: &libc::seccomp_notif, keep: &[Ipv4Net], fresh: &Fresh) -> Answer {
     let fd = n.data.args[0] as i32;
     let addr = n.data.args[1];
     let len = n.data.args[2] as u32;
@@ -356,11 +351,14 @@ fn handle(
         return Answer::Continue;
     }
     let tid = n.pid as libc::pid_t;
-    let Some(raw) = read_memory(tid, addr, 16) else {
+    // sockaddr_in6 is 28 bytes; what is past it is not needed.
+    let Some(raw) = read_memory(tid, addr, (len as usize).min(28)) else {
         return Answer::Continue;
     };
-    let Route::Host(dest) = policy::route(&raw, keep) else {
-        return Answer::Continue;
+    let (domain, dest) = match policy::route(&raw, keep) {
+        Route::Host(d) => (libc::AF_INET, d),
+        Route::Mapped(d) => (libc::AF_INET6, d),
+        Route::Stay => return Answer::Continue,
     };
     let Some(pidfd) = thread_pidfd(tid) else {
         return Answer::Continue;
@@ -370,8 +368,18 @@ fn handle(
     if !id_valid(l, n.id) {
         return Answer::None;
     }
-    match prepare(tid, &pidfd, fd, fresh) {
-        Some((sock, nonblock, cloexec)) => connect(l, n.id, fd, sock, nonblock, cloexec, dest),
+    match prepare(tid, &pidfd, fd, domain, fresh) {
+        Some((sock, nonblock, cloexec)) => {
+            let p = Pending {
+                listener: l,
+                id: n.id,
+                fd,
+                sock,
+                cloexec,
+                deadline: None,
+            };
+            connect(p, nonblock, domain, dest)
+        }
         None => Answer::Continue,
     }
 }
@@ -407,16 +415,24 @@ fn thread_pidfd(tid: libc::pid_t) -> Option<OwnedFd> {
     crate::sys::pidfd_open(policy::tgid(&status)?).ok()
 }
 
-/// The container's socket `fd`, checked and copied: a TCP/IPv4 socket,
-/// not bound, not listening, not watched by an epoll set, with no option
-/// that ties it to the container's namespace. Returns a new socket in the
-/// host's namespace with its options (non-blocking, for now), whether the
-/// container's is non-blocking, and whether its descriptor is close-on-exec.
+/// Every option's value on a fresh TCP socket of the host, IPv4 and IPv6.
+struct Fresh {
+    v4: Vec<Option<Vec<u8>>>,
+    v6: Vec<Option<Vec<u8>>>,
+}
+
+/// The container's socket `fd`, checked and copied: a TCP socket of
+/// `domain` (IPv6: one that takes IPv4-mapped addresses), not bound, not
+/// listening, not watched by an epoll set, with no option that ties it to
+/// the container's namespace. Returns a new socket in the host's namespace
+/// with its options (non-blocking, for now), whether the container's is
+/// non-blocking, and whether its descriptor is close-on-exec.
 fn prepare(
     tid: libc::pid_t,
     pidfd: &OwnedFd,
     fd: i32,
-    fresh: &[Option<Vec<u8>>],
+    domain: i32,
+    fresh: &Fresh,
 ) -> Option<(OwnedFd, bool, bool)> {
     // SAFETY: pidfd_getfd duplicates the other process's descriptor into a
     // new close-on-exec one of ours.
@@ -431,16 +447,27 @@ fn prepare(
             .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
             .map(i32::from_ne_bytes)
     };
-    if int(libc::SOL_SOCKET, libc::SO_DOMAIN)? != libc::AF_INET
+    if int(libc::SOL_SOCKET, libc::SO_DOMAIN)? != domain
         || int(libc::SOL_SOCKET, libc::SO_TYPE)? != libc::SOCK_STREAM
         || int(libc::SOL_SOCKET, libc::SO_PROTOCOL)? != libc::IPPROTO_TCP
         || int(libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0
     {
         return None;
     }
-    match nix::sys::socket::getsockname::<nix::sys::socket::SockaddrIn>(theirs.as_raw_fd()) {
-        Ok(a) if a.port() == 0 && a.ip() == std::net::Ipv4Addr::UNSPECIFIED => {}
-        _ => return None,
+    let unbound = if domain == libc::AF_INET6 {
+        int(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)? == 0
+            && matches!(
+                nix::sys::socket::getsockname::<nix::sys::socket::SockaddrIn6>(theirs.as_raw_fd()),
+                Ok(a) if a.port() == 0 && a.ip().is_unspecified()
+            )
+    } else {
+        matches!(
+            nix::sys::socket::getsockname::<nix::sys::socket::SockaddrIn>(theirs.as_raw_fd()),
+            Ok(a) if a.port() == 0 && a.ip() == std::net::Ipv4Addr::UNSPECIFIED
+        )
+    };
+    if !unbound {
+        return None;
     }
     // SAFETY: F_GETFL on a descriptor we own.
     let fl = unsafe { libc::fcntl(theirs.as_raw_fd(), libc::F_GETFL) };
@@ -457,7 +484,12 @@ fn prepare(
     let cloexec = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}"))
         .ok()
         .and_then(|t| policy::cloexec(&t))?;
-    let sock = tcp_socket().ok()?;
+    let sock = tcp_socket(domain).ok()?;
+    let fresh = if domain == libc::AF_INET6 {
+        &fresh.v6
+    } else {
+        &fresh.v4
+    };
     for (o, f) in policy::OPTIONS.iter().zip(fresh) {
         let Some(f) = f else { continue };
         let Some(t) = get_opt(theirs.as_raw_fd(), o.level, o.name, policy::size(o.kind)) else {
@@ -502,11 +534,11 @@ fn watched(tid: libc::pid_t, fd: i32) -> bool {
     false
 }
 
-fn tcp_socket() -> io::Result<OwnedFd> {
+fn tcp_socket(domain: i32) -> io::Result<OwnedFd> {
     // SAFETY: socket returns a new fd or -1.
     let r = crate::sys::cvt(unsafe {
         libc::socket(
-            libc::AF_INET,
+            domain,
             libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
             libc::IPPROTO_TCP,
         )
@@ -549,39 +581,37 @@ fn set_opt(fd: RawFd, level: i32, name: i32, v: &[u8]) -> bool {
     }
 }
 
-/// Every option's value on a fresh socket of this namespace.
-fn fresh_options() -> Vec<Option<Vec<u8>>> {
-    let s = tcp_socket().ok();
-    policy::OPTIONS
-        .iter()
-        .map(|o| {
-            s.as_ref()
-                .and_then(|s| get_opt(s.as_raw_fd(), o.level, o.name, policy::size(o.kind)))
-        })
-        .collect()
+/// Every option's value on fresh sockets of this namespace.
+fn fresh_options() -> Fresh {
+    let of = |domain| {
+        let s = tcp_socket(domain).ok();
+        policy::OPTIONS
+            .iter()
+            .map(|o| {
+                s.as_ref()
+                    .and_then(|s| get_opt(s.as_raw_fd(), o.level, o.name, policy::size(o.kind)))
+            })
+            .collect()
+    };
+    Fresh {
+        v4: of(libc::AF_INET),
+        v6: of(libc::AF_INET6),
+    }
 }
 
 /// Connect the new socket to `dest` and answer as the container's
 /// connect() would: at once where it can, else once the connection is made.
-fn connect(
-    l: RawFd,
-    id: u64,
-    fd: i32,
-    sock: OwnedFd,
-    nonblock: bool,
-    cloexec: bool,
-    dest: SocketAddrV4,
-) -> Answer {
-    let to = nix::sys::socket::SockaddrIn::from(dest);
-    let p = Pending {
-        listener: l,
-        id,
-        fd,
-        sock,
-        cloexec,
-        deadline: None,
+fn connect(p: Pending, nonblock: bool, domain: i32, dest: SocketAddrV4) -> Answer {
+    let r = if domain == libc::AF_INET6 {
+        let to = std::net::SocketAddrV6::new(dest.ip().to_ipv6_mapped(), dest.port(), 0, 0);
+        nix::sys::socket::connect(p.sock.as_raw_fd(), &nix::sys::socket::SockaddrIn6::from(to))
+    } else {
+        nix::sys::socket::connect(
+            p.sock.as_raw_fd(),
+            &nix::sys::socket::SockaddrIn::from(dest),
+        )
     };
-    match nix::sys::socket::connect(p.sock.as_raw_fd(), &to) {
+    match r {
         Ok(()) => match install(&p, nonblock) {
             Ok(()) => Answer::Value(0),
             Err(_) => Answer::Continue,

@@ -11,32 +11,48 @@ use ipnet::Ipv4Net;
 /// Where a connect() goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// Through the host's stack, from a socket made there.
+    /// Through the host's stack, from an IPv4 socket made there.
     Host(SocketAddrV4),
+    /// The same, for an IPv6 socket given an IPv4-mapped address
+    /// (`::ffff:a.b.c.d`, what dual-stack programs such as Java's use).
+    Mapped(SocketAddrV4),
     /// The container's own socket, as it asked (its network, loopback,
-    /// pasta's addresses, anything not IPv4).
+    /// pasta's addresses, anything else).
     Stay,
 }
 
-/// The bytes of a `struct sockaddr` a connect() was given. An IPv4
-/// address outside `keep` (the container's networks) and outside the
-/// addresses that mean "this host" or "this link" leaves through the host.
-/// A short or odd address stays: the kernel gives the container its usual
-/// answer.
+/// The bytes of a `struct sockaddr` a connect() was given (at most 28
+/// read). An IPv4 address — plain, or mapped into IPv6 — outside `keep`
+/// (the container's networks) and outside the addresses that mean "this
+/// host" or "this link" leaves through the host. IPv6 proper stays (the
+/// container's network has none). A short or odd address stays: the kernel
+/// gives the container its usual answer.
 pub fn route(raw: &[u8], keep: &[Ipv4Net]) -> Route {
     if raw.len() < 16 {
         return Route::Stay;
     }
-    let family = u16::from_ne_bytes([raw[0], raw[1]]);
-    if i32::from(family) != libc::AF_INET {
-        return Route::Stay;
-    }
+    let family = i32::from(u16::from_ne_bytes([raw[0], raw[1]]));
     let port = u16::from_be_bytes([raw[2], raw[3]]);
-    let ip = Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]);
+    let (ip, mapped) = if family == libc::AF_INET {
+        (Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]), false)
+    } else if family == libc::AF_INET6 && raw.len() >= 24 {
+        let a = &raw[8..24];
+        if a[..10].iter().any(|b| *b != 0) || a[10..12] != [0xff, 0xff] {
+            return Route::Stay;
+        }
+        (Ipv4Addr::new(a[12], a[13], a[14], a[15]), true)
+    } else {
+        return Route::Stay;
+    };
     if port == 0 || stays(ip, keep) {
         return Route::Stay;
     }
-    Route::Host(SocketAddrV4::new(ip, port))
+    let to = SocketAddrV4::new(ip, port);
+    if mapped {
+        Route::Mapped(to)
+    } else {
+        Route::Host(to)
+    }
 }
 
 /// Addresses that must not be reached from the host's stack: 0.0.0.0/8
@@ -352,7 +368,11 @@ mod tests {
         assert_eq!(route(&v[..15], &[]), Route::Stay, "short");
         assert_eq!(route(&[], &[]), Route::Stay);
         v[0..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
-        assert_eq!(route(&v, &[]), Route::Stay, "IPv6");
+        assert_eq!(
+            route(&v, &[]),
+            Route::Stay,
+            "an IPv6 family with IPv4's layout"
+        );
         v[0..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
         assert_eq!(route(&v, &[]), Route::Stay, "unix");
         // A longer buffer (sockaddr_storage) is fine.
@@ -362,6 +382,71 @@ mod tests {
             route(&long, &[]),
             Route::Host("198.18.0.1:80".parse().unwrap())
         );
+    }
+
+    fn sa6(ip: [u8; 16], port: u16) -> Vec<u8> {
+        let mut v = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+        v.extend_from_slice(&port.to_be_bytes());
+        v.extend_from_slice(&[0; 4]);
+        v.extend_from_slice(&ip);
+        v.extend_from_slice(&[0; 4]);
+        v
+    }
+
+    fn mapped(ip: [u8; 4]) -> [u8; 16] {
+        let mut a = [0u8; 16];
+        a[10] = 0xff;
+        a[11] = 0xff;
+        a[12..].copy_from_slice(&ip);
+        a
+    }
+
+    #[test]
+    fn mapped_ipv4_leaves_ipv6_stays() {
+        assert_eq!(
+            route(&sa6(mapped([198, 18, 0, 1]), 5201), &keep()),
+            Route::Mapped("198.18.0.1:5201".parse().unwrap())
+        );
+        // Read as far as the address: the scope id is not needed.
+        assert_eq!(
+            route(&sa6(mapped([198, 18, 0, 1]), 5201)[..24], &keep()),
+            Route::Mapped("198.18.0.1:5201".parse().unwrap())
+        );
+        assert_eq!(
+            route(&sa6(mapped([198, 18, 0, 1]), 5201)[..23], &keep()),
+            Route::Stay
+        );
+        for ip in [
+            [127, 0, 0, 1],
+            [10, 88, 1, 1],
+            [0, 0, 0, 0],
+            [169, 254, 1, 1],
+        ] {
+            assert_eq!(route(&sa6(mapped(ip), 80), &keep()), Route::Stay, "{ip:?}");
+        }
+        assert_eq!(
+            route(&sa6(mapped([198, 18, 0, 1]), 0), &keep()),
+            Route::Stay
+        );
+        let mut v6 = [0u8; 16];
+        v6[0] = 0x20;
+        v6[1] = 0x01;
+        v6[15] = 1;
+        assert_eq!(route(&sa6(v6, 80), &keep()), Route::Stay, "IPv6 proper");
+        let mut loop6 = [0u8; 16];
+        loop6[15] = 1;
+        assert_eq!(route(&sa6(loop6, 80), &keep()), Route::Stay, "::1");
+        // ::a.b.c.d (compatible, not mapped) and ::fffe:… stay.
+        let mut compat = mapped([198, 18, 0, 1]);
+        compat[10] = 0;
+        compat[11] = 0;
+        assert_eq!(route(&sa6(compat, 80), &keep()), Route::Stay);
+        let mut other = mapped([198, 18, 0, 1]);
+        other[11] = 0xfe;
+        assert_eq!(route(&sa6(other, 80), &keep()), Route::Stay);
+        let mut hi = mapped([198, 18, 0, 1]);
+        hi[9] = 1;
+        assert_eq!(route(&sa6(hi, 80), &keep()), Route::Stay);
     }
 
     #[test]
