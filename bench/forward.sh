@@ -303,9 +303,22 @@ wait_until(lambda: connectable((srv_ip, 7000)) and connectable((srv_ip, 5201)), 
            "the container's servers", 20)
 
 # ------------------------------------------------------------ relays
-def rrun_forwarder(container_pid):
+def rrun_forwarder(container_pid, port):
+    """The forwarder of the container, started at the first client of any of
+    its ports: one connection to 127.0.0.1:port (closed at once) wakes it."""
     mon = stat(container_pid)[1]
-    f = [c for c in children(mon) if stat(c)[0] == "rrun-forward"]
+    def forwarders():
+        return [c for c in children(mon) if stat(c)[0] == "rrun-forward"]
+    if not forwarders():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError as e:
+            raise RuntimeError(f"connecting to 127.0.0.1:{port} to start the forwarder: {e}")
+        try:
+            wait_until(lambda: forwarders(), None, "rrun's forwarder")
+        except RuntimeError:
+            pass
+    f = forwarders()
     if len(f) != 1:
         raise RuntimeError(f"no single rrun-forward child of the monitor {mon}: {f}")
     return f[0]
@@ -380,7 +393,7 @@ if source_only:
 try:
     if source_only:
         raise RuntimeError(absent["rrun"])
-    relay["rrun"] = lambda: [rrun_forwarder(srv_pid)]
+    relay["rrun"] = lambda: [rrun_forwarder(srv_pid, 17000)]
     relay["rrun"]()
 except RuntimeError as e:
     absent["rrun"] = str(e)
@@ -587,9 +600,10 @@ def try_mem(row, path, f):
         memrow[row][path] = f()
     except (RuntimeError, OSError) as e:
         fails.setdefault((row, path), []).append(str(e))
-for row, n, cip, cpid, base in (("mem1", 1, p1_ip, p1_pid, 80), ("mem100", 100, p100_ip, p100_pid, 1000)):
+for row, n, cip, cpid, base, hport in (("mem1", 1, p1_ip, p1_pid, 80, 18000),
+                                       ("mem100", 100, p100_ip, p100_pid, 1000, 18100)):
     if "rrun" in live:
-        try_mem(row, "rrun", lambda: mem([rrun_forwarder(cpid)]))
+        try_mem(row, "rrun", lambda: mem([rrun_forwarder(cpid, hport)]))
     if "docker-proxy" in live:
         def dp():
             ps = [docker_proxy("tcp", 28000 + (n > 1) * 100 + j, cip, base + j) for j in range(n)]
