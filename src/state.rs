@@ -666,7 +666,12 @@ impl State {
                 in_making.insert(id);
                 continue;
             }
-            let _ = fs::remove_dir_all(ent.path());
+            // Gone already: its maker finished it (renamed it to the id)
+            // between the listing and the check, then exited (a detached
+            // run does): the name is the finished container's.
+            if fs::remove_dir_all(ent.path()).is_err() {
+                continue;
+            }
             if let Ok(names) = fs::read_dir(self.names()) {
                 for n in names.flatten() {
                     if fs::read_link(n.path()).is_ok_and(|p| p.as_os_str() == id.as_str()) {
