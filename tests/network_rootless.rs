@@ -677,7 +677,13 @@ fn outbound_bypass() {
         &["sh", "-c", &servers(&[80], &[])],
     );
     wait_serving(&cx, "aa", &[80], &[]);
-    assert_eq!(brokers(&cx).len(), 1, "aa's broker runs");
+    let b = brokers(&cx);
+    assert_eq!(b.len(), 1, "aa's broker runs");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{}/cwd", b[0])).ok(),
+        Some(std::path::PathBuf::from("/")),
+        "the broker keeps no directory of the caller's busy"
+    );
     let gw = gateway(&cx);
     let script = format!(
         "for m in opts nonblock epoll keepfd mapped; do echo \"$m: $(/np $m 10.209.0.2:9000)\"; done; \

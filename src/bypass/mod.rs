@@ -95,10 +95,13 @@ pub fn spawn(keep: Vec<Ipv4Net>) -> Result<Broker, BypassError> {
 }
 
 /// The broker's process: its own session (a terminal's ^C is for the
-/// container), a name for ps, stdio on /dev/null and no descriptor of
-/// rrun's but its socket (which becomes 3).
+/// container), a name for ps, `/` as its directory, stdio on /dev/null and
+/// no descriptor of rrun's but its socket (which becomes 3).
 fn broker_setup(ctl: OwnedFd) -> io::Result<OwnedFd> {
     let _ = nix::unistd::setsid();
+    // Not the caller's working directory: that would keep its filesystem
+    // busy for as long as the container runs.
+    let _ = nix::unistd::chdir("/");
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
