@@ -20,12 +20,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use nix::fcntl::{AtFlags, OFlag};
+use nix::fcntl::AtFlags;
 use nix::sched::{CloneFlags, setns, unshare};
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, kill, signal, sigprocmask};
-use nix::sys::stat::Mode;
+use nix::sys::signal::{SigHandler, Signal, kill, signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{ForkResult, Pid, chdir, dup2, execveat, fork, getgid, getuid, pause, setsid};
+use nix::unistd::{ForkResult, Pid, execveat, fork, getgid, getuid, pause};
 
 use serde::{Deserialize, Serialize};
 
@@ -541,7 +540,6 @@ pub fn holder_main(args: &[String]) -> ! {
             fs::File::from_raw_fd(to_parent),
         )
     };
-    let _ = setsid();
     let join = |pid: RawFd, kind: &str, flag: CloneFlags| -> nix::Result<()> {
         let f = fs::File::open(format!("/proc/{pid}/ns/{kind}"))
             .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
@@ -570,19 +568,9 @@ pub fn holder_main(args: &[String]) -> ! {
         // rrun died before recording us: nobody would ever find us.
         bail();
     }
-    // Hold no file of the caller's: a pipe kept open here would keep a
-    // shell script waiting for rrun's output forever.
-    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
-        for fd in 0..3 {
-            let _ = dup2(null, fd);
-        }
-    }
-    // SAFETY: close_range closes fds; none from 3 up is used again (the
-    // Files above are never dropped: this function does not return).
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    let _ = chdir("/");
-    let _ = nix::sys::prctl::set_name(c"rrun-holder");
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // None from 3 up is used again (the Files above are never dropped:
+    // this function does not return).
+    crate::sys::become_helper(c"rrun-holder", 3);
     for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT] {
         // SAFETY: SIG_IGN installs no handler.
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };

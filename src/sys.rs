@@ -215,6 +215,31 @@ pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// A background helper's setup (the rootless holder, the bypass broker),
+/// best effort: a session of its own (a terminal's ^C is not for it), `/`
+/// as its directory (it keeps no filesystem of the caller's busy), stdio
+/// on /dev/null and no descriptor from `first_closed` up (a pipe kept open
+/// would keep a shell script waiting for rrun's output), an empty signal
+/// mask, and `name` for ps.
+pub fn become_helper(name: &std::ffi::CStr, first_closed: u32) {
+    let _ = nix::unistd::setsid();
+    if let Ok(null) = open(std::path::Path::new("/dev/null"), libc::O_RDWR) {
+        for fd in 0..3 {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+    }
+    // SAFETY: close_range closes fds; the caller uses none from
+    // `first_closed` up again.
+    unsafe { libc::syscall(libc::SYS_close_range, first_closed, u32::MAX, 0u32) };
+    let _ = nix::unistd::chdir("/");
+    let _ = nix::sys::prctl::set_name(name);
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+}
+
 /// A close-on-exec SOCK_SEQPACKET pair (each message arrives whole).
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];

@@ -29,7 +29,7 @@ pub mod policy;
 
 use std::io;
 use std::net::SocketAddrV4;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
@@ -94,32 +94,16 @@ pub fn spawn(keep: Vec<Ipv4Net>) -> Result<Broker, BypassError> {
     }
 }
 
-/// The broker's process: its own session (a terminal's ^C is for the
-/// container), a name for ps, `/` as its directory, stdio on /dev/null and
-/// no descriptor of rrun's but its socket (which becomes 3).
+/// The broker's process, set up as a helper; its socket becomes 3.
 fn broker_setup(ctl: OwnedFd) -> io::Result<OwnedFd> {
-    let _ = nix::unistd::setsid();
-    // Not the caller's working directory: that would keep its filesystem
-    // busy for as long as the container runs.
-    let _ = nix::unistd::chdir("/");
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"rrun-bypass".as_ptr(), 0, 0, 0) };
-    let null = crate::sys::open(std::path::Path::new("/dev/null"), libc::O_RDWR)?;
-    for fd in 0..3 {
-        // SAFETY: dup2 onto the standard descriptors.
-        crate::sys::cvt(unsafe { libc::dup2(null.as_raw_fd(), fd) })?;
-    }
-    drop(null);
-    // SAFETY: dup2 onto 3, which the close below spares.
+    // SAFETY: dup2 onto 3, which become_helper spares.
     crate::sys::cvt(unsafe { libc::dup2(ctl.as_raw_fd(), 3) })?;
-    std::mem::forget(ctl);
-    // SAFETY: closes descriptors 4 and up, none of which this process uses.
-    unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) };
+    if ctl.as_raw_fd() != 3 {
+        drop(ctl);
+    } else {
+        std::mem::forget(ctl);
+    }
+    crate::sys::become_helper(c"rrun-bypass", 4);
     // SAFETY: 3 is the control socket, now owned here alone.
     let ctl = unsafe { OwnedFd::from_raw_fd(3) };
     crate::sys::set_cloexec(3, true)?;
@@ -200,12 +184,12 @@ fn serve(ctl: OwnedFd, keep: &[Ipv4Net]) {
             && !e.is_empty()
         {
             match ctl.as_ref().map(|c| recv_listener(c.as_raw_fd())) {
-                Some(Ok(Some(l))) => {
+                Some(Ok(Ctl::Listener(l))) => {
                     sync_wake_up(l.as_raw_fd());
                     listeners.push(l);
                 }
-                Some(Ok(None)) | Some(Err(_)) => ctl = None,
-                None => {}
+                Some(Ok(Ctl::Eof)) | Some(Err(_)) => ctl = None,
+                Some(Ok(Ctl::Nothing)) | None => {}
             }
         }
         // Calls that completed or timed out.
@@ -260,8 +244,17 @@ fn sync_wake_up(l: RawFd) {
     unsafe { libc::ioctl(l, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) };
 }
 
-/// A listener sent on the control socket; Ok(None) at end-of-file.
-fn recv_listener(ctl: RawFd) -> io::Result<Option<OwnedFd>> {
+/// What one read of the control socket gave.
+enum Ctl {
+    Listener(OwnedFd),
+    /// A message without a descriptor: nothing to add.
+    Nothing,
+    Eof,
+}
+
+/// A listener sent on the control socket (the container's process sends
+/// it with the sync socket's `send_fd`).
+fn recv_listener(ctl: RawFd) -> io::Result<Ctl> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     let mut byte = [0u8; 1];
     let mut iov = [io::IoSliceMut::new(&mut byte)];
@@ -280,28 +273,11 @@ fn recv_listener(ctl: RawFd) -> io::Result<Option<OwnedFd>> {
             }
         }
     }
-    if msg.bytes == 0 {
-        return Ok(None);
-    }
-    // A message without a descriptor is ignored (Some of nothing would
-    // end the loop).
-    Ok(fd.or_else(|| crate::sys::open(std::path::Path::new("/dev/null"), libc::O_RDONLY).ok()))
-}
-
-/// Send a listener to the broker (from the container's process).
-pub fn send_listener(sock: RawFd, listener: BorrowedFd<'_>) -> io::Result<()> {
-    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-    let fds = [listener.as_raw_fd()];
-    let iov = [io::IoSlice::new(b"L")];
-    sendmsg::<()>(
-        sock,
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map(drop)
-    .map_err(io::Error::from)
+    Ok(match fd {
+        Some(fd) => Ctl::Listener(fd),
+        None if msg.bytes == 0 => Ctl::Eof,
+        None => Ctl::Nothing,
+    })
 }
 
 fn receive(l: RawFd) -> Option<libc::seccomp_notif> {

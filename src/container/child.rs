@@ -386,7 +386,7 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     if let Some((sock, prog)) = &cfg.bypass
         && let Ok(l) = crate::seccomp::install_listener(prog)
     {
-        let _ = crate::bypass::send_listener(*sock, std::os::fd::AsFd::as_fd(&l));
+        let _ = proto::send_fd(*sock, std::os::fd::AsRawFd::as_raw_fd(&l));
     }
     // Last: nothing after this may need a call the filter denies.
     if let Err(e) = crate::seccomp::install(&cfg.seccomp) {
