@@ -810,7 +810,13 @@ fn reset_force_leaves_nothing(mode: Mode) {
         }
     }
     let host = host_ns(&cx);
-    let links = interfaces(host);
+    // A veth's host end goes with the container's network namespace, which
+    // the kernel tears down after the process is gone, in its own time.
+    let mut links = Vec::new();
+    poll_until(SETTLE, || {
+        links = interfaces(host);
+        !links.iter().any(|l| l == "rrun0" || l.starts_with("rrv"))
+    });
     assert!(
         !links.iter().any(|l| l == "rrun0" || l.starts_with("rrv")),
         "no bridge or veth left in the host's namespace: {links:?}"
