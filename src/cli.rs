@@ -54,9 +54,15 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long = "rm")]
     pub rm: bool,
-    /// Network mode: bridge, none, host or container:NAME
+    /// Network mode: bridge, none, host, container:NAME, or a network's name
     #[arg(long = "net", alias = "network", value_name = "MODE")]
     pub net: Option<String>,
+    /// A network-scoped alias for the container (user-defined networks)
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// IPv6 address on a user-defined network (not supported yet: refused)
+    #[arg(long = "ip6", value_name = "IP")]
+    pub ip6: Option<String>,
     /// Publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
     pub publish: Vec<String>,
@@ -99,7 +105,8 @@ pub struct RunArgs {
     /// Network setting: allow traffic between containers (true|false)
     #[arg(long = "icc", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub icc: Option<String>,
-    /// Network setting: the default host address of published ports
+    /// The container's address on a user-defined network; on the default
+    /// bridge, the network setting: the default host address of published ports
     #[arg(long = "ip", value_name = "IP")]
     pub ip: Option<String>,
     /// Network setting: turn on net.ipv4.ip_forward (true|false)
@@ -367,7 +374,7 @@ pub struct PortArgs {
     pub port: Option<String>,
 }
 
-/// Inspect, remove or rebuild the network (inspect, rm, reload)
+/// Manage networks (create, ls, inspect, rm, prune, reload)
 #[derive(Parser, Debug)]
 #[command(name = "rrun network", disable_help_flag = true)]
 pub struct NetworkArgs {
@@ -376,9 +383,82 @@ pub struct NetworkArgs {
     /// reload: every container (the whole network is rebuilt anyway)
     #[arg(short = 'a', long = "all")]
     pub all: bool,
-    /// inspect, rm or reload
+    /// create, ls, inspect, rm, prune or reload
     pub action: String,
-    /// Accepted for Docker's muscle memory: the one network is "bridge"
+    /// Networks by name ("bridge": the default network)
+    pub names: Vec<String>,
+}
+
+/// Create a network
+#[derive(Parser, Debug)]
+#[command(name = "rrun network create", disable_help_flag = true)]
+pub struct NetworkCreateArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Driver to manage the network (bridge only)
+    #[arg(short = 'd', long = "driver", value_name = "DRIVER")]
+    pub driver: Option<String>,
+    /// Subnet in CIDR format
+    #[arg(long = "subnet", value_name = "CIDR")]
+    pub subnet: Vec<String>,
+    /// IPv4 gateway for the subnet
+    #[arg(long = "gateway", value_name = "IP")]
+    pub gateway: Vec<String>,
+    /// Allocate container addresses from a sub-range
+    #[arg(long = "ip-range", value_name = "CIDR")]
+    pub ip_range: Vec<String>,
+    /// Restrict external access to the network
+    #[arg(long = "internal")]
+    pub internal: bool,
+    /// Enable IPv6 networking (not supported yet: refused)
+    #[arg(long = "ipv6")]
+    pub ipv6: bool,
+    /// Driver options (com.docker.network.driver.mtu=N, com.docker.network.bridge.name=NAME)
+    #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
+    /// Set metadata on a network
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    pub name: String,
+}
+
+/// List networks
+#[derive(Parser, Debug)]
+#[command(name = "rrun network ls", disable_help_flag = true)]
+pub struct NetworkLsArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Only display network IDs
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Do not truncate the output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Pretty-print networks using a Go template
+    #[arg(long = "format", value_name = "TEMPLATE")]
+    pub format: Option<String>,
+}
+
+/// Remove all unused networks
+#[derive(Parser, Debug)]
+#[command(name = "rrun network prune", disable_help_flag = true)]
+pub struct NetworkPruneArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+/// Display detailed information on one or more networks
+#[derive(Parser, Debug)]
+#[command(name = "rrun network inspect", disable_help_flag = true)]
+pub struct NetworkInspectArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Format the output using the given Go template
+    #[arg(short = 'f', long = "format", value_name = "TEMPLATE")]
+    pub format: Option<String>,
     pub names: Vec<String>,
 }
 

@@ -56,7 +56,7 @@ fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn template(src: &str) -> Result<Template, CmdError> {
+pub(crate) fn template(src: &str) -> Result<Template, CmdError> {
     Template::parse(src).map_err(|e| CmdError::Template(e.to_string()))
 }
 
@@ -136,7 +136,7 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
         if is_table {
             lines.push(render(&inspect::ps_header_fields())?);
         }
-        let lost = crate::net::reconcile::lost(&st);
+        let lost = crate::net::reconcile::lost_all(&st);
         for r in shown {
             let mut v = inspect::ps_fields(r, t, a.no_trunc, &name_of(r));
             if r.running() && lost.contains_key(r.id()) {
@@ -216,7 +216,7 @@ pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
         .transpose()?;
     let mut objects = Vec::new();
     let mut out = String::new();
-    let lost = crate::net::reconcile::lost(&st);
+    let lost = crate::net::reconcile::lost_all(&st);
     let r = each(&st, &a.containers, |_, _, r| {
         let mut v = inspect::inspect(&r);
         if let (true, Some(veth)) = (r.running(), lost.get(r.id()))
@@ -594,7 +594,7 @@ fn remove(st: &State, force: bool, arg: &str, r: Record) -> Result<(), CmdError>
         wait_monitor(&r, Duration::from_secs(10));
     }
     // A stopped container keeps its address until now.
-    let _ = crate::net::release_lease(st, r.id());
+    crate::net::release_lease_anywhere(st, r.id());
     match st.remove(&r) {
         Ok(()) => {}
         // --rm got there first.
@@ -660,72 +660,10 @@ pub fn port(a: &cli::PortArgs) -> Result<i32, CmdError> {
     Ok(0)
 }
 
-pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
-    let st = State::open()?;
-    let fail = |e: crate::net::NetError| CmdError::Failed {
-        code: 1,
-        msg: e.to_string(),
-    };
-    match a.action.as_str() {
-        "inspect" => {
-            let v = crate::net::inspect(&st).map_err(fail)?;
-            let mut buf = Vec::new();
-            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-            let arr = if v.is_null() { vec![] } else { vec![v] };
-            serde::Serialize::serialize(&arr, &mut ser).map_err(|e| CmdError::Failed {
-                code: 1,
-                msg: e.to_string(),
-            })?;
-            println!("{}", String::from_utf8_lossy(&buf));
-            Ok(0)
-        }
-        "rm" => {
-            let at = join_user_network(&st)?;
-            crate::container::network::reclaim_dead(&st, at);
-            if crate::net::root::remove_network(&st, at).map_err(fail)? {
-                println!("bridge");
-            }
-            Ok(0)
-        }
-        "reload" => {
-            let at = join_user_network(&st)?;
-            if !at.holds_bridge(!nix::unistd::geteuid().is_root()) {
-                return Err(CmdError::Failed {
-                    code: 125,
-                    msg: "no network to reload: no container of yours has used one since the last reboot (its namespace is gone)".into(),
-                });
-            }
-            crate::container::network::reclaim_dead(&st, at);
-            let Some(report) = crate::net::root::reload(&st).map_err(fail)? else {
-                return Err(CmdError::Failed {
-                    code: 125,
-                    msg: "no network to reload: none has been made (a run with --net=bridge makes it)"
-                        .into(),
-                });
-            };
-            for id in &report.restored {
-                println!("{id}");
-            }
-            for id in &report.lost {
-                eprintln!(
-                    "rrun: container {}: its network is lost (its veth was deleted); remove it and run it again",
-                    &id[..12.min(id.len())]
-                );
-            }
-            Ok(if report.lost.is_empty() { 0 } else { 1 })
-        }
-        other => Err(CmdError::Failed {
-            code: 125,
-            msg: format!("unknown network command {other:?}: use inspect, rm or reload"),
-        }),
-    }
-}
-
 /// Rootless: join the user's namespaces, where the bridge and rules live,
 /// if their holder lives (else they went with it, and only the record is
 /// left): where this process is then. As root: the host's, where they are.
-fn join_user_network(st: &State) -> Result<crate::net::Where, CmdError> {
+pub(crate) fn join_user_network(st: &State) -> Result<crate::net::Where, CmdError> {
     use crate::net::Where;
     if nix::unistd::geteuid().is_root() {
         return Ok(Where::Host);

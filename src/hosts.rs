@@ -178,6 +178,36 @@ pub fn resolv_file_via(
     s
 }
 
+/// Docker's embedded resolver, for containers on user-defined networks.
+pub const EMBEDDED_DNS: &str = "127.0.0.11";
+
+/// A resolv.conf for a container on a user-defined network, made from the
+/// one it would have had (`plain`): its nameservers become the embedded
+/// resolver's upstream servers (returned) and the file names the resolver
+/// alone, with Docker's `ndots:0` unless the options set ndots.
+pub fn embedded_resolv(plain: &str) -> (String, Vec<String>) {
+    let mut upstream = Vec::new();
+    let mut out = String::new();
+    let mut options: Vec<&str> = Vec::new();
+    for line in plain.lines() {
+        let mut w = line.split_whitespace();
+        match w.next() {
+            Some("nameserver") => upstream.extend(w.next().map(str::to_string)),
+            Some("options") => options.extend(w),
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out.push_str(&format!("nameserver {EMBEDDED_DNS}\n"));
+    if !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.insert(0, "ndots:0");
+    }
+    out.push_str(&format!("options {}\n", options.join(" ")));
+    (out, upstream)
+}
+
 /// Whether the host's resolv.conf only points at systemd-resolved's stub, in
 /// which case its upstream file is the one to read.
 pub fn is_resolved_stub(host: &Resolv) -> bool {
@@ -495,5 +525,23 @@ mod tests {
         assert_eq!(r, "nameserver 10.0.0.1\noptions ndots:3\n");
         let r = resolv_file(&host, false, &DnsFlags::default());
         assert_eq!(r, "nameserver 10.0.0.1\noptions edns0 trust-ad\n");
+    }
+
+    #[test]
+    fn embedded_resolv_conf() {
+        let (t, up) = embedded_resolv(
+            "search a.example b\nnameserver 10.0.0.1\nnameserver 127.0.0.53\noptions edns0 timeout:2\n",
+        );
+        assert_eq!(
+            t,
+            "search a.example b\nnameserver 127.0.0.11\noptions ndots:0 edns0 timeout:2\n"
+        );
+        assert_eq!(up, ["10.0.0.1", "127.0.0.53"]);
+        let (t, up) = embedded_resolv("nameserver 8.8.8.8\noptions ndots:3\n");
+        assert_eq!(t, "nameserver 127.0.0.11\noptions ndots:3\n");
+        assert_eq!(up, ["8.8.8.8"]);
+        let (t, up) = embedded_resolv("");
+        assert_eq!(t, "nameserver 127.0.0.11\noptions ndots:0\n");
+        assert!(up.is_empty());
     }
 }

@@ -53,8 +53,15 @@ fn port_map(bindings: &[Binding], exposed: &[Exposed]) -> Value {
 /// A container's exposed ports and bindings as Docker lists them: only
 /// while it runs on the bridge (a stopped container, or one on the host's
 /// network or none, has none).
+/// Whether a container of network mode `net` (inspect's NetworkMode) has
+/// an interface on one of rrun's bridges: the default or a user-defined
+/// network.
+pub fn bridged(net: &str) -> bool {
+    !matches!(net, "host" | "none") && !net.starts_with("container:")
+}
+
 fn live_ports(r: &Record) -> Option<(&[Exposed], Vec<Binding>)> {
-    if r.state.status != Status::Running || r.config.net != "bridge" {
+    if r.state.status != Status::Running || !bridged(&r.config.net) {
         return None;
     }
     let bound = match &r.state.net {
@@ -213,7 +220,28 @@ pub fn inspect(r: &Record) -> Value {
                 "MacAddress": if live_net { net.mac.clone() } else { String::new() },
             }),
         );
+    } else if bridged(&c.net) {
+        // A user-defined network: its address is under its name only, as
+        // in Docker (the top-level fields are the default bridge's).
+        let mut aliases = c.network_aliases.clone();
+        aliases.push(c.id[..12.min(c.id.len())].to_string());
+        networks.insert(
+            c.net.clone(),
+            json!({
+                "Links": links(r),
+                "Aliases": aliases,
+                "Gateway": gw,
+                "IPAddress": ip,
+                "IPPrefixLen": if live_net { net.prefix } else { 0 },
+                "MacAddress": if live_net { net.mac.clone() } else { String::new() },
+            }),
+        );
     }
+    let (ip, gw) = if c.net == "bridge" {
+        (ip, gw)
+    } else {
+        (String::new(), String::new())
+    };
     json!({
         "Id": c.id,
         "Created": c.created,
@@ -310,8 +338,8 @@ pub fn inspect(r: &Record) -> Value {
             "Ports": ports,
             "Gateway": gw,
             "IPAddress": ip,
-            "IPPrefixLen": if live_net { net.prefix } else { 0 },
-            "MacAddress": if live_net { net.mac.clone() } else { String::new() },
+            "IPPrefixLen": if live_net && c.net == "bridge" { net.prefix } else { 0 },
+            "MacAddress": if live_net && c.net == "bridge" { net.mac.clone() } else { String::new() },
             "Networks": networks,
         },
         // Where it is, wherever inspect runs from (older records: as given).

@@ -10,6 +10,7 @@ mod commands;
 mod container;
 mod crash;
 mod devices;
+pub mod dns;
 mod filter;
 mod flag;
 mod forward;
@@ -23,6 +24,8 @@ mod logrot;
 mod mount;
 mod names;
 mod net;
+mod netcmd;
+mod netdef;
 mod netstate;
 mod ns;
 mod plan;
@@ -173,7 +176,7 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         "rm" => return sub!(rest, "rm", cli::RmArgs, commands::rm),
         "exec" => return sub!(rest, "exec", cli::ExecArgs, container::exec::exec),
         "port" => return sub!(rest, "port", cli::PortArgs, commands::port),
-        "network" => return sub!(rest, "network", cli::NetworkArgs, commands::network),
+        "network" => return network_command(rest),
         "help" => return help(rest),
         "--help" => {
             print!("{}", help::top_help());
@@ -297,6 +300,37 @@ fn help(rest: &[OsString]) -> Result<i32, Error> {
 }
 
 /// `rrun system reset|info`; alone, its help (as Docker's groups).
+/// `rrun network ACTION …`: each action has its own flags (`-f` is a
+/// format to inspect, force to prune, as in Docker).
+fn network_command(rest: &[OsString]) -> Result<i32, Error> {
+    let word = rest.first().map(|w| w.to_string_lossy().to_string());
+    let tail = rest.get(1..).unwrap_or_default();
+    match word.as_deref() {
+        Some("create") => sub!(
+            tail,
+            "network create",
+            cli::NetworkCreateArgs,
+            netcmd::create
+        ),
+        Some("ls") | Some("list") => sub!(tail, "network ls", cli::NetworkLsArgs, netcmd::ls),
+        Some("prune") => sub!(tail, "network prune", cli::NetworkPruneArgs, netcmd::prune),
+        Some("inspect") => sub!(
+            tail,
+            "network inspect",
+            cli::NetworkInspectArgs,
+            netcmd::inspect
+        ),
+        Some("connect") | Some("disconnect") => Err(Error::Cmd(commands::CmdError::Failed {
+            code: 125,
+            msg: format!(
+                "network {}: not supported yet: a container is on one network, chosen with --network when it is created",
+                word.unwrap_or_default()
+            ),
+        })),
+        _ => sub!(rest, "network", cli::NetworkArgs, netcmd::network),
+    }
+}
+
 fn system_command(rest: &[OsString]) -> Result<i32, Error> {
     use clap::CommandFactory;
     let word = rest

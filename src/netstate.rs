@@ -36,6 +36,9 @@ pub struct NetState {
     /// Everything above has been given back.
     #[serde(default)]
     pub released: bool,
+    /// The user-defined network it is on; None: the default bridge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 impl NetState {

@@ -7,6 +7,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,10 @@ pub enum PlanError {
     Ulimit(#[from] crate::ulimit::UlimitError),
     #[error("{0}")]
     Restart(#[from] crate::restart::RestartError),
+    #[error("{0}")]
+    NetDef(#[from] crate::netdef::NetDefError),
+    #[error("{0}")]
+    UserNetOnly(&'static str),
 }
 
 /// --security-opt values: whether the default seccomp filter applies.
@@ -109,6 +114,8 @@ pub enum NetMode {
     /// Share the network namespace (and hosts, resolv.conf, hostname) of
     /// the named container.
     Container(String),
+    /// A user-defined network (`rrun network create`), by name.
+    User(String),
 }
 
 impl NetMode {
@@ -118,6 +125,20 @@ impl NetMode {
             NetMode::None => "none".into(),
             NetMode::Host => "host".into(),
             NetMode::Container(c) => format!("container:{c}"),
+            NetMode::User(n) => n.clone(),
+        }
+    }
+
+    /// Whether the container gets an interface on a bridge of rrun's.
+    pub fn bridged(&self) -> bool {
+        matches!(self, NetMode::Bridge | NetMode::User(_))
+    }
+
+    /// The user-defined network's name.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            NetMode::User(n) => Some(n),
+            _ => None,
         }
     }
 }
@@ -184,6 +205,12 @@ pub struct RunPlan {
     /// network's gateway is known).
     pub add_hosts: Vec<(String, String)>,
     pub net_request: crate::net::settings::Requested,
+    /// --network-alias: more names on a user-defined network (lowercase).
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
+    /// --ip on a user-defined network: the container's address.
+    #[serde(default)]
+    pub static_ip: Option<IpAddr>,
     /// The user's own -e/--env-file variables (for links' ALIAS_ENV_).
     pub user_env: Vec<EnvVar>,
     pub publish_specs: Vec<String>,
@@ -548,7 +575,32 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     let id =
         sys::random_hex64().map_err(|e| PlanError::Random(format!("reading random bytes: {e}")))?;
     let net = net_mode(a.net.as_deref())?;
-    let net_request = requested_settings(a)?;
+    let mut net_request = requested_settings(a)?;
+    // On a user-defined network --ip is the container's address, as in
+    // Docker; on the default bridge it stays the network setting.
+    let static_ip = match (&net, &a.ip) {
+        (NetMode::User(_), Some(v)) => {
+            net_request.ip = None;
+            Some(
+                v.parse::<IpAddr>()
+                    .map_err(|_| crate::netdef::NetDefError::Ip(v.clone()))?,
+            )
+        }
+        _ => None,
+    };
+    if a.ip6.is_some() {
+        return Err(crate::netdef::NetDefError::Ipv6.into());
+    }
+    let network_aliases = a
+        .network_alias
+        .iter()
+        .map(|x| crate::netdef::check_alias(x))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !network_aliases.is_empty() && net.user().is_none() {
+        return Err(PlanError::UserNetOnly(
+            "network-scoped alias is supported only for containers in user defined networks",
+        ));
+    }
     let (publish, exposed) = ports(a)?;
     let links = links(&a.link)?;
     check_dns(a)?;
@@ -655,6 +707,8 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         log: crate::logrot::parse(a.log_driver.as_deref(), &a.log_opt)?,
         ulimits,
         restart,
+        network_aliases,
+        static_ip,
         outbound_bypass: a
             .outbound_bypass
             .clone()
@@ -698,10 +752,11 @@ fn net_mode(given: Option<&str>) -> Result<NetMode, PlanError> {
             }
             NetMode::Container(c.to_string())
         }
+        Some(n) if crate::netdef::valid_name(n) => NetMode::User(n.to_string()),
         Some(n) => {
             return Err(PlanError::Net(
                 n.to_string(),
-                "use bridge, none, host or container:NAME",
+                "use bridge, none, host, container:NAME or the name of a network",
             ));
         }
     })
@@ -838,7 +893,7 @@ fn network_conflicts(
                 )));
             }
         }
-        NetMode::Bridge => {}
+        NetMode::Bridge | NetMode::User(_) => {}
     }
     Ok(warnings)
 }

@@ -120,6 +120,16 @@ pub fn rename(a: &cli::RenameArgs) -> Result<i32, RenameError> {
         ));
     }
     st.release_name(&old, &id);
+    // On a user-defined network, the new name resolves and the old one
+    // no longer does, as in Docker.
+    if let Some(n) = r
+        .state
+        .net
+        .as_ref()
+        .filter(|n| !n.released && n.network.is_some())
+    {
+        crate::net::dnsnames::rename(&crate::net::Net::of(&st, n), &id, &new);
+    }
     // Those linking to it show its new name (HostConfig.Links); best
     // effort: a record that cannot be rewritten shows the old one.
     let (records, _) = st.list();

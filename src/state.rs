@@ -160,6 +160,9 @@ pub struct Config {
     pub auto_remove: bool,
     pub detach: bool,
     pub net: String,
+    /// --network-alias (a user-defined network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_aliases: Vec<String>,
     #[serde(with = "crate::bytes::os_vec")]
     pub binds: Vec<OsString>,
     #[serde(with = "crate::bytes::os_vec")]

@@ -442,13 +442,14 @@ pub fn info_text(v: &Value) -> String {
 /// The entries rrun makes at the top of its state directory (state.rs,
 /// ns.rs, net/): what `reset` removes. Anything else is kept, with the
 /// directory: RRUN_ROOT may name a directory that holds more than rrun's.
-const OURS: [&str; 6] = [
+const OURS: [&str; 7] = [
     "lock",
     "holder.json",
     "containers",
     "names",
     "autoremove",
     "network",
+    "networks",
 ];
 
 /// Whether `name` is an entry rrun made: one of [`OURS`] or a temporary
@@ -585,6 +586,10 @@ pub fn reset(a: &cli::ResetArgs) -> Result<i32, SystemError> {
         at = net::Where::UserNs;
     }
     crate::container::network::reclaim_dead(&st, at);
+    let here = at.holds_bridge(rootless());
+    for d in net::networks::all(&st) {
+        net::networks::remove(&st, &d, here)?;
+    }
     net::root::remove_network(&st, at)?;
     if let Some(fd) = &pasta_fd {
         // remove_network has sent it SIGTERM.
@@ -610,6 +615,7 @@ pub fn ours_inside(sub: &str, name: &str, t: fs::FileType) -> bool {
         "names" => t.is_symlink(),
         "autoremove" => t.is_file() && state::is_id(name),
         "network" => t.is_file() && net::own_file(name),
+        "networks" => t.is_dir() && crate::netdef::valid_name(name),
         _ => false,
     }
 }

@@ -70,6 +70,7 @@ impl<'a> Supervisor<'a> {
             .bindings
             .iter()
             .zip(&b.held.fds)
+            .chain(b.held.shadows.iter().map(|(bind, fd)| (bind, fd)))
             .map(|(bind, fd)| Served {
                 fd: fd.as_raw_fd(),
                 proto: bind.proto,

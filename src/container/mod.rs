@@ -14,6 +14,7 @@ pub mod log;
 mod monitor;
 pub mod network;
 pub mod proto;
+mod resolver;
 mod spawn;
 pub mod tty;
 
@@ -185,6 +186,7 @@ fn config_of(
         auto_remove: plan.rm,
         detach: plan.detach,
         net: plan.net.name(),
+        network_aliases: plan.network_aliases.clone(),
         binds: plan.volume_specs.clone(),
         tmpfs: plan.tmpfs_specs.clone(),
         read_only: plan.read_only,
@@ -350,8 +352,8 @@ struct Undo<'a> {
     id: String,
     /// The container is new (run): its record and name go too.
     new: bool,
-    /// The lease was taken (bridge).
-    lease: bool,
+    /// The lease was taken (bridge): on this network.
+    lease: Option<crate::net::Net>,
     armed: bool,
 }
 
@@ -366,11 +368,11 @@ impl Drop for Undo<'_> {
         if !self.armed {
             return;
         }
-        if self.lease {
+        if let Some(net) = &self.lease {
             let _ = if self.new {
-                crate::net::release_lease(self.st, &self.id)
+                crate::net::release_lease(self.st, net, &self.id)
             } else {
-                crate::net::keep_lease(self.st, &self.id)
+                crate::net::keep_lease(self.st, net, &self.id)
             };
         }
     }
@@ -395,7 +397,11 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
     crash::t("swept");
     crate::cgroup::reclaim();
     crash::t("cgroups-reclaimed");
-    let host = Host::enter(&st, plan.net == NetMode::Bridge)?;
+    // A network that does not exist, or an --ip it cannot give, is the
+    // user's mistake: said before anything (rootless: the namespaces and
+    // pasta) is made for the run.
+    network::check_user_network(&st, &plan)?;
+    let host = Host::enter(&st, plan.net.bridged())?;
     crash::t("entered");
     let tty_gid = host.check_mapped(&plan)?;
     // The name comes first: links tell the target's variables under it.
@@ -408,7 +414,10 @@ pub fn run(plan: RunPlan) -> Result<i32, RunError> {
         st: &st,
         id: plan.id.clone(),
         new: true,
-        lease: matches!(prep, network::Prep::Bridge(_)),
+        lease: match &prep {
+            network::Prep::Bridge(b) => Some(b.network.clone()),
+            _ => None,
+        },
         armed: true,
     };
     crash::t("prepared");
@@ -576,7 +585,7 @@ pub fn start_containers(
         }
     }
     if !todo.is_empty() {
-        let bridge = todo.iter().any(|(_, _, p)| p.net == NetMode::Bridge);
+        let bridge = todo.iter().any(|(_, _, p)| p.net.bridged());
         let host = Host::enter(&st, bridge)?;
         for (n, r, mut plan) in todo {
             if attach {
@@ -626,7 +635,10 @@ fn start_one(
         st,
         id: plan.id.clone(),
         new: false,
-        lease: matches!(prep, network::Prep::Bridge(_)),
+        lease: match &prep {
+            network::Prep::Bridge(b) => Some(b.network.clone()),
+            _ => None,
+        },
         armed: true,
     };
     let files = network::render(&plan, &name, &prep, host.dns_via);
@@ -789,17 +801,17 @@ struct Ctx<'a> {
 /// Give back what the network preparation took (the address; the host
 /// ports close with the monitor) and, once attached, the rules.
 fn give_back(c: &Ctx, ns: Option<&crate::netstate::NetState>) {
-    if let network::Prep::Bridge(_) = c.prep {
+    if let network::Prep::Bridge(b) = c.prep {
         let keep = !c.new && !c.plan.rm;
         match ns {
             Some(n) => {
                 let _ = crate::net::release(c.st, &c.plan.id, n, true, keep);
             }
             None if keep => {
-                let _ = crate::net::keep_lease(c.st, &c.plan.id);
+                let _ = crate::net::keep_lease(c.st, &b.network, &c.plan.id);
             }
             None => {
-                let _ = crate::net::release_lease(c.st, &c.plan.id);
+                let _ = crate::net::release_lease(c.st, &b.network, &c.plan.id);
             }
         }
     }

@@ -193,6 +193,29 @@ fn supervise(
     // The network namespace outlives each run of the process: a restart
     // joins it, with its veth, address and rules as they were.
     let netns = started.netns.take();
+    // A user-defined network's resolver, for as long as this monitor.
+    let _resolver = match (started.dns.take(), c.prep) {
+        (Some(sockets), network::Prep::Bridge(b)) => {
+            let links = plan
+                .links
+                .iter()
+                .map(|l| (l.alias.to_ascii_lowercase(), l.target.to_ascii_lowercase()))
+                .collect();
+            match super::resolver::start(
+                sockets,
+                vec![b.network.clone()],
+                links,
+                &c.files.dns_upstream,
+            ) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("rrun: warning: starting the network's resolver: {e}");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let mut policy = Restarts {
         policy: plan.restart,
         restarts: 0,

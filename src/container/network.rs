@@ -37,6 +37,8 @@ pub enum AttachError {
     Nft(#[from] nft::NftError),
     #[error("recording the container's network: {0}")]
     Record(#[source] std::io::Error),
+    #[error("binding the network's resolver at 127.0.0.11:53 in the container: {0}")]
+    Dns(#[source] std::io::Error),
 }
 
 impl From<net::NetError> for RunError {
@@ -47,6 +49,13 @@ impl From<net::NetError> for RunError {
 
 /// What the bridge mode prepared for one container.
 pub struct BridgePrep {
+    /// The container's name (its first name in the network's resolver).
+    pub container_name: String,
+    /// The default bridge, or the user-defined network.
+    pub network: net::Net,
+    /// --network-alias: its names on a user-defined network besides its
+    /// name and short id.
+    pub aliases: Vec<String>,
     pub settings: net::settings::Settings,
     pub bridge_index: u32,
     pub ip: Ipv4Addr,
@@ -118,7 +127,13 @@ struct Target {
     user_env: Vec<OsString>,
 }
 
-fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<Target, RunError> {
+fn resolve_target(
+    st: &State,
+    name: &str,
+    linker: &str,
+    alias: &str,
+    network: Option<&str>,
+) -> Result<Target, RunError> {
     let r = st
         .find(name)
         .map_err(|e| fail(format!("could not get container for {name}: {e}")))?;
@@ -128,12 +143,19 @@ fn resolve_target(st: &State, name: &str, linker: &str, alias: &str) -> Result<T
             r.config.name
         )));
     }
-    let ip = r.state.net.as_ref().and_then(|n| n.ipv4()).ok_or_else(|| {
-        fail(format!(
-            "cannot link to container {}: it is not on the bridge network (--net={})",
-            r.config.name, r.config.net
-        ))
-    })?;
+    let ip = r
+        .state
+        .net
+        .as_ref()
+        .filter(|n| n.network.as_deref() == network)
+        .and_then(|n| n.ipv4())
+        .ok_or_else(|| {
+            fail(format!(
+                "Cannot link to /{}, as it does not belong to the {} network",
+                r.config.name,
+                network.map_or("default".to_string(), |n| format!("{n:?}"))
+            ))
+        })?;
     let c = r.config;
     Ok(Target {
         id: c.id,
@@ -179,6 +201,9 @@ pub struct Files {
     pub resolv: String,
     /// --net=container: the directory whose hosts and resolv.conf it shares.
     pub shared_etc: Option<PathBuf>,
+    /// A user-defined network: the servers its embedded resolver forwards
+    /// other names to.
+    pub dns_upstream: Vec<String>,
 }
 
 /// The container's files and variables from its spec, its name (links tell
@@ -203,6 +228,7 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
         hostname_file: plan.hostname_file.clone(),
         resolv,
         shared_etc: None,
+        dns_upstream: Vec::new(),
     };
     match prep {
         Prep::None(gateway) => {
@@ -231,6 +257,27 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
                 &plan.user_env,
                 &plan.user.home,
             );
+        }
+        Prep::Bridge(b) if !b.network.is_default() => {
+            // A user-defined network: names are the embedded resolver's
+            // (links too, as aliases), not the hosts file's or variables.
+            // As root the resolver asks the host's servers from the host's
+            // namespace (its loopback ones too); rootless, from the user's,
+            // through pasta, as the container would have.
+            let plain = if b.rootless {
+                f.resolv.clone()
+            } else {
+                hosts::resolv_file_via(&plan.host_resolv, true, &plan.dns_flags(), None)
+            };
+            let (text, upstream) = hosts::embedded_resolv(&plain);
+            f.resolv = text;
+            f.dns_upstream = upstream;
+            let own = HostLine {
+                ip: IpAddr::V4(b.ip),
+                names: hosts::own_names(&plan.hostname, &plan.domainname),
+            };
+            let extra = add_host_lines(&plan.add_hosts, b.settings.gateway);
+            f.hosts = hosts::hosts_file(Some(&own), &extra);
         }
         Prep::Bridge(b) => {
             // Docker's order: --add-host lines, then one line per link.
@@ -291,7 +338,7 @@ pub fn prepare(
     user_ns: Option<&crate::ns::UserNamespaces>,
 ) -> Result<Prep, RunError> {
     match &plan.net {
-        NetMode::Bridge => {
+        NetMode::Bridge | NetMode::User(_) => {
             prepare_bridge(st, plan, id, name, prefer, user_ns).map(|b| Prep::Bridge(Box::new(b)))
         }
         NetMode::Container(target) => {
@@ -340,6 +387,17 @@ pub fn prepare(
     }
 }
 
+/// A user-defined network's existence and the run's --ip on it.
+pub fn check_user_network(st: &State, plan: &RunPlan) -> Result<(), RunError> {
+    if let Some(n) = plan.net.user() {
+        let d = net::load_def(st, n)?;
+        if let Some(ip) = plan.static_ip {
+            crate::netdef::check_ip(&d, &ip).map_err(net::NetError::from)?;
+        }
+    }
+    Ok(())
+}
+
 fn prepare_bridge(
     st: &State,
     plan: &RunPlan,
@@ -349,20 +407,34 @@ fn prepare_bridge(
     user_ns: Option<&crate::ns::UserNamespaces>,
 ) -> Result<BridgePrep, RunError> {
     crate::crash::t("prep-start");
+    let def = match plan.net.user() {
+        Some(n) => Some(net::load_def(st, n)?),
+        None => None,
+    };
+    let network = net::Net::named(st, plan.net.user());
     // Rootless: the settings are chosen in the host's namespace; the
     // bridge is made once this process is in the user's.
-    let (settings, mut bridge_index, fresh) = match user_ns {
-        None => {
+    let (settings, mut bridge_index, fresh) = match (user_ns, &def) {
+        (None, None) => {
             let (s, i) = root::ensure_root(st, &plan.net_request)?;
             (s, i, false)
         }
-        Some(_) => {
+        (Some(_), None) => {
             if plan.net_request.bridge.is_some() {
                 return Err(fail(
                     "-b/--bridge needs root: a rootless network's bridge is rrun's own, in the user's network namespace".into(),
                 ));
             }
             let (s, fresh) = root::settings(st, &plan.net_request, true)?;
+            (s, 0, fresh)
+        }
+        (None, Some(d)) => {
+            let (s, fresh) = root::user_settings(&network, d, false)?;
+            let i = root::ensure_network(st, &network, &s, fresh, true)?;
+            (s, i, false)
+        }
+        (Some(_), Some(d)) => {
+            let (s, fresh) = root::user_settings(&network, d, true)?;
             (s, 0, fresh)
         }
     };
@@ -373,20 +445,32 @@ fn prepare_bridge(
     for l in &plan.links {
         targets.push((
             l.alias.clone(),
-            resolve_target(st, &l.target, name, &l.alias)?,
+            resolve_target(st, &l.target, name, &l.alias, plan.net.user())?,
         ));
     }
-    let (ip, lease_lock) = net::allocate(st, &settings, id, prefer)?;
+    let want = match (&def, plan.static_ip) {
+        (Some(d), Some(ip)) => net::Want::Exact(
+            crate::netdef::check_ip(d, &ip).map_err(|e| RunError::from(net::NetError::from(e)))?,
+        ),
+        _ => prefer.map_or(net::Want::Any, net::Want::Prefer),
+    };
+    let (ip, lease_lock) = net::allocate(st, &network, &settings, id, want)?;
     let give_back = |e: RunError| {
-        let _ = net::release_lease(st, id);
+        let _ = net::release_lease(st, &network, id);
         e
     };
-    let mut bindings: Vec<Binding> = plan
-        .publish
-        .iter()
-        .map(|r| r.resolve(settings.ip))
-        .collect();
-    if plan.publish_all {
+    if settings.internal && (!plan.publish.is_empty() || plan.publish_all) {
+        eprintln!(
+            "rrun: warning: network {} is internal: published ports are not published",
+            network.name
+        );
+    }
+    let requested: Vec<&crate::ports::Requested> =
+        plan.publish.iter().filter(|_| !settings.internal).collect();
+    let mut bindings: Vec<Binding> = requested.iter().map(|r| r.resolve(settings.ip)).collect();
+    // Which have the default address: those get an IPv6 twin.
+    let mut defaulted: Vec<bool> = requested.iter().map(|r| r.host_ip.is_none()).collect();
+    if plan.publish_all && !settings.internal {
         for e in &plan.exposed {
             if !bindings
                 .iter()
@@ -398,6 +482,7 @@ fn prepare_bridge(
                     container_port: e.port,
                     proto: e.proto,
                 });
+                defaulted.push(true);
             }
         }
     }
@@ -405,14 +490,16 @@ fn prepare_bridge(
     if user_ns.is_some() {
         net::check_unprivileged_ports(&bindings).map_err(|e| give_back(e.into()))?;
     }
-    let held =
+    let mut held =
         net::hold_ports(&bindings, |b| port_holder(st, b)).map_err(|e| give_back(e.into()))?;
+    net::hold_shadows(&mut held, &defaulted);
     crate::crash::t("held");
     // The broker must be made while this process is still in the host's
     // network namespace: its sockets are made there.
     let bypass = match user_ns {
-        Some(_) if plan.outbound_bypass && crate::bypass::available() => {
-            match crate::bypass::spawn(vec![settings.subnet()]) {
+        // An --internal network has no way out: no bypass either.
+        Some(_) if plan.outbound_bypass && !settings.internal && crate::bypass::available() => {
+            match crate::bypass::spawn(net::all_subnets(st, settings.subnet())) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     eprintln!("rrun: warning: {e}; outbound connections go through pasta");
@@ -426,8 +513,8 @@ fn prepare_bridge(
         // For good: the host ports stay bound in the host's namespace.
         crate::ns::join_net(nss).map_err(|e| give_back(e.into()))?;
         reclaim_dead(st, net::Where::UserNs);
-        bridge_index =
-            root::ensure_network(st, &settings, fresh, false).map_err(|e| give_back(e.into()))?;
+        bridge_index = root::ensure_network(st, &network, &settings, fresh, false)
+            .map_err(|e| give_back(e.into()))?;
     }
     let mut link_rules = Vec::new();
     let mut links = Vec::new();
@@ -448,6 +535,9 @@ fn prepare_bridge(
     }
     let transparent = settings.proxy_transparent && net::transparent::record(st).active;
     Ok(BridgePrep {
+        container_name: name.to_string(),
+        network,
+        aliases: plan.network_aliases.clone(),
         settings,
         bridge_index,
         ip,
@@ -477,7 +567,7 @@ pub fn attach(
     pid: libc::pid_t,
     id: &str,
     record: impl FnOnce(&NetState) -> std::io::Result<()>,
-) -> Result<OwnedFd, RunError> {
+) -> Result<(OwnedFd, Option<super::resolver::Sockets>), RunError> {
     let mut nl = net::netlink::Netlink::open().map_err(AttachError::from)?;
     let a = bridge::attach(&mut nl, &b.settings, b.bridge_index, pid, id, b.ip)
         .map_err(AttachError::from)?;
@@ -485,6 +575,19 @@ pub fn attach(
     // dies with the container, which dies with this process.
     crate::crash::point("veth-created");
     let kernel = net::kernel_nat(&b.settings);
+    // On a user-defined network, the resolver's sockets at 127.0.0.11:53,
+    // made in the container's namespace before its process can ask.
+    let dns = match b.network.is_default() {
+        true => None,
+        false => Some(
+            net::netlink::in_netns(
+                std::os::fd::AsFd::as_fd(&a.netns),
+                super::resolver::bind_embedded,
+            )
+            .map_err(AttachError::from)?
+            .map_err(AttachError::Dns)?,
+        ),
+    };
     // Link rules are set elements (--icc=false only, with kernel NAT).
     let link_rules = if b.settings.icc || !kernel {
         Vec::new()
@@ -509,14 +612,35 @@ pub fn attach(
         // socket waits for) to delete at exit.
         ports_forwarded: b.rootless,
         released: false,
+        network: (!b.network.is_default()).then(|| b.network.name.clone()),
     };
     let _lock = st.lock()?;
     record(&ns).map_err(AttachError::Record)?;
     crate::crash::point("net-recorded");
+    if !b.network.is_default() {
+        let mut names = vec![
+            b.container_name.to_ascii_lowercase(),
+            id[..12.min(id.len())].to_string(),
+        ];
+        for a in &b.aliases {
+            if !names.contains(a) {
+                names.push(a.clone());
+            }
+        }
+        net::dnsnames::add(
+            &b.network,
+            net::dnsnames::Entry {
+                id: id.to_string(),
+                names,
+                ip: b.ip,
+            },
+        )
+        .map_err(AttachError::from)?;
+    }
     if ns.kernel_nat {
         let links: Vec<nft::LinkRule> =
             ns.link_rules.iter().filter_map(nft::LinkRule::of).collect();
-        nft::add(b.ip, ns.nat_ports(), &links).map_err(AttachError::from)?;
+        nft::add(&b.settings.table, b.ip, ns.nat_ports(), &links).map_err(AttachError::from)?;
         crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry
         // that would keep its datagrams away from this container; one sent
@@ -533,13 +657,16 @@ pub fn attach(
         }
         crate::crash::t("conntrack-done");
     }
-    Ok(a.netns)
+    Ok((a.netns, dns))
 }
 
 /// The running container that holds a host port like `b`, if any: named
 /// when a run cannot publish it.
 fn port_holder(st: &State, b: &Binding) -> Option<String> {
-    net::lease_owners(st)
+    net::Net::all(st)
+        .iter()
+        .flat_map(net::lease_owners)
+        .collect::<Vec<_>>()
         .iter()
         .filter_map(|id| st.find(id).ok())
         .find(|r| {
@@ -566,7 +693,10 @@ fn port_holder(st: &State, b: &Binding) -> Option<String> {
 pub fn reclaim_dead(st: &State, at: net::Where) {
     // Through the leases no live process holds, not every record: a start
     // then costs the same however many containers are kept or running.
-    let owners = net::unheld_lease_owners(st);
+    let owners: Vec<String> = net::Net::all(st)
+        .iter()
+        .flat_map(net::unheld_lease_owners)
+        .collect();
     let records: Vec<Record> = owners.iter().filter_map(|id| st.find(id).ok()).collect();
     reclaim_dead_in(st, at, &records);
 }

@@ -32,6 +32,8 @@ pub(super) struct Started {
     /// namespace, held until its rules are removed; a restart joins the
     /// first.
     pub netns: Option<(OwnedFd, Option<OwnedFd>)>,
+    /// A user-defined network's resolver sockets, made at plug-in.
+    pub dns: Option<super::resolver::Sockets>,
     /// The device cgroup, removed when this drops (the container reaped).
     _devices: Option<crate::cgroup::DeviceCgroup>,
 }
@@ -350,9 +352,12 @@ pub(super) fn start(
     }
     dir.write_state(rs)
         .map_err(setup("recording the container's state"))?;
-    let netns = match (c.prep, rejoin) {
-        (network::Prep::Bridge(b), None) => Some(plug_in(c, dir, rs, b, pid)?),
-        _ => None,
+    let (netns, dns) = match (c.prep, rejoin) {
+        (network::Prep::Bridge(b), None) => {
+            let (ns, dns) = plug_in(c, dir, rs, b, pid)?;
+            (Some(ns), dns)
+        }
+        _ => (None, None),
     };
     proto::send(mine.as_raw_fd(), &Msg::Go);
     // await_exec reaps the child itself if it fails.
@@ -368,9 +373,14 @@ pub(super) fn start(
         _stdin: input.map(|(_r, w)| w),
         _sock: mine,
         netns,
+        dns,
         _devices: devices,
     })
 }
+
+/// What plugging a container in leaves the monitor: its network and mount
+/// namespaces, and a user-defined network's resolver sockets.
+type Plugged = ((OwnedFd, Option<OwnedFd>), Option<super::resolver::Sockets>);
 
 /// Plug the new process into the bridge; returns its network namespace
 /// and its mount namespace (whose teardown at exit — hundreds of mounts,
@@ -381,14 +391,14 @@ fn plug_in(
     rs: &mut RunState,
     b: &network::BridgePrep,
     pid: libc::pid_t,
-) -> Result<(OwnedFd, Option<OwnedFd>), RunError> {
-    let fd = network::attach(c.st, b, pid, &c.plan.id, |n| {
+) -> Result<Plugged, RunError> {
+    let (fd, dns) = network::attach(c.st, b, pid, &c.plan.id, |n| {
         rs.net = Some(n.clone());
         dir.write_state(rs)
     })?;
     let mnt = sys::open(Path::new(&format!("/proc/{pid}/ns/mnt")), libc::O_RDONLY).ok();
     crash::point("attached");
-    Ok((fd, mnt))
+    Ok(((fd, mnt), dns))
 }
 
 /// As root, where cgroups can be made: the container's device cgroup

@@ -250,7 +250,10 @@ pub fn attach(
             .ok_or_else(|| NetlinkError::Missing("eth0".into()))?;
         inner.add_address(eth0, ip, s.prefix)?;
         inner.set_up(eth0)?;
-        inner.add_default_route(s.gateway)?;
+        // --internal: no way out, so no default route (as in Docker).
+        if !s.internal {
+            inner.add_default_route(s.gateway)?;
+        }
         // Bringing a pair up completes asynchronously (the port starts
         // forwarding, the bridge gets its carrier): traffic sent before
         // that is lost, and a first connection would wait a second for

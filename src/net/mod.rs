@@ -7,8 +7,10 @@
 
 pub mod bridge;
 pub mod conntrack;
+pub mod dnsnames;
 pub mod ipam;
 pub mod netlink;
+pub mod networks;
 pub mod nft;
 pub mod nftnl;
 pub mod outbound;
@@ -33,6 +35,7 @@ use crate::ports::{Binding, Proto};
 use crate::state::{self, State, StateError};
 use crate::sys;
 use ipam::Leases;
+pub use networks::{all_subnets, load_def};
 use settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,10 +64,98 @@ pub enum NetError {
     Port(String, String),
     #[error("the network is in use by {0} container(s): {1}; remove them first")]
     InUse(usize, String),
+    #[error("Address already in use: {0}")]
+    AddressInUse(String),
+    #[error("network {0} not found")]
+    NotFound(String),
+    #[error("error while removing network: network {0} id {1} has active endpoints")]
+    Active(String, String),
+    #[error(transparent)]
+    Def(#[from] crate::netdef::NetDefError),
 }
 
+/// The default network's directory (also where what the user's network
+/// namespace has once — pasta, transparent forwarding — is recorded).
 pub(crate) fn dir(st: &State) -> PathBuf {
     st.root.join("network")
+}
+
+/// The directory of the user-defined networks, one subdirectory each.
+pub fn user_dir(st: &State) -> PathBuf {
+    st.root.join("networks")
+}
+
+/// Which network's records: the default bridge's (`network/`) or a
+/// user-defined one's (`networks/NAME/`). Each has its own settings,
+/// leases, lease locks and recorded tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Net {
+    /// "bridge", or the user-defined network's name.
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Net {
+    pub fn bridge(st: &State) -> Net {
+        Net {
+            name: "bridge".into(),
+            dir: dir(st),
+        }
+    }
+
+    pub fn user(st: &State, name: &str) -> Net {
+        Net {
+            name: name.into(),
+            dir: user_dir(st).join(name),
+        }
+    }
+
+    /// The network a container's record says it is on.
+    pub fn of(st: &State, n: &NetState) -> Net {
+        match &n.network {
+            Some(name) => Net::user(st, name),
+            None => Net::bridge(st),
+        }
+    }
+
+    /// `name` (None: the default bridge).
+    pub fn named(st: &State, name: Option<&str>) -> Net {
+        match name {
+            Some(n) => Net::user(st, n),
+            None => Net::bridge(st),
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.name == "bridge"
+    }
+
+    /// Every network with records: the default, then the user-defined
+    /// ones by name.
+    pub fn all(st: &State) -> Vec<Net> {
+        let mut out = vec![Net::bridge(st)];
+        out.extend(user_names(st).iter().map(|n| Net::user(st, n)));
+        out
+    }
+
+    fn leases(&self) -> PathBuf {
+        self.dir.join("leases.json")
+    }
+}
+
+/// The user-defined networks' names, sorted.
+pub fn user_names(st: &State) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(user_dir(st))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| crate::netdef::valid_name(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// The files rrun keeps in [`dir`]: all that `network rm` and `system
@@ -129,7 +220,11 @@ pub(crate) fn write_json<T: Serialize>(p: &std::path::Path, v: &T) -> Result<(),
 }
 
 pub fn load_settings(st: &State) -> Result<Option<Settings>, NetError> {
-    read_json(&dir(st).join("settings.json"))
+    load_settings_of(&Net::bridge(st))
+}
+
+pub fn load_settings_of(net: &Net) -> Result<Option<Settings>, NetError> {
+    read_json(&net.dir.join("settings.json"))
 }
 
 /// Whether kernel NAT serves this network's published ports.
@@ -150,12 +245,12 @@ pub struct LeaseLocks {
 }
 
 impl LeaseLocks {
-    fn path(st: &State) -> PathBuf {
-        dir(st).join("leases.lock")
+    fn path(net: &Net) -> PathBuf {
+        net.dir.join("leases.lock")
     }
 
     /// The lock file, made if missing (`create`), else None when absent.
-    pub fn open(st: &State, create: bool) -> io::Result<LeaseLocks> {
+    pub fn open(net: &Net, create: bool) -> io::Result<LeaseLocks> {
         use std::os::unix::fs::OpenOptionsExt;
         let f = std::fs::OpenOptions::new()
             .read(true)
@@ -164,7 +259,7 @@ impl LeaseLocks {
             .truncate(false)
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(Self::path(st))?;
+            .open(Self::path(net))?;
         Ok(LeaseLocks { fd: f.into() })
     }
 
@@ -201,19 +296,35 @@ impl LeaseLocks {
     }
 }
 
+/// Which address a container asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Any,
+    /// The one it had, if free.
+    Prefer(Ipv4Addr),
+    /// --ip: this one or none.
+    Exact(Ipv4Addr),
+}
+
 /// Lease an address for `id`; leases of containers that are gone are
 /// taken back first. Returns the address and the lock that holds it (see
 /// [`LeaseLocks`]), to keep open while the container lives.
 pub fn allocate(
     st: &State,
+    net: &Net,
     s: &Settings,
     id: &str,
-    prefer: Option<Ipv4Addr>,
+    want: Want,
 ) -> Result<(Ipv4Addr, OwnedFd), NetError> {
+    let (prefer, exact) = match want {
+        Want::Any => (None, false),
+        Want::Prefer(ip) => (Some(ip), false),
+        Want::Exact(ip) => (Some(ip), true),
+    };
     let _lock = st.lock()?;
-    let p = dir(st).join("leases.json");
-    let lp = LeaseLocks::path(st);
-    let locks = LeaseLocks::open(st, true).map_err(|e| NetError::Record(lp.clone(), e))?;
+    let p = net.leases();
+    let lp = LeaseLocks::path(net);
+    let locks = LeaseLocks::open(net, true).map_err(|e| NetError::Record(lp.clone(), e))?;
     let mut l: Leases = read_json(&p)?.unwrap_or_default();
     let held: std::collections::HashSet<String> = l
         .leases
@@ -236,24 +347,42 @@ pub fn allocate(
     };
     let mut tries = 0;
     let mut spare = Some(locks);
+    if exact {
+        // The address a container asked for: free, or already its own.
+        l.release_owner(id, now());
+        if let Some(ip) = prefer
+            && l.leases.get(&ip).is_some_and(|o| !live(o))
+        {
+            l.release(ip, now());
+        }
+    }
     let mut again = l.reuse(s.subnet(), s.gateway, id, prefer);
+    if exact && again != prefer {
+        return Err(NetError::AddressInUse(
+            prefer.map(|p| p.to_string()).unwrap_or_default(),
+        ));
+    }
+    let pool = s.pool();
     let (ip, fd) = loop {
         let ip = match again.take() {
             Some(ip) => ip,
             None => l
-                .allocate(s.subnet(), s.gateway, id, now(), live)
-                .ok_or_else(|| NetError::Full(s.subnet().to_string()))?,
+                .allocate(pool, s.gateway, id, now(), live)
+                .ok_or_else(|| NetError::Full(pool.to_string()))?,
         };
         // The description that answered the checks holds the first try's
         // lock; a retry needs one of its own.
         let attempt = match spare.take() {
             Some(f) => f.hold(ip),
-            None => LeaseLocks::open(st, true).and_then(|f| f.hold(ip)),
+            None => LeaseLocks::open(net, true).and_then(|f| f.hold(ip)),
         };
         match attempt {
             Ok(fd) => break (ip, fd),
             // Still held by a monitor finishing its teardown after giving
             // the address back: let it sit out the quarantine.
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && exact => {
+                return Err(NetError::AddressInUse(ip.to_string()));
+            }
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < 8 => {
                 tries += 1;
                 l.release_owner(id, now());
@@ -267,8 +396,8 @@ pub fn allocate(
 
 /// The containers holding a lease: the only ones that may hold network
 /// resources, since a lease is taken first and given back last.
-pub fn lease_owners(st: &State) -> Vec<String> {
-    read_json::<Leases>(&dir(st).join("leases.json"))
+pub fn lease_owners(net: &Net) -> Vec<String> {
+    read_json::<Leases>(&net.leases())
         .ok()
         .flatten()
         .map(|l| l.leases.into_values().collect())
@@ -278,14 +407,11 @@ pub fn lease_owners(st: &State) -> Vec<String> {
 /// The lease owners no live process holds the lease of (see
 /// [`LeaseLocks`]): the only ones that may have died holding network
 /// resources.
-pub fn unheld_lease_owners(st: &State) -> Vec<String> {
-    let Some(l) = read_json::<Leases>(&dir(st).join("leases.json"))
-        .ok()
-        .flatten()
-    else {
+pub fn unheld_lease_owners(net: &Net) -> Vec<String> {
+    let Some(l) = read_json::<Leases>(&net.leases()).ok().flatten() else {
         return Vec::new();
     };
-    let locks = LeaseLocks::open(st, false).ok();
+    let locks = LeaseLocks::open(net, false).ok();
     l.leases
         .into_iter()
         .filter(|(ip, owner)| {
@@ -298,9 +424,13 @@ pub fn unheld_lease_owners(st: &State) -> Vec<String> {
 /// Keep `id`'s address for its next start (it stopped and was not --rm):
 /// the lease stays, no longer held by a live process, and marked kept so
 /// that no start reads its record to judge it.
-pub fn keep_lease(st: &State, id: &str) -> Result<(), NetError> {
+pub fn keep_lease(st: &State, net: &Net, id: &str) -> Result<(), NetError> {
     let _lock = st.lock()?;
-    let p = dir(st).join("leases.json");
+    let p = net.leases();
+    if !net.is_default() {
+        // A stopped container's name stops resolving at once.
+        dnsnames::remove(net, id);
+    }
     let mut l: Leases = read_json(&p)?.unwrap_or_default();
     if l.leases.values().any(|o| o == id) {
         l.kept.insert(id.to_string());
@@ -309,14 +439,31 @@ pub fn keep_lease(st: &State, id: &str) -> Result<(), NetError> {
     Ok(())
 }
 
-pub fn release_lease(st: &State, id: &str) -> Result<(), NetError> {
+pub fn release_lease(st: &State, net: &Net, id: &str) -> Result<(), NetError> {
     let _lock = st.lock()?;
-    let p = dir(st).join("leases.json");
-    let mut l: Leases = read_json(&p)?.unwrap_or_default();
+    let p = net.leases();
+    let mut l: Leases = match read_json(&p)? {
+        Some(l) => l,
+        // The network was never made, or was removed: nothing to give back.
+        None => return Ok(()),
+    };
     l.release_owner(id, now());
     write_json(&p, &l)?;
-    reconcile::forget_lost(st, id);
+    reconcile::forget_lost(net, id);
+    if !net.is_default() {
+        dnsnames::remove(net, id);
+    }
     Ok(())
+}
+
+/// Give back `id`'s lease on whichever network holds one (a container
+/// removed before it ever started, or whose record lost its network).
+pub fn release_lease_anywhere(st: &State, id: &str) {
+    for net in Net::all(st) {
+        if lease_owners(&net).iter().any(|o| o == id) {
+            let _ = release_lease(st, &net, id);
+        }
+    }
 }
 
 /// Host sockets that hold published ports for the container's lifetime,
@@ -332,6 +479,30 @@ pub struct HeldPorts {
     pub bindings: Vec<Binding>,
     /// The sockets, in the order of `bindings`.
     pub fds: Vec<OwnedFd>,
+    /// IPv6 twins of the bindings on the default address (0.0.0.0): the
+    /// same port on [::], so that clients that resolve localhost to ::1
+    /// reach it too. Served by the forwarder; not listed (Docker's port
+    /// and ps show the IPv4 binding).
+    pub shadows: Vec<(Binding, OwnedFd)>,
+}
+
+/// Hold [::]:PORT beside each of `held`'s bindings that `defaulted` (the
+/// address was not given) on 0.0.0.0. Best effort: a host without IPv6,
+/// or a port another program holds on [::] only, has no twin.
+pub fn hold_shadows(held: &mut HeldPorts, defaulted: &[bool]) {
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    for (b, d) in held.bindings.iter().zip(defaulted) {
+        if !*d || b.host_ip != unspecified {
+            continue;
+        }
+        let twin = Binding {
+            host_ip: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            ..*b
+        };
+        if let Ok((fd, _)) = hold(&twin) {
+            held.shadows.push((twin, fd));
+        }
+    }
 }
 
 fn hold(b: &Binding) -> io::Result<(OwnedFd, u16)> {
@@ -448,7 +619,11 @@ pub fn hold_ports(
             ..*b
         });
     }
-    Ok(HeldPorts { bindings: out, fds })
+    Ok(HeldPorts {
+        bindings: out,
+        fds,
+        shadows: Vec::new(),
+    })
 }
 
 /// Whether two published ports compete for the same host socket: same
@@ -486,7 +661,11 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
         let links: Vec<nft::LinkRule> = n.link_rules.iter().filter_map(nft::LinkRule::of).collect();
         let nat_ports = n.nat_ports();
         point("release-start");
-        errs.extend(nft::remove(ip, nat_ports, &links));
+        let table = load_settings_of(&Net::of(st, n))
+            .ok()
+            .flatten()
+            .map_or_else(|| nft::TABLE.to_string(), |s| s.table);
+        errs.extend(nft::remove(&table, ip, nat_ports, &links));
         point("nft-removed");
         for b in nat_ports.iter().filter(|b| b.proto == Proto::Udp) {
             if let Err(e) = conntrack::delete_udp(&[
@@ -500,10 +679,11 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
             }
         }
     }
+    let net = Net::of(st, n);
     let r = if keep_lease {
-        self::keep_lease(st, id)
+        self::keep_lease(st, &net, id)
     } else {
-        release_lease(st, id)
+        release_lease(st, &net, id)
     };
     if let Err(e) = r {
         errs.push(e.to_string());
@@ -564,7 +744,7 @@ pub fn inspect(st: &State) -> Result<serde_json::Value, NetError> {
     let Some(s) = load_settings(st)? else {
         return Ok(serde_json::Value::Null);
     };
-    let l: Leases = read_json(&dir(st).join("leases.json"))?.unwrap_or_default();
+    let l: Leases = read_json(&Net::bridge(st).leases())?.unwrap_or_default();
     // As Docker's, the containers on the network now: a stopped one keeps
     // its address (for its next start) but is not on it.
     let containers: serde_json::Map<String, serde_json::Value> = l

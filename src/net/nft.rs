@@ -40,11 +40,28 @@ pub fn network_script(s: &Settings) -> String {
 /// forwarder's transparent sockets.
 pub fn network_script_with(s: &Settings, tproxy: bool) -> String {
     let br = &s.bridge;
+    let table = &s.table;
     let subnet = s.subnet();
     let tproxy = if tproxy {
         tproxy_chain(s)
     } else {
         String::new()
+    };
+    // --internal: nothing leaves the bridge but for the bridge, and
+    // nothing is masqueraded.
+    let (masquerade, internal) = if s.internal {
+        (
+            String::new(),
+            format!("\t\tiifname \"{br}\" oifname != \"{br}\" drop\n"),
+        )
+    } else {
+        (
+            format!(
+                "\t\tip saddr {subnet} oifname != \"{br}\" masquerade\n\
+\t\toifname \"{br}\" ct status dnat ip saddr {subnet} masquerade\n"
+            ),
+            String::new(),
+        )
     };
     let icc_drop = if s.icc {
         String::new()
@@ -52,11 +69,11 @@ pub fn network_script_with(s: &Settings, tproxy: bool) -> String {
         format!("\t\tiifname \"{VETH_PREFIX}*\" oifname \"{VETH_PREFIX}*\" ether type ip drop\n")
     };
     format!(
-        "table ip {TABLE} {{}}\n\
-delete table ip {TABLE}\n\
-table bridge {TABLE} {{}}\n\
-delete table bridge {TABLE}\n\
-table ip {TABLE} {{\n\
+        "table ip {table} {{}}\n\
+delete table ip {table}\n\
+table bridge {table} {{}}\n\
+delete table bridge {table}\n\
+table ip {table} {{\n\
 \tmap any_tcp {{ type inet_service : ipv4_addr . inet_service; }}\n\
 \tmap any_udp {{ type inet_service : ipv4_addr . inet_service; }}\n\
 \tmap addr_tcp {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}\n\
@@ -78,9 +95,7 @@ table ip {TABLE} {{\n\
 \t}}\n\
 \tchain postrouting {{\n\
 \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-\t\tip saddr {subnet} oifname != \"{br}\" masquerade\n\
-\t\toifname \"{br}\" ct status dnat ip saddr {subnet} masquerade\n\
-\t}}\n\
+{masquerade}\t}}\n\
 \tchain guard {{\n\
 \t\ttype filter hook prerouting priority raw; policy accept;\n\
 \t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n\
@@ -88,12 +103,12 @@ table ip {TABLE} {{\n\
 \tchain forward {{\n\
 \t\ttype filter hook forward priority filter; policy accept;\n\
 \t\tiifname \"{br}\" oifname \"{br}\" accept\n\
-\t\toifname \"{br}\" ct state established,related accept\n\
+{internal}\t\toifname \"{br}\" ct state established,related accept\n\
 \t\toifname \"{br}\" ct status dnat accept\n\
 \t\toifname \"{br}\" drop\n\
 \t}}\n\
 {tproxy}}}\n\
-table bridge {TABLE} {{\n\
+table bridge {table} {{\n\
 \tset links_tcp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
 \tset links_udp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
 \tchain forward {{\n\
@@ -129,14 +144,15 @@ pub fn tproxy_chain(s: &Settings) -> String {
 /// The table with only that chain, for a network without kernel NAT.
 pub fn tproxy_only_script(s: &Settings) -> String {
     format!(
-        "table ip {TABLE} {{}}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n{}}}\n",
-        tproxy_chain(s)
+        "table ip {t} {{}}\ndelete table ip {t}\ntable ip {t} {{\n{}}}\n",
+        tproxy_chain(s),
+        t = s.table
     )
 }
 
-pub fn delete_script() -> String {
+pub fn delete_script(table: &str) -> String {
     format!(
-        "table ip {TABLE} {{}}\ndelete table ip {TABLE}\ntable bridge {TABLE} {{}}\ndelete table bridge {TABLE}\n"
+        "table ip {table} {{}}\ndelete table ip {table}\ntable bridge {table} {{}}\ndelete table bridge {table}\n"
     )
 }
 
@@ -234,14 +250,14 @@ impl Element {
     }
 
     /// `add element ip rrun any_tcp { 8080 : 172.17.0.2 . 80 }`, for `nft -f`.
-    pub fn add_line(&self) -> String {
+    pub fn add_line(&self, table: &str) -> String {
         let value = if self.value.is_empty() {
             String::new()
         } else {
             format!(" : {}", fields_text(&self.value))
         };
         format!(
-            "add element {} {TABLE} {} {{ {}{value} }}\n",
+            "add element {} {table} {} {{ {}{value} }}\n",
             self.family_name(),
             self.set,
             fields_text(&self.key)
@@ -250,9 +266,9 @@ impl Element {
 
     /// `delete element ip rrun any_tcp { 8080 }`.
     #[cfg(test)]
-    pub fn delete_line(&self) -> String {
+    pub fn delete_line(&self, table: &str) -> String {
         format!(
-            "delete element {} {TABLE} {} {{ {} }}\n",
+            "delete element {} {table} {} {{ {} }}\n",
             self.family_name(),
             self.set,
             fields_text(&self.key)
@@ -283,12 +299,17 @@ pub fn elems(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Ele
 /// container's: it holds the port's socket): left by a run killed before
 /// it recorded it, or by an older rrun. It is removed, and the add tried
 /// once more.
-pub fn add(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Result<(), NftError> {
+pub fn add(
+    table: &str,
+    target: Ipv4Addr,
+    ports: &[Binding],
+    links: &[LinkRule],
+) -> Result<(), NftError> {
     let e = elems(target, ports, links);
     if e.is_empty() {
         return Ok(());
     }
-    let send = || match nftnl::send(TABLE, &e, true) {
+    let send = || match nftnl::send(table, &e, true) {
         Ok(errs) => Ok(errs),
         Err(err) => Err(NftError::Spawn(err)),
     };
@@ -297,7 +318,7 @@ pub fn add(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Result<()
         .iter()
         .any(|(_, err)| err.raw_os_error() == Some(libc::EEXIST))
     {
-        remove(target, ports, links);
+        remove(table, target, ports, links);
         errs = send()?;
     }
     if errs.is_empty() {
@@ -319,14 +340,14 @@ pub fn add(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Result<()
 
 /// Remove them again, best effort: all at once, else one by one (an
 /// element already gone aborts a whole batch). Returns what failed.
-pub fn remove(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
+pub fn remove(table: &str, target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
     let all = elems(target, ports, links);
-    if all.is_empty() || matches!(nftnl::send(TABLE, &all, false), Ok(e) if e.is_empty()) {
+    if all.is_empty() || matches!(nftnl::send(table, &all, false), Ok(e) if e.is_empty()) {
         return Vec::new();
     }
     let mut failed = Vec::new();
     for e in &all {
-        match nftnl::send(TABLE, std::slice::from_ref(e), false) {
+        match nftnl::send(table, std::slice::from_ref(e), false) {
             Ok(errs) => {
                 for (_, err) in errs {
                     // Gone already: what we wanted.
@@ -347,7 +368,7 @@ pub fn remove(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<St
 pub fn add_script(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> String {
     elements(target, ports, links)
         .iter()
-        .map(Element::add_line)
+        .map(|e| e.add_line(TABLE))
         .collect()
 }
 
@@ -355,7 +376,7 @@ pub fn add_script(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> St
 pub fn remove_lines(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
     elements(target, ports, links)
         .iter()
-        .map(Element::delete_line)
+        .map(|e| e.delete_line(TABLE))
         .collect()
 }
 
@@ -453,6 +474,9 @@ mod tests {
             iptables: true,
             bridge_address_added: false,
             route_localnet_was: None,
+            table: TABLE.into(),
+            internal: false,
+            ip_range: None,
         }
     }
 
@@ -499,7 +523,7 @@ mod tests {
             network_script(&settings(false)),
             add_script(c, &ports, &links),
             remove_lines(c, &ports, &links).concat()
-        ) + &delete_script();
+        ) + &delete_script(TABLE);
         let mut child = Command::new("unshare")
             .args(["--net", "nft", "-f", "-"])
             .stdin(Stdio::piped())
@@ -565,7 +589,7 @@ mod tests {
             if apply(&network_script(&settings(false))).is_err() {
                 return 11;
             }
-            if add(c, &ports, &links).is_err() {
+            if add(TABLE, c, &ports, &links).is_err() {
                 return 12;
             }
             let l = list();
@@ -577,10 +601,10 @@ mod tests {
                 return 13;
             }
             // Adding what exists is not an error (no NLM_F_EXCL).
-            if add(c, &ports, &links).is_err() {
+            if add(TABLE, c, &ports, &links).is_err() {
                 return 14;
             }
-            if !remove(c, &ports, &links).is_empty() {
+            if !remove(TABLE, c, &ports, &links).is_empty() {
                 return 15;
             }
             let l = list();
@@ -589,7 +613,7 @@ mod tests {
                 return 16;
             }
             // Removing what is gone is not an error either.
-            if !remove(c, &ports, &links).is_empty() {
+            if !remove(TABLE, c, &ports, &links).is_empty() {
                 return 17;
             }
             // The tables' handles: there, then new once made again.
@@ -623,8 +647,8 @@ mod tests {
                 container_port: 81,
                 proto: Proto::Tcp,
             }];
-            if add(Ipv4Addr::new(172, 17, 0, 9), &orphan, &[]).is_err()
-                || add(c, &ports, &links).is_err()
+            if add(TABLE, Ipv4Addr::new(172, 17, 0, 9), &orphan, &[]).is_err()
+                || add(TABLE, c, &ports, &links).is_err()
             {
                 return 22;
             }

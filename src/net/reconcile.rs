@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::settings::Settings;
 use super::{
-    NetError, dir, docker_user, kernel_nat, lease_owners, netlink, nft, nftnl, read_json,
+    Net, NetError, docker_user, kernel_nat, lease_owners, netlink, nft, nftnl, read_json,
     write_json,
 };
 use crate::netstate::NetState;
@@ -30,31 +30,31 @@ pub struct TableRecord {
     pub handle: u64,
 }
 
-fn tables_path(st: &State) -> std::path::PathBuf {
-    dir(st).join("tables.json")
+fn tables_path(net: &Net) -> std::path::PathBuf {
+    net.dir.join("tables.json")
 }
 
-fn lost_path(st: &State) -> std::path::PathBuf {
-    dir(st).join("lost.json")
+fn lost_path(net: &Net) -> std::path::PathBuf {
+    net.dir.join("lost.json")
 }
 
 /// The tables a network of these settings has: both with kernel NAT; the
 /// ip table alone (the mark chain) for transparent forwarding without it.
-fn expected_tables(s: &Settings, marked: bool) -> Vec<(u8, &'static str)> {
+fn expected_tables(s: &Settings, marked: bool) -> Vec<(u8, &str)> {
     if kernel_nat(s) {
         vec![
-            (nftnl::FAMILY_IP, nft::TABLE),
-            (nftnl::FAMILY_BRIDGE, nft::TABLE),
+            (nftnl::FAMILY_IP, s.table.as_str()),
+            (nftnl::FAMILY_BRIDGE, s.table.as_str()),
         ]
     } else if marked {
-        vec![(nftnl::FAMILY_IP, nft::TABLE)]
+        vec![(nftnl::FAMILY_IP, s.table.as_str())]
     } else {
         Vec::new()
     }
 }
 
 /// Record the handles of the tables just made.
-pub fn record_tables(st: &State, s: &Settings, marked: bool) -> Result<(), NetError> {
+pub fn record_tables(net: &Net, s: &Settings, marked: bool) -> Result<(), NetError> {
     let names = expected_tables(s, marked);
     let handles = nftnl::table_handles(&names)
         .map_err(|e| NetError::Root(format!("reading rrun's nftables tables: {e}")))?;
@@ -69,14 +69,14 @@ pub fn record_tables(st: &State, s: &Settings, marked: bool) -> Result<(), NetEr
             })
         })
         .collect();
-    write_json(&tables_path(st), &rec)
+    write_json(&tables_path(net), &rec)
 }
 
 /// Whether every table rrun recorded is there with the handle it had: one
 /// netlink round trip. A table deleted (a flushed ruleset) is gone; one
 /// made again by someone else has another handle.
-pub fn tables_intact(st: &State) -> bool {
-    let rec: Vec<TableRecord> = match read_json(&tables_path(st)) {
+pub fn tables_intact(net: &Net) -> bool {
+    let rec: Vec<TableRecord> = match read_json(&tables_path(net)) {
         Ok(Some(r)) => r,
         // Nothing recorded: a network made before rrun recorded them, or
         // one without tables. Rebuilding costs one nft run and records them.
@@ -99,8 +99,8 @@ pub fn tables_intact(st: &State) -> bool {
 /// The containers whose network is live: a lease, a record with a network
 /// not given back, and a monitor alive (a dead one's is given back by
 /// `reclaim_dead`, which runs first).
-pub fn live(st: &State) -> Vec<(Record, NetState)> {
-    lease_owners(st)
+pub fn live(st: &State, net: &Net) -> Vec<(Record, NetState)> {
+    lease_owners(net)
         .iter()
         .filter_map(|id| st.find(id).ok())
         .filter(|r| sys::alive(r.state.monitor_pid, r.state.monitor_start))
@@ -127,6 +127,7 @@ pub struct Report {
 /// namespace (Docker's DOCKER-USER chain is opened there only).
 pub fn rebuild(
     st: &State,
+    net: &Net,
     s: &Settings,
     nl: &mut netlink::Netlink,
     index: u32,
@@ -134,7 +135,7 @@ pub fn rebuild(
 ) -> Result<Report, NetError> {
     let mut report = Report::default();
     let mut lost: BTreeMap<String, String> = BTreeMap::new();
-    let live = live(st);
+    let live = live(st, net);
     for (r, n) in &live {
         let plugged = match nl.link_index(&n.veth)? {
             Some(v) => nl
@@ -159,7 +160,7 @@ pub fn rebuild(
                 let links: Vec<nft::LinkRule> =
                     n.link_rules.iter().filter_map(nft::LinkRule::of).collect();
                 for e in nft::elements(ip, n.nat_ports(), &links) {
-                    elements.push_str(&e.add_line());
+                    elements.push_str(&e.add_line(&s.table));
                 }
             }
         }
@@ -176,21 +177,29 @@ pub fn rebuild(
         marked = nft::apply(&nft::tproxy_only_script(s)).is_ok();
     }
     super::transparent::install(st, nl, s, marked);
-    record_tables(st, s, marked)?;
-    write_json(&lost_path(st), &lost)?;
+    record_tables(net, s, marked)?;
+    write_json(&lost_path(net), &lost)?;
     Ok(report)
 }
 
 /// Containers recorded as having lost their network: id → its veth.
-pub fn lost(st: &State) -> BTreeMap<String, String> {
-    read_json(&lost_path(st)).ok().flatten().unwrap_or_default()
+pub fn lost(net: &Net) -> BTreeMap<String, String> {
+    read_json(&lost_path(net))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Those of every network.
+pub fn lost_all(st: &State) -> BTreeMap<String, String> {
+    Net::all(st).iter().flat_map(lost).collect()
 }
 
 /// Forget a container in the lost list (its network is given back).
-pub fn forget_lost(st: &State, id: &str) {
-    let mut l = lost(st);
+pub fn forget_lost(net: &Net, id: &str) {
+    let mut l = lost(net);
     if l.remove(id).is_some() {
-        let _ = write_json(&lost_path(st), &l);
+        let _ = write_json(&lost_path(net), &l);
     }
 }
 

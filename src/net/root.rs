@@ -10,8 +10,8 @@ use std::os::unix::fs::DirBuilderExt;
 use super::ipam::Leases;
 use super::settings::{Requested, Settings};
 use super::{
-    NetError, bridge, dir, docker_user, kernel_nat, load_settings, netlink, nft, read_json,
-    reconcile, write_json,
+    Net, NetError, bridge, dir, docker_user, kernel_nat, load_settings, load_settings_of, netlink,
+    nft, read_json, reconcile, write_json,
 };
 use crate::state::{self, State};
 
@@ -34,7 +34,7 @@ pub const ROOTLESS_MTU: u32 = 65520;
 /// Runs under the state lock.
 pub fn ensure_root(st: &State, req: &Requested) -> Result<(Settings, u32), NetError> {
     let (s, fresh) = settings(st, req, false)?;
-    let index = ensure_network(st, &s, fresh, true)?;
+    let index = ensure_network(st, &Net::bridge(st), &s, fresh, true)?;
     Ok((s, index))
 }
 
@@ -90,12 +90,18 @@ pub fn settings(st: &State, req: &Requested, rootless: bool) -> Result<(Settings
 /// directory, or `fresh` settings, which a user's -b bridge may predate);
 /// the bridge's index. `host`: this is the host's namespace (Docker's
 /// DOCKER-USER chain is opened there only).
-pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Result<u32, NetError> {
+pub fn ensure_network(
+    st: &State,
+    net: &Net,
+    s: &Settings,
+    fresh: bool,
+    host: bool,
+) -> Result<u32, NetError> {
     let _lock = st.lock()?;
     // Another run may have made the network since our settings were read
     // (recorded settings were read for good).
     let fresh = fresh
-        && match load_settings(st)? {
+        && match load_settings_of(net)? {
             Some(rec) if rec != *s => {
                 return Err(NetError::Conflict(
                     "another run made it at the same time".into(),
@@ -134,9 +140,9 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
             marked = nft::apply(&nft::tproxy_only_script(s)).is_ok();
         }
         super::transparent::install(st, &mut nl, s, marked);
-        reconcile::record_tables(st, s, marked)?;
-        write_json(&dir(st).join("settings.json"), s)?;
-    } else if created || !reconcile::tables_intact(st) {
+        reconcile::record_tables(net, s, marked)?;
+        write_json(&net.dir.join("settings.json"), s)?;
+    } else if created || !reconcile::tables_intact(net) {
         // The bridge or rrun's rules were removed under the network (a
         // flushed firewall, a deleted bridge, a reboot): all of it again,
         // with every running container's ports and links.
@@ -145,7 +151,7 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
         } else {
             "rrun's firewall rules were gone or replaced"
         };
-        let report = reconcile::rebuild(st, s, &mut nl, index, host)?;
+        let report = reconcile::rebuild(st, net, s, &mut nl, index, host)?;
         if !report.restored.is_empty() || !report.lost.is_empty() {
             reconcile::warn(what, &report);
         }
@@ -158,19 +164,26 @@ pub fn ensure_network(st: &State, s: &Settings, fresh: bool, host: bool) -> Resu
 /// network was restored and those whose veth is gone.
 pub fn reload(st: &State) -> Result<Option<reconcile::Report>, NetError> {
     let _lock = st.lock()?;
-    let Some(s) = load_settings(st)? else {
-        return Ok(None);
-    };
-    let mut nl = netlink::Netlink::open()?;
-    let (index, created) = bridge::ensure_bridge(&mut nl, &s)?;
-    let host = nix::unistd::geteuid().is_root();
-    if !host
-        && created
-        && let Some(lo) = nl.link_index("lo")?
-    {
-        nl.set_up(lo)?;
+    let mut all: Option<reconcile::Report> = None;
+    for net in Net::all(st) {
+        let Some(s) = load_settings_of(&net)? else {
+            continue;
+        };
+        let mut nl = netlink::Netlink::open()?;
+        let (index, created) = bridge::ensure_bridge(&mut nl, &s)?;
+        let host = nix::unistd::geteuid().is_root();
+        if !host
+            && created
+            && let Some(lo) = nl.link_index("lo")?
+        {
+            nl.set_up(lo)?;
+        }
+        let r = reconcile::rebuild(st, &net, &s, &mut nl, index, host)?;
+        let a = all.get_or_insert_with(Default::default);
+        a.restored.extend(r.restored);
+        a.lost.extend(r.lost);
     }
-    reconcile::rebuild(st, &s, &mut nl, index, host).map(Some)
+    Ok(all)
 }
 
 /// `rrun network rm`: remove the bridge, the rules and the record, when no
@@ -202,7 +215,7 @@ pub fn remove_network(st: &State, at: super::Where) -> Result<bool, NetError> {
         let mut nl = netlink::Netlink::open()?;
         super::transparent::remove(&mut nl);
         if nft::available() {
-            nft::apply(&nft::delete_script())?;
+            nft::apply(&nft::delete_script(&s.table))?;
             if kernel_nat(&s) && !rootless {
                 docker_user(&s.bridge, false);
             }
@@ -212,4 +225,69 @@ pub fn remove_network(st: &State, at: super::Where) -> Result<bool, NetError> {
     super::outbound::stop(st).map_err(|e| NetError::Record(dir(st).join("pasta.json"), e))?;
     super::remove_dir(st);
     Ok(true)
+}
+
+/// A user-defined network's settings: as recorded once its bridge was
+/// first made, or made now from its definition (then `true`: recorded by
+/// [`ensure_network`]). `rootless`: its bridge is in the user's network
+/// namespace, where the host's MTU means nothing (see [`settings`]).
+pub fn user_settings(
+    net: &Net,
+    d: &crate::netdef::NetworkDef,
+    rootless: bool,
+) -> Result<(Settings, bool), NetError> {
+    if let Some(s) = load_settings_of(net)? {
+        return Ok((s, false));
+    }
+    let mtu = match d.mtu {
+        Some(m) => m,
+        None if rootless => ROOTLESS_MTU,
+        None => bridge::default_mtu(&mut netlink::Netlink::open()?),
+    };
+    Ok((
+        Settings {
+            bridge: d.bridge.clone(),
+            user_bridge: false,
+            gateway: d.gateway,
+            prefix: d.subnet.prefix_len(),
+            mtu,
+            icc: true,
+            ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            ip_forward: true,
+            iptables: true,
+            proxy_transparent: true,
+            bridge_address_added: false,
+            route_localnet_was: None,
+            table: d.table(),
+            internal: d.internal,
+            ip_range: d.ip_range,
+        },
+        true,
+    ))
+}
+
+/// Take a user-defined network's bridge and rules out of the current
+/// namespace (where they are: see `remove_network`), and its record of
+/// them. Its definition stays.
+pub fn unmake_user_network(net: &Net, here: bool) -> Result<(), NetError> {
+    let Some(s) = load_settings_of(net)? else {
+        return Ok(());
+    };
+    if here {
+        let mut nl = netlink::Netlink::open()?;
+        if nft::available() {
+            nft::apply(&nft::delete_script(&s.table))?;
+            if kernel_nat(&s) && nix::unistd::geteuid().is_root() {
+                docker_user(&s.bridge, false);
+            }
+        }
+        bridge::remove_bridge(&mut nl, &s)?;
+    }
+    for f in super::FILES {
+        if f != "pasta.json" && f != "transparent.json" {
+            let _ = fs::remove_file(net.dir.join(f));
+        }
+    }
+    let _ = fs::remove_file(net.dir.join("names.json"));
+    Ok(())
 }

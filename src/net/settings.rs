@@ -80,6 +80,20 @@ pub struct Settings {
     /// `network rm`.
     #[serde(default)]
     pub route_localnet_was: Option<String>,
+    /// rrun's nftables tables of this network (ip and bridge families):
+    /// "rrun" for the default network, "rrun_<id>" for a user-defined one.
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// A user-defined network's --internal: no route out, no NAT.
+    #[serde(default)]
+    pub internal: bool,
+    /// A user-defined network's --ip-range: where addresses are given.
+    #[serde(default)]
+    pub ip_range: Option<Ipv4Net>,
+}
+
+fn default_table() -> String {
+    super::nft::TABLE.to_string()
 }
 
 fn yes() -> bool {
@@ -108,6 +122,11 @@ impl Settings {
     /// The network (host bits cleared).
     pub fn subnet(&self) -> Ipv4Net {
         subnet_of(self.gateway, self.prefix.min(32)).unwrap_or_default()
+    }
+
+    /// Where addresses are given: the --ip-range, else the subnet.
+    pub fn pool(&self) -> Ipv4Net {
+        self.ip_range.unwrap_or_else(|| self.subnet())
     }
 
     pub fn bip(&self) -> String {
@@ -238,6 +257,9 @@ impl Requested {
             proxy_transparent: self.proxy_transparent.unwrap_or(true),
             bridge_address_added: self.bridge.is_some() && bridge_addr.is_none(),
             route_localnet_was: None,
+            table: default_table(),
+            internal: false,
+            ip_range: None,
         })
     }
 

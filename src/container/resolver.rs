@@ -1,0 +1,204 @@
+//! The embedded resolver of a container on a user-defined network
+//! (Docker's 127.0.0.11): its sockets, bound in the container's network
+//! namespace when the container is plugged in (before its process runs, so
+//! its first query waits in the socket rather than failing), and the
+//! `rrun-dns` process its monitor forks to answer them from the network's
+//! name table (net::dnsnames), forwarding other names to the servers the
+//! container would have used. One small process per container, living
+//! exactly as long as its monitor: no resident process when no container
+//! runs, nothing shared that one container's restart or crash could
+//! interrupt for another, and no NAT (the sockets are the container's
+//! own). A separate process rather than a thread of the monitor: the
+//! monitor clones the container's process again on a restart, which must
+//! not happen while another thread may hold the allocator's lock.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{
+    AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, bind, listen, setsockopt, socket,
+    sockopt,
+};
+
+use crate::dns::server::{Lookup, Names, Upstream};
+use crate::net::{Net, dnsnames};
+use crate::sys;
+
+/// The resolver's address in every container on a user-defined network.
+pub const ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+
+/// The resolver's sockets, made in the container's network namespace.
+pub struct Sockets {
+    udp: OwnedFd,
+    tcp: OwnedFd,
+}
+
+/// Bind 127.0.0.11:53, UDP and TCP, in the current network namespace
+/// (the caller has entered the container's). IP_FREEBIND: the container's
+/// loopback may not be up yet (its process brings it up).
+pub fn bind_embedded() -> io::Result<Sockets> {
+    let addr = SockaddrIn::from(SocketAddrV4::new(ADDR, 53));
+    let udp = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    setsockopt(&udp, sockopt::IpFreebind, &true)?;
+    bind(udp.as_raw_fd(), &addr)?;
+    let tcp = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    setsockopt(&tcp, sockopt::IpFreebind, &true)?;
+    setsockopt(&tcp, sockopt::ReuseAddr, &true)?;
+    bind(tcp.as_raw_fd(), &addr)?;
+    listen(&tcp, Backlog::new(64).unwrap_or(Backlog::MAXCONN))?;
+    Ok(Sockets { udp, tcp })
+}
+
+/// What the resolver answers from: the network's table, and the
+/// container's own link aliases (`--link db:mydb` makes `mydb` resolve to
+/// `db` for this container only, as in Docker).
+struct Table {
+    cache: dnsnames::Cache,
+    links: Vec<(String, String)>,
+}
+
+impl Names for Table {
+    fn lookup(&mut self, name: &str) -> Lookup {
+        let target = self
+            .links
+            .iter()
+            .find(|(alias, _)| alias == name)
+            .map_or(name, |(_, t)| t.as_str());
+        let ips = self.cache.lookup(target);
+        if ips.is_empty() {
+            Lookup::NotOurs
+        } else {
+            Lookup::Found(ips.into_iter().map(IpAddr::V4).collect())
+        }
+    }
+
+    fn reverse(&mut self, ip: IpAddr) -> Option<String> {
+        match ip {
+            IpAddr::V4(a) => self.cache.reverse(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+}
+
+/// The running `rrun-dns` process; stopped and reaped when this drops.
+pub struct Resolver {
+    pid: libc::pid_t,
+    /// Closing it tells the resolver to stop.
+    _stop: OwnedFd,
+}
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        // SAFETY: our own child, not yet reaped (the pid cannot be reused).
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        super::reap(self.pid);
+    }
+}
+
+/// The servers other names go to, as socket addresses (port 53).
+fn upstream_of(servers: &[String]) -> Vec<SocketAddr> {
+    servers
+        .iter()
+        .filter_map(|s| s.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+/// Move `fd` to exactly `to` (the fds below it may be any of ours).
+fn place(fd: RawFd, to: RawFd) -> io::Result<()> {
+    if fd != to {
+        sys::cvt(unsafe {
+            // SAFETY: dup2 onto a number this (single-threaded, just
+            // forked) process owns or will close.
+            libc::dup2(fd, to)
+        })?;
+    }
+    Ok(())
+}
+
+/// Fork the resolver of a container on `nets` with its sockets.
+/// `links`: (alias, target name) of its --link flags; `servers`: where
+/// other names go (none: SERVFAIL, as on an --internal network).
+pub fn start(
+    s: Sockets,
+    nets: Vec<Net>,
+    links: Vec<(String, String)>,
+    servers: &[String],
+) -> io::Result<Resolver> {
+    let (r, w) = sys::pipe_cloexec()?;
+    let monitor = std::process::id() as libc::pid_t;
+    let up = Upstream {
+        servers: upstream_of(servers),
+        timeout: std::time::Duration::from_secs(2),
+    };
+    // SAFETY: the monitor is single-threaded here; the child only runs the
+    // resolver and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(Resolver { pid, _stop: w });
+    }
+    drop(w);
+    // Above every fd we may hold, then onto 3, 4, 5: the rest is closed.
+    let high = |fd: RawFd| {
+        // SAFETY: F_DUPFD_CLOEXEC makes a new fd; none is lost.
+        unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) }
+    };
+    let (u, t, p) = (
+        high(s.udp.as_raw_fd()),
+        high(s.tcp.as_raw_fd()),
+        high(r.as_raw_fd()),
+    );
+    let placed = u >= 0
+        && t >= 0
+        && p >= 0
+        && place(u, 3).is_ok()
+        && place(t, 4).is_ok()
+        && place(p, 5).is_ok();
+    if !placed {
+        // SAFETY: ending the forked child.
+        unsafe { libc::_exit(1) };
+    }
+    std::mem::forget((s, r));
+    sys::become_helper(c"rrun-dns", 6);
+    // SAFETY: asking to be killed with the monitor, then checking it did
+    // not die before we asked.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != monitor {
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: 3, 4 and 5 were placed above and are owned by nothing else.
+    let (udp, tcp, stop) = unsafe {
+        (
+            std::net::UdpSocket::from_raw_fd(3),
+            std::net::TcpListener::from_raw_fd(4),
+            OwnedFd::from_raw_fd(5),
+        )
+    };
+    let mut names = Table {
+        cache: dnsnames::Cache::new(nets),
+        links,
+    };
+    use std::os::fd::AsFd;
+    let code = match crate::dns::server::serve(udp, tcp, &mut names, &up, Some(stop.as_fd())) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    };
+    // SAFETY: ending the resolver process.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,132 @@
+//! The user-defined networks' records (`networks/NAME/network.json`):
+//! made by `network create` after netdef's checks against the host's
+//! routes and the other networks, listed, and removed when no container
+//! is on them. The bridge and rules of one are made at its first
+//! container's start, as the default network's are (rootless, its
+//! namespace may not exist before), and go with it.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+
+use ipnet::IpNet;
+
+use super::{Net, NetError, bridge, lease_owners, load_settings, netlink, read_json, write_json};
+use crate::netdef::{CreateArgs, NetworkDef};
+use crate::state::{self, State};
+
+fn def_path(net: &Net) -> std::path::PathBuf {
+    net.dir.join("network.json")
+}
+
+/// The definition of network `name`: "network NAME not found" if none.
+pub fn load_def(st: &State, name: &str) -> Result<NetworkDef, NetError> {
+    if !crate::netdef::valid_name(name) {
+        return Err(NetError::NotFound(name.to_string()));
+    }
+    read_json(&def_path(&Net::user(st, name)))?.ok_or_else(|| NetError::NotFound(name.to_string()))
+}
+
+/// Every user-defined network, by name.
+pub fn all(st: &State) -> Vec<NetworkDef> {
+    super::user_names(st)
+        .iter()
+        .filter_map(|n| load_def(st, n).ok())
+        .collect()
+}
+
+/// Find a network by name, full id or id prefix (as Docker does).
+pub fn find(st: &State, key: &str) -> Result<NetworkDef, NetError> {
+    if let Ok(d) = load_def(st, key) {
+        return Ok(d);
+    }
+    let hex = !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut hits: Vec<NetworkDef> = all(st)
+        .into_iter()
+        .filter(|d| hex && d.id.starts_with(key))
+        .collect();
+    match (hits.pop(), hits.is_empty()) {
+        (Some(d), true) => Ok(d),
+        _ => Err(NetError::NotFound(key.to_string())),
+    }
+}
+
+/// Every subnet rrun's networks hold (recorded, made or not), with `own`:
+/// what the socket bypass keeps inside the user's namespace.
+pub fn all_subnets(st: &State, own: ipnet::Ipv4Net) -> Vec<ipnet::Ipv4Net> {
+    let mut v = vec![own];
+    if let Ok(Some(s)) = load_settings(st) {
+        v.push(s.subnet());
+    }
+    v.extend(all(st).iter().map(|d| d.subnet));
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `network create`: check, then record. As root the bridge is made at
+/// once (Docker's `ip link` shows it); rootless at the first start.
+pub fn create(st: &State, a: &CreateArgs) -> Result<NetworkDef, NetError> {
+    let _lock = st.lock()?;
+    let names = super::user_names(st);
+    let mut taken: Vec<IpNet> = Vec::new();
+    // The host's routes and addresses (rootless too: the user's network
+    // namespace routes to the host's, and must not shadow them).
+    let mut nl = netlink::Netlink::open()?;
+    taken.extend(bridge::taken_subnets(&mut nl).map_err(|e| NetError::Root(e.to_string()))?);
+    if let Ok(Some(s)) = load_settings(st) {
+        taken.push(IpNet::V4(s.subnet()));
+    } else {
+        // The default network's subnet-to-be: Docker's first pick, kept
+        // free for it.
+        taken.push(IpNet::V4(
+            crate::net::settings::pick_subnet(&taken)
+                .map(|n| n.trunc())
+                .unwrap_or_default(),
+        ));
+    }
+    taken.extend(all(st).iter().map(|d| IpNet::V4(d.subnet)));
+    let id = crate::sys::random_hex64().map_err(|e| NetError::Root(e.to_string()))?;
+    let d = crate::netdef::settle(a, &id, &state::now_rfc3339(), &names, &taken)?;
+    let net = Net::user(st, &d.name);
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&net.dir)
+        .map_err(|e| NetError::Record(net.dir.clone(), e))?;
+    write_json(&def_path(&net), &d)?;
+    Ok(d)
+}
+
+/// The containers on `net` now (not stopped ones keeping an address).
+pub fn users(st: &State, net: &Net) -> Vec<String> {
+    let kept: std::collections::BTreeSet<String> =
+        read_json::<super::ipam::Leases>(&net.dir.join("leases.json"))
+            .ok()
+            .flatten()
+            .map(|l| l.kept)
+            .unwrap_or_default();
+    lease_owners(net)
+        .into_iter()
+        .filter(|id| !kept.contains(id))
+        .filter(|id| {
+            st.find(id)
+                .is_ok_and(|r| r.state.status != state::Status::Exited)
+        })
+        .collect()
+}
+
+/// `network rm NAME`: refused while a container is on it (a stopped one
+/// keeping its address is not: its address is given up). `here`: this
+/// process is where the network's bridge is (as root, the host's
+/// namespace; rootless, the user's).
+pub fn remove(st: &State, d: &NetworkDef, here: bool) -> Result<(), NetError> {
+    let _lock = st.lock()?;
+    let net = Net::user(st, &d.name);
+    if !users(st, &net).is_empty() {
+        return Err(NetError::Active(d.name.clone(), d.id.clone()));
+    }
+    super::root::unmake_user_network(&net, here)?;
+    let _ = fs::remove_file(def_path(&net));
+    let _ = fs::remove_dir_all(&net.dir);
+    Ok(())
+}
