@@ -439,6 +439,38 @@ pub struct NetworkLsArgs {
     pub format: Option<String>,
 }
 
+/// Connect a running container to a network
+#[derive(Parser, Debug)]
+#[command(name = "rrun network connect", disable_help_flag = true)]
+pub struct NetworkConnectArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "alias", value_name = "ALIAS")]
+    pub alias: Vec<String>,
+    /// IPv4 address
+    #[arg(long = "ip", value_name = "IP")]
+    pub ip: Option<String>,
+    /// IPv6 address (not supported yet: refused)
+    #[arg(long = "ip6", value_name = "IP")]
+    pub ip6: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+/// Disconnect a container from a network
+#[derive(Parser, Debug)]
+#[command(name = "rrun network disconnect", disable_help_flag = true)]
+pub struct NetworkDisconnectArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Accepted for Docker's sake (a disconnect is never refused for want of it)
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
+}
+
 /// Remove all unused networks
 #[derive(Parser, Debug)]
 #[command(name = "rrun network prune", disable_help_flag = true)]

@@ -237,6 +237,23 @@ pub fn inspect(r: &Record) -> Value {
             }),
         );
     }
+    if running {
+        for a in &r.attachments {
+            let mut aliases = a.aliases.clone();
+            aliases.push(c.id[..12.min(c.id.len())].to_string());
+            networks.insert(
+                a.network.clone(),
+                json!({
+                    "Links": Value::Null,
+                    "Aliases": aliases,
+                    "Gateway": a.gateway.to_string(),
+                    "IPAddress": a.ip.to_string(),
+                    "IPPrefixLen": a.prefix,
+                    "MacAddress": a.mac,
+                }),
+            );
+        }
+    }
     let (ip, gw) = if c.net == "bridge" {
         (ip, gw)
     } else {
@@ -655,6 +672,7 @@ mod tests {
                 restart_count: 0,
                 boot_id: String::new(),
             },
+            attachments: Vec::new(),
         }
     }
 

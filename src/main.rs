@@ -320,13 +320,18 @@ fn network_command(rest: &[OsString]) -> Result<i32, Error> {
             cli::NetworkInspectArgs,
             netcmd::inspect
         ),
-        Some("connect") | Some("disconnect") => Err(Error::Cmd(commands::CmdError::Failed {
-            code: 125,
-            msg: format!(
-                "network {}: not supported yet: a container is on one network, chosen with --network when it is created",
-                word.unwrap_or_default()
-            ),
-        })),
+        Some("connect") => sub!(
+            tail,
+            "network connect",
+            cli::NetworkConnectArgs,
+            netcmd::connect
+        ),
+        Some("disconnect") => sub!(
+            tail,
+            "network disconnect",
+            cli::NetworkDisconnectArgs,
+            netcmd::disconnect
+        ),
         _ => sub!(rest, "network", cli::NetworkArgs, netcmd::network),
     }
 }

@@ -169,16 +169,26 @@ fn user_inspect(st: &State, d: &NetworkDef) -> Value {
     let mut containers = serde_json::Map::new();
     for id in networks::users(st, &net) {
         let Ok(r) = st.find(&id) else { continue };
-        let Some(n) = r.state.net.as_ref().filter(|n| !n.released) else {
-            continue;
+        // Its address here: the network it started on, or one it was
+        // connected to since.
+        let (mac, addr) = match r.attachments.iter().find(|a| a.network == d.name) {
+            Some(a) => (a.mac.clone(), format!("{}/{}", a.ip, a.prefix)),
+            None => match r.state.net.as_ref().filter(|n| !n.released) {
+                Some(n) => (
+                    n.mac.clone(),
+                    n.ip.map(|ip| format!("{ip}/{}", n.prefix))
+                        .unwrap_or_default(),
+                ),
+                None => continue,
+            },
         };
         containers.insert(
             id.clone(),
             json!({
                 "Name": r.config.name,
                 "EndpointID": "",
-                "MacAddress": n.mac,
-                "IPv4Address": n.ip.map(|ip| format!("{ip}/{}", n.prefix)).unwrap_or_default(),
+                "MacAddress": mac,
+                "IPv4Address": addr,
                 "IPv6Address": "",
             }),
         );
@@ -251,6 +261,81 @@ pub fn inspect(a: &cli::NetworkInspectArgs) -> Result<i32, CmdError> {
         None => print_json(&Value::Array(found))?,
     }
     Ok(code)
+}
+
+/// The network named on a connect/disconnect: a user-defined one (the
+/// predefined ones have nothing to connect to here).
+fn user_network(st: &State, name: &str) -> Result<NetworkDef, CmdError> {
+    if crate::netdef::PREDEFINED.contains(&name) {
+        return Err(CmdError::Failed {
+            code: 125,
+            msg: format!(
+                "Error response from daemon: rrun connects and disconnects user-defined networks only, not {name}"
+            ),
+        });
+    }
+    networks::find(st, name).map_err(|e| CmdError::Failed {
+        code: 125,
+        msg: format!("Error response from daemon: {e}"),
+    })
+}
+
+fn daemon_error(e: NetError) -> CmdError {
+    CmdError::Failed {
+        code: 125,
+        msg: format!("Error response from daemon: {e}"),
+    }
+}
+
+pub fn connect(a: &cli::NetworkConnectArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    if a.ip6.is_some() {
+        return Err(daemon_error(crate::netdef::NetDefError::Ipv6.into()));
+    }
+    let ip =
+        a.ip.as_deref()
+            .map(|v| {
+                v.parse::<std::net::IpAddr>()
+                    .map_err(|_| daemon_error(crate::netdef::NetDefError::Ip(v.into()).into()))
+            })
+            .transpose()?;
+    let aliases = a
+        .alias
+        .iter()
+        .map(|x| crate::netdef::check_alias(x).map_err(|e| daemon_error(e.into())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let d = user_network(&st, &a.network)?;
+    let r = st.find(&a.container).map_err(|e| CmdError::Failed {
+        code: 125,
+        msg: format!("Error response from daemon: {e}"),
+    })?;
+    let root = nix::unistd::geteuid().is_root();
+    let at = join_user_network(&st)?;
+    if !root && at == net::Where::Host {
+        // No namespaces: nothing of the user's runs.
+        return Err(CmdError::Failed {
+            code: 125,
+            msg: format!(
+                "Error response from daemon: container {} is not running",
+                r.config.name
+            ),
+        });
+    }
+    networks::connect(&st, &d, &r, ip, aliases, root).map_err(daemon_error)?;
+    Ok(0)
+}
+
+pub fn disconnect(a: &cli::NetworkDisconnectArgs) -> Result<i32, CmdError> {
+    let st = State::open()?;
+    let d = user_network(&st, &a.network)?;
+    let r = st.find(&a.container).map_err(|e| CmdError::Failed {
+        code: 125,
+        msg: format!("Error response from daemon: {e}"),
+    })?;
+    let at = join_user_network(&st)?;
+    let here = at.holds_bridge(!nix::unistd::geteuid().is_root());
+    networks::disconnect(&st, &d, &r, here).map_err(daemon_error)?;
+    Ok(0)
 }
 
 /// Whether the caller said yes to `question` on stdin.

@@ -60,6 +60,27 @@ impl NetState {
     }
 }
 
+/// A user-defined network a running container was connected to with
+/// `network connect`, beside the one it started on. Kept in
+/// [`ATTACHMENTS`] in the container's directory, which only `network
+/// connect` and `disconnect` write and the container's end gives back (the
+/// monitor rewrites state.json whole; it knows nothing of these).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attachment {
+    pub network: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    /// The host end of its veth pair, and the interface in the container.
+    pub veth: String,
+    pub ifname: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+pub const ATTACHMENTS: &str = "attachments.json";
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LinkRuleState {
     pub from: IpAddr,

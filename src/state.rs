@@ -312,6 +312,8 @@ pub struct Record {
     pub dir: PathBuf,
     pub config: Config,
     pub state: RunState,
+    /// Networks it was connected to since it started (`network connect`).
+    pub attachments: Vec<crate::netstate::Attachment>,
 }
 
 impl Record {
@@ -323,10 +325,15 @@ impl Record {
             .map_err(|e| format!("config.json is corrupt: {e}"))?;
         let state: RunState = serde_json::from_slice(&rd("state.json")?)
             .map_err(|e| format!("state.json is corrupt: {e}"))?;
+        let attachments = fs::read(dir.join(crate::netstate::ATTACHMENTS))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         let mut r = Record {
             dir: dir.to_path_buf(),
             config,
             state,
+            attachments,
         };
         r.settle();
         Ok(r)

@@ -26,6 +26,7 @@ both_modes!(
     isolation_internal_and_ports,
     upstream_forwarding,
     lookups_during_starts_and_stops,
+    connect_and_disconnect,
 );
 
 /// `rrun network create ARGS`: the new id.
@@ -686,4 +687,97 @@ fn netprobe() -> Option<String> {
         skip(&format!("{} is not built", p.display()));
         None
     }
+}
+
+/// `network connect` gives a running container another interface, address
+/// and names on a second network; `disconnect` takes them away; its end
+/// gives them back.
+fn connect_and_disconnect(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _cleanup = Cleanup::new(&cx);
+    create(&cx, &["left"]);
+    create(&cx, &["--subnet", "10.126.0.0/24", "right"]);
+    let a = cx.detach(&["--network", "left", "--name", "a1"], &["sleep", "1000"]);
+    cx.detach(&["--network", "right", "--name", "b1"], &["sleep", "1000"]);
+    let b_ip = cx.inspect_f("{{.NetworkSettings.Networks.right.IPAddress}}", "b1");
+    assert!(
+        lookup(&cx, "a1", "b1").is_empty(),
+        "not on the same network yet"
+    );
+    cx.rrun(&[
+        "network",
+        "connect",
+        "--alias",
+        "bee",
+        "--ip",
+        "10.126.0.50",
+        "right",
+        "a1",
+    ])
+    .ok();
+    let out = cx.rrun(&[
+        "exec",
+        "a1",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth1; ip route",
+    ]);
+    out.ok();
+    assert!(out.stdout.contains("10.126.0.50/24"), "{out}");
+    assert!(
+        out.stdout.contains("default via") && !out.stdout.contains("default via 10.126.0.1"),
+        "the default route stays the first network's\n{out}"
+    );
+    assert_eq!(lookup(&cx, "a1", "b1"), std::slice::from_ref(&b_ip));
+    assert_eq!(lookup(&cx, "b1", "a1"), ["10.126.0.50"]);
+    assert_eq!(lookup(&cx, "b1", "bee"), ["10.126.0.50"]);
+    let out = cx.sh(
+        &["--network", "right"],
+        "if socat -u -T2 - tcp:10.126.0.50:1,connect-timeout=2 </dev/null 2>&1 | grep -q refused; then echo REACHED; fi; ping -c1 -W2 10.126.0.50 >/dev/null && echo PING",
+    );
+    assert!(out.stdout.contains("PING"), "{out}");
+    assert_eq!(
+        cx.inspect_f("{{.NetworkSettings.Networks.right.IPAddress}}", "a1"),
+        "10.126.0.50"
+    );
+    let v = cx.rrun(&["network", "inspect", "-f", "{{json .Containers}}", "right"]);
+    assert!(
+        v.stdout.contains("10.126.0.50/24") && v.stdout.contains(&a),
+        "{v}"
+    );
+    // Refusals: twice, a stopped container, a predefined network.
+    let out = cx.rrun(&["network", "connect", "right", "a1"]);
+    out.expect_code(125)
+        .expect_rrun_error_containing("already exists in network right");
+    let out = cx.rrun(&["network", "connect", "--ip", "10.126.0.50", "left", "b1"]);
+    out.expect_code(125);
+    let out = cx.rrun(&["network", "connect", "bridge", "b1"]);
+    out.expect_code(125);
+    let out = cx.rrun(&["network", "disconnect", "left", "b1"]);
+    out.expect_code(125)
+        .expect_rrun_error_containing("not connected");
+    // In use: `network rm right` is refused while a1 is connected.
+    let out = cx.rrun(&["network", "rm", "right"]);
+    out.expect_code(125);
+    // Disconnect: the interface, the names, the address go.
+    cx.rrun(&["network", "disconnect", "right", "a1"]).ok();
+    let out = cx.rrun(&[
+        "exec",
+        "a1",
+        "sh",
+        "-c",
+        "ip -o link show eth1 || echo GONE",
+    ]);
+    assert!(out.stdout.contains("GONE"), "{out}");
+    assert!(lookup(&cx, "b1", "a1").is_empty());
+    assert!(lookup(&cx, "a1", "b1").is_empty());
+    // Connected again, then stopped: its end gives the second address back.
+    cx.rrun(&["network", "connect", "right", "a1"]).ok();
+    assert_eq!(lookup(&cx, "b1", "a1").len(), 1);
+    cx.rrun(&["stop", "-t", "0", "a1"]).ok();
+    assert!(lookup(&cx, "b1", "a1").is_empty());
+    let v = cx.rrun(&["network", "inspect", "-f", "{{len .Containers}}", "right"]);
+    assert_eq!(v.stdout, "1\n", "only b1 is left on right\n{v}");
+    cx.rrun(&["rm", "-f", "b1"]).ok();
+    cx.rrun(&["network", "rm", "right"]).ok();
 }

@@ -203,7 +203,8 @@ fn supervise(
                 .collect();
             match super::resolver::start(
                 sockets,
-                vec![b.network.clone()],
+                b.network.clone(),
+                &dir.path,
                 links,
                 &c.files.dns_upstream,
             ) {

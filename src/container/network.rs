@@ -633,6 +633,7 @@ pub fn attach(
                 id: id.to_string(),
                 names,
                 ip: b.ip,
+                monitor: None,
             },
         )
         .map_err(AttachError::from)?;

@@ -66,10 +66,41 @@ pub fn bind_embedded() -> io::Result<Sockets> {
 struct Table {
     cache: dnsnames::Cache,
     links: Vec<(String, String)>,
+    /// The network it started on, and the container's attachments.json,
+    /// which `network connect`/`disconnect` change while it runs: the
+    /// networks it answers for follow it.
+    primary: Net,
+    attachments: std::path::PathBuf,
+    seen: Option<(u64, i64, u64)>,
+}
+
+impl Table {
+    fn follow(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        let now = std::fs::metadata(&self.attachments).ok().map(|m| {
+            (
+                m.ino(),
+                m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+                m.size(),
+            )
+        });
+        if now == self.seen {
+            return;
+        }
+        self.seen = now;
+        let list: Vec<crate::netstate::Attachment> = std::fs::read(&self.attachments)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let mut nets = vec![self.primary.clone()];
+        nets.extend(list.iter().map(|a| self.primary.sibling(&a.network)));
+        self.cache.set_nets(nets);
+    }
 }
 
 impl Names for Table {
     fn lookup(&mut self, name: &str) -> Lookup {
+        self.follow();
         let target = self
             .links
             .iter()
@@ -84,6 +115,7 @@ impl Names for Table {
     }
 
     fn reverse(&mut self, ip: IpAddr) -> Option<String> {
+        self.follow();
         match ip {
             IpAddr::V4(a) => self.cache.reverse(a),
             IpAddr::V6(_) => None,
@@ -127,12 +159,14 @@ fn place(fd: RawFd, to: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Fork the resolver of a container on `nets` with its sockets.
+/// Fork the resolver of a container (directory `dir`) started on `net`,
+/// with its sockets.
 /// `links`: (alias, target name) of its --link flags; `servers`: where
 /// other names go (none: SERVFAIL, as on an --internal network).
 pub fn start(
     s: Sockets,
-    nets: Vec<Net>,
+    net: Net,
+    dir: &std::path::Path,
     links: Vec<(String, String)>,
     servers: &[String],
 ) -> io::Result<Resolver> {
@@ -191,8 +225,11 @@ pub fn start(
         )
     };
     let mut names = Table {
-        cache: dnsnames::Cache::new(nets),
+        cache: dnsnames::Cache::new(vec![net.clone()]),
         links,
+        primary: net,
+        attachments: dir.join(crate::netstate::ATTACHMENTS),
+        seen: None,
     };
     use std::os::fd::AsFd;
     let code = match crate::dns::server::serve(udp, tcp, &mut names, &up, Some(stop.as_fd())) {

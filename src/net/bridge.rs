@@ -224,9 +224,36 @@ pub fn attach(
 ) -> Result<Attached, BridgeError> {
     let ns: OwnedFd = sys::open(Path::new(&format!("/proc/{pid}/ns/net")), libc::O_RDONLY)
         .map_err(BridgeError::Netns)?;
-    let veth = veth_name(id);
+    plug(nl, s, bridge_index, ns, &veth_name(id), "eth0", ip, true)
+}
+
+/// The host end's name of a container's pair on a network it was
+/// connected to: another prefix, part of the id, and a number of the
+/// network's name (15 characters at most, as every interface name).
+pub fn extra_veth_name(id: &str, network: &str) -> String {
+    let h = network
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("rrx{}{:03x}", &id[..9.min(id.len())], h & 0xfff)
+}
+
+/// Plug the network namespace `ns` into the bridge: a veth pair (`veth`
+/// here, `ifname` there) with `ip`; `default_route`: through the network's
+/// gateway (the first network's, unless --internal).
+#[allow(clippy::too_many_arguments)]
+pub fn plug(
+    nl: &mut Netlink,
+    s: &Settings,
+    bridge_index: u32,
+    ns: OwnedFd,
+    veth: &str,
+    ifname: &str,
+    ip: Ipv4Addr,
+    default_route: bool,
+) -> Result<Attached, BridgeError> {
+    let veth = veth.to_string();
     let mac = container_mac(ip);
-    let host = match nl.create_veth(&veth, "eth0", ns.as_fd(), mac, s.mtu) {
+    let host = match nl.create_veth(&veth, ifname, ns.as_fd(), mac, s.mtu) {
         // The same container's veth from its last run, whose network
         // namespace the kernel is still taking down (a start right after
         // a stop): named by this container's id, it is nobody else's.
@@ -234,7 +261,7 @@ pub fn attach(
             if let Some(old) = nl.link_index(&veth)? {
                 let _ = nl.delete_link(old);
             }
-            nl.create_veth(&veth, "eth0", ns.as_fd(), mac, s.mtu)?
+            nl.create_veth(&veth, ifname, ns.as_fd(), mac, s.mtu)?
         }
         r => r?,
     };
@@ -246,12 +273,12 @@ pub fn attach(
         nl.set_up(host)?;
         let mut inner = Netlink::open_in(ns.as_fd())?;
         let eth0 = inner
-            .link_index("eth0")?
-            .ok_or_else(|| NetlinkError::Missing("eth0".into()))?;
+            .link_index(ifname)?
+            .ok_or_else(|| NetlinkError::Missing(ifname.into()))?;
         inner.add_address(eth0, ip, s.prefix)?;
         inner.set_up(eth0)?;
         // --internal: no way out, so no default route (as in Docker).
-        if !s.internal {
+        if default_route && !s.internal {
             inner.add_default_route(s.gateway)?;
         }
         // Bringing a pair up completes asynchronously (the port starts

@@ -26,6 +26,11 @@ pub struct Entry {
     /// Lowercase; the container's name first.
     pub names: Vec<String>,
     pub ip: Ipv4Addr,
+    /// A network it was connected to (`network connect`): no live process
+    /// holds that lease's lock, so its monitor's life (pid, start time)
+    /// says whether it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<(i32, u64)>,
 }
 
 fn path(net: &Net) -> PathBuf {
@@ -103,8 +108,11 @@ impl Cached {
         }
     }
 
-    fn live(&self, ip: Ipv4Addr) -> bool {
-        self.locks.as_ref().is_some_and(|l| l.held(ip))
+    fn live(&self, e: &Entry) -> bool {
+        match e.monitor {
+            Some((pid, start)) => crate::sys::alive(pid, start),
+            None => self.locks.as_ref().is_some_and(|l| l.held(e.ip)),
+        }
     }
 }
 
@@ -123,6 +131,15 @@ impl Cache {
         }
     }
 
+    /// Answer for these networks from now on (a container connected to
+    /// another network, or disconnected from one).
+    pub fn set_nets(&mut self, nets: Vec<Net>) {
+        if nets.len() == self.nets.len() && nets.iter().zip(&self.nets).all(|(a, b)| *a == b.net) {
+            return;
+        }
+        *self = Cache::new(nets);
+    }
+
     /// The live addresses `name` (lowercase) stands for on these networks.
     pub fn lookup(&mut self, name: &str) -> Vec<Ipv4Addr> {
         let mut out = Vec::new();
@@ -134,7 +151,7 @@ impl Cache {
                 .and_then(|n| n.strip_suffix('.'))
                 .unwrap_or(name);
             for e in &c.table.entries {
-                if e.names.iter().any(|n| n == name) && !out.contains(&e.ip) && c.live(e.ip) {
+                if e.names.iter().any(|n| n == name) && !out.contains(&e.ip) && c.live(e) {
                     out.push(e.ip);
                 }
             }
@@ -147,7 +164,7 @@ impl Cache {
         for c in &mut self.nets {
             c.refresh();
             if let Some(e) = c.table.entries.iter().find(|e| e.ip == ip)
-                && c.live(ip)
+                && c.live(e)
             {
                 return e.names.first().map(|n| format!("{n}.{}", c.net.name));
             }
@@ -175,6 +192,7 @@ mod tests {
             id: id.into(),
             names: names.iter().map(|s| s.to_string()).collect(),
             ip: Ipv4Addr::from(ip),
+            monitor: None,
         }
     }
 

@@ -126,6 +126,22 @@ impl Net {
         }
     }
 
+    /// Another user-defined network of the same state directory.
+    pub fn sibling(&self, name: &str) -> Net {
+        let base = if self.is_default() {
+            self.dir.with_file_name("networks")
+        } else {
+            self.dir
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default()
+        };
+        Net {
+            name: name.into(),
+            dir: base.join(name),
+        }
+    }
+
     pub fn is_default(&self) -> bool {
         self.name == "bridge"
     }
@@ -678,6 +694,21 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
                 ));
             }
         }
+    }
+    // Networks it was connected to: given back whether it stays or not.
+    let dir = st.containers().join(id);
+    let attached: Vec<crate::netstate::Attachment> =
+        read_json(&dir.join(crate::netstate::ATTACHMENTS))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+    for a in &attached {
+        if let Err(e) = release_lease(st, &Net::user(st, &a.network), id) {
+            errs.push(e.to_string());
+        }
+    }
+    if !attached.is_empty() {
+        let _ = fs::remove_file(dir.join(crate::netstate::ATTACHMENTS));
     }
     let net = Net::of(st, n);
     let r = if keep_lease {

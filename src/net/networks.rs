@@ -130,3 +130,174 @@ pub fn remove(st: &State, d: &NetworkDef, here: bool) -> Result<(), NetError> {
     let _ = fs::remove_dir_all(&net.dir);
     Ok(())
 }
+
+fn write_attachments(
+    r: &state::Record,
+    list: &[crate::netstate::Attachment],
+) -> Result<(), NetError> {
+    let p = r.dir.join(crate::netstate::ATTACHMENTS);
+    if list.is_empty() {
+        return match fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NetError::Record(p, e)),
+            _ => Ok(()),
+        };
+    }
+    write_json(&p, &list)
+}
+
+/// `network connect`: plug running container `r` into `d` as another
+/// interface (eth1, eth2, …), with an address (`ip`, else the next free
+/// one) and names on it. `host`: this process is in the host's network
+/// namespace (root); rootless it has joined the user's.
+pub fn connect(
+    st: &State,
+    d: &NetworkDef,
+    r: &state::Record,
+    ip: Option<std::net::IpAddr>,
+    aliases: Vec<String>,
+    host: bool,
+) -> Result<(), NetError> {
+    if !r.running() {
+        return Err(NetError::Root(format!(
+            "container {} is not running: rrun connects running containers only",
+            r.config.name
+        )));
+    }
+    if !crate::inspect::bridged(&r.config.net) {
+        return Err(NetError::Root(format!(
+            "container cannot be connected to a network in network mode {}",
+            r.config.net
+        )));
+    }
+    if r.config.net == d.name || r.attachments.iter().any(|a| a.network == d.name) {
+        return Err(NetError::Root(format!(
+            "endpoint with name {} already exists in network {}",
+            r.config.name, d.name
+        )));
+    }
+    let want = match ip {
+        Some(ip) => super::Want::Exact(crate::netdef::check_ip(d, &ip)?),
+        None => super::Want::Any,
+    };
+    let net = Net::user(st, &d.name);
+    let (s, fresh) = super::root::user_settings(&net, d, !host)?;
+    let index = super::root::ensure_network(st, &net, &s, fresh, host)?;
+    let id = r.id().to_string();
+    // No process holds this lease's lock: the container's record keeps it
+    // (a running container's leases are its own), and its end gives it back.
+    let (ip, _lock) = super::allocate(st, &net, &s, &id, want)?;
+    let undo = |e: NetError| {
+        let _ = super::release_lease(st, &net, &id);
+        e
+    };
+    let ifname = (1..)
+        .map(|n| format!("eth{n}"))
+        .find(|n| !r.attachments.iter().any(|a| a.ifname == *n))
+        .unwrap_or_else(|| "eth1".into());
+    let ns = crate::sys::open(
+        std::path::Path::new(&format!("/proc/{}/ns/net", r.state.pid)),
+        libc::O_RDONLY,
+    )
+    .map_err(|e| {
+        undo(NetError::Root(format!(
+            "the container's network namespace: {}",
+            crate::sys::errno_text(&e)
+        )))
+    })?;
+    if !crate::sys::alive(r.state.pid, r.state.pid_start) {
+        return Err(undo(NetError::Root(format!(
+            "container {} is not running",
+            r.config.name
+        ))));
+    }
+    let veth = bridge::extra_veth_name(&id, &d.name);
+    let mut nl = netlink::Netlink::open().map_err(|e| undo(e.into()))?;
+    let a = bridge::plug(&mut nl, &s, index, ns, &veth, &ifname, ip, false)
+        .map_err(|e| undo(e.into()))?;
+    let att = crate::netstate::Attachment {
+        network: d.name.clone(),
+        ip,
+        prefix: s.prefix,
+        gateway: s.gateway,
+        mac: bridge::mac_text(a.mac),
+        veth: a.veth.clone(),
+        ifname,
+        aliases: aliases.clone(),
+    };
+    let mut names = vec![
+        r.config.name.to_ascii_lowercase(),
+        id[..12.min(id.len())].to_string(),
+    ];
+    for al in aliases {
+        if !names.contains(&al) {
+            names.push(al);
+        }
+    }
+    let recorded = (|| {
+        let _lock = st.lock()?;
+        // Read again under the lock: another connect may have written it.
+        let mut list = state::Record::read(&r.dir)
+            .map(|x| x.attachments)
+            .unwrap_or_default();
+        list.push(att);
+        write_attachments(r, &list)?;
+        super::dnsnames::add(
+            &net,
+            super::dnsnames::Entry {
+                id: id.clone(),
+                names,
+                ip,
+                monitor: Some((r.state.monitor_pid, r.state.monitor_start)),
+            },
+        )
+    })();
+    if let Err(e) = recorded {
+        if let Ok(Some(i)) = nl.link_index(&a.veth) {
+            let _ = nl.delete_link(i);
+        }
+        return Err(undo(e));
+    }
+    Ok(())
+}
+
+/// `network disconnect`: take the interface of `d` out of container `r`
+/// and give its address back. The network a container was started on
+/// stays (its default route and published ports are there).
+pub fn disconnect(
+    st: &State,
+    d: &NetworkDef,
+    r: &state::Record,
+    here: bool,
+) -> Result<(), NetError> {
+    if r.config.net == d.name && r.running() {
+        return Err(NetError::Root(format!(
+            "container {} was started on network {}: rrun disconnects only networks connected since (stop it, or remove it and run it on another)",
+            r.config.name, d.name
+        )));
+    }
+    let Some(att) = r.attachments.iter().find(|a| a.network == d.name).cloned() else {
+        return Err(NetError::Root(format!(
+            "container {} is not connected to network {}",
+            r.config.name, d.name
+        )));
+    };
+    if here {
+        let mut nl = netlink::Netlink::open()?;
+        if let Some(i) = nl.link_index(&att.veth)? {
+            nl.delete_link(i)?;
+        }
+    }
+    let net = Net::user(st, &d.name);
+    {
+        let _lock = st.lock()?;
+        let list: Vec<_> = state::Record::read(&r.dir)
+            .map(|x| x.attachments)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a.network != d.name)
+            .collect();
+        write_attachments(r, &list)?;
+        super::dnsnames::remove(&net, r.id());
+    }
+    super::release_lease(st, &net, r.id())
+}
