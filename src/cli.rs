@@ -119,6 +119,12 @@ pub struct RunArgs {
     /// come from (transparent: their own; gateway: the bridge's)
     #[arg(long = "userland-proxy-source", value_name = "transparent|gateway")]
     pub userland_proxy_source: Option<String>,
+    /// Network setting: IPv6 on the default bridge (true|false; needs --fixed-cidr-v6)
+    #[arg(long = "ipv6", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub ipv6: Option<String>,
+    /// Network setting: the default bridge's IPv6 subnet, e.g. fd00:dead:beef::/64
+    #[arg(long = "fixed-cidr-v6", value_name = "CIDR")]
+    pub fixed_cidr_v6: Option<String>,
     /// Rootless: make the container's outbound TCP connections in the
     /// host's network namespace instead of relaying them (true|false; default true)
     #[arg(long = "outbound-bypass", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]

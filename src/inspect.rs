@@ -193,6 +193,16 @@ pub fn inspect(r: &Record) -> Value {
         .filter(|_| live_net)
         .map(|i| i.to_string())
         .unwrap_or_default();
+    let ip6 = net
+        .ip6
+        .filter(|_| live_net)
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let gw6 = net
+        .gateway6
+        .filter(|_| live_net)
+        .map(|i| i.to_string())
+        .unwrap_or_default();
     let ports =
         live_ports(r).map_or_else(|| json!({}), |(exposed, bound)| port_map(&bound, exposed));
     // Docker's Config.Env: what the user set, null when nothing.
@@ -217,6 +227,9 @@ pub fn inspect(r: &Record) -> Value {
                 "Gateway": gw,
                 "IPAddress": ip,
                 "IPPrefixLen": if live_net { net.prefix } else { 0 },
+                "IPv6Gateway": gw6,
+                "GlobalIPv6Address": ip6,
+                "GlobalIPv6PrefixLen": if live_net { net.prefix6 } else { 0 },
                 "MacAddress": if live_net { net.mac.clone() } else { String::new() },
             }),
         );
@@ -233,6 +246,9 @@ pub fn inspect(r: &Record) -> Value {
                 "Gateway": gw,
                 "IPAddress": ip,
                 "IPPrefixLen": if live_net { net.prefix } else { 0 },
+                "IPv6Gateway": gw6,
+                "GlobalIPv6Address": ip6,
+                "GlobalIPv6PrefixLen": if live_net { net.prefix6 } else { 0 },
                 "MacAddress": if live_net { net.mac.clone() } else { String::new() },
             }),
         );
@@ -249,15 +265,18 @@ pub fn inspect(r: &Record) -> Value {
                     "Gateway": a.gateway.to_string(),
                     "IPAddress": a.ip.to_string(),
                     "IPPrefixLen": a.prefix,
+                    "IPv6Gateway": a.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6Address": a.ip6.map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6PrefixLen": a.prefix6,
                     "MacAddress": a.mac,
                 }),
             );
         }
     }
-    let (ip, gw) = if c.net == "bridge" {
-        (ip, gw)
+    let (ip, gw, ip6, gw6) = if c.net == "bridge" {
+        (ip, gw, ip6, gw6)
     } else {
-        (String::new(), String::new())
+        (String::new(), String::new(), String::new(), String::new())
     };
     json!({
         "Id": c.id,
@@ -356,6 +375,9 @@ pub fn inspect(r: &Record) -> Value {
             "Gateway": gw,
             "IPAddress": ip,
             "IPPrefixLen": if live_net && c.net == "bridge" { net.prefix } else { 0 },
+            "GlobalIPv6Address": ip6,
+            "GlobalIPv6PrefixLen": if live_net && c.net == "bridge" { net.prefix6 } else { 0 },
+            "IPv6Gateway": gw6,
             "MacAddress": if live_net && c.net == "bridge" { net.mac.clone() } else { String::new() },
             "Networks": networks,
         },

@@ -88,7 +88,7 @@ fn ls_row(id: &str, name: &str, driver: &str, d: Option<&NetworkDef>, trunc: boo
         "Name": name,
         "Driver": driver,
         "Scope": "local",
-        "IPv6": "false",
+        "IPv6": d.is_some_and(|d| d.subnet6.is_some()).to_string(),
         "Internal": d.is_some_and(|d| d.internal).to_string(),
         "Labels": d.map(|d| labels_text(&d.labels)).unwrap_or_default(),
         "CreatedAt": d.map(|d| go_time(&d.created)).unwrap_or_default(),
@@ -171,13 +171,21 @@ fn user_inspect(st: &State, d: &NetworkDef) -> Value {
         let Ok(r) = st.find(&id) else { continue };
         // Its address here: the network it started on, or one it was
         // connected to since.
-        let (mac, addr) = match r.attachments.iter().find(|a| a.network == d.name) {
-            Some(a) => (a.mac.clone(), format!("{}/{}", a.ip, a.prefix)),
+        let v6 = |ip: Option<std::net::Ipv6Addr>, p: u8| {
+            ip.map(|a| format!("{a}/{p}")).unwrap_or_default()
+        };
+        let (mac, addr, addr6) = match r.attachments.iter().find(|a| a.network == d.name) {
+            Some(a) => (
+                a.mac.clone(),
+                format!("{}/{}", a.ip, a.prefix),
+                v6(a.ip6, a.prefix6),
+            ),
             None => match r.state.net.as_ref().filter(|n| !n.released) {
                 Some(n) => (
                     n.mac.clone(),
                     n.ip.map(|ip| format!("{ip}/{}", n.prefix))
                         .unwrap_or_default(),
+                    v6(n.ip6, n.prefix6),
                 ),
                 None => continue,
             },
@@ -189,7 +197,7 @@ fn user_inspect(st: &State, d: &NetworkDef) -> Value {
                 "EndpointID": "",
                 "MacAddress": mac,
                 "IPv4Address": addr,
-                "IPv6Address": "",
+                "IPv6Address": addr6,
             }),
         );
     }
@@ -199,14 +207,21 @@ fn user_inspect(st: &State, d: &NetworkDef) -> Value {
         cfg.insert("IPRange".into(), json!(r.to_string()));
     }
     cfg.insert("Gateway".into(), json!(d.gateway.to_string()));
+    let mut configs = vec![Value::Object(cfg)];
+    if let Some(n6) = d.subnet6 {
+        configs.push(json!({
+            "Subnet": n6.to_string(),
+            "Gateway": crate::net::settings::nth6(n6, 1).to_string(),
+        }));
+    }
     json!({
         "Name": d.name,
         "Id": d.id,
         "Created": d.created,
         "Scope": "local",
         "Driver": "bridge",
-        "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": [cfg]},
+        "EnableIPv6": d.subnet6.is_some(),
+        "IPAM": {"Driver": "default", "Options": {}, "Config": configs},
         "Internal": d.internal,
         "Attachable": false,
         "Ingress": false,
@@ -290,7 +305,7 @@ fn daemon_error(e: NetError) -> CmdError {
 pub fn connect(a: &cli::NetworkConnectArgs) -> Result<i32, CmdError> {
     let st = State::open()?;
     if a.ip6.is_some() {
-        return Err(daemon_error(crate::netdef::NetDefError::Ipv6.into()));
+        return Err(daemon_error(crate::netdef::NetDefError::Ip6.into()));
     }
     let ip =
         a.ip.as_deref()

@@ -51,10 +51,14 @@ pub enum NetDefError {
     Label(String),
     #[error("only the bridge driver is supported: {0}")]
     Driver(String),
-    #[error(
-        "IPv6 networks are not supported yet: rrun's networks are IPv4 only (--ipv6 and IPv6 subnets)"
-    )]
+    #[error("an IPv6 subnet needs --ipv6")]
     Ipv6,
+    #[error("invalid IPv6 subnet {0}: use a /48 to /120 with its host bits clear")]
+    Subnet6(String),
+    #[error(
+        "--ip6 is not supported: a container's IPv6 address is its IPv4 address's host number on the network's IPv6 subnet"
+    )]
+    Ip6,
     #[error("Invalid address {0}: It does not belong to any of this network's subnets")]
     IpOutside(Ipv4Addr),
     #[error("invalid IPv4 address: {0}")]
@@ -98,6 +102,10 @@ pub struct NetworkDef {
     /// The subnet was given (`--subnet`), not picked: inspect says so.
     #[serde(default)]
     pub subnet_given: bool,
+    /// --ipv6: the IPv6 subnet (given with --subnet, else a unique local
+    /// /64 made from the id).
+    #[serde(default)]
+    pub subnet6: Option<ipnet::Ipv6Net>,
 }
 
 impl NetworkDef {
@@ -170,20 +178,38 @@ pub fn settle(
     {
         return Err(NetDefError::Driver(d.clone()));
     }
-    if a.ipv6 {
-        return Err(NetDefError::Ipv6);
-    }
     if names.contains(&a.name) {
         return Err(NetDefError::Exists(a.name.clone()));
     }
-    if a.subnets.len() > 1 {
+    let (v6, v4): (Vec<&String>, Vec<&String>) = a.subnets.iter().partition(|s| s.contains(':'));
+    if v4.len() > 1 || v6.len() > 1 {
         return Err(NetDefError::Opt(
             "--subnet".into(),
-            "one IPv4 subnet per network".into(),
+            "one IPv4 and one IPv6 subnet per network".into(),
         ));
     }
-    if a.subnets.is_empty() && (!a.gateways.is_empty() || !a.ip_ranges.is_empty()) {
+    if !v6.is_empty() && !a.ipv6 {
+        return Err(NetDefError::Ipv6);
+    }
+    let gateways: Vec<&String> = a.gateways.iter().filter(|g| !g.contains(':')).collect();
+    if v4.is_empty() && (!gateways.is_empty() || !a.ip_ranges.is_empty()) {
         return Err(NetDefError::NoSubnet);
+    }
+    let subnet6 = match v6.first() {
+        Some(s) => {
+            let n: ipnet::Ipv6Net = s.parse().map_err(|_| NetDefError::Cidr(s.to_string()))?;
+            if n.trunc() != n || !(48..=120).contains(&n.prefix_len()) {
+                return Err(NetDefError::Subnet6(s.to_string()));
+            }
+            Some(n)
+        }
+        None if a.ipv6 => Some(ula_of(id)),
+        None => None,
+    };
+    if let Some(n6) = subnet6
+        && taken.iter().any(|t| overlaps(t, &IpNet::V6(n6)))
+    {
+        return Err(NetDefError::Overlap);
     }
     let mut options = BTreeMap::new();
     let mut mtu = None;
@@ -220,7 +246,7 @@ pub fn settle(
         let (k, v) = kv(l);
         labels.insert(k, v);
     }
-    let (subnet, given) = match a.subnets.first() {
+    let (subnet, given) = match v4.first() {
         Some(s) => {
             let n = parse_net(s)?;
             if n.prefix_len() > 30 {
@@ -237,7 +263,7 @@ pub fn settle(
             (g.trunc(), false)
         }
     };
-    let gateway = match a.gateways.first() {
+    let gateway = match gateways.first() {
         Some(g) => {
             let ip: Ipv4Addr = g.parse().map_err(|_| NetDefError::Gateway(g.to_string()))?;
             if !subnet.contains(&ip) {
@@ -273,7 +299,27 @@ pub fn settle(
         options,
         labels,
         subnet_given: given,
+        subnet6,
     })
+}
+
+/// A unique local /64 (fd00::/8, RFC 4193) whose global and subnet ids
+/// come from the network's id: the same network keeps it, two networks
+/// almost never share it.
+pub fn ula_of(id: &str) -> ipnet::Ipv6Net {
+    let hex: Vec<u8> = id
+        .bytes()
+        .filter_map(|b| (b as char).to_digit(16).map(|d| d as u8))
+        .take(14)
+        .collect();
+    let mut v: u128 = 0xfd;
+    for d in &hex {
+        v = (v << 4) | u128::from(*d);
+    }
+    v <<= 4 * (14 - hex.len()) as u32;
+    // fd + 56 bits: the /64's first 64 bits.
+    let a = std::net::Ipv6Addr::from(v << 64);
+    ipnet::Ipv6Net::new(a, 64).unwrap_or_default()
 }
 
 fn first_host(n: Ipv4Net) -> Ipv4Addr {
@@ -285,7 +331,7 @@ fn first_host(n: Ipv4Net) -> Ipv4Addr {
 pub fn check_ip(d: &NetworkDef, v: &IpAddr) -> Result<Ipv4Addr, NetDefError> {
     let ip = match v {
         IpAddr::V4(a) => *a,
-        IpAddr::V6(_) => return Err(NetDefError::Ipv6),
+        IpAddr::V6(_) => return Err(NetDefError::Ip6),
     };
     if !d.subnet.contains(&ip) {
         return Err(NetDefError::IpOutside(ip));
@@ -440,6 +486,16 @@ mod tests {
         ok(&a, &[]);
         a.subnets = vec!["fd00::/64".into()];
         assert_eq!(err(&a, &[], &[]), NetDefError::Ipv6);
+        a.ipv6 = true;
+        let d = ok(&a, &[]);
+        assert_eq!(d.subnet6, "fd00::/64".parse().ok());
+        for bad in ["fd00::1/64", "fd00::/32", "fd00::/127", "fd00::zz/64"] {
+            a.subnets = vec![bad.into()];
+            assert!(settle(&a, ID, "now", &[], &[]).is_err(), "{bad}");
+        }
+        a.subnets = vec!["fd00::/64".into(), "fd01::/64".into()];
+        assert!(matches!(err(&a, &[], &[]), NetDefError::Opt(..)));
+        a.ipv6 = false;
         a.subnets = vec!["10.5.0.0/24".into(), "10.6.0.0/24".into()];
         assert!(matches!(err(&a, &[], &[]), NetDefError::Opt(..)));
         let mut a = args("n");
@@ -450,7 +506,10 @@ mod tests {
         assert_eq!(err(&a, &[], &[]), NetDefError::NoSubnet);
         let mut a = args("n");
         a.ipv6 = true;
-        assert_eq!(err(&a, &[], &[]), NetDefError::Ipv6);
+        let d = ok(&a, &[]);
+        assert_eq!(d.subnet6, Some(ula_of(ID)));
+        assert_eq!(ula_of(ID).to_string(), "fd01:2345:6789:abcd::/64");
+        assert_eq!(ula_of("").to_string(), "fd00::/64");
         let mut a = args("n");
         a.driver = Some("overlay".into());
         assert_eq!(err(&a, &[], &[]), NetDefError::Driver("overlay".into()));
@@ -527,7 +586,7 @@ mod tests {
                 "{r}"
             );
         }
-        assert_eq!(check_ip(&d, &ip("fd00::1")), Err(NetDefError::Ipv6));
+        assert_eq!(check_ip(&d, &ip("fd00::1")), Err(NetDefError::Ip6));
         assert_eq!(check_alias("Web-1.db_x"), Ok("web-1.db_x".into()));
         for bad in [
             "",

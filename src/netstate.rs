@@ -36,6 +36,13 @@ pub struct NetState {
     /// Everything above has been given back.
     #[serde(default)]
     pub released: bool,
+    /// Its IPv6 address and gateway, where the network has IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
+    #[serde(default)]
+    pub prefix6: u8,
     /// The user-defined network it is on; None: the default bridge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
@@ -77,6 +84,12 @@ pub struct Attachment {
     pub ifname: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
+    #[serde(default)]
+    pub prefix6: u8,
 }
 
 pub const ATTACHMENTS: &str = "attachments.json";

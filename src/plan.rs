@@ -378,6 +378,12 @@ fn requested_settings(a: &RunArgs) -> Result<crate::net::settings::Requested, Pl
         proxy_transparent: get(&a.userland_proxy_source, "RRUN_USERLAND_PROXY_SOURCE")
             .map(|v| ns::parse_proxy_source(&v))
             .transpose()?,
+        ipv6: get(&a.ipv6, "RRUN_IPV6")
+            .map(|v| ns::parse_bool("ipv6", &v))
+            .transpose()?,
+        fixed_cidr_v6: get(&a.fixed_cidr_v6, "RRUN_FIXED_CIDR_V6")
+            .map(|v| ns::parse_cidr_v6(&v))
+            .transpose()?,
     })
 }
 
@@ -589,7 +595,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         _ => None,
     };
     if a.ip6.is_some() {
-        return Err(crate::netdef::NetDefError::Ipv6.into());
+        return Err(crate::netdef::NetDefError::Ip6.into());
     }
     let network_aliases = a
         .network_alias

@@ -27,6 +27,7 @@ both_modes!(
     upstream_forwarding,
     lookups_during_starts_and_stops,
     connect_and_disconnect,
+    ipv6_dual_stack,
 );
 
 /// `rrun network create ARGS`: the new id.
@@ -780,4 +781,138 @@ fn connect_and_disconnect(mode: Mode) {
     assert_eq!(v.stdout, "1\n", "only b1 is left on right\n{v}");
     cx.rrun(&["rm", "-f", "b1"]).ok();
     cx.rrun(&["network", "rm", "right"]).ok();
+}
+
+/// IPv6 beside IPv4: a user network's (given or made-up) IPv6 subnet and
+/// the default bridge's --ipv6 --fixed-cidr-v6: addresses, routes, hosts
+/// lines, AAAA answers, isolation, the way out (masquerade), and published
+/// ports at [::1].
+fn ipv6_dual_stack(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _cleanup = Cleanup::new(&cx);
+    let host = host_ns(&cx);
+    // An outside server with an IPv6 address; the host routes to it (and,
+    // for pasta, has an IPv6 default route through it).
+    let outside = NetNs::new().unwrap_or_else(|e| panic!("outside namespace: {e}"));
+    connect(
+        &cx,
+        host,
+        &outside,
+        "rrh6",
+        "10.218.0.1/24",
+        "rro6",
+        "10.218.0.2/24",
+        &[],
+    );
+    sh_ns(
+        &cx,
+        host,
+        "ip -6 addr add fd99:218::1/64 dev rrh6 nodad && ip -6 route add default via fd99:218::2",
+    )
+    .ok();
+    sh_ns(
+        &cx,
+        &outside,
+        "ip -6 addr add fd99:218::2/64 dev rro6 nodad",
+    )
+    .ok();
+    let _srv = cx.spawn(
+        in_ns(
+            &outside,
+            "socat",
+            &["-T5", "tcp6-listen:9000,fork,reuseaddr", "system:echo out6"],
+        ),
+        Input::Null,
+    );
+    create(&cx, &["--ipv6", "--subnet", "fd42:1::/64", "six"]);
+    let auto = create(&cx, &["--ipv6", "sixauto"]);
+    let v = inspect_net(&cx, "sixauto");
+    assert_eq!(v["EnableIPv6"], true);
+    let sub6 = v["IPAM"]["Config"][1]["Subnet"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(sub6.starts_with("fd") && sub6.ends_with("::/64"), "{v}");
+    assert_eq!(
+        cx.rrun(&["network", "ls", "--format", "{{.Name}} {{.IPv6}}"])
+            .stdout,
+        "bridge false\nhost false\nnone false\nsix true\nsixauto true\n"
+    );
+    let _ = auto;
+    cx.detach(
+        &["--network", "six", "--name", "w6"],
+        &[
+            "socat",
+            "-T5",
+            "tcp6-listen:80,fork,reuseaddr",
+            "system:echo hi6",
+        ],
+    );
+    let w6 = cx.inspect_f("{{.NetworkSettings.Networks.six.GlobalIPv6Address}}", "w6");
+    assert!(w6.starts_with("fd42:1::"), "{w6}");
+    assert_eq!(
+        cx.inspect_f("{{.NetworkSettings.Networks.six.IPv6Gateway}}", "w6"),
+        "fd42:1::1"
+    );
+    cx.detach(&["--network", "six", "--name", "c6"], &["sleep", "1000"]);
+    let out = cx.rrun(&[
+        "exec",
+        "c6",
+        "sh",
+        "-c",
+        "ip -6 route | grep default; tail -2 /etc/hosts; socat -u -T2 tcp6:w6:80,connect-timeout=2 -",
+    ]);
+    out.ok();
+    assert!(out.stdout.contains("default via fd42:1::1"), "{out}");
+    assert!(out.stdout.contains("fd42:1::"), "an IPv6 hosts line\n{out}");
+    assert!(out.stdout.contains("hi6"), "w6 over IPv6 by name\n{out}");
+    let addrs = lookup(&cx, "c6", "w6");
+    assert!(addrs.contains(&w6), "AAAA of w6: {addrs:?}");
+    // Another IPv6 network is out of reach.
+    let out = cx.sh(
+        &["--network", "sixauto"],
+        &format!("socat -u -T2 tcp6:[{w6}]:80,connect-timeout=2 - || echo BLOCKED"),
+    );
+    assert!(out.stdout.contains("BLOCKED"), "{out}");
+    // Out: masqueraded to the outside's IPv6 server.
+    let out = cx.sh(
+        &["--network", "six"],
+        "socat -u -T3 tcp6:[fd99:218::2]:9000,connect-timeout=3 - || echo FAILED",
+    );
+    // (Rootless: through pasta, started with IPv6 as the host routes it.)
+    assert!(
+        out.stdout.contains("out6"),
+        "IPv6 out of a user network\n{out}"
+    );
+    // The default bridge with --ipv6 --fixed-cidr-v6.
+    let out = cx.sh(
+        &["--ipv6", "--fixed-cidr-v6", "fd00:dead:beef::/64"],
+        "ip -6 -o addr show eth0 scope global; ip -6 route | grep default",
+    );
+    out.ok();
+    assert!(out.stdout.contains("fd00:dead:beef::"), "{out}");
+    assert!(
+        out.stdout.contains("default via fd00:dead:beef::1"),
+        "{out}"
+    );
+    let out = cx.sh(&["--fixed-cidr-v6", "fd00:1::/64"], "true");
+    out.expect_code(125)
+        .expect_rrun_error_containing("--fixed-cidr-v6");
+    // Published ports answer at [::1] too (and are listed once).
+    cx.detach(
+        &["--name", "p6", "-p", "18090:80"],
+        &[
+            "socat",
+            "-T5",
+            "tcp-listen:80,fork,reuseaddr",
+            "system:echo pub",
+        ],
+    );
+    let out = sh_ns(
+        &cx,
+        host,
+        "socat -u -T2 tcp:[::1]:18090,connect-timeout=2 -; socat -u -T2 tcp:127.0.0.1:18090,connect-timeout=2 -",
+    );
+    assert_eq!(out.stdout, "pub\npub\n", "{out}");
+    assert_eq!(cx.rrun(&["port", "p6"]).stdout, "80/tcp -> 0.0.0.0:18090\n");
 }

@@ -123,6 +123,7 @@ struct Target {
     name: String,
     hostname: String,
     ip: Ipv4Addr,
+    ip6: Option<std::net::Ipv6Addr>,
     exposed: Vec<crate::ports::Exposed>,
     user_env: Vec<OsString>,
 }
@@ -156,12 +157,14 @@ fn resolve_target(
                 network.map_or("default".to_string(), |n| format!("{n:?}"))
             ))
         })?;
+    let ip6 = r.state.net.as_ref().and_then(|n| n.ip6);
     let c = r.config;
     Ok(Target {
         id: c.id,
         name: c.name,
         hostname: c.hostname,
         ip,
+        ip6,
         exposed: c.exposed,
         user_env: c.user_env,
     })
@@ -278,6 +281,10 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
             };
             let extra = add_host_lines(&plan.add_hosts, b.settings.gateway);
             f.hosts = hosts::hosts_file(Some(&own), &extra);
+            if let Some(ip6) = b.settings.ip6_of(b.ip) {
+                f.hosts
+                    .push_str(&format!("{ip6}\t{}\n", own.names.join(" ")));
+            }
         }
         Prep::Bridge(b) => {
             // Docker's order: --add-host lines, then one line per link.
@@ -289,10 +296,21 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
                     names.push(t.name.clone());
                 }
                 names.dedup();
-                extra.push(HostLine {
-                    ip: IpAddr::V4(t.ip),
-                    names,
-                });
+                if let Some(ip6) = t.ip6 {
+                    extra.push(HostLine {
+                        ip: IpAddr::V4(t.ip),
+                        names: names.clone(),
+                    });
+                    extra.push(HostLine {
+                        ip: IpAddr::V6(ip6),
+                        names,
+                    });
+                } else {
+                    extra.push(HostLine {
+                        ip: IpAddr::V4(t.ip),
+                        names,
+                    });
+                }
                 link_env.extend(hosts::link_env(
                     alias,
                     name,
@@ -306,6 +324,10 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
                 names: hosts::own_names(&plan.hostname, &plan.domainname),
             };
             f.hosts = hosts::hosts_file(Some(&own), &extra);
+            if let Some(ip6) = b.settings.ip6_of(b.ip) {
+                f.hosts
+                    .push_str(&format!("{ip6}\t{}\n", own.names.join(" ")));
+            }
             // The user's own variables win over the link variables, as in
             // Docker.
             f.env = crate::plan::container_env(
@@ -613,6 +635,9 @@ pub fn attach(
         ports_forwarded: b.rootless,
         released: false,
         network: (!b.network.is_default()).then(|| b.network.name.clone()),
+        ip6: b.settings.ip6_of(b.ip),
+        gateway6: b.settings.gateway6(),
+        prefix6: b.settings.subnet6.map_or(0, |n| n.prefix_len()),
     };
     let _lock = st.lock()?;
     record(&ns).map_err(AttachError::Record)?;
@@ -633,6 +658,7 @@ pub fn attach(
                 id: id.to_string(),
                 names,
                 ip: b.ip,
+                ip6: b.settings.ip6_of(b.ip),
                 monitor: None,
             },
         )

@@ -110,16 +110,13 @@ impl Names for Table {
         if ips.is_empty() {
             Lookup::NotOurs
         } else {
-            Lookup::Found(ips.into_iter().map(IpAddr::V4).collect())
+            Lookup::Found(ips)
         }
     }
 
     fn reverse(&mut self, ip: IpAddr) -> Option<String> {
         self.follow();
-        match ip {
-            IpAddr::V4(a) => self.cache.reverse(a),
-            IpAddr::V6(_) => None,
-        }
+        self.cache.reverse(ip)
     }
 }
 

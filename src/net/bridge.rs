@@ -57,6 +57,30 @@ fn sysctl(path: &str, value: &str) -> Result<(), BridgeError> {
     })
 }
 
+/// Turn on IPv6 forwarding. An interface that takes router advertisements
+/// (accept_ra=1) stops taking them once forwarding is on, and the host
+/// would lose the IPv6 default route they give: those are set to 2 (take
+/// them even when forwarding) first, as Docker does.
+fn ipv6_forwarding() -> Result<(), BridgeError> {
+    let all = "/proc/sys/net/ipv6/conf/all/forwarding";
+    if fs::read_to_string(all).is_ok_and(|v| v.trim() == "1") {
+        return Ok(());
+    }
+    if let Ok(rd) = fs::read_dir("/proc/sys/net/ipv6/conf") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "all" || name == "default" || name == "lo" {
+                continue;
+            }
+            let p = e.path().join("accept_ra");
+            if fs::read_to_string(&p).is_ok_and(|v| v.trim() == "1") {
+                let _ = fs::write(&p, "2");
+            }
+        }
+    }
+    sysctl(all, "1")
+}
+
 /// The MTU of the interface of the host's default route, else 1500.
 pub fn default_mtu(nl: &mut Netlink) -> u32 {
     let Some(oif) = nl
@@ -118,6 +142,16 @@ pub fn ensure_bridge(nl: &mut Netlink, s: &Settings) -> Result<(u32, bool), Brid
         }
     };
     nl.add_address(index, s.gateway, s.prefix)?;
+    if let (Some(n), Some(gw)) = (s.subnet6, s.gateway6()) {
+        let _ = sysctl(
+            &format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", s.bridge),
+            "0",
+        );
+        nl.add_address6(index, gw, n.prefix_len())?;
+        if s.ip_forward {
+            ipv6_forwarding()?;
+        }
+    }
     nl.set_up(index)?;
     if s.ip_forward {
         sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
@@ -280,6 +314,12 @@ pub fn plug(
         // --internal: no way out, so no default route (as in Docker).
         if default_route && !s.internal {
             inner.add_default_route(s.gateway)?;
+        }
+        if let (Some(n), Some(ip6), Some(gw6)) = (s.subnet6, s.ip6_of(ip), s.gateway6()) {
+            inner.add_address6(eth0, ip6, n.prefix_len())?;
+            if default_route && !s.internal {
+                inner.add_default_route6(gw6)?;
+            }
         }
         // Bringing a pair up completes asynchronously (the port starts
         // forwarding, the bridge gets its carrier): traffic sent before

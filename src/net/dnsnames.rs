@@ -7,7 +7,7 @@
 //! only while its lease lock is held: a container whose monitor was killed
 //! stops resolving at once, before anything cleans up after it.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -26,6 +26,9 @@ pub struct Entry {
     /// Lowercase; the container's name first.
     pub names: Vec<String>,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, where the network has IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// A network it was connected to (`network connect`): no live process
     /// holds that lease's lock, so its monitor's life (pid, start time)
     /// says whether it answers.
@@ -141,7 +144,7 @@ impl Cache {
     }
 
     /// The live addresses `name` (lowercase) stands for on these networks.
-    pub fn lookup(&mut self, name: &str) -> Vec<Ipv4Addr> {
+    pub fn lookup(&mut self, name: &str) -> Vec<IpAddr> {
         let mut out = Vec::new();
         for c in &mut self.nets {
             c.refresh();
@@ -151,8 +154,12 @@ impl Cache {
                 .and_then(|n| n.strip_suffix('.'))
                 .unwrap_or(name);
             for e in &c.table.entries {
-                if e.names.iter().any(|n| n == name) && !out.contains(&e.ip) && c.live(e) {
-                    out.push(e.ip);
+                if e.names.iter().any(|n| n == name)
+                    && !out.contains(&IpAddr::V4(e.ip))
+                    && c.live(e)
+                {
+                    out.push(IpAddr::V4(e.ip));
+                    out.extend(e.ip6.map(IpAddr::V6));
                 }
             }
         }
@@ -160,10 +167,14 @@ impl Cache {
     }
 
     /// The name of the live container at `ip`, if one is on these networks.
-    pub fn reverse(&mut self, ip: Ipv4Addr) -> Option<String> {
+    pub fn reverse(&mut self, ip: IpAddr) -> Option<String> {
         for c in &mut self.nets {
             c.refresh();
-            if let Some(e) = c.table.entries.iter().find(|e| e.ip == ip)
+            if let Some(e) = c
+                .table
+                .entries
+                .iter()
+                .find(|e| IpAddr::V4(e.ip) == ip || e.ip6.map(IpAddr::V6) == Some(ip))
                 && c.live(e)
             {
                 return e.names.first().map(|n| format!("{n}.{}", c.net.name));
@@ -192,6 +203,7 @@ mod tests {
             id: id.into(),
             names: names.iter().map(|s| s.to_string()).collect(),
             ip: Ipv4Addr::from(ip),
+            ip6: None,
             monitor: None,
         }
     }
@@ -206,24 +218,27 @@ mod tests {
             .hold(Ipv4Addr::new(10, 0, 0, 2))
             .unwrap_or_else(|e| panic!("{e}"));
         let mut c = Cache::new(vec![net.clone()]);
-        assert_eq!(c.lookup("web"), [Ipv4Addr::new(10, 0, 0, 2)]);
-        assert_eq!(c.lookup("www"), [Ipv4Addr::new(10, 0, 0, 2)]);
-        assert_eq!(c.lookup("web.app"), [Ipv4Addr::new(10, 0, 0, 2)]);
+        assert_eq!(c.lookup("web"), [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))]);
+        assert_eq!(c.lookup("www"), [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))]);
+        assert_eq!(
+            c.lookup("web.app"),
+            [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))]
+        );
         assert!(c.lookup("web.other").is_empty());
         assert!(c.lookup("app").is_empty());
         // db's lease is not held: its holder is gone.
         assert!(c.lookup("db").is_empty());
         assert_eq!(
-            c.reverse(Ipv4Addr::new(10, 0, 0, 2)).as_deref(),
+            c.reverse(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))).as_deref(),
             Some("web.app")
         );
-        assert_eq!(c.reverse(Ipv4Addr::new(10, 0, 0, 3)), None);
+        assert_eq!(c.reverse(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3))), None);
         // Changes are seen at the next query.
         rename(&net, "a1", "Front");
-        assert_eq!(c.lookup("front"), [Ipv4Addr::new(10, 0, 0, 2)]);
+        assert_eq!(c.lookup("front"), [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))]);
         assert!(c.lookup("web").is_empty());
         assert_eq!(
-            c.reverse(Ipv4Addr::new(10, 0, 0, 2)).as_deref(),
+            c.reverse(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))).as_deref(),
             Some("front.app")
         );
         rename(&net, "zz", "none");
@@ -243,7 +258,7 @@ mod tests {
         let net = scratch("missing");
         let mut c = Cache::new(vec![net.clone()]);
         assert!(c.lookup("web").is_empty());
-        assert_eq!(c.reverse(Ipv4Addr::new(10, 0, 0, 2)), None);
+        assert_eq!(c.reverse(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))), None);
         assert_eq!(load(&net), Table::default());
         let _ = std::fs::remove_dir_all(&net.dir);
     }

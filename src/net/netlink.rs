@@ -163,6 +163,18 @@ pub enum NetlinkError {
     },
     #[error("adding the default route via {gateway}: {source}")]
     AddDefaultRoute { gateway: Ipv4Addr, source: Cause },
+    #[error("adding address {addr}/{prefix} to interface #{index}: {source}")]
+    AddAddress6 {
+        index: u32,
+        addr: std::net::Ipv6Addr,
+        prefix: u8,
+        source: Cause,
+    },
+    #[error("adding the IPv6 default route via {gateway}: {source}")]
+    AddDefaultRoute6 {
+        gateway: std::net::Ipv6Addr,
+        source: Cause,
+    },
     #[allow(dead_code, reason = "for the point-to-point recipe and rootless")]
     #[error("adding route {dst}/{prefix} on interface #{index}: {source}")]
     AddRoute {
@@ -209,6 +221,8 @@ impl NetlinkError {
             | AddAddress { source, .. }
             | DeleteAddress { source, .. }
             | AddDefaultRoute { source, .. }
+            | AddAddress6 { source, .. }
+            | AddDefaultRoute6 { source, .. }
             | AddRoute { source, .. }
             | DeleteLink { source, .. }
             | MoveLink { source, .. }
@@ -513,6 +527,49 @@ impl Netlink {
             prefix,
             source,
         })
+    }
+
+    /// Add `addr/prefix` (IPv6) to link `index`, usable at once: without
+    /// duplicate address detection (IFA_F_NODAD), which would hold it
+    /// tentative, unusable, for a second or more. An address already there
+    /// is fine.
+    pub fn add_address6(
+        &mut self,
+        index: u32,
+        addr: std::net::Ipv6Addr,
+        prefix: u8,
+    ) -> Result<(), NetlinkError> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet6;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.attributes
+            .push(AddressAttribute::Address(IpAddr::V6(addr)));
+        m.attributes.push(AddressAttribute::Flags(
+            netlink_packet_route::address::AddressFlags::Nodad,
+        ));
+        self.request_idempotent(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &[libc::EEXIST],
+        )
+        .map_err(|source| NetlinkError::AddAddress6 {
+            index,
+            addr,
+            prefix,
+            source,
+        })
+    }
+
+    /// The IPv6 default route via `gateway`.
+    pub fn add_default_route6(&mut self, gateway: std::net::Ipv6Addr) -> Result<(), NetlinkError> {
+        let mut m = route_message(0, RouteScope::Universe);
+        m.header.address_family = AddressFamily::Inet6;
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)
+            .map(drop)
+            .map_err(|source| NetlinkError::AddDefaultRoute6 { gateway, source })
     }
 
     /// The default route via `gateway`. An existing default route is an

@@ -84,7 +84,13 @@ pub fn create(st: &State, a: &CreateArgs) -> Result<NetworkDef, NetError> {
                 .unwrap_or_default(),
         ));
     }
-    taken.extend(all(st).iter().map(|d| IpNet::V4(d.subnet)));
+    for d in all(st) {
+        taken.push(IpNet::V4(d.subnet));
+        taken.extend(d.subnet6.map(IpNet::V6));
+    }
+    if let Ok(Some(s)) = load_settings(st) {
+        taken.extend(s.subnet6.map(IpNet::V6));
+    }
     let id = crate::sys::random_hex64().map_err(|e| NetError::Root(e.to_string()))?;
     let d = crate::netdef::settle(a, &id, &state::now_rfc3339(), &names, &taken)?;
     let net = Net::user(st, &d.name);
@@ -223,6 +229,9 @@ pub fn connect(
         veth: a.veth.clone(),
         ifname,
         aliases: aliases.clone(),
+        ip6: s.ip6_of(ip),
+        gateway6: s.gateway6(),
+        prefix6: s.subnet6.map_or(0, |n| n.prefix_len()),
     };
     let mut names = vec![
         r.config.name.to_ascii_lowercase(),
@@ -247,6 +256,7 @@ pub fn connect(
                 id: id.clone(),
                 names,
                 ip,
+                ip6: s.ip6_of(ip),
                 monitor: Some((r.state.monitor_pid, r.state.monitor_start)),
             },
         )

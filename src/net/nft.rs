@@ -65,14 +65,22 @@ pub fn network_script_with(s: &Settings, tproxy: bool) -> String {
     };
     let icc_drop = if s.icc {
         String::new()
+    } else if s.subnet6.is_some() {
+        format!(
+            "\t\tiifname \"{VETH_PREFIX}*\" oifname \"{VETH_PREFIX}*\" ether type {{ ip, ip6 }} drop\n"
+        )
     } else {
         format!("\t\tiifname \"{VETH_PREFIX}*\" oifname \"{VETH_PREFIX}*\" ether type ip drop\n")
     };
+    let six = ip6_script(s);
     format!(
         "table ip {table} {{}}\n\
 delete table ip {table}\n\
 table bridge {table} {{}}\n\
 delete table bridge {table}\n\
+table ip6 {table} {{}}\n\
+delete table ip6 {table}\n\
+{six}\
 table ip {table} {{\n\
 \tmap any_tcp {{ type inet_service : ipv4_addr . inet_service; }}\n\
 \tmap any_udp {{ type inet_service : ipv4_addr . inet_service; }}\n\
@@ -122,6 +130,41 @@ table bridge {table} {{\n\
     )
 }
 
+/// A network with IPv6: its IPv6 table (the ip table sees no IPv6
+/// packet). The same isolation as for IPv4 and, unless --internal,
+/// masquerade of what leaves. Published ports reach IPv6 clients through
+/// the forwarder (the [::] twins), so there is no IPv6 DNAT.
+fn ip6_script(s: &Settings) -> String {
+    let Some(n) = s.subnet6 else {
+        return String::new();
+    };
+    let (br, table) = (&s.bridge, &s.table);
+    let (masquerade, internal) = if s.internal {
+        (
+            String::new(),
+            format!("\t\tiifname \"{br}\" oifname != \"{br}\" drop\n"),
+        )
+    } else {
+        (
+            format!("\t\tip6 saddr {n} oifname != \"{br}\" masquerade\n"),
+            String::new(),
+        )
+    };
+    format!(
+        "table ip6 {table} {{\n\
+\tchain postrouting {{\n\
+\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+{masquerade}\t}}\n\
+\tchain forward {{\n\
+\t\ttype filter hook forward priority filter; policy accept;\n\
+\t\tiifname \"{br}\" oifname \"{br}\" accept\n\
+{internal}\t\toifname \"{br}\" ct state established,related accept\n\
+\t\toifname \"{br}\" drop\n\
+\t}}\n\
+}}\n"
+    )
+}
+
 /// The packet mark and routing table of transparent forwarding: replies
 /// from the bridge to a transparent socket of the forwarder (addressed to
 /// a client elsewhere) are marked, and the mark's table delivers them
@@ -152,7 +195,7 @@ pub fn tproxy_only_script(s: &Settings) -> String {
 
 pub fn delete_script(table: &str) -> String {
     format!(
-        "table ip {table} {{}}\ndelete table ip {table}\ntable bridge {table} {{}}\ndelete table bridge {table}\n"
+        "table ip {table} {{}}\ndelete table ip {table}\ntable bridge {table} {{}}\ndelete table bridge {table}\ntable ip6 {table} {{}}\ndelete table ip6 {table}\n"
     )
 }
 
@@ -477,6 +520,7 @@ mod tests {
             table: TABLE.into(),
             internal: false,
             ip_range: None,
+            subnet6: None,
         }
     }
 

@@ -36,6 +36,7 @@ const NFNL_SUBSYS_CTNETLINK: u8 = 1;
 const NFT_MSG_NEWTABLE: u8 = 0;
 pub const FAMILY_IP: u8 = libc::AF_INET as u8;
 pub const FAMILY_BRIDGE: u8 = 7;
+pub const FAMILY_IP6: u8 = libc::AF_INET6 as u8;
 /// A dump's datagrams are at most 32 KiB (the kernel's largest dump skb).
 const RECV_BUF: usize = 65536;
 

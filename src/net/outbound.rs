@@ -111,10 +111,31 @@ fn start(holder: libc::pid_t) -> Result<(pasta::Pasta, std::net::Ipv4Addr), Stri
     let features = pasta::probe(&bin).map_err(|e| e.to_string())?;
     // No pid file: pasta's AppArmor profile lets it write only under /tmp
     // and $HOME; start() finds the daemon by its command line instead.
-    let plan = pasta::PastaPlan::for_holder(holder, None);
+    let mut plan = pasta::PastaPlan::for_holder(holder, None);
+    // IPv6 too where the host routes it (containers on IPv6 networks
+    // reach out through it); if pasta will not, IPv4 alone as before.
+    if host_has_ipv6_default_route() {
+        plan.ipv4_only = false;
+        if let Ok(p) = pasta::start(&bin, &features, &plan, pasta::START_TIMEOUT) {
+            return Ok((p, pasta::DNS_FORWARD));
+        }
+        plan.ipv4_only = true;
+    }
     let p =
         pasta::start(&bin, &features, &plan, pasta::START_TIMEOUT).map_err(|e| e.to_string())?;
     Ok((p, pasta::DNS_FORWARD))
+}
+
+/// Whether the current network namespace has an IPv6 default route (not
+/// through loopback): /proc/net/ipv6_route's all-zero destination of
+/// length 0.
+fn host_has_ipv6_default_route() -> bool {
+    std::fs::read_to_string("/proc/net/ipv6_route").is_ok_and(|t| {
+        t.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 10 && f[0].bytes().all(|b| b == b'0') && f[1] == "00" && f[9] != "lo"
+        })
+    })
 }
 
 fn stop_record(r: &Record) {

@@ -42,10 +42,14 @@ fn lost_path(net: &Net) -> std::path::PathBuf {
 /// ip table alone (the mark chain) for transparent forwarding without it.
 fn expected_tables(s: &Settings, marked: bool) -> Vec<(u8, &str)> {
     if kernel_nat(s) {
-        vec![
+        let mut v = vec![
             (nftnl::FAMILY_IP, s.table.as_str()),
             (nftnl::FAMILY_BRIDGE, s.table.as_str()),
-        ]
+        ];
+        if s.subnet6.is_some() {
+            v.push((nftnl::FAMILY_IP6, s.table.as_str()));
+        }
+        v
     } else if marked {
         vec![(nftnl::FAMILY_IP, s.table.as_str())]
     } else {

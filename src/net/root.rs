@@ -261,6 +261,7 @@ pub fn user_settings(
             table: d.table(),
             internal: d.internal,
             ip_range: d.ip_range,
+            subnet6: d.subnet6,
         },
         true,
     ))

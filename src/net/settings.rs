@@ -37,6 +37,12 @@ pub enum SettingsError {
         "You specified -b & --bip, mutually exclusive options. Please specify only one (-b uses the bridge's own address)"
     )]
     BridgeAndBip,
+    #[error(
+        "invalid --fixed-cidr-v6 {0:?}: use an IPv6 subnet of /48 to /120 with its host bits clear, like fd00:dead:beef::/64"
+    )]
+    CidrV6(String),
+    #[error("--ipv6 needs --fixed-cidr-v6 (the IPv6 subnet of the default bridge)")]
+    Ipv6NoCidr,
 }
 
 /// What a run asked for; None: not given (the stored or default value).
@@ -52,6 +58,11 @@ pub struct Requested {
     pub iptables: Option<bool>,
     /// --userland-proxy-source: true "transparent", false "gateway".
     pub proxy_transparent: Option<bool>,
+    /// --ipv6 and --fixed-cidr-v6.
+    #[serde(default)]
+    pub ipv6: Option<bool>,
+    #[serde(default)]
+    pub fixed_cidr_v6: Option<ipnet::Ipv6Net>,
 }
 
 /// The settings a network was made with.
@@ -90,6 +101,11 @@ pub struct Settings {
     /// A user-defined network's --ip-range: where addresses are given.
     #[serde(default)]
     pub ip_range: Option<Ipv4Net>,
+    /// IPv6 (--ipv6 with --fixed-cidr-v6, or a user network's IPv6
+    /// subnet): containers get the address of this subnet with their IPv4
+    /// address's host number, the bridge the subnet's first.
+    #[serde(default)]
+    pub subnet6: Option<ipnet::Ipv6Net>,
 }
 
 fn default_table() -> String {
@@ -124,6 +140,19 @@ impl Settings {
         subnet_of(self.gateway, self.prefix.min(32)).unwrap_or_default()
     }
 
+    /// The IPv6 gateway: the bridge's address on the IPv6 subnet.
+    pub fn gateway6(&self) -> Option<std::net::Ipv6Addr> {
+        self.subnet6.map(|n| nth6(n, 1))
+    }
+
+    /// A container's IPv6 address: its IPv4 address's host number on the
+    /// IPv6 subnet (one lease serves both families).
+    pub fn ip6_of(&self, ip: Ipv4Addr) -> Option<std::net::Ipv6Addr> {
+        let n = self.subnet6?;
+        let host = u32::from(ip) & !u32::from(self.subnet().netmask());
+        Some(nth6(n, u128::from(host)))
+    }
+
     /// Where addresses are given: the --ip-range, else the subnet.
     pub fn pool(&self) -> Ipv4Net {
         self.ip_range.unwrap_or_else(|| self.subnet())
@@ -135,6 +164,23 @@ impl Settings {
 }
 
 pub const DEFAULT_BRIDGE: &str = "rrun0";
+
+/// The `k`th address of `n`.
+pub fn nth6(n: ipnet::Ipv6Net, k: u128) -> std::net::Ipv6Addr {
+    std::net::Ipv6Addr::from(u128::from(n.network()).wrapping_add(k))
+}
+
+/// --fixed-cidr-v6: an IPv6 subnet of /64 to /120 with its host bits clear
+/// (a container's host number is its IPv4 one).
+pub fn parse_cidr_v6(v: &str) -> Result<ipnet::Ipv6Net, SettingsError> {
+    let n: ipnet::Ipv6Net = v
+        .parse()
+        .map_err(|_| SettingsError::CidrV6(v.to_string()))?;
+    if n.trunc() != n || !(48..=120).contains(&n.prefix_len()) {
+        return Err(SettingsError::CidrV6(v.to_string()));
+    }
+    Ok(n)
+}
 
 pub fn parse_bool(flag: &'static str, v: &str) -> Result<bool, SettingsError> {
     match v {
@@ -260,6 +306,10 @@ impl Requested {
             table: default_table(),
             internal: false,
             ip_range: None,
+            subnet6: match (self.ipv6, self.fixed_cidr_v6) {
+                (Some(true), Some(n)) => Some(n),
+                _ => None,
+            },
         })
     }
 
@@ -267,6 +317,9 @@ impl Requested {
     pub fn check(&self) -> Result<(), SettingsError> {
         if self.bridge.is_some() && self.bip.is_some() {
             return Err(SettingsError::BridgeAndBip);
+        }
+        if self.ipv6 == Some(true) && self.fixed_cidr_v6.is_none() {
+            return Err(SettingsError::Ipv6NoCidr);
         }
         Ok(())
     }
@@ -300,6 +353,17 @@ impl Requested {
         }
         if let Some(t) = self.iptables {
             diff("--iptables", t.to_string(), s.iptables.to_string());
+        }
+        if let Some(v) = self.ipv6 {
+            diff("--ipv6", v.to_string(), s.subnet6.is_some().to_string());
+        }
+        if let Some(n) = self.fixed_cidr_v6 {
+            diff(
+                "--fixed-cidr-v6",
+                n.to_string(),
+                s.subnet6
+                    .map_or_else(|| "none".to_string(), |x| x.to_string()),
+            );
         }
         if let Some(t) = self.proxy_transparent {
             diff(
