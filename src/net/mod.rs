@@ -80,9 +80,16 @@ pub(crate) fn dir(st: &State) -> PathBuf {
     st.root.join("network")
 }
 
-/// The directory of the user-defined networks, one subdirectory each.
+/// The runtime directory of the user-defined networks, one subdirectory
+/// each: their leases, locks, tables and name tables.
 pub fn user_dir(st: &State) -> PathBuf {
     st.root.join("networks")
+}
+
+/// Where their definitions are (`network create`'s): the data directory,
+/// which survives a reboot, as Docker's networks do.
+pub fn defs_dir(st: &State) -> PathBuf {
+    st.data.join("networks")
 }
 
 /// Which network's records: the default bridge's (`network/`) or a
@@ -161,7 +168,7 @@ impl Net {
 
 /// The user-defined networks' names, sorted.
 pub fn user_names(st: &State) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(user_dir(st))
+    let mut v: Vec<String> = fs::read_dir(defs_dir(st))
         .map(|rd| {
             rd.flatten()
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))

@@ -14,8 +14,8 @@ use super::{Net, NetError, bridge, lease_owners, load_settings, netlink, read_js
 use crate::netdef::{CreateArgs, NetworkDef};
 use crate::state::{self, State};
 
-fn def_path(net: &Net) -> std::path::PathBuf {
-    net.dir.join("network.json")
+fn def_path(st: &State, name: &str) -> std::path::PathBuf {
+    super::defs_dir(st).join(name).join("network.json")
 }
 
 /// The definition of network `name`: "network NAME not found" if none.
@@ -23,7 +23,7 @@ pub fn load_def(st: &State, name: &str) -> Result<NetworkDef, NetError> {
     if !crate::netdef::valid_name(name) {
         return Err(NetError::NotFound(name.to_string()));
     }
-    read_json(&def_path(&Net::user(st, name)))?.ok_or_else(|| NetError::NotFound(name.to_string()))
+    read_json(&def_path(st, name))?.ok_or_else(|| NetError::NotFound(name.to_string()))
 }
 
 /// Every user-defined network, by name.
@@ -94,12 +94,15 @@ pub fn create(st: &State, a: &CreateArgs) -> Result<NetworkDef, NetError> {
     let id = crate::sys::random_hex64().map_err(|e| NetError::Root(e.to_string()))?;
     let d = crate::netdef::settle(a, &id, &state::now_rfc3339(), &names, &taken)?;
     let net = Net::user(st, &d.name);
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(&net.dir)
-        .map_err(|e| NetError::Record(net.dir.clone(), e))?;
-    write_json(&def_path(&net), &d)?;
+    let defs = super::defs_dir(st).join(&d.name);
+    for dir in [&defs, &net.dir] {
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(dir)
+            .map_err(|e| NetError::Record(dir.to_path_buf(), e))?;
+    }
+    write_json(&def_path(st, &d.name), &d)?;
     Ok(d)
 }
 
@@ -132,7 +135,8 @@ pub fn remove(st: &State, d: &NetworkDef, here: bool) -> Result<(), NetError> {
         return Err(NetError::Active(d.name.clone(), d.id.clone()));
     }
     super::root::unmake_user_network(&net, here)?;
-    let _ = fs::remove_file(def_path(&net));
+    let _ = fs::remove_file(def_path(st, &d.name));
+    let _ = fs::remove_dir_all(super::defs_dir(st).join(&d.name));
     let _ = fs::remove_dir_all(&net.dir);
     Ok(())
 }

@@ -239,6 +239,12 @@ pub fn user_settings(
     if let Some(s) = load_settings_of(net)? {
         return Ok((s, false));
     }
+    // The runtime directory is gone after a reboot; the definition stays.
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&net.dir)
+        .map_err(|e| NetError::Record(net.dir.clone(), e))?;
     let mtu = match d.mtu {
         Some(m) => m,
         None if rootless => ROOTLESS_MTU,
