@@ -409,6 +409,19 @@ fn names_resolve_and_go(mode: Mode) {
         3,
         "one rrun-dns per user-network container"
     );
+    // Each holds no capability and can gain none (it parses what the
+    // container sends).
+    for pid in resolvers(&cx) {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        for (k, v) in [
+            ("CapEff", "0000000000000000"),
+            ("CapPrm", "0000000000000000"),
+            ("CapBnd", "0000000000000000"),
+            ("NoNewPrivs", "1"),
+        ] {
+            assert_eq!(status_field(&st, k), Some(v), "rrun-dns {pid}: {k}\n{st}");
+        }
+    }
     // Stopped: gone from the table at once.
     cx.rrun(&["stop", "-t", "0", "web"]).ok();
     assert!(

@@ -156,6 +156,31 @@ fn place(fd: RawFd, to: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// The resolver parses what a container sends: it keeps no capability
+/// (as root it would otherwise hold them all in the host's namespace) and
+/// can gain none. What it needs — its sockets, reading the name tables
+/// (its own user's files), asking upstream servers from ephemeral ports —
+/// takes none.
+fn drop_privileges() {
+    use caps::CapSet;
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    // The bounding set first: dropping from it needs CAP_SETPCAP.
+    if let Ok(b) = caps::read(None, CapSet::Bounding) {
+        for c in b {
+            let _ = caps::drop(None, CapSet::Bounding, c);
+        }
+    }
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        let _ = caps::clear(None, set);
+    }
+}
+
 /// Fork the resolver of a container (directory `dir`) started on `net`,
 /// with its sockets.
 /// `links`: (alias, target name) of its --link flags; `servers`: where
@@ -213,6 +238,7 @@ pub fn start(
             libc::_exit(0);
         }
     }
+    drop_privileges();
     // SAFETY: 3, 4 and 5 were placed above and are owned by nothing else.
     let (udp, tcp, stop) = unsafe {
         (
