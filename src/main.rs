@@ -10,6 +10,7 @@ mod commands;
 mod container;
 mod crash;
 mod devices;
+pub mod dns;
 mod filter;
 mod flag;
 mod forward;
