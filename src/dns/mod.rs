@@ -5,6 +5,8 @@
 //! are, where the server runs and how it is started belong to its callers
 //! (they implement `server::Names`).
 
+pub mod server;
 pub mod wire;
 
+pub use server::{Limits, Lookup, Names, ServeError, Upstream, serve, serve_with};
 pub use wire::{Query, WireError};
