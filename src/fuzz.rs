@@ -1298,3 +1298,164 @@ proptest! {
         let _ = policy::kernel_has(&s);
     }
 }
+
+/// DNS messages: arbitrary bytes, and headers (mostly of queries) followed
+/// by label-like runs (lengths mostly 0..=63, sometimes a pointer or a
+/// reserved label type), a type and a class, possibly cut short.
+fn dns_message() -> impl Strategy<Value = Vec<u8>> {
+    let label = prop_oneof![
+        8 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(|b| {
+            let mut l = vec![b.len() as u8];
+            l.extend(b);
+            l
+        }),
+        1 => (prop_oneof![Just(0xc0u8), Just(0x40), Just(0x80), Just(0xff)], any::<u8>())
+            .prop_map(|(t, b)| vec![t, b]),
+    ];
+    let built = (
+        any::<u16>(),
+        proptest::sample::select(vec![0x00u8, 0x01, 0x01, 0x01, 0x80, 0x81, 0x10, 0x28, 0x07]),
+        any::<u8>(),
+        proptest::sample::select(vec![0u16, 1, 1, 1, 1, 1, 1, 2]),
+        proptest::collection::vec(any::<u8>(), 6),
+        proptest::collection::vec(label, 0..6),
+        proptest::collection::vec(any::<u8>(), 0..20),
+        any::<prop::sample::Index>(),
+        proptest::bool::weighted(0.75),
+    )
+        .prop_map(|(id, f2, f3, qd, counts, labels, tail, cut, whole)| {
+            let mut m = id.to_be_bytes().to_vec();
+            m.extend([f2, f3]);
+            m.extend(qd.to_be_bytes());
+            m.extend(counts);
+            for l in labels {
+                m.extend(l);
+            }
+            m.push(0);
+            m.extend(tail);
+            if !whole {
+                m.truncate(cut.index(m.len() + 1));
+            }
+            m
+        });
+    prop_oneof![
+        1 => proptest::collection::vec(any::<u8>(), 0..300),
+        4 => built,
+    ]
+}
+
+/// The labels a parsed DNS name stands for (undoing its escapes).
+fn dns_unescape(name: &str) -> Vec<Vec<u8>> {
+    if name.is_empty() {
+        return vec![];
+    }
+    let b = name.as_bytes();
+    let (mut labels, mut cur, mut i) = (vec![], vec![], 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' if b[i + 1].is_ascii_digit() => {
+                cur.push(name[i + 1..i + 4].parse::<u8>().unwrap());
+                i += 4;
+            }
+            b'\\' => {
+                cur.push(b[i + 1]);
+                i += 2;
+            }
+            b'.' => {
+                labels.push(std::mem::take(&mut cur));
+                i += 1;
+            }
+            c => {
+                cur.push(c);
+                i += 1;
+            }
+        }
+    }
+    labels.push(cur);
+    labels
+}
+
+/// Walks a response built by dns::wire: its answer records' types, checking
+/// that the counts and lengths add up to the message.
+fn dns_records(m: &[u8], question_len: usize) -> Vec<u16> {
+    let an = u16::from_be_bytes([m[6], m[7]]);
+    let mut pos = 12 + question_len;
+    let mut types = vec![];
+    for _ in 0..an {
+        assert_eq!(&m[pos..pos + 2], &[0xc0, 12]);
+        types.push(u16::from_be_bytes([m[pos + 2], m[pos + 3]]));
+        pos += 12 + usize::from(u16::from_be_bytes([m[pos + 10], m[pos + 11]]));
+    }
+    assert_eq!(pos, m.len());
+    types
+}
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// The embedded DNS server's reading of what it is sent: no panic on
+    /// any bytes; a query it accepts has a name in printable ASCII, no
+    /// upper case, the labels it was sent, and its question echoed; every
+    /// response built from it reads back as the answer to that query, and
+    /// a UDP answer fits 512 bytes.
+    #[test]
+    fn dns_query_never_panics(msg in dns_message(), addrs in proptest::collection::vec(ip(), 0..40)) {
+        use crate::dns::wire;
+        let _ = wire::response_id(&msg);
+        prop_assert_eq!(wire::with_id(&msg, 7).len(), msg.len());
+        prop_assert_eq!(wire::error_header(&msg, wire::FORMERR).is_some(), msg.len() >= 2);
+        let _ = wire::parse_reverse(&String::from_utf8_lossy(&msg));
+        let Ok(q) = wire::parse_query(&msg) else { return Ok(()) };
+        prop_assert!(q.name.bytes().all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase()));
+        prop_assert!(q.question.len() <= 259 && msg[12..].starts_with(&q.question));
+        let labels = dns_unescape(&q.name);
+        prop_assert_eq!(labels.len(), q.labels);
+        let mut at = 12;
+        for l in &labels {
+            prop_assert_eq!(usize::from(msg[at]), l.len());
+            prop_assert_eq!(&msg[at + 1..at + 1 + l.len()].to_ascii_lowercase(), l);
+            at += 1 + l.len();
+        }
+        let udp = wire::answer_within(&q, &addrs, 600, wire::UDP_LIMIT);
+        prop_assert!(udp.len() <= wire::UDP_LIMIT);
+        for r in [
+            wire::answer(&q, &addrs, 600),
+            udp,
+            wire::ptr_answer(&q, "web.mynet", 600),
+            wire::error(&q, wire::NXDOMAIN),
+        ] {
+            prop_assert!(wire::reply_matches(&r, q.id, &q.question));
+            let types = dns_records(&r, q.question.len());
+            prop_assert!(types.iter().all(|&t| t == q.qtype || q.qtype == wire::TYPE_ANY || t == wire::TYPE_PTR));
+        }
+    }
+
+    /// A name written as a query reads back as itself, lower-cased.
+    #[test]
+    fn dns_name_round_trip(
+        labels in proptest::collection::vec("[a-zA-Z0-9_-]{1,63}", 0..5),
+        id in any::<u16>(),
+        qtype in any::<u16>(),
+    ) {
+        use crate::dns::wire;
+        let name = labels.join(".");
+        let Some(m) = wire::query(id, &name, qtype) else {
+            prop_assert!(name.len() + 2 > 255);
+            return Ok(());
+        };
+        let q = wire::parse_query(&m).unwrap();
+        prop_assert_eq!(q.name, name.to_ascii_lowercase());
+        prop_assert_eq!((q.id, q.qtype, q.qclass, q.labels), (id, qtype, wire::CLASS_IN, labels.len()));
+    }
+
+    /// The reverse-lookup name of any address reads back as that address,
+    /// and goes through a query unchanged.
+    #[test]
+    fn dns_reverse_round_trip(addr in ip()) {
+        use crate::dns::wire;
+        let name = wire::reverse_name(addr);
+        prop_assert_eq!(wire::parse_reverse(&name), Some(addr));
+        let q = wire::parse_query(&wire::query(1, &name, wire::TYPE_PTR).unwrap()).unwrap();
+        prop_assert_eq!(wire::parse_reverse(&q.name), Some(addr));
+    }
+}

@@ -289,6 +289,9 @@ impl<N: Names> Server<'_, N> {
             if any_event(revents[0]) {
                 self.udp_readable();
             }
+            if revents[0].contains(PollFlags::POLLERR) {
+                drain_error_queue(&self.udp);
+            }
             if any_event(revents[1]) {
                 self.connections_ready();
             }
@@ -505,6 +508,38 @@ fn malformed(msg: &[u8], e: &WireError) -> Option<Vec<u8>> {
         WireError::Short(_) | WireError::Response => None,
         WireError::Opcode(_) => wire::error_header(msg, wire::NOTIMP),
         _ => wire::error_header(msg, wire::FORMERR),
+    }
+}
+
+/// Empties the socket's error queue. Only a socket with IP_RECVERR (set by
+/// whoever made it) queues ICMP errors there, and poll reports POLLERR
+/// until they are read: the loop would spin.
+fn drain_error_queue(sock: &UdpSocket) {
+    let mut buf = [0u8; 512];
+    let mut control = [0u8; 512];
+    for _ in 0..BURST {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: msghdr is plain old data; all-zero is a valid value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len();
+        // SAFETY: msg points at iov, buf and control, which outlive the
+        // call and are writable for the lengths given.
+        let n = unsafe {
+            libc::recvmsg(
+                sock.as_raw_fd(),
+                &mut msg,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return;
+        }
     }
 }
 
@@ -1201,6 +1236,52 @@ mod tests {
             "the other three still wait"
         );
         s.stop();
+    }
+
+    #[test]
+    fn icmp_errors_do_not_stop_the_loop() {
+        // IP_RECVERR makes the kernel report the port unreachable that
+        // follows an answer to a client gone, on the server's socket.
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        silent.set_read_timeout(Some(WAIT)).unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        nix::sys::socket::setsockopt(&udp, nix::sys::socket::sockopt::Ipv4RecvErr, &true).unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let probe = udp.try_clone().unwrap();
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let (tx, done) = mpsc::channel();
+        let up = Upstream {
+            servers: vec![silent.local_addr().unwrap()],
+            timeout: Duration::from_millis(100),
+        };
+        thread::spawn(move || {
+            let _ = tx.send(serve(udp, tcp, &mut TestNames, &up, Some(r.as_fd())));
+        });
+        // A client that asks, then goes before its SERVFAIL comes (the
+        // query is forwarded: the silent server saw it).
+        let gone = client();
+        gone.send_to(&query(1, "example.com", wire::TYPE_A), addr)
+            .unwrap();
+        silent.recv(&mut [0u8; 512]).unwrap();
+        drop(gone);
+        // A second forward fails after the first: by its SERVFAIL, the
+        // first's has been sent and refused.
+        let c = client();
+        c.send_to(&query(2, "example.com", wire::TYPE_A), addr)
+            .unwrap();
+        let a = recv(&c);
+        assert_eq!((count(&a, 0), rcode(&a)), (2, wire::SERVFAIL));
+        // Still answering, and not spinning on the error.
+        c.send_to(&query(3, "web", wire::TYPE_A), addr).unwrap();
+        assert_eq!(count(&recv(&c), 0), 3);
+        // The error queue was read (else poll would report POLLERR for
+        // ever, and the loop spin).
+        let mut fds = [PollFd::new(probe.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::ZERO).unwrap();
+        assert!(!fds[0].revents().unwrap().contains(PollFlags::POLLERR));
+        nix::unistd::write(w, b"x").unwrap();
+        done.recv_timeout(WAIT).unwrap().unwrap();
     }
 
     #[test]
