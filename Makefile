@@ -29,10 +29,12 @@
 #                   slirp4netns, pasta alone; TCP up/down, 8 streams, RR and
 #                   connect rates (root; rootless paths as rrtest)
 #   make bench-logs   logs --tail 1 on a 1 GiB log: time and peak RSS
-#   make bench-dns    DNS lookups of container names from a hosts file:
-#                   dnsmasq, and a second server given as
-#                   DNS_BENCH_SECOND='LABEL=COMMAND' (root; in a network
+#   make bench-dns    name lookups from a container on a user-defined
+#                   network: rrun's resolver against dnsmasq; how soon names
+#                   come and go; start and memory (root; in a network
 #                   namespace of the bench's own)
+#   make bench-dns-servers  two DNS servers answering a hosts file, side by
+#                   side: dnsmasq and DNS_BENCH_SECOND='LABEL=COMMAND'
 #   make lint       rustfmt and clippy
 #   make man        man pages in target/man (rrun.1, rrun-ps.1, …)
 #   make install [PREFIX=/usr/local] [DESTDIR=] [RRUN_BIN=path]
@@ -63,7 +65,7 @@ BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR  := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-outbound bench-logs bench-dns clean lint man install uninstall
+.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-outbound bench-logs bench-dns bench-dns-servers clean lint man install uninstall
 
 all: build
 
@@ -124,7 +126,10 @@ bench-outbound: build rootfs
 bench-logs: build rootfs
 	bash bench/logs.sh
 
-bench-dns: build
+bench-dns: build rootfs
+	bash bench/netdns.sh
+
+bench-dns-servers: build
 	bash bench/dns.sh
 
 # Generated from the same clap definitions as --help (`rrun __man DIR`).

@@ -338,6 +338,21 @@ fn info_value() -> Value {
                 "Gateway": s.gateway.to_string(),
             })
         });
+    // st is Some when the state directory exists.
+    let networks: Vec<Value> = st
+        .as_ref()
+        .map(|st| net::networks::all(st))
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            json!({
+                "Name": d.name,
+                "Subnet": d.subnet.to_string(),
+                "Subnet6": d.subnet6.map(|n| n.to_string()).unwrap_or_default(),
+                "Internal": d.internal,
+            })
+        })
+        .collect();
     let monitors: Vec<Value> = running
         .iter()
         .map(|r| {
@@ -359,6 +374,7 @@ fn info_value() -> Value {
         "ContainersRunning": running.len(),
         "ContainersStopped": records.len() - running.len(),
         "Network": network,
+        "Networks": networks,
         "Holder": holder,
         "Pasta": pasta,
         "Monitors": monitors,
@@ -395,6 +411,24 @@ pub fn info_text(v: &Value) -> String {
             s(net, &["Gateway"])
         )),
         None => o.push_str("Network:          none\n"),
+    }
+    for net in v["Networks"].as_array().into_iter().flatten() {
+        let six = s(net, &["Subnet6"]);
+        o.push_str(&format!(
+            "Network:          {} {}{}{}\n",
+            s(net, &["Name"]),
+            s(net, &["Subnet"]),
+            if six.is_empty() {
+                String::new()
+            } else {
+                format!(", {six}")
+            },
+            if net["Internal"] == Value::Bool(true) {
+                ", internal"
+            } else {
+                ""
+            }
+        ));
     }
     let pid = |k: &str| v[k]["Pid"].as_i64();
     let mut procs = Vec::new();

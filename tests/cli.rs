@@ -776,6 +776,10 @@ fn reset_force_leaves_nothing(mode: Mode) {
     };
     let _cleanup = Cleanup::new(&cx);
     let id = cx.detach(&["--name", "web", "-p", "18091:80"], &["sleep", "1000"]);
+    // A user-defined network with a container on it, and one unused.
+    cx.rrun(&["network", "create", "--ipv6", "apps"]).ok();
+    cx.rrun(&["network", "create", "idle"]).ok();
+    let id2 = cx.detach(&["--name", "api", "--network", "apps"], &["sleep", "1000"]);
     let state = cx.state_json(&id).expect("state.json");
     let monitor = state["monitor_pid"].as_i64().expect("monitor") as i32;
     let pid = state["pid"].as_i64().expect("pid") as i32;
@@ -790,10 +794,13 @@ fn reset_force_leaves_nothing(mode: Mode) {
     let out = cx.rrun(&["system", "reset", "--force"]);
     out.ok();
     assert!(out.stderr.is_empty(), "{out}");
+    let mut removed: Vec<&str> = out.stdout.lines().collect();
+    removed.sort();
+    let mut want = vec![id.as_str(), id2.as_str()];
+    want.sort();
     assert_eq!(
-        out.stdout,
-        format!("{id}\n"),
-        "the removed container, as rm -f says"
+        removed, want,
+        "the removed containers, as rm -f says\n{out}"
     );
     assert!(state_gone(&cx), "the state directory is gone\n{out}");
     for (what, p) in [
@@ -815,10 +822,14 @@ fn reset_force_leaves_nothing(mode: Mode) {
     let mut links = Vec::new();
     poll_until(SETTLE, || {
         links = interfaces(host);
-        !links.iter().any(|l| l == "rrun0" || l.starts_with("rrv"))
+        !links
+            .iter()
+            .any(|l| l == "rrun0" || l.starts_with("rrv") || l.starts_with("br-"))
     });
     assert!(
-        !links.iter().any(|l| l == "rrun0" || l.starts_with("rrv")),
+        !links
+            .iter()
+            .any(|l| l == "rrun0" || l.starts_with("rrv") || l.starts_with("br-")),
         "no bridge or veth left in the host's namespace: {links:?}"
     );
     if mode == Mode::Root {

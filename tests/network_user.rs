@@ -28,6 +28,7 @@ both_modes!(
     lookups_during_starts_and_stops,
     connect_and_disconnect,
     ipv6_dual_stack,
+    flushed_firewall_rebuilds_every_network,
 );
 
 /// `rrun network create ARGS`: the new id.
@@ -939,4 +940,41 @@ fn ipv6_dual_stack(mode: Mode) {
     });
     assert!(ok, "published port at [::1] and 127.0.0.1\n{last}");
     assert_eq!(cx.rrun(&["port", "p6"]).stdout, "80/tcp -> 0.0.0.0:18090\n");
+}
+
+/// `nft flush ruleset` takes every network's rules, the isolation between
+/// networks with them: the next start, on whichever network, rebuilds them
+/// all.
+fn flushed_firewall_rebuilds_every_network(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _cleanup = Cleanup::new(&cx);
+    create(&cx, &["one"]);
+    create(&cx, &["two"]);
+    let serve = [
+        "socat",
+        "-T5",
+        "tcp-listen:80,fork,reuseaddr",
+        "system:echo hi",
+    ];
+    cx.detach(&["--network", "one", "--name", "s1"], &serve);
+    cx.detach(&["--network", "two", "--name", "s2"], &["sleep", "1000"]);
+    let ip = cx.inspect_f("{{.NetworkSettings.Networks.one.IPAddress}}", "s1");
+    let probe = format!(
+        "if socat -u -T2 tcp:{ip}:80,connect-timeout=2 - 2>/dev/null | grep -q hi; then echo REACHED; else echo BLOCKED; fi"
+    );
+    let from_two = |cx: &Ctx| cx.rrun(&["exec", "s2", "sh", "-c", &probe]).stdout;
+    assert!(from_two(&cx).contains("BLOCKED"));
+    sh_bridge_ns(&cx, "nft flush ruleset").ok();
+    assert!(
+        from_two(&cx).contains("REACHED"),
+        "the control: without rrun's rules the networks reach each other"
+    );
+    // A start on the default bridge notices and rebuilds the others too.
+    let out = cx.sh(&[], "true");
+    out.ok();
+    assert!(out.stderr.contains("rebuilt"), "it says so\n{out}");
+    assert!(
+        from_two(&cx).contains("BLOCKED"),
+        "network two is isolated from one again"
+    );
 }

@@ -156,6 +156,26 @@ pub fn ensure_network(
             reconcile::warn(what, &report);
         }
     }
+    // A flushed firewall took every network's rules, the isolation between
+    // networks with them: the others' are rebuilt too, where their bridge
+    // is (one netlink round trip each to tell).
+    for other in Net::all(st).into_iter().filter(|o| o != net) {
+        let Ok(Some(os)) = load_settings_of(&other) else {
+            continue;
+        };
+        if !kernel_nat(&os) || reconcile::tables_intact(&other) {
+            continue;
+        }
+        if let Ok(Some(oi)) = nl.link_index(&os.bridge) {
+            let report = reconcile::rebuild(st, &other, &os, &mut nl, oi, host)?;
+            if !report.restored.is_empty() || !report.lost.is_empty() {
+                reconcile::warn(
+                    &format!("rrun's firewall rules of network {} were gone", other.name),
+                    &report,
+                );
+            }
+        }
+    }
     Ok(index)
 }
 
