@@ -341,7 +341,7 @@ fn info_value() -> Value {
     // st is Some when the state directory exists.
     let networks: Vec<Value> = st
         .as_ref()
-        .map(|st| net::networks::all(st))
+        .map(net::networks::all)
         .unwrap_or_default()
         .iter()
         .map(|d| {
