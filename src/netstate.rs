@@ -43,6 +43,10 @@ pub struct NetState {
     pub gateway6: Option<std::net::Ipv6Addr>,
     #[serde(default)]
     pub prefix6: u8,
+    /// The `[::]` twins of its default-address ports that kernel NAT
+    /// sends to its IPv6 address (as root, where it has one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports6: Vec<Binding>,
     /// The user-defined network it is on; None: the default bridge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,

@@ -940,6 +940,38 @@ fn ipv6_dual_stack(mode: Mode) {
     });
     assert!(ok, "published port at [::1] and 127.0.0.1\n{last}");
     assert_eq!(cx.rrun(&["port", "p6"]).stdout, "80/tcp -> 0.0.0.0:18090\n");
+    // On an IPv6 network, an IPv6 client of a published port reaches the
+    // container's IPv6 address; as root by kernel NAT, which keeps the
+    // client's address.
+    cx.detach(
+        &["--network", "six", "--name", "q6", "-p", "18091:80"],
+        &[
+            "socat",
+            "-T5",
+            "tcp6-listen:80,fork,reuseaddr",
+            "system:echo peer=$SOCAT_PEERADDR",
+        ],
+    );
+    let mut last = String::new();
+    let ok = poll_until(Duration::from_secs(5), || {
+        let out = sh_ns(
+            &cx,
+            &outside,
+            "socat -u -T2 tcp:[fd99:218::1]:18091,connect-timeout=2 -",
+        );
+        last = out.to_string();
+        out.stdout.starts_with("peer=")
+    });
+    assert!(
+        ok,
+        "an IPv6 client from outside reaches the published port\n{last}"
+    );
+    if mode == Mode::Root {
+        assert!(
+            last.contains("peer=[fd99:0218:0000:0000:0000:0000:0000:0002]"),
+            "kernel NAT keeps the IPv6 client's address\n{last}"
+        );
+    }
 }
 
 /// `nft flush ruleset` takes every network's rules, the isolation between

@@ -638,6 +638,11 @@ pub fn attach(
         ip6: b.settings.ip6_of(b.ip),
         gateway6: b.settings.gateway6(),
         prefix6: b.settings.subnet6.map_or(0, |n| n.prefix_len()),
+        ports6: if kernel && !b.rootless && b.settings.subnet6.is_some() {
+            b.held.shadows.iter().map(|(bind, _)| *bind).collect()
+        } else {
+            Vec::new()
+        },
     };
     let _lock = st.lock()?;
     record(&ns).map_err(AttachError::Record)?;
@@ -665,9 +670,8 @@ pub fn attach(
         .map_err(AttachError::from)?;
     }
     if ns.kernel_nat {
-        let links: Vec<nft::LinkRule> =
-            ns.link_rules.iter().filter_map(nft::LinkRule::of).collect();
-        nft::add(&b.settings.table, b.ip, ns.nat_ports(), &links).map_err(AttachError::from)?;
+        nft::add_elements(&b.settings.table, &net::container_elements(&ns))
+            .map_err(AttachError::from)?;
         crate::crash::point("nft-added");
         // A client that kept sending while no mapping existed has an entry
         // that would keep its datagrams away from this container; one sent

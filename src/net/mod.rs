@@ -681,14 +681,13 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
     if n.kernel_nat
         && let Some(ip) = n.ipv4()
     {
-        let links: Vec<nft::LinkRule> = n.link_rules.iter().filter_map(nft::LinkRule::of).collect();
         let nat_ports = n.nat_ports();
         point("release-start");
         let table = load_settings_of(&Net::of(st, n))
             .ok()
             .flatten()
             .map_or_else(|| nft::TABLE.to_string(), |s| s.table);
-        errs.extend(nft::remove(&table, ip, nat_ports, &links));
+        errs.extend(nft::remove_elements(&table, &container_elements(n)));
         point("nft-removed");
         for b in nat_ports.iter().filter(|b| b.proto == Proto::Udp) {
             if let Err(e) = conntrack::delete_udp(&[
@@ -728,6 +727,26 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
     }
     point("lease-released");
     errs
+}
+
+/// The set and map elements a container's record says it holds: its
+/// IPv4 ports and link flows, and the IPv6 twins of its ports.
+pub fn container_elements(n: &NetState) -> Vec<nft::Element> {
+    let Some(ip) = n.ipv4() else {
+        return Vec::new();
+    };
+    let links: Vec<nft::LinkRule> = n.link_rules.iter().filter_map(nft::LinkRule::of).collect();
+    let mut v = nft::elements(ip, n.nat_ports(), &links);
+    if let (Some(ip6), false) = (n.ip6, n.ports_forwarded) {
+        let six: Vec<Binding> = n
+            .ports6
+            .iter()
+            .chain(n.ports.iter().filter(|b| b.host_ip.is_ipv6()))
+            .copied()
+            .collect();
+        v.extend(nft::elements6(ip6, &six));
+    }
+    v
 }
 
 /// When Docker runs on the same host its FORWARD policy DROP would win

@@ -132,8 +132,9 @@ table bridge {table} {{\n\
 
 /// A network with IPv6: its IPv6 table (the ip table sees no IPv6
 /// packet). The same isolation as for IPv4 and, unless --internal,
-/// masquerade of what leaves. Published ports reach IPv6 clients through
-/// the forwarder (the [::] twins), so there is no IPv6 DNAT.
+/// masquerade of what leaves; DNAT of published ports to the containers'
+/// IPv6 addresses (the `[::]` twins of default-address ports, IPv6 host
+/// addresses), with the loopback guard; `[::1]` is the forwarder's.
 fn ip6_script(s: &Settings) -> String {
     let Some(n) = s.subnet6 else {
         return String::new();
@@ -146,19 +147,46 @@ fn ip6_script(s: &Settings) -> String {
         )
     } else {
         (
-            format!("\t\tip6 saddr {n} oifname != \"{br}\" masquerade\n"),
+            format!(
+                "\t\tip6 saddr {n} oifname != \"{br}\" masquerade\n\
+\t\toifname \"{br}\" ct status dnat ip6 saddr {n} masquerade\n"
+            ),
             String::new(),
         )
     };
     format!(
         "table ip6 {table} {{\n\
+\tmap any_tcp {{ type inet_service : ipv6_addr . inet_service; }}\n\
+\tmap any_udp {{ type inet_service : ipv6_addr . inet_service; }}\n\
+\tmap addr_tcp {{ type ipv6_addr . inet_service : ipv6_addr . inet_service; }}\n\
+\tmap addr_udp {{ type ipv6_addr . inet_service : ipv6_addr . inet_service; }}\n\
+\tchain published {{\n\
+\t\tfib daddr type local dnat ip6 to ip6 daddr . tcp dport map @addr_tcp\n\
+\t\tfib daddr type local dnat ip6 to ip6 daddr . udp dport map @addr_udp\n\
+\t\tfib daddr type local dnat ip6 to tcp dport map @any_tcp\n\
+\t\tfib daddr type local dnat ip6 to udp dport map @any_udp\n\
+\t}}\n\
+\tchain prerouting {{\n\
+\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
+\t\tjump published\n\
+\t}}\n\
+\tchain output {{\n\
+\t\ttype nat hook output priority -100; policy accept;\n\
+\t\tip6 daddr ::1 return\n\
+\t\tjump published\n\
+\t}}\n\
 \tchain postrouting {{\n\
 \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
 {masquerade}\t}}\n\
+\tchain guard {{\n\
+\t\ttype filter hook prerouting priority raw; policy accept;\n\
+\t\tiifname != \"lo\" ip6 daddr ::1 drop\n\
+\t}}\n\
 \tchain forward {{\n\
 \t\ttype filter hook forward priority filter; policy accept;\n\
 \t\tiifname \"{br}\" oifname \"{br}\" accept\n\
 {internal}\t\toifname \"{br}\" ct state established,related accept\n\
+\t\toifname \"{br}\" ct status dnat accept\n\
 \t\toifname \"{br}\" drop\n\
 \t}}\n\
 }}\n"
@@ -277,6 +305,7 @@ fn fields_text(f: &[Field]) -> String {
     f.iter()
         .map(|f| match f {
             Field::Addr(a) => a.to_string(),
+            Field::Addr6(a) => a.to_string(),
             Field::Port(p) => p.to_string(),
         })
         .collect::<Vec<_>>()
@@ -285,10 +314,10 @@ fn fields_text(f: &[Field]) -> String {
 
 impl Element {
     fn family_name(&self) -> &'static str {
-        if self.family == nftnl::FAMILY_BRIDGE {
-            "bridge"
-        } else {
-            "ip"
+        match self.family {
+            nftnl::FAMILY_BRIDGE => "bridge",
+            nftnl::FAMILY_IP6 => "ip6",
+            _ => "ip",
         }
     }
 
@@ -329,6 +358,7 @@ impl Element {
 }
 
 /// The same elements for netlink (see nftnl.rs).
+#[cfg(test)]
 pub fn elems(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Elem> {
     elements(target, ports, links)
         .iter()
@@ -337,18 +367,24 @@ pub fn elems(target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<Ele
 }
 
 /// Add a container's published ports (IPv4 host addresses only) and link
-/// flows, in one transaction. An element already there under one of its
-/// keys with another value can only be an orphan (the host port is this
-/// container's: it holds the port's socket): left by a run killed before
-/// it recorded it, or by an older rrun. It is removed, and the add tried
-/// once more.
+/// flows, in one transaction (see [`add_elements`]).
+#[cfg(test)]
 pub fn add(
     table: &str,
     target: Ipv4Addr,
     ports: &[Binding],
     links: &[LinkRule],
 ) -> Result<(), NftError> {
-    let e = elems(target, ports, links);
+    add_elements(table, &elements(target, ports, links))
+}
+
+/// Add elements in one transaction. An element already there under one
+/// of its keys with another value can only be an orphan (the host port is
+/// this container's: it holds the port's socket): left by a run killed
+/// before it recorded it, or by an older rrun. It is removed, and the add
+/// tried once more.
+pub fn add_elements(table: &str, all: &[Element]) -> Result<(), NftError> {
+    let e: Vec<Elem> = all.iter().map(Element::netlink).collect();
     if e.is_empty() {
         return Ok(());
     }
@@ -361,7 +397,7 @@ pub fn add(
         .iter()
         .any(|(_, err)| err.raw_os_error() == Some(libc::EEXIST))
     {
-        remove(table, target, ports, links);
+        remove_elements(table, all);
         errs = send()?;
     }
     if errs.is_empty() {
@@ -381,10 +417,16 @@ pub fn add(
     ))
 }
 
-/// Remove them again, best effort: all at once, else one by one (an
-/// element already gone aborts a whole batch). Returns what failed.
+/// Remove them again (see [`remove_elements`]).
+#[cfg(test)]
 pub fn remove(table: &str, target: Ipv4Addr, ports: &[Binding], links: &[LinkRule]) -> Vec<String> {
-    let all = elems(target, ports, links);
+    remove_elements(table, &elements(target, ports, links))
+}
+
+/// Remove elements, best effort: all at once, else one by one (an
+/// element already gone aborts a whole batch). Returns what failed.
+pub fn remove_elements(table: &str, elements: &[Element]) -> Vec<String> {
+    let all: Vec<Elem> = elements.iter().map(Element::netlink).collect();
     if all.is_empty() || matches!(nftnl::send(table, &all, false), Ok(e) if e.is_empty()) {
         return Vec::new();
     }
@@ -403,6 +445,38 @@ pub fn remove(table: &str, target: Ipv4Addr, ports: &[Binding], links: &[LinkRul
         }
     }
     failed
+}
+
+/// Whether kernel NAT serves a published port to a container's IPv6
+/// address: the `[::]` twins of default-address ports, and IPv6 host
+/// addresses that are not loopback (`[::1]` is the forwarder's, as
+/// 127.0.0.1 is).
+pub fn nat_served6(b: &Binding) -> bool {
+    matches!(b.host_ip, IpAddr::V6(a) if !a.is_loopback())
+}
+
+/// The IPv6 table's elements of a container's published ports (its IPv6
+/// address `target`).
+pub fn elements6(target: std::net::Ipv6Addr, ports: &[Binding]) -> Vec<Element> {
+    ports
+        .iter()
+        .filter(|b| nat_served6(b))
+        .map(|b| {
+            let (set, key) = match b.host_ip {
+                IpAddr::V6(a) if !a.is_unspecified() => (
+                    format!("addr_{}", b.proto),
+                    vec![Field::Addr6(a), Field::Port(b.host_port)],
+                ),
+                _ => (format!("any_{}", b.proto), vec![Field::Port(b.host_port)]),
+            };
+            Element {
+                family: nftnl::FAMILY_IP6,
+                set,
+                key,
+                value: vec![Field::Addr6(target), Field::Port(b.container_port)],
+            }
+        })
+        .collect()
 }
 
 /// The text form of the elements, for `nft -f` (the tests check the
@@ -562,12 +636,42 @@ mod tests {
             port: 5432,
             proto: Proto::Udp,
         }];
+        // A user network's, with IPv6 and --internal, and its IPv6
+        // elements, go in too.
+        let mut six = settings(true);
+        six.table = "rrun_0123456789ab".into();
+        six.bridge = "br-0123456789ab".into();
+        six.subnet6 = "fd42::/64".parse().ok();
+        let mut internal = six.clone();
+        internal.internal = true;
+        let v6: std::net::Ipv6Addr = "fd42::2".parse().unwrap_or(std::net::Ipv6Addr::LOCALHOST);
+        let twin = Binding {
+            host_ip: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            ..ports[0]
+        };
+        let given = Binding {
+            host_ip: "fd99::1".parse().unwrap_or(twin.host_ip),
+            host_port: 8081,
+            ..ports[0]
+        };
+        let e6: String = elements6(v6, &[twin, given])
+            .iter()
+            .map(|e| e.add_line(&six.table))
+            .collect();
+        assert_eq!(
+            e6,
+            "add element ip6 rrun_0123456789ab any_tcp { 8080 : fd42::2 . 80 }\n\
+add element ip6 rrun_0123456789ab addr_tcp { fd99::1 . 8081 : fd42::2 . 80 }\n"
+        );
         let script = format!(
-            "{}{}{}",
+            "{}{}{}{}{e6}{}",
             network_script(&settings(false)),
             add_script(c, &ports, &links),
-            remove_lines(c, &ports, &links).concat()
-        ) + &delete_script(TABLE);
+            remove_lines(c, &ports, &links).concat(),
+            network_script(&internal),
+            network_script(&six),
+        ) + &delete_script(TABLE)
+            + &delete_script(&six.table);
         let mut child = Command::new("unshare")
             .args(["--net", "nft", "-f", "-"])
             .stdin(Stdio::piped())
@@ -709,6 +813,21 @@ mod tests {
     /// no element.
     #[test]
     fn loopback_and_ipv6_ports_are_no_elements() {
+        // IPv6: the table's elements only for IPv6 host addresses that are
+        // not loopback (the unspecified one: a default-address twin).
+        let v6: std::net::Ipv6Addr = "fd42::2".parse().unwrap_or(std::net::Ipv6Addr::LOCALHOST);
+        let b6 = |ip: &str| Binding {
+            host_ip: ip.parse().unwrap_or(ANY_V4),
+            host_port: 8080,
+            container_port: 80,
+            proto: Proto::Udp,
+        };
+        assert!(elements6(v6, &[b6("::1"), b6("10.0.0.1"), b6("0.0.0.0")]).is_empty());
+        let e = elements6(v6, &[b6("::")]);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].set, "any_udp");
+        assert_eq!(e[0].family, nftnl::FAMILY_IP6);
+        assert_eq!(elements6(v6, &[b6("fd00::9")])[0].set, "addr_udp");
         let c = Ipv4Addr::new(172, 17, 0, 2);
         let port = |ip: &str| Binding {
             host_ip: ip.parse().unwrap_or(ANY_V4),

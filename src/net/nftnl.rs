@@ -44,6 +44,7 @@ const RECV_BUF: usize = 65536;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Addr(Ipv4Addr),
+    Addr6(std::net::Ipv6Addr),
     Port(u16),
 }
 
@@ -54,6 +55,7 @@ pub fn concat(fields: &[Field]) -> Vec<u8> {
     for f in fields {
         match f {
             Field::Addr(a) => out.extend_from_slice(&a.octets()),
+            Field::Addr6(a) => out.extend_from_slice(&a.octets()),
             Field::Port(p) => {
                 out.extend_from_slice(&p.to_be_bytes());
                 // A lone port is 2 bytes; in a concatenation it fills a

@@ -160,10 +160,8 @@ pub fn rebuild(
     if kernel_nat(s) {
         let mut elements = String::new();
         for (_, n) in &live {
-            if let (true, Some(ip)) = (n.kernel_nat, n.ipv4()) {
-                let links: Vec<nft::LinkRule> =
-                    n.link_rules.iter().filter_map(nft::LinkRule::of).collect();
-                for e in nft::elements(ip, n.nat_ports(), &links) {
+            if n.kernel_nat {
+                for e in super::container_elements(n) {
                     elements.push_str(&e.add_line(&s.table));
                 }
             }
