@@ -1459,3 +1459,68 @@ proptest! {
         prop_assert_eq!(wire::parse_reverse(&q.name), Some(addr));
     }
 }
+
+const NETDEF_PIECES: &[&str] = &[
+    "10.5.0.0/24",
+    "fd00::/64",
+    "172.18.0.0/16",
+    "10.5.0.1",
+    "/",
+    "::",
+    "1",
+    "0",
+    "a",
+    "-",
+    ".",
+    "=",
+    ",",
+    " ",
+    "é",
+    "\n",
+    "com.docker.network.driver.mtu",
+    "com.docker.network.bridge.name",
+    "65535",
+    "/33",
+    "/120",
+];
+
+proptest! {
+    #![proptest_config(cfg(256))]
+
+    /// `network create`'s checks never panic, and what they accept is a
+    /// network whose gateway and range lie in its subnet.
+    #[test]
+    fn network_create_never_panics(
+        name in text_of(NETDEF_PIECES),
+        subnets in proptest::collection::vec(text_of(NETDEF_PIECES), 0..3),
+        gateways in proptest::collection::vec(text_of(NETDEF_PIECES), 0..2),
+        ranges in proptest::collection::vec(text_of(NETDEF_PIECES), 0..2),
+        options in proptest::collection::vec(text_of(NETDEF_PIECES), 0..3),
+        ipv6 in any::<bool>(),
+        id in "[0-9a-f]{0,64}",
+    ) {
+        use crate::netdef;
+        let a = netdef::CreateArgs {
+            name, driver: None, subnets, gateways, ip_ranges: ranges,
+            internal: false, ipv6, options, labels: Vec::new(),
+        };
+        let taken: Vec<ipnet::IpNet> = vec!["172.17.0.0/16".parse().unwrap()];
+        if let Ok(d) = netdef::settle(&a, &id, "now", &[], &taken) {
+            prop_assert!(d.subnet.contains(&d.gateway));
+            if let Some(r) = d.ip_range {
+                prop_assert!(d.subnet.contains(&r));
+            }
+            prop_assert!(netdef::valid_name(&d.name));
+            prop_assert_eq!(d.subnet6.is_some(), ipv6);
+            let _ = netdef::check_ip(&d, &std::net::IpAddr::V4(d.gateway));
+        }
+    }
+
+    /// Aliases never panic; an accepted one is lower-case.
+    #[test]
+    fn network_alias_never_panics(a in text_of(NETDEF_PIECES)) {
+        if let Ok(x) = crate::netdef::check_alias(&a) {
+            prop_assert_eq!(x.clone(), x.to_ascii_lowercase());
+        }
+    }
+}
