@@ -60,7 +60,7 @@ pub struct RunArgs {
     /// A network-scoped alias for the container (user-defined networks)
     #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
     pub network_alias: Vec<String>,
-    /// IPv6 address on a user-defined network (not supported yet: refused)
+    /// IPv6 address (refused: the IPv6 address follows the IPv4 one)
     #[arg(long = "ip6", value_name = "IP")]
     pub ip6: Option<String>,
     /// Publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]
@@ -380,7 +380,7 @@ pub struct PortArgs {
     pub port: Option<String>,
 }
 
-/// Manage networks (create, ls, inspect, rm, prune, reload)
+/// Manage networks (create, ls, inspect, rm, prune, connect, disconnect, reload)
 #[derive(Parser, Debug)]
 #[command(name = "rrun network", disable_help_flag = true)]
 pub struct NetworkArgs {
@@ -389,7 +389,8 @@ pub struct NetworkArgs {
     /// reload: every container (the whole network is rebuilt anyway)
     #[arg(short = 'a', long = "all")]
     pub all: bool,
-    /// create, ls, inspect, rm, prune or reload
+    /// create, ls, inspect, rm, prune, connect, disconnect or reload
+    /// (`rrun network ACTION --help` for each one's flags)
     pub action: String,
     /// Networks by name ("bridge": the default network)
     pub names: Vec<String>,
@@ -416,7 +417,7 @@ pub struct NetworkCreateArgs {
     /// Restrict external access to the network
     #[arg(long = "internal")]
     pub internal: bool,
-    /// Enable IPv6 networking (not supported yet: refused)
+    /// Enable IPv6 networking (an IPv6 --subnet, else a unique local /64)
     #[arg(long = "ipv6")]
     pub ipv6: bool,
     /// Driver options (com.docker.network.driver.mtu=N, com.docker.network.bridge.name=NAME)
@@ -457,7 +458,7 @@ pub struct NetworkConnectArgs {
     /// IPv4 address
     #[arg(long = "ip", value_name = "IP")]
     pub ip: Option<String>,
-    /// IPv6 address (not supported yet: refused)
+    /// IPv6 address (refused: the IPv6 address follows the IPv4 one)
     #[arg(long = "ip6", value_name = "IP")]
     pub ip6: Option<String>,
     pub network: String,

@@ -53,7 +53,7 @@ pub fn command() -> Command {
         sub(cli::WaitArgs::command(), "wait"),
         sub(cli::RmArgs::command(), "rm"),
         container(),
-        sub(cli::NetworkArgs::command(), "network"),
+        network(),
         sub(cli::InfoArgs::command(), "info"),
         sub(cli::SystemArgs::command(), "system"),
         sub(cli::VersionArgs::command(), "version"),
@@ -88,6 +88,39 @@ pub fn command() -> Command {
 
 /// `rrun container SUBCOMMAND`: Docker's other spelling of the container
 /// commands, and `prune`, which has no other.
+/// `rrun network`'s actions, each with its own flags (the parser reads
+/// the action word first: main's network_command).
+fn network() -> Command {
+    let actions = [
+        ("create", cli::NetworkCreateArgs::command()),
+        ("ls", cli::NetworkLsArgs::command()),
+        ("inspect", cli::NetworkInspectArgs::command()),
+        ("connect", cli::NetworkConnectArgs::command()),
+        ("disconnect", cli::NetworkDisconnectArgs::command()),
+        ("prune", cli::NetworkPruneArgs::command()),
+    ];
+    let plain = |name: &'static str, about: &'static str| {
+        Command::new(name)
+            .about(about)
+            .arg(Arg::new("names").num_args(0..).value_name("NETWORK"))
+    };
+    Command::new("network")
+        .about("Manage networks (create, ls, inspect, rm, prune, connect, disconnect, reload)")
+        .disable_help_subcommand(true)
+        .subcommands(actions.into_iter().map(|(n, c)| {
+            let bin = format!("rrun network {n}");
+            c.name(n).bin_name(bin)
+        }))
+        .subcommand(plain(
+            "rm",
+            "Remove networks (no name, or bridge: the default network)",
+        ))
+        .subcommand(plain(
+            "reload",
+            "Rebuild every network's bridge and rules from the records",
+        ))
+}
+
 fn container() -> Command {
     let same = [
         ("create", cli::create_command()),

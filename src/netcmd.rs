@@ -451,7 +451,7 @@ pub fn network(a: &cli::NetworkArgs) -> Result<i32, CmdError> {
         other => Err(CmdError::Failed {
             code: 125,
             msg: format!(
-                "unknown network command {other:?}: use create, ls, inspect, rm, prune or reload"
+                "unknown network command {other:?}: use create, ls, inspect, rm, prune, connect, disconnect or reload"
             ),
         }),
     }
