@@ -517,6 +517,19 @@ fn make_install_puts_everything_in_place() {
     ] {
         want.push(format!("share/man/man1/rrun-container-{c}.1").into());
     }
+    // And network's actions, as docker-network-create(1).
+    for c in [
+        "connect",
+        "create",
+        "disconnect",
+        "inspect",
+        "ls",
+        "prune",
+        "reload",
+        "rm",
+    ] {
+        want.push(format!("share/man/man1/rrun-network-{c}.1").into());
+    }
     want.sort();
     assert_eq!(files(&prefix), want);
     assert_eq!(
