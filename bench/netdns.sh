@@ -241,9 +241,15 @@ def pss(pid):
     return None
 
 
-res_pids = [int(p) for p in os.listdir("/proc") if p.isdigit()
-            and open(f"/proc/{p}/comm").read().strip() == "rrun-dns"
-            and f"RRUN_ROOT={E['RRUN_ROOT']}".encode() in open(f"/proc/{p}/environ", "rb").read()]
+def ours(p):
+    try:
+        return (open(f"/proc/{p}/comm").read().strip() == "rrun-dns"
+                and f"RRUN_ROOT={E['RRUN_ROOT']}".encode() in open(f"/proc/{p}/environ", "rb").read())
+    except OSError:
+        return False
+
+
+res_pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and ours(p)]
 vals = [v for v in (pss(p) for p in res_pids) if v]
 if vals:
     print(f"resolver memory: {len(vals)} rrun-dns processes, PSS median {statistics.median(vals):.0f} KiB, "
