@@ -587,40 +587,9 @@ fn outside_ns(cx: &Ctx, n: u8) -> NetNs {
     outside
 }
 
-/// examples/netprobe, built by `cargo test` beside the binary under test.
-fn netprobe() -> Option<String> {
-    let p = std::path::Path::new(env!("CARGO_BIN_EXE_rrun"))
-        .parent()
-        .map(|d| d.join("examples").join("netprobe"))?;
-    if p.is_file() {
-        Some(p.display().to_string())
-    } else {
-        skip(&format!(
-            "{} is not built (plain `cargo test` builds the examples; or cargo build --example netprobe)",
-            p.display()
-        ));
-        None
-    }
-}
-
-/// The pids of the socket bypass's brokers of this test's containers
-/// (their environment names the test's state directory).
+/// The pids of the socket bypass's brokers of this test's containers.
 fn brokers(cx: &Ctx) -> Vec<i32> {
-    let want = format!("RRUN_ROOT={}", cx.state.display());
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if comm.trim_end() == "rrun-bypass"
-            && env.split(|b| *b == 0).any(|kv| kv == want.as_bytes())
-        {
-            v.push(pid);
-        }
-    }
-    v
+    helpers_named(cx, "rrun-bypass")
 }
 
 /// The line of `netprobe MODE` output that starts with `local`.

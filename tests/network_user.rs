@@ -69,19 +69,7 @@ fn inspect_net(cx: &Ctx, name: &str) -> serde_json::Value {
 
 /// The rrun-dns processes of this test's state directory.
 fn resolvers(cx: &Ctx) -> Vec<i32> {
-    let want = format!("RRUN_ROOT={}", cx.state.display());
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if comm.trim_end() == "rrun-dns" && env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) {
-            v.push(pid);
-        }
-    }
-    v
+    helpers_named(cx, "rrun-dns")
 }
 
 /// `nslookup NAME` in running container `from`: the addresses answered
@@ -694,19 +682,6 @@ fn lookups_during_starts_and_stops(mode: Mode) {
         "no lookup failed during 20 starts and stops\n{out}"
     );
     assert_eq!(lookup(&cx, "asker", "stable"), [ip]);
-}
-
-/// examples/netprobe, built by `cargo test` beside the binary under test.
-fn netprobe() -> Option<String> {
-    let p = std::path::Path::new(env!("CARGO_BIN_EXE_rrun"))
-        .parent()
-        .map(|d| d.join("examples").join("netprobe"))?;
-    if p.is_file() {
-        Some(p.display().to_string())
-    } else {
-        skip(&format!("{} is not built", p.display()));
-        None
-    }
 }
 
 /// `network connect` gives a running container another interface, address

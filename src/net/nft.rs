@@ -39,29 +39,11 @@ pub fn network_script(s: &Settings) -> String {
 /// The network's rules; `tproxy`: with the chain that marks replies to the
 /// forwarder's transparent sockets.
 pub fn network_script_with(s: &Settings, tproxy: bool) -> String {
-    let br = &s.bridge;
     let table = &s.table;
-    let subnet = s.subnet();
     let tproxy = if tproxy {
         tproxy_chain(s)
     } else {
         String::new()
-    };
-    // --internal: nothing leaves the bridge but for the bridge, and
-    // nothing is masqueraded.
-    let (masquerade, internal) = if s.internal {
-        (
-            String::new(),
-            format!("\t\tiifname \"{br}\" oifname != \"{br}\" drop\n"),
-        )
-    } else {
-        (
-            format!(
-                "\t\tip saddr {subnet} oifname != \"{br}\" masquerade\n\
-\t\toifname \"{br}\" ct status dnat ip saddr {subnet} masquerade\n"
-            ),
-            String::new(),
-        )
     };
     let icc_drop = if s.icc {
         String::new()
@@ -72,7 +54,20 @@ pub fn network_script_with(s: &Settings, tproxy: bool) -> String {
     } else {
         format!("\t\tiifname \"{VETH_PREFIX}*\" oifname \"{VETH_PREFIX}*\" ether type ip drop\n")
     };
-    let six = ip6_script(s);
+    // A network with IPv6 has an ip6 table too (the ip table sees no IPv6
+    // packet): the same rules, for the containers' IPv6 addresses.
+    let six = match s.subnet6 {
+        Some(n) => family_table(s, "ip6", "ipv6_addr", &n.to_string(), "::1", ""),
+        None => String::new(),
+    };
+    let four = family_table(
+        s,
+        "ip",
+        "ipv4_addr",
+        &s.subnet().to_string(),
+        "127.0.0.0/8",
+        &tproxy,
+    );
     format!(
         "table ip {table} {{}}\n\
 delete table ip {table}\n\
@@ -80,42 +75,7 @@ table bridge {table} {{}}\n\
 delete table bridge {table}\n\
 table ip6 {table} {{}}\n\
 delete table ip6 {table}\n\
-{six}\
-table ip {table} {{\n\
-\tmap any_tcp {{ type inet_service : ipv4_addr . inet_service; }}\n\
-\tmap any_udp {{ type inet_service : ipv4_addr . inet_service; }}\n\
-\tmap addr_tcp {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}\n\
-\tmap addr_udp {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}\n\
-\tchain published {{\n\
-\t\tfib daddr type local dnat ip to ip daddr . tcp dport map @addr_tcp\n\
-\t\tfib daddr type local dnat ip to ip daddr . udp dport map @addr_udp\n\
-\t\tfib daddr type local dnat ip to tcp dport map @any_tcp\n\
-\t\tfib daddr type local dnat ip to udp dport map @any_udp\n\
-\t}}\n\
-\tchain prerouting {{\n\
-\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-\t\tjump published\n\
-\t}}\n\
-\tchain output {{\n\
-\t\ttype nat hook output priority -100; policy accept;\n\
-\t\tip daddr 127.0.0.0/8 return\n\
-\t\tjump published\n\
-\t}}\n\
-\tchain postrouting {{\n\
-\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-{masquerade}\t}}\n\
-\tchain guard {{\n\
-\t\ttype filter hook prerouting priority raw; policy accept;\n\
-\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n\
-\t}}\n\
-\tchain forward {{\n\
-\t\ttype filter hook forward priority filter; policy accept;\n\
-\t\tiifname \"{br}\" oifname \"{br}\" accept\n\
-{internal}\t\toifname \"{br}\" ct state established,related accept\n\
-\t\toifname \"{br}\" ct status dnat accept\n\
-\t\toifname \"{br}\" drop\n\
-\t}}\n\
-{tproxy}}}\n\
+{six}{four}\
 table bridge {table} {{\n\
 \tset links_tcp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
 \tset links_udp {{ type ipv4_addr . ipv4_addr . inet_service; }}\n\
@@ -130,15 +90,22 @@ table bridge {table} {{\n\
     )
 }
 
-/// A network with IPv6: its IPv6 table (the ip table sees no IPv6
-/// packet). The same isolation as for IPv4 and, unless --internal,
-/// masquerade of what leaves; DNAT of published ports to the containers'
-/// IPv6 addresses (the `[::]` twins of default-address ports, IPv6 host
-/// addresses), with the loopback guard; `[::1]` is the forwarder's.
-fn ip6_script(s: &Settings) -> String {
-    let Some(n) = s.subnet6 else {
-        return String::new();
-    };
+/// One family's table (`ip` or `ip6`; `addr`: its address type, `subnet`
+/// the network's, `lo` the loopback it guards): published ports DNATed by
+/// map (for traffic from outside, from the host itself but not to its
+/// loopback, which is the forwarder's, and from containers through a host
+/// address), masquerade out of the subnet unless --internal, the loopback
+/// guard, and the forward chain that lets new flows into the bridge only
+/// from itself or when DNATed (--internal: nothing out of it either).
+/// `extra`: more chains (the ip table's transparent-forwarding mark).
+fn family_table(
+    s: &Settings,
+    fam: &str,
+    addr: &str,
+    subnet: &str,
+    lo: &str,
+    extra: &str,
+) -> String {
     let (br, table) = (&s.bridge, &s.table);
     let (masquerade, internal) = if s.internal {
         (
@@ -148,23 +115,23 @@ fn ip6_script(s: &Settings) -> String {
     } else {
         (
             format!(
-                "\t\tip6 saddr {n} oifname != \"{br}\" masquerade\n\
-\t\toifname \"{br}\" ct status dnat ip6 saddr {n} masquerade\n"
+                "\t\t{fam} saddr {subnet} oifname != \"{br}\" masquerade\n\
+\t\toifname \"{br}\" ct status dnat {fam} saddr {subnet} masquerade\n"
             ),
             String::new(),
         )
     };
     format!(
-        "table ip6 {table} {{\n\
-\tmap any_tcp {{ type inet_service : ipv6_addr . inet_service; }}\n\
-\tmap any_udp {{ type inet_service : ipv6_addr . inet_service; }}\n\
-\tmap addr_tcp {{ type ipv6_addr . inet_service : ipv6_addr . inet_service; }}\n\
-\tmap addr_udp {{ type ipv6_addr . inet_service : ipv6_addr . inet_service; }}\n\
+        "table {fam} {table} {{\n\
+\tmap any_tcp {{ type inet_service : {addr} . inet_service; }}\n\
+\tmap any_udp {{ type inet_service : {addr} . inet_service; }}\n\
+\tmap addr_tcp {{ type {addr} . inet_service : {addr} . inet_service; }}\n\
+\tmap addr_udp {{ type {addr} . inet_service : {addr} . inet_service; }}\n\
 \tchain published {{\n\
-\t\tfib daddr type local dnat ip6 to ip6 daddr . tcp dport map @addr_tcp\n\
-\t\tfib daddr type local dnat ip6 to ip6 daddr . udp dport map @addr_udp\n\
-\t\tfib daddr type local dnat ip6 to tcp dport map @any_tcp\n\
-\t\tfib daddr type local dnat ip6 to udp dport map @any_udp\n\
+\t\tfib daddr type local dnat {fam} to {fam} daddr . tcp dport map @addr_tcp\n\
+\t\tfib daddr type local dnat {fam} to {fam} daddr . udp dport map @addr_udp\n\
+\t\tfib daddr type local dnat {fam} to tcp dport map @any_tcp\n\
+\t\tfib daddr type local dnat {fam} to udp dport map @any_udp\n\
 \t}}\n\
 \tchain prerouting {{\n\
 \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
@@ -172,7 +139,7 @@ fn ip6_script(s: &Settings) -> String {
 \t}}\n\
 \tchain output {{\n\
 \t\ttype nat hook output priority -100; policy accept;\n\
-\t\tip6 daddr ::1 return\n\
+\t\t{fam} daddr {lo} return\n\
 \t\tjump published\n\
 \t}}\n\
 \tchain postrouting {{\n\
@@ -180,7 +147,7 @@ fn ip6_script(s: &Settings) -> String {
 {masquerade}\t}}\n\
 \tchain guard {{\n\
 \t\ttype filter hook prerouting priority raw; policy accept;\n\
-\t\tiifname != \"lo\" ip6 daddr ::1 drop\n\
+\t\tiifname != \"lo\" {fam} daddr {lo} drop\n\
 \t}}\n\
 \tchain forward {{\n\
 \t\ttype filter hook forward priority filter; policy accept;\n\
@@ -189,7 +156,7 @@ fn ip6_script(s: &Settings) -> String {
 \t\toifname \"{br}\" ct status dnat accept\n\
 \t\toifname \"{br}\" drop\n\
 \t}}\n\
-}}\n"
+{extra}}}\n"
     )
 }
 

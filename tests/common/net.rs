@@ -638,3 +638,39 @@ pub fn forwarder_pid(cx: &Ctx, id: &str) -> Option<i32> {
         (comm == "rrun-forward" && ppid == monitor).then_some(pid)
     })
 }
+
+/// examples/netprobe, built by `cargo test` beside the binary under test
+/// (or None, after a loud SKIP).
+pub fn netprobe() -> Option<String> {
+    let p = std::path::Path::new(env!("CARGO_BIN_EXE_rrun"))
+        .parent()
+        .map(|d| d.join("examples").join("netprobe"))?;
+    if p.is_file() {
+        Some(p.display().to_string())
+    } else {
+        skip(&format!(
+            "{} is not built (plain `cargo test` builds the examples; or cargo build --example netprobe)",
+            p.display()
+        ));
+        None
+    }
+}
+
+/// The pids of rrun's helper processes called `comm` (rrun-bypass,
+/// rrun-dns) of this test's containers: their environment names the
+/// test's state directory.
+pub fn helpers_named(cx: &Ctx, comm: &str) -> Vec<i32> {
+    let want = format!("RRUN_ROOT={}", cx.state.display());
+    let mut v = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let env = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if name.trim_end() == comm && env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) {
+            v.push(pid);
+        }
+    }
+    v
+}
