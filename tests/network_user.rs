@@ -610,6 +610,16 @@ fn upstream_forwarding(mode: Mode) {
     );
     let ip = cx.inspect_f("{{.NetworkSettings.Networks.fwd.IPAddress}}", "local1");
     assert!(out.stdout.contains(&ip), "its own names stay local\n{out}");
+    // An --internal network's resolver forwards nothing.
+    create(&cx, &["--internal", "sealed"]);
+    let out = cx.sh(
+        &["--network", "sealed", "--dns", "10.217.0.2"],
+        "nslookup probe.test; echo rc=$?",
+    );
+    assert!(
+        !out.stdout.contains("10.1.2.3"),
+        "no query leaves an internal network\n{out}"
+    );
     // TCP to the resolver too.
     let out = cx.sh(
         &["--network", "fwd"],

@@ -274,7 +274,13 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
             };
             let (text, upstream) = hosts::embedded_resolv(&plain);
             f.resolv = text;
-            f.dns_upstream = upstream;
+            // --internal: no query leaves the network either (DNS would be
+            // a way out), as Docker does since 26.0.
+            f.dns_upstream = if b.settings.internal {
+                Vec::new()
+            } else {
+                upstream
+            };
             let own = HostLine {
                 ip: IpAddr::V4(b.ip),
                 names: hosts::own_names(&plan.hostname, &plan.domainname),
