@@ -130,6 +130,10 @@ pub fn rename(a: &cli::RenameArgs) -> Result<i32, RenameError> {
     {
         crate::net::dnsnames::rename(&crate::net::Net::of(&st, n), &id, &new);
     }
+    // And on the networks it was connected to since (`network connect`).
+    for a in &r.attachments {
+        crate::net::dnsnames::rename(&crate::net::Net::user(&st, &a.network), &id, &new);
+    }
     // Those linking to it show its new name (HostConfig.Links); best
     // effort: a record that cannot be rewritten shows the old one.
     let (records, _) = st.list();

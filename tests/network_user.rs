@@ -29,6 +29,7 @@ both_modes!(
     connect_and_disconnect,
     ipv6_dual_stack,
     flushed_firewall_rebuilds_every_network,
+    rename_follows_connected_networks,
 );
 
 /// `rrun network create ARGS`: the new id.
@@ -994,4 +995,32 @@ fn flushed_firewall_rebuilds_every_network(mode: Mode) {
         from_two(&cx).contains("BLOCKED"),
         "network two is isolated from one again"
     );
+}
+
+/// `rename` of a container connected to a second network: the new name
+/// resolves there and the old one stops, as on the network it was started
+/// on; else the old name would keep answering, and a later container
+/// taking that name would share it with the renamed one.
+fn rename_follows_connected_networks(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _cleanup = Cleanup::new(&cx);
+    create(&cx, &["--subnet", "10.127.1.0/24", "one"]);
+    create(&cx, &["--subnet", "10.127.2.0/24", "two"]);
+    cx.detach(&["--network", "one", "--name", "old"], &["sleep", "1000"]);
+    cx.detach(&["--network", "two", "--name", "peer"], &["sleep", "1000"]);
+    cx.rrun(&["network", "connect", "--ip", "10.127.2.50", "two", "old"])
+        .ok();
+    assert_eq!(lookup(&cx, "peer", "old"), ["10.127.2.50"]);
+    cx.rrun(&["rename", "old", "renamed"]).ok();
+    assert_eq!(lookup(&cx, "peer", "renamed"), ["10.127.2.50"]);
+    assert!(
+        lookup(&cx, "peer", "old").is_empty(),
+        "the old name no longer resolves on the connected network"
+    );
+    // The name is free: whoever takes it is the only one answering to it.
+    cx.detach(
+        &["--network", "two", "--ip", "10.127.2.60", "--name", "old"],
+        &["sleep", "1000"],
+    );
+    assert_eq!(lookup(&cx, "peer", "old"), ["10.127.2.60"]);
 }
