@@ -30,6 +30,7 @@ both_modes!(
     ipv6_dual_stack,
     flushed_firewall_rebuilds_every_network,
     rename_follows_connected_networks,
+    connect_to_a_network_made_after_the_start,
 );
 
 /// `rrun network create ARGS`: the new id.
@@ -1023,4 +1024,49 @@ fn rename_follows_connected_networks(mode: Mode) {
         &["sleep", "1000"],
     );
     assert_eq!(lookup(&cx, "peer", "old"), ["10.127.2.60"]);
+}
+
+/// A container connected to a network made after it started reaches that
+/// network's containers over TCP (rootless: its socket bypass must not
+/// send the connection out through the host, where that subnet is not).
+fn connect_to_a_network_made_after_the_start(mode: Mode) {
+    let Some(cx) = net_ctx(mode) else { return };
+    let _cleanup = Cleanup::new(&cx);
+    create(&cx, &["--subnet", "10.127.3.0/24", "early"]);
+    // The container's own process connects (an exec'd one may be set up
+    // otherwise), once eth1 is there; the result goes to its log.
+    let script = "until ip link show eth1 >/dev/null 2>&1; do sleep 0.1; done; \
+        for i in 1 2 3 4 5; do \
+          if socat -u -T2 tcp:10.127.4.10:80,connect-timeout=2 - 2>&1 | grep -q hi; then echo REACHED; break; fi; \
+          sleep 0.5; done; echo DONE; sleep 1000";
+    cx.detach(
+        &["--network", "early", "--name", "first"],
+        &["sh", "-c", script],
+    );
+    create(&cx, &["--subnet", "10.127.4.0/24", "late"]);
+    cx.detach(
+        &[
+            "--network",
+            "late",
+            "--name",
+            "server",
+            "--ip",
+            "10.127.4.10",
+        ],
+        &[
+            "socat",
+            "-T5",
+            "tcp-listen:80,fork,reuseaddr",
+            "system:echo hi",
+        ],
+    );
+    cx.rrun(&["network", "connect", "late", "first"]).ok();
+    let done = poll_until(Duration::from_secs(20), || {
+        cx.rrun(&["logs", "first"]).stdout.contains("DONE")
+    });
+    let out = cx.rrun(&["logs", "first"]);
+    assert!(
+        done && out.stdout.contains("REACHED"),
+        "the connected network's container answers\n{out}"
+    );
 }

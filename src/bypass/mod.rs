@@ -67,8 +67,13 @@ pub fn available() -> bool {
 }
 
 /// Fork the broker; it stays in this process's network namespace.
-/// `keep`: the networks whose traffic stays the container's own.
-pub fn spawn(keep: Vec<Ipv4Net>) -> Result<Broker, BypassError> {
+/// `keep`: the networks whose traffic stays the container's own;
+/// `refresh`: asked before a connect() would leave, gives them anew when
+/// they changed (a network made since).
+pub fn spawn(
+    keep: Vec<Ipv4Net>,
+    refresh: impl FnMut() -> Option<Vec<Ipv4Net>>,
+) -> Result<Broker, BypassError> {
     let (mine, theirs) = crate::sys::seqpacket_pair().map_err(BypassError::Pair)?;
     // SAFETY: rrun is single-threaded here; the child only makes system
     // calls and allocates (safe after a fork of a single thread), then
@@ -82,7 +87,7 @@ pub fn spawn(keep: Vec<Ipv4Net>) -> Result<Broker, BypassError> {
             drop(mine);
             let code = match broker_setup(theirs) {
                 Ok(ctl) => {
-                    serve(ctl, &keep);
+                    serve(ctl, keep, refresh);
                     0
                 }
                 Err(_) => 1,
@@ -134,7 +139,7 @@ enum Answer {
 /// The broker's loop: take listeners from the control socket, answer
 /// their calls, end when the control socket is closed and no listener
 /// has a process left.
-fn serve(ctl: OwnedFd, keep: &[Ipv4Net]) {
+fn serve(ctl: OwnedFd, mut keep: Vec<Ipv4Net>, mut refresh: impl FnMut() -> Option<Vec<Ipv4Net>>) {
     let fresh = fresh_options();
     let mut ctl = Some(ctl);
     let mut listeners: Vec<OwnedFd> = Vec::new();
@@ -217,7 +222,7 @@ fn serve(ctl: OwnedFd, keep: &[Ipv4Net]) {
             let l = listeners[i].as_raw_fd();
             if e.contains(PollFlags::POLLIN) {
                 if let Some(n) = receive(l) {
-                    match handle(l, &n, keep, &fresh) {
+                    match handle(l, &n, &mut keep, &mut refresh, &fresh) {
                         Answer::Wait(p) => pending.push(p),
                         a => respond(l, n.id, a),
                     }
@@ -322,7 +327,13 @@ fn id_valid(l: RawFd, id: u64) -> bool {
     unsafe { libc::ioctl(l, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
 }
 
-fn handle(l: RawFd, n: &libc::seccomp_notif, keep: &[Ipv4Net], fresh: &Fresh) -> Answer {
+fn handle(
+    l: RawFd,
+    n: &libc::seccomp_notif,
+    keep: &mut Vec<Ipv4Net>,
+    refresh: &mut impl FnMut() -> Option<Vec<Ipv4Net>>,
+    fresh: &Fresh,
+) -> Answer {
     let fd = n.data.args[0] as i32;
     let addr = n.data.args[1];
     let len = n.data.args[2] as u32;
@@ -334,7 +345,15 @@ fn handle(l: RawFd, n: &libc::seccomp_notif, keep: &[Ipv4Net], fresh: &Fresh) ->
     let Some(raw) = read_memory(tid, addr, (len as usize).min(28)) else {
         return Answer::Continue;
     };
-    let (domain, dest) = match policy::route(&raw, keep) {
+    let mut route = policy::route(&raw, keep);
+    // Leaving: unless a network made since holds the address.
+    if route != Route::Stay
+        && let Some(k) = refresh()
+    {
+        *keep = k;
+        route = policy::route(&raw, keep);
+    }
+    let (domain, dest) = match route {
         Route::Host(d) => (libc::AF_INET, d),
         Route::Mapped(d) => (libc::AF_INET6, d),
         Route::Stay => return Answer::Continue,

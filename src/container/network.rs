@@ -527,7 +527,8 @@ fn prepare_bridge(
     let bypass = match user_ns {
         // An --internal network has no way out: no bypass either.
         Some(_) if plan.outbound_bypass && !settings.internal && crate::bypass::available() => {
-            match crate::bypass::spawn(net::all_subnets(st, settings.subnet())) {
+            let (keep, mut watch) = net::SubnetWatch::new(st, settings.subnet());
+            match crate::bypass::spawn(keep, move || watch.changed()) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     eprintln!("rrun: warning: {e}; outbound connections go through pasta");

@@ -35,7 +35,7 @@ use crate::ports::{Binding, Proto};
 use crate::state::{self, State, StateError};
 use crate::sys;
 use ipam::Leases;
-pub use networks::{all_subnets, load_def};
+pub use networks::{SubnetWatch, load_def};
 use settings::Settings;
 
 #[derive(Debug, thiserror::Error)]

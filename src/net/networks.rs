@@ -63,6 +63,81 @@ pub fn all_subnets(st: &State, own: ipnet::Ipv4Net) -> Vec<ipnet::Ipv4Net> {
     v
 }
 
+/// What the socket bypass of a running container keeps inside the user's
+/// namespace: [`all_subnets`], read again when a network's record or the
+/// default network's settings change, so that a network made after the
+/// container started (and connected to it, or not) stays inside too.
+pub struct SubnetWatch {
+    defs: std::path::PathBuf,
+    settings: std::path::PathBuf,
+    own: ipnet::Ipv4Net,
+    seen: Vec<(std::ffi::OsString, u64, i64)>,
+}
+
+impl SubnetWatch {
+    /// The subnets now, and a watch that tells when they change.
+    pub fn new(st: &State, own: ipnet::Ipv4Net) -> (Vec<ipnet::Ipv4Net>, SubnetWatch) {
+        let mut w = SubnetWatch {
+            defs: super::defs_dir(st),
+            settings: Net::bridge(st).dir.join("settings.json"),
+            own,
+            seen: Vec::new(),
+        };
+        w.seen = w.stamp();
+        (all_subnets(st, own), w)
+    }
+
+    /// (file, inode, mtime) of every record the subnets come from: each is
+    /// replaced whole (a new inode) when written.
+    fn stamp(&self) -> Vec<(std::ffi::OsString, u64, i64)> {
+        use std::os::unix::fs::MetadataExt;
+        let mut files = vec![self.settings.clone()];
+        if let Ok(rd) = fs::read_dir(&self.defs) {
+            files.extend(rd.flatten().map(|e| e.path().join("network.json")));
+        }
+        let mut v: Vec<_> = files
+            .into_iter()
+            .filter_map(|f| {
+                let m = fs::metadata(&f).ok()?;
+                Some((
+                    f.into_os_string(),
+                    m.ino(),
+                    m.mtime_nsec() + m.mtime() * 1_000_000_000,
+                ))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The subnets, when they may have changed since the last call.
+    pub fn changed(&mut self) -> Option<Vec<ipnet::Ipv4Net>> {
+        let now = self.stamp();
+        if now == self.seen {
+            return None;
+        }
+        self.seen = now;
+        let mut v = vec![self.own];
+        if let Ok(Some(s)) = read_json::<super::Settings>(&self.settings) {
+            v.push(s.subnet());
+        }
+        v.extend(
+            self.seen
+                .iter()
+                .filter(|(f, ..)| *f != self.settings.as_os_str())
+                .filter_map(|(f, ..)| {
+                    read_json::<NetworkDef>(std::path::Path::new(f))
+                        .ok()
+                        .flatten()
+                })
+                .map(|d| d.subnet),
+        );
+        v.sort();
+        v.dedup();
+        Some(v)
+    }
+}
+
 /// `network create`: check, then record. As root the bridge is made at
 /// once (Docker's `ip link` shows it); rootless at the first start.
 pub fn create(st: &State, a: &CreateArgs) -> Result<NetworkDef, NetError> {
