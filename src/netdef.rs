@@ -31,6 +31,10 @@ pub enum NetDefError {
         "invalid subnet {0}: a network needs room for a gateway and one container (at most /30)"
     )]
     Small(Ipv4Net),
+    #[error(
+        "invalid subnet {0}: loopback, multicast and reserved addresses (0/8, 127/8, 224/3) cannot be a network's"
+    )]
+    Special(Ipv4Net),
     #[error("Pool overlaps with other one on this address space")]
     Overlap,
     #[error(
@@ -251,6 +255,15 @@ pub fn settle(
             let n = parse_net(s)?;
             if n.prefix_len() > 30 {
                 return Err(NetDefError::Small(n));
+            }
+            // Such a network would shadow the host's and the containers'
+            // loopback (127.0.0.11 included) or route multicast to a bridge.
+            let special = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/3"]
+                .iter()
+                .filter_map(|x| x.parse::<Ipv4Net>().ok())
+                .any(|x| x.contains(&n.network()) || n.contains(&x.network()));
+            if special {
+                return Err(NetDefError::Special(n));
             }
             let n6 = IpNet::V4(n);
             if taken.iter().any(|t| t.prefix_len() > 0 && overlaps(t, &n6)) {
@@ -483,6 +496,22 @@ mod tests {
         a.subnets = vec!["10.5.0.0/31".into()];
         assert!(matches!(err(&a, &[], &[]), NetDefError::Small(_)));
         a.subnets = vec!["10.5.0.0/30".into()];
+        ok(&a, &[]);
+        for special in [
+            "127.0.0.0/8",
+            "127.3.0.0/16",
+            "0.0.0.0/8",
+            "224.0.0.0/24",
+            "240.0.0.0/4",
+            "96.0.0.0/3",
+        ] {
+            a.subnets = vec![special.into()];
+            assert!(
+                matches!(err(&a, &[], &[]), NetDefError::Special(_)),
+                "{special}"
+            );
+        }
+        a.subnets = vec!["223.255.255.0/24".into()];
         ok(&a, &[]);
         a.subnets = vec!["fd00::/64".into()];
         assert_eq!(err(&a, &[], &[]), NetDefError::Ipv6);
