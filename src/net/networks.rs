@@ -50,29 +50,25 @@ pub fn find(st: &State, key: &str) -> Result<NetworkDef, NetError> {
     }
 }
 
-/// Every subnet rrun's networks hold (recorded, made or not), with `own`:
-/// what the socket bypass keeps inside the user's namespace.
-pub fn all_subnets(st: &State, own: ipnet::Ipv4Net) -> Vec<ipnet::Ipv4Net> {
-    let mut v = vec![own];
-    if let Ok(Some(s)) = load_settings(st) {
-        v.push(s.subnet());
-    }
-    v.extend(all(st).iter().map(|d| d.subnet));
-    v.sort();
-    v.dedup();
-    v
-}
-
 /// What the socket bypass of a running container keeps inside the user's
-/// namespace: [`all_subnets`], read again when a network's record or the
+/// namespace: every subnet rrun's networks hold (recorded, made or not),
+/// with its own, read again when a network's record or the
 /// default network's settings change, so that a network made after the
 /// container started (and connected to it, or not) stays inside too.
 pub struct SubnetWatch {
     defs: std::path::PathBuf,
     settings: std::path::PathBuf,
     own: ipnet::Ipv4Net,
-    seen: Vec<(std::ffi::OsString, u64, i64)>,
+    seen: Stamp,
+    /// A network directory without its record yet (made, not yet written
+    /// by `network create`): read again at the next call.
+    unsettled: bool,
 }
+
+/// (inode, mtime) of the definitions' directory — a network made or
+/// removed changes it; a definition is never rewritten — and of the
+/// default network's settings (replaced whole when written).
+type Stamp = [Option<(u64, i64)>; 2];
 
 impl SubnetWatch {
     /// The subnets now, and a watch that tells when they change.
@@ -81,57 +77,42 @@ impl SubnetWatch {
             defs: super::defs_dir(st),
             settings: Net::bridge(st).dir.join("settings.json"),
             own,
-            seen: Vec::new(),
+            seen: [None, None],
+            unsettled: true,
         };
-        w.seen = w.stamp();
-        (all_subnets(st, own), w)
+        let v = w.changed().unwrap_or_else(|| vec![own]);
+        (v, w)
     }
 
-    /// (file, inode, mtime) of every record the subnets come from: each is
-    /// replaced whole (a new inode) when written.
-    fn stamp(&self) -> Vec<(std::ffi::OsString, u64, i64)> {
+    /// Two stats: what a connection about to leave pays.
+    fn stamp(&self) -> Stamp {
         use std::os::unix::fs::MetadataExt;
-        let mut files = vec![self.settings.clone()];
-        if let Ok(rd) = fs::read_dir(&self.defs) {
-            files.extend(rd.flatten().map(|e| e.path().join("network.json")));
-        }
-        let mut v: Vec<_> = files
-            .into_iter()
-            .filter_map(|f| {
-                let m = fs::metadata(&f).ok()?;
-                Some((
-                    f.into_os_string(),
-                    m.ino(),
-                    m.mtime_nsec() + m.mtime() * 1_000_000_000,
-                ))
-            })
-            .collect();
-        v.sort();
-        v
+        let st = |p: &std::path::Path| {
+            fs::metadata(p)
+                .ok()
+                .map(|m| (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
+        };
+        [st(&self.defs), st(&self.settings)]
     }
 
     /// The subnets, when they may have changed since the last call.
     pub fn changed(&mut self) -> Option<Vec<ipnet::Ipv4Net>> {
         let now = self.stamp();
-        if now == self.seen {
+        if now == self.seen && !self.unsettled {
             return None;
         }
         self.seen = now;
+        self.unsettled = false;
         let mut v = vec![self.own];
         if let Ok(Some(s)) = read_json::<super::Settings>(&self.settings) {
             v.push(s.subnet());
         }
-        v.extend(
-            self.seen
-                .iter()
-                .filter(|(f, ..)| *f != self.settings.as_os_str())
-                .filter_map(|(f, ..)| {
-                    read_json::<NetworkDef>(std::path::Path::new(f))
-                        .ok()
-                        .flatten()
-                })
-                .map(|d| d.subnet),
-        );
+        for e in fs::read_dir(&self.defs).into_iter().flatten().flatten() {
+            match read_json::<NetworkDef>(&e.path().join("network.json")) {
+                Ok(Some(d)) => v.push(d.subnet),
+                _ => self.unsettled = true,
+            }
+        }
         v.sort();
         v.dedup();
         Some(v)
