@@ -488,6 +488,16 @@ pub fn ports_text(r: &Record) -> String {
     })
 }
 
+/// ps's `{{.Networks}}`: the network it was created on and those it was
+/// connected to since, joined with commas, as Docker's.
+fn networks_text(r: &Record) -> String {
+    let mut v = vec![r.config.net.clone()];
+    if r.running() {
+        v.extend(r.attachments.iter().map(|a| a.network.clone()));
+    }
+    v.join(",")
+}
+
 /// ps's `{{.Labels}}`: `k=v` pairs, by key, joined with commas.
 fn labels_text(r: &Record) -> String {
     r.config
@@ -567,6 +577,7 @@ pub fn ps_fields(r: &Record, now: f64, no_trunc: bool, names: &str) -> Value {
         "Status": status_text(r, now),
         "State": r.state.status.name(),
         "Ports": ports_text(r),
+        "Networks": networks_text(r),
         "Names": names,
         "Labels": labels_text(r),
     })
@@ -608,6 +619,7 @@ pub fn ps_header_fields() -> Value {
         "Status": "STATUS",
         "State": "STATE",
         "Ports": "PORTS",
+        "Networks": "NETWORKS",
         "Names": "NAMES",
         "Labels": "LABELS",
     })

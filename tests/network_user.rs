@@ -747,6 +747,17 @@ fn connect_and_disconnect(mode: Mode) {
         cx.inspect_f("{{.NetworkSettings.Networks.right.IPAddress}}", "a1"),
         "10.126.0.50"
     );
+    let ps = cx.rrun(&[
+        "ps",
+        "--filter",
+        "name=a1",
+        "--format",
+        "{{.Names}} {{.Networks}}",
+    ]);
+    assert_eq!(
+        ps.stdout, "a1 left,right\n",
+        "ps's Networks, as Docker's\n{ps}"
+    );
     let v = cx.rrun(&["network", "inspect", "-f", "{{json .Containers}}", "right"]);
     assert!(
         v.stdout.contains("10.126.0.50/24") && v.stdout.contains(&a),
