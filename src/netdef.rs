@@ -438,6 +438,7 @@ mod tests {
         assert_eq!(d.table(), "rrun_0123456789ab");
         assert_eq!(d.ip_range, None);
         assert!(!d.subnet_given && !d.internal);
+        assert_eq!(d.subnet6, None, "no IPv6 without --ipv6");
         assert_eq!(d.mtu, None);
         let d = ok(&args("n1"), &[net("172.16.0.0/12")]);
         assert_eq!(d.subnet, "192.168.0.0/20".parse().unwrap_or_default());
