@@ -57,6 +57,8 @@ const RD: u8 = 0x01;
 // ... and of its fourth (RA, Z, AD, CD, rcode).
 const RA: u8 = 0x80;
 const RCODE: u8 = 0x0f;
+/// What a header-only error keeps of the message's flags.
+const ECHOED: u8 = OPCODE | RD;
 
 /// A name in an answer record: a pointer to the question's name, which
 /// always starts right after the header.
@@ -127,7 +129,10 @@ pub fn parse_query(msg: &[u8]) -> Result<Query, WireError> {
     let mut pos = HEADER_LEN;
     let mut name = String::new();
     let mut labels = 0;
-    loop {
+    let mut root = None;
+    // Each label moves on by a byte at least: the name ends within
+    // MAX_NAME of them (the length check below ends it sooner).
+    for _ in 0..MAX_NAME {
         let len = *msg.get(pos).ok_or(WireError::Truncated)?;
         match len & 0xc0 {
             0 => {}
@@ -136,6 +141,7 @@ pub fn parse_query(msg: &[u8]) -> Result<Query, WireError> {
         }
         pos += 1;
         if len == 0 {
+            root = Some(pos);
             break;
         }
         let label = msg
@@ -152,6 +158,7 @@ pub fn parse_query(msg: &[u8]) -> Result<Query, WireError> {
         push_label(&mut name, label);
         labels += 1;
     }
+    let pos = root.ok_or(WireError::NameTooLong)?;
     let qtype = be16(msg, pos).ok_or(WireError::Truncated)?;
     let qclass = be16(msg, pos + 2).ok_or(WireError::Truncated)?;
     Ok(Query {
@@ -212,12 +219,18 @@ pub fn query(id: u16, name: &str, qtype: u16) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A response's fourth header byte: RA, and the rcode's 4 bits.
+fn fourth_byte(rcode: u8) -> u8 {
+    RA + (rcode & RCODE)
+}
+
 /// A response's header and the query's question; no records yet.
 fn head(q: &Query, rcode: u8, aa: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + q.question.len() + 64);
     out.extend_from_slice(&q.id.to_be_bytes());
-    out.push(QR | if aa { AA } else { 0 } | if q.rd { RD } else { 0 });
-    out.push(RA | (rcode & RCODE));
+    // (Sums of distinct bits.)
+    out.push(QR + AA * u8::from(aa) + RD * u8::from(q.rd));
+    out.push(fourth_byte(rcode));
     out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
     out.extend_from_slice(&q.question);
     out
@@ -298,11 +311,11 @@ pub fn error(q: &Query, rcode: u8) -> Vec<u8> {
 /// question. None when the message has no id (under 2 bytes).
 pub fn error_header(msg: &[u8], rcode: u8) -> Option<Vec<u8>> {
     let id = msg.get(..2)?;
-    let flags = msg.get(2).map_or(0, |f| f & (OPCODE | RD));
+    let flags = msg.get(2).map_or(0, |f| f & ECHOED);
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(id);
-    out.push(QR | flags);
-    out.push(RA | (rcode & RCODE));
+    out.push(QR + flags);
+    out.push(fourth_byte(rcode));
     out.extend_from_slice(&[0; 8]);
     Some(out)
 }
@@ -395,7 +408,7 @@ pub fn parse_reverse(name: &str) -> Option<IpAddr> {
     for slot in octets.iter_mut().rev() {
         let low = hex_nibble(parts.next()?)?;
         let high = hex_nibble(parts.next()?)?;
-        *slot = (high << 4) | low;
+        *slot = high * 16 + low;
     }
     parts
         .next()
