@@ -74,6 +74,18 @@ fn resolvers(cx: &Ctx) -> Vec<i32> {
     helpers_named(cx, "rrun-dns")
 }
 
+/// Run `script` in `ns` until its output pleases `want` (a server may
+/// still be starting), for up to 5 s: whether it did, and the last run.
+fn answered(cx: &Ctx, ns: &NetNs, script: &str, want: impl Fn(&str) -> bool) -> (bool, String) {
+    let mut last = String::new();
+    let ok = poll_until(Duration::from_secs(5), || {
+        let out = sh_ns(cx, ns, script);
+        last = out.to_string();
+        want(&out.stdout)
+    });
+    (ok, last)
+}
+
 /// `nslookup NAME` in running container `from`: the addresses answered
 /// (empty: NXDOMAIN or no answer).
 fn lookup(cx: &Ctx, from: &str, name: &str) -> Vec<String> {
@@ -926,16 +938,12 @@ fn ipv6_dual_stack(mode: Mode) {
         ],
     );
     // (The server may still be starting: asked until it answers.)
-    let mut last = String::new();
-    let ok = poll_until(Duration::from_secs(5), || {
-        let out = sh_ns(
-            &cx,
-            host,
-            "socat -u -T2 tcp:[::1]:18090,connect-timeout=2 -; socat -u -T2 tcp:127.0.0.1:18090,connect-timeout=2 -",
-        );
-        last = out.to_string();
-        out.stdout == "pub\npub\n"
-    });
+    let (ok, last) = answered(
+        &cx,
+        host,
+        "socat -u -T2 tcp:[::1]:18090,connect-timeout=2 -; socat -u -T2 tcp:127.0.0.1:18090,connect-timeout=2 -",
+        |o| o == "pub\npub\n",
+    );
     assert!(ok, "published port at [::1] and 127.0.0.1\n{last}");
     assert_eq!(cx.rrun(&["port", "p6"]).stdout, "80/tcp -> 0.0.0.0:18090\n");
     // On an IPv6 network, an IPv6 client of a published port reaches the
@@ -950,16 +958,12 @@ fn ipv6_dual_stack(mode: Mode) {
             "system:echo peer=$SOCAT_PEERADDR",
         ],
     );
-    let mut last = String::new();
-    let ok = poll_until(Duration::from_secs(5), || {
-        let out = sh_ns(
-            &cx,
-            &outside,
-            "socat -u -T2 tcp:[fd99:218::1]:18091,connect-timeout=2 -",
-        );
-        last = out.to_string();
-        out.stdout.starts_with("peer=")
-    });
+    let (ok, last) = answered(
+        &cx,
+        &outside,
+        "socat -u -T2 tcp:[fd99:218::1]:18091,connect-timeout=2 -",
+        |o| o.starts_with("peer="),
+    );
     assert!(
         ok,
         "an IPv6 client from outside reaches the published port\n{last}"
