@@ -58,7 +58,7 @@ const RD: u8 = 0x01;
 const RA: u8 = 0x80;
 const RCODE: u8 = 0x0f;
 /// What a header-only error keeps of the message's flags.
-const ECHOED: u8 = OPCODE | RD;
+const ECHOED: u8 = OPCODE + RD;
 
 /// A name in an answer record: a pointer to the question's name, which
 /// always starts right after the header.
