@@ -144,21 +144,9 @@ pub fn ps(a: &cli::PsArgs) -> Result<i32, CmdError> {
             }
             lines.push(render(&v)?);
         }
-        if is_table {
-            // Docker runs the whole output through a tabwriter: cells are
-            // what the template separated with tabs.
-            let rows: Vec<Vec<String>> = lines
-                .iter()
-                .flat_map(|l| l.split('\n'))
-                .map(|l| l.split('\t').map(str::to_string).collect())
-                .collect();
-            out = inspect::table(&rows);
-        } else {
-            for l in lines {
-                out.push_str(&l);
-                out.push('\n');
-            }
-        }
+        // Docker runs the whole output through a tabwriter: cells are what
+        // the template separated with tabs.
+        out = inspect::table_or_lines(&lines, is_table);
     }
     let _ = io::stdout().write_all(out.as_bytes());
     Ok(0)
@@ -239,18 +227,25 @@ pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
         Ok(())
     });
     if tpl.is_none() {
-        let mut buf = Vec::new();
-        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-        serde::Serialize::serialize(&objects, &mut ser).map_err(|e| CmdError::Failed {
-            code: 1,
-            msg: e.to_string(),
-        })?;
-        out = String::from_utf8_lossy(&buf).into_owned();
-        out.push('\n');
+        out = docker_json(&objects)?;
     }
     let _ = io::stdout().write_all(out.as_bytes());
     r.map(|_| 0)
+}
+
+/// JSON as Docker's inspect prints it: indented by four spaces, with a
+/// final newline.
+pub(crate) fn docker_json(v: &impl serde::Serialize) -> Result<String, CmdError> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser).map_err(|e| CmdError::Failed {
+        code: 1,
+        msg: e.to_string(),
+    })?;
+    let mut out = String::from_utf8_lossy(&buf).into_owned();
+    out.push('\n');
+    Ok(out)
 }
 
 /// Follow a process by pidfd, if it is still the one that started at
@@ -594,7 +589,7 @@ fn remove(st: &State, force: bool, arg: &str, r: Record) -> Result<(), CmdError>
         wait_monitor(&r, Duration::from_secs(10));
     }
     // A stopped container keeps its address until now.
-    crate::net::release_lease_anywhere(st, r.id());
+    crate::net::release_kept_lease(st, &r);
     match st.remove(&r) {
         Ok(()) => {}
         // --rm got there first.

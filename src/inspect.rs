@@ -183,26 +183,14 @@ pub fn inspect(r: &Record) -> Value {
         .collect();
     let net = s.net.clone().unwrap_or_default();
     let live_net = running && !net.released;
-    let ip = net
-        .ip
-        .filter(|_| live_net)
-        .map(|i| i.to_string())
-        .unwrap_or_default();
-    let gw = net
-        .gateway
-        .filter(|_| live_net)
-        .map(|i| i.to_string())
-        .unwrap_or_default();
-    let ip6 = net
-        .ip6
-        .filter(|_| live_net)
-        .map(|i| i.to_string())
-        .unwrap_or_default();
-    let gw6 = net
-        .gateway6
-        .filter(|_| live_net)
-        .map(|i| i.to_string())
-        .unwrap_or_default();
+    // An address while the container's network is live, else "".
+    fn shown(a: Option<impl std::fmt::Display>, live: bool) -> String {
+        a.filter(|_| live)
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
+    let (ip, gw) = (shown(net.ip, live_net), shown(net.gateway, live_net));
+    let (ip6, gw6) = (shown(net.ip6, live_net), shown(net.gateway6, live_net));
     let ports =
         live_ports(r).map_or_else(|| json!({}), |(exposed, bound)| port_map(&bound, exposed));
     // Docker's Config.Env: what the user set, null when nothing.
@@ -592,8 +580,16 @@ const PS_DEFAULT: &str = "table {{.ID}}\t{{.Rootfs}}\t{{.Command}}\t{{.RunningFo
 /// table), and `\t` and `\n` written out stand for tab and newline.
 /// Returns (is a table, the template's text).
 pub fn ps_format(format: Option<&str>) -> (bool, String) {
+    table_format(format, PS_DEFAULT)
+}
+
+/// A list command's `--format`, as Docker reads it: `table` (alone: the
+/// command's `default`) asks for a header and aligned columns; `\t` and
+/// `\n` written out stand for a tab and a newline. Whether it is a table,
+/// and the template.
+pub fn table_format(format: Option<&str>, default: &str) -> (bool, String) {
     let f = match format {
-        None | Some("table") => PS_DEFAULT,
+        None | Some("table") => default,
         Some(f) => f,
     };
     let (is_table, body) = match f.strip_prefix("table") {
@@ -644,6 +640,25 @@ pub fn all_names(all: &[Record]) -> std::collections::HashMap<String, Vec<String
         v.sort();
     }
     m
+}
+
+/// A list command's output from its rendered lines: aligned as Docker's
+/// tabwriter aligns cells separated by tabs when a table, else as they are.
+pub fn table_or_lines(lines: &[String], is_table: bool) -> String {
+    if is_table {
+        let rows: Vec<Vec<String>> = lines
+            .iter()
+            .flat_map(|l| l.split('\n'))
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        return table(&rows);
+    }
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
 }
 
 /// Align columns as Docker's tabwriter (minimum width 10, padding 3; the

@@ -9,7 +9,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 use crate::cli;
-use crate::commands::{CmdError, join_user_network, template};
+use crate::commands::{CmdError, docker_json, join_user_network, template};
 use crate::net::{self, Net, NetError, networks};
 use crate::netdef::{CreateArgs, NetworkDef};
 use crate::state::State;
@@ -19,18 +19,6 @@ fn failed(code: i32) -> impl Fn(NetError) -> CmdError {
         code,
         msg: e.to_string(),
     }
-}
-
-fn print_json(v: &Value) -> Result<(), CmdError> {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    serde::Serialize::serialize(v, &mut ser).map_err(|e| CmdError::Failed {
-        code: 1,
-        msg: e.to_string(),
-    })?;
-    println!("{}", String::from_utf8_lossy(&buf));
-    Ok(())
 }
 
 /// `network create`: the new network's id.
@@ -123,15 +111,8 @@ pub fn ls(a: &cli::NetworkLsArgs) -> Result<i32, CmdError> {
             out.push('\n');
         }
     } else {
-        let fmt = a
-            .format
-            .as_deref()
-            .filter(|f| !f.is_empty())
-            .unwrap_or(LS_DEFAULT);
-        let (is_table, body) = match fmt.strip_prefix("table") {
-            Some(rest) => (true, rest.trim_start().to_string()),
-            None => (false, fmt.to_string()),
-        };
+        let (is_table, body) =
+            crate::inspect::table_format(a.format.as_deref().filter(|f| !f.is_empty()), LS_DEFAULT);
         let tpl = template(&body)?;
         let render = |v: &Value| tpl.render(v).map_err(|e| CmdError::Template(e.to_string()));
         let mut lines = Vec::new();
@@ -145,19 +126,7 @@ pub fn ls(a: &cli::NetworkLsArgs) -> Result<i32, CmdError> {
         for (_, v) in &rows {
             lines.push(render(v)?);
         }
-        if is_table {
-            let cells: Vec<Vec<String>> = lines
-                .iter()
-                .flat_map(|l| l.split('\n'))
-                .map(|l| l.split('\t').map(str::to_string).collect())
-                .collect();
-            out = crate::inspect::table(&cells);
-        } else {
-            for l in lines {
-                out.push_str(&l);
-                out.push('\n');
-            }
-        }
+        out = crate::inspect::table_or_lines(&lines, is_table);
     }
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(0)
@@ -273,7 +242,7 @@ pub fn inspect(a: &cli::NetworkInspectArgs) -> Result<i32, CmdError> {
                 );
             }
         }
-        None => print_json(&Value::Array(found))?,
+        None => print!("{}", docker_json(&found)?),
     }
     Ok(code)
 }

@@ -47,6 +47,10 @@ pub struct NetState {
     /// sends to its IPv6 address (as root, where it has one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports6: Vec<Binding>,
+    /// The nftables tables its elements are in ("": the default
+    /// network's, `rrun`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub table: String,
     /// The user-defined network it is on; None: the default bridge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,

@@ -93,7 +93,7 @@ pub fn prune(a: &cli::PruneArgs) -> Result<i32, PruneError> {
             continue;
         }
         // A stopped container keeps its address until now.
-        crate::net::release_lease_anywhere(&st, r.id());
+        crate::net::release_kept_lease(&st, r);
         match st.remove(r) {
             Ok(()) => deleted.push(r.id().to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

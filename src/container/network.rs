@@ -177,6 +177,14 @@ fn env_pairs(env: &[OsString]) -> Vec<(String, OsString)> {
         .collect()
 }
 
+/// The container's own `/etc/hosts` line for its IPv6 address, after the
+/// IPv4 one, where its network has IPv6.
+fn own_ip6_line(hosts: &mut String, b: &BridgePrep, own: &HostLine) {
+    if let Some(ip6) = b.settings.ip6_of(b.ip) {
+        hosts.push_str(&format!("{ip6}\t{}\n", own.names.join(" ")));
+    }
+}
+
 /// --add-host lines; `host-gateway` is `gateway`.
 fn add_host_lines(add_hosts: &[(String, String)], gateway: Ipv4Addr) -> Vec<HostLine> {
     add_hosts
@@ -287,10 +295,7 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
             };
             let extra = add_host_lines(&plan.add_hosts, b.settings.gateway);
             f.hosts = hosts::hosts_file(Some(&own), &extra);
-            if let Some(ip6) = b.settings.ip6_of(b.ip) {
-                f.hosts
-                    .push_str(&format!("{ip6}\t{}\n", own.names.join(" ")));
-            }
+            own_ip6_line(&mut f.hosts, b, &own);
         }
         Prep::Bridge(b) => {
             // Docker's order: --add-host lines, then one line per link.
@@ -302,18 +307,13 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
                     names.push(t.name.clone());
                 }
                 names.dedup();
+                extra.push(HostLine {
+                    ip: IpAddr::V4(t.ip),
+                    names: names.clone(),
+                });
                 if let Some(ip6) = t.ip6 {
                     extra.push(HostLine {
-                        ip: IpAddr::V4(t.ip),
-                        names: names.clone(),
-                    });
-                    extra.push(HostLine {
                         ip: IpAddr::V6(ip6),
-                        names,
-                    });
-                } else {
-                    extra.push(HostLine {
-                        ip: IpAddr::V4(t.ip),
                         names,
                     });
                 }
@@ -330,10 +330,7 @@ pub fn render(plan: &RunPlan, name: &str, prep: &Prep, dns_via: Option<Ipv4Addr>
                 names: hosts::own_names(&plan.hostname, &plan.domainname),
             };
             f.hosts = hosts::hosts_file(Some(&own), &extra);
-            if let Some(ip6) = b.settings.ip6_of(b.ip) {
-                f.hosts
-                    .push_str(&format!("{ip6}\t{}\n", own.names.join(" ")));
-            }
+            own_ip6_line(&mut f.hosts, b, &own);
             // The user's own variables win over the link variables, as in
             // Docker.
             f.env = crate::plan::container_env(
@@ -642,6 +639,11 @@ pub fn attach(
         ports_forwarded: b.rootless,
         released: false,
         network: (!b.network.is_default()).then(|| b.network.name.clone()),
+        table: if b.network.is_default() {
+            String::new()
+        } else {
+            b.settings.table.clone()
+        },
         ip6: b.settings.ip6_of(b.ip),
         gateway6: b.settings.gateway6(),
         prefix6: b.settings.subnet6.map_or(0, |n| n.prefix_len()),

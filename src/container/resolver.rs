@@ -14,7 +14,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{
     AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, bind, listen, setsockopt, socket,
@@ -144,18 +144,6 @@ fn upstream_of(servers: &[String]) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// Move `fd` to exactly `to` (the fds below it may be any of ours).
-fn place(fd: RawFd, to: RawFd) -> io::Result<()> {
-    if fd != to {
-        sys::cvt(unsafe {
-            // SAFETY: dup2 onto a number this (single-threaded, just
-            // forked) process owns or will close.
-            libc::dup2(fd, to)
-        })?;
-    }
-    Ok(())
-}
-
 /// The resolver parses what a container sends: it keeps no capability
 /// (as root it would otherwise hold them all in the host's namespace) and
 /// can gain none. What it needs — its sockets, reading the name tables
@@ -209,21 +197,14 @@ pub fn start(
     }
     drop(w);
     // Above every fd we may hold, then onto 3, 4, 5: the rest is closed.
-    let high = |fd: RawFd| {
-        // SAFETY: F_DUPFD_CLOEXEC makes a new fd; none is lost.
-        unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) }
-    };
-    let (u, t, p) = (
-        high(s.udp.as_raw_fd()),
-        high(s.tcp.as_raw_fd()),
-        high(r.as_raw_fd()),
-    );
-    let placed = u >= 0
-        && t >= 0
-        && p >= 0
-        && place(u, 3).is_ok()
-        && place(t, 4).is_ok()
-        && place(p, 5).is_ok();
+    use nix::fcntl::{FcntlArg, fcntl};
+    // (All three are moved up before any lands on 3–5, where one of them
+    // may be now.)
+    let placed = [s.udp.as_raw_fd(), s.tcp.as_raw_fd(), r.as_raw_fd()]
+        .map(|fd| fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(100)))
+        .into_iter()
+        .zip(3..)
+        .all(|(high, to)| high.is_ok_and(|h| nix::unistd::dup2(h, to).is_ok()));
     if !placed {
         // SAFETY: ending the forked child.
         unsafe { libc::_exit(1) };

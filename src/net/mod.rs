@@ -479,14 +479,21 @@ pub fn release_lease(st: &State, net: &Net, id: &str) -> Result<(), NetError> {
     Ok(())
 }
 
-/// Give back `id`'s lease on whichever network holds one (a container
-/// removed before it ever started, or whose record lost its network).
-pub fn release_lease_anywhere(st: &State, id: &str) {
-    for net in Net::all(st) {
-        if lease_owners(&net).iter().any(|o| o == id) {
-            let _ = release_lease(st, &net, id);
+/// Give back the lease a container being removed keeps: on the network
+/// its record names (the one it last started on, else the one it was
+/// created for).
+pub fn release_kept_lease(st: &State, r: &state::Record) {
+    let net = match &r.state.net {
+        Some(n) => Net::of(st, n),
+        None if r.config.net == "bridge" => Net::bridge(st),
+        None if crate::netdef::valid_name(&r.config.net)
+            && !crate::netdef::PREDEFINED.contains(&r.config.net.as_str()) =>
+        {
+            Net::user(st, &r.config.net)
         }
-    }
+        None => return,
+    };
+    let _ = release_lease(st, &net, r.id());
 }
 
 /// Host sockets that hold published ports for the container's lifetime,
@@ -683,11 +690,13 @@ pub fn release(st: &State, id: &str, n: &NetState, own: bool, keep_lease: bool) 
     {
         let nat_ports = n.nat_ports();
         point("release-start");
-        let table = load_settings_of(&Net::of(st, n))
-            .ok()
-            .flatten()
-            .map_or_else(|| nft::TABLE.to_string(), |s| s.table);
-        errs.extend(nft::remove_elements(&table, &container_elements(n)));
+        // Recorded at attach; a record without it is the default network's.
+        let table = if n.table.is_empty() {
+            nft::TABLE
+        } else {
+            &n.table
+        };
+        errs.extend(nft::remove_elements(table, &container_elements(n)));
         point("nft-removed");
         for b in nat_ports.iter().filter(|b| b.proto == Proto::Udp) {
             if let Err(e) = conntrack::delete_udp(&[

@@ -118,6 +118,7 @@ pub fn ensure_network(
             nl.set_up(lo)?;
         }
     }
+    let remade = fresh || created || !reconcile::tables_intact(net);
     if fresh {
         if s.iptables && !nft::available() {
             eprintln!(
@@ -142,7 +143,7 @@ pub fn ensure_network(
         super::transparent::install(st, &mut nl, s, marked);
         reconcile::record_tables(net, s, marked)?;
         write_json(&net.dir.join("settings.json"), s)?;
-    } else if created || !reconcile::tables_intact(net) {
+    } else if remade {
         // The bridge or rrun's rules were removed under the network (a
         // flushed firewall, a deleted bridge, a reboot): all of it again,
         // with every running container's ports and links.
@@ -157,9 +158,12 @@ pub fn ensure_network(
         }
     }
     // A flushed firewall took every network's rules, the isolation between
-    // networks with them: the others' are rebuilt too, where their bridge
-    // is (one netlink round trip each to tell).
-    for other in Net::all(st).into_iter().filter(|o| o != net) {
+    // networks with them: when this network's had to be made again, the
+    // others' are checked too and rebuilt where their bridge is (one
+    // netlink round trip each; a start that finds its own intact pays
+    // nothing for them).
+    let others = if remade { Net::all(st) } else { Vec::new() };
+    for other in others.into_iter().filter(|o| o != net) {
         let Ok(Some(os)) = load_settings_of(&other) else {
             continue;
         };
