@@ -718,6 +718,8 @@ mod tests {
                 error: String::new(),
                 net: None,
                 device_cgroup: String::new(),
+                limit_cgroups: Vec::new(),
+                oom_killed: false,
                 restart_count: 0,
                 boot_id: String::new(),
             },

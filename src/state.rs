@@ -294,6 +294,15 @@ pub struct RunState {
     /// Its device cgroup's directory, which `rrun exec` joins (empty: none).
     #[serde(default)]
     pub device_cgroup: String,
+    /// The cgroup directories that hold its resource limits and account
+    /// for it (`stats`): one per v1 controller hierarchy, or one v2
+    /// directory; empty when it has none. `rrun exec` joins them too.
+    #[serde(default)]
+    pub limit_cgroups: Vec<String>,
+    /// The kernel's OOM killer killed a process of its last run
+    /// (inspect's State.OOMKilled; cleared at each start, as Docker does).
+    #[serde(default)]
+    pub oom_killed: bool,
     /// How often its restart policy started it again (inspect's
     /// RestartCount).
     #[serde(default)]

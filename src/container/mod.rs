@@ -307,6 +307,8 @@ fn fresh_state() -> RunState {
         error: String::new(),
         net: None,
         device_cgroup: String::new(),
+        limit_cgroups: Vec::new(),
+        oom_killed: false,
         restart_count: 0,
         boot_id: state::boot_id().to_string(),
     }
