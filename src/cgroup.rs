@@ -14,6 +14,16 @@
 //!
 //! Its name carries the monitor's pid and start time (devices.rs), so that
 //! a reclaim never takes a cgroup a live monitor is still filling.
+//!
+//! A container with resource limits (limits.rs says what each is given)
+//! gets cgroups of the same name for them: one v2 directory where the v2
+//! hierarchy has the controllers (which then also holds the device
+//! program, and the container is cloned into it), else one directory per
+//! v1 controller hierarchy (memory, cpu, pids, and cpuacct to account),
+//! which the container process is moved into before Go (~0.1 ms each on
+//! this kernel: moving a single-threaded process takes no RCU grace
+//! period). Rootless, only a v2 subtree delegated to the user can hold
+//! them; anywhere else a limit is refused, never dropped.
 
 use std::fs;
 use std::io;
@@ -22,6 +32,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::devices::{self, Rule};
+use crate::limits::{self, Controller, Limits};
 use crate::sys;
 
 /// Where the v1 devices controller is mounted on hybrid and v1 hosts.
@@ -44,6 +55,34 @@ pub enum CgroupError {
     },
     #[error("placing the container in the device cgroup {0}: {1}")]
     Place(PathBuf, String),
+    #[error("making the cgroup {0}: {1}")]
+    LimitCreate(PathBuf, String),
+    #[error("writing {value:?} to {path}: {reason}")]
+    LimitWrite {
+        path: PathBuf,
+        value: String,
+        reason: String,
+    },
+    #[error("placing the container in the cgroup {0}: {1}")]
+    LimitPlace(PathBuf, String),
+    #[error("{flag}: this host has no {controller} cgroup controller mounted")]
+    NoController {
+        flag: &'static str,
+        controller: &'static str,
+    },
+    #[error("--memory-swap: this host does not account swap in cgroups (boot with swapaccount=1)")]
+    NoSwapAccounting,
+    #[error(
+        "{flag}: rootless limits need cgroup v2 with the {controller} controller delegated to you, and this host's {controller} controller is on cgroup v1, where only root can set limits"
+    )]
+    RootlessV1 {
+        flag: &'static str,
+        controller: &'static str,
+    },
+    #[error(
+        "{flag}: rootless limits need a cgroup v2 subtree delegated to you: {why}; run rrun inside one, e.g. `systemd-run --user --scope -p Delegate=yes rrun …`"
+    )]
+    NotDelegated { flag: &'static str, why: String },
 }
 
 /// The v2 hierarchy's root, if it is mounted: looked for once a process
@@ -233,6 +272,361 @@ impl Drop for DeviceCgroup {
     }
 }
 
+/// The v1 controllers' mount points, read once a process.
+fn v1_mount(c: Controller) -> Option<&'static Path> {
+    static MOUNTS: std::sync::OnceLock<Vec<(Controller, String)>> = std::sync::OnceLock::new();
+    MOUNTS
+        .get_or_init(|| {
+            fs::read_to_string("/proc/self/mountinfo")
+                .map(|t| limits::v1_mounts(&t))
+                .unwrap_or_default()
+        })
+        .iter()
+        .find(|(k, _)| *k == c)
+        .map(|(_, m)| Path::new(m.as_str()))
+}
+
+/// Whether the v2 cgroup `dir` offers every controller in `want` to its
+/// children (a hybrid host's v2 hierarchy offers none).
+fn v2_offers(dir: &Path, want: &[&str]) -> bool {
+    let have = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    want.iter()
+        .all(|w| have.split_whitespace().any(|h| h == *w))
+}
+
+/// `mkdir`, where one already there is as good (a restart's, whose
+/// removal raced the last process's exit).
+fn make_dir(p: &Path) -> io::Result<()> {
+    match fs::DirBuilder::new().mode(0o755).create(p) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `limits` can be had here, before anything is made (the plan
+/// asks): Err says why not; Ok carries Docker's warnings.
+pub fn check(limits: &Limits, rootless: bool) -> Result<Vec<String>, CgroupError> {
+    if !limits.any() {
+        return Ok(Vec::new());
+    }
+    if rootless {
+        return rootless_parent(limits).map(|_| Vec::new());
+    }
+    let want = limits.v2_controllers();
+    if v2_root().is_some_and(|r| v2_offers(r, &want)) {
+        return Ok(Vec::new());
+    }
+    let (need, _) = limits.v1_controllers();
+    if let Some(c) = need.iter().find(|c| v1_mount(**c).is_none()) {
+        return Err(CgroupError::NoController {
+            flag: Limits::flag_of(c.name()),
+            controller: c.name(),
+        });
+    }
+    let memsw = v1_mount(Controller::Memory)
+        .is_some_and(|m| m.join("memory.memsw.limit_in_bytes").exists());
+    match (limits.memory > 0 && !memsw, limits.swap_given) {
+        (true, true) => Err(CgroupError::NoSwapAccounting),
+        (true, false) => Ok(vec![NO_SWAP_WARNING.into()]),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Where a rootless user's containers' limit cgroups go: below the parent
+/// of the cgroup rrun runs in, if that is a v2 subtree delegated to them
+/// with the controllers the limits need.
+fn rootless_parent(limits: &Limits) -> Result<PathBuf, CgroupError> {
+    let want = limits.v2_controllers();
+    let first = want.first().copied().unwrap_or("memory");
+    let Some(root) = v2_root() else {
+        return Err(CgroupError::RootlessV1 {
+            flag: Limits::flag_of(first),
+            controller: first,
+        });
+    };
+    if let Some(c) = want.iter().find(|c| !v2_offers(root, &[c])) {
+        return Err(CgroupError::RootlessV1 {
+            flag: Limits::flag_of(c),
+            controller: c,
+        });
+    }
+    let text = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let own = limits::v2_path(&text).unwrap_or("/");
+    let at = |rel: &str| root.join(rel.trim_start_matches('/'));
+    let me = nix::unistd::geteuid().as_raw();
+    let parent = limits::delegated_parent(
+        own,
+        &want,
+        |rel| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(at(rel)).is_ok_and(|m| m.uid() == me)
+        },
+        |rel| fs::read_to_string(at(rel).join("cgroup.controllers")).ok(),
+    )
+    .map_err(|why| CgroupError::NotDelegated {
+        flag: Limits::flag_of(first),
+        why,
+    })?;
+    Ok(at(&parent))
+}
+
+/// A container's cgroups: its device cgroup and those that hold its
+/// resource limits, removed when this drops.
+#[derive(Debug, Default)]
+pub struct Cgroups {
+    devices: Option<DeviceCgroup>,
+    limits: Option<LimitCgroups>,
+}
+
+/// The cgroups of a container's limits.
+#[derive(Debug, Default)]
+struct LimitCgroups {
+    /// v2: the one directory, opened to clone the container into; true
+    /// when the device program is attached to it too.
+    v2: Option<(PathBuf, OwnedFd, bool)>,
+    /// v1: one directory per hierarchy.
+    v1: Vec<PathBuf>,
+    /// Where the OOM killer's kills are counted, and the count at creation
+    /// (a restart may find the last run's directory still there).
+    oom: Option<(PathBuf, u64)>,
+}
+
+impl Drop for LimitCgroups {
+    fn drop(&mut self) {
+        if let Some((dir, _, _)) = &self.v2 {
+            let _ = fs::remove_dir(dir);
+        }
+        for d in &self.v1 {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+fn write_limit(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    write_to(dir, file, value).map_err(|e| CgroupError::LimitWrite {
+        path: dir.join(file),
+        value: value.to_string(),
+        reason: sys::errno_text(&e),
+    })
+}
+
+/// Docker's words where the kernel does not account swap.
+const NO_SWAP_WARNING: &str = "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.";
+
+impl Cgroups {
+    /// The cgroups of container `name`: a device cgroup allowing `rules`
+    /// (None: no device cgroup — rootless, or --privileged), and, when
+    /// `limits` sets any, the cgroups that enforce them, or why they
+    /// cannot be had. `warnings` gains Docker's warnings.
+    pub fn create(
+        name: &str,
+        rules: Option<&[Rule]>,
+        limits: &Limits,
+        rootless: bool,
+    ) -> Result<Cgroups, CgroupError> {
+        let devices = |rules: Option<&[Rule]>| match rules {
+            Some(r) if available() => DeviceCgroup::create(name, r),
+            _ => Ok(None),
+        };
+        if !limits.any() {
+            return Ok(Cgroups {
+                devices: devices(rules)?,
+                limits: None,
+            });
+        }
+        let want = limits.v2_controllers();
+        if rootless {
+            let parent = rootless_parent(limits)?;
+            let dir = parent.join(format!("rrun-{name}"));
+            let lim = LimitCgroups::v2(&[&parent], &dir, limits, None)?;
+            return Ok(Cgroups {
+                devices: None,
+                limits: Some(lim),
+            });
+        }
+        if let Some(root) = v2_root().filter(|r| v2_offers(r, &want)) {
+            let parent = root.join(PARENT);
+            make_dir(&parent)
+                .map_err(|e| CgroupError::LimitCreate(parent.clone(), sys::errno_text(&e)))?;
+            let lim = LimitCgroups::v2(&[root, &parent], &parent.join(name), limits, rules)?;
+            return Ok(Cgroups {
+                devices: None,
+                limits: Some(lim),
+            });
+        }
+        let lim = LimitCgroups::v1(name, limits)?;
+        Ok(Cgroups {
+            devices: devices(rules)?,
+            limits: Some(lim),
+        })
+    }
+
+    /// v2: the directory to clone the container into (CLONE_INTO_CGROUP).
+    pub fn clone_into(&self) -> Option<RawFd> {
+        match &self.limits {
+            Some(LimitCgroups {
+                v2: Some((_, fd, _)),
+                ..
+            }) => Some(fd.as_raw_fd()),
+            _ => self.devices.as_ref().and_then(|d| d.clone_into()),
+        }
+    }
+
+    /// Put process `pid` (the container's, not yet told to go) in every
+    /// cgroup it was not cloned into.
+    pub fn add(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
+        if let Some(d) = &self.devices {
+            d.add(pid)?;
+        }
+        for dir in self.limits.iter().flat_map(|l| &l.v1) {
+            write_to(dir, "cgroup.procs", &pid.to_string())
+                .map_err(|e| CgroupError::LimitPlace(dir.clone(), sys::errno_text(&e)))?;
+        }
+        Ok(())
+    }
+
+    /// The directory enforcing its device rules, if one does.
+    pub fn device_path(&self) -> Option<&Path> {
+        match &self.limits {
+            Some(LimitCgroups {
+                v2: Some((dir, _, true)),
+                ..
+            }) => Some(dir),
+            _ => self.devices.as_ref().map(|d| d.path()),
+        }
+    }
+
+    /// The directories of its limits (the record's `limit_cgroups`).
+    pub fn limit_paths(&self) -> Vec<String> {
+        let Some(l) = &self.limits else {
+            return Vec::new();
+        };
+        l.v2.iter()
+            .map(|(d, _, _)| d)
+            .chain(&l.v1)
+            .map(|d| d.display().to_string())
+            .collect()
+    }
+
+    /// Whether the OOM killer killed a process in it since it was made.
+    pub fn oom_killed(&self) -> bool {
+        let Some((file, base)) = self.limits.as_ref().and_then(|l| l.oom.as_ref()) else {
+            return false;
+        };
+        let now = fs::read_to_string(file).map_or(0, |t| limits::oom_kills(&t));
+        now > *base
+    }
+}
+
+impl LimitCgroups {
+    /// A v2 directory `dir` with `limits` written; `ancestors` (from the
+    /// top) pass the controllers down to it. As root, the device program
+    /// of `rules` is attached to it too.
+    fn v2(
+        ancestors: &[&Path],
+        dir: &Path,
+        limits: &Limits,
+        rules: Option<&[Rule]>,
+    ) -> Result<LimitCgroups, CgroupError> {
+        let enable: Vec<String> = limits
+            .v2_controllers()
+            .iter()
+            .map(|c| format!("+{c}"))
+            .collect();
+        for a in ancestors {
+            let have = fs::read_to_string(a.join("cgroup.subtree_control")).unwrap_or_default();
+            let missing: Vec<&String> = enable
+                .iter()
+                .filter(|e| !have.split_whitespace().any(|h| h == &e[1..]))
+                .collect();
+            if !missing.is_empty() {
+                let text = missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                write_limit(a, "cgroup.subtree_control", &text)?;
+            }
+        }
+        make_dir(dir)
+            .map_err(|e| CgroupError::LimitCreate(dir.to_path_buf(), sys::errno_text(&e)))?;
+        let fd = sys::open(dir, libc::O_RDONLY | libc::O_DIRECTORY)
+            .map_err(|e| CgroupError::LimitCreate(dir.to_path_buf(), sys::errno_text(&e)))?;
+        let mut lc = LimitCgroups::default();
+        lc.v2 = Some((dir.to_path_buf(), fd, false));
+        for (file, value) in limits.v2_files() {
+            // No swap accounting: refused at the plan if asked for.
+            if file == "memory.swap.max" && !dir.join(file).exists() {
+                continue;
+            }
+            write_limit(dir, file, &value)?;
+        }
+        if limits.memory > 0 {
+            let events = dir.join("memory.events");
+            let base = fs::read_to_string(&events).map_or(0, |t| limits::oom_kills(&t));
+            lc.oom = Some((events, base));
+        }
+        if let Some(rules) = rules {
+            let attached = load_device_program(&devices::bpf_program(rules))
+                .and_then(|p| match &lc.v2 {
+                    Some((_, fd, _)) => attach_device_program(fd, &p),
+                    None => Ok(()),
+                })
+                .is_ok();
+            if let Some((_, _, a)) = lc.v2.as_mut() {
+                *a = attached;
+            }
+        }
+        Ok(lc)
+    }
+
+    /// One directory per v1 hierarchy: those the limits need (each must
+    /// be mounted) and those that only account (where mounted).
+    fn v1(name: &str, limits: &Limits) -> Result<LimitCgroups, CgroupError> {
+        let (need, extra) = limits.v1_controllers();
+        let mut lc = LimitCgroups::default();
+        let wanted = need
+            .iter()
+            .map(|c| (*c, true))
+            .chain(extra.iter().map(|c| (*c, false)));
+        for (c, required) in wanted {
+            let Some(mount) = v1_mount(c) else {
+                if required {
+                    return Err(CgroupError::NoController {
+                        flag: Limits::flag_of(c.name()),
+                        controller: c.name(),
+                    });
+                }
+                continue;
+            };
+            let parent = mount.join(PARENT);
+            let dir = parent.join(name);
+            // cpu and cpuacct are often one hierarchy: one directory.
+            if !lc.v1.contains(&dir) {
+                let made = make_dir(&parent).and_then(|()| make_dir(&dir));
+                match made {
+                    Ok(()) => lc.v1.push(dir.clone()),
+                    Err(e) if required => {
+                        return Err(CgroupError::LimitCreate(dir, sys::errno_text(&e)));
+                    }
+                    Err(_) => continue,
+                }
+            }
+            // No swap accounting: refused at the plan if asked for.
+            let memsw = dir.join("memory.memsw.limit_in_bytes").exists();
+            for (file, value) in limits.v1_files(c, memsw) {
+                write_limit(&dir, file, &value)?;
+            }
+            if c == Controller::Memory {
+                let ctl = dir.join("memory.oom_control");
+                let base = fs::read_to_string(&ctl).map_or(0, |t| limits::oom_kills(&t));
+                lc.oom = Some((ctl, base));
+            }
+        }
+        Ok(lc)
+    }
+}
+
 /// Remove the device cgroups whose monitor is dead (SIGKILLed before its
 /// teardown). Best effort: one still holding a dying process stays for the
 /// next run.
@@ -240,10 +634,22 @@ pub fn reclaim() {
     if !nix::unistd::geteuid().is_root() {
         return;
     }
-    let dirs = v2_root()
+    let v1 = [
+        Controller::Memory,
+        Controller::Cpu,
+        Controller::Cpuacct,
+        Controller::Pids,
+    ]
+    .into_iter()
+    .filter_map(v1_mount)
+    .map(|m| m.join(PARENT));
+    let mut dirs: Vec<PathBuf> = v2_root()
         .map(|r| r.join(PARENT))
         .into_iter()
-        .chain([Path::new(HIERARCHY).join(PARENT)]);
+        .chain([Path::new(HIERARCHY).join(PARENT)])
+        .chain(v1)
+        .collect();
+    dirs.dedup();
     for dir in dirs {
         let Ok(rd) = fs::read_dir(dir) else { continue };
         for ent in rd.flatten() {

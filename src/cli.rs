@@ -173,6 +173,18 @@ pub struct RunArgs {
     /// Resource limit: TYPE=SOFT[:HARD] (nofile, nproc, core, stack, …; -1: unlimited)
     #[arg(long = "ulimit", value_name = "TYPE=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
+    /// Memory limit (e.g. 512m, 1g; at least 6m)
+    #[arg(short = 'm', long = "memory", value_name = "BYTES", allow_hyphen_values = true, value_parser = crate::limits::parse_memory)]
+    pub memory: Option<i64>,
+    /// Swap limit equal to memory plus swap: -1 for unlimited swap (default: twice --memory)
+    #[arg(long = "memory-swap", value_name = "BYTES", allow_hyphen_values = true, value_parser = crate::limits::parse_memory_swap)]
+    pub memory_swap: Option<i64>,
+    /// Number of CPUs (e.g. 0.5, 1.5)
+    #[arg(long = "cpus", value_name = "DECIMAL", allow_hyphen_values = true, value_parser = crate::limits::parse_cpus)]
+    pub cpus: Option<i64>,
+    /// Tune container pids limit (-1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true, value_parser = crate::limits::parse_pids)]
+    pub pids_limit: Option<i64>,
     /// Print this help
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,

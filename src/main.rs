@@ -1,6 +1,8 @@
 //! rrun: run a command in new Linux namespaces on a root filesystem
 //! directory, rootless or as root. This file only dispatches: each error is
 //! turned into one `rrun: …` line and an exit code here, and nowhere else.
+// inspect's one json! literal of Docker's whole container object nests deeply.
+#![recursion_limit = "256"]
 
 mod bypass;
 mod bytes;
@@ -20,6 +22,7 @@ mod goquote;
 mod help;
 mod hosts;
 mod inspect;
+mod limits;
 mod logrot;
 mod mount;
 mod names;

@@ -72,6 +72,10 @@ pub enum PlanError {
     DeviceHost(String, String),
     #[error(transparent)]
     Ulimit(#[from] crate::ulimit::UlimitError),
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroup::CgroupError),
     #[error("{0}")]
     Restart(#[from] crate::restart::RestartError),
     #[error("{0}")]
@@ -247,6 +251,9 @@ pub struct RunPlan {
     pub labels: std::collections::BTreeMap<String, String>,
     /// --ulimit, checked against what rrun may give.
     pub ulimits: Vec<crate::ulimit::Ulimit>,
+    /// --memory, --memory-swap, --cpus, --pids-limit, checked.
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
     /// --restart.
     pub restart: crate::restart::Policy,
     /// --outbound-bypass (RRUN_OUTBOUND_BYPASS): rootless outbound TCP
@@ -569,6 +576,13 @@ fn ulimits(vals: &[String]) -> Result<Vec<crate::ulimit::Ulimit>, PlanError> {
 pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     // Flag values first, as Docker's CLI checks them before anything.
     let ulimits = ulimits(&a.ulimit)?;
+    let limits = crate::limits::settle(
+        a.memory,
+        a.memory_swap,
+        a.cpus,
+        a.pids_limit,
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    )?;
     let restart = crate::restart::parse(a.restart.as_deref().unwrap_or("no"), a.rm)?;
     let (rootfs, root) = open_rootfs(&a.rootfs)?;
     // As Docker: an empty --name asks for a generated one.
@@ -618,7 +632,10 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         _ => String::new(),
     };
     let add_hosts = add_hosts(&a.add_host)?;
-    let warnings = network_conflicts(a, &net, !publish.is_empty(), !links.is_empty())?;
+    let mut warnings = network_conflicts(a, &net, !publish.is_empty(), !links.is_empty())?;
+    // SAFETY: geteuid cannot fail.
+    let rootless = unsafe { libc::geteuid() } != 0;
+    warnings.extend(crate::cgroup::check(&limits, rootless)?);
     let hostname = hostname(a.hostname.as_deref(), &net, &id)?;
     let (user_env, env_given) = environment(a)?;
     // The user, from the rootfs's own files.
@@ -712,6 +729,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
         udp_idle: parse_udp_timeout(std::env::var("RRUN_PROXY_UDP_TIMEOUT").ok().as_deref())?,
         log: crate::logrot::parse(a.log_driver.as_deref(), &a.log_opt)?,
         ulimits,
+        limits,
         restart,
         network_aliases,
         static_ip,

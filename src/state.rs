@@ -218,6 +218,9 @@ pub struct Config {
     /// --ulimit values, sorted by name (inspect's HostConfig.Ulimits).
     #[serde(default)]
     pub ulimits: Vec<crate::ulimit::Ulimit>,
+    /// --memory, --memory-swap, --cpus, --pids-limit (inspect's HostConfig).
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
     /// --restart (inspect's HostConfig.RestartPolicy).
     #[serde(default)]
     pub restart: crate::restart::Policy,

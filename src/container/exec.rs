@@ -153,24 +153,31 @@ fn open_namespaces(r: &Record) -> Result<(Vec<(libc::c_int, OwnedFd)>, OwnedFd),
     Ok((fds, root))
 }
 
-/// The container's device cgroup, opened while the host's /sys is still
-/// in view.
-fn device_cgroup(r: &Record) -> Result<Option<OwnedFd>, RunError> {
-    if r.state.device_cgroup.is_empty() {
-        return Ok(None);
+/// The container's cgroups (its device cgroup and those of its limits),
+/// opened while the host's /sys is still in view: the command joins them
+/// all, so that its devices, memory, CPU time and processes count as the
+/// container's.
+fn cgroups(r: &Record) -> Result<Vec<OwnedFd>, RunError> {
+    let mut paths: Vec<&str> = Vec::new();
+    for p in std::iter::once(&r.state.device_cgroup).chain(&r.state.limit_cgroups) {
+        if !p.is_empty() && !paths.contains(&p.as_str()) {
+            paths.push(p);
+        }
     }
-    crate::cgroup::open_procs(&r.state.device_cgroup)
-        .map(Some)
-        .map_err(|e| {
-            failed(
-                125,
-                format!(
-                    "joining the container's device cgroup {}: {}",
-                    r.state.device_cgroup,
-                    sys::errno_text(&e)
-                ),
-            )
+    paths
+        .into_iter()
+        .map(|p| {
+            crate::cgroup::open_procs(p).map_err(|e| {
+                failed(
+                    125,
+                    format!(
+                        "joining the container's cgroup {p}: {}",
+                        sys::errno_text(&e)
+                    ),
+                )
+            })
         })
+        .collect()
 }
 
 fn cstrings(v: Vec<OsString>) -> Result<Vec<CString>, RunError> {
@@ -191,7 +198,7 @@ struct Command {
     wd: CString,
     stdio: Stdio,
     seccomp: Vec<crate::seccomp::BpfProgram>,
-    cgroup: Option<OwnedFd>,
+    cgroups: Vec<OwnedFd>,
 }
 
 pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
@@ -203,7 +210,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         return Err(failed(1, format!("Container {} is not running", r.id())));
     }
     let (fds, root) = open_namespaces(&r)?;
-    let cgroup = device_cgroup(&r)?;
+    let cgroups = cgroups(&r)?;
     let id = identity(a, &r, &root)?;
     let path = id
         .env
@@ -235,7 +242,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32, RunError> {
         } else {
             Vec::new()
         },
-        cgroup,
+        cgroups,
         id,
     };
     for (flag, fd) in &fds {
@@ -310,16 +317,13 @@ fn command(cmd: &Command, sock: std::os::fd::RawFd) -> ! {
     let workdir = std::path::PathBuf::from(&cmd.id.workdir);
     let workdir = workdir.display();
     // First: the command opens no device the container could not.
-    if let Some(procs) = &cmd.cgroup
-        && let Err(e) = crate::cgroup::join(procs)
-    {
-        die(
-            125,
-            format!(
-                "joining the container's device cgroup: {}",
-                sys::errno_text(&e)
-            ),
-        );
+    for procs in &cmd.cgroups {
+        if let Err(e) = crate::cgroup::join(procs) {
+            die(
+                125,
+                format!("joining the container's cgroups: {}", sys::errno_text(&e)),
+            );
+        }
     }
     if let Err(e) = child::setup_stdio(sock, &cmd.stdio) {
         die(

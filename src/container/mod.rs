@@ -216,6 +216,7 @@ fn config_of(
         group_add: plan.group_add.clone(),
         env_given: plan.env_given.clone(),
         ulimits: plan.ulimits.clone(),
+        limits: plan.limits,
         add_hosts: plan
             .add_hosts
             .iter()

@@ -226,7 +226,11 @@ fn supervise(
     let code = loop {
         let ran_from = std::time::Instant::now();
         let ended = match current.take() {
-            Some(s) => Ended::Exited(relay(c, mode, s, sink, forwarder.as_mut())),
+            Some(s) => {
+                let (status, oom) = relay(c, mode, s, sink, forwarder.as_mut());
+                rs.oom_killed = oom;
+                Ended::Exited(status)
+            }
             None => Ended::Failed(rs.exit_code),
         };
         crash::point("exited");
@@ -368,20 +372,21 @@ impl Restarts {
 
 fn mark_running(dir: &ContainerDir, rs: &mut RunState) {
     rs.status = Status::Running;
+    rs.oom_killed = false;
     rs.started_at = state::now_rfc3339();
     rs.error.clear();
     let _ = dir.write_state(rs);
 }
 
 /// Relay one run of the container's process until it exits; its wait
-/// status.
+/// status, and whether the OOM killer struck in its cgroup.
 fn relay(
     c: &Ctx,
     mode: Mode,
     mut started: spawn::Started,
     sink: &mut dyn tty::Sink,
     forwarder: Option<&mut forwarder::Supervisor>,
-) -> i32 {
+) -> (i32, bool) {
     let plan = c.plan;
     let stdin_tty = tty::is_tty(0);
     let _raw = match (
@@ -399,7 +404,7 @@ fn relay(
         sources.push((tty::Source::Owned(o), tty::Stream::Stdout));
         sources.push((tty::Source::Owned(e), tty::Stream::Stderr));
     }
-    tty::relay(tty::Relay {
+    let status = tty::relay(tty::Relay {
         pid: started.pid,
         pidfd: &started.pidfd,
         sfd: &started.sfd,
@@ -409,7 +414,8 @@ fn relay(
         sink,
         forwarded: FORWARDED,
         aux: forwarder.map(|f| f as &mut dyn tty::Aux),
-    })
+    });
+    (status, started.cgroups.oom_killed())
 }
 
 /// Sit out a restart's back-off. A signal ends it early: `rrun restart`

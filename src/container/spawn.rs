@@ -34,8 +34,9 @@ pub(super) struct Started {
     pub netns: Option<(OwnedFd, Option<OwnedFd>)>,
     /// A user-defined network's resolver sockets, made at plug-in.
     pub dns: Option<super::resolver::Sockets>,
-    /// The device cgroup, removed when this drops (the container reaped).
-    _devices: Option<crate::cgroup::DeviceCgroup>,
+    /// Its cgroups, removed when this drops (the container reaped); the
+    /// OOM killer's count is read before.
+    pub cgroups: crate::cgroup::Cgroups,
 }
 
 /// The container's stdio as the child gets it, and the monitor's ends.
@@ -324,7 +325,7 @@ pub(super) fn start(
         init_fd.as_ref().map(|f| f.as_raw_fd()),
     )?;
     crate::crash::t("child-config");
-    let devices = device_cgroup(plan, rs, c.rootless)?;
+    let cgroups = cgroups(plan, rs, c.rootless)?;
     crate::crash::t("device-cgroup");
     // Signals wait in a signalfd from here on; the child unblocks them.
     let sfd = signal_fd()?;
@@ -334,7 +335,7 @@ pub(super) fn start(
     if cfg.own_netns {
         flags |= libc::CLONE_NEWNET;
     }
-    let cgroup = devices.as_ref().and_then(|d| d.clone_into());
+    let cgroup = cgroups.clone_into();
     let (pid, mine) = clone_child(flags, cgroup, &cfg, mine, &theirs)?;
     let guard = ChildGuard(Some(pid));
     drop((theirs, init_fd));
@@ -342,14 +343,16 @@ pub(super) fn start(
     crash::point("cloned");
     rs.pid = pid;
     rs.pid_start = sys::start_time(pid).unwrap_or(0);
-    if let Some(cg) = &devices {
-        // Before Go: nothing of the container has run yet.
-        cg.add(pid).map_err(|e| RunError::Start {
-            code: 125,
-            msg: e.to_string(),
-        })?;
-        rs.device_cgroup = cg.path().display().to_string();
-    }
+    // Before Go: nothing of the container has run yet.
+    cgroups.add(pid).map_err(|e| RunError::Start {
+        code: 125,
+        msg: e.to_string(),
+    })?;
+    rs.device_cgroup = cgroups
+        .device_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    rs.limit_cgroups = cgroups.limit_paths();
     dir.write_state(rs)
         .map_err(setup("recording the container's state"))?;
     let (netns, dns) = match (c.prep, rejoin) {
@@ -374,7 +377,7 @@ pub(super) fn start(
         _sock: mine,
         netns,
         dns,
-        _devices: devices,
+        cgroups,
     })
 }
 
@@ -401,33 +404,31 @@ fn plug_in(
     Ok(((fd, mnt), dns))
 }
 
-/// As root, where cgroups can be made: the container's device cgroup
-/// (cgroup.rs: a v2 device program, else the v1 controller), allowing
-/// Docker's default list and the --device nodes (none with --privileged,
-/// which may open every device, as in Docker). Without
-/// one, a --tmpfs `dev` would let a root container open what it makes
-/// there: refused. Rootless there is none, and none is needed for that: a
-/// user namespace's tmpfs is nodev whatever it is asked, and mknod of a
-/// device fails there.
-fn device_cgroup(
+/// The container's cgroups (cgroup.rs). As root, where cgroups can be
+/// made: its device cgroup (a v2 device program, else the v1 controller),
+/// allowing Docker's default list and the --device nodes (none with
+/// --privileged, which may open every device, as in Docker). Without one,
+/// a --tmpfs `dev` would let a root container open what it makes there:
+/// refused. Rootless there is none, and none is needed for that: a user
+/// namespace's tmpfs is nodev whatever it is asked, and mknod of a device
+/// fails there. With --memory, --cpus or --pids-limit, the cgroups that
+/// enforce them, root or rootless, or the start fails (125): a limit is
+/// never dropped.
+fn cgroups(
     plan: &RunPlan,
     rs: &RunState,
     rootless: bool,
-) -> Result<Option<crate::cgroup::DeviceCgroup>, RunError> {
-    if plan.privileged || rootless {
-        return Ok(None);
-    }
-    let cg = if crate::cgroup::available() {
-        let name = crate::devices::cgroup_name(&plan.id, rs.monitor_pid, rs.monitor_start);
-        crate::cgroup::DeviceCgroup::create(&name, &crate::devices::allow_rules(&plan.devices))
-            .map_err(|e| RunError::Start {
-                code: 125,
-                msg: e.to_string(),
-            })?
-    } else {
-        None
+) -> Result<crate::cgroup::Cgroups, RunError> {
+    let start_err = |e: crate::cgroup::CgroupError| RunError::Start {
+        code: 125,
+        msg: e.to_string(),
     };
-    if cg.is_none()
+    let name = crate::devices::cgroup_name(&plan.id, rs.monitor_pid, rs.monitor_start);
+    let rules = (!plan.privileged && !rootless).then(|| crate::devices::allow_rules(&plan.devices));
+    let cg = crate::cgroup::Cgroups::create(&name, rules.as_deref(), &plan.limits, rootless)
+        .map_err(start_err)?;
+    if rules.is_some()
+        && cg.device_path().is_none()
         && let Some(t) = plan.tmpfs.iter().find(|t| !t.nodev)
     {
         return Err(RunError::Start {
