@@ -35,6 +35,8 @@
 #                   namespace of the bench's own)
 #   make bench-dns-servers  two DNS servers answering a hosts file, side by
 #                   side: dnsmasq and DNS_BENCH_SECOND='LABEL=COMMAND'
+#   make bench-limits  what -m/--cpus/--pids-limit cost a start: interleaved
+#                   pairs with and without them (root)
 #   make lint       rustfmt and clippy
 #   make man        man pages in target/man (rrun.1, rrun-ps.1, …)
 #   make install [PREFIX=/usr/local] [DESTDIR=] [RRUN_BIN=path]
@@ -65,7 +67,7 @@ BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR  := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-outbound bench-logs bench-dns bench-dns-servers clean lint man install uninstall
+.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-outbound bench-logs bench-dns bench-dns-servers bench-limits clean lint man install uninstall
 
 all: build
 
@@ -131,6 +133,9 @@ bench-dns: build rootfs
 
 bench-dns-servers: build
 	bash bench/dns.sh
+
+bench-limits: build rootfs
+	bash bench/limits.sh
 
 # Generated from the same clap definitions as --help (`rrun __man DIR`).
 man: $(if $(RRUN_BIN),,build)

@@ -472,17 +472,29 @@ impl Cgroups {
         }
     }
 
-    /// Put process `pid` (the container's, not yet told to go) in every
-    /// cgroup it was not cloned into.
+    /// Put process `pid` (the container's, not yet told to go) in its v1
+    /// device cgroup, unless it was cloned into a v2 one.
     pub fn add(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
-        if let Some(d) = &self.devices {
-            d.add(pid)?;
+        match &self.devices {
+            Some(d) => d.add(pid),
+            None => Ok(()),
         }
-        for dir in self.limits.iter().flat_map(|l| &l.v1) {
-            write_to(dir, "cgroup.procs", &pid.to_string())
-                .map_err(|e| CgroupError::LimitPlace(dir.clone(), sys::errno_text(&e)))?;
-        }
-        Ok(())
+    }
+
+    /// The `tasks` files of its v1 limit cgroups, for the container
+    /// process to write "0" to, first thing after Go, before anything of
+    /// the container runs. A thread that moves itself takes no global lock:
+    /// the monitor writing its pid to `cgroup.procs` would wait for an RCU
+    /// grace period (~8 ms a start here).
+    pub fn v1_tasks(&self) -> Result<Vec<OwnedFd>, CgroupError> {
+        self.limits
+            .iter()
+            .flat_map(|l| &l.v1)
+            .map(|dir| {
+                sys::open(&dir.join("tasks"), libc::O_WRONLY | libc::O_CLOEXEC)
+                    .map_err(|e| CgroupError::LimitPlace(dir.clone(), sys::errno_text(&e)))
+            })
+            .collect()
     }
 
     /// The directory enforcing its device rules, if one does.

@@ -71,6 +71,8 @@ pub struct ChildConfig {
     /// --ulimit: set before the identity change, while rrun may still
     /// raise a hard limit (as root, with CAP_SYS_RESOURCE).
     pub ulimits: Vec<crate::ulimit::Ulimit>,
+    /// The `tasks` files of its v1 limit cgroups, which it joins first.
+    pub cgroup_tasks: Vec<RawFd>,
 }
 
 fn fail(sock: RawFd, code: i32, msg: String) -> ! {
@@ -299,6 +301,11 @@ pub fn main(cfg: &ChildConfig, sock: RawFd) -> ! {
     // Until exec this process is rrun's image inside the container's pid
     // namespace: keep /proc/1/exe and ptrace out of reach from now on.
     let _ = prctl::set_dumpable(false);
+    for fd in &cfg.cgroup_tasks {
+        if let Err(e) = sys::write_all(*fd, b"0") {
+            io_fail(sock, "joining the container's cgroups", e);
+        }
+    }
     crash::point("child-setup");
     if let Some(ns) = cfg.join_netns {
         // SAFETY: setns on a network-namespace fd the monitor opened.

@@ -191,6 +191,7 @@ fn child_config(
             Vec::new()
         },
         ulimits: plan.ulimits.clone(),
+        cgroup_tasks: Vec::new(),
         bypass: match c.prep {
             network::Prep::Bridge(b) => match (&b.bypass, crate::seccomp::connect_notify_program())
             {
@@ -317,7 +318,7 @@ pub(super) fn start(
         None
     };
     let Streams { child, out, input } = streams(plan, mode)?;
-    let cfg = child_config(
+    let mut cfg = child_config(
         c,
         dir,
         child,
@@ -326,6 +327,11 @@ pub(super) fn start(
     )?;
     crate::crash::t("child-config");
     let cgroups = cgroups(plan, rs, c.rootless)?;
+    let tasks = cgroups.v1_tasks().map_err(|e| RunError::Start {
+        code: 125,
+        msg: e.to_string(),
+    })?;
+    cfg.cgroup_tasks = tasks.iter().map(|f| f.as_raw_fd()).collect();
     crate::crash::t("device-cgroup");
     // Signals wait in a signalfd from here on; the child unblocks them.
     let sfd = signal_fd()?;
@@ -338,7 +344,7 @@ pub(super) fn start(
     let cgroup = cgroups.clone_into();
     let (pid, mine) = clone_child(flags, cgroup, &cfg, mine, &theirs)?;
     let guard = ChildGuard(Some(pid));
-    drop((theirs, init_fd));
+    drop((theirs, init_fd, tasks));
     let pidfd = sys::pidfd_open(pid);
     crash::point("cloned");
     rs.pid = pid;
