@@ -723,10 +723,17 @@ fn attach_device_program(cgroup: &OwnedFd, prog: &OwnedFd) -> io::Result<()> {
     bpf(BPF_PROG_ATTACH, &attr).map(|_| ())
 }
 
-/// For `rrun exec`: the container's `cgroup.procs`, opened before the
-/// mount namespace is left behind, so that the command can join it.
+/// For `rrun exec`: the file through which the command joins the
+/// cgroup `path`, opened before the mount namespace is left behind: a v1
+/// cgroup's `tasks` (a single-threaded process moving itself there takes
+/// no global lock), else `cgroup.procs`.
 pub fn open_procs(path: &str) -> io::Result<OwnedFd> {
-    sys::open(&Path::new(path).join("cgroup.procs"), libc::O_WRONLY)
+    match sys::open(&Path::new(path).join("tasks"), libc::O_WRONLY) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            sys::open(&Path::new(path).join("cgroup.procs"), libc::O_WRONLY)
+        }
+        r => r,
+    }
 }
 
 /// Join the cgroup whose `cgroup.procs` is `procs` (the calling process;
