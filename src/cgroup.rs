@@ -384,8 +384,10 @@ struct LimitCgroups {
     /// v2: the one directory, opened to clone the container into; true
     /// when the device program is attached to it too.
     v2: Option<(PathBuf, OwnedFd, bool)>,
-    /// v1: one directory per hierarchy.
+    /// v1: one directory per hierarchy, and the hierarchy's name (its
+    /// mount point's: `memory`, `cpu,cpuacct`, …).
     v1: Vec<PathBuf>,
+    v1_names: Vec<String>,
     /// Where the OOM killer's kills are counted, and the count at creation
     /// (a restart may find the last run's directory still there).
     oom: Option<(PathBuf, u64)>,
@@ -520,6 +522,23 @@ impl Cgroups {
             .collect()
     }
 
+    /// What the container is shown of them in /sys/fs/cgroup: (name,
+    /// directory) per v1 hierarchy, or one v2 directory without a name.
+    pub fn shown(&self) -> Vec<(String, PathBuf)> {
+        let Some(l) = &self.limits else {
+            return Vec::new();
+        };
+        match &l.v2 {
+            Some((dir, _, _)) => vec![(String::new(), dir.clone())],
+            None => l
+                .v1_names
+                .iter()
+                .cloned()
+                .zip(l.v1.iter().cloned())
+                .collect(),
+        }
+    }
+
     /// Whether the OOM killer killed a process in it since it was made.
     pub fn oom_killed(&self) -> bool {
         let Some((file, base)) = self.limits.as_ref().and_then(|l| l.oom.as_ref()) else {
@@ -617,7 +636,12 @@ impl LimitCgroups {
             if !lc.v1.contains(&dir) {
                 let made = make_dir(&parent).and_then(|()| make_dir(&dir));
                 match made {
-                    Ok(()) => lc.v1.push(dir.clone()),
+                    Ok(()) => {
+                        lc.v1.push(dir.clone());
+                        let name = mount.file_name().map(|n| n.to_string_lossy().into_owned());
+                        lc.v1_names
+                            .push(name.unwrap_or_else(|| c.name().to_string()));
+                    }
                     Err(e) if required => {
                         return Err(CgroupError::LimitCreate(dir, sys::errno_text(&e)));
                     }

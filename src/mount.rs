@@ -115,9 +115,16 @@ pub struct MountPlan {
     /// /sys, and these host nodes in /dev.
     pub privileged: bool,
     pub host_nodes: Vec<HostNode>,
+    /// The container's limit cgroups, shown read-only in /sys/fs/cgroup as
+    /// Docker shows them (runtimes size their heaps and threads by them):
+    /// (the hierarchy's name, its directory on the host); a lone v2
+    /// directory has no name and is /sys/fs/cgroup itself.
+    pub cgroups: Vec<(String, PathBuf)>,
 }
 
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
 const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
 /// runc's default masked paths (with /proc/interrupts, which newer runc
 /// masks too): files get /dev/null over them, directories an empty
@@ -466,6 +473,7 @@ pub fn setup(plan: &MountPlan) -> Result<(), MountError> {
 
     mount_proc(&fs)?;
     mount_sys(&fs)?;
+    mount_cgroups(&fs)?;
     mount_dev(&fs)?;
 
     for (dst, src) in &plan.etc {
@@ -582,6 +590,45 @@ fn mount_sys(fs: &Fs) -> Result<(), MountError> {
         let t = resolve(&fs.root, "/sys").map_err(step("resolving /sys"))?;
         set_readonly(&t, true).map_err(step("making /sys read-only"))
     }
+}
+
+fn mount_cgroups(fs: &Fs) -> Result<(), MountError> {
+    const AT: &str = "/sys/fs/cgroup";
+    if fs.plan.cgroups.is_empty() {
+        return Ok(());
+    }
+    let t = match resolve(&fs.root, AT) {
+        Ok(t) => t,
+        // A kernel without it has nowhere to show them.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(step(format!("resolving {AT}"))(e)),
+    };
+    // Read-only: a container does not change its own limits.
+    let attrs = sys::MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if let [(name, dir)] = fs.plan.cgroups.as_slice()
+        && name.is_empty()
+    {
+        return bind(fs, dir, Path::new(AT), false, attrs);
+    }
+    sys::mount(
+        Some("tmpfs"),
+        &fd_path(&t),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        Some("mode=755,size=64k"),
+    )
+    .map_err(step(format!("mounting a tmpfs on {AT}")))?;
+    let t = resolve(&fs.root, AT).map_err(step(format!("resolving {AT}")))?;
+    for (name, dir) in &fs.plan.cgroups {
+        nix::sys::stat::mkdirat(
+            Some(t.as_raw_fd()),
+            name.as_str(),
+            nix::sys::stat::Mode::from_bits_truncate(0o755),
+        )
+        .map_err(|e| step(format!("creating {AT}/{name}"))(io::Error::from(e)))?;
+        bind(fs, dir, &Path::new(AT).join(name), false, attrs)?;
+    }
+    set_readonly(&t, false).map_err(step(format!("making {AT} read-only")))
 }
 
 fn mount_dev(fs: &Fs) -> Result<(), MountError> {

@@ -293,6 +293,28 @@ fn limits_are_set_shown_and_removed() {
         "its cgroups go with it: {:?}",
         cgroups_named(&id)
     );
+    // The container sees its own limits in /sys/fs/cgroup, as in Docker
+    // (runtimes size heaps and thread pools by them), and cannot change
+    // them.
+    let out = cx.rrun(&[
+        "run",
+        "--rm",
+        "--net=none",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "100",
+        cx.rootfs(),
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max \
+             /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; \
+         for f in /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max; do \
+             [ -e $f ] && echo 1 > $f && echo WROTE; done; true",
+    ]);
+    out.ok();
+    assert_eq!(out.lines()[..2], ["67108864", "100"], "{out}");
+    assert!(!out.stdout.contains("WROTE"), "read-only\n{out}");
     // create + start keeps them, and a container without limits gets none.
     let out = cx.rrun(&[
         "create",

@@ -148,6 +148,7 @@ fn mounts(c: &Ctx, dir: &ContainerDir) -> MountPlan {
             .collect(),
         privileged: plan.privileged,
         host_nodes: plan.host_nodes.clone(),
+        cgroups: Vec::new(),
     }
 }
 
@@ -332,6 +333,7 @@ pub(super) fn start(
         msg: e.to_string(),
     })?;
     cfg.cgroup_tasks = tasks.iter().map(|f| f.as_raw_fd()).collect();
+    cfg.mounts.cgroups = cgroups.shown();
     crate::crash::t("device-cgroup");
     // Signals wait in a signalfd from here on; the child unblocks them.
     let sfd = signal_fd()?;
