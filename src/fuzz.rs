@@ -1524,3 +1524,70 @@ proptest! {
         }
     }
 }
+
+/// The pieces of `--memory`, `--cpus` and `--pids-limit` values.
+const LIMIT_PIECES: &[&str] = &[
+    "0",
+    "1",
+    "9",
+    "64",
+    ".",
+    " ",
+    "-",
+    "+",
+    "/",
+    "e",
+    "E",
+    "k",
+    "m",
+    "g",
+    "t",
+    "p",
+    "b",
+    "i",
+    "B",
+    "M",
+    "iB",
+    "x",
+    "0x",
+    "99999999999999999999",
+    "\\040",
+    "-1",
+];
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// No value of the limit flags panics; what is accepted is in range.
+    #[test]
+    fn limits_never_panic(s in text_of(LIMIT_PIECES)) {
+        use crate::limits;
+        if let Ok(m) = limits::parse_memory(&s) {
+            prop_assert!(m >= 0);
+        }
+        let _ = limits::parse_memory_swap(&s);
+        let cpus = limits::parse_cpus(&s).ok();
+        let pids = limits::parse_pids(&s).ok();
+        prop_assert!(pids != Some(0));
+        if let Ok(l) = limits::settle(None, None, cpus, pids, 2) {
+            prop_assert!(l.nano_cpus >= 0 && l.nano_cpus <= 2_000_000_000);
+            prop_assert!(l.cfs_quota_us() >= 0 && l.cfs_quota_us() <= 200_000);
+            let _ = l.v2_files();
+        }
+        let _ = limits::v1_mounts(&s);
+        let _ = limits::oom_kills(&s);
+        let _ = limits::v2_path(&s);
+    }
+
+    /// A size written with a unit reads back as that many bytes.
+    #[test]
+    fn memory_sizes_round_trip(n in 0i64..1_000_000, unit in 0usize..5, suffix in 0usize..3) {
+        let u = ["k", "m", "g", "t", "p"][unit];
+        let s = format!("{n}{u}{}", ["", "b", "iB"][suffix]);
+        let want = n.checked_mul(1 << (10 * (unit as i64 + 1)));
+        match want {
+            Some(w) => prop_assert_eq!(crate::limits::ram_in_bytes(&s), Ok(w)),
+            None => prop_assert!(crate::limits::ram_in_bytes(&s).is_err()),
+        }
+    }
+}

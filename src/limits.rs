@@ -462,11 +462,13 @@ fn unescape_mount(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|d| (b'0'..=b'7').contains(d))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+        let code = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|d| (b'0'..=b'7').contains(d)))
+            .map(|d| d.iter().fold(0u32, |n, d| n * 8 + u32::from(d - b'0')))
+            .and_then(|n| u8::try_from(n).ok());
+        if let Some(c) = code {
+            out.push(c);
             i += 4;
         } else {
             out.push(b[i]);
@@ -841,6 +843,8 @@ bad line
         assert_eq!(unescape_mount("/a\\040b"), "/a b");
         assert_eq!(unescape_mount("/a\\04"), "/a\\04");
         assert_eq!(unescape_mount("/a\\098"), "/a\\098");
+        assert_eq!(unescape_mount("/a\\777"), "/a\\777");
+        assert_eq!(unescape_mount("\\134x"), "\\x");
         assert!(v1_mounts("").is_empty());
     }
 
