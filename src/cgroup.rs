@@ -272,6 +272,16 @@ impl Drop for DeviceCgroup {
     }
 }
 
+/// Whether the OOM killer killed a process in any of a running container's
+/// limit cgroups (made fresh at its start, so counting from 0).
+pub fn oom_killed_in(dirs: &[String]) -> bool {
+    dirs.iter().any(|d| {
+        ["memory.oom_control", "memory.events"].iter().any(|f| {
+            fs::read_to_string(Path::new(d).join(f)).is_ok_and(|t| limits::oom_kills(&t) > 0)
+        })
+    })
+}
+
 /// The v1 controllers' mount points, read once a process.
 fn v1_mount(c: Controller) -> Option<&'static Path> {
     static MOUNTS: std::sync::OnceLock<Vec<(Controller, String)>> = std::sync::OnceLock::new();

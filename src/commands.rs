@@ -205,7 +205,12 @@ pub fn inspect(a: &cli::InspectArgs) -> Result<i32, CmdError> {
     let mut objects = Vec::new();
     let mut out = String::new();
     let lost = crate::net::reconcile::lost_all(&st);
-    let r = each(&st, &a.containers, |_, _, r| {
+    let r = each(&st, &a.containers, |_, _, mut r| {
+        // While it runs, the OOM killer's kills show at once, as Docker's
+        // OOM event shows them (its monitor records them at the end).
+        if r.running() {
+            r.state.oom_killed |= crate::cgroup::oom_killed_in(&r.state.limit_cgroups);
+        }
         let mut v = inspect::inspect(&r);
         if let (true, Some(veth)) = (r.running(), lost.get(r.id()))
             && let Some(state) = v.get_mut("State")

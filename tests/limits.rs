@@ -8,6 +8,8 @@
 
 #[macro_use]
 mod common;
+#[path = "common/net.rs"]
+mod net;
 
 use common::*;
 use std::fs;
@@ -27,6 +29,10 @@ mod root_only {
     #[test]
     fn memory_limit_is_enforced_by_the_oom_killer() {
         super::memory_limit_is_enforced_by_the_oom_killer()
+    }
+    #[test]
+    fn an_oom_kill_leaves_the_monitor_and_its_ports() {
+        super::an_oom_kill_leaves_the_monitor_and_its_ports()
     }
     #[test]
     fn pids_limit_stops_a_fork_bomb() {
@@ -426,6 +432,56 @@ fn memory_limit_is_enforced_by_the_oom_killer() {
         "true 137"
     );
     cx.rrun(&["rm", "oom1", "oom2", "oom3"]).ok();
+}
+
+fn an_oom_kill_leaves_the_monitor_and_its_ports() {
+    let Some(cx) = net::net_ctx(Mode::Root) else {
+        return;
+    };
+    let _c = Cleanup::new(&cx);
+    let id = cx.detach(
+        &[
+            "--name",
+            "svc",
+            "-p",
+            "8080:80",
+            "-m",
+            "32m",
+            "--memory-swap",
+            "32m",
+        ],
+        &[
+            "sh",
+            "-c",
+            "socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hi' & \
+             dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000",
+        ],
+    );
+    // inspect shows the kill while the container runs, as Docker's event.
+    assert!(
+        poll_until(SETTLE, || cx.inspect_f("{{.State.OOMKilled}}", "svc")
+            == "true"),
+        "{}",
+        cx.inspect_f("{{json .State}}", "svc")
+    );
+    assert_eq!(cx.inspect_f("{{.State.Status}}", "svc"), "running");
+    let st = cx.state_json(&id).expect("state.json");
+    let monitor = st["monitor_pid"].as_i64().expect("monitor") as i32;
+    assert!(pid_alive(monitor), "the monitor lives on");
+    // The published port still answers, through the forwarder (loopback).
+    let out = cx.run(
+        net::in_ns(
+            net::host_ns(&cx),
+            "socat",
+            &["-T", "5", "-", "TCP:127.0.0.1:8080"],
+        ),
+        Input::Null,
+    );
+    assert!(
+        out.stdout.contains("hi"),
+        "the port answers after the OOM kill\n{out}"
+    );
+    cx.rrun(&["rm", "-f", "svc"]).ok();
 }
 
 fn pids_limit_stops_a_fork_bomb() {
