@@ -321,6 +321,30 @@ fn limits_are_set_shown_and_removed() {
     out.ok();
     assert_eq!(out.lines()[..2], ["67108864", "100"], "{out}");
     assert!(!out.stdout.contains("WROTE"), "read-only\n{out}");
+    // --init needs a second process: at a limit of 1, one clear line.
+    let out = cx.rrun(&[
+        "run",
+        "--rm",
+        "--net=none",
+        "--init",
+        "--pids-limit",
+        "1",
+        cx.rootfs(),
+        "true",
+    ]);
+    out.expect_code(125);
+    assert!(out.stderr.contains("--init: starting the command"), "{out}");
+    cx.rrun(&[
+        "run",
+        "--rm",
+        "--net=none",
+        "--init",
+        "--pids-limit",
+        "2",
+        cx.rootfs(),
+        "true",
+    ])
+    .ok();
     // create + start keeps them, and a container without limits gets none.
     let out = cx.rrun(&[
         "create",

@@ -49,6 +49,14 @@ pub fn main(args: &[OsString]) -> ! {
     // SAFETY: single-threaded; the child only execs or exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
+        let e = std::io::Error::last_os_error();
+        let why = if e.raw_os_error() == Some(libc::EAGAIN) {
+            " (its --pids-limit or --ulimit nproc leaves no room for the command beside the init)"
+        } else {
+            ""
+        };
+        let msg = format!("--init: starting the command: {}{why}", sys::errno_text(&e));
+        super::proto::send(sock, &super::proto::Msg::Error { code: 125, msg });
         // SAFETY: exiting.
         unsafe { libc::_exit(125) }
     }
