@@ -43,6 +43,10 @@ mod root_only {
         super::cpus_hold_a_busy_loop_to_half_a_core()
     }
     #[test]
+    fn crashes_leave_no_cgroup() {
+        super::crashes_leave_no_cgroup()
+    }
+    #[test]
     fn a_killed_monitors_cgroups_are_reclaimed() {
         super::a_killed_monitors_cgroups_are_reclaimed()
     }
@@ -624,4 +628,80 @@ fn a_killed_monitors_cgroups_are_reclaimed() {
         "a dead monitor's cgroups are removed by the next run: {:?}",
         cgroups_named(&id)
     );
+}
+
+/// Whether the cgroup `dir` (named ID-MONITORPID-START) belongs to a
+/// monitor that is gone.
+fn dead_monitors(dir: &Path) -> bool {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut it = name.rsplitn(3, '-');
+    let (Some(start), Some(pid)) = (it.next(), it.next()) else {
+        return false;
+    };
+    let (Ok(start), Ok(pid)) = (start.parse::<u64>(), pid.parse::<i32>()) else {
+        return false;
+    };
+    start_time(pid) != Some(start)
+}
+
+/// RRUN_TEST_CRASH_AT at each stage of a start with limits: after one more
+/// run, no cgroup of the crashed container is left.
+fn crashes_leave_no_cgroup() {
+    let Some(cx) = Ctx::new_needing_root(Mode::Root, "cgroups") else {
+        return;
+    };
+    let _c = Cleanup::new(&cx);
+    for stage in [
+        "state-created",
+        "cloned",
+        "child-setup",
+        "child-mounted",
+        "started",
+        "exited",
+        "teardown",
+    ] {
+        let before = rrun_cgroups();
+        let cmd: &[&str] = if matches!(stage, "exited" | "teardown") {
+            &["true"]
+        } else {
+            &["sleep", "1000"]
+        };
+        let mut args = vec![
+            "run",
+            "--rm",
+            "--net=none",
+            "-m",
+            "32m",
+            "--cpus",
+            "1",
+            "--pids-limit",
+            "20",
+            cx.rootfs(),
+        ];
+        args.extend_from_slice(cmd);
+        let mut c = cx.cmd(&args);
+        c.env("RRUN_TEST_CRASH_AT", stage);
+        let out = cx.run(c, Input::Null);
+        assert_ne!(out.code(), Some(0), "{stage}: rrun was stopped\n{out}");
+        // The container goes with its monitor (PDEATHSIG), asynchronously;
+        // the next run reclaims what the dead monitor left.
+        let left = || -> Vec<PathBuf> {
+            rrun_cgroups()
+                .into_iter()
+                .filter(|d| !before.contains(d) && dead_monitors(d))
+                .collect()
+        };
+        assert!(
+            poll_until(SETTLE, || {
+                cx.rrun_quiet(&["run", "--rm", "--net=none", cx.rootfs(), "true"], TIMEOUT);
+                left().is_empty()
+            }),
+            "{stage}: a dead monitor's cgroups are left: {:?}",
+            left()
+        );
+    }
+    cx.assert_nothing_left("crashes with limits");
 }
