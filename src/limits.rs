@@ -674,9 +674,10 @@ mod tests {
             Err(LimitError::MemoryTooSmall)
         );
         assert_eq!(
-            settle(Some(MIN_MEMORY - 1), None, None, None, 2),
+            settle(Some(6_291_455), None, None, None, 2),
             Err(LimitError::MemoryTooSmall)
         );
+        assert!(settle(Some(6_291_456), None, None, None, 2).is_ok());
         assert!(settle(Some(MIN_MEMORY), None, None, None, 2).is_ok());
         assert_eq!(
             settle(None, Some(m), None, None, 2),
