@@ -130,11 +130,8 @@ fn go_parse_float(num: &str) -> Result<f64, String> {
             crate::goquote::quote(num)
         )
     };
-    // Rust also takes "inf" and "nan", which Go reads only whole; a
-    // number here always ends in a digit, a dot or nothing.
-    if num.is_empty() || num.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E') {
-        return Err(syntax());
-    }
+    // Rust's parse takes what Go's does here: a number that ends in a
+    // digit or a dot ("inf" and "nan", which only Rust would take, cannot).
     match num.parse::<f64>() {
         Ok(v) if v.is_infinite() => Err(format!(
             "strconv.ParseFloat: parsing {}: value out of range",
