@@ -756,6 +756,94 @@ eth1:5 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0
     }
 
     #[test]
+    fn sums_and_samples() {
+        let a = ProcStat {
+            ppid: 1,
+            cpu_ticks: 10,
+            threads: 2,
+            rss_pages: 100,
+        };
+        let b = ProcStat {
+            cpu_ticks: 5,
+            threads: 1,
+            rss_pages: 7,
+            ..a
+        };
+        let t = totals([&a, &b]);
+        assert_eq!(
+            t,
+            ProcTotals {
+                cpu_ticks: 15,
+                rss_pages: 107,
+                threads: 3,
+            }
+        );
+        assert_eq!(totals([]), ProcTotals::default());
+        let max = ProcStat {
+            cpu_ticks: u64::MAX,
+            threads: u64::MAX,
+            rss_pages: u64::MAX,
+            ..a
+        };
+        assert_eq!(
+            totals([&max, &a]),
+            ProcTotals {
+                cpu_ticks: u64::MAX,
+                rss_pages: u64::MAX,
+                threads: u64::MAX,
+            }
+        );
+        let host = Host {
+            ticks_per_sec: 100,
+            page_size: 4096,
+            mem_total: 1 << 30,
+        };
+        // No cgroup: all of it from the processes.
+        let s = sample_of(9, &host, t, CgroupUsage::default(), (1, 2), (3, 4));
+        assert_eq!(
+            s,
+            Sample {
+                at_ns: 9,
+                cpu_ns: 150_000_000,
+                cpu_from: CpuSource::Procs,
+                mem: 107 * 4096,
+                limit: 1 << 30,
+                net: (1, 2),
+                block: (3, 4),
+                pids: 3,
+            }
+        );
+        // Each number the cgroup has wins.
+        let cg = CgroupUsage {
+            cpu_ns: Some(42),
+            mem: Some(5000),
+            limit: Some(Some(64 << 20)),
+            pids: Some(9),
+        };
+        let s = sample_of(9, &host, t, cg, (0, 0), (0, 0));
+        assert_eq!(
+            (s.cpu_ns, s.cpu_from, s.mem, s.limit, s.pids),
+            (42, CpuSource::Cgroup, 5000, 64 << 20, 9)
+        );
+        // No limit, or one above the host's memory: the host's.
+        for limit in [Some(None), Some(Some(u64::MAX))] {
+            let cg = CgroupUsage {
+                limit,
+                ..CgroupUsage::default()
+            };
+            assert_eq!(sample_of(0, &host, t, cg, (0, 0), (0, 0)).limit, 1 << 30);
+        }
+        let huge = ProcTotals {
+            rss_pages: u64::MAX,
+            ..t
+        };
+        assert_eq!(
+            sample_of(0, &host, huge, CgroupUsage::default(), (0, 0), (0, 0)).mem,
+            u64::MAX
+        );
+    }
+
+    #[test]
     fn ticks() {
         assert_eq!(ticks_to_ns(150, 100), 1_500_000_000);
         assert_eq!(ticks_to_ns(3, 1000), 3_000_000);
