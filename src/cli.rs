@@ -525,6 +525,29 @@ pub struct TopArgs {
     pub ps_args: Vec<String>,
 }
 
+/// Display a live stream of container(s) resource usage statistics
+#[derive(Parser, Debug)]
+#[command(name = "rrun stats", disable_help_flag = true)]
+pub struct StatsArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Pretty-print stats using a Go template
+    #[arg(long = "format", value_name = "TEMPLATE")]
+    pub format: Option<String>,
+    /// The containers (default: every running one, and those started later)
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
 /// Rename a container
 #[derive(Parser, Debug)]
 #[command(name = "rrun rename", disable_help_flag = true)]

@@ -1591,3 +1591,32 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    /// `stats` reads /proc and cgroup files whose text the kernel writes
+    /// (a command name in /proc/PID/stat is the container's to choose):
+    /// no text makes a parser panic.
+    #[test]
+    fn stats_texts_never_panic(s in text_of(&["4242 ", "(sh) ", ")", "(", " S ", "1 ", "-1 ", "18446744073709551615 ",
+                                               "eth0:", "lo:", " ", "\n", "usage_usec ", "inactive_file ", "max", "x", "é"])) {
+        let _ = crate::stats::parse_stat(&s);
+        let _ = crate::stats::net_dev(&s);
+        let _ = crate::stats::parse_io(&s);
+        let _ = crate::stats::mem_total(&s);
+        let files: Vec<(String, String)> = ["cpuacct.usage", "cpu.stat", "memory.current", "memory.stat", "memory.max", "pids.current"]
+            .iter()
+            .map(|f| (f.to_string(), s.clone()))
+            .collect();
+        let _ = crate::stats::cgroup_usage(&files);
+    }
+
+    /// Sizes and percentages of any number: a size ends in its unit.
+    #[test]
+    fn stats_sizes(f in any::<f64>(), p in 0usize..8) {
+        prop_assert!(crate::stats::bytes_size(f.abs()).ends_with('B'));
+        prop_assert!(crate::stats::human_size(f.abs(), p).ends_with('B'));
+        prop_assert!(crate::stats::percent(f).ends_with('%'));
+    }
+}

@@ -47,6 +47,7 @@ pub fn command() -> Command {
         sub(cli::InspectArgs::command(), "inspect"),
         sub(cli::PortArgs::command(), "port"),
         sub(cli::TopArgs::command(), "top"),
+        sub(cli::StatsArgs::command(), "stats"),
         sub(cli::RenameArgs::command(), "rename"),
         sub(cli::StopArgs::command(), "stop"),
         sub(cli::KillArgs::command(), "kill"),
@@ -136,6 +137,7 @@ fn container() -> Command {
         ("rm", cli::RmArgs::command()),
         ("run", cli::RunArgs::command()),
         ("start", cli::StartArgs::command()),
+        ("stats", cli::StatsArgs::command()),
         ("stop", cli::StopArgs::command()),
         ("top", cli::TopArgs::command()),
         ("wait", cli::WaitArgs::command()),
@@ -150,7 +152,7 @@ fn container() -> Command {
 }
 
 /// The names `help` knows, as `command()` lists them.
-const NAMES: [&str; 22] = [
+const NAMES: [&str; 23] = [
     "run",
     "create",
     "start",
@@ -161,6 +163,7 @@ const NAMES: [&str; 22] = [
     "inspect",
     "port",
     "top",
+    "stats",
     "rename",
     "stop",
     "kill",

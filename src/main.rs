@@ -39,6 +39,8 @@ mod restart;
 mod seccomp;
 mod spec;
 mod state;
+mod stats;
+mod statscmd;
 mod sys;
 mod system;
 mod template;
@@ -63,6 +65,8 @@ enum Error {
     #[error(transparent)]
     Top(#[from] top::TopError),
     #[error(transparent)]
+    Stats(#[from] statscmd::StatsError),
+    #[error(transparent)]
     Rename(#[from] rename::RenameError),
     #[error(transparent)]
     Prune(#[from] prune::PruneError),
@@ -79,6 +83,7 @@ impl Error {
             Error::Run(e) => e.exit_code(),
             Error::Cmd(e) => e.exit_code(),
             Error::Top(e) => e.exit_code(),
+            Error::Stats(e) => e.exit_code(),
             Error::Rename(e) => e.exit_code(),
             Error::Prune(e) => e.exit_code(),
             Error::Unknown(_) => 1,
@@ -150,6 +155,7 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
     if matches!(
         cmd,
         "top"
+            | "stats"
             | "rename"
             | "container"
             | "help"
@@ -165,6 +171,7 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
     }
     match cmd {
         "top" => return sub!(rest, "top", cli::TopArgs, top::top),
+        "stats" => return sub!(rest, "stats", cli::StatsArgs, statscmd::stats),
         "rename" => return sub!(rest, "rename", cli::RenameArgs, rename::rename),
         "container" => return container(rest),
         "ps" => return sub!(rest, "ps", cli::PsArgs, commands::ps),
@@ -239,6 +246,7 @@ Commands:
   rm          Remove one or more containers
   run         Run a command in a new container
   start       Start one or more stopped containers
+  stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
   top         Display the running processes of a container
   wait        Block until one or more containers stop, then print their exit codes
@@ -261,7 +269,7 @@ fn container(args: &[OsString]) -> Result<i32, Error> {
         Some(Some("ls" | "list" | "ps")) => "ps",
         Some(Some(
             c @ ("create" | "exec" | "inspect" | "kill" | "logs" | "port" | "rename" | "restart"
-            | "rm" | "run" | "start" | "stop" | "top" | "wait"),
+            | "rm" | "run" | "start" | "stats" | "stop" | "top" | "wait"),
         )) => c,
         Some(other) => {
             let shown = args

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every command rrun dispatches on (src/main.rs), in `--help`'s order.
-const COMMANDS: [&str; 22] = [
+const COMMANDS: [&str; 23] = [
     "run",
     "create",
     "start",
@@ -30,6 +30,7 @@ const COMMANDS: [&str; 22] = [
     "inspect",
     "port",
     "top",
+    "stats",
     "rename",
     "stop",
     "kill",
@@ -513,7 +514,7 @@ fn make_install_puts_everything_in_place() {
     // Docker's other spelling has its pages too, as docker-container-ls(1).
     for c in [
         "create", "exec", "inspect", "kill", "logs", "ls", "port", "prune", "rename", "restart",
-        "rm", "run", "start", "stop", "top", "wait",
+        "rm", "run", "start", "stats", "stop", "top", "wait",
     ] {
         want.push(format!("share/man/man1/rrun-container-{c}.1").into());
     }
