@@ -286,8 +286,8 @@ pub fn stats(a: &cli::StatsArgs) -> Result<i32, StatsError> {
         }
         errors.iter().map(StateError::exit_code).max()
     };
-    // Docker ends a stream at once when a named container is not there.
-    if !a.no_stream && !errors.is_empty() {
+    // Docker prints no row when a named container is not there.
+    if !errors.is_empty() {
         return Err(StatsError::Reported(report(&errors).unwrap_or(1)));
     }
     let host = host();
@@ -304,10 +304,7 @@ pub fn stats(a: &cli::StatsArgs) -> Result<i32, StatsError> {
         if a.no_stream {
             let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
-            return match report(&errors) {
-                Some(code) => Err(StatsError::Reported(code)),
-                None => Ok(0),
-            };
+            return Ok(0);
         }
         let painted = out
             .write_all(stats::REPAINT.as_bytes())
