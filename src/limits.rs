@@ -644,6 +644,8 @@ mod tests {
         assert_eq!(ok("1000000000e-9"), Some(1_000_000_000));
         assert_eq!(ok("10e-10"), Some(1));
         assert_eq!(ok("1e30"), Some(i64::MAX));
+        assert_eq!(ok("12e7"), Some(120_000_000_000_000_000));
+        assert_eq!(ok("-10e-10"), Some(-1));
         assert_eq!(ok("-1e30"), Some(i64::MIN));
         assert_eq!(ok("99999999999999999999"), Some(i64::MAX));
         for bad in [
