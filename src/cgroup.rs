@@ -591,8 +591,17 @@ impl LimitCgroups {
         }
         make_dir(dir)
             .map_err(|e| CgroupError::LimitCreate(dir.to_path_buf(), sys::errno_text(&e)))?;
-        let fd = sys::open(dir, libc::O_RDONLY | libc::O_DIRECTORY)
-            .map_err(|e| CgroupError::LimitCreate(dir.to_path_buf(), sys::errno_text(&e)))?;
+        let fd = match sys::open(dir, libc::O_RDONLY | libc::O_DIRECTORY) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = fs::remove_dir(dir);
+                return Err(CgroupError::LimitCreate(
+                    dir.to_path_buf(),
+                    sys::errno_text(&e),
+                ));
+            }
+        };
+        // From here a failure removes it (the guard's drop).
         let mut lc = LimitCgroups::default();
         lc.v2 = Some((dir.to_path_buf(), fd, false));
         for (file, value) in limits.v2_files() {
