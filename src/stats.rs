@@ -950,19 +950,24 @@ eth1:5 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0
 
     const ID: &str = "d0319bd0dd52aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-    /// Docker's row of st1 (64 MiB limit), captured.
-    #[test]
-    fn a_running_row() {
-        let s = Sample {
+    /// Docker's st1 (64 MiB limit), as captured, with `rx` bytes received.
+    fn st1(rx: u64) -> Sample {
+        Sample {
             at_ns: 0,
             cpu_ns: 0,
             cpu_from: CpuSource::Cgroup,
             mem: 598016,
             limit: 64 << 20,
-            net: (1110, 0),
+            net: (rx, 0),
             block: (0, 0),
             pids: 1,
-        };
+        }
+    }
+
+    /// Docker's row of st1, captured.
+    #[test]
+    fn a_running_row() {
+        let s = st1(1110);
         let v = row("st1", ID, "st1", false, Some((&s, 49.48)));
         assert_eq!(
             serde_json::to_string(&v).unwrap(),
@@ -1011,16 +1016,7 @@ eth1:5 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0
         let (is_table, body) = crate::inspect::table_format(None, DEFAULT_FORMAT);
         assert!(is_table);
         let t = crate::template::Template::parse(&body).unwrap();
-        let s = Sample {
-            at_ns: 0,
-            cpu_ns: 0,
-            cpu_from: CpuSource::Cgroup,
-            mem: 598016,
-            limit: 64 << 20,
-            net: (1040, 0),
-            block: (0, 0),
-            pids: 1,
-        };
+        let s = st1(1040);
         let lines = vec![
             t.render(&header()).unwrap(),
             t.render(&row("a5cf71ac0c00", "a5cf71ac0c00", "st2", false, None))
