@@ -567,6 +567,9 @@ pub fn rm(a: &cli::RmArgs) -> Result<i32, CmdError> {
             eprintln!("rrun: {e}");
         }
     }
+    // The cgroups a killed monitor left (`system reset` removes through
+    // here too): without this they would wait for the next run.
+    crate::cgroup::reclaim();
     if failed != 0 {
         Err(CmdError::Reported(failed))
     } else {

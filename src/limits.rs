@@ -87,7 +87,8 @@ pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
         (&s[..sep + 1], &s[sep + 1..])
     };
     let size = go_parse_float(num)?;
-    if size < 0.0 {
+    // NaN (Go's ParseFloat takes "nan" too) would cast to 0: no limit.
+    if size < 0.0 || size.is_nan() {
         return Err(invalid());
     }
     let bad = |sfx: &str| Err(format!("invalid suffix: '{sfx}'"));
@@ -569,6 +570,9 @@ mod tests {
         assert_eq!(err("1mx"), "invalid suffix: 'mx'");
         assert_eq!(err("1mix"), "invalid suffix: 'mix'");
         assert_eq!(err("-1"), "invalid size: '-1'");
+        // Not a number is no size (as a cast it would be 0: no limit).
+        assert_eq!(err("nan m"), "invalid size: 'nan m'");
+        assert_eq!(err("NaN "), "invalid size: 'NaN '");
         assert_eq!(err("abc"), "invalid size: 'abc'");
         assert_eq!(err(""), "invalid size: ''");
         assert_eq!(err("m"), "invalid size: 'm'");

@@ -43,6 +43,10 @@ mod root_only {
         super::cpus_hold_a_busy_loop_to_half_a_core()
     }
     #[test]
+    fn a_killed_monitors_cgroups_go_with_rm() {
+        super::a_killed_monitors_cgroups_go_with_rm()
+    }
+    #[test]
     fn crashes_leave_no_cgroup() {
         super::crashes_leave_no_cgroup()
     }
@@ -626,6 +630,40 @@ fn a_killed_monitors_cgroups_are_reclaimed() {
     assert!(
         dirs.iter().all(|d| !d.exists()),
         "a dead monitor's cgroups are removed by the next run: {:?}",
+        cgroups_named(&id)
+    );
+}
+
+/// A container whose monitor was SIGKILLed, removed with `rm` (as
+/// `system reset` removes every container), takes its cgroups with it:
+/// no later run is needed.
+fn a_killed_monitors_cgroups_go_with_rm() {
+    let Some(cx) = Ctx::new_needing_root(Mode::Root, "cgroups") else {
+        return;
+    };
+    let _c = Cleanup::new(&cx);
+    let id = cx.detach(
+        &["--net=none", "--pids-limit", "50", "-m", "32m"],
+        &["sleep", "1000"],
+    );
+    let dirs = limit_dirs(&cx, &id);
+    assert!(!dirs.is_empty());
+    let st = cx.state_json(&id).expect("state.json");
+    let (pid, monitor) = (
+        st["pid"].as_i64().expect("pid") as i32,
+        st["monitor_pid"].as_i64().expect("monitor") as i32,
+    );
+    // SAFETY: signals to the processes this test's rrun started (their
+    // start times are in the record the test just read).
+    unsafe {
+        libc::kill(monitor, libc::SIGKILL);
+        libc::kill(pid, libc::SIGKILL);
+    }
+    assert!(poll_until(SETTLE, || !pid_alive(pid) && !pid_alive(monitor)));
+    cx.rrun(&["rm", &id]).ok();
+    assert!(
+        dirs.iter().all(|d| !d.exists()),
+        "a dead monitor's cgroups go with its container's rm: {:?}",
         cgroups_named(&id)
     );
 }
