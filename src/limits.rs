@@ -131,8 +131,9 @@ fn go_parse_float(num: &str) -> Result<f64, String> {
             crate::goquote::quote(num)
         )
     };
-    // Rust's parse takes what Go's does here: a number that ends in a
-    // digit or a dot ("inf" and "nan", which only Rust would take, cannot).
+    // Rust's parse reads what Go's does, "inf" and "nan" included (they
+    // reach here before a space, as in "nan m"): infinity is out of range
+    // here, and the caller refuses NaN.
     match num.parse::<f64>() {
         Ok(v) if v.is_infinite() => Err(format!(
             "strconv.ParseFloat: parsing {}: value out of range",

@@ -120,7 +120,6 @@ fn procs_of(dir: &Path) -> Vec<i32> {
 fn bad_values_are_refused_and_leave_nothing(mode: Mode) {
     let Some(cx) = Ctx::new(mode) else { return };
     let _c = Cleanup::new(&cx);
-    let before = rrun_cgroups();
     let cases: &[(&[&str], &str)] = &[
         (
             &["--memory", "1x"],
@@ -181,7 +180,9 @@ fn bad_values_are_refused_and_leave_nothing(mode: Mode) {
         cx.rrun(&args).expect_code(125);
     }
     assert_eq!(cx.containers(), Vec::<String>::new(), "no record is left");
-    assert_eq!(rrun_cgroups(), before, "no cgroup is made");
+    // No cgroup is made either: the values are refused before anything
+    // (the other tests here make cgroups meanwhile, so the host's list is
+    // not compared); `crashes_leave_no_cgroup` covers the later failures.
     cx.assert_nothing_left("refused limits");
 }
 
