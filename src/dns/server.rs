@@ -1275,6 +1275,11 @@ mod tests {
         // Still answering, and not spinning on the error.
         c.send_to(&query(3, "web", wire::TYPE_A), addr).unwrap();
         assert_eq!(count(&recv(&c), 0), 3);
+        // The error was queued before query 3 came, so the loop turn that
+        // answered 3 saw it, maybe reading it after the answer: one more
+        // answer, from a later turn, comes after it was read.
+        c.send_to(&query(4, "web", wire::TYPE_A), addr).unwrap();
+        assert_eq!(count(&recv(&c), 0), 4);
         // The error queue was read (else poll would report POLLERR for
         // ever, and the loop spin).
         let mut fds = [PollFd::new(probe.as_fd(), PollFlags::POLLIN)];
