@@ -310,9 +310,11 @@ pub fn settle(
     }
     Ok(Limits {
         memory,
-        memory_swap: match swap {
-            0 if memory > 0 => memory.saturating_mul(2),
-            s => s,
+        // No --memory: 0 either way.
+        memory_swap: if swap == 0 {
+            memory.saturating_mul(2)
+        } else {
+            swap
         },
         swap_given: swap != 0,
         nano_cpus,
@@ -812,6 +814,17 @@ mod tests {
         assert_eq!(
             cpus.v2_files(),
             vec![("cpu.max", "150000 100000".to_string())]
+        );
+        assert_eq!(unl.v1_controllers().0, vec![Controller::Memory]);
+        let pids = Limits {
+            pids: Some(5),
+            ..Limits::default()
+        };
+        assert_eq!(pids.v1_controllers().0, vec![Controller::Pids]);
+        assert_eq!(
+            settle(None, None, None, Some(0), 2).map(|l| l.pids),
+            Ok(None),
+            "0 (which the flag refuses) is no limit, as in Docker"
         );
         let (need, extra) = cpus.v1_controllers();
         assert_eq!(need, vec![Controller::Cpu]);
