@@ -816,6 +816,15 @@ mod tests {
             vec![("cpu.max", "150000 100000".to_string())]
         );
         assert_eq!(unl.v1_controllers().0, vec![Controller::Memory]);
+        // A record without memory+swap (0): memory alone, no swap line.
+        let no_swap_field = Limits {
+            memory: 64 << 20,
+            ..Limits::default()
+        };
+        assert_eq!(
+            no_swap_field.v2_files(),
+            vec![("memory.max", "67108864".to_string())]
+        );
         let pids = Limits {
             pids: Some(5),
             ..Limits::default()
