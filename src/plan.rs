@@ -633,8 +633,7 @@ pub fn build(a: &RunArgs) -> Result<RunPlan, PlanError> {
     };
     let add_hosts = add_hosts(&a.add_host)?;
     let mut warnings = network_conflicts(a, &net, !publish.is_empty(), !links.is_empty())?;
-    // SAFETY: geteuid cannot fail.
-    let rootless = unsafe { libc::geteuid() } != 0;
+    let rootless = !nix::unistd::geteuid().is_root();
     warnings.extend(crate::cgroup::check(&limits, rootless)?);
     let hostname = hostname(a.hostname.as_deref(), &net, &id)?;
     let (user_env, env_given) = environment(a)?;
