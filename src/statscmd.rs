@@ -108,16 +108,16 @@ fn scan() -> Scan {
 }
 
 fn host() -> Host {
-    // SAFETY: sysconf only reads a configuration value.
-    let (tck, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_CLK_TCK),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
+    use nix::unistd::{SysconfVar, sysconf};
+    let value = |v: SysconfVar| {
+        sysconf(v)
+            .ok()
+            .flatten()
+            .and_then(|n| u64::try_from(n).ok())
     };
     Host {
-        ticks_per_sec: u64::try_from(tck).unwrap_or(100),
-        page_size: u64::try_from(page).unwrap_or(4096),
+        ticks_per_sec: value(SysconfVar::CLK_TCK).unwrap_or(100),
+        page_size: value(SysconfVar::PAGE_SIZE).unwrap_or(4096),
         mem_total: fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|t| stats::mem_total(&t))
