@@ -602,16 +602,14 @@ fn cpus_hold_a_busy_loop_to_half_a_core() {
     assert!(cores >= 0.2, "the container still ran: {cores:.3} cores");
 }
 
-fn a_killed_monitors_cgroups_are_reclaimed() {
-    let Some(cx) = Ctx::new_needing_root(Mode::Root, "cgroups") else {
-        return;
-    };
-    let _c = Cleanup::new(&cx);
+/// A container with limits whose monitor and process were SIGKILLed: its
+/// id and its cgroups (still there).
+fn killed_monitor(cx: &Ctx) -> (String, Vec<PathBuf>) {
     let id = cx.detach(
         &["--net=none", "--pids-limit", "50", "-m", "32m"],
         &["sleep", "1000"],
     );
-    let dirs = limit_dirs(&cx, &id);
+    let dirs = limit_dirs(cx, &id);
     assert!(!dirs.is_empty());
     let st = cx.state_json(&id).expect("state.json");
     let (pid, monitor) = (
@@ -625,6 +623,15 @@ fn a_killed_monitors_cgroups_are_reclaimed() {
         libc::kill(pid, libc::SIGKILL);
     }
     assert!(poll_until(SETTLE, || !pid_alive(pid) && !pid_alive(monitor)));
+    (id, dirs)
+}
+
+fn a_killed_monitors_cgroups_are_reclaimed() {
+    let Some(cx) = Ctx::new_needing_root(Mode::Root, "cgroups") else {
+        return;
+    };
+    let _c = Cleanup::new(&cx);
+    let (id, dirs) = killed_monitor(&cx);
     // The next run gives back what the dead monitor left.
     cx.rrun(&["run", "--rm", "--net=none", cx.rootfs(), "true"])
         .ok();
@@ -643,24 +650,7 @@ fn a_killed_monitors_cgroups_go_with_rm() {
         return;
     };
     let _c = Cleanup::new(&cx);
-    let id = cx.detach(
-        &["--net=none", "--pids-limit", "50", "-m", "32m"],
-        &["sleep", "1000"],
-    );
-    let dirs = limit_dirs(&cx, &id);
-    assert!(!dirs.is_empty());
-    let st = cx.state_json(&id).expect("state.json");
-    let (pid, monitor) = (
-        st["pid"].as_i64().expect("pid") as i32,
-        st["monitor_pid"].as_i64().expect("monitor") as i32,
-    );
-    // SAFETY: signals to the processes this test's rrun started (their
-    // start times are in the record the test just read).
-    unsafe {
-        libc::kill(monitor, libc::SIGKILL);
-        libc::kill(pid, libc::SIGKILL);
-    }
-    assert!(poll_until(SETTLE, || !pid_alive(pid) && !pid_alive(monitor)));
+    let (id, dirs) = killed_monitor(&cx);
     cx.rrun(&["rm", &id]).ok();
     assert!(
         dirs.iter().all(|d| !d.exists()),
