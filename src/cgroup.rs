@@ -3,11 +3,10 @@
 //! entries. Where the cgroup v2 hierarchy is mounted (on its own, or as
 //! `unified` beside v1 controllers), a BPF_PROG_TYPE_CGROUP_DEVICE program
 //! attached to it, and the container is cloned straight into it
-//! (CLONE_INTO_CGROUP); otherwise the v1 devices controller's cgroup, into
-//! which the container process is moved before Go. Moving a process
-//! between cgroups waits for an RCU grace period (the kernel's threadgroup
-//! lock, ~10 ms here): the clone into a v2 cgroup does not, which is why
-//! v2 comes first even on hybrid hosts. The monitor itself never enters
+//! (CLONE_INTO_CGROUP); otherwise the v1 devices controller's cgroup,
+//! which the container process joins itself first thing after Go (see
+//! below for why itself). The clone into a v2 cgroup costs nothing more,
+//! which is why v2 comes first even on hybrid hosts. The monitor itself never enters
 //! it. It is removed at teardown; one a killed monitor left behind is
 //! removed by the next run's [`reclaim`]. `rrun exec` puts its command in
 //! it too.
@@ -20,9 +19,10 @@
 //! hierarchy has the controllers (which then also holds the device
 //! program, and the container is cloned into it), else one directory per
 //! v1 controller hierarchy (memory, cpu, pids, and cpuacct to account),
-//! which the container process is moved into before Go (~0.1 ms each on
-//! this kernel: moving a single-threaded process takes no RCU grace
-//! period). Rootless, only a v2 subtree delegated to the user can hold
+//! which the container process joins itself, writing 0 to their `tasks`
+//! first thing after Go: a single-threaded process moving itself takes no
+//! global lock, where the monitor moving it (the threadgroup lock) would
+//! wait for an RCU grace period, ~8 ms here. Rootless, only a v2 subtree delegated to the user can hold
 //! them; anywhere else a limit is refused, never dropped.
 
 use std::fs;
@@ -53,7 +53,7 @@ pub enum CgroupError {
         rule: String,
         reason: String,
     },
-    #[error("placing the container in the device cgroup {0}: {1}")]
+    #[error("placing the container in the cgroup {0}: {1}")]
     Place(PathBuf, String),
     #[error("making the cgroup {0}: {1}")]
     LimitCreate(PathBuf, String),
@@ -63,8 +63,6 @@ pub enum CgroupError {
         value: String,
         reason: String,
     },
-    #[error("placing the container in the cgroup {0}: {1}")]
-    LimitPlace(PathBuf, String),
     #[error("{flag}: this host has no {controller} cgroup controller mounted")]
     NoController {
         flag: &'static str,
@@ -249,14 +247,10 @@ impl DeviceCgroup {
         self.dir.as_ref().map(|d| d.as_raw_fd())
     }
 
-    /// Put process `pid` (the container's, not yet told to go) in it,
-    /// unless it was cloned into it.
-    pub fn add(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
-        if self.dir.is_some() {
-            return Ok(());
-        }
-        write_to(&self.path, "cgroup.procs", &pid.to_string())
-            .map_err(|e| CgroupError::Place(self.path.clone(), sys::errno_text(&e)))
+    /// v1: its directory, which the container process joins itself (it
+    /// is cloned into a v2 one).
+    fn v1_dir(&self) -> Option<&Path> {
+        self.dir.is_none().then_some(self.path.as_path())
     }
 
     pub fn path(&self) -> &Path {
@@ -282,10 +276,12 @@ pub fn oom_killed_in(dirs: &[String]) -> bool {
     })
 }
 
-/// The v1 controllers' mount points, read once a process.
+/// The v1 controllers' mount points, read once a process that sets
+/// limits (mountinfo is not read on a start without them).
+static V1_MOUNTS: std::sync::OnceLock<Vec<(Controller, String)>> = std::sync::OnceLock::new();
+
 fn v1_mount(c: Controller) -> Option<&'static Path> {
-    static MOUNTS: std::sync::OnceLock<Vec<(Controller, String)>> = std::sync::OnceLock::new();
-    MOUNTS
+    V1_MOUNTS
         .get_or_init(|| {
             fs::read_to_string("/proc/self/mountinfo")
                 .map(|t| limits::v1_mounts(&t))
@@ -296,12 +292,34 @@ fn v1_mount(c: Controller) -> Option<&'static Path> {
         .map(|(_, m)| Path::new(m.as_str()))
 }
 
+/// Where [`reclaim`] looks for v1 limit cgroups: the mounts, if this
+/// process read them (it sets limits), else where systemd and Docker
+/// mount the controllers. Reading mountinfo on every start cost ~0.17 ms.
+fn v1_reclaim_roots() -> Vec<PathBuf> {
+    const CONTROLLERS: [Controller; 4] = [
+        Controller::Memory,
+        Controller::Cpu,
+        Controller::Cpuacct,
+        Controller::Pids,
+    ];
+    match V1_MOUNTS.get() {
+        Some(_) => CONTROLLERS
+            .into_iter()
+            .filter_map(v1_mount)
+            .map(Path::to_path_buf)
+            .collect(),
+        None => CONTROLLERS
+            .iter()
+            .map(|c| Path::new("/sys/fs/cgroup").join(c.name()))
+            .collect(),
+    }
+}
+
 /// Whether the v2 cgroup `dir` offers every controller in `want` to its
 /// children (a hybrid host's v2 hierarchy offers none).
 fn v2_offers(dir: &Path, want: &[&str]) -> bool {
     let have = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-    want.iter()
-        .all(|w| have.split_whitespace().any(|h| h == *w))
+    limits::missing(&have, want).is_empty()
 }
 
 /// `mkdir`, where one already there is as good (a restart's, whose
@@ -394,10 +412,9 @@ struct LimitCgroups {
     /// v2: the one directory, opened to clone the container into; true
     /// when the device program is attached to it too.
     v2: Option<(PathBuf, OwnedFd, bool)>,
-    /// v1: one directory per hierarchy, and the hierarchy's name (its
-    /// mount point's: `memory`, `cpu,cpuacct`, …).
-    v1: Vec<PathBuf>,
-    v1_names: Vec<String>,
+    /// v1: the hierarchy's name (its mount point's: `memory`,
+    /// `cpu,cpuacct`, …) and the directory in it, one per hierarchy.
+    v1: Vec<(String, PathBuf)>,
     /// Where the OOM killer's kills are counted, and the count at creation
     /// (a restart may find the last run's directory still there).
     oom: Option<(PathBuf, u64)>,
@@ -408,7 +425,7 @@ impl Drop for LimitCgroups {
         if let Some((dir, _, _)) = &self.v2 {
             let _ = fs::remove_dir(dir);
         }
-        for d in &self.v1 {
+        for (_, d) in &self.v1 {
             let _ = fs::remove_dir(d);
         }
     }
@@ -429,7 +446,7 @@ impl Cgroups {
     /// The cgroups of container `name`: a device cgroup allowing `rules`
     /// (None: no device cgroup — rootless, or --privileged), and, when
     /// `limits` sets any, the cgroups that enforce them, or why they
-    /// cannot be had. `warnings` gains Docker's warnings.
+    /// cannot be had (Docker's warnings come from [`check`], at the plan).
     pub fn create(
         name: &str,
         rules: Option<&[Rule]>,
@@ -484,27 +501,24 @@ impl Cgroups {
         }
     }
 
-    /// Put process `pid` (the container's, not yet told to go) in its v1
-    /// device cgroup, unless it was cloned into a v2 one.
-    pub fn add(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
-        match &self.devices {
-            Some(d) => d.add(pid),
-            None => Ok(()),
-        }
-    }
-
-    /// The `tasks` files of its v1 limit cgroups, for the container
-    /// process to write "0" to, first thing after Go, before anything of
-    /// the container runs. A thread that moves itself takes no global lock:
-    /// the monitor writing its pid to `cgroup.procs` would wait for an RCU
-    /// grace period (~8 ms a start here).
+    /// The `tasks` files of its v1 cgroups (its limits', and its device
+    /// cgroup where that is v1), for the container process to write "0"
+    /// to, first thing after Go, before anything of the container runs. A
+    /// thread that moves itself takes no global lock: the monitor writing
+    /// its pid to `cgroup.procs` would wait for an RCU grace period (~8 ms
+    /// a start here). A v2 cgroup it is cloned into.
     pub fn v1_tasks(&self) -> Result<Vec<OwnedFd>, CgroupError> {
-        self.limits
+        let devices = self.devices.as_ref().and_then(|d| d.v1_dir());
+        let limits = self
+            .limits
             .iter()
-            .flat_map(|l| &l.v1)
+            .flat_map(|l| l.v1.iter().map(|(_, d)| d.as_path()));
+        devices
+            .into_iter()
+            .chain(limits)
             .map(|dir| {
                 sys::open(&dir.join("tasks"), libc::O_WRONLY | libc::O_CLOEXEC)
-                    .map_err(|e| CgroupError::LimitPlace(dir.clone(), sys::errno_text(&e)))
+                    .map_err(|e| CgroupError::Place(dir.to_path_buf(), sys::errno_text(&e)))
             })
             .collect()
     }
@@ -527,7 +541,7 @@ impl Cgroups {
         };
         l.v2.iter()
             .map(|(d, _, _)| d)
-            .chain(&l.v1)
+            .chain(l.v1.iter().map(|(_, d)| d))
             .map(|d| d.display().to_string())
             .collect()
     }
@@ -540,12 +554,7 @@ impl Cgroups {
         };
         match &l.v2 {
             Some((dir, _, _)) => vec![(String::new(), dir.clone())],
-            None => l
-                .v1_names
-                .iter()
-                .cloned()
-                .zip(l.v1.iter().cloned())
-                .collect(),
+            None => l.v1.clone(),
         }
     }
 
@@ -569,24 +578,13 @@ impl LimitCgroups {
         limits: &Limits,
         rules: Option<&[Rule]>,
     ) -> Result<LimitCgroups, CgroupError> {
-        let enable: Vec<String> = limits
-            .v2_controllers()
-            .iter()
-            .map(|c| format!("+{c}"))
-            .collect();
+        let want = limits.v2_controllers();
         for a in ancestors {
             let have = fs::read_to_string(a.join("cgroup.subtree_control")).unwrap_or_default();
-            let missing: Vec<&String> = enable
-                .iter()
-                .filter(|e| !have.split_whitespace().any(|h| h == &e[1..]))
-                .collect();
+            let missing = limits::missing(&have, &want);
             if !missing.is_empty() {
-                let text = missing
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                write_limit(a, "cgroup.subtree_control", &text)?;
+                let text: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+                write_limit(a, "cgroup.subtree_control", &text.join(" "))?;
             }
         }
         make_dir(dir)
@@ -652,14 +650,13 @@ impl LimitCgroups {
             let parent = mount.join(PARENT);
             let dir = parent.join(name);
             // cpu and cpuacct are often one hierarchy: one directory.
-            if !lc.v1.contains(&dir) {
+            if !lc.v1.iter().any(|(_, d)| *d == dir) {
                 let made = make_dir(&parent).and_then(|()| make_dir(&dir));
                 match made {
                     Ok(()) => {
-                        lc.v1.push(dir.clone());
                         let name = mount.file_name().map(|n| n.to_string_lossy().into_owned());
-                        lc.v1_names
-                            .push(name.unwrap_or_else(|| c.name().to_string()));
+                        let name = name.unwrap_or_else(|| c.name().to_string());
+                        lc.v1.push((name, dir.clone()));
                     }
                     Err(e) if required => {
                         return Err(CgroupError::LimitCreate(dir, sys::errno_text(&e)));
@@ -689,15 +686,7 @@ pub fn reclaim() {
     if !nix::unistd::geteuid().is_root() {
         return;
     }
-    let v1 = [
-        Controller::Memory,
-        Controller::Cpu,
-        Controller::Cpuacct,
-        Controller::Pids,
-    ]
-    .into_iter()
-    .filter_map(v1_mount)
-    .map(|m| m.join(PARENT));
+    let v1 = v1_reclaim_roots().into_iter().map(|m| m.join(PARENT));
     let mut dirs: Vec<PathBuf> = v2_root()
         .map(|r| r.join(PARENT))
         .into_iter()

@@ -510,12 +510,7 @@ pub fn delegated_parent(
             "the cgroup rrun runs in ({own}) is not in a subtree delegated to you"
         ));
     }
-    let have = controllers(parent).unwrap_or_default();
-    let missing: Vec<&str> = want
-        .iter()
-        .copied()
-        .filter(|w| !have.split_whitespace().any(|h| h == *w))
-        .collect();
+    let missing = missing(&controllers(parent).unwrap_or_default(), want);
     if !missing.is_empty() {
         return Err(format!(
             "the cgroup {parent} delegated to you lacks the {} controller",
@@ -523,6 +518,15 @@ pub fn delegated_parent(
         ));
     }
     Ok(parent.to_string())
+}
+
+/// Which of `want` a controller list (`cgroup.controllers`,
+/// `cgroup.subtree_control`: names separated by spaces) lacks.
+pub fn missing<'a>(have: &str, want: &[&'a str]) -> Vec<&'a str> {
+    want.iter()
+        .copied()
+        .filter(|w| !have.split_whitespace().any(|h| h == *w))
+        .collect()
 }
 
 /// The OOM kills a cgroup counted: v1's memory.oom_control and v2's
@@ -913,6 +917,20 @@ bad line
         assert!(e.ends_with("lacks the cpu controller"), "{e}");
         let e = delegated_parent(own, &["memory", "cpu"], mine, |_| None).unwrap_err();
         assert!(e.ends_with("lacks the memory and cpu controller"), "{e}");
+    }
+
+    #[test]
+    fn missing_controllers() {
+        assert_eq!(
+            missing("cpu memory pids", &["memory", "pids"]),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            missing("cpu memory\n", &["pids", "memory", "io"]),
+            vec!["pids", "io"]
+        );
+        assert_eq!(missing("", &["memory"]), vec!["memory"]);
+        assert_eq!(missing("memoryx", &["memory"]), vec!["memory"]);
     }
 
     #[test]

@@ -16,7 +16,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -68,12 +67,6 @@ const CGROUP_FILES: [&str; 8] = [
 /// A pid namespace, as the kernel names it.
 type NsId = (u64, u64);
 
-fn pid_ns(pid: i32) -> Option<NsId> {
-    fs::metadata(format!("/proc/{pid}/ns/pid"))
-        .ok()
-        .map(|m| (m.dev(), m.ino()))
-}
-
 /// Every process on the machine, read once for a sample: its stat and
 /// its pid namespace (None: not ours to read).
 struct Scan {
@@ -96,14 +89,14 @@ fn scan() -> Scan {
             else {
                 continue;
             };
-            procs.insert(pid, (st, pid_ns(pid)));
+            procs.insert(pid, (st, sys::pid_ns(pid)));
         }
     }
     let parents = procs.iter().map(|(&p, (s, _))| (p, s.ppid)).collect();
     Scan {
         procs,
         parents,
-        own_ns: pid_ns(std::process::id() as i32),
+        own_ns: sys::pid_ns(std::process::id() as i32),
     }
 }
 

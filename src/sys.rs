@@ -290,6 +290,16 @@ pub fn start_time(pid: libc::pid_t) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// The pid namespace process `pid` is in, as the kernel names it (device
+/// and inode of /proc/PID/ns/pid); None when it cannot be read (gone, or
+/// another user's).
+pub fn pid_ns(pid: libc::pid_t) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
 /// Whether `pid` is still the process that started at `start`, and not a
 /// zombie (a killed process keeps its /proc entry until it is reaped).
 pub fn alive(pid: libc::pid_t, start: u64) -> bool {

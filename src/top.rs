@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 
 use crate::cli;
 use crate::filter::{self, NumError};
@@ -165,19 +164,13 @@ pub fn table(titles: &[String], rows: &[Vec<String>]) -> String {
 /// (its processes and those `rrun exec` started). Processes whose
 /// namespace cannot be read (another user's) are not the container's.
 fn namespace_pids(init: libc::pid_t) -> Option<BTreeSet<i64>> {
-    let ns = |pid: &str| {
-        fs::metadata(format!("/proc/{pid}/ns/pid"))
-            .ok()
-            .map(|m| (m.dev(), m.ino()))
-    };
-    let theirs = ns(&init.to_string())?;
+    let theirs = crate::sys::pid_ns(init)?;
     let pids = fs::read_dir("/proc")
         .ok()?
         .flatten()
         .filter_map(|e| {
-            let n = e.file_name().into_string().ok()?;
-            let pid = n.parse::<i64>().ok()?;
-            (ns(&n) == Some(theirs)).then_some(pid)
+            let pid = e.file_name().into_string().ok()?.parse::<i32>().ok()?;
+            (crate::sys::pid_ns(pid) == Some(theirs)).then_some(i64::from(pid))
         })
         .collect();
     Some(pids)

@@ -71,7 +71,8 @@ pub struct ChildConfig {
     /// --ulimit: set before the identity change, while rrun may still
     /// raise a hard limit (as root, with CAP_SYS_RESOURCE).
     pub ulimits: Vec<crate::ulimit::Ulimit>,
-    /// The `tasks` files of its v1 limit cgroups, which it joins first.
+    /// The `tasks` files of its v1 cgroups (limits, and devices where v1),
+    /// which it joins first, before anything of the container runs.
     pub cgroup_tasks: Vec<RawFd>,
 }
 

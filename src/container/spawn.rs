@@ -351,11 +351,6 @@ pub(super) fn start(
     crash::point("cloned");
     rs.pid = pid;
     rs.pid_start = sys::start_time(pid).unwrap_or(0);
-    // Before Go: nothing of the container has run yet.
-    cgroups.add(pid).map_err(|e| RunError::Start {
-        code: 125,
-        msg: e.to_string(),
-    })?;
     rs.device_cgroup = cgroups
         .device_path()
         .map(|p| p.display().to_string())
