@@ -569,6 +569,60 @@ pub struct PruneArgs {
     pub help: Option<bool>,
 }
 
+/// Generate Kubernetes YAML from containers
+#[derive(Parser, Debug)]
+#[command(name = "rrun generate kube", disable_help_flag = true)]
+pub struct GenerateArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// A Service for each link alias and network alias, so that peers find the container by that name
+    #[arg(short = 's', long = "service")]
+    pub service: bool,
+    /// What each pod is written as: pod or deployment
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// The image Kubernetes pulls for a rootfs (default: localhost/<its directory's name>:latest)
+    #[arg(long = "image", value_name = "ROOTFS=IMAGE")]
+    pub image: Vec<OsString>,
+    /// Write the YAML to this file instead of standard output
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<OsString>,
+    /// The containers, by name or id
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Run the pods of a Kubernetes manifest
+#[derive(Parser, Debug)]
+#[command(name = "rrun kube play", disable_help_flag = true)]
+pub struct KubePlayArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The network the pods share, made if missing (default: rrun-kube)
+    #[arg(long = "network", alias = "net", value_name = "NAME")]
+    pub network: Option<String>,
+    /// The rootfs directory for an image (default: the manifest's io.rrun.rootfs annotation)
+    #[arg(long = "rootfs", value_name = "IMAGE=DIR")]
+    pub rootfs: Vec<OsString>,
+    /// The manifest (- for standard input)
+    #[arg(value_name = "FILE")]
+    pub file: OsString,
+}
+
+/// Remove the pods kube play started from a manifest
+#[derive(Parser, Debug)]
+#[command(name = "rrun kube down", disable_help_flag = true)]
+pub struct KubeDownArgs {
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The network kube play used (removed when it made it and nothing else uses it)
+    #[arg(long = "network", alias = "net", value_name = "NAME")]
+    pub network: Option<String>,
+    /// The manifest (- for standard input)
+    #[arg(value_name = "FILE")]
+    pub file: OsString,
+}
+
 /// Show the commands, or a command's flags
 #[derive(Parser, Debug)]
 #[command(name = "rrun help", disable_help_flag = true)]

@@ -55,6 +55,8 @@ pub fn command() -> Command {
         sub(cli::RmArgs::command(), "rm"),
         container(),
         network(),
+        generate(),
+        kube(),
         sub(cli::InfoArgs::command(), "info"),
         sub(cli::SystemArgs::command(), "system"),
         sub(cli::VersionArgs::command(), "version"),
@@ -122,6 +124,35 @@ fn network() -> Command {
         ))
 }
 
+/// `rrun generate kube`: Podman's command, with kube its only kind.
+fn generate() -> Command {
+    Command::new("generate")
+        .about("Generate Kubernetes YAML from containers (generate kube)")
+        .disable_help_subcommand(true)
+        .subcommand(
+            cli::GenerateArgs::command()
+                .name("kube")
+                .bin_name("rrun generate kube"),
+        )
+}
+
+/// `rrun kube play|down`.
+fn kube() -> Command {
+    Command::new("kube")
+        .about("Run a Kubernetes manifest's pods, or remove them (play, down)")
+        .disable_help_subcommand(true)
+        .subcommand(
+            cli::KubePlayArgs::command()
+                .name("play")
+                .bin_name("rrun kube play"),
+        )
+        .subcommand(
+            cli::KubeDownArgs::command()
+                .name("down")
+                .bin_name("rrun kube down"),
+        )
+}
+
 fn container() -> Command {
     let same = [
         ("create", cli::create_command()),
@@ -152,7 +183,7 @@ fn container() -> Command {
 }
 
 /// The names `help` knows, as `command()` lists them.
-const NAMES: [&str; 23] = [
+const NAMES: [&str; 25] = [
     "run",
     "create",
     "start",
@@ -171,6 +202,8 @@ const NAMES: [&str; 23] = [
     "rm",
     "container",
     "network",
+    "generate",
+    "kube",
     "info",
     "system",
     "version",

@@ -22,6 +22,8 @@ mod goquote;
 mod help;
 mod hosts;
 mod inspect;
+mod kube;
+mod kubecmd;
 mod limits;
 mod logrot;
 mod mount;
@@ -75,6 +77,8 @@ enum Error {
     Unknown(String),
     #[error(transparent)]
     System(#[from] system::SystemError),
+    #[error(transparent)]
+    Kube(#[from] kubecmd::KubeCmdError),
 }
 
 impl Error {
@@ -88,6 +92,7 @@ impl Error {
             Error::Prune(e) => e.exit_code(),
             Error::Unknown(_) => 1,
             Error::System(e) => e.exit_code(),
+            Error::Kube(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -165,6 +170,8 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
             | "info"
             | "completion"
             | "system"
+            | "generate"
+            | "kube"
     ) {
         // SAFETY: restoring a default signal disposition.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
@@ -196,6 +203,8 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         "info" => return sub!(rest, "info", cli::InfoArgs, system::info),
         "completion" => return sub!(rest, "completion", cli::CompletionArgs, completion),
         "system" => return system_command(rest),
+        "generate" => return generate_command(rest),
+        "kube" => return kube_command(rest),
         "__man" => return man(rest),
         _ => {}
     }
@@ -344,6 +353,37 @@ fn network_command(rest: &[OsString]) -> Result<i32, Error> {
             netcmd::disconnect
         ),
         _ => sub!(rest, "network", cli::NetworkArgs, netcmd::network),
+    }
+}
+
+/// `rrun generate kube …`: Podman's spelling; kube is the only kind.
+fn generate_command(rest: &[OsString]) -> Result<i32, Error> {
+    match rest.first().and_then(|w| w.to_str()) {
+        Some("kube") => sub!(
+            &rest[1..],
+            "generate kube",
+            cli::GenerateArgs,
+            kubecmd::generate
+        ),
+        None | Some("--help" | "-h") => run(&["help".into(), "generate".into()]),
+        Some(w) => Err(Error::Unknown(format!(
+            "unknown command: rrun generate {}\nSee 'rrun generate --help'.",
+            one_line(w)
+        ))),
+    }
+}
+
+/// `rrun kube play|down FILE`.
+fn kube_command(rest: &[OsString]) -> Result<i32, Error> {
+    let tail = rest.get(1..).unwrap_or_default();
+    match rest.first().and_then(|w| w.to_str()) {
+        Some("play") => sub!(tail, "kube play", cli::KubePlayArgs, kubecmd::play),
+        Some("down") => sub!(tail, "kube down", cli::KubeDownArgs, kubecmd::down),
+        None | Some("--help" | "-h") => run(&["help".into(), "kube".into()]),
+        Some(w) => Err(Error::Unknown(format!(
+            "unknown command: rrun kube {}\nSee 'rrun kube --help'.",
+            one_line(w)
+        ))),
     }
 }
 

@@ -1,0 +1,1698 @@
+//! Kubernetes manifests, both ways: `generate kube` turns containers' records
+//! into Pods (or Deployments) and Services, and `kube play`/`kube down` read a
+//! manifest into the containers that run it. The objects are k8s-openapi's
+//! types for one API version (v1.33, the oldest the crate supports, so every
+//! field written exists on every cluster it supports); they are converted
+//! only to and from `serde_json::Value`, and YAML only ever sees a `Value`,
+//! which keeps the types' code in the binary once (measured: about half of
+//! what serialising the types to YAML directly costs).
+//!
+//! Pure: records and text in, manifests, notes and run plans out. The
+//! commands that read state and start containers are in kubecmd.rs.
+//!
+//! A pod is a network namespace: each container that owns one becomes a pod,
+//! and a container started `--net=container:X` joins X's pod. With
+//! `--service`, each link alias and network alias becomes a Service selecting
+//! the pod of the container it names, so that the peer finds it by the same
+//! name through cluster DNS, and Kubernetes gives the peer the Docker-link
+//! style variables of that Service.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HostAlias,
+    HostPathVolumeSource, Pod, PodDNSConfig, PodDNSConfigOption, PodSecurityContext, PodSpec,
+    PodTemplateSpec, ResourceRequirements, SecurityContext, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
+
+use crate::ports::{Exposed, Proto};
+use crate::restart::Policy;
+use crate::state::Config;
+
+/// The annotation (per container, `KEY/CONTAINER`) that records the rootfs
+/// directory a container ran on, so that a generated manifest plays back.
+pub const ROOTFS_ANNOTATION: &str = "io.rrun.rootfs";
+/// A restart policy Kubernetes cannot say (on-failure's count,
+/// unless-stopped), kept for the round trip.
+pub const RESTART_ANNOTATION: &str = "io.rrun.restart";
+/// Labels kube play puts on what it starts: the pod, and the variables it
+/// injected for Services (which generate kube leaves out again).
+pub const POD_LABEL: &str = "io.rrun.kube.pod";
+pub const INJECTED_LABEL: &str = "io.rrun.kube.injected";
+/// The network kube play starts pods on unless told another.
+pub const DEFAULT_NETWORK: &str = "rrun-kube";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("{ctr}: {what} is not valid UTF-8, which a manifest cannot hold")]
+    NotUtf8 { ctr: String, what: &'static str },
+    #[error("{a} and {b} would both be pod {pod}: rename one (rrun rename)")]
+    PodClash { a: String, b: String, pod: String },
+    #[error("{file}: document {doc}: {source}")]
+    Yaml {
+        file: String,
+        doc: usize,
+        #[source]
+        source: yaml_serde::Error,
+    },
+    #[error("{file}: document {doc} ({kind}): {source}")]
+    Type {
+        file: String,
+        doc: usize,
+        kind: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{file}: {what}")]
+    Invalid { file: String, what: String },
+    #[error(
+        "{pod}: container {ctr} runs image {image:?}, and no rootfs is known for it: pass --rootfs {image}=DIR"
+    )]
+    NoRootfs {
+        pod: String,
+        ctr: String,
+        image: String,
+    },
+    #[error("writing YAML: {0}")]
+    Emit(#[source] yaml_serde::Error),
+    #[error("converting {kind}: {source}")]
+    Convert {
+        kind: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A DNS-1123 label made of `s`: lower case, `[a-z0-9-]`, no dash at either
+/// end, at most 63 characters; `fallback` if nothing is left.
+pub fn dns_label(s: &str, fallback: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(63);
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out
+    }
+}
+
+/// A DNS-1035 label (a Service's name): a DNS-1123 label that starts with a
+/// letter.
+pub fn dns1035_label(s: &str) -> String {
+    let l = dns_label(s, "svc");
+    if l.starts_with(|c: char| c.is_ascii_lowercase()) {
+        l
+    } else {
+        dns_label(&format!("x{l}"), "svc")
+    }
+}
+
+/// A byte count as a Kubernetes quantity: the largest binary suffix that
+/// divides it exactly (`64Mi`), else bytes.
+pub fn bytes_quantity(n: i64) -> String {
+    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
+        if n != 0 && n % (1i64 << shift) == 0 {
+            return format!("{}{suffix}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
+/// CPUs ×10⁹ (Docker's NanoCpus) as a quantity: whole CPUs, else millicores
+/// (rounded up: Kubernetes has nothing finer).
+pub fn cpu_quantity(nano: i64) -> String {
+    if nano % 1_000_000_000 == 0 {
+        return (nano / 1_000_000_000).to_string();
+    }
+    format!("{}m", (nano + 999_999) / 1_000_000)
+}
+
+/// A quantity (`64Mi`, `1G`, `1.5`, `500m`, `1e3`) as a number ×10⁹ —
+/// nanounits, so that `500m` CPUs and `0.5` agree — rounded up, as
+/// Kubernetes rounds. None for anything else, or a value past i64.
+pub fn parse_quantity_nano(q: &str) -> Option<i128> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let (mul_num, mul_den): (i128, i128) = match suffix {
+        "" => (1, 1),
+        "n" => (1, 1_000_000_000),
+        "u" => (1, 1_000_000),
+        "m" => (1, 1000),
+        "k" => (1000, 1),
+        "M" => (1_000_000, 1),
+        "G" => (1_000_000_000, 1),
+        "T" => (1_000_000_000_000, 1),
+        "P" => (1_000_000_000_000_000, 1),
+        "E" => (1_000_000_000_000_000_000, 1),
+        "Ki" => (1 << 10, 1),
+        "Mi" => (1 << 20, 1),
+        "Gi" => (1 << 30, 1),
+        "Ti" => (1 << 40, 1),
+        "Pi" => (1 << 50, 1),
+        "Ei" => (1 << 60, 1),
+        s if s.starts_with(['e', 'E']) => {
+            let e: u32 = s[1..].parse().ok().filter(|e| *e <= 18)?;
+            (10i128.pow(e), 1)
+        }
+        _ => return None,
+    };
+    let num = num.strip_prefix('+').unwrap_or(num);
+    if num.starts_with('-') || num.is_empty() {
+        return None;
+    }
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || int.len() > 19
+        || frac.len() > 18
+    {
+        return None;
+    }
+    let scale = 10i128.pow(frac.len() as u32);
+    let mantissa: i128 = format!("{int}{frac}").parse().ok()?;
+    // value ×10⁹ = mantissa / scale × mul_num / mul_den × 10⁹
+    let num = mantissa.checked_mul(mul_num)?.checked_mul(1_000_000_000)?;
+    let den = scale * mul_den;
+    let v = (num + den - 1) / den;
+    (v <= i64::MAX as i128).then_some(v)
+}
+
+/// What `generate kube` is asked for.
+#[derive(Debug, Default, Clone)]
+pub struct GenerateOptions {
+    pub service: bool,
+    pub deployment: bool,
+    /// ROOTFS=IMAGE: what Kubernetes pulls for a rootfs, as given or as
+    /// its absolute path.
+    pub images: Vec<(OsString, String)>,
+}
+
+/// A manifest's documents, and what Kubernetes cannot say about the
+/// containers (one line each, for stderr).
+#[derive(Debug, Default)]
+pub struct Generated {
+    pub docs: Vec<Value>,
+    pub notes: Vec<String>,
+}
+
+/// The image a rootfs directory is named by when nothing else says:
+/// `localhost/<its directory's name>:latest`, the name `image save`
+/// gives it.
+pub fn default_image(rootfs_path: &OsStr) -> String {
+    let base = std::path::Path::new(rootfs_path)
+        .file_name()
+        .map(|b| b.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut name: String = base
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name = name
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    if name.is_empty() {
+        name = "rootfs".into();
+    }
+    format!("localhost/{name}:latest")
+}
+
+fn utf8(ctr: &str, what: &'static str, s: &OsStr) -> Result<String, KubeError> {
+    s.to_str().map(str::to_string).ok_or(KubeError::NotUtf8 {
+        ctr: ctr.to_string(),
+        what,
+    })
+}
+
+fn proto_name(p: Proto) -> String {
+    match p {
+        Proto::Tcp => "TCP".into(),
+        Proto::Udp => "UDP".into(),
+    }
+}
+
+/// The container a `--net=container:X` names among `ctrs`, by name or id
+/// (or a prefix of the id).
+fn find_ctr<'a>(ctrs: &'a [Config], key: &str) -> Option<&'a Config> {
+    ctrs.iter()
+        .find(|c| c.name == key || c.id == key)
+        .or_else(|| {
+            let mut m = ctrs
+                .iter()
+                .filter(|c| !key.is_empty() && c.id.starts_with(key));
+            let first = m.next();
+            if m.next().is_some() { None } else { first }
+        })
+}
+
+/// Which pod each container is in: the index of the container that owns
+/// its network namespace.
+fn owners(ctrs: &[Config]) -> Vec<usize> {
+    (0..ctrs.len())
+        .map(|i| {
+            let mut cur = i;
+            // A chain of container: modes ends at its owner (bounded, so a
+            // cycle of records cannot loop).
+            for _ in 0..ctrs.len() {
+                let Some(target) = ctrs[cur].net.strip_prefix("container:") else {
+                    break;
+                };
+                match find_ctr(ctrs, target).and_then(|t| ctrs.iter().position(|c| c.id == t.id)) {
+                    Some(j) if j != cur => cur = j,
+                    _ => break,
+                }
+            }
+            cur
+        })
+        .collect()
+}
+
+/// Kubernetes names a container inside its pod; a container kube play
+/// named `POD-NAME` is `NAME` again.
+fn ctr_name(pod: &str, c: &Config, owner: bool) -> String {
+    let l = dns_label(&c.name, "ctr");
+    if owner {
+        return l;
+    }
+    match l.strip_prefix(&format!("{pod}-")) {
+        Some(rest) if !rest.is_empty() => rest.to_string(),
+        _ => l,
+    }
+}
+
+/// `generate kube`'s manifest for `ctrs` (records in the order given).
+pub fn generate(ctrs: &[Config], opts: &GenerateOptions) -> Result<Generated, KubeError> {
+    let mut g = Generated::default();
+    let own = owners(ctrs);
+    // Pod names, by owner index, in the order owners come.
+    let mut pods: Vec<(usize, String)> = Vec::new();
+    for (i, &o) in own.iter().enumerate() {
+        if o == i {
+            let name = dns_label(&ctrs[i].name, "pod");
+            if let Some((j, _)) = pods.iter().find(|(_, n)| *n == name) {
+                return Err(KubeError::PodClash {
+                    a: ctrs[*j].name.clone(),
+                    b: ctrs[i].name.clone(),
+                    pod: name,
+                });
+            }
+            pods.push((i, name));
+        }
+    }
+    for (i, c) in ctrs.iter().enumerate() {
+        if own[i] == i
+            && let Some(t) = c.net.strip_prefix("container:")
+        {
+            g.notes.push(format!(
+                "{}: shares the network of {t}, which is not among the containers given: it is a pod of its own",
+                c.name
+            ));
+        }
+    }
+    let pod_of = |i: usize| -> &str {
+        pods.iter()
+            .find(|(o, _)| *o == own[i])
+            .map(|(_, n)| n.as_str())
+            .unwrap_or_default()
+    };
+
+    let mut services: Vec<(String, Value)> = Vec::new();
+    if opts.service {
+        for (i, c) in ctrs.iter().enumerate() {
+            for l in &c.links {
+                let Some(j) = ctrs.iter().position(|t| t.id == l.target_id) else {
+                    g.notes.push(format!(
+                        "{}: link to {} as {}: {} is not among the containers given, so no Service is made for it",
+                        c.name, l.target_name, l.alias, l.target_name
+                    ));
+                    continue;
+                };
+                add_service(&mut g, &mut services, &l.alias, ctrs, &own, j, pod_of(j))?;
+            }
+            for a in &c.network_aliases {
+                add_service(&mut g, &mut services, a, ctrs, &own, i, pod_of(i))?;
+            }
+        }
+    } else {
+        for c in ctrs {
+            for l in &c.links {
+                g.notes.push(format!(
+                    "{}: link {}:{}: its variables hold this machine's addresses and are not written; --service makes a Service {} that Kubernetes gives such variables for",
+                    c.name,
+                    l.target_name,
+                    l.alias,
+                    dns1035_label(&l.alias)
+                ));
+            }
+        }
+    }
+
+    let mut pod_docs = Vec::new();
+    for (o, pod) in &pods {
+        let members: Vec<usize> = (0..ctrs.len()).filter(|&i| own[i] == *o).collect();
+        let (spec, annotations) = pod_spec(&mut g, ctrs, *o, &members, pod, opts)?;
+        let labels = BTreeMap::from([("app".to_string(), pod.clone())]);
+        let meta = ObjectMeta {
+            name: Some(pod.clone()),
+            labels: Some(labels.clone()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        };
+        let v = if opts.deployment {
+            let mut spec = spec;
+            if spec
+                .restart_policy
+                .as_deref()
+                .is_some_and(|p| p != "Always")
+            {
+                g.notes.push(format!(
+                    "{pod}: a Deployment's pods restart always: restart policy {} is not written",
+                    spec.restart_policy.as_deref().unwrap_or_default()
+                ));
+            }
+            spec.restart_policy = Some("Always".into());
+            let d = Deployment {
+                metadata: ObjectMeta {
+                    name: Some(pod.clone()),
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                },
+                spec: Some(DeploymentSpec {
+                    replicas: Some(1),
+                    selector: LabelSelector {
+                        match_labels: Some(labels),
+                        ..Default::default()
+                    },
+                    template: PodTemplateSpec {
+                        metadata: Some(meta),
+                        spec: Some(spec),
+                    },
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            to_value("Deployment", &d)?
+        } else {
+            let p = Pod {
+                metadata: meta,
+                spec: Some(spec),
+                ..Default::default()
+            };
+            to_value("Pod", &p)?
+        };
+        pod_docs.push(v);
+    }
+    // Services first: Kubernetes gives a pod the variables of the Services
+    // that exist when it starts.
+    g.docs.extend(services.into_iter().map(|(_, v)| v));
+    g.docs.extend(pod_docs);
+    Ok(g)
+}
+
+fn to_value<T: serde::Serialize>(kind: &'static str, t: &T) -> Result<Value, KubeError> {
+    serde_json::to_value(t).map_err(|source| KubeError::Convert { kind, source })
+}
+
+fn add_service(
+    g: &mut Generated,
+    services: &mut Vec<(String, Value)>,
+    alias: &str,
+    ctrs: &[Config],
+    own: &[usize],
+    target: usize,
+    pod: &str,
+) -> Result<(), KubeError> {
+    let name = dns1035_label(alias);
+    if name != alias {
+        g.notes.push(format!(
+            "{}: the name {alias} is not a DNS-1035 label: its Service is {name}",
+            ctrs[target].name
+        ));
+    }
+    let selector = BTreeMap::from([("app".to_string(), pod.to_string())]);
+    if let Some((_, v)) = services.iter().find(|(n, _)| *n == name) {
+        if v["spec"]["selector"]["app"] != pod {
+            g.notes.push(format!(
+                "{}: Service {name} already selects pod {}: not made again",
+                ctrs[target].name, v["spec"]["selector"]["app"]
+            ));
+        }
+        return Ok(());
+    }
+    // The ports every container of the pod exposes: they share an address.
+    let mut ports: Vec<Exposed> = Vec::new();
+    for (i, c) in ctrs.iter().enumerate() {
+        if own[i] == own[target] {
+            for e in exposed_ports(c) {
+                if !ports.contains(&e) {
+                    ports.push(e);
+                }
+            }
+        }
+    }
+    let spec = if ports.is_empty() {
+        g.notes.push(format!(
+            "{}: exposes no port: Service {name} is headless (its name resolves to the pod, without link variables)",
+            ctrs[target].name
+        ));
+        ServiceSpec {
+            cluster_ip: Some("None".into()),
+            selector: Some(selector),
+            ..Default::default()
+        }
+    } else {
+        ServiceSpec {
+            ports: Some(
+                ports
+                    .iter()
+                    .map(|e| ServicePort {
+                        name: Some(format!("{}-{}", e.proto, e.port)),
+                        port: i32::from(e.port),
+                        protocol: Some(proto_name(e.proto)),
+                        target_port: Some(IntOrString::Int(i32::from(e.port))),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            selector: Some(selector),
+            ..Default::default()
+        }
+    };
+    let s = Service {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        ..Default::default()
+    };
+    services.push((name, to_value("Service", &s)?));
+    Ok(())
+}
+
+/// A container's exposed ports: --expose and the container side of -p,
+/// sorted as Docker lists them.
+fn exposed_ports(c: &Config) -> Vec<Exposed> {
+    let mut v: Vec<Exposed> = c.exposed.clone();
+    for p in &c.publish {
+        for r in crate::ports::parse_requested(p).unwrap_or_default() {
+            let e = Exposed {
+                port: r.container_port,
+                proto: r.proto,
+            };
+            if !v.contains(&e) {
+                v.push(e);
+            }
+        }
+    }
+    v.sort_by_key(|e| (e.port, e.proto == Proto::Udp));
+    v
+}
+
+type Annotations = BTreeMap<String, String>;
+
+fn pod_spec(
+    g: &mut Generated,
+    ctrs: &[Config],
+    owner: usize,
+    members: &[usize],
+    pod: &str,
+    opts: &GenerateOptions,
+) -> Result<(PodSpec, Annotations), KubeError> {
+    let oc = &ctrs[owner];
+    let mut ann = Annotations::new();
+    let mut spec = PodSpec::default();
+    let mut volumes: Vec<Volume> = Vec::new();
+    let mut containers = Vec::new();
+    let mut groups: BTreeSet<i64> = BTreeSet::new();
+    for &i in members {
+        let c = &ctrs[i];
+        let name = ctr_name(pod, c, i == owner);
+        let k = container(g, c, &name, opts, &mut volumes, &mut ann)?;
+        for a in &c.group_add {
+            match a.parse::<u32>() {
+                Ok(n) => {
+                    groups.insert(i64::from(n));
+                }
+                Err(_) => g.notes.push(format!(
+                    "{}: --group-add {a}: Kubernetes takes group ids: not written",
+                    c.name
+                )),
+            }
+        }
+        if i != owner && c.restart != oc.restart {
+            g.notes.push(format!(
+                "{}: a pod has one restart policy: {}'s ({}) is written",
+                c.name,
+                oc.name,
+                oc.restart.name()
+            ));
+        }
+        containers.push(k);
+    }
+    spec.containers = containers;
+    if !volumes.is_empty() {
+        spec.volumes = Some(volumes);
+    }
+    if !groups.is_empty() {
+        spec.security_context = Some(PodSecurityContext {
+            supplemental_groups: Some(groups.into_iter().collect()),
+            ..Default::default()
+        });
+    }
+    let (policy, kept) = match oc.restart {
+        Policy::No => ("Never", None),
+        Policy::Always => ("Always", None),
+        Policy::UnlessStopped => ("Always", Some("unless-stopped".to_string())),
+        Policy::OnFailure(0) => ("OnFailure", None),
+        Policy::OnFailure(n) => ("OnFailure", Some(format!("on-failure:{n}"))),
+    };
+    spec.restart_policy = Some(policy.into());
+    if let Some(k) = kept {
+        g.notes.push(format!(
+            "{}: restart policy {k} has no Kubernetes equivalent: written as {policy} (and kept in an annotation for kube play)",
+            oc.name
+        ));
+        ann.insert(
+            format!("{RESTART_ANNOTATION}/{}", ctr_name(pod, oc, true)),
+            k,
+        );
+    }
+    if !oc.hostname.is_empty() && !oc.id.starts_with(&oc.hostname) {
+        spec.hostname = Some(dns_label(&oc.hostname, "host"));
+        if spec.hostname.as_deref() != Some(oc.hostname.as_str()) {
+            g.notes.push(format!(
+                "{}: hostname {} is not a DNS-1123 label: written as {}",
+                oc.name,
+                oc.hostname,
+                spec.hostname.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    if !oc.domainname.is_empty() {
+        g.notes.push(format!(
+            "{}: --domainname has no Kubernetes equivalent: not written",
+            oc.name
+        ));
+    }
+    if !oc.dns.is_empty() || !oc.dns_search.is_empty() || !oc.dns_options.is_empty() {
+        let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        spec.dns_config = Some(PodDNSConfig {
+            nameservers: nonempty(&oc.dns),
+            searches: nonempty(&oc.dns_search),
+            options: (!oc.dns_options.is_empty()).then(|| {
+                oc.dns_options
+                    .iter()
+                    .map(|o| {
+                        let (n, v) = o.split_once(':').unwrap_or((o, ""));
+                        PodDNSConfigOption {
+                            name: Some(n.to_string()),
+                            value: (!v.is_empty()).then(|| v.to_string()),
+                        }
+                    })
+                    .collect()
+            }),
+        });
+    }
+    if !oc.add_hosts.is_empty() {
+        let mut by_ip: Vec<HostAlias> = Vec::new();
+        for h in &oc.add_hosts {
+            let Some((name, ip)) = h.split_once(':') else {
+                continue;
+            };
+            match by_ip.iter_mut().find(|a| a.ip == ip) {
+                Some(a) => a.hostnames.get_or_insert_default().push(name.to_string()),
+                None => by_ip.push(HostAlias {
+                    ip: ip.to_string(),
+                    hostnames: Some(vec![name.to_string()]),
+                }),
+            }
+        }
+        spec.host_aliases = Some(by_ip);
+    }
+    match oc.net.as_str() {
+        "host" => spec.host_network = Some(true),
+        "none" => g.notes.push(format!(
+            "{}: --net=none has no Kubernetes equivalent: the pod gets the cluster's network",
+            oc.name
+        )),
+        _ => {}
+    }
+    Ok((spec, ann))
+}
+
+fn container(
+    g: &mut Generated,
+    c: &Config,
+    name: &str,
+    opts: &GenerateOptions,
+    volumes: &mut Vec<Volume>,
+    ann: &mut Annotations,
+) -> Result<Container, KubeError> {
+    let who = c.name.as_str();
+    let mut k = Container {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let image = opts
+        .images
+        .iter()
+        .find(|(r, _)| *r == c.rootfs || *r == c.rootfs_path)
+        .map(|(_, i)| i.clone())
+        .unwrap_or_else(|| default_image(&c.rootfs_path));
+    k.image = Some(image);
+    ann.insert(
+        format!("{ROOTFS_ANNOTATION}/{name}"),
+        utf8(who, "the rootfs path", &c.rootfs_path)?,
+    );
+    let mut command = vec![utf8(who, "the command", &c.path)?];
+    for a in &c.args {
+        command.push(utf8(who, "an argument", a)?);
+    }
+    if !c.path.is_empty() {
+        k.command = Some(command);
+    }
+    let injected: BTreeSet<&str> = c
+        .labels
+        .get(INJECTED_LABEL)
+        .map(|s| s.split(',').collect())
+        .unwrap_or_default();
+    let mut env = Vec::new();
+    for e in &c.user_env {
+        let e = utf8(who, "an environment variable", e)?;
+        let (n, v) = e.split_once('=').unwrap_or((&e, ""));
+        if injected.contains(n) {
+            continue;
+        }
+        env.push(EnvVar {
+            name: n.to_string(),
+            value: Some(v.to_string()),
+            ..Default::default()
+        });
+    }
+    if !env.is_empty() {
+        k.env = Some(env);
+    }
+    let mut ports = Vec::new();
+    let mut published: Vec<Exposed> = Vec::new();
+    for p in &c.publish {
+        for r in crate::ports::parse_requested(p).unwrap_or_default() {
+            let e = Exposed {
+                port: r.container_port,
+                proto: r.proto,
+            };
+            published.push(e);
+            if r.host_port.is_none() {
+                g.notes.push(format!(
+                    "{who}: -p {p}: a random host port has no Kubernetes equivalent: written as containerPort {e} alone"
+                ));
+            }
+            ports.push(ContainerPort {
+                container_port: i32::from(r.container_port),
+                host_port: r.host_port.map(i32::from),
+                host_ip: r.host_ip.map(|ip| ip.to_string()),
+                protocol: Some(proto_name(r.proto)),
+                ..Default::default()
+            });
+        }
+    }
+    for e in exposed_ports(c) {
+        if !published.contains(&e) {
+            ports.push(ContainerPort {
+                container_port: i32::from(e.port),
+                protocol: Some(proto_name(e.proto)),
+                ..Default::default()
+            });
+        }
+    }
+    if c.publish_all {
+        g.notes.push(format!(
+            "{who}: -P has no Kubernetes equivalent: its exposed ports are written as containerPorts"
+        ));
+    }
+    if !ports.is_empty() {
+        k.ports = Some(ports);
+    }
+    if !c.workdir.is_empty() && c.workdir.as_bytes() != b"/" {
+        k.working_dir = Some(utf8(who, "the working directory", &c.workdir)?);
+    }
+    let mut sc = SecurityContext::default();
+    if !c.user.is_empty() {
+        sc.run_as_user = Some(i64::from(c.uid));
+        sc.run_as_group = Some(i64::from(c.gid));
+    }
+    let caps = |v: &[String]| -> Option<Vec<String>> {
+        (!v.is_empty()).then(|| {
+            v.iter()
+                .map(|c| {
+                    let c = c.to_ascii_uppercase();
+                    c.strip_prefix("CAP_").map(str::to_string).unwrap_or(c)
+                })
+                .collect()
+        })
+    };
+    if !c.cap_add.is_empty() || !c.cap_drop.is_empty() {
+        sc.capabilities = Some(Capabilities {
+            add: caps(&c.cap_add),
+            drop: caps(&c.cap_drop),
+        });
+    }
+    if c.privileged {
+        sc.privileged = Some(true);
+    }
+    if c.read_only {
+        sc.read_only_root_filesystem = Some(true);
+    }
+    if sc != SecurityContext::default() {
+        k.security_context = Some(sc);
+    }
+    if c.tty {
+        k.tty = Some(true);
+    }
+    if c.interactive {
+        k.stdin = Some(true);
+    }
+    let mut mounts = Vec::new();
+    for b in &c.binds {
+        let Ok(v) = crate::spec::parse_volume(b) else {
+            continue;
+        };
+        let path = utf8(who, "a volume's host path", v.src.as_os_str())?;
+        let vname = dns_label(&format!("{name}-host-{}", volumes.len()), "host");
+        volumes.push(Volume {
+            name: vname.clone(),
+            host_path: Some(HostPathVolumeSource { path, type_: None }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: vname,
+            mount_path: utf8(who, "a volume's path", v.dst.as_os_str())?,
+            read_only: v.readonly.then_some(true),
+            ..Default::default()
+        });
+    }
+    for t in &c.tmpfs {
+        let Ok(t) = crate::spec::parse_tmpfs(t) else {
+            continue;
+        };
+        let mut size = None;
+        for o in t.data.split(',').filter(|o| !o.is_empty()) {
+            match o.strip_prefix("size=") {
+                Some(s) => match tmpfs_size(s) {
+                    Some(b) => size = Some(Quantity(bytes_quantity(b))),
+                    None => g.notes.push(format!(
+                        "{who}: --tmpfs size={s} has no Kubernetes equivalent: not written"
+                    )),
+                },
+                None => g.notes.push(format!(
+                    "{who}: --tmpfs option {o} has no Kubernetes equivalent: not written"
+                )),
+            }
+        }
+        let vname = dns_label(&format!("{name}-tmpfs-{}", volumes.len()), "tmpfs");
+        volumes.push(Volume {
+            name: vname.clone(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: Some("Memory".into()),
+                size_limit: size,
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: vname,
+            mount_path: utf8(who, "a tmpfs path", t.dst.as_os_str())?,
+            read_only: t.readonly.then_some(true),
+            ..Default::default()
+        });
+    }
+    if !mounts.is_empty() {
+        k.volume_mounts = Some(mounts);
+    }
+    let mut limits = BTreeMap::new();
+    if c.limits.memory > 0 {
+        limits.insert(
+            "memory".to_string(),
+            Quantity(bytes_quantity(c.limits.memory)),
+        );
+    }
+    if c.limits.nano_cpus > 0 {
+        limits.insert(
+            "cpu".to_string(),
+            Quantity(cpu_quantity(c.limits.nano_cpus)),
+        );
+    }
+    if !limits.is_empty() {
+        k.resources = Some(ResourceRequirements {
+            limits: Some(limits),
+            ..Default::default()
+        });
+    }
+    let mut unsaid = Vec::new();
+    if c.limits.swap_given {
+        unsaid.push("--memory-swap");
+    }
+    if c.limits.pids.is_some() {
+        unsaid.push("--pids-limit");
+    }
+    if !c.devices.is_empty() {
+        unsaid.push("--device");
+    }
+    if !c.ulimits.is_empty() {
+        unsaid.push("--ulimit");
+    }
+    if c.init {
+        unsaid.push("--init");
+    }
+    if c.auto_remove {
+        unsaid.push("--rm");
+    }
+    if !c.seccomp && !c.privileged {
+        unsaid.push("--security-opt seccomp=unconfined");
+    }
+    if c.labels.keys().any(|k| !k.starts_with("io.rrun.kube.")) {
+        unsaid.push("--label");
+    }
+    for u in unsaid {
+        g.notes.push(format!(
+            "{who}: {u} has no equivalent in a Kubernetes container: not written"
+        ));
+    }
+    Ok(k)
+}
+
+/// tmpfs's size= (digits with k, m or g) in bytes; None for a percentage.
+fn tmpfs_size(s: &str) -> Option<i64> {
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    digits.parse::<i64>().ok()?.checked_mul(1 << shift)
+}
+
+/// The manifest as YAML: its documents, each after `---`.
+pub fn to_yaml(docs: &[Value]) -> Result<String, KubeError> {
+    let mut out = String::from("# Kubernetes YAML made by rrun generate kube (API v1.33)\n");
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(&yaml_serde::to_string(d).map_err(KubeError::Emit)?);
+    }
+    Ok(out)
+}
+
+/// A Service as kube play uses it: the pods it selects get its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceDef {
+    pub name: String,
+    pub selector: BTreeMap<String, String>,
+    /// Port, protocol (upper case), name.
+    pub ports: Vec<(u16, String, Option<String>)>,
+    /// clusterIP: None: a name without variables.
+    pub headless: bool,
+}
+
+/// A Pod, or the template of a Deployment, as kube play starts it.
+#[derive(Debug, Clone)]
+pub struct PodDef {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub spec: PodSpec,
+    /// A Deployment's pods restart always.
+    pub deployment: bool,
+}
+
+/// What a manifest holds that kube play acts on, and a line for each field
+/// or document it ignores.
+#[derive(Debug, Default)]
+pub struct Manifest {
+    pub pods: Vec<PodDef>,
+    pub services: Vec<ServiceDef>,
+    pub notes: Vec<String>,
+}
+
+/// The fields kube play acts on, by path: `[]` any element of a list, `*`
+/// any key of a map.
+const POD_FIELDS: &[&str] = &[
+    "containers[].name",
+    "containers[].image",
+    "containers[].imagePullPolicy",
+    "containers[].command[]",
+    "containers[].args[]",
+    "containers[].env[].name",
+    "containers[].env[].value",
+    "containers[].ports[].containerPort",
+    "containers[].ports[].hostPort",
+    "containers[].ports[].hostIP",
+    "containers[].ports[].protocol",
+    "containers[].ports[].name",
+    "containers[].workingDir",
+    "containers[].securityContext.runAsUser",
+    "containers[].securityContext.runAsGroup",
+    "containers[].securityContext.privileged",
+    "containers[].securityContext.readOnlyRootFilesystem",
+    "containers[].securityContext.capabilities.add[]",
+    "containers[].securityContext.capabilities.drop[]",
+    "containers[].volumeMounts[].name",
+    "containers[].volumeMounts[].mountPath",
+    "containers[].volumeMounts[].readOnly",
+    "containers[].resources.limits.memory",
+    "containers[].resources.limits.cpu",
+    "containers[].tty",
+    "containers[].stdin",
+    "restartPolicy",
+    "hostname",
+    "hostNetwork",
+    "enableServiceLinks",
+    "volumes[].name",
+    "volumes[].hostPath.path",
+    "volumes[].hostPath.type",
+    "volumes[].emptyDir.medium",
+    "volumes[].emptyDir.sizeLimit",
+    "dnsConfig.nameservers[]",
+    "dnsConfig.searches[]",
+    "dnsConfig.options[].name",
+    "dnsConfig.options[].value",
+    "hostAliases[].ip",
+    "hostAliases[].hostnames[]",
+    "securityContext.supplementalGroups[]",
+];
+
+const META_FIELDS: &[&str] = &["name", "labels.*", "annotations.*"];
+
+const SERVICE_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata.name",
+    "metadata.labels.*",
+    "metadata.annotations.*",
+    "spec.selector.*",
+    "spec.ports[].name",
+    "spec.ports[].port",
+    "spec.ports[].targetPort",
+    "spec.ports[].protocol",
+    "spec.clusterIP",
+    "spec.type",
+];
+
+fn allowed(kind: &str, path: &[String]) -> bool {
+    let mut pats: Vec<String> = Vec::new();
+    match kind {
+        "Service" => pats.extend(SERVICE_FIELDS.iter().map(|s| s.to_string())),
+        "Pod" => {
+            pats.extend(["apiVersion".into(), "kind".into()]);
+            pats.extend(META_FIELDS.iter().map(|f| format!("metadata.{f}")));
+            pats.extend(POD_FIELDS.iter().map(|f| format!("spec.{f}")));
+        }
+        _ => {
+            pats.extend(["apiVersion".into(), "kind".into()]);
+            pats.extend(META_FIELDS.iter().map(|f| format!("metadata.{f}")));
+            pats.extend(["spec.replicas".into(), "spec.selector.matchLabels.*".into()]);
+            pats.extend(
+                META_FIELDS
+                    .iter()
+                    .map(|f| format!("spec.template.metadata.{f}")),
+            );
+            pats.extend(POD_FIELDS.iter().map(|f| format!("spec.template.spec.{f}")));
+        }
+    }
+    pats.iter().any(|p| {
+        let p: Vec<&str> = p.split('.').collect();
+        // An empty map or list stands for itself: allowed where something
+        // below it is.
+        p.len() >= path.len()
+            && path
+                .iter()
+                .zip(&p)
+                .all(|(seg, pat)| *pat == "*" || seg == pat)
+    })
+}
+
+/// Every leaf of `v` (and every empty map or list) that `kind` does not act
+/// on, as a path.
+fn ignored_fields(
+    kind: &str,
+    v: &Value,
+    path: &mut Vec<String>,
+    shown: &str,
+    out: &mut Vec<String>,
+) {
+    match v {
+        Value::Null => {}
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                path.push(k.clone());
+                let shown = if shown.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{shown}.{k}")
+                };
+                ignored_fields(kind, v, path, &shown, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let Some(last) = path.pop() else {
+                return;
+            };
+            path.push(format!("{last}[]"));
+            for (i, v) in a.iter().enumerate() {
+                ignored_fields(kind, v, path, &format!("{shown}[{i}]"), out);
+            }
+            path.pop();
+            path.push(last);
+        }
+        _ => {
+            if !allowed(kind, path) {
+                out.push(shown.to_string());
+            }
+        }
+    }
+}
+
+/// Read a manifest: each YAML document, checked against Kubernetes' types
+/// (a wrong apiVersion or a value of the wrong type is an error), and a
+/// note for each field and document kube play does not act on.
+pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
+    use serde::Deserialize;
+    let mut m = Manifest::default();
+    for (n, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
+        let n = n + 1;
+        let v = Value::deserialize(doc).map_err(|source| KubeError::Yaml {
+            file: file.to_string(),
+            doc: n,
+            source,
+        })?;
+        if v.is_null() {
+            continue;
+        }
+        let kind = v["kind"].as_str().unwrap_or_default().to_string();
+        let typed_err = |source| KubeError::Type {
+            file: file.to_string(),
+            doc: n,
+            kind: kind.clone(),
+            source,
+        };
+        let mut ignored = Vec::new();
+        match kind.as_str() {
+            "Pod" => {
+                let p = Pod::deserialize(&v).map_err(typed_err)?;
+                ignored_fields("Pod", &v, &mut Vec::new(), "", &mut ignored);
+                let name = p.metadata.name.clone().unwrap_or_default();
+                m.pods.push(PodDef {
+                    name,
+                    labels: p.metadata.labels.clone().unwrap_or_default(),
+                    annotations: p.metadata.annotations.clone().unwrap_or_default(),
+                    spec: p.spec.unwrap_or_default(),
+                    deployment: false,
+                });
+            }
+            "Deployment" => {
+                let d = Deployment::deserialize(&v).map_err(typed_err)?;
+                ignored_fields("Deployment", &v, &mut Vec::new(), "", &mut ignored);
+                let name = d.metadata.name.clone().unwrap_or_default();
+                let spec = d.spec.unwrap_or_default();
+                match spec.replicas {
+                    Some(0) => {
+                        m.notes.push(format!(
+                            "{file}: Deployment {name} asks for no replicas: not started"
+                        ));
+                        continue;
+                    }
+                    Some(r) if r > 1 => m.notes.push(format!(
+                        "{file}: Deployment {name}: one replica runs here, not {r}"
+                    )),
+                    _ => {}
+                }
+                let meta = spec.template.metadata.unwrap_or_default();
+                let mut labels = meta.labels.unwrap_or_default();
+                if labels.is_empty() {
+                    labels = spec.selector.match_labels.unwrap_or_default();
+                }
+                m.pods.push(PodDef {
+                    name,
+                    labels,
+                    annotations: meta.annotations.unwrap_or_default(),
+                    spec: spec.template.spec.unwrap_or_default(),
+                    deployment: true,
+                });
+            }
+            "Service" => {
+                let s = Service::deserialize(&v).map_err(typed_err)?;
+                ignored_fields("Service", &v, &mut Vec::new(), "", &mut ignored);
+                let name = s.metadata.name.clone().unwrap_or_default();
+                let spec = s.spec.unwrap_or_default();
+                if let Some(t) = spec.type_.as_deref().filter(|t| *t != "ClusterIP") {
+                    m.notes.push(format!(
+                        "{file}: Service {name}: type {t} is served as ClusterIP: its name resolves on the pods' network"
+                    ));
+                }
+                let mut ports = Vec::new();
+                for p in spec.ports.unwrap_or_default() {
+                    let Ok(port) = u16::try_from(p.port) else {
+                        return Err(KubeError::Invalid {
+                            file: file.to_string(),
+                            what: format!("Service {name}: port {} is out of range", p.port),
+                        });
+                    };
+                    if let Some(t) = &p.target_port
+                        && *t != IntOrString::Int(p.port)
+                    {
+                        m.notes.push(format!(
+                            "{file}: Service {name}: port {port} reaches the pod's port {port}: a targetPort other than the port needs a proxy rrun does not run"
+                        ));
+                    }
+                    ports.push((port, p.protocol.unwrap_or_else(|| "TCP".into()), p.name));
+                }
+                m.services.push(ServiceDef {
+                    name,
+                    selector: spec.selector.unwrap_or_default(),
+                    ports,
+                    headless: spec.cluster_ip.as_deref() == Some("None"),
+                });
+            }
+            other => {
+                m.notes.push(format!(
+                    "{file}: document {n}: kind {other:?} is not one kube play runs (Pod, Deployment, Service): ignored"
+                ));
+                continue;
+            }
+        }
+        for f in ignored {
+            m.notes
+                .push(format!("{file}: {kind}: ignoring {f} (not supported)"));
+        }
+    }
+    for p in &m.pods {
+        if p.name.is_empty() || dns_label(&p.name, "") != p.name {
+            return Err(KubeError::Invalid {
+                file: file.to_string(),
+                what: format!("pod name {:?} is not a DNS-1123 label", p.name),
+            });
+        }
+        if p.spec.containers.is_empty() {
+            return Err(KubeError::Invalid {
+                file: file.to_string(),
+                what: format!("pod {} has no containers", p.name),
+            });
+        }
+    }
+    for s in &m.services {
+        if s.name.is_empty() || dns1035_label(&s.name) != s.name {
+            return Err(KubeError::Invalid {
+                file: file.to_string(),
+                what: format!("Service name {:?} is not a DNS-1035 label", s.name),
+            });
+        }
+    }
+    Ok(m)
+}
+
+/// Whether a Service selects a pod: a selector that is not empty and that
+/// the pod's labels all match.
+pub fn selects(s: &ServiceDef, p: &PodDef) -> bool {
+    !s.selector.is_empty() && s.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+}
+
+/// The rrun name of a pod's container: the pod's own name for a container
+/// named as its pod, else `POD-CONTAINER`.
+pub fn run_name(pod: &str, ctr: &str) -> String {
+    if pod == ctr {
+        pod.to_string()
+    } else {
+        format!("{pod}-{ctr}")
+    }
+}
+
+/// How kube play runs one container: `rrun run -d FLAGS ROOTFS COMMAND…`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CtrRun {
+    pub name: String,
+    pub flags: Vec<OsString>,
+    pub rootfs: OsString,
+    pub command: Vec<OsString>,
+    /// The variables the manifest sets (a Service's do not replace them).
+    pub env_names: BTreeSet<String>,
+}
+
+/// A pod: its first container owns the network namespace, the others
+/// join it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodRun {
+    pub pod: String,
+    pub ctrs: Vec<CtrRun>,
+    /// The Services that select it.
+    pub services: Vec<String>,
+    /// Kubernetes' service variables go into its containers.
+    pub service_links: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlayOptions {
+    pub network: String,
+    /// IMAGE=DIR.
+    pub rootfs: Vec<(String, OsString)>,
+}
+
+/// An image reference in one spelling, so that `web`, `web:latest` and
+/// `docker.io/library/web:latest` are one.
+fn norm_image(i: &str) -> String {
+    let i = i
+        .strip_prefix("docker.io/library/")
+        .or_else(|| i.strip_prefix("docker.io/"))
+        .unwrap_or(i);
+    let last = i.rsplit('/').next().unwrap_or(i);
+    if last.contains(':') || last.contains('@') {
+        i.to_string()
+    } else {
+        format!("{i}:latest")
+    }
+}
+
+/// The runs a manifest makes: pods that Services select first (a pod gets
+/// the variables of the Services that exist when it starts), each in file
+/// order otherwise.
+pub fn plan(m: &Manifest, o: &PlayOptions) -> Result<(Vec<PodRun>, Vec<String>), KubeError> {
+    let mut notes = Vec::new();
+    let mut runs = Vec::new();
+    let mut seen = BTreeSet::new();
+    let (first, rest): (Vec<&PodDef>, Vec<&PodDef>) = m
+        .pods
+        .iter()
+        .partition(|p| m.services.iter().any(|s| selects(s, p)));
+    for p in first.into_iter().chain(rest) {
+        if !seen.insert(p.name.clone()) {
+            return Err(KubeError::Invalid {
+                file: String::new(),
+                what: format!("two pods are named {}", p.name),
+            });
+        }
+        runs.push(pod_run(p, m, o, &mut notes)?);
+    }
+    for s in &m.services {
+        if !m.pods.iter().any(|p| selects(s, p)) {
+            notes.push(format!(
+                "Service {}: selects none of the pods here: its name resolves to nothing",
+                s.name
+            ));
+        }
+    }
+    Ok((runs, notes))
+}
+
+fn os(s: impl AsRef<str>) -> OsString {
+    OsString::from(s.as_ref())
+}
+
+fn pod_run(
+    p: &PodDef,
+    m: &Manifest,
+    o: &PlayOptions,
+    notes: &mut Vec<String>,
+) -> Result<PodRun, KubeError> {
+    let spec = &p.spec;
+    let invalid = |what: String| KubeError::Invalid {
+        file: String::new(),
+        what: format!("pod {}: {what}", p.name),
+    };
+    let services: Vec<String> = m
+        .services
+        .iter()
+        .filter(|s| selects(s, p))
+        .map(|s| s.name.clone())
+        .collect();
+    let host_net = spec.host_network == Some(true);
+    let owner = run_name(&p.name, &spec.containers[0].name);
+    let mut names = BTreeSet::new();
+    let mut ctrs = Vec::new();
+    for (i, c) in spec.containers.iter().enumerate() {
+        if dns_label(&c.name, "") != c.name {
+            return Err(invalid(format!(
+                "container name {:?} is not a DNS-1123 label",
+                c.name
+            )));
+        }
+        if !names.insert(c.name.clone()) {
+            return Err(invalid(format!("two containers are named {}", c.name)));
+        }
+        let name = run_name(&p.name, &c.name);
+        let mut f: Vec<OsString> = vec![
+            os("--name"),
+            os(&name),
+            os("--label"),
+            os(format!("{POD_LABEL}={}", p.name)),
+        ];
+        if i == 0 {
+            if host_net {
+                f.extend([os("--net"), os("host")]);
+            } else {
+                f.extend([os("--net"), os(&o.network)]);
+                for s in &services {
+                    f.extend([os("--network-alias"), os(s)]);
+                }
+            }
+            pod_flags(p, &mut f, notes);
+            // Every port of the pod is the owner's: they share its network.
+            for c in &spec.containers {
+                for port in c.ports.iter().flatten() {
+                    let proto = port
+                        .protocol
+                        .as_deref()
+                        .unwrap_or("TCP")
+                        .to_ascii_lowercase();
+                    let cp = if port.container_port == 0 {
+                        port.host_port.unwrap_or(0)
+                    } else {
+                        port.container_port
+                    };
+                    if !(1..=65535).contains(&cp) {
+                        return Err(invalid(format!("container port {cp} is out of range")));
+                    }
+                    match port.host_port.filter(|&h| h != 0) {
+                        Some(h) => {
+                            if !(1..=65535).contains(&h) {
+                                return Err(invalid(format!("host port {h} is out of range")));
+                            }
+                            let ip = match port.host_ip.as_deref() {
+                                Some(ip) if ip.contains(':') => format!("[{ip}]:"),
+                                Some(ip) if !ip.is_empty() => format!("{ip}:"),
+                                _ => String::new(),
+                            };
+                            f.extend([os("-p"), os(format!("{ip}{h}:{cp}/{proto}"))]);
+                        }
+                        None if !host_net => {
+                            f.extend([os("--expose"), os(format!("{cp}/{proto}"))])
+                        }
+                        None => {}
+                    }
+                }
+            }
+        } else {
+            f.extend([os("--net"), os(format!("container:{owner}"))]);
+        }
+        let mut env_names = BTreeSet::new();
+        ctr_flags(p, c, &mut f, &mut env_names, notes)?;
+        let rootfs = rootfs_of(p, c, o)?;
+        let mut command: Vec<OsString> = Vec::new();
+        command.extend(c.command.iter().flatten().map(os));
+        if c.command.is_none() && c.args.is_some() {
+            notes.push(format!(
+                "pod {}: container {}: args without command: the args are the command (a rootfs has no entrypoint)",
+                p.name, c.name
+            ));
+        }
+        command.extend(c.args.iter().flatten().map(os));
+        ctrs.push(CtrRun {
+            name,
+            flags: f,
+            rootfs,
+            command,
+            env_names,
+        });
+    }
+    Ok(PodRun {
+        pod: p.name.clone(),
+        ctrs,
+        services,
+        service_links: spec.enable_service_links != Some(false),
+    })
+}
+
+/// The pod-wide settings, which belong to the container that owns the
+/// pod's namespaces.
+fn pod_flags(p: &PodDef, f: &mut Vec<OsString>, notes: &mut Vec<String>) {
+    let spec = &p.spec;
+    if let Some(h) = &spec.hostname {
+        f.extend([os("-h"), os(h)]);
+    }
+    if let Some(d) = &spec.dns_config {
+        for n in d.nameservers.iter().flatten() {
+            f.extend([os("--dns"), os(n)]);
+        }
+        for s in d.searches.iter().flatten() {
+            f.extend([os("--dns-search"), os(s)]);
+        }
+        for opt in d.options.iter().flatten() {
+            let name = opt.name.clone().unwrap_or_default();
+            let o = match &opt.value {
+                Some(v) => format!("{name}:{v}"),
+                None => name,
+            };
+            f.extend([os("--dns-option"), os(o)]);
+        }
+    }
+    for a in spec.host_aliases.iter().flatten() {
+        for h in a.hostnames.iter().flatten() {
+            f.extend([os("--add-host"), os(format!("{h}:{}", a.ip))]);
+        }
+    }
+    let _ = notes;
+}
+
+fn ctr_flags(
+    p: &PodDef,
+    c: &Container,
+    f: &mut Vec<OsString>,
+    env_names: &mut BTreeSet<String>,
+    notes: &mut Vec<String>,
+) -> Result<(), KubeError> {
+    let spec = &p.spec;
+    let invalid = |what: String| KubeError::Invalid {
+        file: String::new(),
+        what: format!("pod {}: container {}: {what}", p.name, c.name),
+    };
+    for e in c.env.iter().flatten() {
+        env_names.insert(e.name.clone());
+        f.extend([
+            os("-e"),
+            os(format!(
+                "{}={}",
+                e.name,
+                e.value.clone().unwrap_or_default()
+            )),
+        ]);
+    }
+    if let Some(w) = &c.working_dir {
+        f.extend([os("-w"), os(w)]);
+    }
+    if let Some(sc) = &c.security_context {
+        match (sc.run_as_user, sc.run_as_group) {
+            (Some(u), Some(g)) => f.extend([os("-u"), os(format!("{u}:{g}"))]),
+            (Some(u), None) => f.extend([os("-u"), os(u.to_string())]),
+            (None, Some(_)) => notes.push(format!(
+                "pod {}: container {}: runAsGroup without runAsUser is not supported: ignored",
+                p.name, c.name
+            )),
+            (None, None) => {}
+        }
+        if let Some(caps) = &sc.capabilities {
+            for a in caps.add.iter().flatten() {
+                f.extend([os("--cap-add"), os(a)]);
+            }
+            for d in caps.drop.iter().flatten() {
+                f.extend([os("--cap-drop"), os(d)]);
+            }
+        }
+        if sc.privileged == Some(true) {
+            f.push(os("--privileged"));
+        }
+        if sc.read_only_root_filesystem == Some(true) {
+            f.push(os("--read-only"));
+        }
+    }
+    for g in spec
+        .security_context
+        .iter()
+        .flat_map(|s| s.supplemental_groups.iter().flatten())
+    {
+        f.extend([os("--group-add"), os(g.to_string())]);
+    }
+    for vm in c.volume_mounts.iter().flatten() {
+        let Some(v) = spec.volumes.iter().flatten().find(|v| v.name == vm.name) else {
+            return Err(invalid(format!(
+                "volume {} is not in the pod's volumes",
+                vm.name
+            )));
+        };
+        let ro = vm.read_only == Some(true);
+        if let Some(h) = &v.host_path {
+            let mut s = format!("{}:{}", h.path, vm.mount_path);
+            if ro {
+                s.push_str(":ro");
+            }
+            f.extend([os("-v"), os(s)]);
+        } else if let Some(e) = &v.empty_dir {
+            if e.medium.as_deref() != Some("Memory") {
+                notes.push(format!(
+                    "pod {}: volume {}: an emptyDir is a tmpfs here (in memory, not on disk)",
+                    p.name, v.name
+                ));
+            }
+            let mut opts = Vec::new();
+            if let Some(q) = &e.size_limit {
+                let b = parse_quantity_nano(&q.0)
+                    .ok_or_else(|| invalid(format!("sizeLimit {:?} is not a quantity", q.0)))?;
+                opts.push(format!("size={}", (b + 999_999_999) / 1_000_000_000));
+            }
+            if ro {
+                opts.push("ro".into());
+            }
+            let s = if opts.is_empty() {
+                vm.mount_path.clone()
+            } else {
+                format!("{}:{}", vm.mount_path, opts.join(","))
+            };
+            f.extend([os("--tmpfs"), os(s)]);
+        } else {
+            notes.push(format!(
+                "pod {}: volume {}: only hostPath and emptyDir volumes are supported: not mounted",
+                p.name, v.name
+            ));
+        }
+    }
+    if let Some(l) = c.resources.as_ref().and_then(|r| r.limits.as_ref()) {
+        if let Some(q) = l.get("memory") {
+            let b = parse_quantity_nano(&q.0)
+                .ok_or_else(|| invalid(format!("memory limit {:?} is not a quantity", q.0)))?;
+            f.extend([
+                os("-m"),
+                os(format!("{}b", (b + 999_999_999) / 1_000_000_000)),
+            ]);
+        }
+        if let Some(q) = l.get("cpu") {
+            let n = parse_quantity_nano(&q.0)
+                .ok_or_else(|| invalid(format!("cpu limit {:?} is not a quantity", q.0)))?;
+            let cpus = if n % 1_000_000_000 == 0 {
+                (n / 1_000_000_000).to_string()
+            } else {
+                format!("{n}e-9")
+            };
+            f.extend([os("--cpus"), os(cpus)]);
+        }
+    }
+    if c.tty == Some(true) {
+        f.push(os("-t"));
+    }
+    if c.stdin == Some(true) {
+        f.push(os("-i"));
+    }
+    let kept = p
+        .annotations
+        .get(&format!("{RESTART_ANNOTATION}/{}", c.name));
+    let policy = match (kept, spec.restart_policy.as_deref()) {
+        (Some(k), _) => k.clone(),
+        (None, _) if p.deployment => "always".into(),
+        (None, Some("Never")) => "no".into(),
+        (None, Some("OnFailure")) => "on-failure".into(),
+        (None, Some("Always") | None) => "always".into(),
+        (None, Some(other)) => {
+            return Err(invalid(format!(
+                "restartPolicy {other:?} is not Always, OnFailure or Never"
+            )));
+        }
+    };
+    if policy != "no" {
+        f.extend([os("--restart"), os(policy)]);
+    }
+    Ok(())
+}
+
+fn rootfs_of(p: &PodDef, c: &Container, o: &PlayOptions) -> Result<OsString, KubeError> {
+    let image = c.image.clone().unwrap_or_default();
+    if let Some((_, d)) = o
+        .rootfs
+        .iter()
+        .find(|(i, _)| *i == image || norm_image(i) == norm_image(&image))
+    {
+        return Ok(d.clone());
+    }
+    if let Some(d) = p
+        .annotations
+        .get(&format!("{ROOTFS_ANNOTATION}/{}", c.name))
+    {
+        return Ok(OsString::from(d));
+    }
+    Err(KubeError::NoRootfs {
+        pod: p.name.clone(),
+        ctr: c.name.clone(),
+        image,
+    })
+}
+
+/// Kubernetes' variables for a Service, as the kubelet makes them for the
+/// pods that start after it: `NAME_SERVICE_HOST`, `NAME_PORT_5432_TCP_ADDR`…
+/// (`ip` stands for the cluster IP: the address the name resolves to).
+pub fn service_env(s: &ServiceDef, ip: std::net::IpAddr) -> Vec<(String, String)> {
+    if s.headless || s.ports.is_empty() {
+        return Vec::new();
+    }
+    let up = |x: &str| x.to_ascii_uppercase().replace('-', "_");
+    let name = up(&s.name);
+    let host = match ip {
+        std::net::IpAddr::V6(v) => format!("[{v}]"),
+        v4 => v4.to_string(),
+    };
+    let (p0, proto0, _) = &s.ports[0];
+    let mut v = vec![
+        (format!("{name}_SERVICE_HOST"), ip.to_string()),
+        (format!("{name}_SERVICE_PORT"), p0.to_string()),
+    ];
+    for (port, _, pname) in &s.ports {
+        if let Some(n) = pname {
+            v.push((format!("{name}_SERVICE_PORT_{}", up(n)), port.to_string()));
+        }
+    }
+    v.push((
+        format!("{name}_PORT"),
+        format!("{}://{host}:{p0}", proto0.to_ascii_lowercase()),
+    ));
+    for (port, proto, _) in &s.ports {
+        let lower = proto.to_ascii_lowercase();
+        let base = format!("{name}_PORT_{port}_{}", proto.to_ascii_uppercase());
+        v.push((base.clone(), format!("{lower}://{host}:{port}")));
+        v.push((format!("{base}_PROTO"), lower));
+        v.push((format!("{base}_PORT"), port.to_string()));
+        v.push((format!("{base}_ADDR"), ip.to_string()));
+    }
+    v
+}
+
+/// The rrun names of the containers a manifest's pods run, for kube down.
+pub fn container_names(m: &Manifest) -> Vec<(String, String)> {
+    m.pods
+        .iter()
+        .flat_map(|p| {
+            p.spec
+                .containers
+                .iter()
+                .map(|c| (p.name.clone(), run_name(&p.name, &c.name)))
+        })
+        .collect()
+}
