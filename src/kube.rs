@@ -194,7 +194,7 @@ pub fn parse_quantity_nano(q: &str) -> Option<i128> {
     let num = mantissa.checked_mul(mul_num)?.checked_mul(1_000_000_000)?;
     let den = scale * mul_den;
     let v = (num + den - 1) / den;
-    (v <= i64::MAX as i128).then_some(v)
+    (v / 1_000_000_000 <= i64::MAX as i128).then_some(v)
 }
 
 /// What `generate kube` is asked for.
@@ -1695,4 +1695,1080 @@ pub fn container_names(m: &Manifest) -> Vec<(String, String)> {
                 .map(|c| (p.name.clone(), run_name(&p.name, &c.name)))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::LinkConf;
+    use serde::Deserialize;
+
+    fn ctr(name: &str, id: &str) -> Config {
+        Config {
+            id: format!("{id:0<64}"),
+            name: name.into(),
+            hostname: id[..id.len().min(12)].into(),
+            rootfs: "./rootfs".into(),
+            rootfs_path: "/srv/rootfs".into(),
+            path: "sh".into(),
+            args: vec!["-c".into(), "echo hi".into()],
+            net: "bridge".into(),
+            seccomp: true,
+            ..Default::default()
+        }
+    }
+
+    fn web_db() -> Vec<Config> {
+        let mut db = ctr("db", "d0");
+        db.user_env = vec!["PG_VERSION=9.3".into()];
+        db.exposed = vec![Exposed {
+            port: 5432,
+            proto: Proto::Tcp,
+        }];
+        db.restart = Policy::OnFailure(3);
+        db.limits.memory = 64 << 20;
+        db.limits.nano_cpus = 500_000_000;
+        let mut web = ctr("web", "e0");
+        web.publish = vec!["127.0.0.1:8080:5000".into(), "53/udp".into()];
+        web.links = vec![LinkConf {
+            target_id: db.id.clone(),
+            target_name: "db".into(),
+            alias: "my_db".into(),
+        }];
+        web.env = vec!["MY_DB_PORT=tcp://172.17.0.2:5432".into()];
+        web.binds = vec!["/data:/srv/data:ro".into()];
+        web.tmpfs = vec!["/run:size=16m,mode=1777".into()];
+        vec![web, db]
+    }
+
+    fn make(ctrs: &[Config], service: bool, deployment: bool) -> Generated {
+        generate(
+            ctrs,
+            &GenerateOptions {
+                service,
+                deployment,
+                images: vec![],
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(dns_label("My_Web.1", "x"), "my-web-1");
+        assert_eq!(dns_label("__a__", "x"), "a");
+        assert_eq!(dns_label("-", "x"), "x");
+        assert_eq!(dns_label("", "fb"), "fb");
+        assert_eq!(dns_label(&"a".repeat(70), "x").len(), 63);
+        assert_eq!(
+            dns_label(&format!("{}_b", "a".repeat(62)), "x"),
+            "a".repeat(62)
+        );
+        assert_eq!(dns_label("a--b", "x"), "a-b");
+        assert_eq!(dns_label("Zz9", "x"), "zz9");
+        assert_eq!(dns1035_label("db"), "db");
+        assert_eq!(dns1035_label("1db"), "x1db");
+        assert_eq!(dns1035_label("my_db"), "my-db");
+        assert_eq!(dns1035_label("_"), "svc");
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(bytes_quantity(64 << 20), "64Mi");
+        assert_eq!(bytes_quantity(1 << 30), "1Gi");
+        assert_eq!(bytes_quantity(3 << 40), "3Ti");
+        assert_eq!(bytes_quantity(1536), "1536");
+        assert_eq!(bytes_quantity(2048), "2Ki");
+        assert_eq!(bytes_quantity(1000), "1000");
+        assert_eq!(bytes_quantity(0), "0");
+        assert_eq!(cpu_quantity(500_000_000), "500m");
+        assert_eq!(cpu_quantity(2_000_000_000), "2");
+        assert_eq!(cpu_quantity(1_500_000_000), "1500m");
+        assert_eq!(cpu_quantity(1_000_001), "2m");
+        assert_eq!(cpu_quantity(1_000_000), "1m");
+        let g = 1_000_000_000i128;
+        for (q, v) in [
+            ("64Mi", 64 * (1 << 20) * g),
+            ("1Ki", 1024 * g),
+            ("1Gi", (1 << 30) * g),
+            ("1Ti", (1 << 40) * g),
+            ("1Pi", (1 << 50) * g),
+            ("1Ei", (1 << 60) * g),
+            ("500m", 500_000_000),
+            ("1.5", 1_500_000_000),
+            ("+2", 2 * g),
+            (".5", 500_000_000),
+            ("5.", 5 * g),
+            ("1k", 1000 * g),
+            ("1M", 1_000_000 * g),
+            ("1G", 1_000_000_000 * g),
+            ("1T", 1_000_000_000_000 * g),
+            ("1P", 1_000_000_000_000_000 * g),
+            ("1e3", 1000 * g),
+            ("1E2", 100 * g),
+            ("3n", 3),
+            ("3u", 3000),
+            ("0.0000000001", 1),
+            (" 7 ", 7 * g),
+        ] {
+            assert_eq!(parse_quantity_nano(q), Some(v), "{q}");
+        }
+        for bad in [
+            "",
+            "-1",
+            "1x",
+            "Mi",
+            "1.2.3",
+            "1e19",
+            "1ea",
+            ".",
+            "1-",
+            "a1",
+            "9Ei",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_quantity_nano(bad), None, "{bad}");
+        }
+        assert_eq!(parse_quantity_nano("1E"), Some(g * g * g));
+        // Just inside and just past i64 units.
+        let max = i64::MAX as i128;
+        assert_eq!(parse_quantity_nano("9223372036854775807"), Some(max * g));
+        assert_eq!(parse_quantity_nano("9223372036854775808"), None);
+        assert_eq!(parse_quantity_nano("9223372036854775807001m"), None);
+        assert_eq!(parse_quantity_nano("1e18"), Some(g * g * g));
+        assert_eq!(parse_quantity_nano("1e9"), Some(g * g));
+    }
+
+    #[test]
+    fn images() {
+        assert_eq!(
+            default_image(OsStr::new("/srv/My Root")),
+            "localhost/my-root:latest"
+        );
+        assert_eq!(default_image(OsStr::new("/")), "localhost/rootfs:latest");
+        assert_eq!(
+            default_image(OsStr::new("/x/_a.b_")),
+            "localhost/a.b:latest"
+        );
+        assert_eq!(norm_image("web"), "web:latest");
+        assert_eq!(norm_image("docker.io/library/web:1"), "web:1");
+        assert_eq!(norm_image("docker.io/me/web"), "me/web:latest");
+        assert_eq!(
+            norm_image("localhost:5000/web"),
+            "localhost:5000/web:latest"
+        );
+        assert_eq!(norm_image("web@sha256:ab"), "web@sha256:ab");
+    }
+
+    /// Every document, read into its Kubernetes type and written again,
+    /// keeps every field: nothing generate writes is lost on a cluster.
+    fn assert_round_trip(docs: &[Value]) {
+        for d in docs {
+            let back = match d["kind"].as_str() {
+                Some("Pod") => serde_json::to_value(Pod::deserialize(d).unwrap()).unwrap(),
+                Some("Service") => serde_json::to_value(Service::deserialize(d).unwrap()).unwrap(),
+                Some("Deployment") => {
+                    serde_json::to_value(Deployment::deserialize(d).unwrap()).unwrap()
+                }
+                k => panic!("kind {k:?}"),
+            };
+            assert_eq!(&back, d);
+            let mut lost = Vec::new();
+            ignored_fields(
+                d["kind"].as_str().unwrap(),
+                d,
+                &mut Vec::new(),
+                "",
+                &mut lost,
+            );
+            assert_eq!(
+                lost,
+                Vec::<String>::new(),
+                "kube play ignores what generate writes"
+            );
+        }
+    }
+
+    #[test]
+    fn web_and_db() {
+        let g = make(&web_db(), true, false);
+        assert_round_trip(&g.docs);
+        let kinds: Vec<&str> = g.docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["Service", "Pod", "Pod"]);
+        let svc = &g.docs[0];
+        assert_eq!(svc["metadata"]["name"], "my-db");
+        assert_eq!(svc["spec"]["selector"]["app"], "db");
+        assert_eq!(
+            svc["spec"]["ports"],
+            serde_json::json!([{"name": "tcp-5432", "port": 5432, "protocol": "TCP", "targetPort": 5432}])
+        );
+        let web = &g.docs[1];
+        assert_eq!(web["metadata"]["name"], "web");
+        assert_eq!(web["metadata"]["labels"]["app"], "web");
+        assert_eq!(
+            web["metadata"]["annotations"]["io.rrun.rootfs/web"],
+            "/srv/rootfs"
+        );
+        let c = &web["spec"]["containers"][0];
+        assert_eq!(c["name"], "web");
+        assert_eq!(c["image"], "localhost/rootfs:latest");
+        assert_eq!(c["command"], serde_json::json!(["sh", "-c", "echo hi"]));
+        assert!(
+            c.get("env").is_none(),
+            "link variables are not written: {c}"
+        );
+        assert_eq!(
+            c["ports"],
+            serde_json::json!([
+                {"containerPort": 5000, "hostIP": "127.0.0.1", "hostPort": 8080, "protocol": "TCP"},
+                {"containerPort": 53, "protocol": "UDP"}
+            ])
+        );
+        assert_eq!(
+            c["volumeMounts"],
+            serde_json::json!([
+                {"mountPath": "/srv/data", "name": "web-host-0", "readOnly": true},
+                {"mountPath": "/run", "name": "web-tmpfs-1"}
+            ])
+        );
+        assert_eq!(
+            web["spec"]["volumes"],
+            serde_json::json!([
+                {"hostPath": {"path": "/data"}, "name": "web-host-0"},
+                {"emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}, "name": "web-tmpfs-1"}
+            ])
+        );
+        assert_eq!(web["spec"]["restartPolicy"], "Never");
+        assert!(
+            web["spec"].get("hostname").is_none(),
+            "the default hostname is not written"
+        );
+        assert!(web["spec"].get("enableServiceLinks").is_none());
+        let db = &g.docs[2];
+        let c = &db["spec"]["containers"][0];
+        assert_eq!(
+            c["env"],
+            serde_json::json!([{"name": "PG_VERSION", "value": "9.3"}])
+        );
+        assert_eq!(
+            c["ports"],
+            serde_json::json!([{"containerPort": 5432, "protocol": "TCP"}])
+        );
+        assert_eq!(
+            c["resources"],
+            serde_json::json!({"limits": {"cpu": "500m", "memory": "64Mi"}})
+        );
+        assert_eq!(db["spec"]["restartPolicy"], "OnFailure");
+        assert_eq!(
+            db["metadata"]["annotations"]["io.rrun.restart/db"],
+            "on-failure:3"
+        );
+        let notes = g.notes.join("\n");
+        assert!(
+            notes.contains("web: -p 53/udp: a random host port"),
+            "{notes}"
+        );
+        assert!(notes.contains("web: --tmpfs option mode=1777"), "{notes}");
+        assert!(
+            notes.contains("on-failure:3 has no Kubernetes equivalent"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("my_db is not a DNS-1035 label: its Service is my-db"),
+            "{notes}"
+        );
+        // The YAML is the documents.
+        let y = to_yaml(&g.docs).unwrap();
+        assert_eq!(y.matches("\n---\n").count(), 3);
+        let m = parse_manifest("f", &y).unwrap();
+        assert_eq!(m.pods.len(), 2);
+        assert_eq!(m.services.len(), 1);
+        assert_eq!(m.notes, Vec::<String>::new());
+    }
+
+    #[test]
+    fn without_service_links_are_a_note() {
+        let g = make(&web_db(), false, false);
+        assert_eq!(g.docs.len(), 2);
+        assert!(
+            g.notes
+                .iter()
+                .any(|n| n.contains("--service makes a Service my-db")),
+            "{:?}",
+            g.notes
+        );
+        // A link to a container not given.
+        let g = make(&web_db()[..1], true, false);
+        assert_eq!(g.docs.len(), 1);
+        assert!(
+            g.notes
+                .iter()
+                .any(|n| n.contains("db is not among the containers given"))
+        );
+    }
+
+    #[test]
+    fn deployment() {
+        let g = make(&web_db(), false, true);
+        assert_round_trip(&g.docs);
+        let d = &g.docs[1];
+        assert_eq!(d["kind"], "Deployment");
+        assert_eq!(d["apiVersion"], "apps/v1");
+        assert_eq!(d["spec"]["replicas"], 1);
+        assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "db");
+        assert_eq!(d["spec"]["template"]["metadata"]["labels"]["app"], "db");
+        assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+        assert!(
+            g.notes
+                .iter()
+                .any(|n| n.contains("db: a Deployment's pods restart always"))
+        );
+        assert!(
+            g.notes.iter().any(
+                |n| n.contains("web: a Deployment's pods restart always: restart policy Never")
+            )
+        );
+    }
+
+    #[test]
+    fn shared_network_is_one_pod() {
+        let mut a = ctr("app", "a1");
+        a.exposed = vec![Exposed {
+            port: 80,
+            proto: Proto::Tcp,
+        }];
+        a.network_aliases = vec!["www".into()];
+        a.hostname = "apphost".into();
+        a.dns = vec!["9.9.9.9".into()];
+        a.dns_search = vec!["example.com".into()];
+        a.dns_options = vec!["ndots:2".into(), "rotate".into()];
+        a.add_hosts = vec![
+            "h1:10.0.0.1".into(),
+            "h2:10.0.0.1".into(),
+            "h3:10.0.0.3".into(),
+        ];
+        a.restart = Policy::UnlessStopped;
+        let mut side = ctr("app-side", "b2");
+        side.net = "container:app".into();
+        side.exposed = vec![Exposed {
+            port: 9000,
+            proto: Proto::Udp,
+        }];
+        side.restart = Policy::UnlessStopped;
+        let mut third = ctr("third", "c3");
+        third.net = format!("container:{}", &side.id[..8]);
+        let g = make(&[a, side, third], true, false);
+        assert_round_trip(&g.docs);
+        assert_eq!(g.docs.len(), 2, "{:#?}", g.docs);
+        let svc = &g.docs[0];
+        assert_eq!(svc["metadata"]["name"], "www");
+        assert_eq!(
+            svc["spec"]["ports"].as_array().unwrap().len(),
+            2,
+            "the pod's ports"
+        );
+        assert_eq!(svc["spec"]["ports"][1]["name"], "udp-9000");
+        let p = &g.docs[1];
+        let names: Vec<&str> = p["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["app", "side", "third"]);
+        assert_eq!(p["spec"]["hostname"], "apphost");
+        assert_eq!(
+            p["spec"]["dnsConfig"],
+            serde_json::json!({"nameservers": ["9.9.9.9"], "options": [{"name": "ndots", "value": "2"}, {"name": "rotate"}], "searches": ["example.com"]})
+        );
+        assert_eq!(
+            p["spec"]["hostAliases"],
+            serde_json::json!([{"hostnames": ["h1", "h2"], "ip": "10.0.0.1"}, {"hostnames": ["h3"], "ip": "10.0.0.3"}])
+        );
+        assert_eq!(p["spec"]["restartPolicy"], "Always");
+        assert_eq!(
+            p["metadata"]["annotations"]["io.rrun.restart/app"],
+            "unless-stopped"
+        );
+        assert!(
+            g.notes
+                .iter()
+                .any(|n| n.contains("third: a pod has one restart policy"))
+        );
+        assert!(
+            !g.notes.iter().any(|n| n.contains("side: a pod has one")),
+            "{:?}",
+            g.notes
+        );
+        // Joined, but to a container not given: a pod of its own, said so.
+        let mut lone = ctr("lone", "f1");
+        lone.net = "container:elsewhere".into();
+        let g = make(&[lone], false, false);
+        assert_eq!(g.docs.len(), 1);
+        assert!(g.notes[0].contains("not among the containers given"));
+    }
+
+    #[test]
+    fn settings_and_notes() {
+        let mut c = ctr("Odd_Name", "a1");
+        c.user = "1000:1000".into();
+        c.uid = 1000;
+        c.gid = 100;
+        c.cap_add = vec!["net_admin".into(), "CAP_SYS_TIME".into()];
+        c.cap_drop = vec!["ALL".into()];
+        c.read_only = true;
+        c.tty = true;
+        c.interactive = true;
+        c.workdir = "/srv".into();
+        c.group_add = vec!["10".into(), "wheel".into()];
+        c.limits.swap_given = true;
+        c.limits.pids = Some(10);
+        c.init = true;
+        c.auto_remove = true;
+        c.seccomp = false;
+        c.ulimits = vec![crate::ulimit::Ulimit {
+            name: "nofile".into(),
+            soft: 1,
+            hard: 1,
+        }];
+        c.labels.insert("a".into(), "b".into());
+        c.net = "host".into();
+        c.publish_all = true;
+        c.domainname = "example.org".into();
+        c.hostname = "My_Host".into();
+        c.tmpfs = vec!["/t:size=10%".into()];
+        let g = make(&[c], false, false);
+        assert_round_trip(&g.docs);
+        let p = &g.docs[0];
+        assert_eq!(p["metadata"]["name"], "odd-name");
+        assert_eq!(p["spec"]["hostNetwork"], true);
+        assert_eq!(p["spec"]["hostname"], "my-host");
+        assert_eq!(
+            p["spec"]["securityContext"]["supplementalGroups"],
+            serde_json::json!([10])
+        );
+        let k = &p["spec"]["containers"][0];
+        assert_eq!(
+            k["securityContext"],
+            serde_json::json!({"capabilities": {"add": ["NET_ADMIN", "SYS_TIME"], "drop": ["ALL"]}, "readOnlyRootFilesystem": true, "runAsGroup": 100, "runAsUser": 1000})
+        );
+        assert_eq!(k["tty"], true);
+        assert_eq!(k["stdin"], true);
+        assert_eq!(k["workingDir"], "/srv");
+        let notes = g.notes.join("\n");
+        for n in [
+            "--group-add wheel",
+            "--memory-swap",
+            "--pids-limit",
+            "--ulimit",
+            "--init",
+            "--rm",
+            "seccomp=unconfined",
+            "--label",
+            "-P has no",
+            "--domainname",
+            "hostname My_Host is not a DNS-1123 label",
+            "size=10%",
+        ] {
+            assert!(notes.contains(n), "{n}: {notes}");
+        }
+        assert!(!notes.contains("--device"), "{notes}");
+        // What is not said is not noted.
+        let g = make(&[ctr("plain", "b1")], false, false);
+        assert_eq!(g.notes, Vec::<String>::new());
+        let k = &g.docs[0]["spec"]["containers"][0];
+        assert!(
+            k.get("securityContext").is_none() && k.get("workingDir").is_none(),
+            "{k}"
+        );
+        // Privileged, and --net=none.
+        let mut c = ctr("p", "b2");
+        c.privileged = true;
+        c.seccomp = false;
+        c.net = "none".into();
+        c.labels.insert(POD_LABEL.into(), "p".into());
+        c.devices = vec![crate::state::DeviceConf {
+            host: "/dev/null".into(),
+            container: "/dev/x".into(),
+            perms: "rwm".into(),
+        }];
+        let g = make(&[c], false, false);
+        assert_eq!(
+            g.docs[0]["spec"]["containers"][0]["securityContext"]["privileged"],
+            true
+        );
+        let notes = g.notes.join("\n");
+        assert!(
+            notes.contains("--net=none") && notes.contains("--device"),
+            "{notes}"
+        );
+        assert!(
+            !notes.contains("seccomp") && !notes.contains("--label"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let mut c = ctr("a", "a1");
+        c.args = vec![OsString::from_vec(vec![0xff])];
+        let e = generate(&[c], &GenerateOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a: an argument is not valid UTF-8, which a manifest cannot hold"
+        );
+        let e = generate(
+            &[ctr("a_b", "a1"), ctr("a.b", "b1")],
+            &GenerateOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a_b and a.b would both be pod a-b: rename one (rrun rename)"
+        );
+    }
+
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn injected_variables_are_not_written() {
+        let mut c = ctr("w", "a1");
+        c.user_env = vec!["DB_PORT=x".into(), "MINE=1".into(), "FLAG".into()];
+        c.labels
+            .insert(INJECTED_LABEL.into(), "DB_PORT,OTHER".into());
+        let g = make(&[c], false, false);
+        assert_eq!(
+            g.docs[0]["spec"]["containers"][0]["env"],
+            serde_json::json!([{"name": "MINE", "value": "1"}, {"name": "FLAG", "value": ""}])
+        );
+    }
+
+    #[test]
+    fn service_variables() {
+        let s = ServiceDef {
+            name: "my-db".into(),
+            selector: BTreeMap::new(),
+            ports: vec![
+                (5432, "TCP".into(), Some("tcp-5432".into())),
+                (53, "UDP".into(), None),
+            ],
+            headless: false,
+        };
+        let v = service_env(&s, "10.0.0.5".parse().unwrap());
+        let want = [
+            ("MY_DB_SERVICE_HOST", "10.0.0.5"),
+            ("MY_DB_SERVICE_PORT", "5432"),
+            ("MY_DB_SERVICE_PORT_TCP_5432", "5432"),
+            ("MY_DB_PORT", "tcp://10.0.0.5:5432"),
+            ("MY_DB_PORT_5432_TCP", "tcp://10.0.0.5:5432"),
+            ("MY_DB_PORT_5432_TCP_PROTO", "tcp"),
+            ("MY_DB_PORT_5432_TCP_PORT", "5432"),
+            ("MY_DB_PORT_5432_TCP_ADDR", "10.0.0.5"),
+            ("MY_DB_PORT_53_UDP", "udp://10.0.0.5:53"),
+            ("MY_DB_PORT_53_UDP_PROTO", "udp"),
+            ("MY_DB_PORT_53_UDP_PORT", "53"),
+            ("MY_DB_PORT_53_UDP_ADDR", "10.0.0.5"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(v, want);
+        let v = service_env(&s, "fd00::1".parse().unwrap());
+        assert_eq!(v[0].1, "fd00::1");
+        assert_eq!(v[3].1, "tcp://[fd00::1]:5432");
+        let headless = ServiceDef {
+            headless: true,
+            ..s.clone()
+        };
+        assert!(service_env(&headless, "10.0.0.5".parse().unwrap()).is_empty());
+        let portless = ServiceDef { ports: vec![], ..s };
+        assert!(service_env(&portless, "10.0.0.5".parse().unwrap()).is_empty());
+    }
+
+    const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  selector: {app: db}
+  ports: [{port: 5432, targetPort: 5433, name: pg}]
+  type: NodePort
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+  annotations: {io.rrun.rootfs/web: /r/web, io.rrun.rootfs/side: /r/side}
+  namespace: prod
+spec:
+  affinity: {nodeAffinity: {}}
+  hostname: h
+  dnsConfig: {nameservers: [1.1.1.1], searches: [s.example], options: [{name: ndots, value: "1"}, {name: edns0}]}
+  hostAliases: [{ip: 10.0.0.9, hostnames: [a, b]}]
+  securityContext: {supplementalGroups: [7]}
+  enableServiceLinks: false
+  restartPolicy: OnFailure
+  volumes:
+  - {name: data, hostPath: {path: /d}}
+  - {name: scratch, emptyDir: {sizeLimit: 1Mi}}
+  - {name: cfg, configMap: {name: c}}
+  containers:
+  - name: web
+    image: web:1
+    command: [sh, -c]
+    args: [echo hi]
+    env: [{name: A, value: "1"}, {name: B, valueFrom: {fieldRef: {fieldPath: x}}}]
+    ports:
+    - {containerPort: 80, hostPort: 8080, hostIP: "::1"}
+    - {containerPort: 81, hostPort: 8081, hostIP: 127.0.0.1, protocol: UDP}
+    - {containerPort: 0, hostPort: 9090}
+    - {containerPort: 82}
+    workingDir: /w
+    securityContext: {runAsUser: 5, runAsGroup: 6, privileged: true, readOnlyRootFilesystem: true, capabilities: {add: [NET_ADMIN], drop: [ALL]}}
+    volumeMounts: [{name: data, mountPath: /data, readOnly: true}, {name: scratch, mountPath: /tmp}, {name: cfg, mountPath: /cfg}]
+    resources: {limits: {memory: 64Mi, cpu: 250m}, requests: {cpu: 100m}}
+    tty: true
+    stdin: true
+    livenessProbe: {exec: {command: ["true"]}}
+  - name: side
+    image: side
+    args: [run]
+    ports: [{containerPort: 83}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      restartPolicy: Always
+      containers: [{name: db, image: "docker.io/library/pg:latest", securityContext: {runAsUser: 9}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+---
+"#;
+
+    fn play_opts() -> PlayOptions {
+        PlayOptions {
+            network: "net1".into(),
+            rootfs: vec![("pg".into(), "/r/pg".into())],
+        }
+    }
+
+    fn strs(v: &[OsString]) -> Vec<String> {
+        v.iter().map(|s| s.to_string_lossy().to_string()).collect()
+    }
+
+    #[test]
+    fn manifest_and_notes() {
+        let m = parse_manifest("f.yaml", MANIFEST).unwrap();
+        assert_eq!(m.pods.len(), 2);
+        assert_eq!(
+            m.services,
+            [ServiceDef {
+                name: "db".into(),
+                selector: BTreeMap::from([("app".into(), "db".into())]),
+                ports: vec![(5432, "TCP".into(), Some("pg".into()))],
+                headless: false,
+            }]
+        );
+        let want = [
+            "f.yaml: Service db: type NodePort is served as ClusterIP: its name resolves on the pods' network",
+            "f.yaml: Service db: port 5432 reaches the pod's port 5432: a targetPort other than the port needs a proxy rrun does not run",
+            "f.yaml: Pod: ignoring metadata.namespace (not supported)",
+            "f.yaml: Pod: ignoring spec.affinity.nodeAffinity (not supported)",
+            "f.yaml: Pod: ignoring spec.volumes[2].configMap.name (not supported)",
+            "f.yaml: Pod: ignoring spec.containers[0].env[1].valueFrom.fieldRef.fieldPath (not supported)",
+            "f.yaml: Pod: ignoring spec.containers[0].resources.requests.cpu (not supported)",
+            "f.yaml: Pod: ignoring spec.containers[0].livenessProbe.exec.command[0] (not supported)",
+            "f.yaml: Deployment db: one replica runs here, not 3",
+            "f.yaml: document 4: kind \"ConfigMap\" is not one kube play runs (Pod, Deployment, Service): ignored",
+        ];
+        let mut got = m.notes.clone();
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want);
+
+        let (runs, notes) = plan(&m, &play_opts()).unwrap();
+        // The pod a Service selects first.
+        assert_eq!(
+            runs.iter().map(|r| r.pod.as_str()).collect::<Vec<_>>(),
+            ["db", "web"]
+        );
+        let db = &runs[0];
+        assert_eq!(db.services, ["db"]);
+        assert!(db.service_links);
+        assert_eq!(
+            strs(&db.ctrs[0].flags),
+            [
+                "--name",
+                "db",
+                "--label",
+                "io.rrun.kube.pod=db",
+                "--net",
+                "net1",
+                "--network-alias",
+                "db",
+                "-u",
+                "9",
+                "--restart",
+                "always"
+            ]
+        );
+        assert_eq!(db.ctrs[0].rootfs, "/r/pg");
+        assert!(db.ctrs[0].command.is_empty());
+        let web = &runs[1];
+        assert!(!web.service_links);
+        assert!(web.services.is_empty());
+        let w = &web.ctrs[0];
+        assert_eq!(w.name, "web");
+        assert_eq!(w.rootfs, "/r/web");
+        assert_eq!(strs(&w.command), ["sh", "-c", "echo hi"]);
+        assert_eq!(
+            w.env_names,
+            BTreeSet::from(["A".to_string(), "B".to_string()])
+        );
+        assert_eq!(
+            strs(&w.flags),
+            [
+                "--name",
+                "web",
+                "--label",
+                "io.rrun.kube.pod=web",
+                "--net",
+                "net1",
+                "-h",
+                "h",
+                "--dns",
+                "1.1.1.1",
+                "--dns-search",
+                "s.example",
+                "--dns-option",
+                "ndots:1",
+                "--dns-option",
+                "edns0",
+                "--add-host",
+                "a:10.0.0.9",
+                "--add-host",
+                "b:10.0.0.9",
+                "-p",
+                "[::1]:8080:80/tcp",
+                "-p",
+                "127.0.0.1:8081:81/udp",
+                "-p",
+                "9090:9090/tcp",
+                "--expose",
+                "82/tcp",
+                "--expose",
+                "83/tcp",
+                "-e",
+                "A=1",
+                "-e",
+                "B=",
+                "-w",
+                "/w",
+                "-u",
+                "5:6",
+                "--cap-add",
+                "NET_ADMIN",
+                "--cap-drop",
+                "ALL",
+                "--privileged",
+                "--read-only",
+                "--group-add",
+                "7",
+                "-v",
+                "/d:/data:ro",
+                "--tmpfs",
+                "/tmp:size=1048576",
+                "-m",
+                "67108864b",
+                "--cpus",
+                "250000000e-9",
+                "-t",
+                "-i",
+                "--restart",
+                "on-failure"
+            ]
+        );
+        let s = &web.ctrs[1];
+        assert_eq!(s.name, "web-side");
+        assert_eq!(s.rootfs, "/r/side");
+        assert_eq!(strs(&s.command), ["run"]);
+        assert_eq!(
+            strs(&s.flags),
+            [
+                "--name",
+                "web-side",
+                "--label",
+                "io.rrun.kube.pod=web",
+                "--net",
+                "container:web",
+                "--group-add",
+                "7",
+                "--restart",
+                "on-failure"
+            ]
+        );
+        let notes = notes.join("\n");
+        assert!(
+            notes.contains("volume scratch: an emptyDir is a tmpfs here"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("volume cfg: only hostPath and emptyDir"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("container side: args without command"),
+            "{notes}"
+        );
+        assert_eq!(
+            container_names(&m),
+            [
+                ("web".to_string(), "web".to_string()),
+                ("web".into(), "web-side".into()),
+                ("db".into(), "db".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn manifest_refusals() {
+        let e = |t: &str| parse_manifest("f", t).unwrap_err().to_string();
+        assert!(e("a: [").starts_with("f: document 1: "), "{}", e("a: ["));
+        assert!(
+            e("apiVersion: v2\nkind: Pod\nmetadata: {name: a}\n")
+                .starts_with("f: document 1 (Pod): "),
+        );
+        assert!(
+            e("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: 3}\n")
+                .starts_with("f: document 1 (Pod): ")
+        );
+        assert_eq!(
+            e("apiVersion: v1\nkind: Pod\nmetadata: {name: A}\nspec: {containers: [{name: a}]}\n"),
+            "f: pod name \"A\" is not a DNS-1123 label"
+        );
+        assert_eq!(
+            e("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: []}\n"),
+            "f: pod a has no containers"
+        );
+        assert_eq!(
+            e("apiVersion: v1\nkind: Service\nmetadata: {name: 1a}\n"),
+            "f: Service name \"1a\" is not a DNS-1035 label"
+        );
+        assert_eq!(
+            e(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 70000}]}\n"
+            ),
+            "f: Service a: port 70000 is out of range"
+        );
+        let m = parse_manifest("f", "").unwrap();
+        assert!(m.pods.is_empty() && m.notes.is_empty());
+        let m = parse_manifest(
+            "f",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: 0, selector: {matchLabels: {x: y}}, template: {spec: {containers: [{name: a}]}}}\n",
+        )
+        .unwrap();
+        assert!(m.pods.is_empty());
+        assert_eq!(
+            m.notes,
+            ["f: Deployment a asks for no replicas: not started"]
+        );
+        // Labels from the selector when the template has none.
+        let m = parse_manifest(
+            "f",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {selector: {matchLabels: {x: y}}, template: {spec: {containers: [{name: a}]}}}\n",
+        )
+        .unwrap();
+        assert_eq!(m.pods[0].labels, BTreeMap::from([("x".into(), "y".into())]));
+        assert!(m.pods[0].deployment);
+    }
+
+    fn pod(yaml_spec: &str) -> Manifest {
+        parse_manifest(
+            "f",
+            &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p, labels: {{app: p}}}}\nspec: {yaml_spec}\n"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_refusals() {
+        let o = PlayOptions {
+            network: "n".into(),
+            rootfs: vec![("img".into(), "/r".into())],
+        };
+        let e = |spec: &str| plan(&pod(spec), &o).unwrap_err().to_string();
+        assert_eq!(
+            e("{containers: [{name: a, image: other}]}"),
+            "p: container a runs image \"other\", and no rootfs is known for it: pass --rootfs other=DIR"
+        );
+        assert_eq!(
+            e("{containers: [{name: a, image: img}, {name: a, image: img}]}"),
+            ": pod p: two containers are named a"
+        );
+        assert_eq!(
+            e("{containers: [{name: A_b, image: img}]}"),
+            ": pod p: container name \"A_b\" is not a DNS-1123 label"
+        );
+        assert_eq!(
+            e("{containers: [{name: a, image: img, ports: [{containerPort: 70000}]}]}"),
+            ": pod p: container port 70000 is out of range"
+        );
+        assert_eq!(
+            e(
+                "{containers: [{name: a, image: img, ports: [{containerPort: 1, hostPort: 70000}]}]}"
+            ),
+            ": pod p: host port 70000 is out of range"
+        );
+        assert_eq!(
+            e("{containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"),
+            ": pod p: container a: volume v is not in the pod's volumes"
+        );
+        assert_eq!(
+            e("{containers: [{name: a, image: img, resources: {limits: {memory: lots}}}]}"),
+            ": pod p: container a: memory limit \"lots\" is not a quantity"
+        );
+        assert_eq!(
+            e("{containers: [{name: a, image: img, resources: {limits: {cpu: x}}}]}"),
+            ": pod p: container a: cpu limit \"x\" is not a quantity"
+        );
+        assert_eq!(
+            e(
+                "{volumes: [{name: v, emptyDir: {sizeLimit: x}}], containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"
+            ),
+            ": pod p: container a: sizeLimit \"x\" is not a quantity"
+        );
+        assert_eq!(
+            e("{restartPolicy: Sometimes, containers: [{name: a, image: img}]}"),
+            ": pod p: container a: restartPolicy \"Sometimes\" is not Always, OnFailure or Never"
+        );
+        let mut m = pod("{containers: [{name: a, image: img}]}");
+        m.pods.push(m.pods[0].clone());
+        assert_eq!(
+            plan(&m, &o).unwrap_err().to_string(),
+            ": two pods are named p"
+        );
+    }
+
+    #[test]
+    fn plan_variants() {
+        let o = PlayOptions {
+            network: "n".into(),
+            rootfs: vec![("docker.io/library/img".into(), "/r".into())],
+        };
+        let m = pod(
+            "{hostNetwork: true, restartPolicy: Never, containers: [{name: a, image: 'img:latest', ports: [{containerPort: 5, hostPort: 6}, {containerPort: 7}], securityContext: {runAsGroup: 3}, volumeMounts: [{name: e, mountPath: /e, readOnly: true}]}], volumes: [{name: e, emptyDir: {medium: Memory}}]}",
+        );
+        let (runs, notes) = plan(&m, &o).unwrap();
+        assert_eq!(
+            strs(&runs[0].ctrs[0].flags),
+            [
+                "--name",
+                "p-a",
+                "--label",
+                "io.rrun.kube.pod=p",
+                "--net",
+                "host",
+                "-p",
+                "6:5/tcp",
+                "--tmpfs",
+                "/e:ro"
+            ]
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("runAsGroup without runAsUser")),
+            "{notes:?}"
+        );
+        // A Service selecting nothing here.
+        let mut m = pod(
+            "{containers: [{name: p, image: img, command: [x], resources: {limits: {cpu: '2'}}}]}",
+        );
+        m.services.push(ServiceDef {
+            name: "s".into(),
+            selector: BTreeMap::from([("app".into(), "other".into())]),
+            ports: vec![],
+            headless: false,
+        });
+        m.services.push(ServiceDef {
+            name: "all".into(),
+            selector: BTreeMap::new(),
+            ports: vec![],
+            headless: false,
+        });
+        let (runs, notes) = plan(&m, &o).unwrap();
+        assert!(
+            runs[0].services.is_empty(),
+            "an empty selector selects nothing"
+        );
+        assert_eq!(runs[0].ctrs[0].name, "p");
+        assert_eq!(
+            strs(&runs[0].ctrs[0].flags)[6..],
+            ["--cpus", "2", "--restart", "always"]
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("Service s: selects none of the pods"));
+        // The annotation's rootfs, when no --rootfs names the image.
+        let m = pod("{containers: [{name: p, image: zz}]}");
+        let mut m2 = m;
+        m2.pods[0]
+            .annotations
+            .insert(format!("{ROOTFS_ANNOTATION}/p"), "/ann".into());
+        let (runs, _) = plan(&m2, &o).unwrap();
+        assert_eq!(runs[0].ctrs[0].rootfs, "/ann");
+        // --rootfs wins over the annotation.
+        let o2 = PlayOptions {
+            network: "n".into(),
+            rootfs: vec![("zz".into(), "/given".into())],
+        };
+        let (runs, _) = plan(&m2, &o2).unwrap();
+        assert_eq!(runs[0].ctrs[0].rootfs, "/given");
+        // A kept restart policy wins; a Deployment restarts always.
+        let mut m3 = pod("{restartPolicy: Never, containers: [{name: p, image: zz}]}");
+        m3.pods[0]
+            .annotations
+            .insert(format!("{RESTART_ANNOTATION}/p"), "on-failure:4".into());
+        let (runs, _) = plan(&m3, &o2).unwrap();
+        assert!(
+            strs(&runs[0].ctrs[0].flags).ends_with(&["--restart".into(), "on-failure:4".into()])
+        );
+        m3.pods[0].annotations.clear();
+        let (runs, _) = plan(&m3, &o2).unwrap();
+        assert!(!strs(&runs[0].ctrs[0].flags).contains(&"--restart".to_string()));
+        m3.pods[0].deployment = true;
+        let (runs, _) = plan(&m3, &o2).unwrap();
+        assert!(strs(&runs[0].ctrs[0].flags).ends_with(&["--restart".into(), "always".into()]));
+    }
+
+    #[test]
+    fn selection() {
+        let m = pod("{containers: [{name: p, image: i}]}");
+        let p = &m.pods[0];
+        let s = |sel: &[(&str, &str)]| ServiceDef {
+            name: "s".into(),
+            selector: sel
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            ports: vec![],
+            headless: false,
+        };
+        assert!(selects(&s(&[("app", "p")]), p));
+        assert!(!selects(&s(&[("app", "q")]), p));
+        assert!(!selects(&s(&[("app", "p"), ("x", "y")]), p));
+        assert!(!selects(&s(&[]), p));
+        assert_eq!(run_name("p", "p"), "p");
+        assert_eq!(run_name("p", "q"), "p-q");
+    }
 }
