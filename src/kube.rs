@@ -1331,6 +1331,12 @@ fn os(s: impl AsRef<str>) -> OsString {
     OsString::from(s.as_ref())
 }
 
+/// `--flag=value`, one word: a value from a manifest that starts with a
+/// dash stays a value.
+fn kv(flag: &str, v: impl AsRef<str>) -> OsString {
+    OsString::from(format!("{flag}={}", v.as_ref()))
+}
+
 fn pod_run(
     p: &PodDef,
     m: &Manifest,
@@ -1364,18 +1370,16 @@ fn pod_run(
         }
         let name = run_name(&p.name, &c.name);
         let mut f: Vec<OsString> = vec![
-            os("--name"),
-            os(&name),
-            os("--label"),
-            os(format!("{POD_LABEL}={}", p.name)),
+            kv("--name", &name),
+            kv("--label", format!("{POD_LABEL}={}", p.name)),
         ];
         if i == 0 {
             if host_net {
-                f.extend([os("--net"), os("host")]);
+                f.push(kv("--net", "host"));
             } else {
-                f.extend([os("--net"), os(&o.network)]);
+                f.push(kv("--net", &o.network));
                 for s in &services {
-                    f.extend([os("--network-alias"), os(s)]);
+                    f.push(kv("--network-alias", s));
                 }
             }
             pod_flags(p, &mut f, notes);
@@ -1405,17 +1409,15 @@ fn pod_run(
                                 Some(ip) if !ip.is_empty() => format!("{ip}:"),
                                 _ => String::new(),
                             };
-                            f.extend([os("-p"), os(format!("{ip}{h}:{cp}/{proto}"))]);
+                            f.push(kv("--publish", format!("{ip}{h}:{cp}/{proto}")));
                         }
-                        None if !host_net => {
-                            f.extend([os("--expose"), os(format!("{cp}/{proto}"))])
-                        }
+                        None if !host_net => f.push(kv("--expose", format!("{cp}/{proto}"))),
                         None => {}
                     }
                 }
             }
         } else {
-            f.extend([os("--net"), os(format!("container:{owner}"))]);
+            f.push(kv("--net", format!("container:{owner}")));
         }
         let mut env_names = BTreeSet::new();
         ctr_flags(p, c, &mut f, &mut env_names, notes)?;
@@ -1450,14 +1452,14 @@ fn pod_run(
 fn pod_flags(p: &PodDef, f: &mut Vec<OsString>, notes: &mut Vec<String>) {
     let spec = &p.spec;
     if let Some(h) = &spec.hostname {
-        f.extend([os("-h"), os(h)]);
+        f.push(kv("--hostname", h));
     }
     if let Some(d) = &spec.dns_config {
         for n in d.nameservers.iter().flatten() {
-            f.extend([os("--dns"), os(n)]);
+            f.push(kv("--dns", n));
         }
         for s in d.searches.iter().flatten() {
-            f.extend([os("--dns-search"), os(s)]);
+            f.push(kv("--dns-search", s));
         }
         for opt in d.options.iter().flatten() {
             let name = opt.name.clone().unwrap_or_default();
@@ -1465,12 +1467,12 @@ fn pod_flags(p: &PodDef, f: &mut Vec<OsString>, notes: &mut Vec<String>) {
                 Some(v) => format!("{name}:{v}"),
                 None => name,
             };
-            f.extend([os("--dns-option"), os(o)]);
+            f.push(kv("--dns-option", o));
         }
     }
     for a in spec.host_aliases.iter().flatten() {
         for h in a.hostnames.iter().flatten() {
-            f.extend([os("--add-host"), os(format!("{h}:{}", a.ip))]);
+            f.push(kv("--add-host", format!("{h}:{}", a.ip)));
         }
     }
     let _ = notes;
@@ -1489,23 +1491,25 @@ fn ctr_flags(
         what: format!("pod {}: container {}: {what}", p.name, c.name),
     };
     for e in c.env.iter().flatten() {
+        if e.name.is_empty() || e.name.contains(['=', '\0']) {
+            return Err(invalid(format!(
+                "environment variable name {:?} is not valid",
+                e.name
+            )));
+        }
         env_names.insert(e.name.clone());
-        f.extend([
-            os("-e"),
-            os(format!(
-                "{}={}",
-                e.name,
-                e.value.clone().unwrap_or_default()
-            )),
-        ]);
+        f.push(kv(
+            "--env",
+            format!("{}={}", e.name, e.value.clone().unwrap_or_default()),
+        ));
     }
     if let Some(w) = &c.working_dir {
-        f.extend([os("-w"), os(w)]);
+        f.push(kv("--workdir", w));
     }
     if let Some(sc) = &c.security_context {
         match (sc.run_as_user, sc.run_as_group) {
-            (Some(u), Some(g)) => f.extend([os("-u"), os(format!("{u}:{g}"))]),
-            (Some(u), None) => f.extend([os("-u"), os(u.to_string())]),
+            (Some(u), Some(g)) => f.push(kv("--user", format!("{u}:{g}"))),
+            (Some(u), None) => f.push(kv("--user", u.to_string())),
             (None, Some(_)) => notes.push(format!(
                 "pod {}: container {}: runAsGroup without runAsUser is not supported: ignored",
                 p.name, c.name
@@ -1514,10 +1518,10 @@ fn ctr_flags(
         }
         if let Some(caps) = &sc.capabilities {
             for a in caps.add.iter().flatten() {
-                f.extend([os("--cap-add"), os(a)]);
+                f.push(kv("--cap-add", a));
             }
             for d in caps.drop.iter().flatten() {
-                f.extend([os("--cap-drop"), os(d)]);
+                f.push(kv("--cap-drop", d));
             }
         }
         if sc.privileged == Some(true) {
@@ -1532,7 +1536,7 @@ fn ctr_flags(
         .iter()
         .flat_map(|s| s.supplemental_groups.iter().flatten())
     {
-        f.extend([os("--group-add"), os(g.to_string())]);
+        f.push(kv("--group-add", g.to_string()));
     }
     for vm in c.volume_mounts.iter().flatten() {
         let Some(v) = spec.volumes.iter().flatten().find(|v| v.name == vm.name) else {
@@ -1547,7 +1551,7 @@ fn ctr_flags(
             if ro {
                 s.push_str(":ro");
             }
-            f.extend([os("-v"), os(s)]);
+            f.push(kv("--volume", s));
         } else if let Some(e) = &v.empty_dir {
             if e.medium.as_deref() != Some("Memory") {
                 notes.push(format!(
@@ -1569,7 +1573,7 @@ fn ctr_flags(
             } else {
                 format!("{}:{}", vm.mount_path, opts.join(","))
             };
-            f.extend([os("--tmpfs"), os(s)]);
+            f.push(kv("--tmpfs", s));
         } else {
             notes.push(format!(
                 "pod {}: volume {}: only hostPath and emptyDir volumes are supported: not mounted",
@@ -1581,10 +1585,10 @@ fn ctr_flags(
         if let Some(q) = l.get("memory") {
             let b = parse_quantity_nano(&q.0)
                 .ok_or_else(|| invalid(format!("memory limit {:?} is not a quantity", q.0)))?;
-            f.extend([
-                os("-m"),
-                os(format!("{}b", (b + 999_999_999) / 1_000_000_000)),
-            ]);
+            f.push(kv(
+                "--memory",
+                format!("{}b", (b + 999_999_999) / 1_000_000_000),
+            ));
         }
         if let Some(q) = l.get("cpu") {
             let n = parse_quantity_nano(&q.0)
@@ -1594,7 +1598,7 @@ fn ctr_flags(
             } else {
                 format!("{n}e-9")
             };
-            f.extend([os("--cpus"), os(cpus)]);
+            f.push(kv("--cpus", cpus));
         }
     }
     if c.tty == Some(true) {
@@ -1619,7 +1623,7 @@ fn ctr_flags(
         }
     };
     if policy != "no" {
-        f.extend([os("--restart"), os(policy)]);
+        f.push(kv("--restart", policy));
     }
     Ok(())
 }
@@ -2409,18 +2413,12 @@ metadata: {name: c}
         assert_eq!(
             strs(&db.ctrs[0].flags),
             [
-                "--name",
-                "db",
-                "--label",
-                "io.rrun.kube.pod=db",
-                "--net",
-                "net1",
-                "--network-alias",
-                "db",
-                "-u",
-                "9",
-                "--restart",
-                "always"
+                "--name=db",
+                "--label=io.rrun.kube.pod=db",
+                "--net=net1",
+                "--network-alias=db",
+                "--user=9",
+                "--restart=always"
             ]
         );
         assert_eq!(db.ctrs[0].rootfs, "/r/pg");
@@ -2439,64 +2437,37 @@ metadata: {name: c}
         assert_eq!(
             strs(&w.flags),
             [
-                "--name",
-                "web",
-                "--label",
-                "io.rrun.kube.pod=web",
-                "--net",
-                "net1",
-                "-h",
-                "h",
-                "--dns",
-                "1.1.1.1",
-                "--dns-search",
-                "s.example",
-                "--dns-option",
-                "ndots:1",
-                "--dns-option",
-                "edns0",
-                "--add-host",
-                "a:10.0.0.9",
-                "--add-host",
-                "b:10.0.0.9",
-                "-p",
-                "[::1]:8080:80/tcp",
-                "-p",
-                "127.0.0.1:8081:81/udp",
-                "-p",
-                "9090:9090/tcp",
-                "--expose",
-                "82/tcp",
-                "--expose",
-                "83/tcp",
-                "-e",
-                "A=1",
-                "-e",
-                "B=",
-                "-w",
-                "/w",
-                "-u",
-                "5:6",
-                "--cap-add",
-                "NET_ADMIN",
-                "--cap-drop",
-                "ALL",
+                "--name=web",
+                "--label=io.rrun.kube.pod=web",
+                "--net=net1",
+                "--hostname=h",
+                "--dns=1.1.1.1",
+                "--dns-search=s.example",
+                "--dns-option=ndots:1",
+                "--dns-option=edns0",
+                "--add-host=a:10.0.0.9",
+                "--add-host=b:10.0.0.9",
+                "--publish=[::1]:8080:80/tcp",
+                "--publish=127.0.0.1:8081:81/udp",
+                "--publish=9090:9090/tcp",
+                "--expose=82/tcp",
+                "--expose=83/tcp",
+                "--env=A=1",
+                "--env=B=",
+                "--workdir=/w",
+                "--user=5:6",
+                "--cap-add=NET_ADMIN",
+                "--cap-drop=ALL",
                 "--privileged",
                 "--read-only",
-                "--group-add",
-                "7",
-                "-v",
-                "/d:/data:ro",
-                "--tmpfs",
-                "/tmp:size=1048576",
-                "-m",
-                "67108864b",
-                "--cpus",
-                "250000000e-9",
+                "--group-add=7",
+                "--volume=/d:/data:ro",
+                "--tmpfs=/tmp:size=1048576",
+                "--memory=67108864b",
+                "--cpus=250000000e-9",
                 "-t",
                 "-i",
-                "--restart",
-                "on-failure"
+                "--restart=on-failure"
             ]
         );
         let s = &web.ctrs[1];
@@ -2506,16 +2477,11 @@ metadata: {name: c}
         assert_eq!(
             strs(&s.flags),
             [
-                "--name",
-                "web-side",
-                "--label",
-                "io.rrun.kube.pod=web",
-                "--net",
-                "container:web",
-                "--group-add",
-                "7",
-                "--restart",
-                "on-failure"
+                "--name=web-side",
+                "--label=io.rrun.kube.pod=web",
+                "--net=container:web",
+                "--group-add=7",
+                "--restart=on-failure"
             ]
         );
         let notes = notes.join("\n");
@@ -2652,6 +2618,24 @@ metadata: {name: c}
             e("{restartPolicy: Sometimes, containers: [{name: a, image: img}]}"),
             ": pod p: container a: restartPolicy \"Sometimes\" is not Always, OnFailure or Never"
         );
+        assert_eq!(
+            e("{containers: [{name: a, image: img, env: [{name: 'A=B', value: x}]}]}"),
+            ": pod p: container a: environment variable name \"A=B\" is not valid"
+        );
+        assert_eq!(
+            e("{containers: [{name: a, image: img, env: [{name: ''}]}]}"),
+            ": pod p: container a: environment variable name \"\" is not valid"
+        );
+        // A value that looks like a flag stays the flag's value.
+        let (runs, _) = plan(
+            &pod("{containers: [{name: a, image: img, workingDir: --privileged, env: [{name: X, value: --privileged}]}]}"),
+            &o,
+        )
+        .unwrap();
+        let f = strs(&runs[0].ctrs[0].flags);
+        assert!(f.contains(&"--workdir=--privileged".to_string()), "{f:?}");
+        assert!(f.contains(&"--env=X=--privileged".to_string()), "{f:?}");
+        assert!(!f.contains(&"--privileged".to_string()), "{f:?}");
         let mut m = pod("{containers: [{name: a, image: img}]}");
         m.pods.push(m.pods[0].clone());
         assert_eq!(
@@ -2673,16 +2657,11 @@ metadata: {name: c}
         assert_eq!(
             strs(&runs[0].ctrs[0].flags),
             [
-                "--name",
-                "p-a",
-                "--label",
-                "io.rrun.kube.pod=p",
-                "--net",
-                "host",
-                "-p",
-                "6:5/tcp",
-                "--tmpfs",
-                "/e:ro"
+                "--name=p-a",
+                "--label=io.rrun.kube.pod=p",
+                "--net=host",
+                "--publish=6:5/tcp",
+                "--tmpfs=/e:ro"
             ]
         );
         assert!(
@@ -2714,8 +2693,8 @@ metadata: {name: c}
         );
         assert_eq!(runs[0].ctrs[0].name, "p");
         assert_eq!(
-            strs(&runs[0].ctrs[0].flags)[6..],
-            ["--cpus", "2", "--restart", "always"]
+            strs(&runs[0].ctrs[0].flags)[3..],
+            ["--cpus=2", "--restart=always"]
         );
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("Service s: selects none of the pods"));
@@ -2740,15 +2719,17 @@ metadata: {name: c}
             .annotations
             .insert(format!("{RESTART_ANNOTATION}/p"), "on-failure:4".into());
         let (runs, _) = plan(&m3, &o2).unwrap();
-        assert!(
-            strs(&runs[0].ctrs[0].flags).ends_with(&["--restart".into(), "on-failure:4".into()])
-        );
+        assert!(strs(&runs[0].ctrs[0].flags).ends_with(&["--restart=on-failure:4".into()]));
         m3.pods[0].annotations.clear();
         let (runs, _) = plan(&m3, &o2).unwrap();
-        assert!(!strs(&runs[0].ctrs[0].flags).contains(&"--restart".to_string()));
+        assert!(
+            !strs(&runs[0].ctrs[0].flags)
+                .iter()
+                .any(|f| f.starts_with("--restart"))
+        );
         m3.pods[0].deployment = true;
         let (runs, _) = plan(&m3, &o2).unwrap();
-        assert!(strs(&runs[0].ctrs[0].flags).ends_with(&["--restart".into(), "always".into()]));
+        assert!(strs(&runs[0].ctrs[0].flags).ends_with(&["--restart=always".into()]));
     }
 
     #[test]

@@ -210,12 +210,11 @@ pub fn play(a: &cli::KubePlayArgs) -> Result<i32, KubeCmdError> {
         network: None,
         done: false,
     };
+    let on_network = format!("--net={}", o.network);
     let needs_network = runs.iter().any(|p| {
-        p.ctrs.first().is_some_and(|c| {
-            c.flags
-                .windows(2)
-                .any(|w| w[0] == "--net" && w[1] == o.network.as_str())
-        })
+        p.ctrs
+            .first()
+            .is_some_and(|c| c.flags.iter().any(|f| *f == *on_network))
     });
     if needs_network && !network_exists(&o.network) {
         let s = self_exe()
@@ -251,20 +250,25 @@ pub fn play(a: &cli::KubePlayArgs) -> Result<i32, KubeCmdError> {
                 for (s, ip) in &up {
                     for (k, v) in kube::service_env(s, *ip) {
                         if !c.env_names.contains(&k) && seen.insert(k.clone(), ()).is_none() {
-                            cmd.arg("-e").arg(format!("{k}={v}"));
+                            cmd.arg(format!("--env={k}={v}"));
                             injected.push(k);
                         }
                     }
                 }
             }
             if !injected.is_empty() {
-                cmd.arg("--label")
-                    .arg(format!("{}={}", kube::INJECTED_LABEL, injected.join(",")));
+                cmd.arg(format!(
+                    "--label={}={}",
+                    kube::INJECTED_LABEL,
+                    injected.join(",")
+                ));
             }
-            cmd.arg(&c.rootfs).args(&c.command);
+            // After `--`, a rootfs from a manifest is never taken for a flag.
+            cmd.arg("--").arg(&c.rootfs).args(&c.command);
             let res = cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
                 .output()
                 .map_err(|e| KubeCmdError::Spawn("run", e))?;
             if !res.status.success() {
