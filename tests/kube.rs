@@ -194,9 +194,7 @@ fn failures_leave_nothing(mode: Mode) {
     let _cleanup = Cleanup::new(&cx);
     let rootfs = cx.rootfs().to_string();
     // The second pod's rootfs does not exist: the first is undone.
-    let manifest = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: one, labels: {{app: one}}}}\nspec:\n  affinity: {{}}\n  containers: [{{name: one, image: a, command: [sleep, '1000'], livenessProbe: {{tcpSocket: {{port: 1}}}}}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: one}}\nspec: {{selector: {{app: one}}, ports: [{{port: 1}}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: two}}\nspec:\n  containers: [{{name: two, image: b, command: [sleep, '1000']}}]\n"
-    );
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: one, labels: {app: one}}\nspec:\n  affinity: {}\n  containers: [{name: one, image: a, command: [sleep, '1000'], livenessProbe: {tcpSocket: {port: 1}}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: one}\nspec: {selector: {app: one}, ports: [{port: 1}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers: [{name: two, image: b, command: [sleep, '1000']}]\n";
     let file = cx.host_file("bad.yaml", manifest.as_bytes());
     let file = file.to_str().expect("UTF-8 path");
     let out = cx.rrun(&[
