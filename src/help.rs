@@ -211,6 +211,18 @@ const NAMES: [&str; 25] = [
     "help",
 ];
 
+/// `rrun GROUP --help` for a group of subcommands (generate, kube).
+pub fn group_help(name: &str) -> String {
+    let mut cmd = command();
+    match cmd.find_subcommand_mut(name) {
+        Some(c) => {
+            let mut c = c.clone().bin_name(format!("rrun {name}"));
+            format!("{}\n", c.render_help())
+        }
+        None => String::new(),
+    }
+}
+
 /// `rrun --help`, `rrun help`.
 pub fn top_help() -> String {
     format!("{}\n", command().render_help())

@@ -365,7 +365,10 @@ fn generate_command(rest: &[OsString]) -> Result<i32, Error> {
             cli::GenerateArgs,
             kubecmd::generate
         ),
-        None | Some("--help" | "-h") => run(&["help".into(), "generate".into()]),
+        None | Some("--help" | "-h") => {
+            print!("{}", help::group_help("generate"));
+            Ok(0)
+        }
         Some(w) => Err(Error::Unknown(format!(
             "unknown command: rrun generate {}\nSee 'rrun generate --help'.",
             one_line(w)
@@ -379,7 +382,10 @@ fn kube_command(rest: &[OsString]) -> Result<i32, Error> {
     match rest.first().and_then(|w| w.to_str()) {
         Some("play") => sub!(tail, "kube play", cli::KubePlayArgs, kubecmd::play),
         Some("down") => sub!(tail, "kube down", cli::KubeDownArgs, kubecmd::down),
-        None | Some("--help" | "-h") => run(&["help".into(), "kube".into()]),
+        None | Some("--help" | "-h") => {
+            print!("{}", help::group_help("kube"));
+            Ok(0)
+        }
         Some(w) => Err(Error::Unknown(format!(
             "unknown command: rrun kube {}\nSee 'rrun kube --help'.",
             one_line(w)

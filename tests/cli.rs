@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every command rrun dispatches on (src/main.rs), in `--help`'s order.
-const COMMANDS: [&str; 23] = [
+const COMMANDS: [&str; 25] = [
     "run",
     "create",
     "start",
@@ -38,6 +38,8 @@ const COMMANDS: [&str; 23] = [
     "rm",
     "container",
     "network",
+    "generate",
+    "kube",
     "info",
     "system",
     "version",
@@ -530,6 +532,9 @@ fn make_install_puts_everything_in_place() {
         "rm",
     ] {
         want.push(format!("share/man/man1/rrun-network-{c}.1").into());
+    }
+    for c in ["generate-kube", "kube-play", "kube-down"] {
+        want.push(format!("share/man/man1/rrun-{c}.1").into());
     }
     want.sort();
     assert_eq!(files(&prefix), want);
@@ -1203,4 +1208,46 @@ wait $pid
         "the machine's own setting is untouched"
     );
     assert_eq!(cx.holder(), None);
+}
+
+/// `rrun generate` and `rrun kube`, alone or with --help or as a help
+/// topic, list their commands (exit 0); an unknown one is Docker's
+/// "unknown command" (exit 1).
+#[test]
+fn generate_and_kube_groups() {
+    for (args, subs) in [
+        (vec!["generate"], vec!["kube"]),
+        (vec!["generate", "--help"], vec!["kube"]),
+        (vec!["help", "generate"], vec!["kube"]),
+        (vec!["kube"], vec!["play", "down"]),
+        (vec!["kube", "-h"], vec!["play", "down"]),
+        (vec!["help", "kube"], vec!["play", "down"]),
+    ] {
+        let out = rrun_plain(&args);
+        out.ok();
+        let names: Vec<String> = commands_section(&out.stdout)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, subs, "{out}");
+    }
+    for (args, word) in [
+        (vec!["generate", "systemd"], "rrun generate systemd"),
+        (vec!["kube", "apply"], "rrun kube apply"),
+    ] {
+        let out = rrun_plain(&args);
+        out.expect_code(1);
+        assert!(
+            out.stderr
+                .starts_with(&format!("rrun: unknown command: {word}\n")),
+            "{out}"
+        );
+    }
+    let out = rrun_plain(&["kube", "play", "--help"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .contains("Usage: rrun kube play [OPTIONS] <FILE>"),
+        "{out}"
+    );
 }
