@@ -804,7 +804,7 @@ fn container(
             continue;
         };
         let path = utf8(who, "a volume's host path", v.src.as_os_str())?;
-        let vname = dns_label(&format!("{name}-host-{}", volumes.len()), "host");
+        let vname = volume_name(name, "host", volumes.len());
         volumes.push(Volume {
             name: vname.clone(),
             host_path: Some(HostPathVolumeSource { path, type_: None }),
@@ -835,7 +835,7 @@ fn container(
                 )),
             }
         }
-        let vname = dns_label(&format!("{name}-tmpfs-{}", volumes.len()), "tmpfs");
+        let vname = volume_name(name, "tmpfs", volumes.len());
         volumes.push(Volume {
             name: vname.clone(),
             empty_dir: Some(EmptyDirVolumeSource {
@@ -904,6 +904,13 @@ fn container(
         ));
     }
     Ok(k)
+}
+
+/// A volume's name: unique in its pod by its index, which a long container
+/// name does not push past the 63 characters of a label.
+fn volume_name(ctr: &str, kind: &str, i: usize) -> String {
+    let short = dns_label(&ctr[..ctr.len().min(40)], "ctr");
+    format!("{short}-{kind}-{i}")
 }
 
 /// tmpfs's size= (digits with k, m or g) in bytes; None for a percentage.
@@ -2210,6 +2217,16 @@ mod tests {
             !notes.contains("seccomp") && !notes.contains("--label"),
             "{notes}"
         );
+    }
+
+    #[test]
+    fn long_names_keep_volumes_apart() {
+        let mut c = ctr(&"a".repeat(63), "a1");
+        c.binds = vec!["/x:/x".into(), "/y:/y".into()];
+        let g = make(&[c], false, false);
+        let v = &g.docs[0]["spec"]["volumes"];
+        assert_eq!(v[0]["name"], format!("{}-host-0", "a".repeat(40)));
+        assert_eq!(v[1]["name"], format!("{}-host-1", "a".repeat(40)));
     }
 
     #[test]

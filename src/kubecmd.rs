@@ -46,6 +46,10 @@ pub enum KubeCmdError {
         name: String,
         code: i32,
     },
+    #[error(
+        "--network {0}: kube play needs a user-defined network, where the pods' and Services' names resolve"
+    )]
+    NotUserNetwork(String),
     #[error("creating network {0} failed (exit {1})")]
     Network(String, i32),
 }
@@ -183,6 +187,11 @@ pub fn play(a: &cli::KubePlayArgs) -> Result<i32, KubeCmdError> {
             .unwrap_or_else(|| kube::DEFAULT_NETWORK.into()),
         ..Default::default()
     };
+    if matches!(o.network.as_str(), "bridge" | "host" | "none" | "default")
+        || o.network.starts_with("container:")
+    {
+        return Err(KubeCmdError::NotUserNetwork(o.network.clone()));
+    }
     for r in &a.rootfs {
         let (img, dir) = crate::bytes::split_once(r, b'=')
             .filter(|(i, d)| !i.is_empty() && !d.is_empty())

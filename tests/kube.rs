@@ -249,6 +249,10 @@ fn failures_leave_nothing(mode: Mode) {
             "--rootfs \"x\": use IMAGE=DIR",
         ),
         (
+            vec!["kube", "play", "--network", "bridge", file],
+            "kube play needs a user-defined network",
+        ),
+        (
             vec!["generate", "kube", "--type", "job", "x"],
             "--type \"job\": use pod or deployment",
         ),
