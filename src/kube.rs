@@ -375,7 +375,11 @@ pub fn generate(ctrs: &[Config], opts: &GenerateOptions) -> Result<Generated, Ku
 
     let mut pod_docs = Vec::new();
     for (o, pod) in &pods {
-        let members: Vec<usize> = (0..ctrs.len()).filter(|&i| own[i] == *o).collect();
+        // The owner first: kube play gives the first container the pod's
+        // network namespace.
+        let members: Vec<usize> = std::iter::once(*o)
+            .chain((0..ctrs.len()).filter(|&i| own[i] == *o && i != *o))
+            .collect();
         let (spec, annotations) = pod_spec(&mut g, ctrs, *o, &members, pod, opts)?;
         let labels = BTreeMap::from([("app".to_string(), pod.clone())]);
         let meta = ObjectMeta {
@@ -2068,7 +2072,8 @@ mod tests {
         side.restart = Policy::UnlessStopped;
         let mut third = ctr("third", "c3");
         third.net = format!("container:{}", &side.id[..8]);
-        let g = make(&[a, side, third], true, false);
+        // Given before the container whose network it shares.
+        let g = make(&[third, a, side], true, false);
         assert_round_trip(&g.docs);
         assert_eq!(g.docs.len(), 2, "{:#?}", g.docs);
         let svc = &g.docs[0];
@@ -2086,7 +2091,7 @@ mod tests {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["app", "side", "third"]);
+        assert_eq!(names, ["app", "third", "side"], "the owner first");
         assert_eq!(p["spec"]["hostname"], "apphost");
         assert_eq!(
             p["spec"]["dnsConfig"],
