@@ -1108,11 +1108,48 @@ fn ignored_fields(
     }
 }
 
+/// The parser refuses nesting past 128 levels, but only after scanning
+/// them, in time that grows with the square of the depth (100,000 `[`:
+/// 30 s here): deeper brackets are refused before it runs.
+const MAX_FLOW_DEPTH: usize = 256;
+
+/// How deep `[` and `{` nest in `text`, quotes and comments aside (an
+/// over-estimate elsewhere, as in a block scalar, only makes it larger).
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    for c in text.chars() {
+        match (quote, c) {
+            _ if comment => comment = c != '\n',
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+    }
+    max
+}
+
 /// Read a manifest: each YAML document, checked against Kubernetes' types
 /// (a wrong apiVersion or a value of the wrong type is an error), and a
 /// note for each field and document kube play does not act on.
 pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
     use serde::Deserialize;
+    if flow_depth(text) > MAX_FLOW_DEPTH {
+        return Err(KubeError::Invalid {
+            file: file.to_string(),
+            what: format!("brackets nest deeper than {MAX_FLOW_DEPTH}"),
+        });
+    }
     let mut m = Manifest::default();
     for (n, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let n = n + 1;
@@ -2526,6 +2563,27 @@ metadata: {name: c}
                 ("web".into(), "web-side".into()),
                 ("db".into(), "db".into())
             ]
+        );
+    }
+
+    #[test]
+    fn nesting() {
+        assert_eq!(flow_depth("a: [[1], {b: [2]}]"), 3);
+        assert_eq!(flow_depth("a: '[[[' # [[[[\nb: \"{{\" [x]"), 1);
+        assert_eq!(flow_depth("a: 'it''s [' [x]"), 1);
+        assert_eq!(flow_depth("a#[[: [x]"), 3, "a # inside a word is no comment");
+        assert_eq!(flow_depth("]]] [x]"), 1);
+        let deep = format!("a: {}{}", "[".repeat(257), "]".repeat(257));
+        assert_eq!(
+            parse_manifest("f", &deep).unwrap_err().to_string(),
+            "f: brackets nest deeper than 256"
+        );
+        let ok = format!("a: {}{}", "[".repeat(256), "]".repeat(256));
+        assert!(
+            !parse_manifest("f", &ok)
+                .unwrap_err()
+                .to_string()
+                .contains("brackets")
         );
     }
 
