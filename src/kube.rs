@@ -176,9 +176,6 @@ pub fn parse_quantity_nano(q: &str) -> Option<i128> {
         _ => return None,
     };
     let num = num.strip_prefix('+').unwrap_or(num);
-    if num.starts_with('-') || num.is_empty() {
-        return None;
-    }
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
     if int.is_empty() && frac.is_empty()
         || !int.bytes().all(|b| b.is_ascii_digit())
@@ -284,8 +281,8 @@ fn owners(ctrs: &[Config]) -> Vec<usize> {
                     break;
                 };
                 match find_ctr(ctrs, target).and_then(|t| ctrs.iter().position(|c| c.id == t.id)) {
-                    Some(j) if j != cur => cur = j,
-                    _ => break,
+                    Some(j) => cur = j,
+                    None => break,
                 }
             }
             cur
@@ -1861,6 +1858,7 @@ mod tests {
             ("3n", 3),
             ("3u", 3000),
             ("0.0000000001", 1),
+            ("0.000000000000000001", 1),
             (" 7 ", 7 * g),
         ] {
             assert_eq!(parse_quantity_nano(q), Some(v), "{q}");
@@ -2571,7 +2569,11 @@ metadata: {name: c}
         assert_eq!(flow_depth("a: [[1], {b: [2]}]"), 3);
         assert_eq!(flow_depth("a: '[[[' # [[[[\nb: \"{{\" [x]"), 1);
         assert_eq!(flow_depth("a: 'it''s [' [x]"), 1);
-        assert_eq!(flow_depth("a#[[: [x]"), 3, "a # inside a word is no comment");
+        assert_eq!(
+            flow_depth("a#[[: [x]"),
+            3,
+            "a # inside a word is no comment"
+        );
         assert_eq!(flow_depth("]]] [x]"), 1);
         let deep = format!("a: {}{}", "[".repeat(257), "]".repeat(257));
         assert_eq!(
