@@ -297,9 +297,10 @@ fn ctr_name(pod: &str, c: &Config, owner: bool) -> String {
     if owner {
         return l;
     }
+    // A label never ends in `-`: what is left is never empty.
     match l.strip_prefix(&format!("{pod}-")) {
-        Some(rest) if !rest.is_empty() => rest.to_string(),
-        _ => l,
+        Some(rest) => rest.to_string(),
+        None => l,
     }
 }
 
@@ -2065,6 +2066,8 @@ mod tests {
         assert_eq!(d["kind"], "Deployment");
         assert_eq!(d["apiVersion"], "apps/v1");
         assert_eq!(d["spec"]["replicas"], 1);
+        assert_eq!(d["metadata"]["name"], "db");
+        assert_eq!(d["metadata"]["labels"]["app"], "db");
         assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "db");
         assert_eq!(d["spec"]["template"]["metadata"]["labels"]["app"], "db");
         assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
@@ -2267,6 +2270,61 @@ mod tests {
         let v = &g.docs[0]["spec"]["volumes"];
         assert_eq!(v[0]["name"], format!("{}-host-0", "a".repeat(40)));
         assert_eq!(v[1]["name"], format!("{}-host-1", "a".repeat(40)));
+    }
+
+    #[test]
+    fn headless_ports_and_sizes() {
+        let mut quiet = ctr("quiet", "a1");
+        quiet.network_aliases = vec!["q".into()];
+        quiet.tmpfs = vec![
+            "/a:size=1k".into(),
+            "/b:size=2g,ro".into(),
+            "/c:size=5".into(),
+        ];
+        let mut busy = ctr("busy", "b1");
+        busy.network_aliases = vec!["b".into()];
+        busy.exposed = vec![
+            Exposed {
+                port: 53,
+                proto: Proto::Udp,
+            },
+            Exposed {
+                port: 80,
+                proto: Proto::Tcp,
+            },
+        ];
+        busy.publish = vec!["8053:53/tcp".into(), "8080:80".into()];
+        let g = make(&[quiet, busy], true, false);
+        assert_round_trip(&g.docs);
+        assert_eq!(
+            g.docs[0]["spec"],
+            serde_json::json!({"clusterIP": "None", "selector": {"app": "quiet"}})
+        );
+        assert!(g.notes.iter().any(|n| n.contains("Service q is headless")));
+        let ports: Vec<&str> = g.docs[1]["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ports,
+            ["tcp-53", "udp-53", "tcp-80"],
+            "by port, TCP first, once each"
+        );
+        let q = &g.docs[2]["spec"];
+        assert_eq!(q["volumes"][0]["emptyDir"]["sizeLimit"], "1Ki");
+        assert_eq!(q["volumes"][1]["emptyDir"]["sizeLimit"], "2Gi");
+        assert_eq!(q["volumes"][2]["emptyDir"]["sizeLimit"], "5");
+        assert_eq!(q["containers"][0]["volumeMounts"][1]["readOnly"], true);
+        assert!(
+            q["containers"][0]["volumeMounts"][0]
+                .get("readOnly")
+                .is_none()
+        );
+        assert_eq!(tmpfs_size("3m"), Some(3 << 20));
+        assert_eq!(tmpfs_size("3M"), Some(3 << 20));
+        assert_eq!(tmpfs_size("10%"), None);
     }
 
     #[test]
@@ -2621,6 +2679,13 @@ metadata: {name: c}
         );
         let m = parse_manifest("f", "").unwrap();
         assert!(m.pods.is_empty() && m.notes.is_empty());
+        // A field that is null says nothing, so nothing is ignored.
+        let m = parse_manifest(
+            "f",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: null}\nspec: {affinity: null, containers: [{name: a}]}\n",
+        )
+        .unwrap();
+        assert_eq!(m.notes, Vec::<String>::new());
         let m = parse_manifest(
             "f",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: 0, selector: {matchLabels: {x: y}}, template: {spec: {containers: [{name: a}]}}}\n",
