@@ -1064,7 +1064,7 @@ fn allowed(kind: &str, path: &[String]) -> bool {
     })
 }
 
-/// Every leaf of `v` (and every empty map or list) that `kind` does not act
+/// Every leaf of `v` (and every empty map) that `kind` does not act
 /// on, as a path.
 fn ignored_fields(
     kind: &str,
@@ -1087,7 +1087,8 @@ fn ignored_fields(
                 path.pop();
             }
         }
-        Value::Array(a) if !a.is_empty() => {
+        // An empty list says nothing (as null), so nothing is ignored.
+        Value::Array(a) => {
             let Some(last) = path.pop() else {
                 return;
             };
@@ -2682,7 +2683,7 @@ metadata: {name: c}
         // A field that is null says nothing, so nothing is ignored.
         let m = parse_manifest(
             "f",
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: null}\nspec: {affinity: null, containers: [{name: a}]}\n",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: null}\nspec: {affinity: null, tolerations: [], containers: [{name: a, command: []}]}\n",
         )
         .unwrap();
         assert_eq!(m.notes, Vec::<String>::new());
