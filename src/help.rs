@@ -55,6 +55,7 @@ pub fn command() -> Command {
         sub(cli::RmArgs::command(), "rm"),
         container(),
         network(),
+        image(),
         sub(cli::InfoArgs::command(), "info"),
         sub(cli::SystemArgs::command(), "system"),
         sub(cli::VersionArgs::command(), "version"),
@@ -85,6 +86,18 @@ pub fn command() -> Command {
         .disable_help_subcommand(true)
         .subcommands(subs);
     cli::polish(top)
+}
+
+/// `rrun image save`.
+fn image() -> Command {
+    Command::new("image")
+        .about("Manage images (save)")
+        .disable_help_subcommand(true)
+        .subcommand(
+            cli::ImageSaveArgs::command()
+                .name("save")
+                .bin_name("rrun image save"),
+        )
 }
 
 /// `rrun container SUBCOMMAND`: Docker's other spelling of the container
@@ -152,7 +165,7 @@ fn container() -> Command {
 }
 
 /// The names `help` knows, as `command()` lists them.
-const NAMES: [&str; 23] = [
+const NAMES: [&str; 24] = [
     "run",
     "create",
     "start",
@@ -171,6 +184,7 @@ const NAMES: [&str; 23] = [
     "rm",
     "container",
     "network",
+    "image",
     "info",
     "system",
     "version",

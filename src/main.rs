@@ -21,6 +21,7 @@ mod fuzz;
 mod goquote;
 mod help;
 mod hosts;
+mod image;
 mod inspect;
 mod limits;
 mod logrot;
@@ -75,6 +76,8 @@ enum Error {
     Unknown(String),
     #[error(transparent)]
     System(#[from] system::SystemError),
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
 }
 
 impl Error {
@@ -88,6 +91,7 @@ impl Error {
             Error::Prune(e) => e.exit_code(),
             Error::Unknown(_) => 1,
             Error::System(e) => e.exit_code(),
+            Error::Image(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -187,6 +191,7 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         "exec" => return sub!(rest, "exec", cli::ExecArgs, container::exec::exec),
         "port" => return sub!(rest, "port", cli::PortArgs, commands::port),
         "network" => return network_command(rest),
+        "image" => return image_command(rest),
         "help" => return help(rest),
         "--help" => {
             print!("{}", help::top_help());
@@ -346,6 +351,31 @@ fn network_command(rest: &[OsString]) -> Result<i32, Error> {
         _ => sub!(rest, "network", cli::NetworkArgs, netcmd::network),
     }
 }
+
+/// `rrun image save …`; alone, its help.
+fn image_command(rest: &[OsString]) -> Result<i32, Error> {
+    match rest.first().and_then(|w| w.to_str()) {
+        Some("save") => sub!(&rest[1..], "image save", cli::ImageSaveArgs, image::save),
+        None | Some("--help" | "-h" | "help") => {
+            print!("{IMAGE_USAGE}");
+            Ok(0)
+        }
+        Some(_) => Err(Error::Usage(format!(
+            "unknown command: rrun image {}\nSee 'rrun image --help'.",
+            one_line(&rest[0].to_string_lossy())
+        ))),
+    }
+}
+
+const IMAGE_USAGE: &str = "Usage: rrun image COMMAND
+
+Manage images
+
+Commands:
+  save        Save a root filesystem directory as an image archive (docker load, podman load)
+
+Run 'rrun image COMMAND --help' for more information on a command.
+";
 
 fn system_command(rest: &[OsString]) -> Result<i32, Error> {
     use clap::CommandFactory;
