@@ -30,7 +30,7 @@ use crate::sys;
 
 /// The xattr rrun sets on a mount point it had to create in a rootfs
 /// (mount.rs), so that an image leaves it out while it is still empty.
-pub const PLACED_XATTR: &str = "user.rrun.placed";
+pub const PLACED_XATTR: &std::ffi::CStr = c"user.rrun.placed";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -61,7 +61,7 @@ pub enum ImageError {
     #[error("reading the rootfs in rrun's user namespace: {0}")]
     Child(String),
     #[error(
-        "{0} in the rootfs belong to ids outside rrun's user namespace (the container saw them as 65534): {1}; chown them to ids the namespace maps, or pass --keep-unmapped to store them as 65534"
+        "{0} rootfs entries are owned by ids outside rrun's user namespace (a container sees them as 65534): {1}; chown them to ids the namespace maps, or pass --keep-unmapped to store them as 65534"
     )]
     Unmapped(usize, String),
 }
@@ -623,8 +623,8 @@ fn placed(abs: &Path, m: &fs::Metadata) -> bool {
     })
 }
 
-fn has_xattr(p: &Path, name: &str) -> bool {
-    let (Ok(c), Ok(n)) = (sys::cstr(p), std::ffi::CString::new(name)) else {
+fn has_xattr(p: &Path, n: &std::ffi::CStr) -> bool {
+    let Ok(c) = sys::cstr(p) else {
         return false;
     };
     // SAFETY: both strings are NUL-terminated; a zero-size query writes
