@@ -173,9 +173,6 @@ pub fn save(a: &ImageSaveArgs) -> Result<i32, ImageError> {
         Outcome::Done { id, walked } => (id, walked),
         Outcome::Failed(m) => return Err(ImageError::Write(out.shown(), m)),
     };
-    for w in &walked.warnings {
-        eprintln!("rrun: image save: {w}");
-    }
     if !walked.overflow.is_empty() && !a.keep_unmapped {
         // The overflow id is also a real one (nobody) when the namespace
         // maps it: ask the host who owns each such entry.
@@ -187,6 +184,9 @@ pub fn save(a: &ImageSaveArgs) -> Result<i32, ImageError> {
             }
             return Err(ImageError::Unmapped(unmapped.len(), list));
         }
+    }
+    for w in &walked.warnings {
+        eprintln!("rrun: image save: {w}");
     }
     if walked.devices > 0 && rootless {
         eprintln!(
@@ -291,8 +291,13 @@ fn run_config(root: &Path, c: Option<&state::Config>) -> oci::RunConfig {
     for v in &c.user_env {
         let v = lossy(v);
         let key = v.split('=').next().unwrap_or_default().to_string();
-        env.retain(|e| e.split('=').next() != Some(key.as_str()));
-        env.push(v);
+        match env
+            .iter_mut()
+            .find(|e| e.split('=').next() == Some(key.as_str()))
+        {
+            Some(slot) => *slot = v,
+            None => env.push(v),
+        }
     }
     let mut cmd = vec![lossy(&c.path)];
     cmd.extend(c.args.iter().map(|a| lossy(a)));
@@ -823,7 +828,7 @@ mod tests {
     fn run_config_from_a_record() {
         let rc = run_config(Path::new("/nonexistent"), Some(&cfg()));
         assert_eq!(rc.cmd, ["/bin/sh", "-c", "echo hi"]);
-        assert_eq!(rc.env, ["A=1", "PATH=/x"]);
+        assert_eq!(rc.env, ["PATH=/x", "A=1"]);
         assert_eq!(rc.exposed, ["80/tcp"]);
         assert_eq!(rc.user, "1000:1000");
         assert_eq!(rc.workdir, "/srv");
