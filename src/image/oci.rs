@@ -147,6 +147,7 @@ pub fn default_reference(base: &str) -> Reference {
             path.push('-');
         }
     }
+    path.truncate(128);
     let path = path.trim_end_matches('-');
     Reference {
         domain: "localhost".into(),
@@ -351,6 +352,9 @@ mod tests {
         assert_eq!(default_reference("__").path, "rootfs");
         assert_eq!(default_reference("").path, "rootfs");
         assert_eq!(default_reference("-a--b-").path, "a-b");
+        let long = default_reference(&format!("{}-{}", "a".repeat(127), "b".repeat(300)));
+        assert_eq!(long.path, "a".repeat(127));
+        assert!(Reference::parse(&long.full()).is_ok());
         for b in ["x.y", "Ünïcode", "a b c", "9"] {
             let d = default_reference(b);
             assert_eq!(Reference::parse(&d.full()), Ok(d.clone()), "{b}");
@@ -402,5 +406,28 @@ mod tests {
             String::from_utf8(d).unwrap(),
             r#"[{"Config":"blobs/sha256/c","Layers":["blobs/sha256/l"],"RepoTags":["web:1.0"]}]"#
         );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// No name makes the parser panic; one it accepts, written out in
+        /// full, parses back to itself; a default name is always valid.
+        #[test]
+        fn references_never_panic_and_round_trip(
+            s in proptest::string::string_regex("[a-zA-Z0-9._:/@-]{0,40}").unwrap(),
+            any_text in ".{0,40}",
+        ) {
+            for t in [&s, &any_text] {
+                if let Ok(r) = Reference::parse(t) {
+                    prop_assert_eq!(Reference::parse(&r.full()), Ok(r.clone()));
+                    prop_assert_eq!(Reference::parse(&r.familiar()), Ok(r.clone()));
+                }
+                let d = default_reference(t);
+                prop_assert_eq!(Reference::parse(&d.full()), Ok(d));
+            }
+        }
     }
 }

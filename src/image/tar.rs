@@ -772,4 +772,99 @@ mod tests {
             }
         }
     }
+
+    use proptest::prelude::*;
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        let bytes = proptest::collection::vec(any::<u8>(), 0..300);
+        prop_oneof![
+            any::<u64>().prop_map(|size| Kind::File { size }),
+            Just(Kind::Dir),
+            bytes.clone().prop_map(Kind::Symlink),
+            bytes.prop_map(Kind::Link),
+            (any::<u32>(), any::<u32>()).prop_map(|(major, minor)| Kind::Char {
+                major: major & 0xfff,
+                minor: minor & 0xfffff
+            }),
+            Just(Kind::Fifo),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any header encodes to whole blocks with a valid checksum, and a
+        /// reader gets back its path, ids, size, time, target and xattrs.
+        #[test]
+        fn any_header_reads_back(
+            path in proptest::collection::vec(prop_oneof![Just(b'/'), any::<u8>()], 1..400),
+            kind in kind(),
+            mode in any::<u32>(),
+            uid in any::<u64>(),
+            gid in any::<u64>(),
+            mtime in any::<u64>(),
+            xattrs in proptest::collection::btree_map(
+                proptest::collection::vec(b'a'..=b'z', 1..20),
+                proptest::collection::vec(any::<u8>(), 0..50),
+                0..4,
+            ),
+        ) {
+            let h = Header {
+                path: path.clone(),
+                kind: kind.clone(),
+                mode,
+                uid,
+                gid,
+                mtime,
+                xattrs: xattrs.clone().into_iter().collect(),
+            };
+            let b = encode(&h);
+            prop_assert_eq!(b.len() % BLOCK, 0);
+            let u = last_block(&b);
+            prop_assert!(valid_checksum(u));
+            let pax: std::collections::BTreeMap<String, Vec<u8>> =
+                if b.len() > BLOCK { pax_of(&b).into_iter().collect() } else { Default::default() };
+            let num = |k: &str, field: std::ops::Range<usize>| match pax.get(k) {
+                Some(v) => String::from_utf8_lossy(v).parse::<u64>().unwrap(),
+                None => octal(u, field),
+            };
+            let got_path = match pax.get("path") {
+                Some(p) => p.clone(),
+                None => {
+                    let end = |f: &[u8]| f.iter().position(|&c| c == 0).unwrap_or(f.len());
+                    let (name, prefix) = (&u[0..100], &u[345..500]);
+                    let mut p = prefix[..end(prefix)].to_vec();
+                    if !p.is_empty() {
+                        p.push(b'/');
+                    }
+                    p.extend_from_slice(&name[..end(name)]);
+                    p
+                }
+            };
+            // A NUL in a path cannot come from a filesystem; others must
+            // come back exactly.
+            if !path.contains(&0) {
+                prop_assert_eq!(got_path, path);
+            }
+            prop_assert_eq!(num("uid", 108..116), uid);
+            prop_assert_eq!(num("gid", 116..124), gid);
+            prop_assert_eq!(num("mtime", 136..148), mtime);
+            prop_assert_eq!(octal(u, 100..108), u64::from(mode & 0o7777));
+            match &kind {
+                Kind::File { size } => prop_assert_eq!(num("size", 124..136), *size),
+                Kind::Symlink(t) | Kind::Link(t) if !t.contains(&0) => {
+                    let got = pax.get("linkpath").cloned().unwrap_or_else(|| {
+                        let f = &u[157..257];
+                        f[..f.iter().position(|&c| c == 0).unwrap_or(100)].to_vec()
+                    });
+                    prop_assert_eq!(&got, t);
+                }
+                _ => prop_assert_eq!(num("size", 124..136), 0),
+            }
+            for (k, v) in &xattrs {
+                let key = format!("SCHILY.xattr.{}", String::from_utf8_lossy(k));
+                prop_assert_eq!(pax.get(&key), Some(v));
+            }
+        }
+    }
 }
