@@ -22,6 +22,7 @@ both_modes!(
     layer_entries,
     config_from_a_container,
     refusals_leave_nothing,
+    killed_save_leaves_nothing,
 );
 
 // ---------------------------------------------------------------------------
@@ -701,6 +702,75 @@ fn refusals_leave_nothing(mode: Mode) {
     refuse(&["-o", o, r], 125, "in use by running container");
     cx.rrun(&["rm", "-f", &name]).ok();
     cx.assert_nothing_left("image save refusals");
+}
+
+/// SIGKILL in the middle of a save: no file, and the walk (a child,
+/// rootless) ends with it.
+fn killed_save_leaves_nothing(mode: Mode) {
+    let Some(cx) = Ctx::new_needing_root(mode, "a copy of the rootfs of the test user's") else {
+        return;
+    };
+    let root = own_rootfs(&cx, "big");
+    // 48 MiB that deflate cannot shrink, so that the save takes a while.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut data = vec![0u8; 48 << 20];
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes());
+    }
+    fs::write(root.join("big"), &data).unwrap();
+    std::os::unix::fs::chown(root.join("big"), Some(cx.uid), Some(cx.gid)).unwrap();
+    let dir = cx.host_dir("out");
+    let out = dir.join("i.tar");
+    let mut p = cx.spawn(
+        cx.cmd(&["image", "save", "-o", s(&out), s(&root)]),
+        Input::Null,
+    );
+    let pid = p.pid();
+    // Its unnamed file in `dir` has a few MB in it.
+    let writing = poll_until(TIMEOUT, || unnamed_file_pos(pid, &dir) > 4 << 20);
+    assert!(
+        writing,
+        "the save never had an unnamed file of 4 MB in {}",
+        dir.display()
+    );
+    assert!(names(&dir).is_empty(), "the file has no name while written");
+    p.signal(libc::SIGKILL);
+    let _ = p.wait();
+    assert!(
+        poll_until(TIMEOUT, || procs_with_cmdline(s(&out)).is_empty()),
+        "a process of the save outlived it"
+    );
+    assert!(names(&dir).is_empty(), "left: {:?}", names(&dir));
+}
+
+/// The file offset of `pid`'s unnamed (O_TMPFILE) file in `dir`, 0 when
+/// it has none.
+fn unnamed_file_pos(pid: i32, dir: &Path) -> u64 {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    for fd in fds.flatten() {
+        let Ok(target) = fs::read_link(fd.path()) else {
+            continue;
+        };
+        let t = target.to_string_lossy();
+        if t.starts_with(&format!("{}/#", dir.display())) && t.ends_with("(deleted)") {
+            let info = fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                fd.file_name().to_string_lossy()
+            ))
+            .unwrap_or_default();
+            return info
+                .lines()
+                .find_map(|l| l.strip_prefix("pos:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    0
 }
 
 /// The goal: `podman load` of a saved image runs the same command with the

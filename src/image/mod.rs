@@ -240,12 +240,21 @@ fn in_user_ns(
     f: impl FnOnce() -> Outcome,
 ) -> Result<Outcome, ImageError> {
     let (r, w) = nix::unistd::pipe().map_err(|e| ImageError::Child(e.to_string()))?;
+    let parent = nix::unistd::getpid();
     // SAFETY: rrun is single-threaded here; the child only joins the
     // namespace, writes the archive and exits.
     match unsafe { nix::unistd::fork() } {
         Err(e) => Err(ImageError::Child(e.to_string())),
         Ok(nix::unistd::ForkResult::Child) => {
             drop(r);
+            // A save interrupted in the parent ends here too.
+            let orphaned = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .is_err()
+                || nix::unistd::getppid() != parent;
+            if orphaned {
+                // SAFETY: ending the child at once.
+                unsafe { libc::_exit(1) }
+            }
             let outcome = match crate::ns::join_user(nss) {
                 Ok(_) => f(),
                 Err(e) => Outcome::Failed(e.to_string()),
