@@ -594,6 +594,7 @@ pub struct ImageSaveArgs {
     pub keep_unmapped: bool,
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
+    /// The root filesystem directory to save
     pub rootfs: Option<OsString>,
 }
 
