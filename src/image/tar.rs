@@ -498,6 +498,13 @@ mod tests {
         let (prefix, name) = split_ustar(p.as_bytes()).unwrap();
         assert_eq!(prefix, "d".repeat(60).as_bytes());
         assert_eq!(name, format!("{}/", "e".repeat(60)).as_bytes());
+        // A 156-byte directory path: its trailing slash is not searched.
+        let p = format!("{}/{}/", "d".repeat(60), "e".repeat(94));
+        assert_eq!(p.len(), 156);
+        assert_eq!(
+            split_ustar(p.as_bytes()).unwrap().0,
+            "d".repeat(60).as_bytes()
+        );
         // The last usable slash wins.
         let p = format!("a/b/{}", "n".repeat(99));
         assert_eq!(split_ustar(p.as_bytes()).unwrap().0, b"a/b");
@@ -681,6 +688,26 @@ mod tests {
             w.file(&hdr("f", Kind::File { size: 0 }), &mut Fails),
             Err(TarError::Read(_))
         ));
+        // A reader that gives one byte at a time still gets only `size`
+        // bytes asked of it, and a longer one is caught.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                let n = usize::from(!self.0.is_empty() && !b.is_empty());
+                b[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut w = Writer::new(Vec::new());
+        match w.file(&hdr("f", Kind::File { size: 2 }), &mut Trickle(b"abc")) {
+            Err(TarError::Grew(2)) => {}
+            other => panic!("{other:?}"),
+        }
+        let mut w = Writer::new(Vec::new());
+        w.file(&hdr("f", Kind::File { size: 3 }), &mut Trickle(b"abc"))
+            .unwrap();
+        assert_eq!(&w.inner[BLOCK..BLOCK + 3], b"abc");
         // Interrupted reads are retried.
         struct Flaky(u8);
         impl Read for Flaky {
