@@ -672,40 +672,44 @@ mod tests {
             Err(TarError::Grew(2)) => {}
             other => panic!("{other:?}"),
         }
-        struct Fails;
+        /// Fails every read; a writer that kept retrying would be told.
+        struct Fails(u32);
         impl Read for Fails {
             fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                self.0 += 1;
+                assert!(self.0 < 100, "a failed read retried");
                 Err(io::Error::from_raw_os_error(libc::EIO))
             }
         }
         let mut w = Writer::new(Vec::new());
         assert!(matches!(
-            w.file(&hdr("f", Kind::File { size: 2 }), &mut Fails),
+            w.file(&hdr("f", Kind::File { size: 2 }), &mut Fails(0)),
             Err(TarError::Read(_))
         ));
         let mut w = Writer::new(Vec::new());
         assert!(matches!(
-            w.file(&hdr("f", Kind::File { size: 0 }), &mut Fails),
+            w.file(&hdr("f", Kind::File { size: 0 }), &mut Fails(0)),
             Err(TarError::Read(_))
         ));
-        // A reader that gives one byte at a time still gets only `size`
-        // bytes asked of it, and a longer one is caught.
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
+        // A reader that gives one byte first, then all it is asked for,
+        // is asked only for what is left of `size`: a longer one is caught.
+        struct Short<'a>(&'a [u8], bool);
+        impl Read for Short<'_> {
             fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-                let n = usize::from(!self.0.is_empty() && !b.is_empty());
+                let n = if self.1 { b.len() } else { 1 }.min(self.0.len());
+                self.1 = true;
                 b[..n].copy_from_slice(&self.0[..n]);
                 self.0 = &self.0[n..];
                 Ok(n)
             }
         }
         let mut w = Writer::new(Vec::new());
-        match w.file(&hdr("f", Kind::File { size: 2 }), &mut Trickle(b"abc")) {
+        match w.file(&hdr("f", Kind::File { size: 2 }), &mut Short(b"abc", false)) {
             Err(TarError::Grew(2)) => {}
             other => panic!("{other:?}"),
         }
         let mut w = Writer::new(Vec::new());
-        w.file(&hdr("f", Kind::File { size: 3 }), &mut Trickle(b"abc"))
+        w.file(&hdr("f", Kind::File { size: 3 }), &mut Short(b"abc", false))
             .unwrap();
         assert_eq!(&w.inner[BLOCK..BLOCK + 3], b"abc");
         // Interrupted reads are retried.
