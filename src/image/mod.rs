@@ -21,7 +21,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cli::ImageSaveArgs;
@@ -76,7 +75,7 @@ impl ImageError {
 }
 
 /// What the walk met besides what it wrote.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Walked {
     /// Entries whose owner or group shows as the overflow id.
     overflow: Vec<String>,
@@ -85,10 +84,55 @@ struct Walked {
 }
 
 /// The result the archive writer reports (from the child, rootless).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     Done { id: String, walked: Walked },
     Failed(String),
+}
+
+impl Outcome {
+    /// As the child sends it: NUL-separated fields (no path holds a NUL).
+    fn encode(&self) -> Vec<u8> {
+        let mut f: Vec<String> = Vec::new();
+        match self {
+            Outcome::Failed(m) => f.extend(["F".into(), m.clone()]),
+            Outcome::Done { id, walked } => {
+                f.extend(["D".into(), id.clone(), walked.devices.to_string()]);
+                for w in &walked.warnings {
+                    f.extend(["w".into(), w.clone()]);
+                }
+                for o in &walked.overflow {
+                    f.extend(["o".into(), o.clone()]);
+                }
+            }
+        }
+        f.join("\0").into_bytes()
+    }
+
+    fn decode(b: &[u8]) -> Option<Outcome> {
+        let text = String::from_utf8_lossy(b);
+        let mut f = text.split('\0');
+        match f.next()? {
+            "F" => Some(Outcome::Failed(f.next()?.to_string())),
+            "D" => {
+                let id = f.next()?.to_string();
+                let mut walked = Walked {
+                    devices: f.next()?.parse().ok()?,
+                    ..Walked::default()
+                };
+                while let Some(kind) = f.next() {
+                    let v = f.next()?.to_string();
+                    match kind {
+                        "w" => walked.warnings.push(v),
+                        "o" => walked.overflow.push(v),
+                        _ => return None,
+                    }
+                }
+                Some(Outcome::Done { id, walked })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Options of the walk.
@@ -259,11 +303,7 @@ fn in_user_ns(
                 Ok(_) => f(),
                 Err(e) => Outcome::Failed(e.to_string()),
             };
-            let mut w = File::from(w);
-            let code = match serde_json::to_vec(&outcome) {
-                Ok(b) if w.write_all(&b).is_ok() => 0,
-                _ => 1,
-            };
+            let code = i32::from(File::from(w).write_all(&outcome.encode()).is_err());
             // SAFETY: ending the child without running the parent's
             // exit handlers.
             unsafe { libc::_exit(code) }
@@ -274,8 +314,8 @@ fn in_user_ns(
             let read = File::from(r).read_to_end(&mut buf);
             let _ = nix::sys::wait::waitpid(child, None);
             read.map_err(|e| ImageError::Child(e.to_string()))?;
-            serde_json::from_slice(&buf)
-                .map_err(|_| ImageError::Child("the child ended without a result".into()))
+            Outcome::decode(&buf)
+                .ok_or_else(|| ImageError::Child("the child ended without a result".into()))
         }
     }
 }
@@ -831,6 +871,25 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn outcomes_cross_the_pipe() {
+        let done = Outcome::Done {
+            id: "sha256:ab".into(),
+            walked: Walked {
+                overflow: vec!["etc/x".into(), "a\nb/".into()],
+                warnings: vec!["s: a socket, left out".into()],
+                devices: 3,
+            },
+        };
+        for o in [done, Outcome::Failed("x: EIO".into())] {
+            assert_eq!(Outcome::decode(&o.encode()), Some(o));
+        }
+        assert_eq!(Outcome::decode(b""), None);
+        assert_eq!(Outcome::decode(b"D\0id\0x"), None);
+        assert_eq!(Outcome::decode(b"D\0id\0\x30\0q\0v"), None);
+        assert_eq!(Outcome::decode(b"D\0id\0\x30\0w"), None);
     }
 
     #[test]

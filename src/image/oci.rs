@@ -4,7 +4,7 @@
 //! sorted order and no trailing newline, so that the same input gives the
 //! same bytes, and so the same digests.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RefError {
@@ -180,98 +180,116 @@ pub struct RunConfig {
     pub workdir: String,
 }
 
+/// `s` as a JSON string.
+fn q(s: &str) -> String {
+    Value::String(s.into()).to_string()
+}
+
+/// Strings as a JSON array.
+fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let v: Vec<String> = items.into_iter().map(q).collect();
+    format!("[{}]", v.join(","))
+}
+
 /// The image config: `created` is the fixed time (RFC 3339), `diff_id`
-/// the uncompressed layer's digest (`sha256:…`).
+/// the uncompressed layer's digest (`sha256:…`). Keys in sorted order.
 pub fn config(arch: &str, rc: &RunConfig, created: &str, diff_id: &str) -> Vec<u8> {
-    let mut c = Map::new();
+    let mut c: Vec<String> = Vec::new();
     if !rc.cmd.is_empty() {
-        c.insert("Cmd".into(), json!(rc.cmd));
+        c.push(format!(
+            "\"Cmd\":{}",
+            list(rc.cmd.iter().map(String::as_str))
+        ));
     }
     if !rc.env.is_empty() {
-        c.insert("Env".into(), json!(rc.env));
+        c.push(format!(
+            "\"Env\":{}",
+            list(rc.env.iter().map(String::as_str))
+        ));
     }
     if !rc.exposed.is_empty() {
         let mut ports: Vec<&String> = rc.exposed.iter().collect();
         ports.sort();
         ports.dedup();
-        let m: Map<String, Value> = ports.into_iter().map(|p| (p.clone(), json!({}))).collect();
-        c.insert("ExposedPorts".into(), Value::Object(m));
+        let p: Vec<String> = ports
+            .into_iter()
+            .map(|p| format!("{}:{{}}", q(p)))
+            .collect();
+        c.push(format!("\"ExposedPorts\":{{{}}}", p.join(",")));
     }
     if !rc.user.is_empty() {
-        c.insert("User".into(), json!(rc.user));
+        c.push(format!("\"User\":{}", q(&rc.user)));
     }
     if !rc.workdir.is_empty() {
-        c.insert("WorkingDir".into(), json!(rc.workdir));
+        c.push(format!("\"WorkingDir\":{}", q(&rc.workdir)));
     }
-    let v = json!({
-        "architecture": arch,
-        "config": Value::Object(c),
-        "created": created,
-        "history": [{"created": created, "created_by": "rrun image save"}],
-        "os": "linux",
-        "rootfs": {"diff_ids": [diff_id], "type": "layers"},
-    });
-    v.to_string().into_bytes()
+    let created = q(created);
+    format!(
+        "{{\"architecture\":{},\"config\":{{{}}},\"created\":{created},\"history\":[{{\"created\":{created},\"created_by\":\"rrun image save\"}}],\"os\":\"linux\",\"rootfs\":{{\"diff_ids\":[{}],\"type\":\"layers\"}}}}",
+        q(arch),
+        c.join(","),
+        q(diff_id)
+    )
+    .into_bytes()
 }
 
-/// A content descriptor: media type, digest, size.
-fn descriptor(media: &str, digest: &str, size: u64) -> Value {
-    json!({"digest": digest, "mediaType": media, "size": size})
+/// A content descriptor: digest, media type, size (and annotations first,
+/// when there are some).
+fn descriptor(annotations: &str, digest: &str, media: &str, size: u64) -> String {
+    format!(
+        "{{{annotations}\"digest\":{},\"mediaType\":{},\"size\":{size}}}",
+        q(digest),
+        q(media)
+    )
 }
 
 pub const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// The OCI image manifest of one gzip layer.
 pub fn manifest(config: (&str, u64), layer: (&str, u64)) -> Vec<u8> {
-    json!({
-        "config": descriptor("application/vnd.oci.image.config.v1+json", config.0, config.1),
-        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer.0, layer.1)],
-        "mediaType": MANIFEST_TYPE,
-        "schemaVersion": 2,
-    })
-    .to_string()
+    format!(
+        "{{\"config\":{},\"layers\":[{}],\"mediaType\":{},\"schemaVersion\":2}}",
+        descriptor(
+            "",
+            config.0,
+            "application/vnd.oci.image.config.v1+json",
+            config.1
+        ),
+        descriptor(
+            "",
+            layer.0,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            layer.1
+        ),
+        q(MANIFEST_TYPE)
+    )
     .into_bytes()
 }
 
 /// index.json: the manifest, named fully for containerd and podman and by
 /// its tag for OCI tools.
 pub fn index(manifest: (&str, u64), r: &Reference) -> Vec<u8> {
-    let mut d = descriptor(MANIFEST_TYPE, manifest.0, manifest.1);
-    d["annotations"] = json!({
-        "io.containerd.image.name": r.full(),
-        "org.opencontainers.image.ref.name": r.tag,
-    });
-    // Sorted: annotations before digest.
-    let d = sorted(d);
-    json!({
-        "manifests": [d],
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "schemaVersion": 2,
-    })
-    .to_string()
+    let ann = format!(
+        "\"annotations\":{{\"io.containerd.image.name\":{},\"org.opencontainers.image.ref.name\":{}}},",
+        q(&r.full()),
+        q(&r.tag)
+    );
+    format!(
+        "{{\"manifests\":[{}],\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"schemaVersion\":2}}",
+        descriptor(&ann, manifest.0, MANIFEST_TYPE, manifest.1)
+    )
     .into_bytes()
-}
-
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut e: Vec<(String, Value)> = m.into_iter().collect();
-            e.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(e.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        other => other,
-    }
 }
 
 /// Docker's manifest.json: paths into blobs/sha256 (digests without
 /// their `sha256:`).
 pub fn docker_manifest(config_hex: &str, layer_hex: &str, r: &Reference) -> Vec<u8> {
-    json!([{
-        "Config": format!("blobs/sha256/{config_hex}"),
-        "Layers": [format!("blobs/sha256/{layer_hex}")],
-        "RepoTags": [r.familiar()],
-    }])
-    .to_string()
+    format!(
+        "[{{\"Config\":{},\"Layers\":[{}],\"RepoTags\":[{}]}}]",
+        q(&format!("blobs/sha256/{config_hex}")),
+        q(&format!("blobs/sha256/{layer_hex}")),
+        q(&r.familiar())
+    )
     .into_bytes()
 }
 
@@ -386,6 +404,12 @@ mod tests {
             String::from_utf8(c).unwrap(),
             r#"{"architecture":"amd64","config":{"Cmd":["/bin/sh","-c","echo hi"],"Env":["PATH=/bin","A=b"],"ExposedPorts":{"53/udp":{},"80/tcp":{}},"User":"1000:1000","WorkingDir":"/srv"},"created":"1970-01-01T00:00:00Z","history":[{"created":"1970-01-01T00:00:00Z","created_by":"rrun image save"}],"os":"linux","rootfs":{"diff_ids":["sha256:ab"],"type":"layers"}}"#
         );
+        let odd = RunConfig {
+            env: vec!["Q=\"a\"\n\\".into()],
+            ..Default::default()
+        };
+        let v: Value = serde_json::from_slice(&config("x", &odd, "t", "d")).unwrap();
+        assert_eq!(v["config"]["Env"][0], "Q=\"a\"\n\\");
         let c = config("arm64", &RunConfig::default(), "t", "d");
         assert_eq!(
             String::from_utf8(c).unwrap(),
