@@ -201,8 +201,12 @@ fn create_in(parent: &OwnedFd, name: impl AsRef<OsStr>, kind: Kind) -> io::Resul
 /// while it stays empty). Best effort: a filesystem without user xattrs
 /// keeps it unmarked.
 fn mark_placed(parent: &OwnedFd, name: &OsStr) {
+    // One component, no symlink: the entry just made in `parent`.
+    if name.as_bytes().contains(&b'/') || name == ".." || name == "." {
+        return;
+    }
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
-    let Ok(fd) = sys::openat2(parent.as_raw_fd(), name, flags, RESOLVE_NO_MAGICLINKS) else {
+    let Ok(fd) = sys::openat2(parent.as_raw_fd(), name, flags, sys::RESOLVE_NO_SYMLINKS) else {
         return;
     };
     let key = crate::image::PLACED_XATTR;
