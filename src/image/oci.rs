@@ -352,6 +352,14 @@ mod tests {
         assert!(Reference::parse(&format!("web:{}", "t".repeat(128))).is_ok());
         assert!(Reference::parse(&format!("web:{}", "t".repeat(129))).is_err());
         assert!(Reference::parse(&format!("x/{}", "a".repeat(250))).is_err());
+        // The name is at most 255 bytes with its domain: docker.io/x/… is
+        // 9 + 1 + 2 + n.
+        assert!(Reference::parse(&format!("x/{}", "a".repeat(243))).is_ok());
+        assert!(Reference::parse(&format!("x/{}", "a".repeat(244))).is_err());
+        // A long domain counts too.
+        let d = format!("{}.io", "h".repeat(60));
+        assert!(Reference::parse(&format!("{d}/{}", "p".repeat(191))).is_ok());
+        assert!(Reference::parse(&format!("{d}/{}", "p".repeat(192))).is_err());
         assert!(Reference::parse("_tag:_t").is_err());
         assert_eq!(r("w:_t").tag, "_t");
         assert!(Reference::parse("-bad.host/x").is_err());
