@@ -37,6 +37,8 @@
 #                   side: dnsmasq and DNS_BENCH_SECOND='LABEL=COMMAND'
 #   make bench-limits  what -m/--cpus/--pids-limit cost a start: interleaved
 #                   pairs with and without them (root)
+#   make bench-image  image save of a ~100 MB tree (a copy of /usr/lib/python3*)
+#                   against tar -c | gzip -6 in the same run, and its peak RSS
 #   make lint       rustfmt and clippy
 #   make man        man pages in target/man (rrun.1, rrun-ps.1, …)
 #   make install [PREFIX=/usr/local] [DESTDIR=] [RRUN_BIN=path]
@@ -67,7 +69,7 @@ BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR  := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-outbound bench-logs bench-dns bench-dns-servers bench-limits clean lint man install uninstall
+.PHONY: all build rootfs test demo baseline bench-start bench-bridge bench-lifecycle bench-forward bench-rootless bench-outbound bench-logs bench-dns bench-dns-servers bench-limits bench-image clean lint man install uninstall
 
 all: build
 
@@ -136,6 +138,9 @@ bench-dns-servers: build
 
 bench-limits: build rootfs
 	bash bench/limits.sh
+
+bench-image: build
+	bash bench/image.sh
 
 # Generated from the same clap definitions as --help (`rrun __man DIR`).
 man: $(if $(RRUN_BIN),,build)

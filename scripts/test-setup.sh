@@ -26,10 +26,12 @@ second_user=${RRUN_TEST_USER2:-rrtest2}
 # busybox-static: the test rootfs; uidmap: newuidmap/newgidmap (rootless);
 # passt: pasta (rootless networking); zsh, fish: the completion scripts are
 # loaded by those shells; tzdata: zone files (logs --since in local time);
-# dnsmasq-base: the DNS server make bench-dns compares with; the rest: tools
-# the tests drive.
+# dnsmasq-base: the DNS server make bench-dns compares with; podman, runc,
+# fuse-overlayfs, slirp4netns: tests/image.rs loads a saved image with podman
+# (rootless, runc); the rest: tools the tests drive.
 packages=(busybox-static uidmap passt nftables iptables iproute2 iputils-ping iperf3 socat
-    bubblewrap util-linux procps file zsh fish tzdata dnsmasq-base)
+    bubblewrap util-linux procps file zsh fish tzdata dnsmasq-base
+    podman runc fuse-overlayfs slirp4netns)
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
     for p in "${packages[@]}"; do

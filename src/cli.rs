@@ -623,6 +623,35 @@ pub struct KubeDownArgs {
     pub file: OsString,
 }
 
+/// Save a root filesystem directory as an image archive (docker load, podman load)
+#[derive(Parser, Debug)]
+#[command(
+    name = "rrun image save",
+    disable_help_flag = true,
+    override_usage = "rrun image save [OPTIONS] -o FILE ROOTFS\n       rrun image save [OPTIONS] -o FILE --from CONTAINER [ROOTFS]"
+)]
+pub struct ImageSaveArgs {
+    /// Write the archive to FILE (replaced only once it is complete)
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    pub output: OsString,
+    /// Name the image NAME[:TAG] (default: localhost/<rootfs or container name>:latest)
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    pub tag: Option<String>,
+    /// Take the command, environment, ports, working directory and user from a stopped container (and its rootfs, when no ROOTFS is given)
+    #[arg(long = "from", value_name = "CONTAINER")]
+    pub from: Option<String>,
+    /// Leave device nodes out of the image
+    #[arg(long = "no-devices")]
+    pub no_devices: bool,
+    /// Rootless: store files owned by ids outside rrun's user namespace as 65534 instead of refusing
+    #[arg(long = "keep-unmapped")]
+    pub keep_unmapped: bool,
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The root filesystem directory to save
+    pub rootfs: Option<OsString>,
+}
+
 /// Show the commands, or a command's flags
 #[derive(Parser, Debug)]
 #[command(name = "rrun help", disable_help_flag = true)]

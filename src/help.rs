@@ -57,6 +57,7 @@ pub fn command() -> Command {
         network(),
         generate(),
         kube(),
+        image(),
         sub(cli::InfoArgs::command(), "info"),
         sub(cli::SystemArgs::command(), "system"),
         sub(cli::VersionArgs::command(), "version"),
@@ -87,6 +88,18 @@ pub fn command() -> Command {
         .disable_help_subcommand(true)
         .subcommands(subs);
     cli::polish(top)
+}
+
+/// `rrun image save`.
+fn image() -> Command {
+    Command::new("image")
+        .about("Manage images (save)")
+        .disable_help_subcommand(true)
+        .subcommand(
+            cli::ImageSaveArgs::command()
+                .name("save")
+                .bin_name("rrun image save"),
+        )
 }
 
 /// `rrun container SUBCOMMAND`: Docker's other spelling of the container
@@ -183,7 +196,7 @@ fn container() -> Command {
 }
 
 /// The names `help` knows, as `command()` lists them.
-const NAMES: [&str; 25] = [
+const NAMES: [&str; 26] = [
     "run",
     "create",
     "start",
@@ -204,6 +217,7 @@ const NAMES: [&str; 25] = [
     "network",
     "generate",
     "kube",
+    "image",
     "info",
     "system",
     "version",

@@ -220,24 +220,7 @@ pub fn default_image(rootfs_path: &OsStr) -> String {
         .file_name()
         .map(|b| b.to_string_lossy().to_string())
         .unwrap_or_default();
-    let mut name: String = base
-        .chars()
-        .map(|c| c.to_ascii_lowercase())
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    name = name
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string();
-    if name.is_empty() {
-        name = "rootfs".into();
-    }
-    format!("localhost/{name}:latest")
+    crate::image::oci::default_reference(&base).full()
 }
 
 fn utf8(ctr: &str, what: &'static str, s: &OsStr) -> Result<String, KubeError> {
@@ -1900,7 +1883,8 @@ mod tests {
         assert_eq!(default_image(OsStr::new("/")), "localhost/rootfs:latest");
         assert_eq!(
             default_image(OsStr::new("/x/_a.b_")),
-            "localhost/a.b:latest"
+            "localhost/a-b:latest",
+            "the name image save gives it"
         );
         assert_eq!(norm_image("web"), "web:latest");
         assert_eq!(norm_image("docker.io/library/web:1"), "web:1");

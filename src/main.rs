@@ -21,6 +21,7 @@ mod fuzz;
 mod goquote;
 mod help;
 mod hosts;
+mod image;
 mod inspect;
 mod kube;
 mod kubecmd;
@@ -79,6 +80,8 @@ enum Error {
     System(#[from] system::SystemError),
     #[error(transparent)]
     Kube(#[from] kubecmd::KubeCmdError),
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
 }
 
 impl Error {
@@ -93,6 +96,7 @@ impl Error {
             Error::Unknown(_) => 1,
             Error::System(e) => e.exit_code(),
             Error::Kube(e) => e.exit_code(),
+            Error::Image(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -194,6 +198,7 @@ fn run(args: &[OsString]) -> Result<i32, Error> {
         "exec" => return sub!(rest, "exec", cli::ExecArgs, container::exec::exec),
         "port" => return sub!(rest, "port", cli::PortArgs, commands::port),
         "network" => return network_command(rest),
+        "image" => return image_command(rest),
         "help" => return help(rest),
         "--help" => {
             print!("{}", help::top_help());
@@ -388,6 +393,21 @@ fn kube_command(rest: &[OsString]) -> Result<i32, Error> {
         }
         Some(w) => Err(Error::Unknown(format!(
             "unknown command: rrun kube {}\nSee 'rrun kube --help'.",
+            one_line(w)
+        ))),
+    }
+}
+
+/// `rrun image save …`; alone, its help.
+fn image_command(rest: &[OsString]) -> Result<i32, Error> {
+    match rest.first().and_then(|w| w.to_str()) {
+        Some("save") => sub!(&rest[1..], "image save", cli::ImageSaveArgs, image::save),
+        None | Some("--help" | "-h") => {
+            print!("{}", help::group_help("image"));
+            Ok(0)
+        }
+        Some(w) => Err(Error::Unknown(format!(
+            "unknown command: rrun image {}\nSee 'rrun image --help'.",
             one_line(w)
         ))),
     }

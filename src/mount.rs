@@ -197,6 +197,23 @@ fn create_in(parent: &OwnedFd, name: impl AsRef<OsStr>, kind: Kind) -> io::Resul
     }
 }
 
+/// Mark a mount point rrun made in the rootfs (`image save` leaves it out
+/// while it stays empty). Best effort: a filesystem without user xattrs
+/// keeps it unmarked.
+fn mark_placed(parent: &OwnedFd, name: &OsStr) {
+    // One component, no symlink: the entry just made in `parent`.
+    if name.as_bytes().contains(&b'/') || name == ".." || name == "." {
+        return;
+    }
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let Ok(fd) = sys::openat2(parent.as_raw_fd(), name, flags, sys::RESOLVE_NO_SYMLINKS) else {
+        return;
+    };
+    let key = crate::image::PLACED_XATTR;
+    // SAFETY: a NUL-terminated name and a one-byte value on an open fd.
+    unsafe { libc::fsetxattr(fd.as_raw_fd(), key.as_ptr(), b"1".as_ptr().cast(), 1, 0) };
+}
+
 fn components(path: &Path) -> Vec<&OsStr> {
     path.as_os_str()
         .as_bytes()
@@ -305,6 +322,7 @@ impl Fs<'_> {
                 Kind::Dir
             };
             create_in(&parent, parts[i], k).map_err(|e| (i, e))?;
+            mark_placed(&parent, parts[i]);
             // A dangling symlink in its place (create_in sees EEXIST and
             // makes nothing): the path still does not resolve, and saying
             // so here names the symlink, not a later mount's ENOENT.

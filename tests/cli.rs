@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every command rrun dispatches on (src/main.rs), in `--help`'s order.
-const COMMANDS: [&str; 25] = [
+const COMMANDS: [&str; 26] = [
     "run",
     "create",
     "start",
@@ -40,6 +40,7 @@ const COMMANDS: [&str; 25] = [
     "network",
     "generate",
     "kube",
+    "image",
     "info",
     "system",
     "version",
@@ -509,6 +510,7 @@ fn make_install_puts_everything_in_place() {
         "share/man/man1/rrun.1".into(),
         "share/man/man1/rrun-system-reset.1".into(),
         "share/man/man1/rrun-system-info.1".into(),
+        "share/man/man1/rrun-image-save.1".into(),
     ];
     for c in COMMANDS {
         want.push(format!("share/man/man1/rrun-{c}.1").into());
