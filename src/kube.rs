@@ -56,6 +56,13 @@ pub enum KubeError {
     NotUtf8 { ctr: String, what: &'static str },
     #[error("{a} and {b} would both be pod {pod}: rename one (rrun rename)")]
     PodClash { a: String, b: String, pod: String },
+    #[error("{a} and {b} would both be container {name} of pod {pod}: rename one (rrun rename)")]
+    CtrClash {
+        a: String,
+        b: String,
+        pod: String,
+        name: String,
+    },
     #[error("{file}: document {doc}: {source}")]
     Yaml {
         file: String,
@@ -94,6 +101,18 @@ pub enum KubeError {
 /// A DNS-1123 label made of `s`: lower case, `[a-z0-9-]`, no dash at either
 /// end, at most 63 characters; `fallback` if nothing is left.
 pub fn dns_label(s: &str, fallback: &str) -> String {
+    let mut out = dns_chars(s);
+    out.truncate(63);
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out
+    }
+}
+
+/// `s` in a DNS label's characters, before it is cut to 63.
+fn dns_chars(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         let c = c.to_ascii_lowercase();
@@ -103,13 +122,7 @@ pub fn dns_label(s: &str, fallback: &str) -> String {
             out.push('-');
         }
     }
-    out.truncate(63);
-    let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() {
-        fallback.to_string()
-    } else {
-        out
-    }
+    out
 }
 
 /// A DNS-1035 label (a Service's name): a DNS-1123 label that starts with a
@@ -293,14 +306,15 @@ fn owners(ctrs: &[Config]) -> Vec<usize> {
 /// Kubernetes names a container inside its pod; a container kube play
 /// named `POD-NAME` is `NAME` again.
 fn ctr_name(pod: &str, c: &Config, owner: bool) -> String {
-    let l = dns_label(&c.name, "ctr");
     if owner {
-        return l;
+        return dns_label(&c.name, "ctr");
     }
-    // A label never ends in `-`: what is left is never empty.
-    match l.strip_prefix(&format!("{pod}-")) {
-        Some(rest) => rest.to_string(),
-        None => l,
+    // The pod's prefix goes before the name is cut to 63, or a long
+    // `POD-NAME` would be cut back to the pod's own name.
+    let full = dns_chars(&c.name);
+    match full.strip_prefix(&format!("{pod}-")) {
+        Some(rest) => dns_label(rest, "ctr"),
+        None => dns_label(&full, "ctr"),
     }
 }
 
@@ -553,9 +567,21 @@ fn pod_spec(
     let mut volumes: Vec<Volume> = Vec::new();
     let mut containers = Vec::new();
     let mut groups: BTreeSet<i64> = BTreeSet::new();
+    let mut named: Vec<(String, usize)> = Vec::new();
     for &i in members {
         let c = &ctrs[i];
         let name = ctr_name(pod, c, i == owner);
+        // Kubernetes refuses a pod with two containers of one name, and
+        // their annotations would be one.
+        if let Some((_, j)) = named.iter().find(|(n, _)| *n == name) {
+            return Err(KubeError::CtrClash {
+                a: ctrs[*j].name.clone(),
+                b: c.name.clone(),
+                pod: pod.to_string(),
+                name,
+            });
+        }
+        named.push((name.clone(), i));
         let k = container(g, c, &name, opts, &mut volumes, &mut ann)?;
         for a in &c.group_add {
             match a.parse::<u32>() {
@@ -2271,6 +2297,38 @@ mod tests {
         let v = &g.docs[0]["spec"]["volumes"];
         assert_eq!(v[0]["name"], format!("{}-host-0", "a".repeat(40)));
         assert_eq!(v[1]["name"], format!("{}-host-1", "a".repeat(40)));
+    }
+
+    #[test]
+    fn long_and_clashing_container_names() {
+        // `POD-NAME` longer than 63: the pod's prefix goes first.
+        let (pod, side) = ("a".repeat(63), "b".repeat(63));
+        let owner = ctr(&pod, "a1");
+        let mut joined = ctr(&format!("{pod}-{side}"), "b2");
+        joined.net = format!("container:{pod}");
+        let g = make(&[owner, joined], false, false);
+        assert_round_trip(&g.docs);
+        let c = &g.docs[0]["spec"]["containers"];
+        assert_eq!(c[0]["name"], pod.as_str());
+        assert_eq!(c[1]["name"], side.as_str());
+        let ann = &g.docs[0]["metadata"]["annotations"];
+        assert!(
+            ann[format!("{ROOTFS_ANNOTATION}/{side}")].is_string(),
+            "{ann}"
+        );
+        // Two names that make one label: refused, not one container twice.
+        let owner = ctr("pod1", "a1");
+        let mut dot = ctr("j.1", "b2");
+        dot.net = "container:pod1".into();
+        let mut under = ctr("j_1", "c3");
+        under.net = "container:pod1".into();
+        let e = generate(&[owner, dot, under], &GenerateOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "j.1 and j_1 would both be container j-1 of pod pod1: rename one (rrun rename)"
+        );
     }
 
     #[test]
