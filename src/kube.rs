@@ -988,6 +988,8 @@ pub struct PodDef {
 /// or document it ignores.
 #[derive(Debug, Default)]
 pub struct Manifest {
+    /// The file as shown in errors.
+    pub file: String,
     pub pods: Vec<PodDef>,
     pub services: Vec<ServiceDef>,
     pub notes: Vec<String>,
@@ -1175,7 +1177,10 @@ pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
             what: format!("brackets nest deeper than {MAX_FLOW_DEPTH}"),
         });
     }
-    let mut m = Manifest::default();
+    let mut m = Manifest {
+        file: file.to_string(),
+        ..Default::default()
+    };
     for (n, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let n = n + 1;
         let v = Value::deserialize(doc).map_err(|source| KubeError::Yaml {
@@ -1255,6 +1260,24 @@ pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
                             what: format!("Service {name}: port {} is out of range", p.port),
                         });
                     };
+                    // Both end up in the names of the variables a pod gets.
+                    let proto = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+                    if !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP") {
+                        return Err(KubeError::Invalid {
+                            file: file.to_string(),
+                            what: format!(
+                                "Service {name}: protocol {proto:?} is not TCP, UDP or SCTP"
+                            ),
+                        });
+                    }
+                    if let Some(n) = p.name.as_deref().filter(|n| dns_label(n, "") != *n) {
+                        return Err(KubeError::Invalid {
+                            file: file.to_string(),
+                            what: format!(
+                                "Service {name}: port name {n:?} is not a DNS-1123 label"
+                            ),
+                        });
+                    }
                     if let Some(t) = &p.target_port
                         && *t != IntOrString::Int(p.port)
                     {
@@ -1262,7 +1285,7 @@ pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
                             "{file}: Service {name}: port {port} reaches the pod's port {port}: a targetPort other than the port needs a proxy rrun does not run"
                         ));
                     }
-                    ports.push((port, p.protocol.unwrap_or_else(|| "TCP".into()), p.name));
+                    ports.push((port, proto, p.name));
                 }
                 m.services.push(ServiceDef {
                     name,
@@ -1383,11 +1406,17 @@ pub fn plan(m: &Manifest, o: &PlayOptions) -> Result<(Vec<PodRun>, Vec<String>),
     for p in first.into_iter().chain(rest) {
         if !seen.insert(p.name.clone()) {
             return Err(KubeError::Invalid {
-                file: String::new(),
+                file: m.file.clone(),
                 what: format!("two pods are named {}", p.name),
             });
         }
-        runs.push(pod_run(p, m, o, &mut notes)?);
+        runs.push(pod_run(p, m, o, &mut notes).map_err(|e| match e {
+            KubeError::Invalid { file, what } if file.is_empty() => KubeError::Invalid {
+                file: m.file.clone(),
+                what,
+            },
+            e => e,
+        })?);
     }
     for s in &m.services {
         if !m.pods.iter().any(|p| selects(s, p)) {
@@ -1619,7 +1648,20 @@ fn ctr_flags(
             )));
         };
         let ro = vm.read_only == Some(true);
+        // run's -v and --tmpfs read what follows a ':' as options.
+        if vm.mount_path.contains(':') {
+            return Err(invalid(format!(
+                "mountPath {:?} holds a ':', which rrun cannot mount at",
+                vm.mount_path
+            )));
+        }
         if let Some(h) = &v.host_path {
+            if h.path.contains(':') {
+                return Err(invalid(format!(
+                    "hostPath {:?} holds a ':', which rrun cannot mount",
+                    h.path
+                )));
+            }
             let mut s = format!("{}:{}", h.path, vm.mount_path);
             if ro {
                 s.push_str(":ro");
@@ -2736,6 +2778,18 @@ metadata: {name: c}
             ),
             "f: Service a: port 70000 is out of range"
         );
+        assert_eq!(
+            e(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 1, protocol: 'X=Y'}]}\n"
+            ),
+            "f: Service a: protocol \"X=Y\" is not TCP, UDP or SCTP"
+        );
+        assert_eq!(
+            e(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 1, name: 'A=B'}]}\n"
+            ),
+            "f: Service a: port name \"A=B\" is not a DNS-1123 label"
+        );
         let m = parse_manifest("f", "").unwrap();
         assert!(m.pods.is_empty() && m.notes.is_empty());
         // A field that is null says nothing, so nothing is ignored.
@@ -2786,51 +2840,63 @@ metadata: {name: c}
         );
         assert_eq!(
             e("{containers: [{name: a, image: img}, {name: a, image: img}]}"),
-            ": pod p: two containers are named a"
+            "f: pod p: two containers are named a"
         );
         assert_eq!(
             e("{containers: [{name: A_b, image: img}]}"),
-            ": pod p: container name \"A_b\" is not a DNS-1123 label"
+            "f: pod p: container name \"A_b\" is not a DNS-1123 label"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, ports: [{containerPort: 70000}]}]}"),
-            ": pod p: container port 70000 is out of range"
+            "f: pod p: container port 70000 is out of range"
         );
         assert_eq!(
             e(
                 "{containers: [{name: a, image: img, ports: [{containerPort: 1, hostPort: 70000}]}]}"
             ),
-            ": pod p: host port 70000 is out of range"
+            "f: pod p: host port 70000 is out of range"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"),
-            ": pod p: container a: volume v is not in the pod's volumes"
+            "f: pod p: container a: volume v is not in the pod's volumes"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, resources: {limits: {memory: lots}}}]}"),
-            ": pod p: container a: memory limit \"lots\" is not a quantity"
+            "f: pod p: container a: memory limit \"lots\" is not a quantity"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, resources: {limits: {cpu: x}}}]}"),
-            ": pod p: container a: cpu limit \"x\" is not a quantity"
+            "f: pod p: container a: cpu limit \"x\" is not a quantity"
         );
         assert_eq!(
             e(
                 "{volumes: [{name: v, emptyDir: {sizeLimit: x}}], containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"
             ),
-            ": pod p: container a: sizeLimit \"x\" is not a quantity"
+            "f: pod p: container a: sizeLimit \"x\" is not a quantity"
         );
         assert_eq!(
             e("{restartPolicy: Sometimes, containers: [{name: a, image: img}]}"),
-            ": pod p: container a: restartPolicy \"Sometimes\" is not Always, OnFailure or Never"
+            "f: pod p: container a: restartPolicy \"Sometimes\" is not Always, OnFailure or Never"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, env: [{name: 'A=B', value: x}]}]}"),
-            ": pod p: container a: environment variable name \"A=B\" is not valid"
+            "f: pod p: container a: environment variable name \"A=B\" is not valid"
+        );
+        assert_eq!(
+            e(
+                "{volumes: [{name: v, emptyDir: {}}], containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: '/t:exec,uid=5'}]}]}"
+            ),
+            "f: pod p: container a: mountPath \"/t:exec,uid=5\" holds a ':', which rrun cannot mount at"
+        );
+        assert_eq!(
+            e(
+                "{volumes: [{name: v, hostPath: {path: '/h:/x'}}], containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"
+            ),
+            "f: pod p: container a: hostPath \"/h:/x\" holds a ':', which rrun cannot mount"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, env: [{name: ''}]}]}"),
-            ": pod p: container a: environment variable name \"\" is not valid"
+            "f: pod p: container a: environment variable name \"\" is not valid"
         );
         // A value that looks like a flag stays the flag's value.
         let (runs, _) = plan(
@@ -2846,7 +2912,7 @@ metadata: {name: c}
         m.pods.push(m.pods[0].clone());
         assert_eq!(
             plan(&m, &o).unwrap_err().to_string(),
-            ": two pods are named p"
+            "f: two pods are named p"
         );
     }
 
