@@ -56,6 +56,13 @@ pub enum KubeError {
     NotUtf8 { ctr: String, what: &'static str },
     #[error("{a} and {b} would both be pod {pod}: rename one (rrun rename)")]
     PodClash { a: String, b: String, pod: String },
+    #[error("{a} and {b} would both be container {name} of pod {pod}: rename one (rrun rename)")]
+    CtrClash {
+        a: String,
+        b: String,
+        pod: String,
+        name: String,
+    },
     #[error("{file}: document {doc}: {source}")]
     Yaml {
         file: String,
@@ -94,6 +101,18 @@ pub enum KubeError {
 /// A DNS-1123 label made of `s`: lower case, `[a-z0-9-]`, no dash at either
 /// end, at most 63 characters; `fallback` if nothing is left.
 pub fn dns_label(s: &str, fallback: &str) -> String {
+    let mut out = dns_chars(s);
+    out.truncate(63);
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out
+    }
+}
+
+/// `s` in a DNS label's characters, before it is cut to 63.
+fn dns_chars(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         let c = c.to_ascii_lowercase();
@@ -103,13 +122,7 @@ pub fn dns_label(s: &str, fallback: &str) -> String {
             out.push('-');
         }
     }
-    out.truncate(63);
-    let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() {
-        fallback.to_string()
-    } else {
-        out
-    }
+    out
 }
 
 /// A DNS-1035 label (a Service's name): a DNS-1123 label that starts with a
@@ -276,14 +289,15 @@ fn owners(ctrs: &[Config]) -> Vec<usize> {
 /// Kubernetes names a container inside its pod; a container kube play
 /// named `POD-NAME` is `NAME` again.
 fn ctr_name(pod: &str, c: &Config, owner: bool) -> String {
-    let l = dns_label(&c.name, "ctr");
     if owner {
-        return l;
+        return dns_label(&c.name, "ctr");
     }
-    // A label never ends in `-`: what is left is never empty.
-    match l.strip_prefix(&format!("{pod}-")) {
-        Some(rest) => rest.to_string(),
-        None => l,
+    // The pod's prefix goes before the name is cut to 63, or a long
+    // `POD-NAME` would be cut back to the pod's own name.
+    let full = dns_chars(&c.name);
+    match full.strip_prefix(&format!("{pod}-")) {
+        Some(rest) => dns_label(rest, "ctr"),
+        None => dns_label(&full, "ctr"),
     }
 }
 
@@ -536,9 +550,21 @@ fn pod_spec(
     let mut volumes: Vec<Volume> = Vec::new();
     let mut containers = Vec::new();
     let mut groups: BTreeSet<i64> = BTreeSet::new();
+    let mut named: Vec<(String, usize)> = Vec::new();
     for &i in members {
         let c = &ctrs[i];
         let name = ctr_name(pod, c, i == owner);
+        // Kubernetes refuses a pod with two containers of one name, and
+        // their annotations would be one.
+        if let Some((_, j)) = named.iter().find(|(n, _)| *n == name) {
+            return Err(KubeError::CtrClash {
+                a: ctrs[*j].name.clone(),
+                b: c.name.clone(),
+                pod: pod.to_string(),
+                name,
+            });
+        }
+        named.push((name.clone(), i));
         let k = container(g, c, &name, opts, &mut volumes, &mut ann)?;
         for a in &c.group_add {
             match a.parse::<u32>() {
@@ -945,6 +971,8 @@ pub struct PodDef {
 /// or document it ignores.
 #[derive(Debug, Default)]
 pub struct Manifest {
+    /// The file as shown in errors.
+    pub file: String,
     pub pods: Vec<PodDef>,
     pub services: Vec<ServiceDef>,
     pub notes: Vec<String>,
@@ -1132,7 +1160,10 @@ pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
             what: format!("brackets nest deeper than {MAX_FLOW_DEPTH}"),
         });
     }
-    let mut m = Manifest::default();
+    let mut m = Manifest {
+        file: file.to_string(),
+        ..Default::default()
+    };
     for (n, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let n = n + 1;
         let v = Value::deserialize(doc).map_err(|source| KubeError::Yaml {
@@ -1212,6 +1243,24 @@ pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
                             what: format!("Service {name}: port {} is out of range", p.port),
                         });
                     };
+                    // Both end up in the names of the variables a pod gets.
+                    let proto = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+                    if !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP") {
+                        return Err(KubeError::Invalid {
+                            file: file.to_string(),
+                            what: format!(
+                                "Service {name}: protocol {proto:?} is not TCP, UDP or SCTP"
+                            ),
+                        });
+                    }
+                    if let Some(n) = p.name.as_deref().filter(|n| dns_label(n, "") != *n) {
+                        return Err(KubeError::Invalid {
+                            file: file.to_string(),
+                            what: format!(
+                                "Service {name}: port name {n:?} is not a DNS-1123 label"
+                            ),
+                        });
+                    }
                     if let Some(t) = &p.target_port
                         && *t != IntOrString::Int(p.port)
                     {
@@ -1219,7 +1268,7 @@ pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
                             "{file}: Service {name}: port {port} reaches the pod's port {port}: a targetPort other than the port needs a proxy rrun does not run"
                         ));
                     }
-                    ports.push((port, p.protocol.unwrap_or_else(|| "TCP".into()), p.name));
+                    ports.push((port, proto, p.name));
                 }
                 m.services.push(ServiceDef {
                     name,
@@ -1340,11 +1389,17 @@ pub fn plan(m: &Manifest, o: &PlayOptions) -> Result<(Vec<PodRun>, Vec<String>),
     for p in first.into_iter().chain(rest) {
         if !seen.insert(p.name.clone()) {
             return Err(KubeError::Invalid {
-                file: String::new(),
+                file: m.file.clone(),
                 what: format!("two pods are named {}", p.name),
             });
         }
-        runs.push(pod_run(p, m, o, &mut notes)?);
+        runs.push(pod_run(p, m, o, &mut notes).map_err(|e| match e {
+            KubeError::Invalid { file, what } if file.is_empty() => KubeError::Invalid {
+                file: m.file.clone(),
+                what,
+            },
+            e => e,
+        })?);
     }
     for s in &m.services {
         if !m.pods.iter().any(|p| selects(s, p)) {
@@ -1576,7 +1631,20 @@ fn ctr_flags(
             )));
         };
         let ro = vm.read_only == Some(true);
+        // run's -v and --tmpfs read what follows a ':' as options.
+        if vm.mount_path.contains(':') {
+            return Err(invalid(format!(
+                "mountPath {:?} holds a ':', which rrun cannot mount at",
+                vm.mount_path
+            )));
+        }
         if let Some(h) = &v.host_path {
+            if h.path.contains(':') {
+                return Err(invalid(format!(
+                    "hostPath {:?} holds a ':', which rrun cannot mount",
+                    h.path
+                )));
+            }
             let mut s = format!("{}:{}", h.path, vm.mount_path);
             if ro {
                 s.push_str(":ro");
@@ -2258,6 +2326,38 @@ mod tests {
     }
 
     #[test]
+    fn long_and_clashing_container_names() {
+        // `POD-NAME` longer than 63: the pod's prefix goes first.
+        let (pod, side) = ("a".repeat(63), "b".repeat(63));
+        let owner = ctr(&pod, "a1");
+        let mut joined = ctr(&format!("{pod}-{side}"), "b2");
+        joined.net = format!("container:{pod}");
+        let g = make(&[owner, joined], false, false);
+        assert_round_trip(&g.docs);
+        let c = &g.docs[0]["spec"]["containers"];
+        assert_eq!(c[0]["name"], pod.as_str());
+        assert_eq!(c[1]["name"], side.as_str());
+        let ann = &g.docs[0]["metadata"]["annotations"];
+        assert!(
+            ann[format!("{ROOTFS_ANNOTATION}/{side}")].is_string(),
+            "{ann}"
+        );
+        // Two names that make one label: refused, not one container twice.
+        let owner = ctr("pod1", "a1");
+        let mut dot = ctr("j.1", "b2");
+        dot.net = "container:pod1".into();
+        let mut under = ctr("j_1", "c3");
+        under.net = "container:pod1".into();
+        let e = generate(&[owner, dot, under], &GenerateOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "j.1 and j_1 would both be container j-1 of pod pod1: rename one (rrun rename)"
+        );
+    }
+
+    #[test]
     fn headless_ports_and_sizes() {
         let mut quiet = ctr("quiet", "a1");
         quiet.network_aliases = vec!["q".into()];
@@ -2662,6 +2762,18 @@ metadata: {name: c}
             ),
             "f: Service a: port 70000 is out of range"
         );
+        assert_eq!(
+            e(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 1, protocol: 'X=Y'}]}\n"
+            ),
+            "f: Service a: protocol \"X=Y\" is not TCP, UDP or SCTP"
+        );
+        assert_eq!(
+            e(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 1, name: 'A=B'}]}\n"
+            ),
+            "f: Service a: port name \"A=B\" is not a DNS-1123 label"
+        );
         let m = parse_manifest("f", "").unwrap();
         assert!(m.pods.is_empty() && m.notes.is_empty());
         // A field that is null says nothing, so nothing is ignored.
@@ -2712,51 +2824,63 @@ metadata: {name: c}
         );
         assert_eq!(
             e("{containers: [{name: a, image: img}, {name: a, image: img}]}"),
-            ": pod p: two containers are named a"
+            "f: pod p: two containers are named a"
         );
         assert_eq!(
             e("{containers: [{name: A_b, image: img}]}"),
-            ": pod p: container name \"A_b\" is not a DNS-1123 label"
+            "f: pod p: container name \"A_b\" is not a DNS-1123 label"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, ports: [{containerPort: 70000}]}]}"),
-            ": pod p: container port 70000 is out of range"
+            "f: pod p: container port 70000 is out of range"
         );
         assert_eq!(
             e(
                 "{containers: [{name: a, image: img, ports: [{containerPort: 1, hostPort: 70000}]}]}"
             ),
-            ": pod p: host port 70000 is out of range"
+            "f: pod p: host port 70000 is out of range"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"),
-            ": pod p: container a: volume v is not in the pod's volumes"
+            "f: pod p: container a: volume v is not in the pod's volumes"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, resources: {limits: {memory: lots}}}]}"),
-            ": pod p: container a: memory limit \"lots\" is not a quantity"
+            "f: pod p: container a: memory limit \"lots\" is not a quantity"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, resources: {limits: {cpu: x}}}]}"),
-            ": pod p: container a: cpu limit \"x\" is not a quantity"
+            "f: pod p: container a: cpu limit \"x\" is not a quantity"
         );
         assert_eq!(
             e(
                 "{volumes: [{name: v, emptyDir: {sizeLimit: x}}], containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"
             ),
-            ": pod p: container a: sizeLimit \"x\" is not a quantity"
+            "f: pod p: container a: sizeLimit \"x\" is not a quantity"
         );
         assert_eq!(
             e("{restartPolicy: Sometimes, containers: [{name: a, image: img}]}"),
-            ": pod p: container a: restartPolicy \"Sometimes\" is not Always, OnFailure or Never"
+            "f: pod p: container a: restartPolicy \"Sometimes\" is not Always, OnFailure or Never"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, env: [{name: 'A=B', value: x}]}]}"),
-            ": pod p: container a: environment variable name \"A=B\" is not valid"
+            "f: pod p: container a: environment variable name \"A=B\" is not valid"
+        );
+        assert_eq!(
+            e(
+                "{volumes: [{name: v, emptyDir: {}}], containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: '/t:exec,uid=5'}]}]}"
+            ),
+            "f: pod p: container a: mountPath \"/t:exec,uid=5\" holds a ':', which rrun cannot mount at"
+        );
+        assert_eq!(
+            e(
+                "{volumes: [{name: v, hostPath: {path: '/h:/x'}}], containers: [{name: a, image: img, volumeMounts: [{name: v, mountPath: /v}]}]}"
+            ),
+            "f: pod p: container a: hostPath \"/h:/x\" holds a ':', which rrun cannot mount"
         );
         assert_eq!(
             e("{containers: [{name: a, image: img, env: [{name: ''}]}]}"),
-            ": pod p: container a: environment variable name \"\" is not valid"
+            "f: pod p: container a: environment variable name \"\" is not valid"
         );
         // A value that looks like a flag stays the flag's value.
         let (runs, _) = plan(
@@ -2772,7 +2896,7 @@ metadata: {name: c}
         m.pods.push(m.pods[0].clone());
         assert_eq!(
             plan(&m, &o).unwrap_err().to_string(),
-            ": two pods are named p"
+            "f: two pods are named p"
         );
     }
 
