@@ -1118,6 +1118,73 @@ fn ignored_fields(
     }
 }
 
+/// A YAML document as a `Value`, refused when a map holds a key twice:
+/// Kubernetes refuses it, and taking the last (as `Value` does) would run
+/// what a reader of the file does not see (`command: [sleep]` before
+/// `command: [rm]`).
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format!("{v} is not a finite number")))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(Unique(e)) = a.next_element()? {
+            v.push(e);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        let mut m = serde_json::Map::new();
+        while let Some(k) = a.next_key::<String>()? {
+            if m.contains_key(&k) {
+                return Err(A::Error::custom(format!("the key {k:?} is given twice")));
+            }
+            let Unique(v) = a.next_value()?;
+            m.insert(k, v);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
 /// The parser refuses nesting past 128 levels, but only after scanning
 /// them, in time that grows with the square of the depth (100,000 `[`:
 /// 30 s here): deeper brackets are refused before it runs.
@@ -1166,11 +1233,13 @@ pub fn parse_manifest(file: &str, text: &str) -> Result<Manifest, KubeError> {
     };
     for (n, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let n = n + 1;
-        let v = Value::deserialize(doc).map_err(|source| KubeError::Yaml {
-            file: file.to_string(),
-            doc: n,
-            source,
-        })?;
+        let v = Unique::deserialize(doc)
+            .map_err(|source| KubeError::Yaml {
+                file: file.to_string(),
+                doc: n,
+                source,
+            })?
+            .0;
         if v.is_null() {
             continue;
         }
@@ -1401,12 +1470,43 @@ pub fn plan(m: &Manifest, o: &PlayOptions) -> Result<(Vec<PodRun>, Vec<String>),
             e => e,
         })?);
     }
+    let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+    for r in &runs {
+        for c in &r.ctrs {
+            if c.name.len() < 2 {
+                return Err(KubeError::Invalid {
+                    file: m.file.clone(),
+                    what: format!(
+                        "pod {}: its container would be named {}, and rrun's names take two characters or more",
+                        r.pod, c.name
+                    ),
+                });
+            }
+            if let Some(other) = names.insert(&c.name, &r.pod) {
+                return Err(KubeError::Invalid {
+                    file: m.file.clone(),
+                    what: format!(
+                        "pods {other} and {} would both run a container named {}",
+                        r.pod, c.name
+                    ),
+                });
+            }
+        }
+    }
     for s in &m.services {
         if !m.pods.iter().any(|p| selects(s, p)) {
             notes.push(format!(
                 "Service {}: selects none of the pods here: its name resolves to nothing",
                 s.name
             ));
+        }
+        for p in m.pods.iter().filter(|p| selects(s, p)) {
+            if p.spec.host_network == Some(true) {
+                notes.push(format!(
+                    "Service {}: pod {} uses the host's network, not the pods' network: the name does not resolve to it",
+                    s.name, p.name
+                ));
+            }
         }
     }
     Ok((runs, notes))
@@ -2733,6 +2833,59 @@ metadata: {name: c}
     }
 
     #[test]
+    fn duplicate_keys_and_names() {
+        let e = parse_manifest(
+            "f",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: a, command: [sleep], command: [rm]}]}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("f: document 1: "), "{e}");
+        assert!(e.contains("the key \"command\" is given twice"), "{e}");
+        let e = parse_manifest("f", "a: 1\n---\nb: .nan\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("f: document 2: ") && e.contains("not a finite number"),
+            "{e}"
+        );
+        // Values of each kind come through.
+        let m = parse_manifest(
+            "f",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s, labels: {a: 'x'}}\nspec: {clusterIP: None, ports: [{port: 1, targetPort: 1.0e0}], selector: {k: v}}\n",
+        );
+        assert!(m.is_err(), "a float is no port");
+        let o = PlayOptions {
+            network: "n".into(),
+            rootfs: vec![("i".into(), "/r".into())],
+        };
+        let two = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: b-c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a-b}\nspec: {containers: [{name: c, image: i}]}\n";
+        let e = plan(&parse_manifest("f", two).unwrap(), &o)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "f: pods a and a-b would both run a container named a-b-c"
+        );
+        let one = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: a, image: i}]}\n";
+        let e = plan(&parse_manifest("f", one).unwrap(), &o)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("would be named a, and rrun's names take two"),
+            "{e}"
+        );
+        let hn = "apiVersion: v1\nkind: Pod\nmetadata: {name: hh, labels: {app: hh}}\nspec: {hostNetwork: true, containers: [{name: hh, image: i}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: hs}\nspec: {selector: {app: hh}}\n";
+        let (_, notes) = plan(&parse_manifest("f", hn).unwrap(), &o).unwrap();
+        assert_eq!(
+            notes,
+            [
+                "Service hs: pod hh uses the host's network, not the pods' network: the name does not resolve to it"
+            ]
+        );
+    }
+
+    #[test]
     fn manifest_refusals() {
         let e = |t: &str| parse_manifest("f", t).unwrap_err().to_string();
         assert!(e("a: [").starts_with("f: document 1: "), "{}", e("a: ["));
@@ -2928,7 +3081,7 @@ metadata: {name: c}
         );
         // A Service selecting nothing here.
         let mut m = pod(
-            "{containers: [{name: p, image: img, command: [x], resources: {limits: {cpu: '2'}}}]}",
+            "{containers: [{name: pp, image: img, command: [x], resources: {limits: {cpu: '2'}}}]}",
         );
         m.services.push(ServiceDef {
             name: "s".into(),
@@ -2947,7 +3100,7 @@ metadata: {name: c}
             runs[0].services.is_empty(),
             "an empty selector selects nothing"
         );
-        assert_eq!(runs[0].ctrs[0].name, "p");
+        assert_eq!(runs[0].ctrs[0].name, "p-pp");
         assert_eq!(
             strs(&runs[0].ctrs[0].flags)[3..],
             ["--cpus=2", "--restart=always"]
@@ -2955,11 +3108,11 @@ metadata: {name: c}
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("Service s: selects none of the pods"));
         // The annotation's rootfs, when no --rootfs names the image.
-        let m = pod("{containers: [{name: p, image: zz}]}");
+        let m = pod("{containers: [{name: pp, image: zz}]}");
         let mut m2 = m;
         m2.pods[0]
             .annotations
-            .insert(format!("{ROOTFS_ANNOTATION}/p"), "/ann".into());
+            .insert(format!("{ROOTFS_ANNOTATION}/pp"), "/ann".into());
         let (runs, _) = plan(&m2, &o).unwrap();
         assert_eq!(runs[0].ctrs[0].rootfs, "/ann");
         // --rootfs wins over the annotation.
@@ -2970,10 +3123,10 @@ metadata: {name: c}
         let (runs, _) = plan(&m2, &o2).unwrap();
         assert_eq!(runs[0].ctrs[0].rootfs, "/given");
         // A kept restart policy wins; a Deployment restarts always.
-        let mut m3 = pod("{restartPolicy: Never, containers: [{name: p, image: zz}]}");
+        let mut m3 = pod("{restartPolicy: Never, containers: [{name: pp, image: zz}]}");
         m3.pods[0]
             .annotations
-            .insert(format!("{RESTART_ANNOTATION}/p"), "on-failure:4".into());
+            .insert(format!("{RESTART_ANNOTATION}/pp"), "on-failure:4".into());
         let (runs, _) = plan(&m3, &o2).unwrap();
         assert!(strs(&runs[0].ctrs[0].flags).ends_with(&["--restart=on-failure:4".into()]));
         m3.pods[0].annotations.clear();
