@@ -88,8 +88,6 @@ pub enum KubeError {
         ctr: String,
         image: String,
     },
-    #[error("writing YAML: {0}")]
-    Emit(#[source] yaml_serde::Error),
     #[error("converting {kind}: {source}")]
     Convert {
         kind: &'static str,
@@ -936,13 +934,124 @@ fn tmpfs_size(s: &str) -> Option<i64> {
 }
 
 /// The manifest as YAML: its documents, each after `---`.
-pub fn to_yaml(docs: &[Value]) -> Result<String, KubeError> {
+///
+/// Written here rather than by the YAML crate's serializer: a manifest is
+/// maps, lists and scalars, in block style, and the crate's emitter is
+/// tens of KB of the binary (issue 18 allows this whole feature 1.5 MB).
+pub fn to_yaml(docs: &[Value]) -> String {
     let mut out = String::from("# Kubernetes YAML made by rrun generate kube (API v1.33)\n");
     for d in docs {
         out.push_str("---\n");
-        out.push_str(&yaml_serde::to_string(d).map_err(KubeError::Emit)?);
+        match d {
+            Value::Object(m) if !m.is_empty() => yaml_map(m, 0, &mut out),
+            Value::Array(a) if !a.is_empty() => yaml_seq(a, 0, &mut out),
+            v => {
+                out.push_str(&yaml_scalar(v));
+                out.push('\n');
+            }
+        }
     }
-    Ok(out)
+    out
+}
+
+fn indent(n: usize, out: &mut String) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// A map's entries at column `col`, the first one where the cursor is.
+fn yaml_map(m: &serde_json::Map<String, Value>, col: usize, out: &mut String) {
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            indent(col, out);
+        }
+        out.push_str(&yaml_str(k));
+        out.push(':');
+        match v {
+            Value::Object(c) if !c.is_empty() => {
+                out.push('\n');
+                indent(col + 2, out);
+                yaml_map(c, col + 2, out);
+            }
+            // A list under a key starts at the key's column, as kubectl
+            // writes it.
+            Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                indent(col, out);
+                yaml_seq(a, col, out);
+            }
+            v => {
+                out.push(' ');
+                out.push_str(&yaml_scalar(v));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A list's items at column `col`, the first one where the cursor is.
+fn yaml_seq(a: &[Value], col: usize, out: &mut String) {
+    for (i, v) in a.iter().enumerate() {
+        if i > 0 {
+            indent(col, out);
+        }
+        out.push_str("- ");
+        match v {
+            Value::Object(c) if !c.is_empty() => yaml_map(c, col + 2, out),
+            Value::Array(c) if !c.is_empty() => yaml_seq(c, col + 2, out),
+            v => {
+                out.push_str(&yaml_scalar(v));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn yaml_scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => yaml_str(s),
+        Value::Object(_) => "{}".into(),
+        Value::Array(_) => "[]".into(),
+        // null, booleans and numbers: JSON's spelling is YAML's.
+        v => v.to_string(),
+    }
+}
+
+/// A string as a YAML scalar: plain when no YAML reader could take it for
+/// anything else, else quoted (single quotes where that is enough, JSON's
+/// double quotes, which YAML reads too, for control characters).
+pub fn yaml_str(s: &str) -> String {
+    let special = |c: char| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}';
+    if s.chars().any(special) {
+        let mut q = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => q.push_str("\\\""),
+                '\\' => q.push_str("\\\\"),
+                c if special(c) => q.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => q.push(c),
+            }
+        }
+        q.push('"');
+        return q;
+    }
+    let lower = s.to_ascii_lowercase();
+    let plain = !s.is_empty()
+        && !s.starts_with(|c: char| {
+            c.is_ascii_digit() || c.is_whitespace() || "-+.?:,[]{}#&*!|>'\"%@`~=<".contains(c)
+        })
+        && !s.ends_with(|c: char| c.is_whitespace() || c == ':')
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.contains(['\'', '"', '\\'])
+        && !matches!(
+            lower.as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
+        );
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "''"))
+    }
 }
 
 /// A Service as kube play uses it: the pods it selects get its name.
@@ -2186,7 +2295,7 @@ mod tests {
             "{notes}"
         );
         // The YAML is the documents.
-        let y = to_yaml(&g.docs).unwrap();
+        let y = to_yaml(&g.docs);
         assert_eq!(y.matches("\n---\n").count(), 3);
         let m = parse_manifest("f", &y).unwrap();
         assert_eq!(m.pods.len(), 2);
@@ -2887,6 +2996,103 @@ metadata: {name: c}
                 "Service hs: pod hh uses the host's network, not the pods' network: the name does not resolve to it"
             ]
         );
+    }
+
+    /// Whatever the strings, maps and lists, the YAML written reads back as
+    /// the same value.
+    #[test]
+    fn yaml_reads_back() {
+        let tricky = [
+            "",
+            " ",
+            "a",
+            "true",
+            "True",
+            "NO",
+            "y",
+            "null",
+            "~",
+            "0",
+            "010",
+            "0x1f",
+            "1e3",
+            ".5",
+            "-",
+            "-c",
+            "- a",
+            "a: b",
+            "a:b",
+            "a #b",
+            "a#b",
+            "#x",
+            "x:",
+            "'",
+            "\"",
+            "a'b",
+            "\\",
+            "a\nb",
+            "\t",
+            "é",
+            "日本",
+            "[x]",
+            "{x}",
+            "*x",
+            "&x",
+            "!x",
+            "|",
+            ">",
+            "%x",
+            "@x",
+            "`x",
+            "=",
+            "<<",
+            "? x",
+            "a, b",
+            "a\u{2028}b",
+            "\u{feff}x",
+            "1:20",
+            "+1",
+            "/tmp",
+            "echo hi; exec httpd -f -p 5000 -h /",
+            "x ",
+            " x",
+            "9.3",
+            ".inf",
+            "-.nan",
+            "2001-01-01",
+        ];
+        let mut doc = serde_json::Map::new();
+        for (i, t) in tricky.iter().enumerate() {
+            doc.insert(t.to_string(), Value::String(t.to_string()));
+            doc.insert(
+                format!("k{i}"),
+                serde_json::json!([t, {"x": [t, [], {}]}, [[t]]]),
+            );
+        }
+        doc.insert(
+            "n".into(),
+            serde_json::json!([1, -2, 1.5, true, false, null, {}, []]),
+        );
+        let docs = vec![
+            Value::Object(doc),
+            serde_json::json!(["a", ["b", ["c"]], {"d": 1}]),
+        ];
+        let y = to_yaml(&docs);
+        let back: Vec<Value> = yaml_serde::Deserializer::from_str(&y)
+            .map(|d| {
+                use serde::Deserialize;
+                Value::deserialize(d).unwrap_or_else(|e| panic!("{e}\n{y}"))
+            })
+            .collect();
+        assert_eq!(back, docs, "{y}");
+        assert!(
+            y.contains("\nk0:\n- ''\n- x:\n  - ''\n  - []\n  - {}\n- - - ''\n"),
+            "{y}"
+        );
+        assert_eq!(yaml_str("sh"), "sh");
+        assert_eq!(yaml_str("9.3"), "'9.3'");
+        assert_eq!(yaml_str("it's"), "'it''s'");
+        assert_eq!(yaml_str("a\nb\""), "\"a\\u000ab\\\"\"");
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub fn generate(a: &cli::GenerateArgs) -> Result<i32, KubeCmdError> {
     for n in &g.notes {
         eprintln!("rrun: generate kube: {n}");
     }
-    let yaml = kube::to_yaml(&g.docs)?;
+    let yaml = kube::to_yaml(&g.docs);
     match &a.file {
         Some(f) => crate::state::write_atomic(std::path::Path::new(f), yaml.as_bytes(), 0o644)
             .map_err(|e| KubeCmdError::Write(f.to_string_lossy().into(), e))?,
