@@ -569,88 +569,371 @@ pub struct PruneArgs {
     pub help: Option<bool>,
 }
 
-/// Generate Kubernetes YAML from containers
-#[derive(Parser, Debug)]
-#[command(name = "rrun generate kube", disable_help_flag = true)]
+// The commands below are built from tables rather than clap's derive: the
+// derive unrolls each argument into code of its own (12–17 KB a command,
+// measured with cargo-bloat), which issue 18's binary budget could not
+// carry; one builder over a table costs a fraction of that.
+
+/// One argument of a table-built command.
+struct TableArg {
+    id: &'static str,
+    long: Option<&'static str>,
+    short: Option<char>,
+    alias: Option<&'static str>,
+    /// The value's name; None: a flag without a value.
+    value: Option<&'static str>,
+    many: bool,
+    /// Bytes as given (else UTF-8 only).
+    os: bool,
+    required: bool,
+    help: &'static str,
+}
+
+const fn opt(
+    id: &'static str,
+    long: &'static str,
+    value: &'static str,
+    help: &'static str,
+) -> TableArg {
+    TableArg {
+        id,
+        long: Some(long),
+        short: None,
+        alias: None,
+        value: Some(value),
+        many: false,
+        os: false,
+        required: false,
+        help,
+    }
+}
+
+fn table_command(
+    name: &'static str,
+    about: &'static str,
+    usage: Option<&'static str>,
+    args: &[TableArg],
+) -> clap::Command {
+    let mut c = clap::Command::new(name)
+        .about(about)
+        .disable_help_flag(true)
+        .arg(clap::Arg::new("help").long("help").action(ArgAction::Help));
+    if let Some(u) = usage {
+        c = c.override_usage(u);
+    }
+    for a in args {
+        let mut x = clap::Arg::new(a.id).help(a.help).required(a.required);
+        if let Some(l) = a.long {
+            x = x.long(l);
+        }
+        if let Some(s) = a.short {
+            x = x.short(s);
+        }
+        if let Some(al) = a.alias {
+            x = x.alias(al);
+        }
+        x = match a.value {
+            None => x.action(ArgAction::SetTrue),
+            Some(v) => {
+                let x = x.value_name(v).action(if a.many {
+                    ArgAction::Append
+                } else {
+                    ArgAction::Set
+                });
+                let x = if a.many && a.long.is_none() {
+                    x.num_args(1..)
+                } else {
+                    x
+                };
+                if a.os {
+                    x.value_parser(clap::value_parser!(OsString))
+                } else {
+                    x.value_parser(clap::value_parser!(String))
+                }
+            }
+        };
+        c = c.arg(x);
+    }
+    c
+}
+
+fn one<T: Clone + Send + Sync + 'static>(m: &clap::ArgMatches, id: &str) -> Option<T> {
+    m.get_one::<T>(id).cloned()
+}
+
+fn many<T: Clone + Send + Sync + 'static>(m: &clap::ArgMatches, id: &str) -> Vec<T> {
+    m.get_many::<T>(id)
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default()
+}
+
+/// clap's traits for a table-built command: `command` builds it, `$body`
+/// reads its matches `$m`.
+macro_rules! table_parser {
+    ($ty:ty, $cmd:expr, |$m:ident| $body:expr) => {
+        impl clap::CommandFactory for $ty {
+            fn command() -> clap::Command {
+                $cmd
+            }
+            fn command_for_update() -> clap::Command {
+                $cmd
+            }
+        }
+        impl clap::FromArgMatches for $ty {
+            fn from_arg_matches($m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+                Ok($body)
+            }
+            fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+                *self = Self::from_arg_matches(m)?;
+                Ok(())
+            }
+        }
+        impl Parser for $ty {}
+    };
+}
+
+/// `rrun generate kube`'s arguments.
+#[derive(Debug)]
 pub struct GenerateArgs {
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
-    /// A Service for each link alias and network alias, so that peers find the container by that name
-    #[arg(short = 's', long = "service")]
     pub service: bool,
-    /// What each pod is written as: pod or deployment
-    #[arg(long = "type", value_name = "TYPE")]
+    /// --type: pod or deployment.
     pub kind: Option<String>,
-    /// The image Kubernetes pulls for a rootfs (default: localhost/<its directory's name>:latest)
-    #[arg(long = "image", value_name = "ROOTFS=IMAGE")]
+    /// --image ROOTFS=IMAGE.
     pub image: Vec<OsString>,
-    /// Write the YAML to this file instead of standard output
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    /// -f, --filename.
     pub file: Option<OsString>,
-    /// The containers, by name or id
-    #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
 }
 
-/// Run the pods of a Kubernetes manifest
-#[derive(Parser, Debug)]
-#[command(name = "rrun kube play", disable_help_flag = true)]
+table_parser!(
+    GenerateArgs,
+    table_command(
+        "rrun generate kube",
+        "Generate Kubernetes YAML from containers",
+        None,
+        &[
+            TableArg {
+                short: Some('s'),
+                value: None,
+                ..opt(
+                    "service",
+                    "service",
+                    "",
+                    "A Service for each link alias and network alias, so that peers find the container by that name"
+                )
+            },
+            opt(
+                "kind",
+                "type",
+                "TYPE",
+                "What each pod is written as: pod or deployment"
+            ),
+            TableArg {
+                many: true,
+                os: true,
+                ..opt(
+                    "image",
+                    "image",
+                    "ROOTFS=IMAGE",
+                    "The image Kubernetes pulls for a rootfs (default: localhost/<its directory's name>:latest)"
+                )
+            },
+            TableArg {
+                short: Some('f'),
+                os: true,
+                ..opt(
+                    "file",
+                    "filename",
+                    "FILE",
+                    "Write the YAML to this file instead of standard output"
+                )
+            },
+            TableArg {
+                long: None,
+                many: true,
+                required: true,
+                ..opt(
+                    "containers",
+                    "",
+                    "CONTAINER",
+                    "The containers, by name or id"
+                )
+            },
+        ],
+    ),
+    |m| GenerateArgs {
+        service: m.get_flag("service"),
+        kind: one(m, "kind"),
+        image: many(m, "image"),
+        file: one(m, "file"),
+        containers: many(m, "containers"),
+    }
+);
+
+/// `rrun kube play`'s arguments.
+#[derive(Debug)]
 pub struct KubePlayArgs {
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
-    /// The network the pods share, made if missing (default: rrun-kube)
-    #[arg(long = "network", alias = "net", value_name = "NAME")]
     pub network: Option<String>,
-    /// The rootfs directory for an image (default: the manifest's io.rrun.rootfs annotation)
-    #[arg(long = "rootfs", value_name = "IMAGE=DIR")]
+    /// --rootfs IMAGE=DIR.
     pub rootfs: Vec<OsString>,
-    /// The manifest (- for standard input)
-    #[arg(value_name = "FILE")]
     pub file: OsString,
 }
 
-/// Remove the pods kube play started from a manifest
-#[derive(Parser, Debug)]
-#[command(name = "rrun kube down", disable_help_flag = true)]
+const KUBE_NETWORK: TableArg = TableArg {
+    alias: Some("net"),
+    ..opt(
+        "network",
+        "network",
+        "NAME",
+        "The network the pods share, made if missing (default: rrun-kube); kube down removes it when kube play made it and nothing else uses it",
+    )
+};
+
+const KUBE_FILE: TableArg = TableArg {
+    long: None,
+    os: true,
+    required: true,
+    ..opt("file", "", "FILE", "The manifest (- for standard input)")
+};
+
+table_parser!(
+    KubePlayArgs,
+    table_command(
+        "rrun kube play",
+        "Run the pods of a Kubernetes manifest",
+        None,
+        &[
+            KUBE_NETWORK,
+            TableArg {
+                many: true,
+                os: true,
+                ..opt(
+                    "rootfs",
+                    "rootfs",
+                    "IMAGE=DIR",
+                    "The rootfs directory for an image (default: the manifest's io.rrun.rootfs annotation)"
+                )
+            },
+            KUBE_FILE,
+        ],
+    ),
+    |m| KubePlayArgs {
+        network: one(m, "network"),
+        rootfs: many(m, "rootfs"),
+        file: one(m, "file").unwrap_or_default(),
+    }
+);
+
+/// `rrun kube down`'s arguments.
+#[derive(Debug)]
 pub struct KubeDownArgs {
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
-    /// The network kube play used (removed when it made it and nothing else uses it)
-    #[arg(long = "network", alias = "net", value_name = "NAME")]
     pub network: Option<String>,
-    /// The manifest (- for standard input)
-    #[arg(value_name = "FILE")]
     pub file: OsString,
 }
 
-/// Save a root filesystem directory as an image archive (docker load, podman load)
-#[derive(Parser, Debug)]
-#[command(
-    name = "rrun image save",
-    disable_help_flag = true,
-    override_usage = "rrun image save [OPTIONS] -o FILE ROOTFS\n       rrun image save [OPTIONS] -o FILE --from CONTAINER [ROOTFS]"
-)]
+table_parser!(
+    KubeDownArgs,
+    table_command(
+        "rrun kube down",
+        "Remove the pods kube play started from a manifest",
+        None,
+        &[KUBE_NETWORK, KUBE_FILE],
+    ),
+    |m| KubeDownArgs {
+        network: one(m, "network"),
+        file: one(m, "file").unwrap_or_default(),
+    }
+);
+
+/// `rrun image save`'s arguments.
+#[derive(Debug)]
 pub struct ImageSaveArgs {
-    /// Write the archive to FILE (replaced only once it is complete)
-    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    /// -o, --output FILE (replaced only once it is complete).
     pub output: OsString,
-    /// Name the image NAME[:TAG] (default: localhost/<rootfs or container name>:latest)
-    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    /// -t, --tag NAME[:TAG].
     pub tag: Option<String>,
-    /// Take the command, environment, ports, working directory and user from a stopped container (and its rootfs, when no ROOTFS is given)
-    #[arg(long = "from", value_name = "CONTAINER")]
+    /// --from CONTAINER.
     pub from: Option<String>,
-    /// Leave device nodes out of the image
-    #[arg(long = "no-devices")]
     pub no_devices: bool,
-    /// Rootless: store files owned by ids outside rrun's user namespace as 65534 instead of refusing
-    #[arg(long = "keep-unmapped")]
     pub keep_unmapped: bool,
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
-    /// The root filesystem directory to save
+    /// The root filesystem directory to save.
     pub rootfs: Option<OsString>,
 }
+
+table_parser!(
+    ImageSaveArgs,
+    table_command(
+        "rrun image save",
+        "Save a root filesystem directory as an image archive (docker load, podman load)",
+        Some(
+            "rrun image save [OPTIONS] -o FILE ROOTFS\n       rrun image save [OPTIONS] -o FILE --from CONTAINER [ROOTFS]"
+        ),
+        &[
+            TableArg {
+                short: Some('o'),
+                os: true,
+                required: true,
+                ..opt(
+                    "output",
+                    "output",
+                    "FILE",
+                    "Write the archive to FILE (replaced only once it is complete)"
+                )
+            },
+            TableArg {
+                short: Some('t'),
+                ..opt(
+                    "tag",
+                    "tag",
+                    "NAME[:TAG]",
+                    "Name the image NAME[:TAG] (default: localhost/<rootfs or container name>:latest)"
+                )
+            },
+            opt(
+                "from",
+                "from",
+                "CONTAINER",
+                "Take the command, environment, ports, working directory and user from a stopped container (and its rootfs, when no ROOTFS is given)"
+            ),
+            TableArg {
+                value: None,
+                ..opt(
+                    "no_devices",
+                    "no-devices",
+                    "",
+                    "Leave device nodes out of the image"
+                )
+            },
+            TableArg {
+                value: None,
+                ..opt(
+                    "keep_unmapped",
+                    "keep-unmapped",
+                    "",
+                    "Rootless: store files owned by ids outside rrun's user namespace as 65534 instead of refusing"
+                )
+            },
+            TableArg {
+                long: None,
+                os: true,
+                ..opt(
+                    "rootfs",
+                    "",
+                    "ROOTFS",
+                    "The root filesystem directory to save"
+                )
+            },
+        ],
+    ),
+    |m| ImageSaveArgs {
+        output: one(m, "output").unwrap_or_default(),
+        tag: one(m, "tag"),
+        from: one(m, "from"),
+        no_devices: m.get_flag("no_devices"),
+        keep_unmapped: m.get_flag("keep_unmapped"),
+        rootfs: one(m, "rootfs"),
+    }
+);
 
 /// Show the commands, or a command's flags
 #[derive(Parser, Debug)]
