@@ -1111,6 +1111,20 @@ fn clap_error(
         ErrorKind::MissingRequiredArgument => {
             CliError::Usage(format!("\"{cmd}\" requires more arguments"))
         }
+        // A flag given without its value: pflag's words.
+        ErrorKind::InvalidValue
+            if e.get(clap::error::ContextKind::InvalidValue)
+                .is_some_and(|v| v.to_string().is_empty())
+                && e.get(clap::error::ContextKind::ValidValue)
+                    .is_none_or(|v| v.to_string().is_empty()) =>
+        {
+            let arg = e
+                .get(clap::error::ContextKind::InvalidArg)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let flag = arg.split_whitespace().next().unwrap_or_default();
+            CliError::Usage(format!("flag needs an argument: {flag}"))
+        }
         ErrorKind::InvalidValue
             if e.get(clap::error::ContextKind::ValidValue).is_some()
                 && e.get(clap::error::ContextKind::InvalidValue).is_some() =>

@@ -1253,3 +1253,26 @@ fn generate_and_kube_groups() {
         "{out}"
     );
 }
+
+/// A flag given without its value is pflag's "flag needs an argument"
+/// (it said `invalid value '' … use one of` with nothing after).
+#[test]
+fn flag_without_its_value() {
+    for (args, flag, cmd) in [
+        (vec!["stats", "--format"], "--format", "stats"),
+        (vec!["kube", "play", "--network"], "--network", "kube play"),
+        (
+            vec!["network", "create", "--subnet"],
+            "--subnet",
+            "network create",
+        ),
+    ] {
+        let out = rrun_plain(&args);
+        out.expect_code(125);
+        assert_eq!(
+            out.stderr,
+            format!("rrun: flag needs an argument: {flag}\nSee 'rrun {cmd} --help'.\n"),
+            "{out}"
+        );
+    }
+}
