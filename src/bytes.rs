@@ -34,7 +34,8 @@ pub fn show(s: &OsStr) -> String {
     format!("{s:?}")
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex digits of `b`.
+pub fn hex(b: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
     for &c in b {

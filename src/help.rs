@@ -55,9 +55,24 @@ pub fn command() -> Command {
         sub(cli::RmArgs::command(), "rm"),
         container(),
         network(),
-        generate(),
-        kube(),
-        image(),
+        group(
+            "generate",
+            "Generate Kubernetes YAML from containers (generate kube)",
+            vec![("kube", cli::GenerateArgs::command())],
+        ),
+        group(
+            "kube",
+            "Run a Kubernetes manifest's pods, or remove them (play, down)",
+            vec![
+                ("play", cli::KubePlayArgs::command()),
+                ("down", cli::KubeDownArgs::command()),
+            ],
+        ),
+        group(
+            "image",
+            "Manage images (save)",
+            vec![("save", cli::ImageSaveArgs::command())],
+        ),
         sub(cli::InfoArgs::command(), "info"),
         sub(cli::SystemArgs::command(), "system"),
         sub(cli::VersionArgs::command(), "version"),
@@ -90,20 +105,18 @@ pub fn command() -> Command {
     cli::polish(top)
 }
 
-/// `rrun image save`.
-fn image() -> Command {
-    Command::new("image")
-        .about("Manage images (save)")
+/// A group of subcommands (generate, kube, image), each with the bin
+/// name `rrun GROUP SUB`.
+fn group(name: &'static str, about: &'static str, subs: Vec<(&'static str, Command)>) -> Command {
+    Command::new(name)
+        .about(about)
         .disable_help_subcommand(true)
-        .subcommand(
-            cli::ImageSaveArgs::command()
-                .name("save")
-                .bin_name("rrun image save"),
+        .subcommands(
+            subs.into_iter()
+                .map(|(n, c)| c.name(n).bin_name(format!("rrun {name} {n}"))),
         )
 }
 
-/// `rrun container SUBCOMMAND`: Docker's other spelling of the container
-/// commands, and `prune`, which has no other.
 /// `rrun network`'s actions, each with its own flags (the parser reads
 /// the action word first: main's network_command).
 fn network() -> Command {
@@ -137,35 +150,8 @@ fn network() -> Command {
         ))
 }
 
-/// `rrun generate kube`: Podman's command, with kube its only kind.
-fn generate() -> Command {
-    Command::new("generate")
-        .about("Generate Kubernetes YAML from containers (generate kube)")
-        .disable_help_subcommand(true)
-        .subcommand(
-            cli::GenerateArgs::command()
-                .name("kube")
-                .bin_name("rrun generate kube"),
-        )
-}
-
-/// `rrun kube play|down`.
-fn kube() -> Command {
-    Command::new("kube")
-        .about("Run a Kubernetes manifest's pods, or remove them (play, down)")
-        .disable_help_subcommand(true)
-        .subcommand(
-            cli::KubePlayArgs::command()
-                .name("play")
-                .bin_name("rrun kube play"),
-        )
-        .subcommand(
-            cli::KubeDownArgs::command()
-                .name("down")
-                .bin_name("rrun kube down"),
-        )
-}
-
+/// `rrun container SUBCOMMAND`: Docker's other spelling of the container
+/// commands, and `prune`, which has no other.
 fn container() -> Command {
     let same = [
         ("create", cli::create_command()),

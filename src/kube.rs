@@ -99,7 +99,7 @@ pub enum KubeError {
 /// A DNS-1123 label made of `s`: lower case, `[a-z0-9-]`, no dash at either
 /// end, at most 63 characters; `fallback` if nothing is left.
 pub fn dns_label(s: &str, fallback: &str) -> String {
-    let mut out = dns_chars(s);
+    let mut out = crate::spec::label_chars(s);
     out.truncate(63);
     let out = out.trim_end_matches('-').to_string();
     if out.is_empty() {
@@ -107,20 +107,6 @@ pub fn dns_label(s: &str, fallback: &str) -> String {
     } else {
         out
     }
-}
-
-/// `s` in a DNS label's characters, before it is cut to 63.
-fn dns_chars(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out
 }
 
 /// A DNS-1035 label (a Service's name): a DNS-1123 label that starts with a
@@ -292,7 +278,7 @@ fn ctr_name(pod: &str, c: &Config, owner: bool) -> String {
     }
     // The pod's prefix goes before the name is cut to 63, or a long
     // `POD-NAME` would be cut back to the pod's own name.
-    let full = dns_chars(&c.name);
+    let full = crate::spec::label_chars(&c.name);
     match full.strip_prefix(&format!("{pod}-")) {
         Some(rest) => dns_label(rest, "ctr"),
         None => dns_label(&full, "ctr"),
@@ -1571,13 +1557,7 @@ pub fn plan(m: &Manifest, o: &PlayOptions) -> Result<(Vec<PodRun>, Vec<String>),
                 what: format!("two pods are named {}", p.name),
             });
         }
-        runs.push(pod_run(p, m, o, &mut notes).map_err(|e| match e {
-            KubeError::Invalid { file, what } if file.is_empty() => KubeError::Invalid {
-                file: m.file.clone(),
-                what,
-            },
-            e => e,
-        })?);
+        runs.push(pod_run(p, m, o, &mut notes)?);
     }
     let mut names: BTreeMap<&str, &str> = BTreeMap::new();
     for r in &runs {
@@ -1639,7 +1619,7 @@ fn pod_run(
 ) -> Result<PodRun, KubeError> {
     let spec = &p.spec;
     let invalid = |what: String| KubeError::Invalid {
-        file: String::new(),
+        file: m.file.clone(),
         what: format!("pod {}: {what}", p.name),
     };
     let services: Vec<String> = m
@@ -1676,7 +1656,7 @@ fn pod_run(
                     f.push(kv("--network-alias", s));
                 }
             }
-            pod_flags(p, &mut f, notes);
+            pod_flags(p, &mut f);
             // Every port of the pod is the owner's: they share its network.
             for c in &spec.containers {
                 for port in c.ports.iter().flatten() {
@@ -1714,7 +1694,7 @@ fn pod_run(
             f.push(kv("--net", format!("container:{owner}")));
         }
         let mut env_names = BTreeSet::new();
-        ctr_flags(p, c, &mut f, &mut env_names, notes)?;
+        ctr_flags(&m.file, p, c, &mut f, &mut env_names, notes)?;
         let rootfs = rootfs_of(p, c, o)?;
         let mut command: Vec<OsString> = Vec::new();
         command.extend(c.command.iter().flatten().map(os));
@@ -1743,7 +1723,7 @@ fn pod_run(
 
 /// The pod-wide settings, which belong to the container that owns the
 /// pod's namespaces.
-fn pod_flags(p: &PodDef, f: &mut Vec<OsString>, notes: &mut Vec<String>) {
+fn pod_flags(p: &PodDef, f: &mut Vec<OsString>) {
     let spec = &p.spec;
     if let Some(h) = &spec.hostname {
         f.push(kv("--hostname", h));
@@ -1769,10 +1749,10 @@ fn pod_flags(p: &PodDef, f: &mut Vec<OsString>, notes: &mut Vec<String>) {
             f.push(kv("--add-host", format!("{h}:{}", a.ip)));
         }
     }
-    let _ = notes;
 }
 
 fn ctr_flags(
+    file: &str,
     p: &PodDef,
     c: &Container,
     f: &mut Vec<OsString>,
@@ -1781,7 +1761,7 @@ fn ctr_flags(
 ) -> Result<(), KubeError> {
     let spec = &p.spec;
     let invalid = |what: String| KubeError::Invalid {
-        file: String::new(),
+        file: file.to_string(),
         what: format!("pod {}: container {}: {what}", p.name, c.name),
     };
     for e in c.env.iter().flatten() {

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use crate::cli;
 use crate::kube::{self, KubeError, ServiceDef};
+use crate::net::networks;
 use crate::state::{State, StateError};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,9 @@ impl KubeCmdError {
         }
     }
 }
+
+/// The label of a network kube play made (kube down removes only such).
+const KUBE_NETWORK_LABEL: &str = "io.rrun.kube";
 
 fn self_exe() -> Command {
     Command::new("/proc/self/exe")
@@ -225,7 +229,7 @@ pub fn play(a: &cli::KubePlayArgs) -> Result<i32, KubeCmdError> {
             .first()
             .is_some_and(|c| c.flags.iter().any(|f| *f == *on_network))
     });
-    if needs_network && !network_exists(&o.network) {
+    if needs_network && networks::find(&st, &o.network).is_err() {
         let s = self_exe()
             .args([
                 "network",
@@ -306,15 +310,6 @@ pub fn play(a: &cli::KubePlayArgs) -> Result<i32, KubeCmdError> {
     Ok(0)
 }
 
-fn network_exists(name: &str) -> bool {
-    self_exe()
-        .args(["network", "inspect", name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// `rrun kube down [--network NAME] FILE`: removes the containers the
 /// manifest's pods ran (only those kube play started), then the network if
 /// kube play made it and nothing else uses it.
@@ -355,17 +350,11 @@ pub fn down(a: &cli::KubeDownArgs) -> Result<i32, KubeCmdError> {
         .network
         .clone()
         .unwrap_or_else(|| kube::DEFAULT_NETWORK.into());
-    let made_by_play = self_exe()
-        .args([
-            "network",
-            "inspect",
-            "-f",
-            "{{index .Labels \"io.rrun.kube\"}}",
-            &network,
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"true"));
+    let made_by_play = networks::find(&st, &network).is_ok_and(|d| {
+        d.labels
+            .get(KUBE_NETWORK_LABEL)
+            .is_some_and(|v| v == "true")
+    });
     if made_by_play {
         // In use by another play's pods: it stays (network rm says so).
         let _ = self_exe()

@@ -361,55 +361,52 @@ fn network_command(rest: &[OsString]) -> Result<i32, Error> {
     }
 }
 
-/// `rrun generate kube …`: Podman's spelling; kube is the only kind.
-fn generate_command(rest: &[OsString]) -> Result<i32, Error> {
+/// A group's first word (generate, kube, image): None when it printed the
+/// group's help (alone, or `--help`); Docker's "unknown command" for a
+/// word that is none of `words`.
+fn group_word<'a>(
+    group: &str,
+    rest: &'a [OsString],
+    words: &[&str],
+) -> Result<Option<&'a str>, Error> {
     match rest.first().and_then(|w| w.to_str()) {
-        Some("kube") => sub!(
-            &rest[1..],
-            "generate kube",
-            cli::GenerateArgs,
-            kubecmd::generate
-        ),
         None | Some("--help" | "-h") => {
-            print!("{}", help::group_help("generate"));
-            Ok(0)
+            print!("{}", help::group_help(group));
+            Ok(None)
         }
+        Some(w) if words.contains(&w) => Ok(Some(w)),
         Some(w) => Err(Error::Unknown(format!(
-            "unknown command: rrun generate {}\nSee 'rrun generate --help'.",
+            "unknown command: rrun {group} {}\nSee 'rrun {group} --help'.",
             one_line(w)
         ))),
+    }
+}
+
+/// `rrun generate kube …`: Podman's spelling; kube is the only kind.
+fn generate_command(rest: &[OsString]) -> Result<i32, Error> {
+    let tail = rest.get(1..).unwrap_or_default();
+    match group_word("generate", rest, &["kube"])? {
+        Some(_) => sub!(tail, "generate kube", cli::GenerateArgs, kubecmd::generate),
+        None => Ok(0),
     }
 }
 
 /// `rrun kube play|down FILE`.
 fn kube_command(rest: &[OsString]) -> Result<i32, Error> {
     let tail = rest.get(1..).unwrap_or_default();
-    match rest.first().and_then(|w| w.to_str()) {
+    match group_word("kube", rest, &["play", "down"])? {
         Some("play") => sub!(tail, "kube play", cli::KubePlayArgs, kubecmd::play),
-        Some("down") => sub!(tail, "kube down", cli::KubeDownArgs, kubecmd::down),
-        None | Some("--help" | "-h") => {
-            print!("{}", help::group_help("kube"));
-            Ok(0)
-        }
-        Some(w) => Err(Error::Unknown(format!(
-            "unknown command: rrun kube {}\nSee 'rrun kube --help'.",
-            one_line(w)
-        ))),
+        Some(_) => sub!(tail, "kube down", cli::KubeDownArgs, kubecmd::down),
+        None => Ok(0),
     }
 }
 
-/// `rrun image save …`; alone, its help.
+/// `rrun image save …`.
 fn image_command(rest: &[OsString]) -> Result<i32, Error> {
-    match rest.first().and_then(|w| w.to_str()) {
-        Some("save") => sub!(&rest[1..], "image save", cli::ImageSaveArgs, image::save),
-        None | Some("--help" | "-h") => {
-            print!("{}", help::group_help("image"));
-            Ok(0)
-        }
-        Some(w) => Err(Error::Unknown(format!(
-            "unknown command: rrun image {}\nSee 'rrun image --help'.",
-            one_line(w)
-        ))),
+    let tail = rest.get(1..).unwrap_or_default();
+    match group_word("image", rest, &["save"])? {
+        Some(_) => sub!(tail, "image save", cli::ImageSaveArgs, image::save),
+        None => Ok(0),
     }
 }
 

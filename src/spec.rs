@@ -443,6 +443,22 @@ pub fn validate_name(raw: &str) -> Result<String, SpecError> {
     Ok(n)
 }
 
+/// `s` in the characters of a DNS label (and of a default image name):
+/// lower-case letters and digits, every other run of characters one `-`,
+/// none leading. The caller cuts it to its length and trims a trailing `-`.
+pub fn label_chars(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out
+}
+
 /// A --link target or alias: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128
 /// characters, one character too (Docker takes `--link db:x`). A leading
 /// '/' is accepted and dropped.

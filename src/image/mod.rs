@@ -188,8 +188,7 @@ pub fn save(a: &ImageSaveArgs) -> Result<i32, ImageError> {
     let rc = run_config(&root, from.as_ref().map(|r| &r.config));
 
     let out = Output::create(Path::new(&a.output))?;
-    // SAFETY: geteuid cannot fail.
-    let rootless = unsafe { libc::geteuid() } != 0;
+    let rootless = !nix::unistd::geteuid().is_root();
     let mut opts = Opts {
         mtime: epoch,
         devices: !a.no_devices,
@@ -381,7 +380,11 @@ impl<W: Write> HashW<W> {
         }
     }
     fn hex(self) -> (W, String, u64) {
-        (self.inner, hex(&self.hash.finalize()), self.len)
+        (
+            self.inner,
+            crate::bytes::hex(&self.hash.finalize()),
+            self.len,
+        )
     }
 }
 
@@ -397,12 +400,8 @@ impl<W: Write> Write for HashW<W> {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn sha256_hex(b: &[u8]) -> String {
-    hex(&Sha256::digest(b))
+    crate::bytes::hex(&Sha256::digest(b))
 }
 
 /// Write the whole archive to `file` (at its start): the layer first,

@@ -138,15 +138,7 @@ fn valid_domain(d: &str) -> bool {
 /// A default name for an image of the directory or container `base`:
 /// `localhost/<base, made a valid name>:latest`.
 pub fn default_reference(base: &str) -> Reference {
-    let mut path = String::new();
-    for c in base.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            path.push(c);
-        } else if !path.is_empty() && !path.ends_with('-') {
-            path.push('-');
-        }
-    }
+    let mut path = crate::spec::label_chars(base);
     path.truncate(128);
     let path = path.trim_end_matches('-');
     Reference {
